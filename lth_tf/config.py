@@ -1,0 +1,438 @@
+"""Experiment configuration: frozen dataclasses, TOML, presets, overrides, hash.
+
+No TensorFlow here, so config handling tests run in milliseconds.
+
+The canonical string of an Experiment lists only the fields that differ from
+their defaults (as open_lth does); its MD5 names the run directory. Adding a new
+field with a default therefore never renames an existing run, and running the
+same config again finds the same directory and resumes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from lth_tf.errors import LthError
+
+# Names the registries accept. Kept here as plain strings (not imported from the
+# registries) so validating a config never imports TensorFlow; tests check that
+# these lists and the registries agree.
+DATASETS = ("cifar10", "cora", "synthetic_images", "synthetic_graph")
+MODELS = ("resnet18", "gcn", "lenet300", "conv4", "tiny_cnn")
+GRAPH_DATASETS = ("cora", "synthetic_graph")
+GRAPH_MODELS = ("gcn",)
+SCOPES = ("global", "layerwise")
+OPTIMIZERS = ("sgd", "adam")
+SCHEDULES = ("constant", "cosine", "step")
+CONTROL_KINDS = ("random_reinit", "random_mask")
+REWIND_RE = re.compile(r"^(init|lr|finetune|step:\d+)$")
+
+
+@dataclass(frozen=True)
+class Data:
+    """Which data set, and how much of it."""
+
+    name: str = "cora"
+    val_size: int = 5000  # image sets: training images held out for validation
+    train_subset: int = 0  # image sets: use only the first N training images (0 = all)
+    augment: bool = True  # image sets: pad-4 random crop + horizontal flip
+
+
+@dataclass(frozen=True)
+class Model:
+    """Which architecture. Fields a model does not use are ignored by it."""
+
+    name: str = "gcn"
+    width: int = 64  # resnet18: channels of the first stage; conv4/tiny_cnn: first conv
+    hidden: int = 16  # gcn: hidden units
+    dropout: float = 0.5  # gcn: dropout on inputs and hidden layer
+    l2: float = 5e-4  # gcn: L2 on the first layer's kernel; resnet18: on all kernels
+
+
+@dataclass(frozen=True)
+class Train:
+    """How one round trains."""
+
+    epochs: int = 200
+    batch_size: int = 128
+    optimizer: str = "adam"
+    learning_rate: float = 0.01
+    momentum: float = 0.9  # sgd only
+    schedule: str = "constant"  # constant | cosine | step (x0.1 at 50% and 75%)
+    select_best: bool = True  # keep the weights of the best validation epoch
+    patience: int = 0  # stop after this many epochs without val improvement (0 = never)
+    finetune_lr: float = 0.0  # rewind=finetune: constant rate (0 = learning_rate / 10)
+    deterministic: bool = False  # TF op determinism (slower, bit-reproducible)
+
+
+@dataclass(frozen=True)
+class Prune:
+    """How the lottery search prunes and rewinds."""
+
+    rounds: int = 20
+    rate: float = 0.2  # fraction of the remaining weights pruned per round
+    scope: str = "global"  # global | layerwise
+    rewind: str = "init"  # init | step:K | lr | finetune
+    layer_rates: dict[str, float] = field(default_factory=dict)  # per-layer rate overrides
+    exclude: tuple[str, ...] = ()  # layer names never pruned
+    one_shot: bool = False  # one round straight to 1-(1-rate)**rounds sparsity
+    controls: tuple[str, ...] = ()  # random_reinit, random_mask
+    control_rounds: str = "last"  # last | all | comma-separated round numbers
+    tolerance: float = 0.0  # winner: sparsest round with val_acc >= dense - tolerance
+
+
+@dataclass(frozen=True)
+class Distill:
+    """Knowledge distillation from the dense (round 0) network."""
+
+    enabled: bool = False
+    alpha: float = 0.5  # weight of the soft (KL) term; 1-alpha on the hard labels
+    temperature: float = 2.0
+    from_round: int = 1
+    all_nodes: bool = False  # graphs: soft loss on every node, not only training nodes
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One lottery-ticket experiment. `preset` is a label and not hashed."""
+
+    data: Data = field(default_factory=Data)
+    model: Model = field(default_factory=Model)
+    train: Train = field(default_factory=Train)
+    prune: Prune = field(default_factory=Prune)
+    distill: Distill = field(default_factory=Distill)
+    seed: int = 0
+    preset: str | None = None
+
+    # -- identity -----------------------------------------------------------
+    def canonical(self) -> str:
+        """Sorted `key=value` lines of every non-default field (preset excluded)."""
+        return "\n".join(f"{k}={json.dumps(v, sort_keys=True)}" for k, v in _non_defaults(self))
+
+    def hash(self) -> str:
+        return hashlib.md5(self.canonical().encode()).hexdigest()
+
+    def run_name(self) -> str:
+        """Directory name of this experiment's run: label plus short hash."""
+        label = self.preset or f"{self.model.name}-{self.data.name}"
+        return f"{label}-{self.hash()[:10]}"
+
+    # -- derived facts ------------------------------------------------------
+    @property
+    def is_graph(self) -> bool:
+        return self.data.name in GRAPH_DATASETS
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["prune"]["exclude"] = list(self.prune.exclude)
+        out["prune"]["controls"] = list(self.prune.controls)
+        if out["preset"] is None:
+            del out["preset"]
+        return out
+
+    def to_toml(self) -> str:
+        return dumps_toml(self.to_dict())
+
+    def control_round_list(self) -> list[int] | None:
+        """Rounds that get controls; None means 'the last round'."""
+        spec = self.prune.control_rounds
+        if spec == "last":
+            return [self.prune.rounds if not self.prune.one_shot else 1]
+        if spec == "all":
+            return list(range(1, (1 if self.prune.one_shot else self.prune.rounds) + 1))
+        return [int(x) for x in spec.split(",")]
+
+
+SECTIONS = {"data": Data, "model": Model, "train": Train, "prune": Prune, "distill": Distill}
+TOP_LEVEL = {"seed": int, "preset": str}
+
+
+def _non_defaults(exp: Experiment) -> list[tuple[str, Any]]:
+    items = []
+    for section, cls in SECTIONS.items():
+        default = cls()
+        value = getattr(exp, section)
+        for f in fields(cls):
+            v = getattr(value, f.name)
+            if v != getattr(default, f.name):
+                items.append((f"{section}.{f.name}", _jsonable(v)))
+    if exp.seed != Experiment().seed:
+        items.append(("seed", exp.seed))
+    return sorted(items)
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, tuple):
+        return list(v)
+    if isinstance(v, dict):
+        return {k: v[k] for k in sorted(v)}
+    return v
+
+
+# -- building from dicts ---------------------------------------------------------
+
+
+def from_dict(raw: dict[str, Any], base: Experiment | None = None) -> Experiment:
+    """Layer `raw` (as read from TOML) over `base`, type-checking every key."""
+    exp = base or Experiment()
+    raw = dict(raw)
+    raw.pop("description", None)  # presets carry a description line
+    for key, value in raw.items():
+        if key in SECTIONS:
+            if not isinstance(value, dict):
+                raise LthError(f"config: [{key}] must be a table; write it as [{key}] with keys below")
+            for sub, subvalue in value.items():
+                exp = set_value(exp, f"{key}.{sub}", subvalue)
+        elif key in TOP_LEVEL:
+            exp = set_value(exp, key, value)
+        else:
+            raise LthError(
+                f"config: unknown key '{key}'; top-level keys are "
+                f"{', '.join(list(SECTIONS) + list(TOP_LEVEL))}"
+            )
+    return exp
+
+
+def set_value(exp: Experiment, dotted: str, value: Any) -> Experiment:
+    """Return `exp` with the dotted key set to `value` (str values are parsed)."""
+    parts = dotted.split(".")
+    if len(parts) == 1 and parts[0] in TOP_LEVEL:
+        typ = TOP_LEVEL[parts[0]]
+        return replace(exp, **{parts[0]: _coerce(dotted, value, typ)})
+    if len(parts) != 2 or parts[0] not in SECTIONS:
+        raise LthError(f"unknown setting '{dotted}'; use one of: {', '.join(all_keys())}")
+    section, name = parts
+    cls = SECTIONS[section]
+    hints = get_type_hints(cls)
+    if name not in hints:
+        raise LthError(f"unknown setting '{dotted}'; use one of: {', '.join(all_keys())}")
+    new_section = replace(getattr(exp, section), **{name: _coerce(dotted, value, hints[name])})
+    return replace(exp, **{section: new_section})
+
+
+def all_keys() -> list[str]:
+    keys = [f"{s}.{f.name}" for s, cls in SECTIONS.items() for f in fields(cls)]
+    return keys + ["seed"]
+
+
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
+
+
+def _coerce(key: str, value: Any, typ: Any) -> Any:
+    """Convert `value` to `typ`; strings (from --set) are parsed."""
+    tname = getattr(typ, "__name__", str(typ))
+    bad = LthError(f"setting '{key}': {value!r} is not a valid {_type_word(typ)}; e.g. {_example(typ)}")
+    if typ is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in _TRUE | _FALSE:
+            return value.lower() in _TRUE
+        raise bad
+    if typ is int:
+        if isinstance(value, bool):
+            raise bad
+        if isinstance(value, int):
+            return value
+        if isinstance(value, str) and re.fullmatch(r"[+-]?\d+", value.strip()):
+            return int(value)
+        raise bad
+    if typ is float:
+        if isinstance(value, bool):
+            raise bad
+        if isinstance(value, (int, float)):
+            return float(value)
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise bad from None
+    if typ is str or tname == "str":
+        if isinstance(value, str):
+            return value
+        raise bad
+    if str(typ).startswith("str | None") or str(typ) == "typing.Optional[str]":
+        return None if value in (None, "") else str(value)
+    if str(typ).startswith("tuple"):
+        if isinstance(value, str):
+            return tuple(x.strip() for x in value.split(",") if x.strip())
+        if isinstance(value, (list, tuple)) and all(isinstance(x, str) for x in value):
+            return tuple(value)
+        raise bad
+    if str(typ).startswith("dict"):
+        if isinstance(value, str):  # "name:rate,name:rate"
+            out = {}
+            for part in filter(None, (p.strip() for p in value.split(","))):
+                name, sep, rate = part.partition(":")
+                if not sep:
+                    raise bad
+                out[name.strip()] = _coerce(key, rate, float)
+            return out
+        if isinstance(value, dict):
+            return {str(k): _coerce(key, v, float) for k, v in value.items()}
+        raise bad
+    raise bad  # pragma: no cover - every field type is handled above
+
+
+def _type_word(typ: Any) -> str:
+    return {bool: "true/false", int: "whole number", float: "number", str: "string"}.get(
+        typ, "list like a,b" if str(typ).startswith("tuple") else "mapping like name:0.1,other:0.2"
+    )
+
+
+def _example(typ: Any) -> str:
+    return {bool: "true", int: "3", float: "0.2", str: "text"}.get(
+        typ, "a,b" if str(typ).startswith("tuple") else "output:0.1"
+    )
+
+
+# -- validation -----------------------------------------------------------------
+
+
+def validate(exp: Experiment) -> Experiment:
+    """Check values a user may get wrong; raise LthError naming value and fix."""
+    d, m, t, p, k = exp.data, exp.model, exp.train, exp.prune, exp.distill
+    if d.name not in DATASETS:
+        raise LthError(f"No such dataset: '{d.name}'; use data.name = one of {', '.join(DATASETS)}")
+    if m.name not in MODELS:
+        raise LthError(f"No such model: '{m.name}'; use model.name = one of {', '.join(MODELS)}")
+    if (m.name in GRAPH_MODELS) != (d.name in GRAPH_DATASETS):
+        kind = "graph" if d.name in GRAPH_DATASETS else "image"
+        fits = GRAPH_MODELS if kind == "graph" else [x for x in MODELS if x not in GRAPH_MODELS]
+        raise LthError(
+            f"model '{m.name}' does not fit the {kind} dataset '{d.name}'; "
+            f"use model.name = one of {', '.join(fits)}"
+        )
+    if not 0.0 < p.rate < 1.0:
+        raise LthError(f"prune.rate {p.rate} is outside (0, 1); use e.g. --set prune.rate=0.2")
+    for name, rate in p.layer_rates.items():
+        if not 0.0 <= rate < 1.0:
+            raise LthError(f"prune.layer_rates['{name}'] = {rate} is outside [0, 1); use e.g. {name}:0.1")
+    if p.rounds < 0:
+        raise LthError(f"prune.rounds {p.rounds} is negative; use --rounds 0 or more")
+    if p.scope not in SCOPES:
+        raise LthError(f"prune.scope '{p.scope}' is unknown; use global or layerwise")
+    if not REWIND_RE.match(p.rewind):
+        raise LthError(f"prune.rewind '{p.rewind}' is unknown; use init, step:K (K>=0), lr or finetune")
+    for c in p.controls:
+        if c not in CONTROL_KINDS:
+            raise LthError(f"prune.controls: '{c}' is unknown; use {' and/or '.join(CONTROL_KINDS)}")
+    if p.control_rounds not in ("last", "all") and not re.fullmatch(r"\d+(,\d+)*", p.control_rounds):
+        raise LthError(
+            f"prune.control_rounds '{p.control_rounds}' is unknown; use last, all or e.g. 3,5"
+        )
+    if p.tolerance < 0:
+        raise LthError(f"prune.tolerance {p.tolerance} is negative; use e.g. 0.01 (one point)")
+    if t.epochs < 1:
+        raise LthError(f"train.epochs {t.epochs} must be at least 1; use e.g. --set train.epochs=10")
+    if t.batch_size < 1:
+        raise LthError(f"train.batch_size {t.batch_size} must be at least 1; use e.g. 128")
+    if t.learning_rate <= 0:
+        raise LthError(f"train.learning_rate {t.learning_rate} must be positive; use e.g. 0.01")
+    if t.optimizer not in OPTIMIZERS:
+        raise LthError(f"train.optimizer '{t.optimizer}' is unknown; use sgd or adam")
+    if t.schedule not in SCHEDULES:
+        raise LthError(f"train.schedule '{t.schedule}' is unknown; use constant, cosine or step")
+    if not 0.0 <= k.alpha <= 1.0:
+        raise LthError(f"distill.alpha {k.alpha} is outside [0, 1]; use e.g. 0.5")
+    if k.temperature <= 0:
+        raise LthError(f"distill.temperature {k.temperature} must be positive; use e.g. 2")
+    if k.from_round < 1:
+        raise LthError(f"distill.from_round {k.from_round} must be at least 1 (round 0 is the teacher)")
+    if d.val_size < 0 or d.train_subset < 0:
+        raise LthError("data.val_size and data.train_subset must be 0 or more")
+    return exp
+
+
+# -- presets and files --------------------------------------------------------------
+
+
+def preset_names() -> list[str]:
+    return sorted(
+        p.name[: -len(".toml")]
+        for p in resources.files("lth_tf.presets").iterdir()
+        if p.name.endswith(".toml")
+    )
+
+
+def preset_description(name: str) -> str:
+    return _read_preset(name).get("description", "")
+
+
+def _read_preset(name: str) -> dict[str, Any]:
+    if name not in preset_names():
+        raise LthError(f"No such preset: '{name}'; run `lth-tf presets` to list them")
+    text = resources.files("lth_tf.presets").joinpath(f"{name}.toml").read_text()
+    return tomllib.loads(text)
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    p = Path(path)
+    if not p.is_file():
+        raise LthError(f"config file not found: {p}; give the path of a TOML file")
+    try:
+        return tomllib.loads(p.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise LthError(f"config file {p} is not valid TOML ({e}); fix the syntax") from None
+
+
+def resolve(
+    preset: str | None = None,
+    config_file: str | Path | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+) -> Experiment:
+    """Preset, then TOML file, then `key=value` overrides; validated."""
+    exp = Experiment()
+    if preset:
+        exp = from_dict(_read_preset(preset), exp)
+        exp = replace(exp, preset=preset)
+    if config_file:
+        exp = from_dict(load_toml(config_file), exp)
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise LthError(f"--set '{item}' is not key=value; write e.g. --set prune.rate=0.2")
+        exp = set_value(exp, key.strip(), value.strip())
+    return validate(exp)
+
+
+# -- a small TOML writer for our own flat types -----------------------------------------
+
+
+def dumps_toml(d: dict[str, Any]) -> str:
+    lines = []
+    for key, value in d.items():
+        if not isinstance(value, dict):
+            lines.append(f"{key} = {_toml_value(value)}")
+    for key, value in d.items():
+        if isinstance(value, dict):
+            lines.append(f"\n[{key}]")
+            nested = []
+            for k, v in value.items():
+                if isinstance(v, dict):
+                    nested.append((k, v))
+                else:
+                    lines.append(f"{k} = {_toml_value(v)}")
+            for k, v in nested:
+                inline = ", ".join(f"{json.dumps(a)} = {_toml_value(b)}" for a, b in v.items())
+                lines.append(f"{k} = {{ {inline} }}")
+    return "\n".join(lines).lstrip() + "\n"
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    raise TypeError(f"cannot write {v!r} as TOML")
