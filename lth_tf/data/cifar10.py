@@ -1,0 +1,191 @@
+"""CIFAR-10: Keras' download online; offline, a JPEG archive or Keras' own pickles.
+
+Sources, in order:
+- no data folder: `keras.datasets.cifar10.load_data()` (downloads, or reads
+  Keras' cache in ~/.keras/datasets);
+- a folder holding `cifar10-jpeg.tar.gz` (`train|test/<class>/NNNN.jpg`):
+  decoded with Pillow once, then cached as .npz under $LTH_CACHE_DIR keyed by the
+  archive's size and mtime. Decoding takes seconds; the cache loads in well
+  under one. The data folder may be read-only, so nothing is written there;
+- a folder holding Keras' cache, `cifar-10-batches-py/` or
+  `datasets/cifar-10-batches-py/` (the python pickles).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import pickle
+import tarfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from lth_tf.data.base import ImageData, make_image_data
+from lth_tf.errors import LthError
+
+log = logging.getLogger(__name__)
+
+# Keras' label order; the archive's class folders carry these names.
+CLASSES = (
+    "airplane", "automobile", "bird", "cat", "deer",
+    "dog", "frog", "horse", "ship", "truck",
+)
+ARCHIVE = "cifar10-jpeg.tar.gz"
+PICKLE_DIRS = ("cifar-10-batches-py", "datasets/cifar-10-batches-py")
+HINT = (
+    "point --data-dir or LTH_DATA_DIR at a folder holding cifar10-jpeg.tar.gz "
+    "or Keras' cifar-10-batches-py"
+)
+CACHE_VERSION = 1  # bump when the cached arrays change meaning
+
+
+def load(cfg, data_dir: Path | None, seed: int) -> ImageData:
+    """CIFAR-10 split into train/val (stratified, seeded) and the official test set."""
+    (x_train, y_train), (x_test, y_test) = read_arrays(data_dir)
+    return make_image_data(
+        x_train, y_train, x_test, y_test, cfg, seed, num_classes=len(CLASSES), name="cifar10"
+    )
+
+
+def read_arrays(data_dir: Path | None):
+    """((x_train, y_train), (x_test, y_test)): uint8 NHWC images, int64 labels."""
+    if data_dir is None:
+        return _from_keras()
+    folder = Path(data_dir).expanduser()
+    if not folder.is_dir():
+        raise LthError(f"data folder {folder} does not exist; {HINT}")
+    if (folder / ARCHIVE).is_file():
+        return _from_archive(folder / ARCHIVE)
+    for sub in PICKLE_DIRS:
+        if (folder / sub).is_dir():
+            return _from_pickles(folder / sub)
+    raise LthError(f"no CIFAR-10 in {folder}; {HINT}")
+
+
+# -- Keras download -------------------------------------------------------------------
+
+
+def _from_keras():
+    from lth_tf._keras import keras
+
+    try:
+        (x_train, y_train), (x_test, y_test) = keras.datasets.cifar10.load_data()
+    except Exception as e:  # no network, proxy, truncated file: all end the same way
+        folder = Path("~/.keras/datasets").expanduser()
+        raise LthError(
+            f"could not download CIFAR-10 into {folder} ({type(e).__name__}); {HINT}"
+        ) from None
+    return (x_train, y_train.reshape(-1).astype(np.int64)), (
+        x_test,
+        y_test.reshape(-1).astype(np.int64),
+    )
+
+
+# -- JPEG archive + cache ----------------------------------------------------------------
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("LTH_CACHE_DIR") or "~/.cache/lth_tf").expanduser()
+
+
+def cache_path(archive: Path) -> Path:
+    st = archive.stat()
+    return cache_dir() / f"cifar10-jpeg-v{CACHE_VERSION}-{st.st_size}-{st.st_mtime_ns}.npz"
+
+
+def _from_archive(archive: Path):
+    cached = cache_path(archive)
+    if cached.is_file():
+        try:
+            with np.load(cached) as z:
+                return (z["x_train"], z["y_train"]), (z["x_test"], z["y_test"])
+        except Exception as e:  # a truncated or foreign file: decode again
+            log.warning("ignoring unreadable cache %s (%s)", cached, e)
+    t0 = time.perf_counter()
+    arrays = decode_archive(archive)
+    log.info("decoded %s in %.1f s", archive, time.perf_counter() - t0)
+    _write_cache(cached, arrays)
+    return arrays
+
+
+def decode_archive(archive: Path):
+    """Decode every `train|test/<class>/*.jpg`, sorted by (split, class, file name)."""
+    from PIL import Image
+
+    found: dict[str, list[tuple[int, str, np.ndarray]]] = {"train": [], "test": []}
+    try:
+        # "r|gz" streams the archive once, front to back; random access is not needed.
+        with tarfile.open(archive, "r|gz") as tar:
+            for member in tar:
+                parts = member.name.strip("./").split("/")
+                if not member.isfile() or len(parts) != 3 or not parts[2].endswith(".jpg"):
+                    continue
+                split, cls, fname = parts
+                if split not in found:
+                    continue
+                if cls not in CLASSES:
+                    raise LthError(
+                        f"{archive} has an unknown class folder '{split}/{cls}'; "
+                        f"expected {', '.join(CLASSES)}"
+                    )
+                data = tar.extractfile(member).read()
+                with Image.open(io.BytesIO(data)) as im:
+                    pixels = np.asarray(im.convert("RGB"), dtype=np.uint8)
+                found[split].append((CLASSES.index(cls), fname, pixels))
+    except (tarfile.TarError, OSError, EOFError) as e:
+        raise LthError(f"cannot read {archive} ({e}); replace it with a complete copy") from None
+    out = []
+    for split in ("train", "test"):
+        items = sorted(found[split], key=lambda t: (t[0], t[1]))
+        if not items:
+            raise LthError(f"{archive} has no {split}/<class>/*.jpg images; {HINT}")
+        shapes = {it[2].shape for it in items}
+        if len(shapes) != 1:
+            raise LthError(f"{archive} mixes image sizes {sorted(shapes)}; use a CIFAR-10 copy")
+        x = np.stack([it[2] for it in items])
+        y = np.array([it[0] for it in items], np.int64)
+        out.append((x, y))
+    return tuple(out)
+
+
+def _write_cache(path: Path, arrays) -> None:
+    """Write atomically (temp file + rename); failing to cache only costs time."""
+    (x_train, y_train), (x_test, y_test) = arrays
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as f:  # a file object stops numpy appending another .npz
+            np.savez(f, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+        os.replace(tmp, path)
+    except OSError as e:
+        log.warning("could not cache decoded CIFAR-10 at %s (%s); set LTH_CACHE_DIR", path, e)
+        tmp.unlink(missing_ok=True)
+
+
+# -- Keras' pickles -------------------------------------------------------------------------
+
+
+def _from_pickles(folder: Path):
+    names = [f"data_batch_{i}" for i in range(1, 6)]
+    missing = [n for n in names + ["test_batch"] if not (folder / n).is_file()]
+    if missing:
+        raise LthError(f"{folder} lacks {', '.join(missing)}; {HINT}")
+    train = [_read_batch(folder / n) for n in names]
+    x_train = np.concatenate([b[0] for b in train])
+    y_train = np.concatenate([b[1] for b in train])
+    return (x_train, y_train), _read_batch(folder / "test_batch")
+
+
+def _read_batch(path: Path):
+    try:
+        with open(path, "rb") as f:
+            d = pickle.load(f, encoding="bytes")
+        data = np.asarray(d[b"data"], np.uint8)
+        labels = np.asarray(d[b"labels"], np.int64)
+    except Exception as e:
+        raise LthError(f"cannot read CIFAR-10 batch {path} ({e}); {HINT}") from None
+    # Stored as (N, 3072) channel-major rows: the same transform Keras applies.
+    return data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1).copy(), labels

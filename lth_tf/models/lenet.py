@@ -1,0 +1,51 @@
+"""LeNet-300-100 (LeCun et al. 1998), the fully connected net of Frankle & Carbin.
+
+Flatten, Dense 300 (ReLU), Dense 100 (ReLU), Dense output giving logits;
+Gaussian Glorot initialisation as in the lottery-ticket paper.
+
+Example:
+
+```python
+from lth_tf.config import Model
+from lth_tf.models import lenet
+
+model = lenet.build_lenet300(Model(name="lenet300"), (28, 28, 1), 10, seed=0)
+logits = model(images)  # (batch, 10)
+```
+"""
+
+from __future__ import annotations
+
+from lth_tf._keras import keras
+from lth_tf.config import Model
+from lth_tf.models.common import check_classes, init
+
+layers = keras.layers
+
+HIDDEN = (300, 100)
+
+
+def build_lenet300(cfg: Model, input_shape: tuple, num_classes: int, seed: int) -> keras.Model:
+    """Build a functional LeNet-300-100 that outputs logits.
+
+    Args:
+        cfg: model settings; LeNet uses none of them (the widths are fixed).
+        input_shape: shape of one example; it is flattened.
+        num_classes: size of the output layer.
+        seed: seeds every kernel initializer.
+
+    Returns:
+        An uncompiled `keras.Model` named "lenet300"; its last layer is "output".
+    """
+    check_classes("lenet300", num_classes)
+    inputs = keras.Input(shape=tuple(input_shape), name="image")
+    x = layers.Flatten(name="flatten")(inputs)
+    for i, units in enumerate(HIDDEN, start=1):
+        name = f"dense{i}"
+        x = layers.Dense(
+            units, activation="relu", kernel_initializer=init("glorot_normal", seed, name), name=name
+        )(x)
+    outputs = layers.Dense(
+        num_classes, kernel_initializer=init("glorot_normal", seed, "output"), name="output"
+    )(x)
+    return keras.Model(inputs, outputs, name="lenet300")
