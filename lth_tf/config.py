@@ -383,6 +383,14 @@ def load_toml(path: str | Path) -> dict[str, Any]:
         raise LthError(f"config file {p} is not valid TOML ({e}); fix the syntax") from None
 
 
+def find_run_config(run_dir: str | Path) -> Path:
+    """The config.toml of a run directory (written by the store)."""
+    path = Path(run_dir) / "config.toml"
+    if not path.is_file():
+        raise LthError(f"{run_dir} is not a run directory (no config.toml); give the folder `lth-tf run` printed")
+    return path
+
+
 def resolve(
     preset: str | None = None,
     config_file: str | Path | None = None,

@@ -24,3 +24,24 @@ def export_savedmodel(model, path: str | Path) -> Path:
     (tmp / "model").rename(path)
     shutil.rmtree(tmp, ignore_errors=True)
     return path
+
+
+def directory_size(path: str | Path) -> int:
+    """Bytes of all files below `path`."""
+    return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
+
+
+def gzip_size(path: str | Path) -> int:
+    """Bytes of the folder packed as .tar.gz (what sharing it costs)."""
+    import io
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz", compresslevel=9) as tar:
+        tar.add(str(path), arcname=Path(path).name)
+    return buf.tell()
+
+
+def size_report(path: str | Path) -> list[str]:
+    raw, gz = directory_size(path), gzip_size(path)
+    return [f"SavedModel size: {raw / 1e6:.3f} MB raw, {gz / 1e6:.3f} MB gzip ({path})"]

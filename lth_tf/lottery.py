@@ -66,9 +66,10 @@ class LotterySearch:
         data_dir: str | Path | None = None,
         sink: Callable[[dict], None] | None = None,
         stop: threading.Event | None = None,
+        run_dir: str | Path | None = None,
     ):
         self.exp = C.validate(exp)
-        self.run_dir = Path(out) / exp.run_name()
+        self.run_dir = Path(run_dir) if run_dir else Path(out) / exp.run_name()
         self.store = store.RunStore(self.run_dir)
         self.resumed = self.store.claim(exp.to_toml(), exp.hash())
         self.sink = FanOut(JsonlSink(store.events_path(self.run_dir)), sink)
@@ -78,6 +79,13 @@ class LotterySearch:
         self._data: Any = None
         if exp.train.deterministic:
             tf.config.experimental.enable_op_determinism()
+
+    @classmethod
+    def open(cls, run_dir: str | Path, exp: C.Experiment | None = None, **kwargs) -> "LotterySearch":
+        """The search of an existing run directory (its config.toml decides)."""
+        run_dir = Path(run_dir)
+        exp = exp or C.resolve(config_file=C.find_run_config(run_dir))
+        return cls(exp, run_dir=run_dir, **kwargs)
 
     # -- facts ------------------------------------------------------------------------
     @property

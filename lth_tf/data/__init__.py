@@ -1,0 +1,80 @@
+"""Data sets by name: `load(cfg.data, data_dir, seed) -> ImageData | GraphData`.
+
+The registry maps each name in `lth_tf.config.DATASETS` to a loader that
+imports its module only when called, so `import lth_tf.data` pulls in neither
+TensorFlow nor Spektral (both take seconds to import).
+
+`data_dir` (or $LTH_DATA_DIR) is a folder of offline copies: `cifar10-jpeg.tar.gz`
+or Keras' `cifar-10-batches-py/`, and `citation/ind.cora.*`. Without one, the
+Keras and Spektral downloads run. The folder is only ever read.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lth_tf.errors import LthError
+
+if TYPE_CHECKING:
+    from lth_tf.config import Data
+    from lth_tf.data.base import GraphData, ImageData
+
+
+def _cifar10(cfg: Data, data_dir: Path | None, seed: int) -> ImageData:
+    from lth_tf.data import cifar10
+
+    return cifar10.load(cfg, data_dir, seed)
+
+
+def _cora(cfg: Data, data_dir: Path | None, seed: int) -> GraphData:
+    from lth_tf.data import citation
+
+    return citation.load(cfg, data_dir, seed)
+
+
+def _synthetic_images(cfg: Data, data_dir: Path | None, seed: int) -> ImageData:
+    from lth_tf.data import synthetic
+
+    return synthetic.load_images(cfg, data_dir, seed)
+
+
+def _synthetic_graph(cfg: Data, data_dir: Path | None, seed: int) -> GraphData:
+    from lth_tf.data import synthetic
+
+    return synthetic.load_graph(cfg, data_dir, seed)
+
+
+REGISTRY = {
+    "cifar10": _cifar10,
+    "cora": _cora,
+    "synthetic_images": _synthetic_images,
+    "synthetic_graph": _synthetic_graph,
+}
+
+
+def resolve_data_dir(data_dir: str | Path | None = None) -> Path | None:
+    """The explicit folder, else $LTH_DATA_DIR, else None (download)."""
+    chosen = data_dir if data_dir not in (None, "") else os.environ.get("LTH_DATA_DIR")
+    return Path(chosen).expanduser() if chosen else None
+
+
+def load(cfg: Data, data_dir: str | Path | None = None, seed: int = 0) -> ImageData | GraphData:
+    """Load the data set `cfg.name` (see the module docstring for where from)."""
+    loader = REGISTRY.get(cfg.name)
+    if loader is None:
+        raise LthError(f"No such dataset: '{cfg.name}'; use data.name = one of {', '.join(REGISTRY)}")
+    return loader(cfg, resolve_data_dir(data_dir), seed)
+
+
+def __getattr__(name: str) -> Any:
+    # `from lth_tf.data import ImageData` works without importing TF up front.
+    if name in ("ImageData", "GraphData"):
+        from lth_tf.data import base
+
+        return getattr(base, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["REGISTRY", "load", "resolve_data_dir", "ImageData", "GraphData"]

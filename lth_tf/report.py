@@ -1,0 +1,106 @@
+"""Reports from a run directory: a Markdown table and a plot of accuracy vs sparsity.
+
+Reads only summary.json (and nothing from TensorFlow), so reporting is instant
+and works on a run copied from another machine.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from lth_tf import store
+from lth_tf.errors import LthError
+
+
+def load_summary(run_dir: str | Path) -> dict[str, Any]:
+    summary = store.RunStore(run_dir).read_summary()
+    if summary is None:
+        raise LthError(f"{run_dir} has no summary.json yet; run `lth-tf run` until a round finishes")
+    return summary
+
+
+def _pct(x: float | None) -> str:
+    return "" if x is None else f"{100 * x:.2f}"
+
+
+def rounds_table(summary: dict[str, Any]) -> list[str]:
+    """Markdown table lines: one row per round, then the controls."""
+    dense = (summary.get("dense") or {}).get("test_acc")
+    lines = [
+        "| round | sparsity % | val acc % | test acc % | delta vs dense | student loss "
+        "| distill loss | teacher loss | seconds |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in summary.get("rounds", []):
+        d = r.get("distill") or {}
+        delta = "" if dense is None else f"{100 * (r['test_acc'] - dense):+.2f}"
+        lines.append(
+            f"| {r['round']} | {_pct(r['sparsity'])} | {_pct(r['val_acc'])} | {_pct(r['test_acc'])} "
+            f"| {delta} | {_fmt(d.get('student_loss'))} | {_fmt(d.get('distill_loss'))} "
+            f"| {_fmt(d.get('teacher_loss'))} | {r.get('seconds', 0):.1f} |"
+        )
+    controls = summary.get("controls") or []
+    if controls:
+        lines += ["", "| control | round | sparsity % | test acc % | delta vs dense |", "|---|---:|---:|---:|---:|"]
+        for c in controls:
+            delta = "" if dense is None else f"{100 * (c['test_acc'] - dense):+.2f}"
+            lines.append(
+                f"| {c['kind']} | {c['round']} | {_pct(c['sparsity'])} | {_pct(c['test_acc'])} | {delta} |"
+            )
+    return lines
+
+
+def _fmt(x: float | None) -> str:
+    return "" if x is None else f"{x:.4f}"
+
+
+def write_report(run_dir: str | Path, plots: bool = True) -> str:
+    """Write RUN_DIR/report.md (and accuracy.png); return the report text."""
+    run_dir = Path(run_dir)
+    summary = load_summary(run_dir)
+    ticket = summary.get("ticket")
+    head = [f"# Lottery run {run_dir.name}", ""]
+    head.append(f"status: {summary.get('status')}, preset: {summary.get('preset')}, "
+                f"config hash: {summary.get('config_hash')}")
+    if summary.get("dense"):
+        head.append(f"dense: val {_pct(summary['dense']['val_acc'])}%, test {_pct(summary['dense']['test_acc'])}%")
+    if ticket:
+        head.append(
+            f"winning ticket: round {ticket['round']}, sparsity {_pct(ticket['sparsity'])}%, "
+            f"test {_pct(ticket['test_acc'])}% at {ticket['path']}"
+        )
+    text = "\n".join(head + [""] + rounds_table(summary)) + "\n"
+    if plots and summary.get("rounds"):
+        plot_accuracy(summary, run_dir / "accuracy.png")
+        text += "\n![test accuracy against sparsity](accuracy.png)\n"
+    store.write_text_atomic(run_dir / "report.md", text)
+    return text
+
+
+def plot_accuracy(summary: dict[str, Any], path: Path) -> Path:
+    """Test accuracy against sparsity, with the dense line and the controls."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rounds = summary["rounds"]
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    xs = [100 * r["sparsity"] for r in rounds]
+    ax.plot(xs, [100 * r["test_acc"] for r in rounds], "o-", label="ticket (test)")
+    if summary.get("dense"):
+        ax.axhline(100 * summary["dense"]["test_acc"], color="gray", ls="--", label="dense (test)")
+    markers = {"random_reinit": "x", "random_mask": "s"}
+    for kind in sorted({c["kind"] for c in summary.get("controls") or []}):
+        cs = [c for c in summary["controls"] if c["kind"] == kind]
+        ax.scatter([100 * c["sparsity"] for c in cs], [100 * c["test_acc"] for c in cs],
+                   marker=markers.get(kind, "^"), label=kind.replace("_", " "), zorder=3)
+    ax.set_xlabel("sparsity (% of prunable weights zero)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
