@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
@@ -195,7 +196,7 @@ def from_dict(raw: dict[str, Any], base: Experiment | None = None) -> Experiment
             exp = set_value(exp, key, value)
         else:
             raise LthError(
-                f"config: unknown key '{key}'; top-level keys are "
+                f"config: unknown key {key!r}; top-level keys are "
                 f"{', '.join(list(SECTIONS) + list(TOP_LEVEL))}"
             )
     return exp
@@ -208,12 +209,12 @@ def set_value(exp: Experiment, dotted: str, value: Any) -> Experiment:
         typ = TOP_LEVEL[parts[0]]
         return replace(exp, **{parts[0]: _coerce(dotted, value, typ)})
     if len(parts) != 2 or parts[0] not in SECTIONS:
-        raise LthError(f"unknown setting '{dotted}'; use one of: {', '.join(all_keys())}")
+        raise LthError(f"unknown setting {dotted!r}; use one of: {', '.join(all_keys())}")
     section, name = parts
     cls = SECTIONS[section]
     hints = get_type_hints(cls)
     if name not in hints:
-        raise LthError(f"unknown setting '{dotted}'; use one of: {', '.join(all_keys())}")
+        raise LthError(f"unknown setting {dotted!r}; use one of: {', '.join(all_keys())}")
     new_section = replace(getattr(exp, section), **{name: _coerce(dotted, value, hints[name])})
     return replace(exp, **{section: new_section})
 
@@ -230,7 +231,7 @@ _FALSE = {"false", "0", "no", "off"}
 def _coerce(key: str, value: Any, typ: Any) -> Any:
     """Convert `value` to `typ`; strings (from --set) are parsed."""
     tname = getattr(typ, "__name__", str(typ))
-    bad = LthError(f"setting '{key}': {value!r} is not a valid {_type_word(typ)}; e.g. {_example(typ)}")
+    bad = LthError(f"setting {key!r}: {value!r} is not a valid {_type_word(typ)}; e.g. {_example(typ)}")
     if typ is bool:
         if isinstance(value, bool):
             return value
@@ -248,12 +249,13 @@ def _coerce(key: str, value: Any, typ: Any) -> Any:
     if typ is float:
         if isinstance(value, bool):
             raise bad
-        if isinstance(value, (int, float)):
-            return float(value)
         try:
-            return float(value)
-        except (TypeError, ValueError):
+            number = float(value)
+        except (TypeError, ValueError, OverflowError):
             raise bad from None
+        if not math.isfinite(number):  # nan/inf would slip past the range checks
+            raise bad
+        return number
     if typ is str or tname == "str":
         if isinstance(value, str):
             return value
@@ -300,33 +302,33 @@ def validate(exp: Experiment) -> Experiment:
     """Check values a user may get wrong; raise LthError naming value and fix."""
     d, m, t, p, k = exp.data, exp.model, exp.train, exp.prune, exp.distill
     if d.name not in DATASETS:
-        raise LthError(f"No such dataset: '{d.name}'; use data.name = one of {', '.join(DATASETS)}")
+        raise LthError(f"No such dataset: {d.name!r}; use data.name = one of {', '.join(DATASETS)}")
     if m.name not in MODELS:
-        raise LthError(f"No such model: '{m.name}'; use model.name = one of {', '.join(MODELS)}")
+        raise LthError(f"No such model: {m.name!r}; use model.name = one of {', '.join(MODELS)}")
     if (m.name in GRAPH_MODELS) != (d.name in GRAPH_DATASETS):
         kind = "graph" if d.name in GRAPH_DATASETS else "image"
         fits = GRAPH_MODELS if kind == "graph" else [x for x in MODELS if x not in GRAPH_MODELS]
         raise LthError(
-            f"model '{m.name}' does not fit the {kind} dataset '{d.name}'; "
+            f"model {m.name!r} does not fit the {kind} dataset {d.name!r}; "
             f"use model.name = one of {', '.join(fits)}"
         )
     if not 0.0 < p.rate < 1.0:
         raise LthError(f"prune.rate {p.rate} is outside (0, 1); use e.g. --set prune.rate=0.2")
     for name, rate in p.layer_rates.items():
         if not 0.0 <= rate < 1.0:
-            raise LthError(f"prune.layer_rates['{name}'] = {rate} is outside [0, 1); use e.g. {name}:0.1")
+            raise LthError(f"prune.layer_rates[{name!r}] = {rate} is outside [0, 1); use e.g. {name}:0.1")
     if p.rounds < 0:
         raise LthError(f"prune.rounds {p.rounds} is negative; use --rounds 0 or more")
     if p.scope not in SCOPES:
-        raise LthError(f"prune.scope '{p.scope}' is unknown; use global or layerwise")
-    if not REWIND_RE.match(p.rewind):
-        raise LthError(f"prune.rewind '{p.rewind}' is unknown; use init, step:K (K>=0), lr or finetune")
+        raise LthError(f"prune.scope {p.scope!r} is unknown; use global or layerwise")
+    if not REWIND_RE.fullmatch(p.rewind):  # match() would let 'init\n' through
+        raise LthError(f"prune.rewind {p.rewind!r} is unknown; use init, step:K (K>=0), lr or finetune")
     for c in p.controls:
         if c not in CONTROL_KINDS:
-            raise LthError(f"prune.controls: '{c}' is unknown; use {' and/or '.join(CONTROL_KINDS)}")
+            raise LthError(f"prune.controls: {c!r} is unknown; use {' and/or '.join(CONTROL_KINDS)}")
     if p.control_rounds not in ("last", "all") and not re.fullmatch(r"\d+(,\d+)*", p.control_rounds):
         raise LthError(
-            f"prune.control_rounds '{p.control_rounds}' is unknown; use last, all or e.g. 3,5"
+            f"prune.control_rounds {p.control_rounds!r} is unknown; use last, all or e.g. 3,5"
         )
     if p.tolerance < 0:
         raise LthError(f"prune.tolerance {p.tolerance} is negative; use e.g. 0.01 (one point)")
@@ -337,9 +339,9 @@ def validate(exp: Experiment) -> Experiment:
     if t.learning_rate <= 0:
         raise LthError(f"train.learning_rate {t.learning_rate} must be positive; use e.g. 0.01")
     if t.optimizer not in OPTIMIZERS:
-        raise LthError(f"train.optimizer '{t.optimizer}' is unknown; use sgd or adam")
+        raise LthError(f"train.optimizer {t.optimizer!r} is unknown; use sgd or adam")
     if t.schedule not in SCHEDULES:
-        raise LthError(f"train.schedule '{t.schedule}' is unknown; use constant, cosine or step")
+        raise LthError(f"train.schedule {t.schedule!r} is unknown; use constant, cosine or step")
     if not 0.0 <= k.alpha <= 1.0:
         raise LthError(f"distill.alpha {k.alpha} is outside [0, 1]; use e.g. 0.5")
     if k.temperature <= 0:
@@ -368,7 +370,7 @@ def preset_description(name: str) -> str:
 
 def _read_preset(name: str) -> dict[str, Any]:
     if name not in preset_names():
-        raise LthError(f"No such preset: '{name}'; run `lth-tf presets` to list them")
+        raise LthError(f"No such preset: {name!r}; run `lth-tf presets` to list them")
     text = resources.files("lth_tf.presets").joinpath(f"{name}.toml").read_text()
     return tomllib.loads(text)
 
@@ -406,7 +408,7 @@ def resolve(
     for item in overrides:
         key, sep, value = item.partition("=")
         if not sep:
-            raise LthError(f"--set '{item}' is not key=value; write e.g. --set prune.rate=0.2")
+            raise LthError(f"--set {item!r} is not key=value; write e.g. --set prune.rate=0.2")
         exp = set_value(exp, key.strip(), value.strip())
     return validate(exp)
 
@@ -429,7 +431,7 @@ def dumps_toml(d: dict[str, Any]) -> str:
                 else:
                     lines.append(f"{k} = {_toml_value(v)}")
             for k, v in nested:
-                inline = ", ".join(f"{json.dumps(a)} = {_toml_value(b)}" for a, b in v.items())
+                inline = ", ".join(f"{_toml_str(a)} = {_toml_value(b)}" for a, b in v.items())
                 lines.append(f"{k} = {{ {inline} }}")
     return "\n".join(lines).lstrip() + "\n"
 
@@ -440,7 +442,14 @@ def _toml_value(v: Any) -> str:
     if isinstance(v, (int, float)):
         return repr(v)
     if isinstance(v, str):
-        return json.dumps(v)
+        return _toml_str(v)
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
     raise TypeError(f"cannot write {v!r} as TOML")
+
+
+def _toml_str(s: str) -> str:
+    """A TOML basic string. JSON's escapes are valid TOML, but its ASCII-only
+    output writes characters beyond U+FFFF as surrogate pairs, which TOML rejects;
+    so write non-ASCII as is and escape DEL, the one control JSON leaves raw."""
+    return json.dumps(s, ensure_ascii=False).replace("\x7f", "\\u007f")

@@ -130,9 +130,13 @@ class Distiller(keras.Model):
         `metrics` are refused rather than silently ignored.
         """
         for key in ("loss", "metrics", "weighted_metrics", "loss_weights"):
-            if kwargs.get(key) is not None:
-                raise TypeError(f"Distiller.compile() computes its own losses and metrics; drop {key}=")
-        super().compile(optimizer=optimizer, **kwargs)
+            if kwargs.pop(key, None):
+                raise TypeError(
+                    f"Distiller.compile() computes its own losses and metrics; drop {key}="
+                )
+        # weighted_metrics=[]: our `acc` already uses the sample weights; this
+        # silences Keras's warning that weighted evaluation has no weighted metrics.
+        super().compile(optimizer=optimizer, weighted_metrics=[], **kwargs)
 
     @property
     def metrics(self) -> list[keras.metrics.Metric]:

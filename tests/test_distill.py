@@ -5,7 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lth_tf._keras import keras, tf  # noqa: I001  (must precede tfmot and spektral)
+from lth_tf._keras import keras, tf
+
+# isort: split
+# tfmot and spektral pick their Keras at import: lth_tf._keras must come first.
 import tensorflow_model_optimization as tfmot
 from tensorflow_model_optimization.python.core.sparsity.keras.pruning_wrapper import (
     PruneLowMagnitude,
@@ -38,7 +41,9 @@ def _mlp(seed: int, features: int = 6, classes: int = 3, l2: float = 0.0, bn: bo
 
 def _trained_teacher(x, y, epochs: int = 20):
     teacher = _mlp(1, bn=True)
-    teacher.compile(keras.optimizers.Adam(0.05), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    teacher.compile(
+        keras.optimizers.Adam(0.05), keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
     teacher.fit(x, y, batch_size=32, epochs=epochs, verbose=0)
     return teacher
 
@@ -88,13 +93,21 @@ def test_teacher_frozen_and_losses_reported():
     assert all(np.array_equal(a, b) for a, b in zip(before, after))
     assert not teacher.trainable
     assert set(hist) == {
-        "loss", "acc", "student_loss", "distill_loss", "teacher_loss", "val_loss", "val_acc"
+        "loss",
+        "acc",
+        "student_loss",
+        "distill_loss",
+        "teacher_loss",
+        "val_loss",
+        "val_acc",
     }
     assert all(np.isfinite(v).all() for v in hist.values())
     assert hist["distill_loss"][-1] < 0.5 * hist["distill_loss"][0]
     assert len(set(np.round(hist["teacher_loss"], 6))) == 1  # same batches, frozen teacher
     # predict/evaluate go through the student
-    np.testing.assert_allclose(distiller.predict(x, verbose=0), distiller.student(x).numpy(), atol=1e-6)
+    np.testing.assert_allclose(
+        distiller.predict(x, verbose=0), distiller.student(x).numpy(), atol=1e-6
+    )
     logs = distiller.evaluate(x, y, verbose=0, return_dict=True)
     assert set(logs) == {"loss", "acc"}
 
@@ -168,15 +181,6 @@ def test_masks_hold_with_pruning_wrappers_nested_in_distiller():
             assert np.count_nonzero(weight.numpy()[masks[layer.name] == 1]) > 0
 
 
-def test_pruned_student_needs_update_pruning_step():
-    x, y = _blobs(n=32)
-    student, _ = _wrapped(_mlp(2))
-    distiller = Distiller(student, _mlp(1))
-    distiller.compile("adam")
-    with pytest.raises(tf.errors.InvalidArgumentError, match="UpdatePruningStep"):
-        distiller.fit(x, y, batch_size=32, epochs=1, verbose=0)
-
-
 # -- the full-batch graph case ------------------------------------------------------
 
 
@@ -187,8 +191,9 @@ def _graph(n: int = 40, features: int = 8, classes: int = 3, seed: int = 0):
 
     rng = np.random.default_rng(seed)
     y = rng.integers(0, classes, n)
-    x = (np.eye(classes)[y] @ rng.normal(0, 1, (classes, features))
-         + rng.normal(0, 1, (n, features))).astype("float32")
+    x = (
+        np.eye(classes)[y] @ rng.normal(0, 1, (classes, features)) + rng.normal(0, 1, (n, features))
+    ).astype("float32")
     dense = (rng.random((n, n)) < 0.1).astype("float32")
     adj = sp.csr_matrix(np.maximum(dense, dense.T))
     a = sp_matrix_to_sp_tensor(GCNConv.preprocess(adj).astype("float32"))
@@ -239,3 +244,41 @@ def test_graph_full_batch_soft_on_all_both_ways():
         assert hist["distill_loss"][0] == pytest.approx(expected, rel=1e-4)
         distill[soft_on_all] = hist["distill_loss"][0]
     assert distill[True] != pytest.approx(distill[False], rel=1e-3)
+
+
+def test_real_gcn_wrapped_by_lth_tf_pruning():
+    """The stack the lottery loop uses: models.build + pruning.wrap + Distiller."""
+    wrap = pytest.importorskip("lth_tf.pruning.wrap")
+    models = pytest.importorskip("lth_tf.models")
+    from lth_tf.config import Model
+
+    x, a, y, train = _graph()
+    n = len(y)
+    cfg = Model(name="gcn", hidden=8, dropout=0.5, l2=5e-4)
+    teacher = models.build(cfg, (x.shape[1],), 3, seed=0)
+    before = [w.copy() for w in teacher.get_weights()]
+    student = wrap.wrap(models.build(cfg, (x.shape[1],), 3, seed=0))
+    rng = np.random.default_rng(0)
+    masks = {
+        k: (rng.random(m.shape) < 0.5).astype("float32") for k, m in wrap.get_masks(student).items()
+    }
+    wrap.set_masks(student, masks)
+    reg0 = float(tf.add_n(student.losses))
+    assert reg0 > 0
+
+    weights = (train * n / train.sum()).astype("float32")
+    data = tf.data.Dataset.from_tensors(((x, a), y, weights)).repeat()
+    distiller = Distiller(student, teacher, alpha=0.7, temperature=2.0, soft_on_all=True)
+    distiller.compile(keras.optimizers.Adam(0.01))
+    hist = distiller.fit(data, steps_per_epoch=1, epochs=3, verbose=0, callbacks=wrap.callbacks())
+    h = {k: np.asarray(v) for k, v in hist.history.items()}
+
+    # epoch 1 = the initial weights: loss = 0.3 CE + 0.7 T^2 KL + L2
+    expected = 0.3 * h["student_loss"][0] + 0.7 * h["distill_loss"][0] + reg0
+    assert h["loss"][0] == pytest.approx(expected, rel=1e-5)
+    assert all(np.isfinite(v).all() for v in h.values())
+    assert all(np.array_equal(p, q) for p, q in zip(before, teacher.get_weights()))
+    kernels = wrap.get_kernels(student)
+    for name, m in masks.items():
+        np.testing.assert_array_equal(wrap.get_masks(student)[name], m)
+        assert np.all(kernels[name][m == 0] == 0.0)

@@ -374,8 +374,8 @@ def test_bad_inputs_name_the_layer():
         M.prune_to_sparsity(w, m, 1.0)
     # a NaN that is already masked out is ignored
     nan_w = {**w, "conv": np.array([[1.0, np.nan], [1, 1]])}
-    out = M.prune(nan_w, {**m, "conv": np.array([[1, 0], [1, 1]], np.float32)}, 0.5)
-    assert kept(out["conv"]) == 1
+    out = M.prune(nan_w, {**m, "conv": np.array([[1, 0], [1, 1]], np.float32)}, 0.5, "layerwise")
+    assert kept(out["conv"]) == 1  # round(0.5 * 3) = 2 of the 3 remaining go
 
 
 def test_inputs_are_not_modified():

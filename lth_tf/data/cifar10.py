@@ -4,7 +4,7 @@ Sources, in order:
 - no data folder: `keras.datasets.cifar10.load_data()` (downloads, or reads
   Keras' cache in ~/.keras/datasets);
 - a folder holding `cifar10-jpeg.tar.gz` (`train|test/<class>/NNNN.jpg`):
-  decoded with Pillow once, then cached as .npz under $LTH_CACHE_DIR keyed by the
+  decoded with Pillow once, then cached as .npy files under $LTH_CACHE_DIR keyed by the
   archive's size and mtime. Decoding takes seconds; the cache loads in well
   under one. The data folder may be read-only, so nothing is written there;
 - a folder holding Keras' cache, `cifar-10-batches-py/` or
@@ -17,6 +17,7 @@ import io
 import logging
 import os
 import pickle
+import shutil
 import tarfile
 import time
 from pathlib import Path
@@ -87,28 +88,39 @@ def _from_keras():
 # -- JPEG archive + cache ----------------------------------------------------------------
 
 
+ARRAYS = ("x_train", "y_train", "x_test", "y_test")
+
+
 def cache_dir() -> Path:
     return Path(os.environ.get("LTH_CACHE_DIR") or "~/.cache/lth_tf").expanduser()
 
 
 def cache_path(archive: Path) -> Path:
+    """Folder of .npy files for this archive, named by its size and mtime."""
     st = archive.stat()
-    return cache_dir() / f"cifar10-jpeg-v{CACHE_VERSION}-{st.st_size}-{st.st_mtime_ns}.npz"
+    return cache_dir() / f"cifar10-jpeg-v{CACHE_VERSION}-{st.st_size}-{st.st_mtime_ns}"
 
 
 def _from_archive(archive: Path):
     cached = cache_path(archive)
-    if cached.is_file():
+    if cached.is_dir():
         try:
-            with np.load(cached) as z:
-                return (z["x_train"], z["y_train"]), (z["x_test"], z["y_test"])
-        except Exception as e:  # a truncated or foreign file: decode again
+            return _read_cache(cached)
+        except Exception as e:  # a damaged cache: decode again
             log.warning("ignoring unreadable cache %s (%s)", cached, e)
     t0 = time.perf_counter()
     arrays = decode_archive(archive)
     log.info("decoded %s in %.1f s", archive, time.perf_counter() - t0)
     _write_cache(cached, arrays)
     return arrays
+
+
+def _read_cache(folder: Path):
+    # Training images stay memory-mapped: the split's gather copies them out of
+    # the page cache once, several times faster than np.load followed by that gather.
+    a = {k: np.load(folder / f"{k}.npy", mmap_mode="r") for k in ARRAYS}
+    copy = {k: np.array(a[k]) for k in ("y_train", "x_test", "y_test")}
+    return (a["x_train"], copy["y_train"]), (copy["x_test"], copy["y_test"])
 
 
 def decode_archive(archive: Path):
@@ -151,18 +163,21 @@ def decode_archive(archive: Path):
     return tuple(out)
 
 
-def _write_cache(path: Path, arrays) -> None:
-    """Write atomically (temp file + rename); failing to cache only costs time."""
+def _write_cache(folder: Path, arrays) -> None:
+    """Write the .npy files into a temp folder, then rename it into place (atomic)."""
     (x_train, y_train), (x_test, y_test) = arrays
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    values = dict(zip(ARRAYS, (x_train, y_train, x_test, y_test)))
+    tmp = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as f:  # a file object stops numpy appending another .npz
-            np.savez(f, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
-        os.replace(tmp, path)
-    except OSError as e:
-        log.warning("could not cache decoded CIFAR-10 at %s (%s); set LTH_CACHE_DIR", path, e)
-        tmp.unlink(missing_ok=True)
+        tmp.mkdir(parents=True, exist_ok=True)
+        for k, v in values.items():
+            np.save(tmp / f"{k}.npy", v)
+        os.replace(tmp, folder)
+    except OSError as e:  # unwritable cache, or another process won the race
+        if not folder.is_dir():
+            log.warning("could not cache decoded CIFAR-10 at %s (%s); set LTH_CACHE_DIR", folder, e)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 # -- Keras' pickles -------------------------------------------------------------------------

@@ -1,0 +1,97 @@
+"""Shared checks for the model and wrapper tests: small configs, random data, fit.
+
+Each registered model gets a small configuration and random data of the right
+shape (for the GCN a random graph with a GCN-normalised sparse adjacency and
+per-node sample weights), so a training step takes well under a second.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from lth_tf._keras import keras, tf
+from lth_tf.config import Model
+from lth_tf import models
+
+NUM_CLASSES = 5
+BATCH = 8
+
+# name -> (small model settings, input shape)
+SMALL = {
+    "resnet18": (Model(name="resnet18", width=4), (8, 8, 3)),
+    "gcn": (Model(name="gcn", hidden=8), (12,)),
+    "lenet300": (Model(name="lenet300"), (6, 6, 1)),
+    "conv4": (Model(name="conv4", width=4), (8, 8, 3)),
+    "tiny_cnn": (Model(name="tiny_cnn", width=4), (8, 8, 3)),
+}
+NAMES = tuple(SMALL)
+
+
+def build_small(name: str, seed: int = 0) -> keras.Model:
+    cfg, shape = SMALL[name]
+    return models.build(cfg, shape, NUM_CLASSES, seed)
+
+
+def random_graph(nodes: int = 30, features: int = 12, seed: int = 0):
+    """x (N, F), GCN-normalised adjacency as tf.SparseTensor, labels, train-node weights."""
+    rng = np.random.default_rng(seed)
+    x = rng.random((nodes, features), dtype=np.float32)
+    adj = np.triu(rng.random((nodes, nodes)) < 0.15, 1)
+    adj = (adj | adj.T).astype(np.float32) + np.eye(nodes, dtype=np.float32)
+    d = 1.0 / np.sqrt(adj.sum(1))
+    norm = adj * d[:, None] * d[None, :]
+    rows, cols = np.nonzero(norm)
+    a = tf.sparse.reorder(
+        tf.SparseTensor(np.stack([rows, cols], 1).astype(np.int64), norm[rows, cols], norm.shape)
+    )
+    y = rng.integers(0, NUM_CLASSES, nodes)
+    train_mask = np.zeros(nodes, dtype=np.float32)
+    train_mask[: nodes // 2] = 1.0
+    return tf.constant(x), a, y, train_mask
+
+
+def inputs(name: str, seed: int = 0):
+    """Model inputs for a direct call / predict comparison."""
+    if name == "gcn":
+        x, a, _, _ = random_graph(features=SMALL[name][1][0], seed=seed)
+        return [x, a]
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(BATCH, *SMALL[name][1])).astype(np.float32)
+
+
+def dataset(name: str, seed: int = 0) -> tf.data.Dataset:
+    """An endless dataset of (inputs, labels, sample weights); a graph is one batch."""
+    if name == "gcn":
+        x, a, y, w = random_graph(features=SMALL[name][1][0], seed=seed)
+        return tf.data.Dataset.from_tensors(((x, a), y, w)).repeat()
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(4 * BATCH, *SMALL[name][1])).astype(np.float32)
+    y = rng.integers(0, NUM_CLASSES, len(x))
+    return tf.data.Dataset.from_tensor_slices((x, y)).batch(BATCH).repeat()
+
+
+def compile_and_fit(model: keras.Model, name: str, steps: int = 1, callbacks=(), lr: float = 0.05):
+    """Compile with SGD+momentum (so pruned entries would drift) and fit `steps` steps."""
+    model.compile(
+        optimizer=keras.optimizers.SGD(lr, momentum=0.9),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        weighted_metrics=["accuracy"],
+    )
+    return model.fit(dataset(name), steps_per_epoch=steps, epochs=1, callbacks=list(callbacks), verbose=0)
+
+
+def predict(model: keras.Model, name: str) -> np.ndarray:
+    return model(inputs(name), training=False).numpy()
+
+
+def save_and_reload(model: keras.Model, tmp_path: Path, custom_objects=None) -> keras.Model:
+    path = tmp_path / f"{model.name}.keras"
+    model.save(path)
+    return keras.models.load_model(path, custom_objects=custom_objects)
+
+
+def weights_equal(a: keras.Model, b: keras.Model) -> bool:
+    wa, wb = a.get_weights(), b.get_weights()
+    return len(wa) == len(wb) and all(np.array_equal(x, y) for x, y in zip(wa, wb))

@@ -1,0 +1,141 @@
+"""Test accuracy against sparsity, drawn with unicode characters.
+
+The x axis is log(1 / fraction of weights left), as in the lottery-ticket
+papers: rounds of a constant pruning rate land at equal steps, and the sparse
+end (where tickets live) is not squeezed against 100%.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from rich.text import Text
+from textual.widget import Widget
+
+from tui.state import RunState
+
+CONTROL_MARKS = {"random_reinit": ("×", "red"), "random_mask": ("+", "magenta")}
+CONTROL_NAMES = {"random_reinit": "random reinit", "random_mask": "random mask"}
+Y_LABEL = 6  # "  81.2" then the axis
+
+
+@dataclass
+class ChartData:
+    rounds: list[tuple[int, float, float]] = field(default_factory=list)  # round, sparsity, acc
+    dense: float | None = None
+    controls: list[tuple[str, float, float]] = field(default_factory=list)  # kind, sparsity, acc
+    ticket_round: int | None = None
+    final_sparsity: float | None = None
+
+    @classmethod
+    def from_state(cls, state: RunState) -> ChartData:
+        rounds = [
+            (i.round, i.sparsity or 0.0, i.test_acc)
+            for i in state.finished_rounds()
+            if i.test_acc is not None
+        ]
+        dense = state.dense.test_acc if state.dense is not None else None
+        controls = [
+            (c.kind, c.sparsity, c.test_acc)
+            for _, c in sorted(state.controls.items())
+            if c.test_acc is not None
+        ]
+        ticket = state.ticket.get("round") if state.ticket else None
+        return cls(rounds, dense, controls, ticket, state.final_sparsity())
+
+
+def _u(sparsity: float) -> float:
+    return -math.log(1.0 - min(max(sparsity, 0.0), 0.9999))
+
+
+class AccuracyChart(Widget):
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.data = ChartData()
+
+    def show(self, data: ChartData) -> None:
+        self.data = data
+        self.refresh()
+
+    def render(self) -> Text:
+        return draw(self.data, self.size.width, self.size.height)
+
+
+def draw(d: ChartData, width: int, height: int) -> Text:
+    """The chart as `height` lines of `width` cells."""
+    if not d.rounds:
+        return Text("no finished round yet", style="dim")
+    plot_w = width - Y_LABEL - 2
+    plot_h = height - 3  # x axis, tick labels, legend
+    if plot_w < 10 or plot_h < 3:
+        return Text(
+            "  ".join(f"{100 * s:.0f}%:{100 * a:.1f}" for _, s, a in d.rounds), no_wrap=True
+        )
+
+    accs = [a for _, _, a in d.rounds] + [a for _, _, a in d.controls]
+    if d.dense is not None:
+        accs.append(d.dense)
+    lo, hi = min(accs), max(accs)
+    pad = max((hi - lo) * 0.08, 0.005)
+    lo, hi = lo - pad, hi + pad
+    u_max = max([_u(s) for _, s, _ in d.rounds] + [_u(s) for _, s, _ in d.controls])
+    if d.final_sparsity is not None:
+        u_max = max(u_max, _u(d.final_sparsity))
+    u_max = u_max or math.log(2)
+
+    def col(s: float) -> int:
+        return round(_u(s) / u_max * (plot_w - 1))
+
+    def row(a: float) -> int:
+        return round((hi - a) / (hi - lo) * (plot_h - 1))
+
+    grid: list[list[tuple[str, str]]] = [[(" ", "")] * plot_w for _ in range(plot_h)]
+    if d.dense is not None:
+        grid[row(d.dense)] = [("┄", "green")] * plot_w
+    pts = sorted((col(s), row(a)) for _, s, a in d.rounds)
+    for (c1, r1), (c2, r2) in zip(pts, pts[1:]):
+        for c in range(c1 + 1, c2):
+            r = round(r1 + (r2 - r1) * (c - c1) / (c2 - c1))
+            grid[r][c] = ("·", "cyan")
+    for kind, s, a in d.controls:
+        grid[row(a)][col(s)] = CONTROL_MARKS.get(kind, ("◆", "red"))
+    for r, s, a in d.rounds:
+        grid[row(a)][col(s)] = ("★", "bold yellow") if r == d.ticket_round else ("●", "bold cyan")
+
+    labelled = {0: hi, plot_h - 1: lo, (plot_h - 1) // 2: hi - (hi - lo) * ((plot_h - 1) // 2) / (plot_h - 1)}
+    out = Text(no_wrap=True, overflow="crop")
+    for y, cells in enumerate(grid):
+        if y in labelled:
+            out.append(f"{100 * labelled[y]:{Y_LABEL}.1f}", style="dim")
+            out.append("┤", style="dim")
+        else:
+            out.append(" " * Y_LABEL + "│", style="dim")
+        for ch, style in cells:
+            out.append(ch, style=style or None)
+        out.append("\n")
+    out.append(" " * Y_LABEL + "└" + "─" * plot_w + "\n", style="dim")
+
+    ticks = [" "] * (plot_w + 8)
+    free_from = 0
+    for _, s, _ in sorted(d.rounds, key=lambda p: p[1]):
+        label = f"{100 * s:.0f}%"
+        start = max(0, col(s) - len(label) // 2)
+        if start >= free_from and start + len(label) <= len(ticks):
+            ticks[start : start + len(label)] = label
+            free_from = start + len(label) + 1
+    out.append(" " * (Y_LABEL + 1) + "".join(ticks).rstrip() + "  sparsity\n", style="dim")
+
+    out.append("● ", style="bold cyan")
+    out.append("test acc %")
+    if d.dense is not None:
+        out.append("  ┄ ", style="green")
+        out.append(f"dense {100 * d.dense:.1f}")
+    for kind in sorted({k for k, _, _ in d.controls}):
+        mark, style = CONTROL_MARKS.get(kind, ("◆", "red"))
+        out.append(f"  {mark} ", style=style)
+        out.append(CONTROL_NAMES.get(kind, kind))
+    if d.ticket_round is not None:
+        out.append("  ★ ", style="bold yellow")
+        out.append("ticket")
+    return out

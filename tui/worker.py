@@ -1,0 +1,348 @@
+"""The background side of the TUI: training driver, step gate, run follower.
+
+Everything here runs in worker threads and talks to the UI only through
+`post(message)` (a thread-safe `post_message`). Nothing here imports Textual
+widgets, so it can be tested without an app.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from lth_tf import config as C
+from lth_tf.errors import LthError
+from lth_tf.events import follow_events
+
+from tui import messages as m
+
+log = logging.getLogger(__name__)
+
+Post = Callable[[Any], Any]
+
+# Per-epoch numbers worth a curve; anything else in the Keras logs is ignored.
+CURVE_KEYS = (
+    "loss",
+    "val_loss",
+    "acc",
+    "val_acc",
+    "student_loss",
+    "distill_loss",
+    "teacher_loss",
+)
+
+
+class EventRelay:
+    """A lottery event sink that turns events into TUI messages.
+
+    It keeps each round's epoch history so that every `EpochEnded` message is
+    complete on its own and the UI may drop all but the newest.
+    """
+
+    def __init__(self, post: Post):
+        self.post = post
+        self._history: dict[int, dict[str, list[float]]] = {}
+        self._seconds: dict[int, list[float]] = {}
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        msg = self.translate(event)
+        if msg is not None:
+            self.post(msg)
+
+    def translate(self, e: dict[str, Any]) -> Any:
+        name = e.get("event")
+        if name == "run_started":
+            return m.RunStarted(
+                run_dir=str(e.get("run_dir", "")),
+                preset=e.get("preset"),
+                rounds=int(e.get("rounds") or 0),
+                resumed_from=e.get("resumed_from"),
+                model=str(e.get("model", "")),
+                dataset=str(e.get("dataset", "")),
+                config=e.get("config") or {},
+            )
+        if name == "round_started":
+            r = int(e["round"])
+            self._history[r] = {}
+            self._seconds[r] = []
+            return m.RoundStarted(r, float(e.get("target_sparsity") or 0.0), int(e.get("epochs") or 0))
+        if name == "epoch_end":
+            r = int(e["round"])
+            hist = self._history.setdefault(r, {})
+            for key in CURVE_KEYS:
+                if isinstance(e.get(key), (int, float)):
+                    hist.setdefault(key, []).append(float(e[key]))
+            secs = self._seconds.setdefault(r, [])
+            if isinstance(e.get("seconds"), (int, float)):
+                secs.append(float(e["seconds"]))
+            return m.EpochEnded(
+                round=r,
+                epoch=int(e.get("epoch") or 0),
+                epochs=int(e.get("epochs") or 0),
+                history={k: list(v) for k, v in hist.items()},  # copies: the UI owns them
+                epoch_seconds=list(secs),
+            )
+        if name == "round_finished":
+            r = int(e["round"])
+            return m.RoundFinished(
+                round=r,
+                sparsity=float(e.get("sparsity") or 0.0),
+                val_acc=e.get("val_acc"),
+                test_acc=e.get("test_acc"),
+                seconds=e.get("seconds"),
+                layer_sparsity=dict(e.get("layer_sparsity") or {}),
+                distill=e.get("distill"),
+                history={k: list(v) for k, v in self._history.get(r, {}).items()},
+            )
+        if name == "control_finished":
+            return m.ControlFinished(
+                kind=str(e.get("kind", "")),
+                round=int(e.get("round") or 0),
+                sparsity=float(e.get("sparsity") or 0.0),
+                val_acc=e.get("val_acc"),
+                test_acc=e.get("test_acc"),
+            )
+        if name == "ticket_exported":
+            return m.TicketExported(
+                round=int(e.get("round") or 0),
+                sparsity=float(e.get("sparsity") or 0.0),
+                test_acc=e.get("test_acc"),
+                path=str(e.get("path", "")),
+            )
+        if name == "run_finished":
+            return m.RunFinished(run_dir=str(e.get("run_dir", "")), ticket=e.get("ticket"))
+        if name == "run_failed":
+            return m.RunFailed(error=str(e.get("error", "unknown error")), round=e.get("round"))
+        return None
+
+
+# -- step mode -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Export:
+    round: int
+
+
+_NEXT = "next"
+_QUIT = "quit"
+
+
+class StepGate:
+    """Holds the training driver between rounds until the user says go.
+
+    The UI calls `next()`, `keep_going()`, `pause()`, `export(r)` and `quit()`
+    from its own thread; the driver calls `between_rounds()`. Exports requested
+    while a round trains run at the next stop between rounds, in the driver's
+    thread, so TensorFlow is never used by two threads at once.
+    """
+
+    def __init__(self, auto: bool = False):
+        self.stop = threading.Event()
+        self.auto = auto  # True: continue to the end without waiting
+        self._commands: queue.Queue[Any] = queue.Queue()
+
+    # -- called by the UI --
+    def next(self) -> None:
+        self._commands.put(_NEXT)
+
+    def keep_going(self) -> None:
+        self.auto = True
+        self._commands.put(_NEXT)
+
+    def pause(self) -> None:
+        self.auto = False
+
+    def export(self, round: int) -> None:
+        self._commands.put(_Export(round))
+
+    def quit(self) -> None:
+        self.stop.set()
+        self._commands.put(_QUIT)
+
+    def run_pending_exports(self, post: Post, export: Callable[[int], Path]) -> None:
+        """Exports asked for while the last step ran (called after `finish()`)."""
+        while True:
+            try:
+                cmd = self._commands.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(cmd, _Export):
+                run_export(export, cmd.round, post)
+
+    # -- called by the driver --
+    def between_rounds(self, next_step: str, post: Post, export: Callable[[int], Path]) -> bool:
+        """Run pending exports, then wait for `n` unless continuing; False means stop."""
+        # Commands given while the round trained: run exports, drop stale `next`s.
+        while True:
+            try:
+                cmd = self._commands.get_nowait()
+            except queue.Empty:
+                break
+            if cmd == _QUIT:
+                return False
+            if isinstance(cmd, _Export):
+                run_export(export, cmd.round, post)
+        if self.stop.is_set():
+            return False
+        if self.auto:
+            return True
+        post(m.Waiting(next_step))
+        while True:
+            cmd = self._commands.get()
+            if cmd == _QUIT or self.stop.is_set():
+                return False
+            if cmd == _NEXT:
+                return True
+            if isinstance(cmd, _Export):
+                run_export(export, cmd.round, post)
+
+
+def export_dir(run_dir: Path, r: int) -> Path:
+    """Where `e` writes a round's SavedModel (ticket/ stays the winner's)."""
+    return Path(run_dir) / "exports" / f"round_{r:03d}"
+
+
+def run_export(export: Callable[[int], Path], r: int, post: Post) -> None:
+    try:
+        path = export(r)
+    except LthError as e:
+        post(m.Problem(str(e)))
+    except Exception as e:  # an export failure must not end the run
+        log.exception("export of round %d failed", r)
+        post(m.Problem(f"export of round {r} failed: {type(e).__name__}: {e}"))
+    else:
+        post(m.Exported(r, str(path)))
+
+
+def drive(
+    exp: C.Experiment,
+    out: str | Path,
+    data_dir: str | Path | None,
+    gate: StepGate,
+    post: Post,
+) -> str:
+    """Run the lottery search step by step; returns finished, stopped or failed.
+
+    Round 0 (dense) starts at once; after every round the gate waits for the
+    user (unless continuing); after the last one `finish()` runs the controls
+    and exports the ticket.
+    """
+    relay = EventRelay(post)
+    post(m.Status("loading TensorFlow…"))
+    try:
+        from lth_tf.lottery import LotterySearch, Stopped
+    except Exception as e:
+        post(m.RunFailed(f"cannot load the training code: {type(e).__name__}: {e}"))
+        return "failed"
+    try:
+        search = LotterySearch(exp, out=out, data_dir=data_dir, sink=relay, stop=gate.stop)
+    except LthError as e:
+        post(m.RunFailed(str(e)))
+        return "failed"
+    except Exception as e:
+        log.exception("could not open the run")
+        post(m.RunFailed(f"{type(e).__name__}: {e}"))
+        return "failed"
+    run_dir = Path(search.run_dir)
+    post(m.SearchReady(search, str(run_dir)))
+    # A resumed run: show the rounds stored before, from its own event log.
+    events = run_dir / "events.jsonl"
+    if events.exists():
+        from lth_tf.events import iter_events
+
+        for event in iter_events(events):
+            relay(event)
+
+    def export(r: int) -> Path:
+        return search.export(round=r, out=export_dir(run_dir, r))
+
+    planned = 1 if exp.prune.one_shot else exp.prune.rounds
+    try:
+        rounds = search.rounds()
+        try:
+            for result in rounds:
+                last = result.round >= planned
+                final = "controls and the ticket" if exp.prune.controls else "the ticket"
+                step = final if last else f"round {result.round + 1}"
+                if not gate.between_rounds(step, post, export):
+                    post(m.Status("stopped; run it again to resume"))
+                    return "stopped"
+        finally:
+            rounds.close()
+        if gate.stop.is_set():
+            return "stopped"
+        post(m.Status("controls and ticket…"))
+        summary = search.finish()
+        post(m.SummaryLoaded(summary))
+        gate.run_pending_exports(post, export)
+        return "finished"
+    except Stopped:
+        post(m.Status("stopped; the unfinished round is discarded, run it again to resume"))
+        return "stopped"
+    except LthError as e:
+        post(m.RunFailed(str(e)))
+        return "failed"
+    except Exception as e:
+        log.exception("the lottery search failed")
+        post(m.RunFailed(f"{type(e).__name__}: {e}"))
+        return "failed"
+
+
+# -- attach mode ---------------------------------------------------------------------
+
+
+def read_summary(run_dir: Path) -> dict[str, Any] | None:
+    path = Path(run_dir) / "summary.json"
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None  # being rewritten, or torn: the events carry the same facts
+
+
+def check_run_dir(path: str | Path) -> Path:
+    """The run directory at `path`, or LthError saying what is wrong."""
+    p = Path(path).expanduser()
+    if not p.is_dir():
+        raise LthError(f"run directory not found: {p}; give the folder that holds events.jsonl")
+    if not any((p / name).exists() for name in ("events.jsonl", "summary.json", "config.toml")):
+        raise LthError(
+            f"{p} is not a run directory (no events.jsonl, summary.json or config.toml); "
+            "give a folder under checkpoints/"
+        )
+    return p
+
+
+def follow(run_dir: Path, stop: threading.Event, post: Post, poll: float = 0.2) -> None:
+    """Replay RUN_DIR/events.jsonl, then follow it as it grows, until `stop`."""
+    relay = EventRelay(post)
+    post(m.Status(f"following {run_dir.name}"))
+    summary = read_summary(run_dir)
+    if summary:
+        post(m.SummaryLoaded(summary))
+    for event in follow_events(run_dir / "events.jsonl", stop, poll=poll):
+        relay(event)
+        if event.get("event") == "run_finished":
+            summary = read_summary(run_dir)
+            if summary:
+                post(m.SummaryLoaded(summary))
+
+
+def open_search(run_dir: Path) -> Any:
+    """A LotterySearch on an existing run directory (for exports in attach mode)."""
+    from lth_tf.lottery import LotterySearch
+
+    exp = C.resolve(config_file=run_dir / "config.toml")
+    if exp.run_name() != run_dir.name:
+        raise LthError(
+            f"{run_dir} was renamed (its config names it {exp.run_name()}); "
+            f"export with `lth-tf export {run_dir} --round R --out PATH`"
+        )
+    return LotterySearch(exp, out=run_dir.parent)
