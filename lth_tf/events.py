@@ -29,10 +29,15 @@ EVENT_NAMES = (
 Event = dict[str, Any]
 
 
-def make_event(name: str, **fields: Any) -> Event:
-    """Build an event; numpy scalars and non-finite floats are made JSON-safe."""
+def make_event(name: str, /, **fields: Any) -> Event:
+    """Build an event; numpy scalars and non-finite floats are made JSON-safe.
+
+    `name` is positional-only so an event may carry a field called `name`.
+    """
     if name not in EVENT_NAMES:
         raise ValueError(f"No such event: {name}")
+    if "event" in fields:
+        raise ValueError("an event field may not be called 'event' (it holds the event name)")
     return {"event": name, "time": time.time(), **{k: clean(v) for k, v in fields.items()}}
 
 

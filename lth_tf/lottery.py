@@ -211,8 +211,10 @@ class LotterySearch:
             wrapped.set_weights(self.store.load_round(0)[0])
             kernels = wrap.get_kernels(wrapped)
             target = M.expected_sparsity(p.rate, p.rounds)
+            # layer_rates are per-round rates; one-shot wants each layer's final sparsity.
+            layer_targets = {n: M.expected_sparsity(x, p.rounds) for n, x in p.layer_rates.items()}
             return M.prune_to_sparsity(
-                kernels, M.ones_like(kernels), target, p.scope, p.layer_rates or None, p.exclude
+                kernels, M.ones_like(kernels), target, p.scope, layer_targets or None, p.exclude
             )
         wrapped.set_weights(prev_weights)
         kernels = wrap.get_kernels(wrapped)
@@ -345,8 +347,8 @@ class LotterySearch:
         self.store.write_summary(summary)
         return summary
 
-    def _emit(self, name: str, **fields: Any) -> None:
-        self.sink(make_event(name, **fields))
+    def _emit(self, event_name: str, /, **fields: Any) -> None:
+        self.sink(make_event(event_name, **fields))
 
 
 def _round_metrics(result: RoundResult, training: RoundTraining) -> dict[str, Any]:

@@ -248,7 +248,10 @@ def test_adding_a_field_with_a_default_keeps_the_hash(monkeypatch):
     assert "prune.new_knob" in C.all_keys()
     assert future.canonical() == old_canonical and future.hash() == old_hash
     # the same experiment read from its TOML under the new version: still the same run
-    assert C.from_dict(tomllib.loads(exp.to_toml()), C.Experiment(prune=future_prune())).hash() == old_hash
+    assert (
+        C.from_dict(tomllib.loads(exp.to_toml()), C.Experiment(prune=future_prune())).hash()
+        == old_hash
+    )
     # but setting the new knob away from its default is a different experiment
     assert C.set_value(future, "prune.new_knob", "4").hash() != old_hash
     assert C.set_value(future, "prune.new_knob", "3").hash() == old_hash
@@ -393,7 +396,10 @@ def test_rewind_must_match_whole_value():
 
 
 @FAST
-@given(st.text(min_size=1, max_size=20), st.sampled_from(["model.name", "data.name", "train.optimizer"]))
+@given(
+    st.text(min_size=1, max_size=20),
+    st.sampled_from(["model.name", "data.name", "train.optimizer"]),
+)
 def test_any_unknown_name_gives_a_one_line_error(name, key):
     exp = C.set_value(C.Experiment(), key, name)
     known = {"model.name": C.MODELS, "data.name": C.DATASETS, "train.optimizer": C.OPTIMIZERS}[key]

@@ -10,9 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import tensorflow_model_optimization as tfmot  # noqa: I001  (model_checks imported lth_tf._keras)
-
 from lth_tf._keras import keras, tf
+
+# After lth_tf._keras: tfmot must see Keras 2.
+import tensorflow_model_optimization as tfmot  # isort: skip
 from lth_tf.errors import LthError
 from lth_tf.pruning import wrap as W
 from lth_tf.pruning.wrap import PruneLowMagnitude

@@ -198,7 +198,7 @@ def duration(seconds: float | None) -> str:
     """12.3 -> '12s'; 75 -> '1:15'; 3725 -> '1:02:05'."""
     if seconds is None:
         return "–"
-    s = int(round(seconds))
+    s = round(seconds)
     if s < 60:
         return f"{seconds:.1f}s" if seconds < 10 else f"{s}s"
     h, rest = divmod(s, 3600)

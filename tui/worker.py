@@ -11,14 +11,14 @@ import json
 import logging
 import queue
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from lth_tf import config as C
 from lth_tf.errors import LthError
 from lth_tf.events import follow_events
-
 from tui import messages as m
 
 log = logging.getLogger(__name__)
@@ -213,7 +213,7 @@ def run_export(export: Callable[[int], Path], r: int, post: Post) -> None:
         path = export(r)
     except LthError as e:
         post(m.Problem(str(e)))
-    except Exception as e:  # an export failure must not end the run
+    except Exception as e:
         log.exception("export of round %d failed", r)
         post(m.Problem(f"export of round {r} failed: {type(e).__name__}: {e}"))
     else:
@@ -237,7 +237,7 @@ def drive(
     post(m.Status("loading TensorFlow…"))
     try:
         from lth_tf.lottery import LotterySearch, Stopped
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - the UI shows it, never a traceback
         post(m.RunFailed(f"cannot load the training code: {type(e).__name__}: {e}"))
         return "failed"
     try:

@@ -50,16 +50,16 @@ def _images(rng: np.random.Generator, per_class: int) -> tuple[np.ndarray, np.nd
     rng.shuffle(y)
     horizontal = y % 2
     coarse = y // 2
-    period = np.where(coarse, rng.uniform(6.0, 8.0, n), rng.uniform(2.5, 3.5, n))
+    period = np.where(coarse, rng.uniform(5.0, 7.0, n), rng.uniform(3.0, 4.5, n))
     freq = 2 * np.pi / period
     phase = rng.uniform(0, 2 * np.pi, n)
-    contrast = rng.uniform(0.25, 0.5, n)
+    contrast = rng.uniform(0.1, 0.3, n)
     r, c = np.mgrid[0:IMAGE_SIZE, 0:IMAGE_SIZE]
     proj = np.where(horizontal[:, None, None] == 1, r[None], c[None])
     stripes = np.sin(freq[:, None, None] * proj + phase[:, None, None])  # (n, H, W)
     tint = rng.uniform(0.3, 0.7, (n, 1, 1, 3))  # colour carries no class information
     img = tint + contrast[:, None, None, None] * stripes[..., None]
-    img = img + rng.normal(0.0, 0.2, img.shape)
+    img = img + rng.normal(0.0, 0.3, img.shape)
     return (np.clip(img, 0, 1) * 255).round().astype(np.uint8), y.astype(np.int64)
 
 

@@ -197,7 +197,9 @@ def prune_to_sparsity(
             rest.extend(names)
             continue
         for n in names:  # an override group holds one layer
-            new.update(_prune_smallest([n], mags, keep, round(group_rate * keep[n].size) - zeros(n)))
+            new.update(
+                _prune_smallest([n], mags, keep, round(group_rate * keep[n].size) - zeros(n))
+            )
     total = sum(keep[n].size for n in prunable)
     override_zeros = sum(int(new[n].size - np.count_nonzero(new[n])) for n in new)
     want_rest = round(float(target) * total) - override_zeros  # zeros the rest should hold
@@ -227,7 +229,9 @@ def random_masks(
         if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
             rng = np.random.default_rng(int(rng))
         else:
-            raise TypeError(f"rng must be a numpy Generator or an int seed, got {type(rng).__name__}")
+            raise TypeError(
+                f"rng must be a numpy Generator or an int seed, got {type(rng).__name__}"
+            )
     excluded = set(exclude)
     out: dict[str, np.ndarray] = {}
     for name in sorted(masks):
@@ -249,7 +253,9 @@ def random_masks(
 
 
 def _check_fraction(value: float, what: str, allow_zero: bool) -> None:
-    ok_type = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    ok_type = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, bool
+    )
     low_ok = ok_type and (value >= 0.0 if allow_zero else value > 0.0)
     if not (ok_type and low_ok and value < 1.0):  # also rejects NaN
         interval = "[0, 1)" if allow_zero else "(0, 1)"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from rich.text import Text
 from textual.widget import Widget
@@ -94,7 +95,7 @@ def draw(d: ChartData, width: int, height: int) -> Text:
     if d.dense is not None:
         grid[row(d.dense)] = [("┄", "green")] * plot_w
     pts = sorted((col(s), row(a)) for _, s, a in d.rounds)
-    for (c1, r1), (c2, r2) in zip(pts, pts[1:]):
+    for (c1, r1), (c2, r2) in pairwise(pts):
         for c in range(c1 + 1, c2):
             r = round(r1 + (r2 - r1) * (c - c1) / (c2 - c1))
             grid[r][c] = ("·", "cyan")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.widgets import DataTable
+from textual.widgets.data_table import CellDoesNotExist
 
 from tui.state import RoundInfo, RunState, duration, pct, points
 
@@ -46,7 +47,7 @@ class RoundsTable(DataTable):
             return None
         try:
             key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
-        except Exception:  # cursor outside the rows (table just emptied)
+        except CellDoesNotExist:  # cursor outside the rows (table just emptied)
             return None
         return int(key.value) if key.value is not None else None
 

@@ -1,0 +1,403 @@
+"""The run screen: a lottery-ticket run, live, round by round.
+
+Two modes share every widget:
+- step: a thread worker drives `LotterySearch`; after each round it waits for
+  `n` (next), or runs on after `c` (continue) until `p` (pause).
+- attach: a thread worker follows RUN_DIR/events.jsonl (a finished run replays).
+Workers post messages (tui.messages); only this screen touches widgets.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, RichLog
+
+from lth_tf import config as C
+from lth_tf.errors import LthError
+from tui import messages as m
+from tui.state import RoundInfo, RunState, pct, points
+from tui.widgets import AccuracyChart, CurvesPanel, LayerBars, RoundProgress, RoundsTable
+from tui.widgets.acc_chart import ChartData
+from tui.worker import StepGate, drive, export_dir, follow, open_search, run_export
+
+# Phases of the step-mode driver, as the screen sees them.
+DRIVER_ALIVE = ("starting", "running", "waiting", "finishing")
+
+
+class RunScreen(Screen):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("n", "next_round", "Next round"),
+        Binding("c", "continue_run", "Continue"),
+        Binding("p", "pause", "Pause"),
+        Binding("e", "export", "Export round"),
+        Binding("q", "quit_run", "Quit"),
+    ]
+
+    def __init__(
+        self,
+        *,
+        exp: C.Experiment | None = None,
+        out: str | Path = "checkpoints",
+        data_dir: str | Path | None = None,
+        attach: str | Path | None = None,
+    ) -> None:
+        super().__init__()
+        if (exp is None) == (attach is None):
+            raise ValueError("RunScreen needs exactly one of exp (step mode) or attach")
+        self.mode = "attach" if attach is not None else "step"
+        self.exp, self.out, self.data_dir = exp, out, data_dir
+        self.run_dir: Path | None = Path(attach) if attach is not None else None
+        self.state = RunState()
+        self.gate = StepGate()
+        self.stop_follow = threading.Event()
+        self.search: Any = None
+        self.phase = "starting" if self.mode == "step" else "following"
+        self.next_step = ""
+        self.quitting = False
+        self.follow_latest = True  # the table cursor follows the newest round
+
+    # -- layout ------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="top"):
+            yield RoundsTable(id="rounds")
+            with VerticalScroll(id="layers"):
+                yield LayerBars(id="layer-bars")
+        with Horizontal(id="middle"):
+            yield AccuracyChart(id="chart")
+            yield CurvesPanel(id="curves")
+        yield RoundProgress(id="progress")
+        yield RichLog(id="log", markup=True, wrap=True, max_lines=2000)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#rounds").border_title = "Rounds"
+        self.query_one("#layers").border_title = "Layer sparsity"
+        self.query_one("#chart").border_title = "Test accuracy vs sparsity (log scale of weights left)"
+        self.query_one("#curves").border_title = "Curves"
+        self.query_one("#log").border_title = "Events"
+        self.query_one(RoundsTable).focus()
+        if self.mode == "step":
+            assert self.exp is not None
+            self.title = "lth-tui"
+            self.sub_title = f"{self.exp.run_name()} · step mode"
+            self.set_status("loading TensorFlow…")
+            self.drive_search()
+        else:
+            assert self.run_dir is not None
+            self.sub_title = f"{self.run_dir.name} · attached"
+            self.set_status(f"following {self.run_dir.name}")
+            self.follow_run()
+
+    def on_unmount(self) -> None:
+        # Release the threads whatever the way out, so the process can exit.
+        self.gate.quit()
+        self.stop_follow.set()
+
+    # -- workers (threads; they post messages, never touch widgets) ----------------------
+    @work(thread=True, exclusive=True, group="run", name="lottery search")
+    def drive_search(self) -> None:
+        assert self.exp is not None
+        outcome = drive(self.exp, self.out, self.data_dir, self.gate, self.post_message)
+        self.post_message(m.DriverDone(outcome))
+
+    @work(thread=True, exclusive=True, group="run", name="follow events")
+    def follow_run(self) -> None:
+        assert self.run_dir is not None
+        follow(self.run_dir, self.stop_follow, self.post_message)
+
+    @work(thread=True, exclusive=True, group="export", name="export")
+    def export_worker(self, r: int) -> None:
+        search = self.search
+        if search is None:
+            try:
+                search = open_search(self.run_dir)
+            except LthError as e:
+                self.post_message(m.Problem(str(e)))
+                return
+            except Exception as e:  # noqa: BLE001 - shown in the UI, never a traceback
+                self.post_message(m.Problem(f"cannot open the run for export: {type(e).__name__}: {e}"))
+                return
+        run_export(lambda x: search.export(round=x, out=export_dir(search.run_dir, x)), r,
+                   self.post_message)
+
+    # -- helpers ------------------------------------------------------------------------
+    def log_line(self, text: str) -> None:
+        self.query_one(RichLog).write(text)
+
+    def set_status(self, text: str, kind: str = "") -> None:
+        self.query_one(RoundProgress).set_status(text, kind)
+
+    def selected_round(self) -> int | None:
+        return self.query_one(RoundsTable).round_at_cursor()
+
+    def refresh_round(self, info: RoundInfo) -> None:
+        table = self.query_one(RoundsTable)
+        table.show_round(info, self.state)
+        if self.follow_latest:
+            table.move_to_round(max(self.state.rounds))
+        if self.selected_round() == info.round or self.follow_latest:
+            self.show_details(info)
+
+    def refresh_all(self) -> None:
+        table = self.query_one(RoundsTable)
+        for r in sorted(self.state.rounds):
+            table.show_round(self.state.rounds[r], self.state)
+        if self.follow_latest and self.state.rounds:
+            table.move_to_round(max(self.state.rounds))
+        sel = self.selected_round()
+        self.show_details(self.state.rounds.get(sel) if sel is not None else None)
+        self.refresh_chart()
+
+    def show_details(self, info: RoundInfo | None) -> None:
+        """Layer bars and curves for one round (the selected one)."""
+        self.query_one(LayerBars).show(info)
+        layers = self.query_one("#layers")
+        if info is None:
+            layers.border_title = "Layer sparsity"
+        elif info.finished:
+            layers.border_title = f"Layer sparsity · round {info.round} ({pct(info.sparsity)})"
+        else:
+            layers.border_title = f"Layer sparsity · round {info.round} (training)"
+        curves = self.query_one(CurvesPanel)
+        curves.border_title = curves.show(info, self.state.kd_enabled)
+
+    def refresh_chart(self) -> None:
+        self.query_one(AccuracyChart).show(ChartData.from_state(self.state))
+
+    def ticket_text(self) -> str:
+        t = self.state.ticket
+        if not t:
+            return "no pruned round matched dense validation accuracy"
+        return f"ticket: round {t.get('round')}, {pct(t.get('sparsity'))} sparse, test {pct(t.get('test_acc'))}"
+
+    def step_status(self) -> None:
+        """The status line for the step-mode phase."""
+        if self.phase == "waiting":
+            self.set_status(f"⏸ waiting — n: {self.next_step} · c: run to the end", "waiting")
+        elif self.phase == "running":
+            r = self.state.current
+            what = f"training round {r}" if r is not None else "training"
+            if self.gate.auto:
+                self.set_status(f"▶ {what} — continuing to the end (p: pause after it)")
+            else:
+                self.set_status(f"▶ {what} — waits after it (c: no waits)")
+
+    # -- messages from the workers --------------------------------------------------------
+    def on_run_started(self, msg: m.RunStarted) -> None:
+        table = self.query_one(RoundsTable)
+        for r in [r for r, info in self.state.rounds.items() if not info.finished]:
+            table.remove_round(r)
+        self.state.start(msg.run_dir, msg.preset, msg.rounds, msg.model, msg.dataset, msg.config)
+        self.sub_title = f"{Path(msg.run_dir).name} · {'step mode' if self.mode == 'step' else 'attached'}"
+        resumed = "" if msg.resumed_from is None else f", resuming after round {msg.resumed_from}"
+        kd = " with KD" if self.state.kd_enabled else ""
+        self.log_line(
+            f"[b]run started[/b]: {msg.preset or 'custom'} · {msg.model} on {msg.dataset}, "
+            f"{msg.rounds} pruning rounds{kd}{resumed}"
+        )
+        self.refresh_chart()
+
+    def on_round_started(self, msg: m.RoundStarted) -> None:
+        info = self.state.round_started(msg.round, msg.target_sparsity, msg.epochs)
+        self.refresh_round(info)
+        self.query_one(RoundProgress).show_round(info)
+        target = "dense" if msg.round == 0 else f"target sparsity {pct(msg.target_sparsity)}"
+        self.log_line(f"round {msg.round} started: {target}, {msg.epochs} epochs")
+        if self.mode == "step" and self.phase in ("starting", "running"):
+            self.phase = "running"
+            self.step_status()
+
+    def on_epoch_ended(self, msg: m.EpochEnded) -> None:
+        info = self.state.epoch(msg.round, msg.epoch, msg.epochs, msg.history, msg.epoch_seconds)
+        self.query_one(RoundsTable).show_round(info, self.state)
+        self.query_one(RoundProgress).show_round(info)
+        if self.selected_round() == msg.round:
+            curves = self.query_one(CurvesPanel)
+            curves.border_title = curves.show(info, self.state.kd_enabled)
+
+    def on_round_finished(self, msg: m.RoundFinished) -> None:
+        info = self.state.round_finished(
+            msg.round,
+            sparsity=msg.sparsity,
+            val_acc=msg.val_acc,
+            test_acc=msg.test_acc,
+            seconds=msg.seconds,
+            layer_sparsity=msg.layer_sparsity,
+            distill=msg.distill,
+            history=msg.history,
+        )
+        if msg.round == 0:
+            self.refresh_all()  # every row's Δ dense changes
+        self.refresh_round(info)
+        self.query_one(RoundProgress).show_round(info)
+        self.refresh_chart()
+        delta = "" if msg.round == 0 else f" ({points(self.state.delta_to_dense(info))} vs dense)"
+        self.log_line(
+            f"round {msg.round} finished: sparsity {pct(msg.sparsity)}, val {pct(msg.val_acc)}, "
+            f"test {pct(msg.test_acc)}{delta}"
+        )
+
+    def on_control_finished(self, msg: m.ControlFinished) -> None:
+        self.state.control(msg.kind, msg.round, msg.sparsity, msg.test_acc, msg.val_acc)
+        self.refresh_chart()
+        ticket = self.state.rounds.get(msg.round)
+        vs = ""
+        if ticket is not None and ticket.test_acc is not None and msg.test_acc is not None:
+            vs = f" ({points(msg.test_acc - ticket.test_acc)} vs the ticket's mask trained from its init)"
+        self.log_line(f"control {msg.kind} at round {msg.round}: test {pct(msg.test_acc)}{vs}")
+
+    def on_ticket_exported(self, msg: m.TicketExported) -> None:
+        self.state.ticket = {"round": msg.round, "sparsity": msg.sparsity,
+                             "test_acc": msg.test_acc, "path": msg.path}
+        self.refresh_all()
+        self.log_line(f"[b]winning ticket[/b]: round {msg.round}, {pct(msg.sparsity)} sparse, "
+                      f"test {pct(msg.test_acc)} → {self.short_path(msg.path)}")
+
+    def on_run_finished(self, msg: m.RunFinished) -> None:
+        self.state.status = "finished"
+        if msg.ticket:
+            self.state.ticket = msg.ticket
+        self.refresh_all()
+        self.query_one(RoundProgress).show_round(None, "Run finished")
+        self.log_line(f"[b]run finished[/b]: {self.ticket_text()}")
+        self.set_status(f"✓ finished — {self.ticket_text()}", "done")
+
+    def on_run_failed(self, msg: m.RunFailed) -> None:
+        self.state.status, self.state.error = "failed", msg.error
+        where = "" if msg.round is None else f" in round {msg.round}"
+        self.log_line(f"[red b]run failed{where}[/]: {msg.error}")
+        self.set_status(f"✗ failed: {msg.error}", "error")
+        self.notify(msg.error, title="Run failed", severity="error", timeout=10)
+
+    def on_summary_loaded(self, msg: m.SummaryLoaded) -> None:
+        self.state.apply_summary(msg.summary)
+        self.refresh_all()
+        if msg.summary.get("status") == "finished":
+            self.set_status(f"✓ finished — {self.ticket_text()}", "done")
+
+    def on_search_ready(self, msg: m.SearchReady) -> None:
+        self.search = msg.search
+        self.run_dir = Path(msg.run_dir)
+        self.log_line(f"run directory: {msg.run_dir}")
+
+    def on_waiting(self, msg: m.Waiting) -> None:
+        self.next_step = msg.next_step
+        if self.phase in DRIVER_ALIVE and not self.quitting:
+            self.phase = "waiting"
+            self.step_status()
+
+    def on_status(self, msg: m.Status) -> None:
+        if msg.text.startswith("controls"):
+            self.phase = "finishing" if self.phase in DRIVER_ALIVE else self.phase
+        if not self.quitting:
+            self.set_status(msg.text)
+
+    def on_driver_done(self, msg: m.DriverDone) -> None:
+        self.phase = msg.outcome
+        if msg.outcome == "stopped":
+            table = self.query_one(RoundsTable)
+            for r in self.state.drop_unfinished():
+                table.remove_round(r)
+            self.log_line("stopped; the run is resumable (same settings resume after the last round)")
+            self.set_status("■ stopped — run again with the same settings to resume", "done")
+        elif msg.outcome == "finished":
+            self.set_status(f"✓ finished — {self.ticket_text()}", "done")
+        if self.quitting:
+            self.app.exit()
+
+    def on_exported(self, msg: m.Exported) -> None:
+        self.log_line(f"round {msg.round} exported → {msg.path}")
+        self.notify(msg.path, title=f"Round {msg.round} exported")
+
+    def on_problem(self, msg: m.Problem) -> None:
+        self.log_line(f"[red]{msg.text}[/]")
+        self.notify(msg.text, severity="error", timeout=10)
+
+    def short_path(self, path: str) -> str:
+        """A path inside the run directory, relative to it."""
+        base = Path(self.state.run_dir) if self.state.run_dir else self.run_dir
+        try:
+            return str(Path(path).relative_to(base)) if base else path
+        except ValueError:
+            return path
+
+    # -- the table cursor picks the round the side panels show ------------------------------
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        table = self.query_one(RoundsTable)
+        self.follow_latest = event.cursor_row >= table.row_count - 1
+        key = event.row_key.value
+        self.show_details(self.state.rounds.get(int(key)) if key is not None else None)
+
+    # -- keys ----------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Stepping keys are hidden from the footer when following a run.
+        return not (action in ("next_round", "continue_run", "pause") and self.mode != "step")
+
+    def action_next_round(self) -> None:
+        if self.phase == "waiting":
+            self.gate.next()
+            self.phase = "running"
+            self.step_status()
+        elif self.phase in ("starting", "running", "finishing"):
+            self.notify("training is running; the run waits after this step"
+                        if not self.gate.auto else "continuing to the end; p pauses after this round")
+        else:
+            self.notify(f"the run is {self.phase}")
+
+    def action_continue_run(self) -> None:
+        if self.phase not in DRIVER_ALIVE:
+            self.notify(f"the run is {self.phase}")
+            return
+        self.gate.keep_going()
+        if self.phase == "waiting":
+            self.phase = "running"
+        self.step_status()
+        self.log_line("continuing to the end without stops (p pauses)")
+
+    def action_pause(self) -> None:
+        if self.phase not in DRIVER_ALIVE:
+            self.notify(f"the run is {self.phase}")
+            return
+        if self.gate.auto:
+            self.gate.pause()
+            self.log_line("pausing after the round in training")
+        self.step_status()
+
+    def action_export(self) -> None:
+        r = self.selected_round()
+        info = self.state.rounds.get(r) if r is not None else None
+        if info is None or not info.finished:
+            self.notify("select a finished round in the table first", severity="warning")
+            return
+        if self.mode == "step" and self.phase in DRIVER_ALIVE:
+            # The driver runs the export between rounds: one TensorFlow user at a time.
+            self.gate.export(r)
+            when = "now" if self.phase == "waiting" else "after the step in training"
+            self.log_line(f"export of round {r} queued ({when})")
+        elif self.mode == "step" and self.search is None:
+            self.notify("the run never opened; nothing to export", severity="warning")
+        else:
+            self.log_line(f"exporting round {r}…")
+            self.export_worker(r)
+
+    def action_quit_run(self) -> None:
+        if self.mode == "step" and self.phase in DRIVER_ALIVE:
+            if self.quitting:
+                self.notify("still stopping: training stops at the next batch")
+                return
+            self.quitting = True
+            self.gate.quit()
+            self.set_status("stopping… the round in training is discarded", "waiting")
+            self.log_line("stopping at the next batch; the run stays resumable")
+        else:
+            self.stop_follow.set()
+            self.app.exit()
