@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
+from lth_tf import models
 from lth_tf._keras import keras, tf
 from lth_tf.config import Model
-from lth_tf import models
 
 NUM_CLASSES = 5
 BATCH = 8
@@ -79,7 +79,9 @@ def compile_and_fit(model: keras.Model, name: str, steps: int = 1, callbacks=(),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         weighted_metrics=["accuracy"],
     )
-    return model.fit(dataset(name), steps_per_epoch=steps, epochs=1, callbacks=list(callbacks), verbose=0)
+    return model.fit(
+        dataset(name), steps_per_epoch=steps, epochs=1, callbacks=list(callbacks), verbose=0
+    )
 
 
 def predict(model: keras.Model, name: str) -> np.ndarray:
@@ -94,4 +96,4 @@ def save_and_reload(model: keras.Model, tmp_path: Path, custom_objects=None) -> 
 
 def weights_equal(a: keras.Model, b: keras.Model) -> bool:
     wa, wb = a.get_weights(), b.get_weights()
-    return len(wa) == len(wb) and all(np.array_equal(x, y) for x, y in zip(wa, wb))
+    return len(wa) == len(wb) and all(np.array_equal(x, y) for x, y in zip(wa, wb, strict=True))

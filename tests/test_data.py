@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import lth_tf.data as data
+from lth_tf import data
 from lth_tf.config import DATASETS, Data
 from lth_tf.errors import LthError
 
@@ -133,7 +133,10 @@ def test_train_dataset_one_epoch_covers_train_once(small_images):
     assert (np.bincount(y) == np.bincount(d.y_train)).all()
     # Un-normalise and match each image (with its label) to a training image.
     raw = np.rint(x * d.std + d.mean).astype(np.int64).reshape(len(x), -1)
-    stored = {r.tobytes(): lab for r, lab in zip(d.x_train.reshape(len(x), -1).astype(np.int64), d.y_train)}
+    stored = {
+        r.tobytes(): lab
+        for r, lab in zip(d.x_train.reshape(len(x), -1).astype(np.int64), d.y_train)
+    }
     assert all(stored[r.tobytes()] == lab for r, lab in zip(raw, y))
 
 
@@ -174,11 +177,16 @@ def test_synthetic_images_shapes_and_val_clamp():
 @pytest.mark.parametrize("name", ["synthetic_images", "synthetic_graph"])
 def test_synthetic_same_seed_same_arrays_other_seed_differs(name):
     a, b, c = (data.load(Data(name=name, val_size=64), seed=s) for s in (7, 7, 8))
-    fields = ("x_train", "y_train", "x_val", "x_test") if a.kind == "image" else (
-        "x", "y", "train_mask", "test_mask")
+    fields = (
+        ("x_train", "y_train", "x_val", "x_test")
+        if a.kind == "image"
+        else ("x", "y", "train_mask", "test_mask")
+    )
     for f in fields:
         assert np.array_equal(getattr(a, f), getattr(b, f)), f
-    assert not np.array_equal(a.x_train if a.kind == "image" else a.x, c.x_train if c.kind == "image" else c.x)
+    assert not np.array_equal(
+        a.x_train if a.kind == "image" else a.x, c.x_train if c.kind == "image" else c.x
+    )
     if a.kind == "graph":
         assert (a.a != b.a).nnz == 0 and (a.a != c.a).nnz > 0
 
@@ -199,14 +207,16 @@ def test_synthetic_sets_are_learnable():
 
     keras.utils.set_random_seed(0)
     d = data.load(Data(name="synthetic_images", val_size=64), seed=0)
-    cnn = keras.Sequential([
-        keras.layers.Input(d.input_shape),
-        keras.layers.Conv2D(8, 3, activation="relu"),
-        keras.layers.MaxPooling2D(),
-        keras.layers.Conv2D(16, 3, activation="relu"),
-        keras.layers.GlobalAveragePooling2D(),
-        keras.layers.Dense(d.num_classes),
-    ])
+    cnn = keras.Sequential(
+        [
+            keras.layers.Input(d.input_shape),
+            keras.layers.Conv2D(8, 3, activation="relu"),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Conv2D(16, 3, activation="relu"),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(d.num_classes),
+        ]
+    )
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     cnn.compile(keras.optimizers.Adam(3e-3), loss, metrics=["accuracy"])
     cnn.fit(d.train_dataset(32, seed=0), epochs=5, verbose=0)
@@ -265,7 +275,7 @@ def test_jpeg_archive_decoded_once_then_cached_outside_data_dir(tmp_path, monkey
     assert len(d.x_train) == 40 and len(d.x_val) == 20 and len(d.x_test) == 20
     assert (np.bincount(d.y_val) == 2).all() and (np.bincount(d.y_test) == 2).all()
     # Labels follow the Keras class order; the test set is sorted by class then file.
-    (xtr, ytr), (xte, yte) = cifar10.read_arrays(data_dir)
+    (xtr, _), (xte, yte) = cifar10.read_arrays(data_dir)
     assert (yte == np.repeat(np.arange(10), 2)).all()
     centres = xte[:, 16, 16].astype(int)
     assert np.abs(centres - np.stack([class_colour(c) for c in yte])).max() <= 8
@@ -295,7 +305,7 @@ def test_keras_pickles_are_read_in_either_layout(tmp_path):
     for sub in ("a/cifar-10-batches-py", "b/datasets/cifar-10-batches-py"):
         first_rows = write(tmp_path / sub)
         root = tmp_path / sub.split("/")[0]
-        (xtr, ytr), (xte, yte) = cifar10.read_arrays(root)
+        (xtr, ytr), (xte, _) = cifar10.read_arrays(root)
         assert xtr.shape == (50, 32, 32, 3) and xte.shape == (10, 32, 32, 3)
         # Row layout is 1024 red, 1024 green, 1024 blue values, row-major.
         assert xtr[0, 0, 1, 0] == first_rows[0, 1] and xtr[0, 1, 0, 2] == first_rows[0, 2048 + 32]
@@ -335,7 +345,11 @@ def cifar():
 def test_cifar10_splits_shapes_and_balance(cifar):
     d, _ = cifar
     assert (len(d.x_train), len(d.x_val), len(d.x_test)) == (45_000, 5_000, 10_000)
-    for x, y, per in ((d.x_train, d.y_train, 4500), (d.x_val, d.y_val, 500), (d.x_test, d.y_test, 1000)):
+    for x, y, per in (
+        (d.x_train, d.y_train, 4500),
+        (d.x_val, d.y_val, 500),
+        (d.x_test, d.y_test, 1000),
+    ):
         assert x.shape[1:] == (32, 32, 3) and x.dtype == np.uint8 and y.dtype == np.int64
         assert (np.bincount(y, minlength=10) == per).all()
     assert d.input_shape == (32, 32, 3) and d.num_classes == 10 and d.kind == "image"

@@ -7,14 +7,22 @@ import sys
 
 import numpy as np
 import pytest
+from model_checks import (
+    NAMES,
+    NUM_CLASSES,
+    SMALL,
+    build_small,
+    compile_and_fit,
+    inputs,
+    predict,
+    save_and_reload,
+    weights_equal,
+)
 
 from lth_tf import models
 from lth_tf._keras import keras
 from lth_tf.config import MODELS, Model
 from lth_tf.errors import LthError
-
-from model_checks import NAMES, NUM_CLASSES, SMALL, build_small, compile_and_fit, inputs, predict
-from model_checks import save_and_reload, weights_equal
 
 
 def test_registry_matches_config():

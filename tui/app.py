@@ -8,6 +8,8 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
 from pathlib import Path
 
@@ -78,6 +80,38 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def log_path() -> Path:
+    """Where the TUI's own log and TensorFlow's native messages go."""
+    cache = Path(os.environ.get("LTH_CACHE_DIR", "~/.cache/lth_tf")).expanduser()
+    return cache / "lth-tui.log"
+
+
+def divert_native_stderr(path: Path) -> int | None:
+    """Keep TensorFlow's C++ logging off the screen; returns the terminal's descriptor.
+
+    TensorFlow's C++ code writes straight to file descriptor 2 (TF_CPP_MIN_LOG_LEVEL
+    does not silence absl's start-up lines), and Textual draws on sys.__stderr__,
+    which is descriptor 2 as well. So Textual gets a duplicate of the terminal and
+    descriptor 2 goes to a log file.
+    """
+    if not os.isatty(2):
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    terminal = os.dup(2)
+    log_fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(log_fd, 2)
+    os.close(log_fd)
+    stream = os.fdopen(os.dup(terminal), "w", buffering=1, encoding="utf-8", errors="replace")
+    sys.__stderr__ = sys.stderr = stream
+    return terminal
+
+
+def restore_stderr(terminal: int | None) -> None:
+    if terminal is not None:
+        os.dup2(terminal, 2)
+        os.close(terminal)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # Mistakes on the command line get the CLI treatment: one line, exit code 2.
@@ -93,8 +127,19 @@ def main(argv: list[str] | None = None) -> int:
     except LthError as e:
         print(f"lth-tui: {e}", file=sys.stderr)
         return 2
+    path = log_path()
+    terminal = None
+    try:
+        terminal = divert_native_stderr(path)
+        logging.basicConfig(filename=path, level=logging.INFO,
+                            format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    except OSError:
+        pass  # no log file: TensorFlow's messages may show up on the screen
     app = LthApp(args.preset, args.overrides, args.out, args.data_dir, args.attach)
-    app.run()
+    try:
+        app.run()
+    finally:
+        restore_stderr(terminal)
     return app.return_code or 0
 
 

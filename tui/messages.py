@@ -118,6 +118,7 @@ class Status(Message):
     """A one-line status from a worker ("loading TensorFlow", "following ...")."""
 
     text: str
+    phase: str | None = None  # step mode: the driver entered this phase
 
 
 @dataclass

@@ -277,7 +277,7 @@ def drive(
             rounds.close()
         if gate.stop.is_set():
             return "stopped"
-        post(m.Status("controls and ticket…"))
+        post(m.Status("running the controls and picking the ticket…", phase="finishing"))
         summary = search.finish()
         post(m.SummaryLoaded(summary))
         gate.run_pending_exports(post, export)

@@ -64,7 +64,9 @@ def load(cfg: Data, data_dir: str | Path | None = None, seed: int = 0) -> ImageD
     """Load the data set `cfg.name` (see the module docstring for where from)."""
     loader = REGISTRY.get(cfg.name)
     if loader is None:
-        raise LthError(f"No such dataset: '{cfg.name}'; use data.name = one of {', '.join(REGISTRY)}")
+        raise LthError(
+            f"No such dataset: '{cfg.name}'; use data.name = one of {', '.join(REGISTRY)}"
+        )
     return loader(cfg, resolve_data_dir(data_dir), seed)
 
 
@@ -77,4 +79,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["REGISTRY", "load", "resolve_data_dir", "ImageData", "GraphData"]
+__all__ = ["REGISTRY", "GraphData", "ImageData", "load", "resolve_data_dir"]

@@ -100,8 +100,10 @@ class ImageData:
         return (
             tf.data.Dataset.range(n)
             .batch(batch_size)
-            .map(lambda idx: (normalise(tf.gather(x, idx)), tf.gather(y, idx)),
-                 num_parallel_calls=tf.data.AUTOTUNE)
+            .map(
+                lambda idx: (normalise(tf.gather(x, idx)), tf.gather(y, idx)),
+                num_parallel_calls=tf.data.AUTOTUNE,
+            )
             .prefetch(tf.data.AUTOTUNE)
         )
 
@@ -168,9 +170,7 @@ class GraphData:
         """(features tensor, adjacency SparseTensor) as a GCN model takes them."""
         coo = self.a.tocoo()
         indices = np.stack([coo.row, coo.col], axis=1).astype(np.int64)
-        a = tf.sparse.reorder(
-            tf.SparseTensor(indices, coo.data.astype(np.float32), coo.shape)
-        )
+        a = tf.sparse.reorder(tf.SparseTensor(indices, coo.data.astype(np.float32), coo.shape))
         return tf.constant(self.x, tf.float32), a
 
 
@@ -198,9 +198,7 @@ def row_normalise(x: np.ndarray) -> np.ndarray:
     return np.divide(x, s, out=np.zeros_like(x), where=s != 0)
 
 
-def stratified_split(
-    labels: np.ndarray, val_size: int, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
+def stratified_split(labels: np.ndarray, val_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices (train, val): `val_size` held out with classes as equal as possible.
 
     Each class is shuffled (seeded) and its last share goes to validation. The

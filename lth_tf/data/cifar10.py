@@ -31,8 +31,16 @@ log = logging.getLogger(__name__)
 
 # Keras' label order; the archive's class folders carry these names.
 CLASSES = (
-    "airplane", "automobile", "bird", "cat", "deer",
-    "dog", "frog", "horse", "ship", "truck",
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
 )
 ARCHIVE = "cifar10-jpeg.tar.gz"
 PICKLE_DIRS = ("cifar-10-batches-py", "datasets/cifar-10-batches-py")
@@ -74,7 +82,8 @@ def _from_keras():
 
     try:
         (x_train, y_train), (x_test, y_test) = keras.datasets.cifar10.load_data()
-    except Exception as e:  # no network, proxy, truncated file: all end the same way
+    # Keras re-raises download failures as a bare Exception, so nothing narrower catches them.
+    except Exception as e:  # noqa: BLE001
         folder = Path("~/.keras/datasets").expanduser()
         raise LthError(
             f"could not download CIFAR-10 into {folder} ({type(e).__name__}); {HINT}"
@@ -106,7 +115,7 @@ def _from_archive(archive: Path):
     if cached.is_dir():
         try:
             return _read_cache(cached)
-        except Exception as e:  # a damaged cache: decode again
+        except (OSError, ValueError, EOFError) as e:  # a damaged cache: decode again
             log.warning("ignoring unreadable cache %s (%s)", cached, e)
     t0 = time.perf_counter()
     arrays = decode_archive(archive)
@@ -200,7 +209,7 @@ def _read_batch(path: Path):
             d = pickle.load(f, encoding="bytes")
         data = np.asarray(d[b"data"], np.uint8)
         labels = np.asarray(d[b"labels"], np.int64)
-    except Exception as e:
+    except (OSError, EOFError, pickle.UnpicklingError, KeyError, TypeError, ValueError) as e:
         raise LthError(f"cannot read CIFAR-10 batch {path} ({e}); {HINT}") from None
     # Stored as (N, 3072) channel-major rows: the same transform Keras applies.
     return data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1).copy(), labels

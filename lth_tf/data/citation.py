@@ -27,10 +27,13 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from lth_tf._keras import tf  # noqa: F401  (first: spektral imports TensorFlow itself)
+# _keras first: Spektral imports TensorFlow itself, and Keras 2 must be arranged before.
+from lth_tf._keras import tf  # noqa: F401
 from lth_tf.data.base import GraphData, gcn_normalise, row_normalise
 from lth_tf.errors import LthError
-from spektral.datasets import citation as _spektral_citation  # noqa: E402
+
+# isort: split
+from spektral.datasets import citation as _spektral_citation
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +96,7 @@ class _Cora(_spektral_citation.Citation):
         try:
             with contextlib.redirect_stdout(io.StringIO()):  # Spektral prints progress
                 super().download()
-        except Exception as e:
+        except (OSError, ValueError) as e:  # requests' errors are OSErrors; 404 is a ValueError
             if not existed:  # leave no half-filled folder that Spektral would trust
                 shutil.rmtree(target, ignore_errors=True)
             raise LthError(

@@ -21,7 +21,8 @@ model = models.build(Model(name="resnet18", width=16), (32, 32, 3), 10, seed=0)
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from lth_tf.errors import LthError
 

@@ -51,9 +51,14 @@ def image_shape(model: str, input_shape: tuple) -> tuple[int, int, int]:
 
 def check_classes(model: str, num_classes: int) -> None:
     if num_classes < 2:
-        raise LthError(f"model '{model}': num_classes {num_classes} must be at least 2; check the dataset")
+        raise LthError(
+            f"model '{model}': num_classes {num_classes} must be at least 2; check the dataset"
+        )
 
 
 def check_width(model: str, width: int) -> None:
     if width < 1:
-        raise LthError(f"model '{model}': model.width {width} must be at least 1; use e.g. --set model.width=16")
+        raise LthError(
+            f"model '{model}': model.width {width} must be at least 1; "
+            "use e.g. --set model.width=16"
+        )

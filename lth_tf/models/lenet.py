@@ -42,9 +42,8 @@ def build_lenet300(cfg: Model, input_shape: tuple, num_classes: int, seed: int) 
     x = layers.Flatten(name="flatten")(inputs)
     for i, units in enumerate(HIDDEN, start=1):
         name = f"dense{i}"
-        x = layers.Dense(
-            units, activation="relu", kernel_initializer=init("glorot_normal", seed, name), name=name
-        )(x)
+        kernel_init = init("glorot_normal", seed, name)
+        x = layers.Dense(units, activation="relu", kernel_initializer=kernel_init, name=name)(x)
     outputs = layers.Dense(
         num_classes, kernel_initializer=init("glorot_normal", seed, "output"), name="output"
     )(x)

@@ -51,7 +51,8 @@ ticket = wrap.strip(wrapped)                # plain model, pruned weights exactl
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
@@ -85,9 +86,8 @@ def never_prune() -> tfmot.sparsity.keras.PruningSchedule:
 
 def is_prunable(layer: keras.layers.Layer) -> bool:
     """True for layers whose kernel we prune: Conv2D, Dense, or PrunableLayer."""
-    return (
-        isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense))
-        or isinstance(layer, tfmot.sparsity.keras.PrunableLayer)
+    return isinstance(
+        layer, (keras.layers.Conv2D, keras.layers.Dense, tfmot.sparsity.keras.PrunableLayer)
     )
 
 
@@ -121,7 +121,7 @@ def _by_name(wrapped: keras.Model) -> dict[str, PruneLowMagnitude]:
     found = {}
     for w in wrappers(wrapped):
         if w.layer.name in found:
-            raise ValueError(f"two pruned layers are named '{w.layer.name}'; layer names must be unique")
+            raise ValueError(f"two pruned layers are named '{w.layer.name}'; names must be unique")
         found[w.layer.name] = w
     if not found:
         raise ValueError(f"model '{wrapped.name}' has no pruning wrappers; call wrap(model) first")
@@ -170,12 +170,13 @@ def wrap(model: keras.Model, exclude: Iterable[str] = ()) -> keras.Model:
     if any(isinstance(layer, PruneLowMagnitude) for layer in model.layers):
         raise ValueError(f"model '{model.name}' is already wrapped; wrap the plain model")
     if any(isinstance(layer, keras.Model) for layer in model.layers):
-        raise ValueError(f"model '{model.name}' nests models; wrap() handles flat functional models")
+        raise ValueError(f"model '{model.name}' nests models; wrap() takes flat functional models")
     targets = set(names) - set(exclude)
 
     def clone(layer: keras.layers.Layer) -> keras.layers.Layer:
         if layer.name in targets:
-            return tfmot.sparsity.keras.prune_low_magnitude(_fresh(layer), pruning_schedule=never_prune())
+            prune = tfmot.sparsity.keras.prune_low_magnitude
+            return prune(_fresh(layer), pruning_schedule=never_prune())
         return _fresh(layer)
 
     wrapped = keras.models.clone_model(model, clone_function=clone)
@@ -248,7 +249,7 @@ def _check_mask(name: str, m: Any, by_name: dict[str, PruneLowMagnitude]) -> np.
             "the masks belong to another model or width"
         )
     if not np.all((m == 0.0) | (m == 1.0)):
-        raise LthError(f"mask for layer '{name}' holds values other than 0 and 1; masks must be 0/1")
+        raise LthError(f"mask for layer '{name}' holds values other than 0 and 1; use a 0/1 mask")
     return m
 
 

@@ -130,6 +130,10 @@ class RunScreen(Screen):
                    self.post_message)
 
     # -- helpers ------------------------------------------------------------------------
+    def set_phase(self, phase: str) -> None:
+        self.phase = phase
+        self.refresh_bindings()  # the stepping keys grey out once the driver is done
+
     def log_line(self, text: str) -> None:
         self.query_one(RichLog).write(text)
 
@@ -176,8 +180,8 @@ class RunScreen(Screen):
     def ticket_text(self) -> str:
         t = self.state.ticket
         if not t:
-            return "no pruned round matched dense validation accuracy"
-        return f"ticket: round {t.get('round')}, {pct(t.get('sparsity'))} sparse, test {pct(t.get('test_acc'))}"
+            return "no winning ticket"
+        return f"ticket round {t.get('round')}: {pct(t.get('sparsity'))} sparse, {pct(t.get('test_acc'))} test"
 
     def step_status(self) -> None:
         """The status line for the step-mode phase."""
@@ -213,7 +217,7 @@ class RunScreen(Screen):
         target = "dense" if msg.round == 0 else f"target sparsity {pct(msg.target_sparsity)}"
         self.log_line(f"round {msg.round} started: {target}, {msg.epochs} epochs")
         if self.mode == "step" and self.phase in ("starting", "running"):
-            self.phase = "running"
+            self.set_phase("running")
             self.step_status()
 
     def on_epoch_ended(self, msg: m.EpochEnded) -> None:
@@ -249,10 +253,10 @@ class RunScreen(Screen):
     def on_control_finished(self, msg: m.ControlFinished) -> None:
         self.state.control(msg.kind, msg.round, msg.sparsity, msg.test_acc, msg.val_acc)
         self.refresh_chart()
-        ticket = self.state.rounds.get(msg.round)
+        imp = self.state.rounds.get(msg.round)
         vs = ""
-        if ticket is not None and ticket.test_acc is not None and msg.test_acc is not None:
-            vs = f" ({points(msg.test_acc - ticket.test_acc)} vs the ticket's mask trained from its init)"
+        if imp is not None and imp.test_acc is not None and msg.test_acc is not None:
+            vs = f" ({points(msg.test_acc - imp.test_acc)} vs IMP round {msg.round})"
         self.log_line(f"control {msg.kind} at round {msg.round}: test {pct(msg.test_acc)}{vs}")
 
     def on_ticket_exported(self, msg: m.TicketExported) -> None:
@@ -269,7 +273,7 @@ class RunScreen(Screen):
         self.refresh_all()
         self.query_one(RoundProgress).show_round(None, "Run finished")
         self.log_line(f"[b]run finished[/b]: {self.ticket_text()}")
-        self.set_status(f"✓ finished — {self.ticket_text()}", "done")
+        self.set_status(f"✓ done · {self.ticket_text()}", "done")
 
     def on_run_failed(self, msg: m.RunFailed) -> None:
         self.state.status, self.state.error = "failed", msg.error
@@ -282,7 +286,7 @@ class RunScreen(Screen):
         self.state.apply_summary(msg.summary)
         self.refresh_all()
         if msg.summary.get("status") == "finished":
-            self.set_status(f"✓ finished — {self.ticket_text()}", "done")
+            self.set_status(f"✓ done · {self.ticket_text()}", "done")
 
     def on_search_ready(self, msg: m.SearchReady) -> None:
         self.search = msg.search
@@ -292,17 +296,17 @@ class RunScreen(Screen):
     def on_waiting(self, msg: m.Waiting) -> None:
         self.next_step = msg.next_step
         if self.phase in DRIVER_ALIVE and not self.quitting:
-            self.phase = "waiting"
+            self.set_phase("waiting")
             self.step_status()
 
     def on_status(self, msg: m.Status) -> None:
-        if msg.text.startswith("controls"):
-            self.phase = "finishing" if self.phase in DRIVER_ALIVE else self.phase
+        if msg.phase and self.phase in DRIVER_ALIVE:
+            self.set_phase(msg.phase)
         if not self.quitting:
             self.set_status(msg.text)
 
     def on_driver_done(self, msg: m.DriverDone) -> None:
-        self.phase = msg.outcome
+        self.set_phase(msg.outcome)
         if msg.outcome == "stopped":
             table = self.query_one(RoundsTable)
             for r in self.state.drop_unfinished():
@@ -310,7 +314,7 @@ class RunScreen(Screen):
             self.log_line("stopped; the run is resumable (same settings resume after the last round)")
             self.set_status("■ stopped — run again with the same settings to resume", "done")
         elif msg.outcome == "finished":
-            self.set_status(f"✓ finished — {self.ticket_text()}", "done")
+            self.set_status(f"✓ done · {self.ticket_text()}", "done")
         if self.quitting:
             self.app.exit()
 
@@ -339,13 +343,16 @@ class RunScreen(Screen):
 
     # -- keys ----------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        # Stepping keys are hidden from the footer when following a run.
-        return not (action in ("next_round", "continue_run", "pause") and self.mode != "step")
+        if action in ("next_round", "continue_run", "pause"):
+            if self.mode != "step":
+                return False  # hidden when following a run
+            return True if self.phase in DRIVER_ALIVE else None  # greyed out when done
+        return True
 
     def action_next_round(self) -> None:
         if self.phase == "waiting":
             self.gate.next()
-            self.phase = "running"
+            self.set_phase("running")
             self.step_status()
         elif self.phase in ("starting", "running", "finishing"):
             self.notify("training is running; the run waits after this step"
@@ -359,7 +366,7 @@ class RunScreen(Screen):
             return
         self.gate.keep_going()
         if self.phase == "waiting":
-            self.phase = "running"
+            self.set_phase("running")
         self.step_status()
         self.log_line("continuing to the end without stops (p pauses)")
 

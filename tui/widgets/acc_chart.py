@@ -53,14 +53,14 @@ def _u(sparsity: float) -> float:
 class AccuracyChart(Widget):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.data = ChartData()
+        self.chart_data = ChartData()
 
     def show(self, data: ChartData) -> None:
-        self.data = data
+        self.chart_data = data
         self.refresh()
 
     def render(self) -> Text:
-        return draw(self.data, self.size.width, self.size.height)
+        return draw(self.chart_data, self.size.width, self.size.height)
 
 
 def draw(d: ChartData, width: int, height: int) -> Text:
@@ -104,39 +104,44 @@ def draw(d: ChartData, width: int, height: int) -> Text:
     for r, s, a in d.rounds:
         grid[row(a)][col(s)] = ("★", "bold yellow") if r == d.ticket_round else ("●", "bold cyan")
 
-    labelled = {0: hi, plot_h - 1: lo, (plot_h - 1) // 2: hi - (hi - lo) * ((plot_h - 1) // 2) / (plot_h - 1)}
-    out = Text(no_wrap=True, overflow="crop")
+    mid = (plot_h - 1) // 2
+    labelled = {0: hi, plot_h - 1: lo, mid: hi - (hi - lo) * mid / (plot_h - 1)}
+    lines: list[Text] = []
     for y, cells in enumerate(grid):
+        line = Text()
         if y in labelled:
-            out.append(f"{100 * labelled[y]:{Y_LABEL}.1f}", style="dim")
-            out.append("┤", style="dim")
+            line.append(f"{100 * labelled[y]:{Y_LABEL}.1f}┤", style="dim")
         else:
-            out.append(" " * Y_LABEL + "│", style="dim")
+            line.append(" " * Y_LABEL + "│", style="dim")
         for ch, style in cells:
-            out.append(ch, style=style or None)
-        out.append("\n")
-    out.append(" " * Y_LABEL + "└" + "─" * plot_w + "\n", style="dim")
+            line.append(ch, style=style or None)
+        lines.append(line)
+    lines.append(Text(" " * Y_LABEL + "└" + "─" * plot_w, style="dim"))
 
-    ticks = [" "] * (plot_w + 8)
+    ticks = [" "] * plot_w
     free_from = 0
     for _, s, _ in sorted(d.rounds, key=lambda p: p[1]):
         label = f"{100 * s:.0f}%"
-        start = max(0, col(s) - len(label) // 2)
-        if start >= free_from and start + len(label) <= len(ticks):
+        start = min(max(0, col(s) - len(label) // 2), plot_w - len(label))
+        if start >= free_from:
             ticks[start : start + len(label)] = label
             free_from = start + len(label) + 1
-    out.append(" " * (Y_LABEL + 1) + "".join(ticks).rstrip() + "  sparsity\n", style="dim")
+    lines.append(Text(" " * (Y_LABEL + 1) + "".join(ticks), style="dim"))
 
-    out.append("● ", style="bold cyan")
-    out.append("test acc %")
+    legend = Text()
+    legend.append("● ", style="bold cyan")
+    legend.append("test acc %")
     if d.dense is not None:
-        out.append("  ┄ ", style="green")
-        out.append(f"dense {100 * d.dense:.1f}")
+        legend.append("  ┄ ", style="green")
+        legend.append(f"dense {100 * d.dense:.1f}")
     for kind in sorted({k for k, _, _ in d.controls}):
         mark, style = CONTROL_MARKS.get(kind, ("◆", "red"))
-        out.append(f"  {mark} ", style=style)
-        out.append(CONTROL_NAMES.get(kind, kind))
+        legend.append(f"  {mark} ", style=style)
+        legend.append(CONTROL_NAMES.get(kind, kind))
     if d.ticket_round is not None:
-        out.append("  ★ ", style="bold yellow")
-        out.append("ticket")
-    return out
+        legend.append("  ★ ", style="bold yellow")
+        legend.append("ticket")
+    lines.append(legend)
+    for line in lines:
+        line.truncate(width, overflow="crop")
+    return Text("\n").join(lines)

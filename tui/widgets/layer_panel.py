@@ -17,32 +17,32 @@ class LayerBars(Widget):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.layers: dict[str, float] = {}
+        self.fractions: dict[str, float] = {}
         self.note = "no round selected"
 
     def show(self, info: RoundInfo | None) -> None:
         if info is None:
-            self.layers, self.note = {}, "no round yet"
+            self.fractions, self.note = {}, "no round yet"
         elif not info.finished:
-            self.layers = {}
+            self.fractions = {}
             self.note = (
                 f"round {info.round} is training (target {100 * info.target_sparsity:.1f}%);\n"
                 "its layers appear when it ends"
             )
         elif not info.layer_sparsity:
-            self.layers, self.note = {}, f"round {info.round} has no layer sparsity"
+            self.fractions, self.note = {}, f"round {info.round} has no layer sparsity"
         else:
-            self.layers, self.note = dict(info.layer_sparsity), ""
+            self.fractions, self.note = dict(info.layer_sparsity), ""
         self.refresh(layout=True)
 
     def render(self) -> Text:
-        if not self.layers:
+        if not self.fractions:
             return Text(self.note, style="dim")
         width = max(self.size.width, 30)
-        name_w = min(max(len(n) for n in self.layers), max(8, width // 3))
+        name_w = min(max(len(n) for n in self.fractions), max(8, width // 3))
         bar_w = max(4, width - name_w - 9)
         out = Text(no_wrap=True, overflow="ellipsis")
-        for i, (name, frac) in enumerate(self.layers.items()):
+        for i, (name, frac) in enumerate(self.fractions.items()):
             frac = min(max(float(frac or 0.0), 0.0), 1.0)
             filled = round(frac * bar_w)
             label = name if len(name) <= name_w else name[: name_w - 1] + "…"
