@@ -67,7 +67,15 @@ class LotterySearch:
         sink: Callable[[dict], None] | None = None,
         stop: threading.Event | None = None,
         run_dir: str | Path | None = None,
+        callbacks_factory: Callable[[int, str], list] | None = None,
     ):
+        """`callbacks_factory(round, kind)`, if given, returns extra Keras callbacks
+        for one training: kind "round" for IMP round `round`, or the control kind
+        ("random_reinit", "random_mask") for a control of that round. They run after
+        tfmot's callbacks (so kernels are masked at `on_train_begin`) and see the
+        trainer as `self.model`: a Distiller with KD, whose `.student` is the
+        wrapped model. For tests and instrumentation.
+        """
         self.exp = C.validate(exp)
         self.run_dir = Path(run_dir) if run_dir else Path(out) / exp.run_name()
         self.store = store.RunStore(self.run_dir)
@@ -75,6 +83,7 @@ class LotterySearch:
         self.sink = FanOut(JsonlSink(store.events_path(self.run_dir)), sink)
         self.stop = stop
         self.data_dir = data_dir
+        self.callbacks_factory = callbacks_factory
         self.rewind = RewindMode.parse(exp.prune.rewind)
         self._data: Any = None
         if exp.train.deterministic:
@@ -164,6 +173,8 @@ class LotterySearch:
             if exp.distill.enabled and r >= exp.distill.from_round:
                 teacher = self._teacher()
 
+        if self.callbacks_factory is not None:
+            extra += self.callbacks_factory(r, "round")
         self._seed_everything(exp.seed * _ROUND_SEED + r)
         feeds = Feeds(self.data, exp.train.batch_size, exp.seed * _ROUND_SEED + r)
         training = train_round(
@@ -309,7 +320,10 @@ class LotterySearch:
         self._seed_everything(seed)
         feeds = Feeds(self.data, exp.train.batch_size, seed)
         t0 = time.time()
-        training = train_round(wrapped, feeds, exp, r, sink=None, stop=self.stop)
+        extra = self.callbacks_factory(r, kind) if self.callbacks_factory is not None else []
+        training = train_round(
+            wrapped, feeds, exp, r, sink=None, stop=self.stop, extra_callbacks=extra
+        )
         metrics = {
             "kind": kind,
             "round": r,

@@ -26,6 +26,13 @@ def random_masks(wrapped, keep=0.5, seed=0):
     return {n: (rng.random(s) < keep).astype(np.float32) for n, s in shapes.items()}
 
 
+def unmask_by_hand(wrapped):
+    """Put 1.0 into every pruned kernel entry, bypassing tfmot."""
+    for w in W.wrappers(wrapped):
+        kernel, mask, _ = w.pruning_vars[0]
+        kernel.assign_add(1.0 - mask)
+
+
 def pruned_nonzeros(kernels, masks):
     return {n: int(np.count_nonzero(kernels[n][masks[n] == 0])) for n in masks}
 
@@ -116,14 +123,31 @@ def test_pruned_entries_drift_after_a_step_and_are_zeroed_before_use():
 
     # Inference masks the kernel before using it: unmask by hand, then predict.
     expected = predict(wrapped, "tiny_cnn")
-    for w in W.wrappers(wrapped):
-        w.pruning_vars[0][0].assign_add(tf.ones_like(w.pruning_vars[0][0]))
-    ones_added = {n: k for n, k in W.get_kernels(wrapped).items()}
-    assert sum(pruned_nonzeros(ones_added, masks).values()) > 0
+    unmask_by_hand(wrapped)
+    assert sum(pruned_nonzeros(W.get_kernels(wrapped), masks).values()) > 0
     x = np.random.default_rng(0).normal(size=(8, 8, 8, 3)).astype(np.float32)
     wrapped.predict(x, verbose=0)
     assert sum(pruned_nonzeros(W.get_kernels(wrapped), masks).values()) == 0
-    assert not np.allclose(predict(wrapped, "tiny_cnn"), expected)  # kept weights did change
+    np.testing.assert_array_equal(predict(wrapped, "tiny_cnn"), expected)
+    unmask_by_hand(wrapped)
+    np.testing.assert_array_equal(predict(wrapped, "tiny_cnn"), expected)  # eager call too
+
+
+def test_training_forward_pass_uses_masked_kernels():
+    # LeNet: no BatchNorm or dropout, so training and inference compute the same.
+    wrapped = W.wrap(build_small("lenet300"))
+    masks = random_masks(wrapped)
+    W.set_masks(wrapped, masks)
+    x = np.random.default_rng(1).normal(size=(8, 6, 6, 1)).astype(np.float32)
+    y = np.arange(8) % 5
+    wrapped.compile(optimizer=keras.optimizers.SGD(0.0),
+                    loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    masked_loss = wrapped.evaluate(x, y, verbose=0)
+    unmask_by_hand(wrapped)
+    # tfmot's callback only: MaskEnforcer would re-mask before the step.
+    history = wrapped.fit(x, y, batch_size=8, epochs=1, verbose=0,
+                          callbacks=[tfmot.sparsity.keras.UpdatePruningStep()])
+    assert history.history["loss"][0] == pytest.approx(masked_loss, rel=1e-5)
 
 
 def test_mask_enforcer_masks_at_train_end_without_an_epoch_end():
@@ -189,8 +213,7 @@ def test_apply_masks_reaches_a_nested_model():
     masks = random_masks(wrapped)
     W.set_masks(wrapped, masks)
     outer = keras.Sequential([wrapped])  # like a Distiller holding the student
-    for w in W.wrappers(wrapped):
-        w.pruning_vars[0][0].assign_add(tf.ones_like(w.pruning_vars[0][0]))
+    unmask_by_hand(wrapped)
     W.apply_masks(outer)
     assert sum(pruned_nonzeros(W.get_kernels(wrapped), masks).values()) == 0
 

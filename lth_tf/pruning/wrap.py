@@ -26,7 +26,8 @@ tests/test_wrap.py):
 - `UpdatePruningStep.on_epoch_end` re-applies the masks, so after `fit` the
   kernels are masked again; `MaskEnforcer` also does it at the start and end of
   training, so a `fit` stopped mid-epoch or started from unmasked kernels is
-  covered too.
+  covered too. A callback listed BEFORE them sees unmasked kernels in its own
+  `on_epoch_end`: put `callbacks()` first.
 - The schedule here (ConstantSparsity with begin_step 2**62) never fires: masks
   are bit-for-bit unchanged by training, however many steps.
 - Training a wrapped model without `UpdatePruningStep` fails with tfmot's
@@ -35,6 +36,9 @@ tests/test_wrap.py):
   objects (and so its variables) with the wrapped model; training the wrapped
   model afterwards silently changes the stripped one. `strip` here returns an
   independent copy.
+- The wrapped model's `get_weights`/`set_weights`/`count_params` include each
+  wrapper's mask, threshold and pruning_step (a wrapper's OWN get_weights does
+  not); `set_weights` on the model therefore restores masks too.
 
 Example:
 

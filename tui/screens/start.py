@@ -20,12 +20,20 @@ from tui.worker import check_run_dir
 
 # Form fields: input id -> dotted config key.
 FIELDS = {
-    "rounds": "prune.rounds",
-    "rate": "prune.rate",
-    "rewind": "prune.rewind",
-    "alpha": "distill.alpha",
-    "temperature": "distill.temperature",
+    "set-rounds": "prune.rounds",
+    "set-rate": "prune.rate",
+    "set-rewind": "prune.rewind",
+    "set-alpha": "distill.alpha",
+    "set-temperature": "distill.temperature",
 }
+HELP = (
+    "Step mode: round 0 (dense) trains at once, then the run waits.\n"
+    "  n next round · c continue to the end · p pause after this round\n"
+    "  e export the selected round · q stop (the run stays resumable)\n"
+    "The same settings run again resume after the last finished round."
+)
+BOOLS = {"true": True, "1": True, "yes": True, "on": True,
+         "false": False, "0": False, "no": False, "off": False}
 
 
 class StartScreen(Screen):
@@ -43,7 +51,17 @@ class StartScreen(Screen):
         error: str | None = None,
     ) -> None:
         super().__init__()
-        self.overrides = list(overrides)
+        # --set values of fields on the form go into the form (so a bad one can
+        # be seen and fixed there); the rest are applied as they are.
+        self.form_values: dict[str, str] = {}
+        self.overrides: list[str] = []
+        for item in overrides:
+            key, _, value = item.partition("=")
+            key, value = key.strip(), value.strip()
+            if key in FIELDS.values() or (key == "distill.enabled" and value.lower() in BOOLS):
+                self.form_values[key] = value
+            else:
+                self.overrides.append(item)
         self.out, self.data_dir = out, data_dir
         self.initial_preset = preset
         self.initial_error = error
@@ -60,17 +78,17 @@ class StartScreen(Screen):
             with Vertical(id="settings"):
                 with Grid(id="form"):
                     yield Label("Rounds")
-                    yield Input(id="rounds", type="integer")
+                    yield Input(id="set-rounds", type="integer")
                     yield Label("Rate")
-                    yield Input(id="rate", type="number", tooltip="fraction of remaining weights pruned per round")
+                    yield Input(id="set-rate", type="number", tooltip="fraction of remaining weights pruned per round")
                     yield Label("Rewind")
-                    yield Input(id="rewind", placeholder="init | step:K | lr | finetune")
+                    yield Input(id="set-rewind", placeholder="init | step:K | lr | finetune")
                     yield Label("KD")
-                    yield Switch(id="kd")
+                    yield Switch(id="set-kd")
                     yield Label("KD alpha")
-                    yield Input(id="alpha", type="number")
+                    yield Input(id="set-alpha", type="number")
                     yield Label("KD T")
-                    yield Input(id="temperature", type="number")
+                    yield Input(id="set-temperature", type="number")
                     yield Label("Out dir")
                     yield Input(self.out, id="out")
                     yield Label("Data dir")
@@ -79,6 +97,7 @@ class StartScreen(Screen):
                     yield Button("Start, step by step", id="start", variant="primary")
                     yield Static("", id="plan")
                 yield Static("", id="start-error")
+                yield Static(HELP, id="start-help")
         with Horizontal(id="open-run"):
             yield Input(placeholder="path of a run directory, e.g. checkpoints/smoke-0123456789",
                         id="run-path")
@@ -109,18 +128,23 @@ class StartScreen(Screen):
         except LthError as e:
             self.show_error(str(e))
             return
-        self.query_one("#rounds", Input).value = str(exp.prune.rounds)
-        self.query_one("#rate", Input).value = str(exp.prune.rate)
-        self.query_one("#rewind", Input).value = exp.prune.rewind
-        self.query_one("#kd", Switch).value = exp.distill.enabled
-        self.query_one("#alpha", Input).value = str(exp.distill.alpha)
-        self.query_one("#temperature", Input).value = str(exp.distill.temperature)
+        self.query_one("#set-rounds", Input).value = str(exp.prune.rounds)
+        self.query_one("#set-rate", Input).value = str(exp.prune.rate)
+        self.query_one("#set-rewind", Input).value = exp.prune.rewind
+        self.query_one("#set-kd", Switch).value = exp.distill.enabled
+        self.query_one("#set-alpha", Input).value = str(exp.distill.alpha)
+        self.query_one("#set-temperature", Input).value = str(exp.distill.temperature)
+        for fid, key in FIELDS.items():
+            if key in self.form_values:
+                self.query_one("#" + fid, Input).value = self.form_values[key]
+        if "distill.enabled" in self.form_values:
+            self.query_one("#set-kd", Switch).value = BOOLS[self.form_values["distill.enabled"].lower()]
         self.show_error("")
         self.update_plan()
 
     def form_overrides(self) -> list[str]:
         items = [f"{key}={self.query_one('#' + fid, Input).value.strip()}" for fid, key in FIELDS.items()]
-        items.append(f"distill.enabled={str(self.query_one('#kd', Switch).value).lower()}")
+        items.append(f"distill.enabled={str(self.query_one('#set-kd', Switch).value).lower()}")
         return self.overrides + items
 
     def experiment(self) -> C.Experiment:
@@ -151,7 +175,7 @@ class StartScreen(Screen):
 
     @on(OptionList.OptionSelected, "#presets")
     def preset_selected(self) -> None:
-        self.query_one("#rounds", Input).focus()
+        self.query_one("#set-rounds", Input).focus()
 
     @on(Input.Changed)
     @on(Switch.Changed)

@@ -1,0 +1,37 @@
+"""SVG snapshots (pytest-textual-snapshot) of the start screen and of a replayed run.
+
+Update after an intended change with `pytest tests/test_tui_snapshots.py --snapshot-update`
+and look at the report. Nothing shown depends on the clock or the machine:
+the run screen shows a recorded fixture run, and paths are the fixture's own.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from tui.app import LthApp
+from tui.screens import RunScreen
+
+FIXTURE = Path(__file__).parent / "fixtures" / "conv4-synthetic_images-bf9edf2d92"
+SIZE = (120, 40)
+
+
+def test_start_screen(snap_compare):
+    assert snap_compare(LthApp(out="checkpoints"), terminal_size=SIZE)
+
+
+def test_run_screen_after_replaying_a_finished_run(snap_compare):
+    async def replayed(pilot) -> None:
+        deadline = time.monotonic() + 10
+        while True:
+            screen = pilot.app.screen
+            if isinstance(screen, RunScreen):
+                s = screen.state
+                if s.status == "finished" and s.ticket and len(s.controls) == 2:
+                    break
+            assert time.monotonic() < deadline, "the replay did not finish"
+            await pilot.pause(0.02)
+        await pilot.pause(0.1)
+
+    assert snap_compare(LthApp(attach=FIXTURE), terminal_size=SIZE, run_before=replayed)
