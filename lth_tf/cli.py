@@ -6,17 +6,25 @@
     lth-tf report RUN_DIR
     lth-tf export RUN_DIR [--round R] --out PATH
 
-Errors a user can cause print one line on stderr and exit with code 2. The run
-directory is the only thing printed on stdout by `run`, so scripts can capture it.
+Errors a user can cause print one line on stderr and exit with code 2. Every
+check that needs no TensorFlow (arguments, config, paths, stored rounds, the
+export target) runs before TensorFlow is imported, so those errors come fast and
+without TF's start-up log lines; TF's C++ start-up chatter is filtered from
+stderr when it does load. The run directory is the only thing `run` prints on
+stdout, so scripts can capture it; progress goes to stderr.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
+import tempfile
 from pathlib import Path
 
 from lth_tf import config as C
+from lth_tf import store
 from lth_tf.errors import LthError
 
 EXIT_USAGE = 2
@@ -26,7 +34,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (the contract) and exit 2."""
 
     def error(self, message: str):  # noqa: D401
-        self.exit(EXIT_USAGE, f"lth-tf: error: {message}; see `lth-tf {self.prog.split()[-1]} --help`\n")
+        self.exit(EXIT_USAGE, f"lth-tf: error: {message}; see `{self.prog} --help`\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,13 +86,22 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except LthError as e:
-        print(f"lth-tf: error: {e}", file=sys.stderr)
+        print(f"lth-tf: error: {_one_line(str(e))}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as e:  # unwritable --out, full disk, ...: the user's to fix
+        print(f"lth-tf: error: {_one_line(str(e))}; check the path, its permissions and free space",
+              file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("lth-tf: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
 
 
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+# -- commands ---------------------------------------------------------------------------------
 def cmd_presets(args) -> int:
     for name in C.preset_names():
         print(f"{name:24s} {C.preset_description(name)}")
@@ -94,16 +111,24 @@ def cmd_presets(args) -> int:
 def cmd_run(args) -> int:
     exp = experiment_from_args(args)
     data_dir = _check_data_dir(args.data_dir)
+    run_dir = Path(args.out) / exp.run_name()
+    _check_out(Path(args.out), run_dir, exp)
+
+    _import_tf_quietly()
+    from lth_tf import data as datasets
     from lth_tf.console import console_sink
     from lth_tf.lottery import LotterySearch
 
+    # Data first: a missing data set fails here, before a run dir is created
+    # or an existing run is touched.
+    data = datasets.load(exp.data, data_dir, seed=exp.seed)
     with console_sink(quiet=args.quiet) as sink:
-        search = LotterySearch(exp, out=args.out, data_dir=data_dir, sink=sink)
+        search = LotterySearch(exp, out=args.out, data_dir=data_dir, sink=sink, data=data)
         for _ in search.rounds():
             pass
         search.finish(export=not args.no_export)
     _write_report(search.run_dir)
-    print(search.run_dir)
+    print(search.run_dir, flush=True)
     return 0
 
 
@@ -111,25 +136,59 @@ def cmd_report(args) -> int:
     run_dir = _existing_run_dir(args.run_dir)
     from lth_tf.report import write_report
 
-    print(write_report(run_dir, plots=True))
+    print(write_report(run_dir, plots=True), end="")
     return 0
 
 
 def cmd_export(args) -> int:
+    from lth_tf.export import check_target, size_report
+
     run_dir = _existing_run_dir(args.run_dir)
-    from lth_tf.export import size_report
+    exp = C.resolve(config_file=C.find_run_config(run_dir))
+    stored = store.RunStore(run_dir).stored_hash()
+    if stored != exp.hash():
+        raise LthError(
+            f"{run_dir}/config.toml does not match its recorded hash ({stored}); "
+            "restore the config.toml the run wrote, or export from the run's own folder"
+        )
+    done = _completed_rounds(run_dir)
+    if args.round is not None and args.round not in done:
+        raise LthError(f"round {args.round} is not stored in {run_dir}; stored rounds: {_ranges(done)}")
+    out = check_target(args.out)
+    if out.resolve() == store.ticket_dir(run_dir).resolve():
+        raise LthError(
+            f"--out {out} is the run's own ticket folder (kept by `lth-tf run`); give another path"
+        )
+    data_dir = _check_data_dir(args.data_dir)
+
+    _import_tf_quietly()
+    from lth_tf import data as datasets
     from lth_tf.lottery import LotterySearch
 
-    search = LotterySearch.open(run_dir, data_dir=_check_data_dir(args.data_dir))
-    path = search.export(round=args.round, out=args.out)
-    print(path)
-    for line in size_report(path):
+    data = datasets.load(exp.data, data_dir, seed=exp.seed)
+    search = LotterySearch.open(run_dir, exp=exp, data_dir=data_dir, data=data)
+    chosen = args.round if args.round is not None else _winner_round(search)
+    path = search.export(round=chosen, out=out)
+    metrics = search.store.round_metrics(chosen)
+    label = f"round {chosen} ({100 * metrics['sparsity']:.2f}% sparse)"
+    if chosen == 0:
+        lines = size_report(path, label="dense")
+    else:
+        with tempfile.TemporaryDirectory(prefix="lth-dense-") as tmp:
+            dense = search.export(round=0, out=Path(tmp) / "dense")
+            lines = size_report(path, dense=dense, label="ticket")
+    print(f"exported {label} of {run_dir}", file=sys.stderr)
+    for line in lines:
         print(line, file=sys.stderr)
+    print(path, flush=True)
     return 0
 
 
+# -- checks that need no TensorFlow ----------------------------------------------------------
 def _existing_run_dir(path: str) -> Path:
     p = Path(path)
+    if not p.is_dir():
+        raise LthError(f"run directory {p} does not exist; give the folder `lth-tf run` printed")
     if not (p / "config.toml").is_file():
         raise LthError(f"{p} is not a run directory (no config.toml); give the folder `lth-tf run` printed")
     return p
@@ -141,10 +200,105 @@ def _check_data_dir(path: str | None) -> str | None:
     return path
 
 
+def _check_out(out: Path, run_dir: Path, exp: C.Experiment) -> None:
+    """--out must be a folder (or creatable); an existing run dir must hold this config."""
+    for p in (out, run_dir):
+        if p.exists() and not p.is_dir():
+            raise LthError(f"--out: {p} exists and is not a folder; give another --out")
+    stored = store.RunStore(run_dir).stored_hash() if run_dir.is_dir() else None
+    if run_dir.is_dir() and (run_dir / "config.toml").exists() and stored != exp.hash():
+        raise LthError(
+            f"{run_dir} holds a different experiment (config hash {stored}, this one "
+            f"{exp.hash()}); choose another --out or rerun its own config.toml"
+        )
+
+
+def _completed_rounds(run_dir: Path) -> list[int]:
+    """Stored rounds, read without side effects (a running search may own temp folders)."""
+    base = store.rounds_dir(run_dir)
+    if not base.is_dir():
+        return []
+    found = {int(c.name) for c in base.iterdir() if c.name.isdigit() and (c / store.METRICS_FILE).exists()}
+    done = []
+    while len(done) in found:  # contiguous from 0, as RunStore.completed_rounds counts them
+        done.append(len(done))
+    return done
+
+
+def _ranges(rounds: list[int]) -> str:
+    if not rounds:
+        return "none (run `lth-tf run` until a round finishes)"
+    return f"{rounds[0]}..{rounds[-1]}" if len(rounds) > 1 else str(rounds[0])
+
+
+def _winner_round(search) -> int:
+    from lth_tf.lottery import pick_winner
+
+    metrics = [search.store.round_metrics(r) for r in _completed_rounds(search.run_dir)]
+    winner = pick_winner(metrics, search.exp.prune.tolerance)
+    if winner is None:
+        raise LthError(
+            f"no pruned round of {search.run_dir} matched dense validation accuracy; "
+            "pass --round R to export a given round"
+        )
+    return int(winner["round"])
+
+
 def _write_report(run_dir: Path) -> None:
     from lth_tf.report import write_report
 
     write_report(run_dir, plots=True)
+
+
+# -- TensorFlow's start-up chatter --------------------------------------------------------------
+# Lines TF's C++ side prints on import and first device query, whatever
+# TF_CPP_MIN_LOG_LEVEL says (they come before absl logging is initialised).
+_TF_NOISE = re.compile(
+    r"^(WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
+    r"|I\d{4} [\d:.]+\s+\d+ \S+\.cc:\d+\] .*"
+    r"|[EW]\d{4} [\d:.]+\s+\d+ \S+\.cc:\d+\] .*(cuInit|cuda|CUDA|TensorRT|oneDNN).*"
+    r"|To enable the following instructions: .* rebuild TensorFlow .*)$"
+)
+
+
+def _import_tf_quietly() -> None:
+    """Import TF (and the modules that import it) with its start-up lines filtered.
+
+    Everything written to stderr meanwhile is captured at the file-descriptor
+    level and replayed, minus the known noise. TF_CPP_MIN_LOG_LEVEL=0 keeps it all.
+    """
+    if "tensorflow" in sys.modules or os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0":
+        _import_tf()
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):
+        _import_tf()
+        return
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            _import_tf()
+        finally:
+            try:
+                sys.stderr.flush()
+            except (OSError, ValueError):
+                pass
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            kept = [ln for ln in tmp.read().decode(errors="replace").splitlines()
+                    if ln.strip() and not _TF_NOISE.match(ln)]
+            if kept:
+                print("\n".join(kept), file=sys.stderr)
+
+
+def _import_tf() -> None:
+    from lth_tf import lottery  # noqa: F401  (TF, tf_keras, tfmot)
+    from lth_tf._keras import tf
+
+    tf.config.list_physical_devices()  # the CUDA probe logs here, not at import
 
 
 COMMANDS = {"presets": cmd_presets, "run": cmd_run, "report": cmd_report, "export": cmd_export}

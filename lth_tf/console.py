@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import time
 from typing import Callable, Iterator
 
 from rich.console import Console
@@ -27,14 +28,14 @@ def round_line(e: Event) -> str:
     text = (
         f"round {e['round']:>2}  sparsity {100 * e['sparsity']:6.2f}%  "
         f"val {100 * (e.get('val_acc') or 0):5.2f}%  test {100 * (e.get('test_acc') or 0):5.2f}%  "
-        f"{e.get('seconds', 0):6.1f}s"
+        f"{e.get('seconds') or 0:6.1f}s"
     )
     d = e.get("distill")
     if d:
         text += (
-            f"  KD student {d.get('student_loss', float('nan')):.3f}"
-            f" distill {d.get('distill_loss', float('nan')):.3f}"
-            f" teacher {d.get('teacher_loss', float('nan')):.3f}"
+            f"  KD student {_num(d.get('student_loss'), '.3f')}"
+            f" distill {_num(d.get('distill_loss'), '.3f')}"
+            f" teacher {_num(d.get('teacher_loss'), '.3f')}"
         )
     return text
 
@@ -42,6 +43,9 @@ def round_line(e: Event) -> str:
 def describe(e: Event) -> str | None:
     """A plain log line for the events worth a line; None for the rest."""
     name = e["event"]
+    if name == "round_started":
+        target = e.get("target_sparsity") or 0.0
+        return f"round {e['round']:>2}: training {e['epochs']} epochs at {100 * target:.2f}% sparsity"
     if name == "run_started":
         resumed = e.get("resumed_from")
         how = f"resuming after round {resumed}" if resumed is not None else "starting"
@@ -54,10 +58,13 @@ def describe(e: Event) -> str | None:
             f"  test {100 * (e.get('test_acc') or 0):.2f}%"
         )
     if name == "ticket_exported":
-        return (
+        text = (
             f"ticket: round {e['round']}, sparsity {100 * e['sparsity']:.2f}%,"
             f" test {100 * (e.get('test_acc') or 0):.2f}% -> {e['path']}"
         )
+        if e.get("saved_model_bytes") is not None and e.get("gzip_bytes") is not None:
+            text += f" ({e['saved_model_bytes'] / 1e6:.3f} MB, {e['gzip_bytes'] / 1e6:.3f} MB gzip)"
+        return text
     if name == "run_failed":
         return f"run failed in round {e.get('round')}: {e.get('error')}"
     if name == "run_finished":
@@ -100,7 +107,7 @@ class RichSink:
                 f"round {e['round']:>2} epochs", total=e["epochs"], info=""
             )
         elif name == "epoch_end" and self.epoch_task is not None:
-            info = f"loss {e.get('loss', 0):.3f} val_acc {100 * (e.get('val_acc') or 0):.1f}%"
+            info = f"loss {_num(e.get('loss'), '.3f')} val_acc {_num(e.get('val_acc'), '.1%')}"
             self.progress.update(self.epoch_task, completed=e["epoch"], info=info)
         elif name == "round_finished":
             if self.rounds_task is not None:
@@ -112,16 +119,41 @@ class RichSink:
                 self.progress.console.print(line)
 
 
-class PlainSink:
-    """--quiet: plain lines, no bars."""
+def epoch_line(e: Event) -> str:
+    return (
+        f"round {e['round']:>2} epoch {e['epoch']}/{e['epochs']}  loss {_num(e.get('loss'), '.4f')}"
+        f"  val {_num(e.get('val_acc'), '.2%')}"
+    )
 
-    def __init__(self, stream=sys.stderr):
+
+def _num(x, spec: str) -> str:
+    """A number formatted, or "nan" for the None that events carry for NaN/inf."""
+    return "nan" if x is None else format(x, spec)
+
+
+class PlainSink:
+    """--quiet, or stderr not a terminal: plain lines, no bars.
+
+    A line per round start and end, controls, ticket and finish; epoch lines at
+    most every `epoch_interval` seconds, so long rounds show progress in a log
+    without a line per epoch.
+    """
+
+    def __init__(self, stream=None, epoch_interval: float = 30.0):
         self.stream = stream
+        self.epoch_interval = epoch_interval
+        self._last = time.monotonic()
 
     def __call__(self, e: Event) -> None:
-        line = describe(e)
+        if e["event"] == "epoch_end":
+            if time.monotonic() - self._last < self.epoch_interval or e["epoch"] == e["epochs"]:
+                return
+            line = epoch_line(e)
+        else:
+            line = describe(e)
         if line:
-            print(line, file=self.stream, flush=True)
+            print(line, file=self.stream or sys.stderr, flush=True)
+            self._last = time.monotonic()
 
 
 @contextlib.contextmanager

@@ -1,31 +1,173 @@
 """Export a ticket: a plain tf_keras model (wrappers stripped) as a SavedModel.
 
 The SavedModel loads with `tf.saved_model.load` and `tf_keras.models.load_model`
-in a process that never imported lth_tf.
+in a process that never imported lth_tf (nor Spektral), and computes the same
+outputs as the stripped model; pruned kernel entries are stored as exact zeros.
+
+Graph layers: Spektral's `Conv` layers (our `PrunableGCNConv` is one) replace
+their `call` with an instance attribute in `__init__`, which Keras' SavedModel
+tracing calls as an unbound method and fails on. `exportable` swaps each such
+layer for a subclass of its Spektral base class, of the same name and config,
+that keeps the class's own `call` (the dropped wrapper only casts integer
+adjacency matrices to float). The SavedModel then records the class name
+`GCNConv` with Spektral's config, so `load_model` revives it from the saved
+traces without any custom object, or rebuilds a real Spektral layer when given
+`custom_objects={"GCNConv": spektral.layers.GCNConv}`.
+
+Sizes: a pruned kernel is stored dense, so the raw size of a ticket equals the
+dense model's; its zeros show in the gzip size (what sharing the export costs).
 """
 
 from __future__ import annotations
 
+import io
+import logging
 import shutil
+import tarfile
 import tempfile
 from pathlib import Path
 
-from lth_tf._keras import keras  # noqa: F401  (arranges Keras 2 before TF loads)
+from lth_tf.errors import LthError
+
+# No TensorFlow at import: the CLI checks an export target before loading TF.
+# `exportable` imports it (via lth_tf._keras, which arranges Keras 2 first).
+
+SAVED_MODEL_FILE = "saved_model.pb"
+
+# Keras warns on every save of an uncompiled model that its (absent) compiled
+# metrics are not built; the export is for inference, so the line is noise.
+_UNCOMPILED_WARNING = "Compiled the loaded model, but the compiled metrics"
 
 
-def export_savedmodel(model, path: str | Path) -> Path:
-    """Write `model` as a SavedModel at `path`, replacing an older export atomically."""
+class _DropUncompiledWarning(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return _UNCOMPILED_WARNING not in record.getMessage()
+
+
+def is_savedmodel(path: str | Path) -> bool:
+    return (Path(path) / SAVED_MODEL_FILE).is_file()
+
+
+def check_target(path: str | Path) -> Path:
+    """Refuse a target that exists and is not an older SavedModel (never delete user files)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
-    model.save(str(tmp / "model"), save_format="tf", include_optimizer=False)
-    if path.exists():
-        shutil.rmtree(path)
-    (tmp / "model").rename(path)
-    shutil.rmtree(tmp, ignore_errors=True)
+    if path.exists() and not (path.is_dir() and is_savedmodel(path)):
+        kind = "folder" if path.is_dir() else "file"
+        raise LthError(
+            f"export target {path} is an existing {kind} that is not a SavedModel; "
+            "give a new path (only an older export is ever replaced)"
+        )
     return path
 
 
+def export_savedmodel(model, path: str | Path) -> Path:
+    """Write `model` as a SavedModel at `path`, replacing an older export atomically.
+
+    `path` must not exist, or hold an older SavedModel (LthError otherwise).
+    """
+    path = check_target(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model = exportable(model)
+    signatures = serving_signature(model)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
+    tf_log = logging.getLogger("tensorflow")
+    quiet = _DropUncompiledWarning()
+    tf_log.addFilter(quiet)
+    try:
+        model.save(str(tmp / "model"), save_format="tf", include_optimizer=False,
+                   signatures=signatures)
+        old = None
+        if path.exists():
+            old = tmp / "old"
+            path.rename(old)
+        (tmp / "model").rename(path)
+    finally:
+        tf_log.removeFilter(quiet)
+        shutil.rmtree(tmp, ignore_errors=True)
+    return path
+
+
+# -- graph layers ------------------------------------------------------------------------
+_EXPORT_CLASSES: dict[type, type] = {}
+
+
+def _spektral_base(cls: type) -> type | None:
+    """The first Spektral class in `cls`'s MRO, if `cls` is a Spektral Conv layer."""
+    for c in cls.__mro__:
+        if c.__module__.startswith("spektral.layers.convolutional") and c.__name__ != "Conv":
+            return c
+    return None
+
+
+def _export_class(base: type) -> type:
+    if base not in _EXPORT_CLASSES:
+
+        def __init__(self, *args, **kwargs):
+            base.__init__(self, *args, **kwargs)
+            # Spektral's Conv.__init__ sets `self.call = check_dtypes_decorator(self.call)`.
+            self.__dict__.pop("call", None)
+
+        _EXPORT_CLASSES[base] = type(base.__name__, (base,), {"__init__": __init__})
+    return _EXPORT_CLASSES[base]
+
+
+def exportable(model):
+    """`model`, or a copy with Spektral conv layers made SavedModel-safe (see module doc)."""
+    if not any(_spektral_base(type(layer)) for layer in model.layers):
+        return model
+    from lth_tf._keras import keras
+
+    def clone(layer):
+        base = _spektral_base(type(layer))
+        cls = _export_class(base) if base else layer.__class__
+        return cls.from_config(layer.get_config())
+
+    copy = keras.models.clone_model(model, clone_function=clone)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def serving_signature(model):
+    """A `serving_default` with named plain-tensor inputs for models with sparse inputs.
+
+    Keras' own signature flattens a SparseTensor input into `args_0_1`, `args_0_2`,
+    ...; here the GCN's signature takes `x`, `a_indices`, `a_values` and
+    `a_dense_shape`. None (Keras' default signature) for models without sparse inputs.
+    """
+    from lth_tf._keras import tf
+
+    inputs = list(model.inputs)
+    if not any(isinstance(i.type_spec, tf.SparseTensorSpec) for i in inputs):
+        return None
+    specs, parts = [], []
+    for i in inputs:
+        name = i.name.split(":")[0]
+        if isinstance(i.type_spec, tf.SparseTensorSpec):
+            rank = i.shape.rank
+            specs += [
+                tf.TensorSpec((None, rank), tf.int64, f"{name}_indices"),
+                tf.TensorSpec((None,), i.dtype, f"{name}_values"),
+                tf.TensorSpec((rank,), tf.int64, f"{name}_dense_shape"),
+            ]
+            parts.append(3)
+        else:
+            specs.append(tf.TensorSpec(i.shape, i.dtype, name))
+            parts.append(1)
+    output_name = model.output_names[0] if len(model.output_names) == 1 else None
+
+    @tf.function(input_signature=specs)
+    def serve(*flat):
+        args, k = [], 0
+        for n in parts:
+            args.append(flat[k] if n == 1 else tf.SparseTensor(*flat[k : k + 3]))
+            k += n
+        out = model(args, training=False)
+        return {output_name: out} if output_name else out
+
+    return {"serving_default": serve}
+
+
+# -- sizes -----------------------------------------------------------------------------------
 def directory_size(path: str | Path) -> int:
     """Bytes of all files below `path`."""
     return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
@@ -33,15 +175,42 @@ def directory_size(path: str | Path) -> int:
 
 def gzip_size(path: str | Path) -> int:
     """Bytes of the folder packed as .tar.gz (what sharing it costs)."""
-    import io
-    import tarfile
-
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz", compresslevel=9) as tar:
         tar.add(str(path), arcname=Path(path).name)
     return buf.tell()
 
 
-def size_report(path: str | Path) -> list[str]:
-    raw, gz = directory_size(path), gzip_size(path)
-    return [f"SavedModel size: {raw / 1e6:.3f} MB raw, {gz / 1e6:.3f} MB gzip ({path})"]
+def sizes(path: str | Path) -> dict[str, int]:
+    """{"saved_model_bytes": raw bytes, "gzip_bytes": .tar.gz bytes} of an export."""
+    return {"saved_model_bytes": directory_size(path), "gzip_bytes": gzip_size(path)}
+
+
+def _weights(path: str | Path) -> str:
+    """"; weights X raw, Y gzip": the variables/ folder alone (the graph is the same for all rounds)."""
+    v = Path(path) / "variables"
+    if not v.is_dir():
+        return ""
+    return f"; weights {_mb(directory_size(v))} raw, {_mb(gzip_size(v))} gzip"
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.3f} MB"
+
+
+def size_report(path: str | Path, dense: str | Path | dict[str, int] | None = None,
+                label: str = "ticket") -> list[str]:
+    """Lines giving an export's raw and gzip size, and the dense model's next to it.
+
+    `dense` is the dense (round 0) export's folder or its `sizes()`.
+    """
+    t = sizes(path)
+    lines = [f"{label + ':':8s} {_mb(t['saved_model_bytes'])} raw, {_mb(t['gzip_bytes'])} gzip"
+             f"{_weights(path)}  ({path})"]
+    if dense is not None:
+        d = dense if isinstance(dense, dict) else sizes(dense)
+        w = _weights(dense) if not isinstance(dense, dict) else ""
+        lines.insert(0, f"{'dense:':8s} {_mb(d['saved_model_bytes'])} raw, {_mb(d['gzip_bytes'])} gzip{w}")
+        ratio = t["gzip_bytes"] / max(1, d["gzip_bytes"])
+        lines.append(f"{'':8s} gzip of the {label} is {100 * ratio:.1f}% of the dense model's")
+    return lines

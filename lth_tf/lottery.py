@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 _ROUND_SEED = 1_000
 _REINIT_SEED = 7_919
 _MASK_SEED = 104_729
+_KEEP = object()  # _write_summary: keep the ticket recorded by an earlier finish
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ class LotterySearch:
         stop: threading.Event | None = None,
         run_dir: str | Path | None = None,
         callbacks_factory: Callable[[int, str], list] | None = None,
+        data: Any = None,
     ):
         """`callbacks_factory(round, kind)`, if given, returns extra Keras callbacks
         for one training: kind "round" for IMP round `round`, or the control kind
@@ -85,7 +87,7 @@ class LotterySearch:
         self.data_dir = data_dir
         self.callbacks_factory = callbacks_factory
         self.rewind = RewindMode.parse(exp.prune.rewind)
-        self._data: Any = None
+        self._data: Any = data  # an already loaded data set (the CLI loads it before claiming)
         if exp.train.deterministic:
             tf.config.experimental.enable_op_determinism()
 
@@ -281,11 +283,20 @@ class LotterySearch:
                 if self.store.control_metrics(kind, r) is None:
                     self._run_control(kind, r)
                     self._write_summary("running")
+        from lth_tf.export import is_savedmodel, sizes
+
         ticket = None
         winner = pick_winner(self._round_metrics_list(), self.exp.prune.tolerance)
-        previous = self.store.read_summary() or {}
-        if winner is not None and previous.get("status") == "finished" and previous.get("ticket"):
-            ticket = previous["ticket"]  # finished before: the export is already there
+        previous = self._previous_ticket()
+        if (
+            winner is not None
+            and previous is not None
+            and [previous.get(k) for k in ("round", "sparsity", "test_acc")]
+            == [winner[k] for k in ("round", "sparsity", "test_acc")]
+            and is_savedmodel(store.ticket_dir(self.run_dir))
+        ):
+            # Finished before: the export is already there (finish is idempotent).
+            ticket = previous
         elif winner is not None and export:
             path = self.export(winner["round"], store.ticket_dir(self.run_dir))
             ticket = {
@@ -293,6 +304,7 @@ class LotterySearch:
                 "sparsity": winner["sparsity"],
                 "test_acc": winner["test_acc"],
                 "path": str(path),
+                **sizes(path),  # saved_model_bytes, gzip_bytes
             }
             self._emit("ticket_exported", **ticket)
         summary = self._write_summary("finished", ticket=ticket)
@@ -355,7 +367,16 @@ class LotterySearch:
     def _round_metrics_list(self) -> list[dict[str, Any]]:
         return [self.store.round_metrics(r) for r in self.completed_rounds()]
 
-    def _write_summary(self, status: str, ticket: dict | None = None) -> dict[str, Any]:
+    def _previous_ticket(self) -> dict[str, Any] | None:
+        try:
+            return (self.store.read_summary() or {}).get("ticket")
+        except LthError:  # an unreadable summary is rewritten from the rounds
+            return None
+
+    def _write_summary(self, status: str, ticket: Any = _KEEP) -> dict[str, Any]:
+        """Rewrite summary.json; the ticket of an earlier finish is kept unless given."""
+        if ticket is _KEEP:
+            ticket = self._previous_ticket()
         rounds = self._round_metrics_list()
         summary = build_summary(self.exp, status, rounds, self.store.all_controls(), ticket)
         self.store.write_summary(summary)

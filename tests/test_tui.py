@@ -23,11 +23,12 @@ from lth_tf import config as C
 from lth_tf.events import make_event, read_events
 from tui import messages as m
 from tui.app import LthApp, main
+from tui.relay import EventRelay
 from tui.screens import RunScreen, StartScreen
 from tui.state import RunState, duration, pct, points
 from tui.widgets import LayerBars, RoundsTable
 from tui.widgets.acc_chart import ChartData, draw
-from tui.worker import EventRelay, StepGate, drive
+from tui.worker import StepGate, drive
 
 FIXTURE = Path(__file__).parent / "fixtures" / "conv4-synthetic_images-bf9edf2d92"
 SIZE = (120, 40)
@@ -200,6 +201,8 @@ def test_main_reports_user_errors_with_exit_code_2(capsys, tmp_path):
     assert main(["--preset", "smoke", "--set", "prune.rate=2"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("lth-tui: prune.rate 2.0 is outside") and "Traceback" not in err
+    assert main(["--preset", "smoke", "--data-dir", str(tmp_path / "no-data")]) == 2
+    assert "is not a folder" in capsys.readouterr().err
 
 
 # -- step mode on a fake search (fast: no TensorFlow) ------------------------------------------

@@ -116,6 +116,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # Mistakes on the command line get the CLI treatment: one line, exit code 2.
     try:
+        if args.data_dir and not Path(args.data_dir).expanduser().is_dir():
+            raise LthError(
+                f"--data-dir {args.data_dir} is not a folder; give one laid out like "
+                "../shared/data (citation/ind.cora.*, cifar10-jpeg.tar.gz)"
+            )
         if args.attach and args.preset:
             raise LthError("give either --attach RUN_DIR or --preset NAME, not both")
         if args.attach:

@@ -63,6 +63,7 @@ class RunScreen(Screen):
         self.next_step = ""
         self.quitting = False
         self.follow_latest = True  # the table cursor follows the newest round
+        self._followed_row: int | None = None  # where following last put the cursor
 
     # -- layout ------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -143,11 +144,16 @@ class RunScreen(Screen):
     def selected_round(self) -> int | None:
         return self.query_one(RoundsTable).round_at_cursor()
 
-    def refresh_round(self, info: RoundInfo) -> None:
-        table = self.query_one(RoundsTable)
-        table.show_round(info, self.state)
-        if self.follow_latest:
+    def follow(self) -> None:
+        """Put the cursor on the newest round, if the user has not moved it away."""
+        if self.follow_latest and self.state.rounds:
+            table = self.query_one(RoundsTable)
             table.move_to_round(max(self.state.rounds))
+            self._followed_row = table.cursor_row
+
+    def refresh_round(self, info: RoundInfo) -> None:
+        self.query_one(RoundsTable).show_round(info, self.state)
+        self.follow()
         if self.selected_round() == info.round or self.follow_latest:
             self.show_details(info)
 
@@ -155,8 +161,7 @@ class RunScreen(Screen):
         table = self.query_one(RoundsTable)
         for r in sorted(self.state.rounds):
             table.show_round(self.state.rounds[r], self.state)
-        if self.follow_latest and self.state.rounds:
-            table.move_to_round(max(self.state.rounds))
+        self.follow()
         sel = self.selected_round()
         self.show_details(self.state.rounds.get(sel) if sel is not None else None)
         self.refresh_chart()
@@ -172,7 +177,7 @@ class RunScreen(Screen):
         else:
             layers.border_title = f"Layer sparsity · round {info.round} (training)"
         curves = self.query_one(CurvesPanel)
-        curves.border_title = curves.show(info, self.state.kd_enabled)
+        curves.border_title = curves.show(info, self.state.kd_enabled, self.state.kd_from_round)
 
     def refresh_chart(self) -> None:
         self.query_one(AccuracyChart).show(ChartData.from_state(self.state))
@@ -226,7 +231,7 @@ class RunScreen(Screen):
         self.query_one(RoundProgress).show_round(info)
         if self.selected_round() == msg.round:
             curves = self.query_one(CurvesPanel)
-            curves.border_title = curves.show(info, self.state.kd_enabled)
+            curves.border_title = curves.show(info, self.state.kd_enabled, self.state.kd_from_round)
 
     def on_round_finished(self, msg: m.RoundFinished) -> None:
         info = self.state.round_finished(
@@ -276,7 +281,14 @@ class RunScreen(Screen):
         self.set_status(f"✓ done · {self.ticket_text()}", "done")
 
     def on_run_failed(self, msg: m.RunFailed) -> None:
+        if self.state.status == "failed" and self.state.error == msg.error:
+            return  # the search's run_failed event, then the driver's own report
         self.state.status, self.state.error = "failed", msg.error
+        table = self.query_one(RoundsTable)
+        for r in self.state.drop_unfinished():
+            table.remove_round(r)
+        self.refresh_all()
+        self.query_one(RoundProgress).show_round(None, "Run failed")
         where = "" if msg.round is None else f" in round {msg.round}"
         self.log_line(f"[red b]run failed{where}[/]: {msg.error}")
         self.set_status(f"✗ failed: {msg.error}", "error")
@@ -311,6 +323,7 @@ class RunScreen(Screen):
             table = self.query_one(RoundsTable)
             for r in self.state.drop_unfinished():
                 table.remove_round(r)
+            self.refresh_all()
             self.log_line("stopped; the run is resumable (same settings resume after the last round)")
             self.set_status("■ stopped — run again with the same settings to resume", "done")
         elif msg.outcome == "finished":
@@ -337,7 +350,11 @@ class RunScreen(Screen):
     # -- the table cursor picks the round the side panels show ------------------------------
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         table = self.query_one(RoundsTable)
-        self.follow_latest = event.cursor_row >= table.row_count - 1
+        if event.cursor_row != self._followed_row:
+            # The user moved the cursor (following's own moves may arrive after
+            # more rows came in): follow again only from the last row.
+            self.follow_latest = event.cursor_row >= table.row_count - 1
+            self._followed_row = None
         key = event.row_key.value
         self.show_details(self.state.rounds.get(int(key)) if key is not None else None)
 

@@ -23,7 +23,7 @@ class CurvesPanel(Vertical):
                 yield Sparkline([], id=f"curve-{i}")
                 yield Label("", id=f"curve-value-{i}", classes="curve-value")
 
-    def show(self, info: RoundInfo | None, kd_enabled: bool) -> str:
+    def show(self, info: RoundInfo | None, kd_enabled: bool, kd_from_round: int = 1) -> str:
         """Draw the round's curves; returns the panel title."""
         history = info.history if info is not None else {}
         kd = any(history.get(key) for _, key in KD_CURVES)
@@ -42,8 +42,9 @@ class CurvesPanel(Vertical):
         if kd:
             note.update(f"knowledge distillation, {n} epochs")
             return f"KD losses · round {info.round}"
-        if kd_enabled and info.round == 0:
-            note.update(f"dense teacher round, {n} epochs (KD from round 1)")
+        if kd_enabled and info.round < kd_from_round:
+            what = "dense teacher round" if info.round == 0 else "before KD starts"
+            note.update(f"{what}, {n} epochs (KD from round {kd_from_round})")
         elif kd_enabled:
             note.update(f"{n} epochs, no KD losses recorded")
         elif n:

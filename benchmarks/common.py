@@ -1,0 +1,93 @@
+"""Shared helpers for the benchmark scripts: machine facts, result files, workers.
+
+Each benchmark writes one JSON file to benchmarks/results/ with a `headline`
+object, the date, the machine and the exact command that produced it. Runs go
+through the product's public API (LotterySearch) into benchmarks/runs/
+(git-ignored), so an interrupted benchmark resumes from its checkpoints.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+ROOT = Path(__file__).resolve().parent
+RESULTS = ROOT / "results"
+RUNS = ROOT / "runs"
+
+
+def machine() -> dict[str, Any]:
+    mem = ""
+    try:
+        with open("/proc/meminfo") as f:
+            mem = f.readline().split()[1]
+    except OSError:
+        pass
+    cpu = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
+    except OSError:
+        pass
+    return {
+        "cores": os.cpu_count(),
+        "cpu": cpu,
+        "memory_gib": round(int(mem) / 2**20, 1) if mem else None,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "gpu": False,
+    }
+
+
+def git_commit() -> str | None:
+    try:
+        return subprocess.check_output(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True, stderr=subprocess.DEVNULL
+        ).strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def write_result(name: str, headline: dict[str, Any], body: dict[str, Any], quick: bool,
+                 seconds: float) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / (f"{name}.quick.json" if quick else f"{name}.json")
+    payload = {
+        "benchmark": name,
+        "quick": quick,
+        "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": machine(),
+        "commit": git_commit(),
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "wall_seconds": round(seconds, 1),
+        "headline": headline,
+        **body,
+    }
+    out.write_text(json.dumps(payload, indent=2) + "\n")
+    return out
+
+
+def mean_std(values: Iterable[float]) -> tuple[float, float]:
+    vals = list(values)
+    if not vals:
+        return float("nan"), float("nan")
+    return statistics.fmean(vals), (statistics.stdev(vals) if len(vals) > 1 else 0.0)
+
+
+def run_parallel(fn: Callable, jobs: list[tuple], workers: int) -> list[Any]:
+    """Run fn(*job) for every job in separate processes (TF state stays apart)."""
+    if workers <= 1:
+        return [fn(*job) for job in jobs]
+    import multiprocessing as mp
+
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+        futures = [pool.submit(fn, *job) for job in jobs]
+        return [f.result() for f in futures]
