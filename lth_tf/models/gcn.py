@@ -1,8 +1,8 @@
 """Kipf & Welling's two-layer graph convolutional network, prunable by tfmot.
 
 dropout -> GCNConv(hidden, ReLU, L2 on its kernel) -> dropout -> GCNConv(classes),
-giving one row of logits per node. The model takes `[x, a]`: node features x of
-shape (N, F) and the GCN-normalised adjacency a as a `tf.SparseTensor` (N, N).
+giving one row of logits per node. The model takes `[x, a]`: node features x as a
+`tf.SparseTensor` of shape (N, F) and the GCN-normalised adjacency a as a `tf.SparseTensor` (N, N).
 Keras's batch axis is the node axis, so a whole graph is one batch; training is
 full-batch, with per-node sample weights selecting the training nodes.
 
@@ -17,13 +17,13 @@ from lth_tf.config import Model
 from lth_tf.models import gcn
 
 model = gcn.build_gcn(Model(name="gcn", hidden=16), (1433,), 7, seed=0)
-logits = model([x, a])  # x: (N, 1433) float32, a: tf.SparseTensor (N, N) -> (N, 7)
+logits = model([x, a])  # x: tf.SparseTensor (N, 1433), a: tf.SparseTensor (N, N) -> (N, 7)
 ```
 """
 
 from __future__ import annotations
 
-from lth_tf._keras import keras
+from lth_tf._keras import keras, tf
 from lth_tf.config import Model
 from lth_tf.errors import LthError
 from lth_tf.models.common import check_classes, init, l2
@@ -47,6 +47,29 @@ class PrunableGCNConv(GCNConv, tfmot.sparsity.keras.PrunableLayer):
 
     def get_prunable_weights(self):
         return [self.kernel]
+
+
+@keras.utils.register_keras_serializable(package="lth_tf")
+class SparseDropout(layers.Layer):
+    """Dropout on the stored values of a tf.SparseTensor (Kipf's sparse_dropout).
+
+    Args:
+        rate: fraction of the nonzero entries dropped while training.
+    """
+
+    def __init__(self, rate: float, **kwargs):
+        super().__init__(**kwargs)
+        self.rate = float(rate)
+
+    def call(self, x, training=None):
+        if not training or self.rate == 0.0:
+            return x
+        keep = tf.random.uniform(tf.shape(x.values)) >= self.rate
+        kept = tf.sparse.retain(x, keep)
+        return tf.SparseTensor(kept.indices, kept.values / (1.0 - self.rate), kept.dense_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate}
 
 
 def build_gcn(cfg: Model, input_shape: tuple, num_classes: int, seed: int) -> keras.Model:
@@ -76,9 +99,10 @@ def build_gcn(cfg: Model, input_shape: tuple, num_classes: int, seed: int) -> ke
     if not 0.0 <= cfg.dropout < 1.0:
         raise LthError(f"model 'gcn': model.dropout {cfg.dropout} is outside [0, 1); use e.g. 0.5")
 
-    x_in = keras.Input(shape=shape, name="x")
+    # Features come sparse (see GraphData.inputs), so the input dropout is sparse too.
+    x_in = keras.Input(shape=shape, sparse=True, name="x")
     a_in = keras.Input(shape=(None,), sparse=True, name="a")
-    x = layers.Dropout(cfg.dropout, name="dropout1")(x_in)
+    x = SparseDropout(cfg.dropout, name="dropout1")(x_in)
     x = PrunableGCNConv(
         cfg.hidden, activation="relu", kernel_initializer=init("glorot_uniform", seed, "gcn1"),
         kernel_regularizer=l2(cfg.l2), name="gcn1",
