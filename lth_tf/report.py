@@ -66,10 +66,16 @@ def write_report(run_dir: str | Path, plots: bool = True) -> str:
     if summary.get("dense"):
         head.append(f"dense: val {_pct(summary['dense']['val_acc'])}%, test {_pct(summary['dense']['test_acc'])}%")
     if ticket:
-        head.append(
+        line = (
             f"winning ticket: round {ticket['round']}, sparsity {_pct(ticket['sparsity'])}%, "
             f"test {_pct(ticket['test_acc'])}% at {ticket['path']}"
         )
+        if ticket.get("saved_model_bytes") is not None and ticket.get("gzip_bytes") is not None:
+            line += (f" (SavedModel {ticket['saved_model_bytes'] / 1e6:.3f} MB, "
+                     f"{ticket['gzip_bytes'] / 1e6:.3f} MB gzip)")
+        head.append(line)
+    elif summary.get("status") == "finished":
+        head.append("winning ticket: none (no pruned round matched dense validation accuracy)")
     text = "\n".join(head + [""] + rounds_table(summary)) + "\n"
     if plots and summary.get("rounds"):
         plot_accuracy(summary, run_dir / "accuracy.png")
@@ -92,10 +98,13 @@ def plot_accuracy(summary: dict[str, Any], path: Path) -> Path:
     if summary.get("dense"):
         ax.axhline(100 * summary["dense"]["test_acc"], color="gray", ls="--", label="dense (test)")
     markers = {"random_reinit": "x", "random_mask": "s"}
+    colors = {"random_reinit": "C3", "random_mask": "C2"}
     for kind in sorted({c["kind"] for c in summary.get("controls") or []}):
         cs = [c for c in summary["controls"] if c["kind"] == kind]
         ax.scatter([100 * c["sparsity"] for c in cs], [100 * c["test_acc"] for c in cs],
-                   marker=markers.get(kind, "^"), label=kind.replace("_", " "), zorder=3)
+                   marker=markers.get(kind, "^"), color=colors.get(kind, "C4"),
+                   label=kind.replace("_", " "), zorder=3)
+    ax.set_title(f"{path.parent.name}", fontsize=9)
     ax.set_xlabel("sparsity (% of prunable weights zero)")
     ax.set_ylabel("test accuracy (%)")
     ax.grid(alpha=0.3)

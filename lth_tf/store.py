@@ -72,9 +72,21 @@ def tensorboard_dir(run_dir: Path) -> Path:
 
 
 # -- atomic writes -------------------------------------------------------------------
+def _read_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# mkstemp creates files readable by the owner only; files in a run dir get the
+# permissions any other new file would (0o666 less the umask), like the SavedModel.
+_FILE_MODE = 0o666 & ~_read_umask()
+
+
 def write_text_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.fchmod(fd, _FILE_MODE)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(text)
         f.flush()
@@ -94,6 +106,7 @@ def save_arrays(path: Path, arrays: list[np.ndarray] | dict[str, np.ndarray]) ->
     else:
         payload = {f"i:{i:05d}": np.asarray(v) for i, v in enumerate(arrays)}
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.fchmod(fd, _FILE_MODE)
     with os.fdopen(fd, "wb") as f:
         np.savez(f, **payload)
         f.flush()
