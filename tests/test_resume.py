@@ -31,7 +31,7 @@ from lth_tf.events import read_events
 
 ROOT = Path(__file__).resolve().parents[1]
 # Four pruning rounds of 4 epochs: a round takes ~1-2 s, so the kill lands in round 2.
-ARGS = ["--preset", "smoke", "--rounds", "4", "--set", "train.epochs=4", "--seed", "3", "--quiet"]
+ARGS = ["run", "--preset", "smoke", "--rounds", "4", "--set", "train.epochs=4", "--seed", "3", "--quiet"]
 ROUND_KEYS = ("round", "sparsity", "val_acc", "test_acc", "layer_sparsity", "distill")
 
 

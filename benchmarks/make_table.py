@@ -1,0 +1,111 @@
+"""Regenerate the README's results section from benchmarks/results/*.json.
+
+    python benchmarks/make_table.py          # rewrites README.md between the markers
+
+Only full (non --quick) result files are used; a missing one is listed as "not run".
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+
+
+def _load(name: str) -> dict | None:
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _pct(x: float | None, digits: int = 1) -> str:
+    return "–" if x is None else f"{100 * x:.{digits}f}%"
+
+
+def _where(res: dict) -> str:
+    m = res["machine"]
+    return f"{res['date']}, {m['cores']} cores, {m.get('memory_gib')} GiB, no GPU, commit {res.get('commit')}"
+
+
+def table() -> str:
+    lines = ["| benchmark | headline | target | met | ran |", "|---|---|---|---|---|"]
+    cora = _load("cora_lottery")
+    if cora:
+        h = cora["headline"]
+        lines.append(
+            f"| cora_lottery ({h['seeds']} seeds, {h['rounds']} rounds) | max matching sparsity "
+            f"{_pct(h['max_matching_sparsity'], 2)} ({h['best_configuration']}) | ≥ 98.5% | "
+            f"{'yes' if h['max_matching_sparsity'] >= 0.985 else 'no'} | {_where(cora)} |"
+        )
+        mi = h.get("max_matching_sparsity_rewind_init")
+        lines.append(
+            f"| cora_lottery, classic ticket | max matching sparsity {_pct(mi, 2)} "
+            f"({h.get('rewind_init_configuration')}) | ≥ 95% | "
+            f"{'yes' if mi is not None and mi >= 0.95 else 'no'} | same run |"
+        )
+    else:
+        lines.append("| cora_lottery | not run | | | |")
+    over = _load("overhead")
+    if over:
+        h = over["headline"]
+        lines.append(
+            f"| overhead | ours/plain time per epoch: ResNet-18 w16 {h['ratio_resnet18_w16']:.3f}, "
+            f"GCN {h['ratio_gcn_cora']:.3f} | ≤ 1.10 | {'yes' if h['met'] else 'no'} | {_where(over)} |"
+        )
+    else:
+        lines.append("| overhead | not run | | | |")
+    size = _load("export_size")
+    if size:
+        h = size["headline"]
+        lines.append(
+            f"| export_size | GCN ticket at {_pct(h['at_sparsity'], 1)} sparse: SavedModel gzip / lower "
+            f"bound {h['size_ratio']:.2f}, compact ticket / bound {h['size_ratio_compact']:.2f} | "
+            f"report | – | {_where(size)} |"
+        )
+    else:
+        lines.append("| export_size | not run | | | |")
+    cifar = _load("cifar_resnet18_cpu")
+    if cifar:
+        h = cifar["headline"]
+        lines.append(
+            f"| cifar_resnet18_cpu ({h['seeds']} seed) | {_pct(h['final_sparsity'])} sparse: "
+            f"{h['delta_vs_dense']:+.2f} points vs dense ({_pct(h['dense_test'])} → "
+            f"{_pct(h['ticket_test'])}; random reinit {_pct(h['random_reinit_test'])}) | "
+            f"~+2 points (reference, full scale) | {'yes' if h['delta_vs_dense'] >= 0 else 'no'} | "
+            f"{_where(cifar)} |"
+        )
+    else:
+        lines.append("| cifar_resnet18_cpu | not run | | | |")
+    if cora:
+        lines += ["", "Cora GCN, mean test accuracy over seeds per round (± std):", ""]
+        configs = cora["configs"]
+        names = list(configs)
+        lines.append("| round | sparsity | " + " | ".join(names) + " |")
+        lines.append("|---:|---:|" + "---:|" * len(names))
+        n = min(len(configs[k]["rounds"]) for k in names)
+        for r in range(n):
+            row = configs[names[0]]["rounds"][r]
+            cells = [f"{100 * configs[k]['rounds'][r]['test_mean']:.1f} ± {100 * configs[k]['rounds'][r]['test_std']:.1f}"
+                     for k in names]
+            lines.append(f"| {r} | {_pct(row['sparsity'], 2)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    if BEGIN not in text or END not in text:
+        print(f"README.md lacks the {BEGIN} / {END} markers", file=sys.stderr)
+        return 2
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    readme.write_text(f"{head}{BEGIN}\n{table()}\n{END}{tail}")
+    print("README.md results table regenerated")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
