@@ -152,8 +152,10 @@ def cmd_export(args) -> int:
             "restore the config.toml the run wrote, or export from the run's own folder"
         )
     done = _completed_rounds(run_dir)
-    if args.round is not None and args.round not in done:
-        raise LthError(f"round {args.round} is not stored in {run_dir}; stored rounds: {_ranges(done)}")
+    if args.round is not None:
+        if args.round not in done:
+            raise LthError(f"round {args.round} is not stored in {run_dir}; stored rounds: {_ranges(done)}")
+        store.RunStore(run_dir).load_round(args.round)  # a corrupt checkpoint fails here, fast
     out = check_target(args.out)
     if out.resolve() == store.ticket_dir(run_dir).resolve():
         raise LthError(
