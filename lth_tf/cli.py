@@ -113,6 +113,7 @@ def cmd_run(args) -> int:
     data_dir = _check_data_dir(args.data_dir)
     run_dir = Path(args.out) / exp.run_name()
     _check_out(Path(args.out), run_dir, exp)
+    _check_resume_point(run_dir, exp)
 
     _import_tf_quietly()
     from lth_tf import data as datasets
@@ -213,6 +214,22 @@ def _check_out(out: Path, run_dir: Path, exp: C.Experiment) -> None:
             f"{run_dir} holds a different experiment (config hash {stored}, this one "
             f"{exp.hash()}); choose another --out or rerun its own config.toml"
         )
+
+
+def _check_resume_point(run_dir: Path, exp: C.Experiment) -> None:
+    """Read the checkpoint a resume starts from, so a corrupt one fails before any work.
+
+    That is the last stored round and the rewind point. A finished run reads
+    neither (rerunning it only reports), so only runs with rounds left are checked.
+    """
+    done = _completed_rounds(run_dir)
+    planned = 1 if exp.prune.one_shot else exp.prune.rounds
+    if not done or done[-1] >= planned:
+        return
+    s = store.RunStore(run_dir)
+    s.load_round(done[-1])
+    if store.rewind_path(run_dir).exists() or exp.prune.rewind not in ("lr", "finetune"):
+        s.load_rewind()
 
 
 def _completed_rounds(run_dir: Path) -> list[int]:

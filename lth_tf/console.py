@@ -65,8 +65,7 @@ def describe(e: Event) -> str | None:
         if e.get("saved_model_bytes") is not None and e.get("gzip_bytes") is not None:
             text += f" ({e['saved_model_bytes'] / 1e6:.3f} MB, {e['gzip_bytes'] / 1e6:.3f} MB gzip)"
         return text
-    if name == "run_failed":
-        return f"run failed in round {e.get('round')}: {e.get('error')}"
+    # run_failed: no line; the CLI prints the error itself (one line, or a traceback)
     if name == "run_finished":
         return f"finished: {e['run_dir']}"
     return None
@@ -94,7 +93,7 @@ class RichSink:
     def __call__(self, e: Event) -> None:
         name = e["event"]
         if name == "run_started":
-            self.console.print(describe(e))
+            self.console.print(describe(e), markup=False)
             done = (e.get("resumed_from") + 1) if e.get("resumed_from") is not None else 0
             if self.rounds_task is None:
                 self.rounds_task = self.progress.add_task(
@@ -112,11 +111,11 @@ class RichSink:
         elif name == "round_finished":
             if self.rounds_task is not None:
                 self.progress.advance(self.rounds_task)
-            self.progress.console.print(round_line(e))
+            self.progress.console.print(round_line(e), markup=False)
         else:
             line = describe(e)
             if line:
-                self.progress.console.print(line)
+                self.progress.console.print(line, markup=False)
 
 
 def epoch_line(e: Event) -> str:

@@ -297,6 +297,8 @@ class LotterySearch:
         ):
             # Finished before: the export is already there (finish is idempotent).
             ticket = previous
+            if "gzip_bytes" not in ticket:  # recorded before sizes were
+                ticket = {**ticket, **sizes(store.ticket_dir(self.run_dir))}
         elif winner is not None and export:
             path = self.export(winner["round"], store.ticket_dir(self.run_dir))
             ticket = {

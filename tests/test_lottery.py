@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from lth_tf import config as C
 from lth_tf import store
 from lth_tf._keras import keras
 from lth_tf.errors import LthError
-from lth_tf.lottery import LotterySearch, pick_winner
+from lth_tf.lottery import LotterySearch, Stopped, pick_winner
 from lth_tf.pruning import masks as M
 from lth_tf.pruning import wrap as W
 
@@ -163,6 +164,7 @@ class Run:
     probe: Probe | None = None
     yielded: list[int] = field(default_factory=list)
     summary: dict | None = None
+    notes: dict = field(default_factory=dict)
 
     @property
     def exp(self) -> C.Experiment:
@@ -227,11 +229,34 @@ def finetune_run(tmp_path_factory) -> Run:
     return _run(FINETUNE, tmp_path_factory.mktemp("finetune"), Probe(), upto=1)
 
 
+class _StopAfter(keras.callbacks.Callback):
+    """Sets the search's stop event after `batches` training steps."""
+
+    def __init__(self, stop: threading.Event, batches: int):
+        super().__init__()
+        self.stop, self.batches = stop, batches
+
+    def on_train_batch_end(self, batch, logs=None):
+        if batch + 1 >= self.batches:
+            self.stop.set()
+
+
 @pytest.fixture(scope="module")
 def resumed_run(tmp_path_factory) -> tuple[Run, Run]:
-    """GLOBAL in another folder: stopped after round 1, then resumed by a new search."""
+    """GLOBAL in another folder: stopped in the middle of round 2, resumed by a new search."""
     out = tmp_path_factory.mktemp("resume")
-    first = _run(GLOBAL, out, upto=1)
+    stop = threading.Event()
+
+    def stop_in_round_2(r: int, kind: str) -> list:
+        return [_StopAfter(stop, 3)] if r == 2 else []
+
+    search = LotterySearch(GLOBAL, out=out, stop=stop, callbacks_factory=stop_in_round_2)
+    first = Run(search)
+    with pytest.raises(Stopped):
+        for result in search.rounds():
+            first.yielded.append(result.round)
+    first.notes["rounds_dir"] = sorted(p.name for p in store.rounds_dir(search.run_dir).iterdir())
+    first.notes["status"] = search.store.read_summary()["status"]
     second = _run(GLOBAL, out)
     return first, second
 
@@ -428,7 +453,7 @@ def test_layerwise_pruning_uses_one_threshold_per_layer(layerwise_run):
 
 # -- 6 and 7. determinism and resume ----------------------------------------------------------------
 def test_same_seed_gives_bit_identical_masks(global_run, resumed_run):
-    first, _ = resumed_run  # same config, another folder, rounds 0 and 1 in one process
+    first, _ = resumed_run  # same config, another folder; rounds 0 and 1 ran in one process
     assert first.search.run_dir != global_run.search.run_dir
     for name, m in global_run.masks(1).items():
         other = first.masks(1)[name]
@@ -438,6 +463,9 @@ def test_same_seed_gives_bit_identical_masks(global_run, resumed_run):
 def test_another_seed_gives_other_masks(global_run, finetune_run):
     # Round 1's masks come from round 0 alone, which the rewind mode does not touch.
     assert finetune_run.exp.seed != global_run.exp.seed
+    a, b = (run.probe.starts[(0, "round")] for run in (global_run, finetune_run))
+    for (role, name), x, y in zip(a.layout, a.weights, b.weights):
+        assert role != "kernel" or not np.array_equal(x, y), f"{name}: the same initial kernel"
     a, b = global_run.masks(1), finetune_run.masks(1)
     assert sum(kept(a).values()) == sum(kept(b).values())  # same count (sizes and rate) ...
     assert any(not np.array_equal(a[n], b[n]) for n in a)  # ... other weights
@@ -448,6 +476,8 @@ def test_resume_continues_after_the_last_round_and_ends_with_the_same_masks(
 ):
     first, second = resumed_run
     assert not first.search.resumed and first.yielded == [0, 1]
+    # The stopped round left nothing behind, and the run is not marked failed.
+    assert first.notes == {"rounds_dir": ["000", "001"], "status": "running"}
     assert second.search.resumed and second.yielded == [2, 3]
     assert second.search.run_dir == first.search.run_dir
     for r in range(1, GLOBAL.prune.rounds + 1):
@@ -456,8 +486,10 @@ def test_resume_continues_after_the_last_round_and_ends_with_the_same_masks(
     # Every round starts from a fresh, reseeded session: the weights match too.
     for a, b in zip(global_run.load(GLOBAL.prune.rounds)[0], second.load(GLOBAL.prune.rounds)[0]):
         np.testing.assert_array_equal(a, b)
-    started = [e for e in second.events() if e["event"] == "run_started"]
-    assert [e["resumed_from"] for e in started] == [None, 1]
+    events = second.events()
+    assert [e["resumed_from"] for e in events if e["event"] == "run_started"] == [None, 1]
+    assert [e["round"] for e in events if e["event"] == "round_started"] == [0, 1, 2, 2, 3]
+    assert "run_failed" not in {e["event"] for e in events}
 
 
 def test_a_run_dir_refuses_another_experiment(resumed_run):
