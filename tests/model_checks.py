@@ -34,22 +34,26 @@ def build_small(name: str, seed: int = 0) -> keras.Model:
     return models.build(cfg, shape, NUM_CLASSES, seed)
 
 
+def _sparse(m: np.ndarray) -> tf.SparseTensor:
+    rows, cols = np.nonzero(m)
+    indices = np.stack([rows, cols], 1).astype(np.int64)
+    return tf.sparse.reorder(tf.SparseTensor(indices, m[rows, cols].astype(np.float32), m.shape))
+
+
 def random_graph(nodes: int = 30, features: int = 12, seed: int = 0):
-    """x (N, F), GCN-normalised adjacency as tf.SparseTensor, labels, train-node weights."""
+    """Sparse 0/1 features (N, F) and GCN-normalised adjacency (N, N), both
+    tf.SparseTensor as GraphData.inputs() gives them; labels; train-node weights."""
     rng = np.random.default_rng(seed)
-    x = rng.random((nodes, features), dtype=np.float32)
+    x = (rng.random((nodes, features)) < 0.3).astype(np.float32)
+    x[np.arange(nodes), rng.integers(0, features, nodes)] = 1.0  # no empty rows
     adj = np.triu(rng.random((nodes, nodes)) < 0.15, 1)
     adj = (adj | adj.T).astype(np.float32) + np.eye(nodes, dtype=np.float32)
     d = 1.0 / np.sqrt(adj.sum(1))
     norm = adj * d[:, None] * d[None, :]
-    rows, cols = np.nonzero(norm)
-    a = tf.sparse.reorder(
-        tf.SparseTensor(np.stack([rows, cols], 1).astype(np.int64), norm[rows, cols], norm.shape)
-    )
     y = rng.integers(0, NUM_CLASSES, nodes)
     train_mask = np.zeros(nodes, dtype=np.float32)
     train_mask[: nodes // 2] = 1.0
-    return tf.constant(x), a, y, train_mask
+    return _sparse(x), _sparse(norm), y, train_mask
 
 
 def inputs(name: str, seed: int = 0):

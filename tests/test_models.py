@@ -48,7 +48,7 @@ def test_builds_trains_and_reloads(name, tmp_path):
     assert np.isfinite(history.history["loss"][0])
 
     out = predict(model, name)
-    rows = len(inputs(name)[0]) if name == "gcn" else len(inputs(name))
+    rows = int(inputs(name)[0].dense_shape[0]) if name == "gcn" else len(inputs(name))
     assert out.shape == (rows, NUM_CLASSES)
     assert not np.allclose(out.sum(axis=1), 1.0)  # not probabilities
 
@@ -119,3 +119,10 @@ def test_wrong_input_shape_is_a_user_error(name, shape):
 def test_bad_width_is_a_user_error():
     with pytest.raises(LthError, match="model.width 0"):
         models.build(Model(name="resnet18", width=0), (8, 8, 3), NUM_CLASSES, 0)
+
+
+def test_gcn_dropout_acts_only_in_training():
+    model = build_small("gcn")
+    x = inputs("gcn")
+    np.testing.assert_array_equal(model(x, training=False), model(x, training=False))
+    assert not np.array_equal(model(x, training=True), model(x, training=True))
