@@ -33,7 +33,7 @@ EXIT_USAGE = 2
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (the contract) and exit 2."""
 
-    def error(self, message: str):  # noqa: D401
+    def error(self, message: str):
         self.exit(EXIT_USAGE, f"lth-tf: error: {message}; see `{self.prog} --help`\n")
 
 
@@ -45,7 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run (or resume) an experiment; prints the run dir")
     add_experiment_args(run)
-    run.add_argument("--quiet", action="store_true", help="plain log lines instead of progress bars")
+    run.add_argument(
+        "--quiet", action="store_true", help="plain log lines instead of progress bars"
+    )
     run.add_argument("--no-export", action="store_true", help="do not export the winning ticket")
 
     rep = sub.add_parser("report", help="table of rounds; writes RUN_DIR/report.md and plots")
@@ -72,7 +74,9 @@ def add_experiment_args(p: argparse.ArgumentParser) -> None:
 
 def experiment_from_args(args: argparse.Namespace) -> C.Experiment:
     if not args.preset and not args.config:
-        raise LthError("no experiment given; pass --preset NAME (see `lth-tf presets`) or --config FILE")
+        raise LthError(
+            "no experiment given; pass --preset NAME (see `lth-tf presets`) or --config FILE"
+        )
     overrides = list(args.overrides)
     if args.rounds is not None:
         overrides.append(f"prune.rounds={args.rounds}")
@@ -89,8 +93,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"lth-tf: error: {_one_line(str(e))}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as e:  # unwritable --out, full disk, ...: the user's to fix
-        print(f"lth-tf: error: {_one_line(str(e))}; check the path, its permissions and free space",
-              file=sys.stderr)
+        print(
+            f"lth-tf: error: {_one_line(str(e))}; check the path, its permissions and free space",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("lth-tf: interrupted; run the same command again to resume", file=sys.stderr)
@@ -155,7 +161,9 @@ def cmd_export(args) -> int:
     done = _completed_rounds(run_dir)
     if args.round is not None:
         if args.round not in done:
-            raise LthError(f"round {args.round} is not stored in {run_dir}; stored rounds: {_ranges(done)}")
+            raise LthError(
+                f"round {args.round} is not stored in {run_dir}; stored rounds: {_ranges(done)}"
+            )
         store.RunStore(run_dir).load_round(args.round)  # a corrupt checkpoint fails here, fast
     out = check_target(args.out)
     if out.resolve() == store.ticket_dir(run_dir).resolve():
@@ -193,13 +201,17 @@ def _existing_run_dir(path: str) -> Path:
     if not p.is_dir():
         raise LthError(f"run directory {p} does not exist; give the folder `lth-tf run` printed")
     if not (p / "config.toml").is_file():
-        raise LthError(f"{p} is not a run directory (no config.toml); give the folder `lth-tf run` printed")
+        raise LthError(
+            f"{p} is not a run directory (no config.toml); give the folder `lth-tf run` printed"
+        )
     return p
 
 
 def _check_data_dir(path: str | None) -> str | None:
     if path is not None and not Path(path).is_dir():
-        raise LthError(f"--data-dir {path} is not a folder; point it at a folder laid out like shared/data")
+        raise LthError(
+            f"--data-dir {path} is not a folder; point it at a folder laid out like shared/data"
+        )
     return path
 
 
@@ -237,7 +249,11 @@ def _completed_rounds(run_dir: Path) -> list[int]:
     base = store.rounds_dir(run_dir)
     if not base.is_dir():
         return []
-    found = {int(c.name) for c in base.iterdir() if c.name.isdigit() and (c / store.METRICS_FILE).exists()}
+    found = {
+        int(c.name)
+        for c in base.iterdir()
+        if c.name.isdigit() and (c / store.METRICS_FILE).exists()
+    }
     done = []
     while len(done) in found:  # contiguous from 0, as RunStore.completed_rounds counts them
         done.append(len(done))
@@ -307,8 +323,11 @@ def _import_tf_quietly() -> None:
             os.dup2(saved, 2)
             os.close(saved)
             tmp.seek(0)
-            kept = [ln for ln in tmp.read().decode(errors="replace").splitlines()
-                    if ln.strip() and not _TF_NOISE.match(ln)]
+            kept = [
+                ln
+                for ln in tmp.read().decode(errors="replace").splitlines()
+                if ln.strip() and not _TF_NOISE.match(ln)
+            ]
             if kept:
                 print("\n".join(kept), file=sys.stderr)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from rich.console import Console
 from rich.progress import (
@@ -45,7 +45,9 @@ def describe(e: Event) -> str | None:
     name = e["event"]
     if name == "round_started":
         target = e.get("target_sparsity") or 0.0
-        return f"round {e['round']:>2}: training {e['epochs']} epochs at {100 * target:.2f}% sparsity"
+        return (
+            f"round {e['round']:>2}: training {e['epochs']} epochs at {100 * target:.2f}% sparsity"
+        )
     if name == "run_started":
         resumed = e.get("resumed_from")
         how = f"resuming after round {resumed}" if resumed is not None else "starting"

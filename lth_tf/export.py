@@ -74,8 +74,9 @@ def export_savedmodel(model, path: str | Path) -> Path:
     quiet = _DropUncompiledWarning()
     tf_log.addFilter(quiet)
     try:
-        model.save(str(tmp / "model"), save_format="tf", include_optimizer=False,
-                   signatures=signatures)
+        model.save(
+            str(tmp / "model"), save_format="tf", include_optimizer=False, signatures=signatures
+        )
         old = None
         if path.exists():
             old = tmp / "old"
@@ -187,7 +188,11 @@ def sizes(path: str | Path) -> dict[str, int]:
 
 
 def _weights(path: str | Path) -> str:
-    """"; weights X raw, Y gzip": the variables/ folder alone (the graph is the same for all rounds)."""
+    """A "; weights X raw, Y gzip" suffix: the variables/ folder alone.
+
+    The graph part of a SavedModel is the same for every round; the weights are
+    where pruning shows.
+    """
     v = Path(path) / "variables"
     if not v.is_dir():
         return ""
@@ -198,19 +203,26 @@ def _mb(n: int) -> str:
     return f"{n / 1e6:.3f} MB"
 
 
-def size_report(path: str | Path, dense: str | Path | dict[str, int] | None = None,
-                label: str = "ticket") -> list[str]:
+def size_report(
+    path: str | Path, dense: str | Path | dict[str, int] | None = None, label: str = "ticket"
+) -> list[str]:
     """Lines giving an export's raw and gzip size, and the dense model's next to it.
 
     `dense` is the dense (round 0) export's folder or its `sizes()`.
     """
     t = sizes(path)
-    lines = [f"{label + ':':8s} {_mb(t['saved_model_bytes'])} raw, {_mb(t['gzip_bytes'])} gzip"
-             f"{_weights(path)}  ({path})"]
+    lines = [
+        (
+            f"{label + ':':8s} {_mb(t['saved_model_bytes'])} raw, {_mb(t['gzip_bytes'])} gzip"
+            f"{_weights(path)}  ({path})"
+        )
+    ]
     if dense is not None:
         d = dense if isinstance(dense, dict) else sizes(dense)
         w = _weights(dense) if not isinstance(dense, dict) else ""
-        lines.insert(0, f"{'dense:':8s} {_mb(d['saved_model_bytes'])} raw, {_mb(d['gzip_bytes'])} gzip{w}")
+        lines.insert(
+            0, f"{'dense:':8s} {_mb(d['saved_model_bytes'])} raw, {_mb(d['gzip_bytes'])} gzip{w}"
+        )
         ratio = t["gzip_bytes"] / max(1, d["gzip_bytes"])
         lines.append(f"{'':8s} gzip of the {label} is {100 * ratio:.1f}% of the dense model's")
     return lines

@@ -16,7 +16,9 @@ from lth_tf.errors import LthError
 def load_summary(run_dir: str | Path) -> dict[str, Any]:
     summary = store.RunStore(run_dir).read_summary()
     if summary is None:
-        raise LthError(f"{run_dir} has no summary.json yet; run `lth-tf run` until a round finishes")
+        raise LthError(
+            f"{run_dir} has no summary.json yet; run `lth-tf run` until a round finishes"
+        )
     return summary
 
 
@@ -28,8 +30,10 @@ def rounds_table(summary: dict[str, Any]) -> list[str]:
     """Markdown table lines: one row per round, then the controls."""
     dense = (summary.get("dense") or {}).get("test_acc")
     lines = [
-        "| round | sparsity % | val acc % | test acc % | delta vs dense | student loss "
-        "| distill loss | teacher loss | seconds |",
+        (
+            "| round | sparsity % | val acc % | test acc % | delta vs dense | student loss "
+            "| distill loss | teacher loss | seconds |"
+        ),
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in summary.get("rounds", []):
@@ -42,7 +46,11 @@ def rounds_table(summary: dict[str, Any]) -> list[str]:
         )
     controls = summary.get("controls") or []
     if controls:
-        lines += ["", "| control | round | sparsity % | test acc % | delta vs dense |", "|---|---:|---:|---:|---:|"]
+        lines += [
+            "",
+            "| control | round | sparsity % | test acc % | delta vs dense |",
+            "|---|---:|---:|---:|---:|",
+        ]
         for c in controls:
             delta = "" if dense is None else f"{100 * (c['test_acc'] - dense):+.2f}"
             lines.append(
@@ -61,18 +69,24 @@ def write_report(run_dir: str | Path, plots: bool = True) -> str:
     summary = load_summary(run_dir)
     ticket = summary.get("ticket")
     head = [f"# Lottery run {run_dir.name}", ""]
-    head.append(f"status: {summary.get('status')}, preset: {summary.get('preset')}, "
-                f"config hash: {summary.get('config_hash')}")
+    head.append(
+        f"status: {summary.get('status')}, preset: {summary.get('preset')}, "
+        f"config hash: {summary.get('config_hash')}"
+    )
     if summary.get("dense"):
-        head.append(f"dense: val {_pct(summary['dense']['val_acc'])}%, test {_pct(summary['dense']['test_acc'])}%")
+        head.append(
+            f"dense: val {_pct(summary['dense']['val_acc'])}%, test {_pct(summary['dense']['test_acc'])}%"
+        )
     if ticket:
         line = (
             f"winning ticket: round {ticket['round']}, sparsity {_pct(ticket['sparsity'])}%, "
             f"test {_pct(ticket['test_acc'])}% at {ticket['path']}"
         )
         if ticket.get("saved_model_bytes") is not None and ticket.get("gzip_bytes") is not None:
-            line += (f" (SavedModel {ticket['saved_model_bytes'] / 1e6:.3f} MB, "
-                     f"{ticket['gzip_bytes'] / 1e6:.3f} MB gzip)")
+            line += (
+                f" (SavedModel {ticket['saved_model_bytes'] / 1e6:.3f} MB, "
+                f"{ticket['gzip_bytes'] / 1e6:.3f} MB gzip)"
+            )
         head.append(line)
     elif summary.get("status") == "finished":
         head.append("winning ticket: none (no pruned round matched dense validation accuracy)")
@@ -101,9 +115,14 @@ def plot_accuracy(summary: dict[str, Any], path: Path) -> Path:
     colors = {"random_reinit": "C3", "random_mask": "C2"}
     for kind in sorted({c["kind"] for c in summary.get("controls") or []}):
         cs = [c for c in summary["controls"] if c["kind"] == kind]
-        ax.scatter([100 * c["sparsity"] for c in cs], [100 * c["test_acc"] for c in cs],
-                   marker=markers.get(kind, "^"), color=colors.get(kind, "C4"),
-                   label=kind.replace("_", " "), zorder=3)
+        ax.scatter(
+            [100 * c["sparsity"] for c in cs],
+            [100 * c["test_acc"] for c in cs],
+            marker=markers.get(kind, "^"),
+            color=colors.get(kind, "C4"),
+            label=kind.replace("_", " "),
+            zorder=3,
+        )
     ax.set_title(f"{path.parent.name}", fontsize=9)
     ax.set_xlabel("sparsity (% of prunable weights zero)")
     ax.set_ylabel("test accuracy (%)")

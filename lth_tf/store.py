@@ -167,15 +167,16 @@ class RunStore:
 
     # rounds
     def completed_rounds(self) -> list[int]:
-        """Rounds whose checkpoint is complete; stray temporary folders are removed."""
+        """Rounds whose checkpoint is complete (read-only: safe while a run writes)."""
         base = rounds_dir(self.run_dir)
         if not base.exists():
             return []
         done = []
         for child in base.iterdir():
-            if child.name.startswith("."):
-                shutil.rmtree(child, ignore_errors=True)  # left by a crash mid-write
-            elif child.name.isdigit() and (child / METRICS_FILE).exists():
+            # ".NNN.tmp" folders are rounds being written (by this or another
+            # process) or left by a crash; listing never deletes them, and
+            # save_round clears a stale one before it writes that round again.
+            if child.name.isdigit() and (child / METRICS_FILE).exists():
                 done.append(int(child.name))
         done.sort()
         # Rounds must be contiguous from 0: a gap means someone deleted a folder;

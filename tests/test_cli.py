@@ -25,7 +25,8 @@ from pathlib import Path
 
 import pytest
 
-from lth_tf import cli, config as C, store
+from lth_tf import cli, store
+from lth_tf import config as C
 from lth_tf.console import PlainSink, RichSink, console_sink
 from lth_tf.events import EVENT_NAMES, make_event, read_events
 
@@ -54,17 +55,32 @@ class Result:
         return f"exit {self.code}, stdout {self.out!r}, stderr {self.err!r}"
 
 
-def lth(*args: str, tmp: Path, env: dict | None = None, timeout: float = 180) -> Result:
-    marker = Path(tempfile.gettempdir()) / f"lth-tf-test-{uuid.uuid4().hex}"
-    t0 = time.monotonic()
-    proc = subprocess.run(
-        [sys.executable, "-c", RUNNER, str(marker), *args],
-        capture_output=True, text=True, timeout=timeout, cwd=tmp,
-        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
-    )
-    tf_imported = marker.read_text() == "1"
-    marker.unlink()
-    return Result(proc, tf_imported, time.monotonic() - t0)
+class Launched:
+    """`lth-tf ARGS` started in a subprocess (cwd `tmp`); `.result()` waits for it."""
+
+    def __init__(self, *args: str, tmp: Path):
+        self.marker = Path(tempfile.gettempdir()) / f"lth-tf-test-{uuid.uuid4().hex}"
+        self.t0 = time.monotonic()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", RUNNER, str(self.marker), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=tmp,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+
+    def result(self, timeout: float = 180) -> Result:
+        out, err = self.proc.communicate(timeout=timeout)
+        seconds = time.monotonic() - self.t0
+        tf_imported = self.marker.read_text() == "1"
+        self.marker.unlink()
+        done = subprocess.CompletedProcess(self.proc.args, self.proc.returncode, out, err)
+        return Result(done, tf_imported, seconds)
+
+
+def lth(*args: str, tmp: Path) -> Result:
+    return Launched(*args, tmp=tmp).result()
 
 
 def assert_user_error(r: Result, *words: str) -> str:
@@ -84,7 +100,8 @@ def tree(path: Path) -> dict[str, str]:
     """{relative path: sha1 of contents} of every file below `path`."""
     return {
         str(p.relative_to(path)): hashlib.sha1(p.read_bytes()).hexdigest()
-        for p in sorted(path.rglob("*")) if p.is_file()
+        for p in sorted(path.rglob("*"))
+        if p.is_file()
     }
 
 
@@ -99,8 +116,12 @@ def finished(tmp_path_factory):
     ticket_pb = (run_dir / "ticket" / "saved_model.pb").stat()
     second = lth("run", *SMOKE, "--out", "runs", tmp=tmp)
     return {
-        "tmp": tmp, "run_dir": run_dir, "first": first, "second": second,
-        "before": before, "ticket_pb": ticket_pb,
+        "tmp": tmp,
+        "run_dir": run_dir,
+        "first": first,
+        "second": second,
+        "before": before,
+        "ticket_pb": ticket_pb,
     }
 
 
@@ -133,8 +154,15 @@ def test_run_prints_only_the_run_dir_and_writes_the_run(finished):
     assert any(line.startswith("round  2  sparsity  75.00%") for line in err)
     assert err[-1].startswith("finished: ")
     assert not any("absl" in line or line.startswith("I0000") for line in err), r.err
-    for name in ("config.toml", "events.jsonl", "summary.json", "rewind.npz", "report.md",
-                 "accuracy.png", "ticket/saved_model.pb"):
+    for name in (
+        "config.toml",
+        "events.jsonl",
+        "summary.json",
+        "rewind.npz",
+        "report.md",
+        "accuracy.png",
+        "ticket/saved_model.pb",
+    ):
         assert (run_dir / name).is_file(), name
     for rnd in range(3):
         for f in ("weights.npz", "masks.npz", "metrics.json"):
@@ -161,7 +189,7 @@ def test_run_writes_events_and_summary_by_the_contract(finished):
     t = s["ticket"]
     assert t["round"] == 2 and t["sparsity"] == 0.75  # tolerance 1.0: the sparsest round wins
     assert t["saved_model_bytes"] > t["gzip_bytes"] > 0
-    exported = [e for e in events if e["event"] == "ticket_exported"][0]
+    exported = next(e for e in events if e["event"] == "ticket_exported")
     assert exported["saved_model_bytes"] == t["saved_model_bytes"]
 
 
@@ -180,7 +208,9 @@ def test_rerunning_a_finished_run_resumes_without_training(finished):
     for name, digest in finished["before"].items():
         if name not in ("events.jsonl", "report.md", "accuracy.png"):
             assert now[name] == digest, name
-    assert (run_dir / "ticket" / "saved_model.pb").stat().st_mtime_ns == finished["ticket_pb"].st_mtime_ns
+    assert (run_dir / "ticket" / "saved_model.pb").stat().st_mtime_ns == finished[
+        "ticket_pb"
+    ].st_mtime_ns
 
 
 # -- report ----------------------------------------------------------------------------------
@@ -208,15 +238,36 @@ def test_report_shows_distillation_losses(tmp_path, capsys):
     (run_dir / "config.toml").write_text("# config_hash = x\n")
     kd = {"student_loss": 0.5, "distill_loss": 0.25, "teacher_loss": 0.125}
     rounds = [
-        {"round": 0, "sparsity": 0.0, "val_acc": 0.8, "test_acc": 0.75, "layer_sparsity": {},
-         "seconds": 1.0, "distill": None},
-        {"round": 1, "sparsity": 0.2, "val_acc": 0.8, "test_acc": 0.7, "layer_sparsity": {},
-         "seconds": 1.0, "distill": kd},
+        {
+            "round": 0,
+            "sparsity": 0.0,
+            "val_acc": 0.8,
+            "test_acc": 0.75,
+            "layer_sparsity": {},
+            "seconds": 1.0,
+            "distill": None,
+        },
+        {
+            "round": 1,
+            "sparsity": 0.2,
+            "val_acc": 0.8,
+            "test_acc": 0.7,
+            "layer_sparsity": {},
+            "seconds": 1.0,
+            "distill": kd,
+        },
     ]
-    store.RunStore(run_dir).write_summary({
-        "config_hash": "x", "preset": None, "status": "running",
-        "dense": {"val_acc": 0.8, "test_acc": 0.75}, "rounds": rounds, "controls": [], "ticket": None,
-    })
+    store.RunStore(run_dir).write_summary(
+        {
+            "config_hash": "x",
+            "preset": None,
+            "status": "running",
+            "dense": {"val_acc": 0.8, "test_acc": 0.75},
+            "rounds": rounds,
+            "controls": [],
+            "ticket": None,
+        }
+    )
     assert cli.main(["report", str(run_dir)]) == 0
     out = capsys.readouterr().out
     assert "| 1 | 20.00 | 80.00 | 70.00 | -5.00 | 0.5000 | 0.2500 | 0.1250 | 1.0 |" in out
@@ -229,18 +280,59 @@ class FakeTTY(io.StringIO):
 
 
 def feed(sink) -> None:
-    sink(make_event("run_started", run_dir="r", config_hash="h", preset="smoke", rounds=1,
-                    resumed_from=None, model="tiny_cnn", dataset="synthetic_images", config={}))
+    sink(
+        make_event(
+            "run_started",
+            run_dir="r",
+            config_hash="h",
+            preset="smoke",
+            rounds=1,
+            resumed_from=None,
+            model="tiny_cnn",
+            dataset="synthetic_images",
+            config={},
+        )
+    )
     for r in (0, 1):
         sink(make_event("round_started", round=r, target_sparsity=0.5 * r, epochs=2))
         for ep in (1, 2):
-            sink(make_event("epoch_end", round=r, epoch=ep, epochs=2, loss=float("nan"),
-                            acc=0.5, val_loss=1.0, val_acc=0.5, seconds=0.1))
-        sink(make_event("round_finished", round=r, sparsity=0.5 * r, layer_sparsity={},
-                        val_acc=0.5, test_acc=0.5, seconds=1.0, best_epoch=2,
-                        distill={"student_loss": 1.0, "distill_loss": None, "teacher_loss": 2.0}))
-    sink(make_event("ticket_exported", round=1, sparsity=0.5, test_acc=0.5, path="t/[bold]/x",
-                    saved_model_bytes=2_000_000, gzip_bytes=500_000))
+            sink(
+                make_event(
+                    "epoch_end",
+                    round=r,
+                    epoch=ep,
+                    epochs=2,
+                    loss=float("nan"),
+                    acc=0.5,
+                    val_loss=1.0,
+                    val_acc=0.5,
+                    seconds=0.1,
+                )
+            )
+        sink(
+            make_event(
+                "round_finished",
+                round=r,
+                sparsity=0.5 * r,
+                layer_sparsity={},
+                val_acc=0.5,
+                test_acc=0.5,
+                seconds=1.0,
+                best_epoch=2,
+                distill={"student_loss": 1.0, "distill_loss": None, "teacher_loss": 2.0},
+            )
+        )
+    sink(
+        make_event(
+            "ticket_exported",
+            round=1,
+            sparsity=0.5,
+            test_acc=0.5,
+            path="t/[bold]/x",
+            saved_model_bytes=2_000_000,
+            gzip_bytes=500_000,
+        )
+    )
     sink(make_event("run_finished", run_dir="r", ticket=None))
 
 
@@ -263,8 +355,10 @@ def test_progress_is_rich_on_a_terminal_and_plain_otherwise(monkeypatch):
         lines = stream.getvalue().splitlines()
         assert lines[0] == "starting: r (tiny_cnn on synthetic_images, 1 rounds)"
         assert "round  1: training 2 epochs at 50.00% sparsity" in lines
-        assert any(line.startswith("round  1  sparsity  50.00%") and "distill nan" in line
-                   for line in lines)
+        assert any(
+            line.startswith("round  1  sparsity  50.00%") and "distill nan" in line
+            for line in lines
+        )
         assert lines[-1] == "finished: r"
 
 
@@ -278,24 +372,34 @@ def test_plain_progress_shows_epochs_of_long_rounds():
 # -- errors a user can cause -------------------------------------------------------------------
 BAD = {
     "unknown preset": (["run", "--preset", "nope"], ["'nope'", "lth-tf presets"]),
-    "unknown model": (["run", "--preset", "smoke", "--set", "model.name=nope"],
-                      ["'nope'", "model.name = one of"]),
-    "unknown dataset": (["run", "--preset", "smoke", "--set", "data.name=nope"],
-                        ["'nope'", "data.name = one of"]),
+    "unknown model": (
+        ["run", "--preset", "smoke", "--set", "model.name=nope"],
+        ["'nope'", "model.name = one of"],
+    ),
+    "unknown dataset": (
+        ["run", "--preset", "smoke", "--set", "data.name=nope"],
+        ["'nope'", "data.name = one of"],
+    ),
     "rate 0": (["run", "--preset", "smoke", "--set", "prune.rate=0"], ["prune.rate 0.0", "(0, 1)"]),
     "rate 1": (["run", "--preset", "smoke", "--set", "prune.rate=1"], ["prune.rate 1.0", "(0, 1)"]),
     "rate 1.5": (["run", "--preset", "smoke", "--set", "prune.rate=1.5"], ["prune.rate 1.5"]),
     "rate -0.1": (["run", "--preset", "smoke", "--set", "prune.rate=-0.1"], ["prune.rate -0.1"]),
-    "bad key": (["run", "--preset", "smoke", "--set", "train.epoch=3"],
-                ["'train.epoch'", "train.epochs"]),
-    "bad type": (["run", "--preset", "smoke", "--set", "train.epochs=abc"],
-                 ["'train.epochs'", "'abc'", "whole number"]),
+    "bad key": (
+        ["run", "--preset", "smoke", "--set", "train.epoch=3"],
+        ["'train.epoch'", "train.epochs"],
+    ),
+    "bad type": (
+        ["run", "--preset", "smoke", "--set", "train.epochs=abc"],
+        ["'train.epochs'", "'abc'", "whole number"],
+    ),
     "not key=value": (["run", "--preset", "smoke", "--set", "train.epochs"], ["key=value"]),
     "no experiment": (["run"], ["--preset"]),
     "missing config file": (["run", "--config", "nope.toml"], ["nope.toml"]),
     "no data dir": (["run", "--preset", "cora-gcn", "--data-dir", "nope"], ["--data-dir nope"]),
-    "argparse: bad int": (["run", "--preset", "smoke", "--rounds", "abc"],
-                          ["--rounds", "'abc'", "lth-tf run --help"]),
+    "argparse: bad int": (
+        ["run", "--preset", "smoke", "--rounds", "abc"],
+        ["--rounds", "'abc'", "lth-tf run --help"],
+    ),
     "argparse: unknown option": (["run", "--preset", "smoke", "--bogus"], ["--bogus"]),
     "argparse: no command": ([], ["command"]),
     "argparse: export without --out": (["export", "somewhere"], ["--out"]),
@@ -305,15 +409,23 @@ BAD = {
 }
 
 
+@pytest.fixture(scope="module")
+def bad_runs(tmp_path_factory):
+    """Every BAD case, run at once (each in its own folder holding one file of the user's)."""
+    launched = {}
+    for case, (args, _) in BAD.items():
+        tmp = tmp_path_factory.mktemp("bad")
+        (tmp / "keep.txt").write_text("mine")
+        launched[case] = (tmp, Launched(*args, tmp=tmp))
+    return {case: (tmp, run.result()) for case, (tmp, run) in launched.items()}
+
+
 @pytest.mark.parametrize("case", list(BAD))
-def test_bad_input_is_one_line_exit_2_before_tensorflow(case, tmp_path):
-    args, words = BAD[case]
-    (tmp_path / "keep.txt").write_text("mine")
-    before = tree(tmp_path)
-    r = lth(*args, tmp=tmp_path)
-    assert_user_error(r, *words)
+def test_bad_input_is_one_line_exit_2_before_tensorflow(case, bad_runs):
+    tmp, r = bad_runs[case]
+    assert_user_error(r, *BAD[case][1])
     assert not r.tf_imported, f"{case}: TensorFlow was imported before the error"
-    assert tree(tmp_path) == before and sorted(tmp_path.iterdir()) == [tmp_path / "keep.txt"]
+    assert sorted(tmp.iterdir()) == [tmp / "keep.txt"] and (tmp / "keep.txt").read_text() == "mine"
 
 
 def test_out_that_is_a_file_is_refused(tmp_path):
@@ -346,8 +458,12 @@ def test_a_corrupt_checkpoint_is_a_clean_error_and_nothing_else_changes(finished
     weights.write_bytes(weights.read_bytes()[:100])
     before = tree(run_dir)
     r = lth("run", *SMOKE, "--out", "runs", tmp=tmp_path)
-    assert_user_error(r, str(Path("runs") / run_dir.name / "rounds" / "001" / "weights.npz"),
-                      "corrupt", "delete its folder")
+    assert_user_error(
+        r,
+        str(Path("runs") / run_dir.name / "rounds" / "001" / "weights.npz"),
+        "corrupt",
+        "delete its folder",
+    )
     assert not r.tf_imported  # the resume point is read before anything else
     assert tree(run_dir) == before  # no file changed: not even events.jsonl or summary.json
 

@@ -27,10 +27,30 @@ from lth_tf.export import gzip_size
 
 # tolerance 1.0: the sparsest round (2) is the winning ticket, exported by `run` itself.
 RUNS = {
-    "cnn": ["--preset", "smoke", "--set", "train.epochs=1", "--set", "prune.tolerance=1.0",
-            "--set", "prune.controls="],
-    "gcn": ["--preset", "smoke", "--set", "data.name=synthetic_graph", "--set", "model.name=gcn",
-            "--set", "train.epochs=3", "--set", "prune.tolerance=1.0", "--set", "prune.controls="],
+    "cnn": [
+        "--preset",
+        "smoke",
+        "--set",
+        "train.epochs=1",
+        "--set",
+        "prune.tolerance=1.0",
+        "--set",
+        "prune.controls=",
+    ],
+    "gcn": [
+        "--preset",
+        "smoke",
+        "--set",
+        "data.name=synthetic_graph",
+        "--set",
+        "model.name=gcn",
+        "--set",
+        "train.epochs=3",
+        "--set",
+        "prune.tolerance=1.0",
+        "--set",
+        "prune.controls=",
+    ],
 }
 
 # Runs in a fresh interpreter: no lth_tf on the path, TF_USE_LEGACY_KERAS=1 for tf_keras.
@@ -97,8 +117,11 @@ def exports(tmp_path_factory):
             args_ = _model_args(inputs)
             reference = stripped(args_, training=False).numpy()
             path = tmp / f"{kind}-round{r}"
-            entry["rounds"][r] = {"path": path, "reference": reference,
-                                  "masks": store.RunStore(run_dir).load_round(r)[1]}
+            entry["rounds"][r] = {
+                "path": path,
+                "reference": reference,
+                "masks": store.RunStore(run_dir).load_round(r)[1],
+            }
         result[kind] = entry
     return result
 
@@ -121,8 +144,10 @@ def _model_args(inputs):
 
     if "image" in inputs:
         return tf.constant(inputs["image"])
-    return [tf.SparseTensor(inputs[f"{p}_indices"], inputs[f"{p}_values"], inputs[f"{p}_dense_shape"])
-            for p in ("x", "a")]
+    return [
+        tf.SparseTensor(inputs[f"{p}_indices"], inputs[f"{p}_values"], inputs[f"{p}_dense_shape"])
+        for p in ("x", "a")
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -133,8 +158,9 @@ def cli_exports(exports):
         for r, rnd in entry["rounds"].items():
             out, err = io.StringIO(), io.StringIO()
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-                code = cli.main(["export", str(entry["run_dir"]), "--round", str(r),
-                                 "--out", str(rnd["path"])])
+                code = cli.main(
+                    ["export", str(entry["run_dir"]), "--round", str(r), "--out", str(rnd["path"])]
+                )
             assert code == 0, err.getvalue()
             printed[kind, r] = (out.getvalue(), err.getvalue())
     return printed
@@ -149,10 +175,19 @@ def loaded(exports, cli_exports, tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env.update(TF_USE_LEGACY_KERAS="1", TF_CPP_MIN_LOG_LEVEL="2")
     keys = [(kind, r) for kind, entry in exports.items() for r in entry["rounds"]]
-    jobs = [[str(exports[k]["rounds"][r]["path"]), str(exports[k]["inputs"]), str(tmp / f"{k}-{r}.npz")]
-            for k, r in keys]
-    proc = subprocess.run([sys.executable, str(script), json.dumps(jobs)], capture_output=True,
-                          text=True, env=env, cwd=tmp, timeout=300)
+    jobs = [
+        [str(exports[k]["rounds"][r]["path"]), str(exports[k]["inputs"]), str(tmp / f"{k}-{r}.npz")]
+        for k, r in keys
+    ]
+    proc = subprocess.run(
+        [sys.executable, str(script), json.dumps(jobs)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp,
+        timeout=300,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     info = json.loads(proc.stdout.strip().splitlines()[-1])
     result = {}
@@ -225,7 +260,10 @@ def test_export_replaces_only_an_older_export(exports, tmp_path, capsys):
     entry = exports["cnn"]
     target = tmp_path / "t"
     for r in (0, 2):  # the second export replaces the first
-        assert cli.main(["export", str(entry["run_dir"]), "--round", str(r), "--out", str(target)]) == 0
+        assert (
+            cli.main(["export", str(entry["run_dir"]), "--round", str(r), "--out", str(target)])
+            == 0
+        )
     assert (target / "saved_model.pb").is_file()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "temporary folders left"
     capsys.readouterr()
@@ -239,5 +277,6 @@ def test_run_exports_the_ticket_and_records_its_sizes(exports, kind):
     assert ticket["round"] == 2 and Path(ticket["path"]) == run_dir / "ticket"
     assert (run_dir / "ticket" / "saved_model.pb").is_file()
     assert ticket["saved_model_bytes"] == sum(
-        f.stat().st_size for f in (run_dir / "ticket").rglob("*") if f.is_file())
+        f.stat().st_size for f in (run_dir / "ticket").rglob("*") if f.is_file()
+    )
     assert 0 < ticket["gzip_bytes"] < ticket["saved_model_bytes"]

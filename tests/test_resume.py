@@ -32,8 +32,18 @@ from lth_tf.events import read_events
 ROOT = Path(__file__).resolve().parents[1]
 # Three pruning rounds of 3 epochs (a round takes ~1.5 s); the kill lands in round 2.
 ROUNDS, EPOCHS = 3, 3
-ARGS = ["run", "--preset", "smoke", "--rounds", str(ROUNDS), "--set", f"train.epochs={EPOCHS}",
-        "--seed", "3", "--quiet"]
+ARGS = [
+    "run",
+    "--preset",
+    "smoke",
+    "--rounds",
+    str(ROUNDS),
+    "--set",
+    f"train.epochs={EPOCHS}",
+    "--seed",
+    "3",
+    "--quiet",
+]
 ROUND_KEYS = ("round", "sparsity", "val_acc", "test_acc", "layer_sparsity", "distill")
 
 
@@ -41,7 +51,11 @@ def cli(*args: str, **kwargs) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.Popen(
         [sys.executable, "-m", "lth_tf.cli", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, **kwargs,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        **kwargs,
     )
 
 
@@ -101,8 +115,9 @@ def runs(tmp_path_factory):
     proc.communicate(timeout=30)
     assert proc.returncode == -signal.SIGKILL
     killed = {
-        "completed": sorted(int(p.name) for p in store.rounds_dir(run_dir).iterdir()
-                            if p.name.isdigit()),
+        "completed": sorted(
+            int(p.name) for p in store.rounds_dir(run_dir).iterdir() if p.name.isdigit()
+        ),
         "events": read_events(events),
         "summary": json.loads(store.summary_path(run_dir).read_text()),
     }
