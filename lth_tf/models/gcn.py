@@ -64,6 +64,8 @@ class SparseDropout(layers.Layer):
     def call(self, x, training=None):
         if not training or self.rate == 0.0:
             return x
+        if not isinstance(x, tf.SparseTensor):  # dense features also work
+            return tf.nn.dropout(x, self.rate)
         keep = tf.random.uniform(tf.shape(x.values)) >= self.rate
         kept = tf.sparse.retain(x, keep)
         return tf.SparseTensor(kept.indices, kept.values / (1.0 - self.rate), kept.dense_shape)
