@@ -106,12 +106,14 @@ def nearest(rows: list[dict[str, Any]], sparsity: float) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="2 seeds, 6 rounds, 100 epochs")
+    p.add_argument("--quick", action="store_true",
+                   help="2 seeds, 6 rounds, 100 epochs, 3 configurations, 2-point KD grid")
     p.add_argument("--seeds", type=int, default=None)
     p.add_argument("--rounds", type=int, default=None)
     p.add_argument("--workers", type=int, default=2, help="parallel processes")
     p.add_argument("--data-dir", default=None)
-    p.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated subset")
+    p.add_argument("--configs", default=None,
+                   help=f"comma-separated subset of {', '.join(CONFIGS)} (quick: three of them)")
     p.add_argument("--no-kd-grid", action="store_true", help="use alpha 0.7, T 2 without a grid")
     args = p.parse_args(argv)
     quick = args.quick
@@ -119,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     rounds = args.rounds or (6 if quick else 20)
     base = [f"prune.rounds={rounds}"] + (["train.epochs=100"] if quick else [])
     out = str(RUNS / ("cora_quick" if quick else "cora"))
-    names = [n for n in args.configs.split(",") if n]
+    default_configs = ",".join(CONFIGS) if not quick else "rewind_init,lr_rewind,lr_rewind_kd"
+    names = [n for n in (args.configs or default_configs).split(",") if n]
     t0 = time.time()
 
     # 1. Choose KD (alpha, T) on validation accuracy, on a tuning seed kept apart
@@ -128,11 +131,12 @@ def main(argv: list[str] | None = None) -> int:
     grid_results = []
     if any("kd" in n for n in names) and not args.no_kd_grid:
         tune_seed = 1000
+        grid = KD_GRID[:2] if quick else KD_GRID
         jobs = [([*base, "prune.rewind=lr", "distill.enabled=true", f"distill.alpha={a}",
                   f"distill.temperature={t}", "distill.all_nodes=true", "prune.controls="],
-                 tune_seed, out, args.data_dir) for a, t in KD_GRID]
+                 tune_seed, out, args.data_dir) for a, t in grid]
         sums = run_parallel(run_one, jobs, args.workers)
-        for (a, t), s in zip(KD_GRID, sums):
+        for (a, t), s in zip(grid, sums):
             late = [r["val_acc"] for r in s["rounds"] if r["round"] >= max(1, rounds // 2)]
             grid_results.append({"alpha": a, "temperature": t, "late_val_mean": mean_std(late)[0]})
         best = max(grid_results, key=lambda g: g["late_val_mean"])
