@@ -62,3 +62,15 @@ def check_width(model: str, width: int) -> None:
             f"model '{model}': model.width {width} must be at least 1; "
             "use e.g. --set model.width=16"
         )
+
+
+def dense_head(x, hidden: tuple[int, ...], num_classes: int, seed: int):
+    """ReLU Dense layers named dense1.. then the logits layer "output" (LeNet, Conv-4)."""
+    for i, units in enumerate(hidden, start=1):
+        name = f"dense{i}"
+        x = keras.layers.Dense(
+            units, activation="relu", kernel_initializer=init("glorot_normal", seed, name), name=name
+        )(x)
+    return keras.layers.Dense(
+        num_classes, kernel_initializer=init("glorot_normal", seed, "output"), name="output"
+    )(x)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from lth_tf._keras import keras
 from lth_tf.config import Model
-from lth_tf.models.common import check_classes, check_width, image_shape, init
+from lth_tf.models.common import check_classes, check_width, dense_head, image_shape, init
 
 layers = keras.layers
 
@@ -61,13 +61,7 @@ def build_conv4(cfg: Model, input_shape: tuple, num_classes: int, seed: int) -> 
             )(x)
         x = layers.MaxPooling2D(2, name=f"pool{b}")(x)
     x = layers.Flatten(name="flatten")(x)
-    for i, units in enumerate(CONV4_DENSE, start=1):
-        name = f"dense{i}"
-        kernel_init = init("glorot_normal", seed, name)
-        x = layers.Dense(units, activation="relu", kernel_initializer=kernel_init, name=name)(x)
-    outputs = layers.Dense(
-        num_classes, kernel_initializer=init("glorot_normal", seed, "output"), name="output"
-    )(x)
+    outputs = dense_head(x, CONV4_DENSE, num_classes, seed)
     return keras.Model(inputs, outputs, name="conv4")
 
 

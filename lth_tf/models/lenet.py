@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from lth_tf._keras import keras
 from lth_tf.config import Model
-from lth_tf.models.common import check_classes, init
+from lth_tf.models.common import check_classes, dense_head
 
 layers = keras.layers
 
@@ -40,11 +40,5 @@ def build_lenet300(cfg: Model, input_shape: tuple, num_classes: int, seed: int) 
     check_classes("lenet300", num_classes)
     inputs = keras.Input(shape=tuple(input_shape), name="image")
     x = layers.Flatten(name="flatten")(inputs)
-    for i, units in enumerate(HIDDEN, start=1):
-        name = f"dense{i}"
-        kernel_init = init("glorot_normal", seed, name)
-        x = layers.Dense(units, activation="relu", kernel_initializer=kernel_init, name=name)(x)
-    outputs = layers.Dense(
-        num_classes, kernel_initializer=init("glorot_normal", seed, "output"), name="output"
-    )(x)
+    outputs = dense_head(x, HIDDEN, num_classes, seed)
     return keras.Model(inputs, outputs, name="lenet300")
