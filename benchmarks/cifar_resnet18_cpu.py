@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import RUNS, mean_std, write_result  # noqa: E402
+from benchmarks.common import RUNS, mean_std, write_result
 
 
 def run_seed(seed: int, overrides: list[str], data_dir: str | None, out: Path) -> dict:

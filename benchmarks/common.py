@@ -15,9 +15,10 @@ import platform
 import statistics
 import subprocess
 import sys
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "results"
@@ -63,7 +64,7 @@ def write_result(name: str, headline: dict[str, Any], body: dict[str, Any], quic
     payload = {
         "benchmark": name,
         "quick": quick,
-        "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),
         "commit": git_commit(),
         "command": " ".join([Path(sys.executable).name, *sys.argv]),

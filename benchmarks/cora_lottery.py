@@ -22,7 +22,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import RUNS, mean_std, run_parallel, write_result  # noqa: E402
+from benchmarks.common import RUNS, mean_std, run_parallel, write_result
 
 MATCH_POINTS = 0.01  # "matches dense": mean test accuracy within 1.0 point
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import RUNS, write_result  # noqa: E402
+from benchmarks.common import RUNS, write_result
 
 
 def _measure(model, prunable: set[str], workdir: Path, label: str) -> dict:

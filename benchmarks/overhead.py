@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import write_result  # noqa: E402
+from benchmarks.common import write_result
 
 
 class _Feeds:
@@ -71,7 +71,7 @@ def measure(family: str, epochs: int, steps: int, data_dir: str | None) -> dict:
             pass
         feeds = _Feeds(train, val, val, steps, False)
         images_per_epoch = steps * bs
-        fit_data = dict(x=train, validation_data=val)
+        fit_data = {"x": train, "validation_data": val}
     else:
         exp = C.resolve("cora-gcn", overrides=[f"train.epochs={epochs}"])
         data = datasets.load(exp.data, data_dir, seed=0)
@@ -79,7 +79,7 @@ def measure(family: str, epochs: int, steps: int, data_dir: str | None) -> dict:
         images_per_epoch = int(data.train_mask.sum())
         # What a user of plain Keras writes: fit on the one-batch dataset.
         as_ds = tf.data.Dataset.from_tensors
-        fit_data = dict(x=as_ds(feeds.train), validation_data=as_ds(feeds.val))
+        fit_data = {"x": as_ds(feeds.train), "validation_data": as_ds(feeds.val)}
 
     # Plain Keras: same architecture and initial weights, no wrappers, no callbacks.
     keras.backend.clear_session()

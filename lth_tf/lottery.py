@@ -17,9 +17,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -92,7 +93,7 @@ class LotterySearch:
             tf.config.experimental.enable_op_determinism()
 
     @classmethod
-    def open(cls, run_dir: str | Path, exp: C.Experiment | None = None, **kwargs) -> "LotterySearch":
+    def open(cls, run_dir: str | Path, exp: C.Experiment | None = None, **kwargs) -> LotterySearch:
         """The search of an existing run directory (its config.toml decides)."""
         run_dir = Path(run_dir)
         exp = exp or C.resolve(config_file=C.find_run_config(run_dir))
@@ -309,6 +310,8 @@ class LotterySearch:
                 **sizes(path),  # saved_model_bytes, gzip_bytes
             }
             self._emit("ticket_exported", **ticket)
+        elif winner is not None:  # export=False: record the winner, path null
+            ticket = {k: winner[k] for k in ("round", "sparsity", "test_acc")} | {"path": None}
         summary = self._write_summary("finished", ticket=ticket)
         self._emit("run_finished", run_dir=str(self.run_dir), ticket=ticket)
         return summary

@@ -80,7 +80,8 @@ def write_report(run_dir: str | Path, plots: bool = True) -> str:
     if ticket:
         line = (
             f"winning ticket: round {ticket['round']}, sparsity {_pct(ticket['sparsity'])}%, "
-            f"test {_pct(ticket['test_acc'])}% at {ticket['path']}"
+            f"test {_pct(ticket['test_acc'])}% "
+            + (f"at {ticket['path']}" if ticket.get("path") else "(not exported; run `lth-tf export`)")
         )
         if ticket.get("saved_model_bytes") is not None and ticket.get("gzip_bytes") is not None:
             line += (

@@ -15,9 +15,10 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -159,8 +160,8 @@ class EpochEvents(keras.callbacks.Callback):
         # cost ~4 ms each, as much as a GCN training step.
         if self.writer is not None:
             with self.writer.as_default():
-                for epoch, logs in enumerate(self.history, start=1):
-                    for k, v in logs.items():
+                for epoch, epoch_logs in enumerate(self.history, start=1):
+                    for k, v in epoch_logs.items():
                         tf.summary.scalar(k, v, step=epoch)
             self.writer.flush()
             self.writer.close()

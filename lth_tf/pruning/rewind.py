@@ -25,7 +25,7 @@ class RewindMode:
     step: int = 0  # for "step"; "init" is step 0
 
     @classmethod
-    def parse(cls, text: str) -> "RewindMode":
+    def parse(cls, text: str) -> RewindMode:
         if text == "init":
             return cls("step", 0)
         m = re.fullmatch(r"step:(\d+)", text)
