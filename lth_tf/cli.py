@@ -235,7 +235,7 @@ def _check_resume_point(run_dir: Path, exp: C.Experiment) -> None:
     neither (rerunning it only reports), so only runs with rounds left are checked.
     """
     done = _completed_rounds(run_dir)
-    planned = 1 if exp.prune.one_shot else exp.prune.rounds
+    planned = exp.planned_rounds
     if not done or done[-1] >= planned:
         return
     s = store.RunStore(run_dir)

@@ -142,13 +142,18 @@ class Experiment:
     def to_toml(self) -> str:
         return dumps_toml(self.to_dict())
 
-    def control_round_list(self) -> list[int] | None:
-        """Rounds that get controls; None means 'the last round'."""
+    @property
+    def planned_rounds(self) -> int:
+        """Pruning rounds after the dense round 0 (one-shot prunes in one)."""
+        return 1 if self.prune.one_shot else self.prune.rounds
+
+    def control_round_list(self) -> list[int]:
+        """Rounds that get controls."""
         spec = self.prune.control_rounds
         if spec == "last":
-            return [self.prune.rounds if not self.prune.one_shot else 1]
+            return [self.planned_rounds]
         if spec == "all":
-            return list(range(1, (1 if self.prune.one_shot else self.prune.rounds) + 1))
+            return list(range(1, self.planned_rounds + 1))
         return [int(x) for x in spec.split(",")]
 
 

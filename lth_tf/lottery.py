@@ -103,7 +103,7 @@ class LotterySearch:
     @property
     def planned_rounds(self) -> int:
         """Pruning rounds after the dense round 0."""
-        return 1 if self.exp.prune.one_shot else self.exp.prune.rounds
+        return self.exp.planned_rounds
 
     @property
     def data(self):
@@ -277,7 +277,7 @@ class LotterySearch:
                 f"{self.run_dir} has rounds {done} of 0..{self.planned_rounds}; "
                 "run the remaining rounds before finishing"
             )
-        for r in self.exp.control_round_list() or []:
+        for r in self.exp.control_round_list():
             if r < 1 or r > self.planned_rounds:
                 continue
             for kind in self.exp.prune.controls:

@@ -166,7 +166,7 @@ def drive(
     def export(r: int) -> Path:
         return search.export(round=r, out=export_dir(run_dir, r))
 
-    planned = 1 if exp.prune.one_shot else exp.prune.rounds
+    planned = exp.planned_rounds
     try:
         rounds = search.rounds()
         try:

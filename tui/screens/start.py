@@ -159,7 +159,7 @@ class StartScreen(Screen):
         except LthError:
             self.query_one("#plan", Static).update("")
             return
-        rounds = 1 if exp.prune.one_shot else exp.prune.rounds
+        rounds = exp.planned_rounds
         final = 1 - (1 - exp.prune.rate) ** (exp.prune.rounds)
         self.query_one("#plan", Static).update(
             f"{rounds} rounds → {100 * final:.1f}% sparse · {exp.run_name()}"
