@@ -21,14 +21,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, get_type_hints
 
+from lth_tf import sources
 from lth_tf.errors import LthError
 
 # Names the registries accept. Kept here as plain strings (not imported from the
 # registries) so validating a config never imports TensorFlow; tests check that
 # these lists and the registries agree.
-DATASETS = ("cifar10", "cora", "synthetic_images", "synthetic_graph")
+DATASETS = ("cifar10", "cora", "citeseer", "pubmed", "synthetic_images", "synthetic_graph")
 MODELS = ("resnet18", "gcn", "lenet300", "conv4", "tiny_cnn")
-GRAPH_DATASETS = ("cora", "synthetic_graph")
+GRAPH_DATASETS = ("cora", "citeseer", "pubmed", "synthetic_graph")
 GRAPH_MODELS = ("gcn",)
 SCOPES = ("global", "layerwise")
 OPTIMIZERS = ("sgd", "adam")
@@ -41,7 +42,8 @@ REWIND_RE = re.compile(r"^(init|lr|finetune|step:\d+)$")
 class Data:
     """Which data set, and how much of it."""
 
-    name: str = "cora"
+    name: str = "cora"  # a registry name, or folder:PATH (one subfolder per class)
+    image_size: int = 32  # folder: images are resized to image_size x image_size
     val_size: int = 5000  # image sets: training images held out for validation
     train_subset: int = 0  # image sets: use only the first N training images (0 = all)
     augment: bool = True  # image sets: pad-4 random crop + horizontal flip
@@ -51,7 +53,8 @@ class Data:
 class Model:
     """Which architecture. Fields a model does not use are ignored by it."""
 
-    name: str = "gcn"
+    name: str = "gcn"  # a registry name, file:PATH (.keras/.h5) or py:module:function
+    reinit: bool = False  # file: models: re-initialise from the seed instead of the stored weights
     width: int = 64  # resnet18: channels of the first stage; conv4/tiny_cnn: first conv
     hidden: int = 16  # gcn: hidden units
     dropout: float = 0.5  # gcn: dropout on inputs and hidden layer
@@ -115,16 +118,25 @@ class Experiment:
 
     # -- identity -----------------------------------------------------------
     def canonical(self) -> str:
-        """Sorted `key=value` lines of every non-default field (preset excluded)."""
-        return "\n".join(f"{k}={json.dumps(v, sort_keys=True)}" for k, v in _non_defaults(self))
+        """Sorted `key=value` lines of every non-default field (preset excluded).
+
+        User sources (file:, py:, folder:) add a digest of what they point at, so
+        a changed model file or data folder never resumes an old run.
+        """
+        items = _non_defaults(self)
+        for key, name in (("model", self.model.name), ("data", self.data.name)):
+            digest = sources.fingerprint(name)
+            if digest is not None:
+                items.append((f"source.{key}", digest))
+        return "\n".join(f"{k}={json.dumps(v, sort_keys=True)}" for k, v in sorted(items))
 
     def hash(self) -> str:
         return hashlib.md5(self.canonical().encode()).hexdigest()
 
     def run_name(self) -> str:
         """Directory name of this experiment's run: label plus short hash."""
-        label = self.preset or f"{self.model.name}-{self.data.name}"
-        return f"{label}-{self.hash()[:10]}"
+        label = self.preset or f"{_source_label(self.model.name)}-{_source_label(self.data.name)}"
+        return f"{safe_label(label)}-{self.hash()[:10]}"
 
     # -- derived facts ------------------------------------------------------
     @property
@@ -155,6 +167,22 @@ class Experiment:
         if spec == "all":
             return list(range(1, self.planned_rounds + 1))
         return [int(x) for x in spec.split(",")]
+
+
+def _source_label(name: str) -> str:
+    """A short label for a source name: the file or module name without its path."""
+    prefix, rest = sources.split(name)
+    if prefix is None:
+        return name
+    if prefix == sources.PY:
+        return rest.rpartition(":")[2]
+    return Path(rest.rstrip("/\\")).stem or prefix.rstrip(":")
+
+
+def safe_label(label: str) -> str:
+    """`label` reduced to characters safe in one path component (no separators, no leading dot)."""
+    cleaned = re.sub(r"[^A-Za-z0-9_.+-]+", "_", label).lstrip(".")
+    return cleaned[:60] or "run"
 
 
 SECTIONS = {"data": Data, "model": Model, "train": Train, "prune": Prune, "distill": Distill}
@@ -306,11 +334,26 @@ def _example(typ: Any) -> str:
 def validate(exp: Experiment) -> Experiment:
     """Check values a user may get wrong; raise LthError naming value and fix."""
     d, m, t, p, k = exp.data, exp.model, exp.train, exp.prune, exp.distill
-    if d.name not in DATASETS:
-        raise LthError(f"No such dataset: {d.name!r}; use data.name = one of {', '.join(DATASETS)}")
-    if m.name not in MODELS:
-        raise LthError(f"No such model: {m.name!r}; use model.name = one of {', '.join(MODELS)}")
-    if (m.name in GRAPH_MODELS) != (d.name in GRAPH_DATASETS):
+    if sources.is_user_data(d.name):
+        sources.data_folder(d.name)
+    elif d.name not in DATASETS:
+        raise LthError(
+            f"No such dataset: {d.name!r}; use data.name = one of {', '.join(DATASETS)} or folder:PATH"
+        )
+    if sources.is_user_model(m.name):
+        if m.name.startswith(sources.FILE):
+            sources.model_file(m.name)
+        else:
+            sources.factory_parts(m.name)
+    elif m.name not in MODELS:
+        raise LthError(
+            f"No such model: {m.name!r}; use model.name = one of {', '.join(MODELS)}, "
+            "file:PATH or py:module:function"
+        )
+    if d.image_size < 8:
+        raise LthError(f"data.image_size {d.image_size} is too small; use e.g. 32")
+    # A user's model may fit either kind of data; a registry model fits one.
+    if not sources.is_user_model(m.name) and (m.name in GRAPH_MODELS) != (d.name in GRAPH_DATASETS):
         kind = "graph" if d.name in GRAPH_DATASETS else "image"
         fits = GRAPH_MODELS if kind == "graph" else [x for x in MODELS if x not in GRAPH_MODELS]
         raise LthError(
