@@ -335,7 +335,8 @@ def validate(exp: Experiment) -> Experiment:
     """Check values a user may get wrong; raise LthError naming value and fix."""
     d, m, t, p, k = exp.data, exp.model, exp.train, exp.prune, exp.distill
     if sources.is_user_data(d.name):
-        sources.data_folder(d.name)
+        if d.name != sources.PYTHON:
+            sources.data_folder(d.name)
     elif d.name not in DATASETS:
         raise LthError(
             f"No such dataset: {d.name!r}; use data.name = one of {', '.join(DATASETS)} or folder:PATH"

@@ -20,7 +20,7 @@ from typing import Any
 
 from lth_tf import config as C
 from lth_tf import data as datasets
-from lth_tf import models, store
+from lth_tf import models, sources, store
 from lth_tf.engine import ModelFactory, Plan, RoundEngine, RoundResult
 from lth_tf.errors import LthError
 from lth_tf.events import FanOut, JsonlSink, make_event
@@ -86,6 +86,11 @@ class LotterySearch:
     @property
     def data(self):
         if self._data is None:
+            if self.exp.data.name == sources.PYTHON:
+                raise LthError(
+                    f"{self.run_dir} was run from Python with data given there; "
+                    "resume it from Python with lth_tf.TicketSearch(...).fit(...)"
+                )
             self._data = datasets.load(self.exp.data, self.data_dir, seed=self.exp.seed)
         return self._data
 

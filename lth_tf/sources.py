@@ -25,6 +25,9 @@ from pathlib import Path
 from lth_tf.errors import LthError
 
 FILE, PY, FOLDER = "file:", "py:", "folder:"
+# data.name of a run whose data was handed over from Python (lth_tf.TicketSearch):
+# nothing to load from a config, so such a run resumes from Python only.
+PYTHON = "python"
 MODEL_FILE_SUFFIXES = (".keras", ".h5")
 
 
@@ -41,7 +44,7 @@ def is_user_model(name: str) -> bool:
 
 
 def is_user_data(name: str) -> bool:
-    return split(name)[0] == FOLDER
+    return name == PYTHON or split(name)[0] == FOLDER
 
 
 def model_file(name: str) -> Path:

@@ -1,0 +1,222 @@
+"""The public Python API: find a winning ticket in your own Keras model.
+
+    import lth_tf
+
+    search = lth_tf.TicketSearch(model, rounds=5, epochs=10, controls=["random_reinit"])
+    summary = search.fit((x_train, y_train), validation_data=(x_val, y_val),
+                         test_data=(x_test, y_test))
+    ticket = search.ticket_model()            # the winner, a plain Keras model
+    search.export("my_ticket")                # SavedModel for plain TensorFlow
+
+`model` is a functional or Sequential Keras model (compiled or not) whose
+current weights are the initialisation theta0, or a factory `seed -> model`.
+Every other setting of `lth-tf run` is a keyword (the short names below) or a
+dotted key in `settings`. The run directory has the CLI's layout, so
+`lth-tf report`, `lth-tf export` and `lth-tui --attach` work on it; running
+the same search again resumes it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from lth_tf import config as C
+from lth_tf import sources
+from lth_tf._keras import keras
+from lth_tf.engine import RoundResult
+from lth_tf.errors import LthError
+from lth_tf.lottery import LotterySearch
+from lth_tf.pruning import wrap
+from lth_tf.user_data import as_data
+
+# Keyword -> config key. Anything else goes through `settings={"key": value}`.
+SHORT_NAMES = {
+    "rounds": "prune.rounds",
+    "rate": "prune.rate",
+    "scope": "prune.scope",
+    "rewind": "prune.rewind",
+    "controls": "prune.controls",
+    "one_shot": "prune.one_shot",
+    "epochs": "train.epochs",
+    "batch_size": "train.batch_size",
+    "optimizer": "train.optimizer",
+    "learning_rate": "train.learning_rate",
+    "distill": "distill.enabled",
+    "seed": "seed",
+}
+MODEL_FILE = "model.keras"  # theta0 of a Python-API run, so the CLI can rebuild the model
+
+
+class TicketSearch:
+    """Iterative magnitude pruning with rewinding on a user's Keras model."""
+
+    def __init__(
+        self,
+        model: keras.Model | Callable[[int], keras.Model],
+        *,
+        directory: str | Path = "checkpoints",
+        name: str | None = None,
+        settings: dict[str, Any] | None = None,
+        **short: Any,
+    ):
+        """Args:
+        model: a Keras model (its weights are theta0) or a factory `seed -> model`.
+        directory: where run directories go (like `lth-tf run --out`).
+        name: label of the run directory (default: the model's name).
+        settings: dotted config keys, e.g. {"distill.enabled": True}.
+        **short: rounds, rate, scope, rewind, controls, one_shot, epochs, batch_size,
+            optimizer, learning_rate, distill, seed.
+        """
+        unknown = sorted(set(short) - set(SHORT_NAMES))
+        if unknown:
+            raise LthError(f"unknown keyword {unknown[0]!r}; use {', '.join(SHORT_NAMES)} or settings={{...}}")
+        self._factory = model if not isinstance(model, keras.Model) else None
+        self._theta0 = model if isinstance(model, keras.Model) else None
+        exp = _compiled_settings(self._theta0) if self._theta0 is not None else C.Experiment()
+        for key, value in {**{SHORT_NAMES[k]: v for k, v in short.items()}, **(settings or {})}.items():
+            exp = C.set_value(exp, key, _as_setting(value))
+        self.exp = exp
+        self.directory = Path(directory)
+        self.name = name
+        self.search: LotterySearch | None = None
+
+    # -- running -------------------------------------------------------------------------
+    def fit(
+        self,
+        train: Any,
+        validation_data: Any = None,
+        test_data: Any = None,
+        *,
+        sink: Callable[[dict], None] | None = None,
+        stop: threading.Event | None = None,
+        export: bool = True,
+    ) -> dict[str, Any]:
+        """Run (or resume) every round, the controls and the ticket; returns summary.json's dict."""
+        for _ in self.rounds(train, validation_data, test_data, sink=sink, stop=stop):
+            pass
+        return self.search.finish(export=export)
+
+    def rounds(
+        self,
+        train: Any,
+        validation_data: Any = None,
+        test_data: Any = None,
+        *,
+        sink: Callable[[dict], None] | None = None,
+        stop: threading.Event | None = None,
+    ) -> Iterator[RoundResult]:
+        """The rounds one at a time (round 0 is the dense model); `fit` runs them all."""
+        data = as_data(train, validation_data, test_data)
+        self.search = self._open(data, sink, stop)
+        yield from self.search.rounds()
+
+    def _open(self, data: Any, sink, stop) -> LotterySearch:
+        build, probe = self._builder(data)
+        user_model = probe(self.exp.seed)
+        digest = hashlib.sha256()
+        digest.update(self.exp.canonical().encode())
+        digest.update(_model_digest(user_model).encode())
+        digest.update((data.digest() if hasattr(data, "digest") else getattr(data, "name", "")).encode())
+        label = C.safe_label(self.name or user_model.name)
+        run_dir = self.directory / f"{label}-{digest.hexdigest()[:10]}"
+        run_dir.mkdir(parents=True, exist_ok=True)
+        model_path = run_dir / MODEL_FILE
+        if not model_path.exists():
+            tmp = run_dir / f".{MODEL_FILE}.tmp.keras"
+            user_model.save(tmp)
+            tmp.replace(model_path)
+        model_cfg = replace(self.exp.model, name=f"{sources.FILE}{model_path.resolve()}", reinit=False)
+        data_cfg = replace(self.exp.data, name=sources.PYTHON)
+        exp = replace(self.exp, model=model_cfg, data=data_cfg, preset=None)
+        return LotterySearch(exp, run_dir=run_dir, data=data, sink=sink, stop=stop, build_model=build)
+
+    def _builder(self, data: Any) -> tuple[Callable[[int], Any], Callable[[int], Any]]:
+        """(model for round seeds, the model as the user gave it) for this data."""
+        shape, classes = data.input_shape, getattr(data, "num_classes", None)
+        if self._factory is not None:
+
+            def build(seed: int):
+                return prepare_user_model(self._factory(seed), shape, classes, source="the factory")
+
+            return build, build
+        theta0 = prepare_user_model(self._theta0, shape, classes, source="the model")
+        weights = theta0.get_weights()
+
+        def copy(seed: int):
+            # The same theta0 every round; `seed` only drives training randomness.
+            model = keras.models.clone_model(theta0)
+            model.set_weights(weights)
+            return model
+
+        return copy, lambda seed: theta0
+
+    # -- results ---------------------------------------------------------------------------
+    @property
+    def run_dir(self) -> Path:
+        return self._opened().run_dir
+
+    def summary(self) -> dict[str, Any]:
+        return self._opened().store.read_summary() or {}
+
+    def ticket_model(self, round: int | None = None) -> keras.Model:
+        """A round's ticket (default: the winner) as a plain Keras model, pruned weights 0."""
+        search = self._opened()
+        if round is None:
+            ticket = (self.summary() or {}).get("ticket") or {}
+            if "round" not in ticket:
+                raise LthError("no round matched the dense model's accuracy; pass round=R")
+            round = ticket["round"]
+        return wrap.strip(search.model_for_round(round))
+
+    def export(self, path: str | Path, round: int | None = None) -> Path:
+        """A SavedModel of a round's ticket (default: the winner) that loads in plain TF."""
+        return self._opened().export(round, path)
+
+    def _opened(self) -> LotterySearch:
+        if self.search is None:
+            raise LthError("call fit(...) first")
+        return self.search
+
+
+def prepare_user_model(model: Any, input_shape, num_classes, source: str) -> keras.Model:
+    """Interim check until lth_tf.models.user lands: a Keras model giving logits."""
+    if not isinstance(model, keras.Model):
+        raise LthError(f"{source} returned {type(model).__name__}, not a keras.Model")
+    if not model.built:
+        model.build((None, *input_shape))
+    return model
+
+
+def _as_setting(value: Any) -> Any:
+    """Python values as config values (`controls=["random_reinit"]` -> a tuple)."""
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _compiled_settings(model: keras.Model) -> C.Experiment:
+    """Defaults taken from a compiled model's optimizer (Adam or SGD, constant rate)."""
+    exp = C.Experiment()
+    opt = getattr(model, "optimizer", None)
+    if opt is None:
+        return exp
+    kind = type(opt).__name__.lower()
+    if kind not in C.OPTIMIZERS:
+        return exp
+    lr = opt.get_config().get("learning_rate")
+    exp = C.set_value(exp, "train.optimizer", kind)
+    if isinstance(lr, (int, float)):
+        exp = C.set_value(exp, "train.learning_rate", float(lr))
+    if kind == "sgd":
+        exp = C.set_value(exp, "train.momentum", float(opt.get_config().get("momentum", 0.0)))
+    return exp
+
+
+def _model_digest(model: keras.Model) -> str:
+    h = hashlib.sha256(model.to_json().encode())
+    for w in model.get_weights():
+        h.update(w.tobytes())
+    return h.hexdigest()
