@@ -19,11 +19,14 @@ the same search again resumes it.
 from __future__ import annotations
 
 import hashlib
+import numbers
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from lth_tf import config as C
 from lth_tf import sources
@@ -94,10 +97,18 @@ class TicketSearch:
         *,
         sink: Callable[[dict], None] | None = None,
         stop: threading.Event | None = None,
+        callbacks_factory: Callable[[int, str], list] | None = None,
         export: bool = True,
     ) -> dict[str, Any]:
-        """Run (or resume) every round, the controls and the ticket; returns summary.json's dict."""
-        for _ in self.rounds(train, validation_data, test_data, sink=sink, stop=stop):
+        """Run (or resume) every round, the controls and the ticket; returns summary.json's dict.
+
+        `sink` receives every event (dicts), `stop` ends training cooperatively (the
+        run stays resumable), `callbacks_factory(round, kind)` adds Keras callbacks.
+        """
+        rounds = self.rounds(
+            train, validation_data, test_data, sink=sink, stop=stop, callbacks_factory=callbacks_factory
+        )
+        for _ in rounds:
             pass
         return self.search.finish(export=export)
 
@@ -109,13 +120,14 @@ class TicketSearch:
         *,
         sink: Callable[[dict], None] | None = None,
         stop: threading.Event | None = None,
+        callbacks_factory: Callable[[int, str], list] | None = None,
     ) -> Iterator[RoundResult]:
         """The rounds one at a time (round 0 is the dense model); `fit` runs them all."""
         data = as_data(train, validation_data, test_data)
-        self.search = self._open(data, sink, stop)
+        self.search = self._open(data, sink=sink, stop=stop, callbacks_factory=callbacks_factory)
         yield from self.search.rounds()
 
-    def _open(self, data: Any, sink, stop) -> LotterySearch:
+    def _open(self, data: Any, **hooks: Any) -> LotterySearch:
         build, probe = self._builder(data)
         user_model = probe(self.exp.seed)
         digest = hashlib.sha256()
@@ -133,7 +145,7 @@ class TicketSearch:
         model_cfg = replace(self.exp.model, name=f"{sources.FILE}{model_path.resolve()}", reinit=False)
         data_cfg = replace(self.exp.data, name=sources.PYTHON)
         exp = replace(self.exp, model=model_cfg, data=data_cfg, preset=None)
-        return LotterySearch(exp, run_dir=run_dir, data=data, sink=sink, stop=stop, build_model=build)
+        return LotterySearch(exp, run_dir=run_dir, data=data, build_model=build, **hooks)
 
     def _builder(self, data: Any) -> tuple[Callable[[int], Any], Callable[[int], Any]]:
         """(model for round seeds, the model as the user gave it) for this data."""
@@ -206,13 +218,18 @@ def _compiled_settings(model: keras.Model) -> C.Experiment:
     kind = type(opt).__name__.lower()
     if kind not in C.OPTIMIZERS:
         return exp
-    lr = opt.get_config().get("learning_rate")
+    cfg = opt.get_config()
     exp = C.set_value(exp, "train.optimizer", kind)
-    if isinstance(lr, (int, float)):
-        exp = C.set_value(exp, "train.learning_rate", float(lr))
+    if isinstance(cfg.get("learning_rate"), numbers.Real):  # a schedule is left to the config
+        exp = C.set_value(exp, "train.learning_rate", _f32(cfg["learning_rate"]))
     if kind == "sgd":
-        exp = C.set_value(exp, "train.momentum", float(opt.get_config().get("momentum", 0.0)))
+        exp = C.set_value(exp, "train.momentum", _f32(cfg.get("momentum", 0.0)))
     return exp
+
+
+def _f32(value: numbers.Real) -> float:
+    """A float32 hyperparameter as the decimal the user typed (0.05, not 0.0500000007)."""
+    return float(str(np.float32(value)))
 
 
 def _model_digest(model: keras.Model) -> str:

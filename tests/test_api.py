@@ -1,0 +1,164 @@
+"""The Python API (lth_tf.TicketSearch) on models and data the registries do not have."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import lth_tf
+from lth_tf import store
+from lth_tf._keras import keras, tf
+from lth_tf.errors import LthError
+from lottery_checks import check_search
+from test_lottery import Probe
+
+SETTINGS = dict(rounds=2, rate=0.5, epochs=2, batch_size=32, controls=["random_reinit"])
+
+
+def blobs(n: int, seed: int, dims: int = 12, classes: int = 4):
+    rng = np.random.default_rng(seed)
+    centres = np.random.default_rng(99).normal(size=(classes, dims))
+    y = rng.integers(0, classes, n)
+    return (centres[y] + rng.normal(scale=0.8, size=(n, dims))).astype("float32"), y
+
+
+def splits(dims: int = 12):
+    return blobs(192, 1, dims), blobs(64, 2, dims), blobs(64, 3, dims)
+
+
+def functional_mlp(seed: int = 0):
+    keras.utils.set_random_seed(seed)
+    x = keras.Input((12,))
+    h = keras.layers.Dense(16, activation="relu", name="h1")(x)
+    return keras.Model(x, keras.layers.Dense(4, name="logits")(h), name="user_mlp")
+
+
+@pytest.fixture(scope="module")
+def api_run(tmp_path_factory):
+    """A compiled functional model with pretrained (non-initial) weights as theta0."""
+    model = functional_mlp()
+    model.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.5), loss="mse")
+    # Make theta0 something no initializer would give: a pretrained start.
+    model.set_weights([w + 0.25 for w in model.get_weights()])
+    theta0 = model.get_weights()
+    probe = Probe()
+    search = lth_tf.TicketSearch(model, directory=tmp_path_factory.mktemp("api"), **SETTINGS)
+    train, val, test = splits()
+    summary = search.fit(train, validation_data=val, test_data=test, callbacks_factory=probe)
+    return search, summary, probe, theta0
+
+
+def test_api_run_keeps_the_lottery_invariants(api_run):
+    search, summary, probe, theta0 = api_run
+    check_search(search.search.store, search.search.exp.prune, probe)
+    # Round 0 began from the user's weights, not from a fresh initialisation.
+    kernels = [w for (role, _), w in zip(probe.starts[(0, "round")].layout, probe.starts[(0, "round")].weights) if role == "kernel"]
+    assert [k.shape for k in kernels] == [theta0[0].shape, theta0[2].shape]
+    np.testing.assert_array_equal(kernels[0], theta0[0])
+    np.testing.assert_array_equal(kernels[1], theta0[2])
+
+
+def test_api_takes_the_compiled_optimizer(api_run):
+    search = api_run[0]
+    t = search.search.exp.train
+    assert (t.optimizer, t.learning_rate, t.momentum) == ("sgd", 0.05, 0.5)
+
+
+def test_api_summary_controls_and_ticket(api_run, tmp_path):
+    search, summary, _, _ = api_run
+    assert [r["round"] for r in summary["rounds"]] == [0, 1, 2]
+    assert [c["kind"] for c in summary["controls"]] == ["random_reinit"]
+    ticket = search.ticket_model(round=2)
+    assert ticket.name and ticket.output_shape == (None, 4)
+    masks = search.search.store.load_round(2)[1]
+    np.testing.assert_array_equal(ticket.get_layer("h1").kernel.numpy() == 0, masks["h1"] == 0)
+    out = search.export(tmp_path / "ticket", round=2)
+    assert (out / "saved_model.pb").is_file()
+
+
+def test_api_run_dir_works_with_the_cli(api_run, tmp_path):
+    """report and export on a run directory the Python API wrote."""
+    search = api_run[0]
+    env_run = [sys.executable, "-m", "lth_tf.cli"]
+    rep = subprocess.run([*env_run, "report", str(search.run_dir)], capture_output=True, text=True)
+    assert rep.returncode == 0, rep.stderr
+    assert "round" in rep.stdout
+    exp = subprocess.run(
+        [*env_run, "export", str(search.run_dir), "--round", "1", "--out", str(tmp_path / "t")],
+        capture_output=True,
+        text=True,
+    )
+    assert exp.returncode == 0, exp.stderr
+    loaded = tf.saved_model.load(str(tmp_path / "t"))
+    x = blobs(8, 5)[0]
+    want = search.ticket_model(round=1)(x).numpy()
+    got = list(loaded.signatures.values())[0](tf.constant(x))
+    np.testing.assert_allclose(list(got.values())[0].numpy(), want, atol=1e-5)
+
+
+def test_api_resumes_without_retraining(api_run):
+    search, summary, _, _ = api_run
+    again = lth_tf.TicketSearch(
+        keras.models.clone_model(search.ticket_model(0)), directory=search.directory, **SETTINGS
+    )
+    # A different theta0 is a different run: nothing is shared.
+    train, val, test = splits()
+    events = []
+    rerun = lth_tf.TicketSearch(_same_model(api_run), directory=search.directory, **SETTINGS)
+    rerun.fit(train, validation_data=val, test_data=test, sink=events.append)
+    assert rerun.run_dir == search.run_dir
+    assert not [e for e in events if e["event"] in ("round_started", "control_finished")]
+    assert again is not None
+
+
+def _same_model(api_run):
+    model = functional_mlp()
+    model.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.5), loss="mse")
+    model.set_weights([w + 0.25 for w in model.get_weights()])
+    return model
+
+
+def test_sequential_factory_and_tf_data(tmp_path):
+    """An unbuilt Sequential from a factory, fed with tf.data datasets."""
+
+    def factory(seed):
+        keras.utils.set_random_seed(seed)
+        return keras.Sequential(
+            [keras.layers.Dense(8, activation="relu"), keras.layers.Dense(4)], name="seq"
+        )
+
+    train, val, test = splits()
+    ds = [tf.data.Dataset.from_tensor_slices(s).batch(32) for s in (train, val, test)]
+    probe = Probe()
+    search = lth_tf.TicketSearch(factory, directory=tmp_path, **SETTINGS)
+    summary = search.fit(ds[0], validation_data=ds[1], test_data=ds[2], callbacks_factory=probe)
+    check_search(search.search.store, search.search.exp.prune, probe)
+    assert summary["status"] == "finished"
+    assert json.loads(store.summary_path(search.run_dir).read_text())["rounds"][2]["sparsity"] == 0.75
+
+
+@pytest.mark.parametrize(
+    "bad, words",
+    [
+        ({"rounds": 2, "colour": "red"}, "colour"),
+        ({"rate": 1.5}, "prune.rate"),
+    ],
+)
+def test_bad_settings_are_one_line_errors(bad, words):
+    with pytest.raises(LthError, match=words) as e:
+        lth_tf.TicketSearch(functional_mlp(), **bad)
+    assert "\n" not in str(e.value)
+
+
+def test_bad_data_is_a_one_line_error(tmp_path):
+    search = lth_tf.TicketSearch(functional_mlp(), directory=tmp_path, **SETTINGS)
+    x, y = blobs(10, 0)
+    with pytest.raises(LthError, match="same non-zero number"):
+        search.fit((x, y[:5]), validation_data=(x, y), test_data=(x, y))
+    with pytest.raises(LthError, match="three splits"):
+        search.fit((x, y))
+    assert not any(tmp_path.iterdir())  # nothing written for bad input
