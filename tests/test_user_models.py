@@ -90,7 +90,7 @@ def test_file_model_reinit_is_fresh_and_seed_deterministic(saved):
 def test_corrupt_or_missing_model_files_are_user_errors(tmp_path, saved):
     junk = tmp_path / "junk.keras"
     junk.write_bytes(np.random.default_rng(0).bytes(2000))
-    build = lambda p: models.build(Model(name=f"file:{p}"), SHAPE, CLASSES, 0)  # noqa: E731
+    build = lambda p: models.build(Model(name=f"file:{p}"), SHAPE, CLASSES, 0)
     user_error(lambda: build(junk), "cannot load .*junk.keras")
     path, _ = saved
     cut = tmp_path / f"cut{path.suffix}"
@@ -203,7 +203,7 @@ def test_py_factory_builds_deterministically_from_the_working_directory(tmp_path
 
 def test_py_factory_errors_are_user_errors(tmp_path, monkeypatch):
     mod = write_module(tmp_path, monkeypatch, FACTORY)
-    build = lambda fn: models.build(Model(name=f"py:{mod}:{fn}"), SHAPE, CLASSES, 0)  # noqa: E731
+    build = lambda fn: models.build(Model(name=f"py:{mod}:{fn}"), SHAPE, CLASSES, 0)
     msg = user_error(lambda: build("broken"), "raised RuntimeError: no GPU here")
     assert f"py:{mod}:broken" in msg
     user_error(lambda: build("not_a_model"), "gave a int, not a tf_keras Model")

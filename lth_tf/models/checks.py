@@ -117,8 +117,9 @@ def _logits(model: keras.Model, label: str) -> tuple[keras.Model, list[str]]:
         # In place, on our own copy: the layer's call and get_config read
         # `activation`, so both the model and wrap()'s clone compute logits.
         last.activation = keras.activations.linear
-        return model, [
+        note = (
             f"set the softmax activation of the last layer '{last.name}' ({kind}) to linear, "
             "weights unchanged: lth_tf trains on logits"
-        ]
+        )
+        return model, [note]
     return model, []

@@ -63,9 +63,7 @@ import numpy as np
 
 from lth_tf._keras import keras
 from lth_tf.errors import LthError
-# unpruned_layers is re-exported so callers need only `wrap`.
-from lth_tf.pruning.prunable import is_prunable, mask_keys
-from lth_tf.pruning.prunable import unpruned_layers as unpruned_layers
+from lth_tf.pruning.prunable import is_prunable, mask_keys, unpruned_layers  # noqa: F401 (re-export)
 
 # After lth_tf._keras, so tfmot sees Keras 2 (tf_keras).
 import tensorflow_model_optimization as tfmot  # isort: skip
