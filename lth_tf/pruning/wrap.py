@@ -1,13 +1,14 @@
 """tfmot glue: wrap a model for fixed-mask training, read and write masks, strip.
 
 The lottery search computes masks itself (`lth_tf.pruning.masks`) and only uses
-tfmot to hold them during training: every prunable layer (Conv2D, Dense, and
-any layer with `get_prunable_weights`, such as our `PrunableGCNConv`) goes into
-a `PruneLowMagnitude` wrapper whose pruning schedule never fires, so tfmot never
-recomputes a mask. Biases and BatchNorm are never pruned: the wrappers expose
-only the kernel. Masks are float32 0/1 arrays with the kernel's shape, keyed by
-the ORIGINAL layer name (a wrapper is named `prune_low_magnitude_<name>`; its
-`.layer.name` is `<name>`).
+tfmot to hold them during training: every layer tfmot can prune (see
+`lth_tf.pruning.prunable`: Dense, the convolutions, Embedding, RNNs, and any
+`PrunableLayer` such as our `PrunableGCNConv`) goes into a `PruneLowMagnitude`
+wrapper whose pruning schedule never fires, so tfmot never recomputes a mask.
+Biases and BatchNorm are never pruned: the wrappers expose only kernels. Masks
+are float32 0/1 arrays with the kernel's shape, keyed by the ORIGINAL layer
+name (a wrapper is named `prune_low_magnitude_<name>`; its `.layer.name` is
+`<name>`), and `<name>/<weight>` for a layer's second and later pruned weights.
 
 What tfmot does with a mask (verified on tfmot 0.8.1 / tf_keras 2.21, see
 tests/test_wrap.py):
@@ -62,6 +63,7 @@ import numpy as np
 
 from lth_tf._keras import keras
 from lth_tf.errors import LthError
+from lth_tf.pruning.prunable import is_prunable, mask_keys, unpruned_layers  # noqa: F401 (re-export)
 
 # After lth_tf._keras, so tfmot sees Keras 2 (tf_keras).
 import tensorflow_model_optimization as tfmot  # isort: skip
@@ -86,13 +88,6 @@ def never_prune() -> tfmot.sparsity.keras.PruningSchedule:
 
 
 # -- finding layers --------------------------------------------------------------
-
-
-def is_prunable(layer: keras.layers.Layer) -> bool:
-    """True for layers whose kernel we prune: Conv2D, Dense, or PrunableLayer."""
-    return isinstance(
-        layer, (keras.layers.Conv2D, keras.layers.Dense, tfmot.sparsity.keras.PrunableLayer)
-    )
 
 
 def prunable_layer_names(model: keras.Model) -> list[str]:
@@ -121,26 +116,20 @@ def wrappers(model: keras.Model) -> list[PruneLowMagnitude]:
     return found
 
 
-def _by_name(wrapped: keras.Model) -> dict[str, PruneLowMagnitude]:
-    found = {}
+def _slots(wrapped: keras.Model) -> dict[str, tuple[Any, Any]]:
+    """{mask key: (kernel variable, mask variable)} of every wrapper of `wrapped`."""
+    found: dict[str, tuple[Any, Any]] = {}
     for w in wrappers(wrapped):
-        if w.layer.name in found:
-            raise ValueError(f"two pruned layers are named '{w.layer.name}'; names must be unique")
-        found[w.layer.name] = w
+        kernels = [weight for weight, _mask, _threshold in w.pruning_vars]
+        for key, (weight, mask, _threshold) in zip(
+            mask_keys(w.layer.name, kernels), w.pruning_vars, strict=True
+        ):
+            if key in found:
+                raise ValueError(f"two pruned weights are keyed '{key}'; layer names must be unique")
+            found[key] = (weight, mask)
     if not found:
         raise ValueError(f"model '{wrapped.name}' has no pruning wrappers; call wrap(model) first")
     return found
-
-
-def _kernel_vars(w: PruneLowMagnitude) -> tuple[Any, Any]:
-    """(kernel, mask) variables of one wrapper; each of our layers prunes one tensor."""
-    if len(w.pruning_vars) != 1:
-        raise ValueError(
-            f"layer '{w.layer.name}' has {len(w.pruning_vars)} prunable weights; "
-            "lth_tf prunes exactly one kernel per layer"
-        )
-    weight, mask, _threshold = w.pruning_vars[0]
-    return weight, mask
 
 
 # -- wrapping and stripping ----------------------------------------------------------
@@ -220,66 +209,64 @@ def _original_name(layer: keras.layers.Layer) -> str:
 
 
 def get_masks(wrapped: keras.Model) -> Masks:
-    """{original layer name: 0/1 float32 mask} of every wrapped layer."""
-    return {
-        name: _kernel_vars(w)[1].numpy().astype(np.float32) for name, w in _by_name(wrapped).items()
-    }
+    """{mask key: 0/1 float32 mask} of every pruned weight (key = layer name for the first)."""
+    return {key: mask.numpy().astype(np.float32) for key, (_w, mask) in _slots(wrapped).items()}
 
 
 def set_masks(wrapped: keras.Model, masks: Masks) -> None:
     """Assign masks and zero the pruned kernel entries at once.
 
-    `masks` may cover only some layers; the others keep their masks.
+    `masks` may cover only some weights; the others keep their masks.
     """
-    by_name = _by_name(wrapped)
-    checked = {name: _check_mask(name, m, by_name) for name, m in masks.items()}
-    for name, m in checked.items():
-        weight, mask = _kernel_vars(by_name[name])
+    slots = _slots(wrapped)
+    checked = {key: _check_mask(key, m, slots) for key, m in masks.items()}
+    for key, m in checked.items():
+        weight, mask = slots[key]
         mask.assign(m)
         weight.assign(weight * m)
 
 
-def _check_mask(name: str, m: Any, by_name: dict[str, PruneLowMagnitude]) -> np.ndarray:
-    if name not in by_name:
+def _check_mask(key: str, m: Any, slots: dict[str, tuple[Any, Any]]) -> np.ndarray:
+    if key not in slots:
         raise LthError(
-            f"mask for layer '{name}', but the model prunes no such layer; "
-            f"pruned layers are {', '.join(by_name)} (was the checkpoint made with another model?)"
+            f"mask for layer '{key}', but the model prunes no such layer; "
+            f"pruned layers are {', '.join(slots)} (was the checkpoint made with another model?)"
         )
     m = np.asarray(m, dtype=np.float32)
-    shape = tuple(_kernel_vars(by_name[name])[1].shape)
+    shape = tuple(slots[key][1].shape)
     if m.shape != shape:
         raise LthError(
-            f"mask for layer '{name}' has shape {m.shape}, the kernel has {shape}; "
+            f"mask for layer '{key}' has shape {m.shape}, the kernel has {shape}; "
             "the masks belong to another model or width"
         )
     if not np.all((m == 0.0) | (m == 1.0)):
-        raise LthError(f"mask for layer '{name}' holds values other than 0 and 1; use a 0/1 mask")
+        raise LthError(f"mask for layer '{key}' holds values other than 0 and 1; use a 0/1 mask")
     return m
 
 
 def get_kernels(wrapped: keras.Model) -> dict[str, np.ndarray]:
-    """{original layer name: kernel} of every wrapped layer, as numpy copies.
+    """{mask key: kernel} of every pruned weight, as numpy copies.
 
     Call `apply_masks` first when reading mid-training (see the module notes).
     """
-    return {name: _kernel_vars(w)[0].numpy() for name, w in _by_name(wrapped).items()}
+    return {key: weight.numpy() for key, (weight, _m) in _slots(wrapped).items()}
 
 
 def set_kernels(wrapped: keras.Model, kernels: dict[str, np.ndarray]) -> None:
-    """Assign kernels of wrapped layers, then re-apply each layer's mask.
+    """Assign pruned kernels by mask key, then re-apply each one's mask.
 
     The masking keeps the invariant "pruned weights are 0.0" whatever the order
     of `set_kernels` and `set_masks` (e.g. when rewinding to initial weights).
     """
-    by_name = _by_name(wrapped)
-    for name, k in kernels.items():
-        if name not in by_name:
-            raise LthError(f"kernel for layer '{name}', but the model prunes no such layer; "
-                           f"pruned layers are {', '.join(by_name)}")
-        weight, mask = _kernel_vars(by_name[name])
+    slots = _slots(wrapped)
+    for key, k in kernels.items():
+        if key not in slots:
+            raise LthError(f"kernel for layer '{key}', but the model prunes no such layer; "
+                           f"pruned layers are {', '.join(slots)}")
+        weight, mask = slots[key]
         k = np.asarray(k, dtype=weight.dtype.as_numpy_dtype)
         if k.shape != tuple(weight.shape):
-            raise LthError(f"kernel for layer '{name}' has shape {k.shape}, the model has "
+            raise LthError(f"kernel for layer '{key}' has shape {k.shape}, the model has "
                            f"{tuple(weight.shape)}; the weights belong to another model or width")
         weight.assign(k * mask.numpy())
 
