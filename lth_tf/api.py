@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from lth_tf import config as C
-from lth_tf import sources
+from lth_tf import models, sources
 from lth_tf._keras import keras
 from lth_tf.engine import RoundResult
 from lth_tf.errors import LthError
@@ -78,12 +78,16 @@ class TicketSearch:
         unknown = sorted(set(short) - set(SHORT_NAMES))
         if unknown:
             raise LthError(f"unknown keyword {unknown[0]!r}; use {', '.join(SHORT_NAMES)} or settings={{...}}")
-        self._factory = model if not isinstance(model, keras.Model) else None
-        self._theta0 = model if isinstance(model, keras.Model) else None
-        exp = _compiled_settings(self._theta0) if self._theta0 is not None else C.Experiment()
+        is_model = isinstance(model, keras.Model)
+        self._model = model
+        self._label = f"model '{model.name}'" if is_model else f"factory {getattr(model, '__qualname__', model)}"
+        # from_keras copies a model's weights when called: theta0 is the weights now.
+        self._source = models.from_keras(model, label=self._label)
+        self._reinit_source = models.from_keras(model, reinit=True, label=self._label)
+        exp = _compiled_settings(model) if is_model else C.Experiment()
         for key, value in {**{SHORT_NAMES[k]: v for k, v in short.items()}, **(settings or {})}.items():
             exp = C.set_value(exp, key, _as_setting(value))
-        self.exp = exp
+        self.exp = C.validate(exp)  # bad settings fail here, before any data or model is touched
         self.directory = Path(directory)
         self.name = name
         self.search: LotterySearch | None = None
@@ -128,8 +132,10 @@ class TicketSearch:
         yield from self.search.rounds()
 
     def _open(self, data: Any, **hooks: Any) -> LotterySearch:
-        build, probe = self._builder(data)
-        user_model = probe(self.exp.seed)
+        if data.num_classes is None:  # tf.data input: the model says
+            data.num_classes = self._model_classes(data)
+        io = (tuple(data.input_shape), int(data.num_classes))
+        user_model = self._source(*io, self.exp.seed).model
         digest = hashlib.sha256()
         digest.update(self.exp.canonical().encode())
         digest.update(_model_digest(user_model).encode())
@@ -139,33 +145,30 @@ class TicketSearch:
         run_dir.mkdir(parents=True, exist_ok=True)
         model_path = run_dir / MODEL_FILE
         if not model_path.exists():
+            # Saved once: .keras files carry a save date, and the run's hash covers the bytes.
             tmp = run_dir / f".{MODEL_FILE}.tmp.keras"
             user_model.save(tmp)
             tmp.replace(model_path)
         model_cfg = replace(self.exp.model, name=f"{sources.FILE}{model_path.resolve()}", reinit=False)
         data_cfg = replace(self.exp.data, name=sources.PYTHON)
         exp = replace(self.exp, model=model_cfg, data=data_cfg, preset=None)
-        return LotterySearch(exp, run_dir=run_dir, data=data, build_model=build, **hooks)
+        return LotterySearch(
+            exp,
+            run_dir=run_dir,
+            data=data,
+            model_source=self._source,
+            reinit_source=self._reinit_source,
+            **hooks,
+        )
 
-    def _builder(self, data: Any) -> tuple[Callable[[int], Any], Callable[[int], Any]]:
-        """(model for round seeds, the model as the user gave it) for this data."""
-        shape, classes = data.input_shape, getattr(data, "num_classes", None)
-        if self._factory is not None:
-
-            def build(seed: int):
-                return prepare_user_model(self._factory(seed), shape, classes, source="the factory")
-
-            return build, build
-        theta0 = prepare_user_model(self._theta0, shape, classes, source="the model")
-        weights = theta0.get_weights()
-
-        def copy(seed: int):
-            # The same theta0 every round; `seed` only drives training randomness.
-            model = keras.models.clone_model(theta0)
-            model.set_weights(weights)
-            return model
-
-        return copy, lambda seed: theta0
+    def _model_classes(self, data: Any) -> int:
+        """The class count for data without array labels: the model's output width."""
+        model = self._model if isinstance(self._model, keras.Model) else self._model(self.exp.seed)
+        if isinstance(model, keras.Sequential) and not model.built:
+            model.build((None, *data.input_shape))
+        if not isinstance(model, keras.Model) or not model.built:
+            raise LthError(f"{self._label}: give numpy labels or a built model, so the class count is known")
+        return int(model.output_shape[-1])
 
     # -- results ---------------------------------------------------------------------------
     @property
@@ -193,15 +196,6 @@ class TicketSearch:
         if self.search is None:
             raise LthError("call fit(...) first")
         return self.search
-
-
-def prepare_user_model(model: Any, input_shape, num_classes, source: str) -> keras.Model:
-    """Interim check until lth_tf.models.user lands: a Keras model giving logits."""
-    if not isinstance(model, keras.Model):
-        raise LthError(f"{source} returned {type(model).__name__}, not a keras.Model")
-    if not model.built:
-        model.build((None, *input_shape))
-    return model
 
 
 def _as_setting(value: Any) -> Any:

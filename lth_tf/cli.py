@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 
 from lth_tf import config as C
-from lth_tf import store
+from lth_tf import sources, store
 from lth_tf.errors import LthError
 
 EXIT_USAGE = 2
@@ -176,7 +176,8 @@ def cmd_export(args) -> int:
     from lth_tf import data as datasets
     from lth_tf.lottery import LotterySearch
 
-    data = datasets.load(exp.data, data_dir, seed=exp.seed)
+    # A run given its data from Python exports from its model file alone.
+    data = None if exp.data.name == sources.PYTHON else datasets.load(exp.data, data_dir, seed=exp.seed)
     search = LotterySearch.open(run_dir, exp=exp, data_dir=data_dir, data=data)
     chosen = args.round if args.round is not None else _winner_round(search)
     path = search.export(round=chosen, out=out)

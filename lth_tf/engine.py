@@ -106,8 +106,12 @@ class RoundEngine:
         sink: Callable[[dict], None],
         stop: threading.Event | None = None,
         callbacks_factory: Callable[[int, str], list] | None = None,
+        build_reinit_model: ModelFactory | None = None,
     ):
-        """`callbacks_factory(round, kind)`, if given, returns extra Keras callbacks
+        """`build_reinit_model(seed)` gives the random-reinit control's fresh weights
+        (default `build_model`; a model whose theta0 is fixed, e.g. loaded from a
+        file, must re-initialise here or the control would equal the ticket).
+        `callbacks_factory(round, kind)`, if given, returns extra Keras callbacks
         for one training: kind "round" for IMP round `round`, or the control kind
         ("random_reinit", "random_mask") for a control of that round. They run after
         tfmot's callbacks (so kernels are masked at `on_train_begin`) and see the
@@ -115,6 +119,7 @@ class RoundEngine:
         wrapped model. For tests and instrumentation.
         """
         self.build_model = build_model
+        self.build_reinit_model = build_reinit_model or build_model
         self.load_data = load_data
         self.plan = plan
         self.store = store
@@ -240,11 +245,11 @@ class RoundEngine:
         return M.prune(kernels, prev_masks, p.rate, p.scope, p.layer_rates or None, p.exclude)
 
     # -- models ------------------------------------------------------------------------
-    def fresh_model(self, seed: int):
-        """A new Keras session and a wrapped model initialised from `seed`."""
+    def fresh_model(self, seed: int, build: ModelFactory | None = None):
+        """A new Keras session and a wrapped model from `build` (default build_model)."""
         keras.backend.clear_session()
         keras.utils.set_random_seed(seed)
-        return wrap.wrap(self.build_model(seed), exclude=self.plan.prune.exclude)
+        return wrap.wrap((build or self.build_model)(seed), exclude=self.plan.prune.exclude)
 
     def _teacher(self):
         """The dense network of round 0, stripped of wrappers and frozen."""
@@ -275,7 +280,7 @@ class RoundEngine:
         plan = self.plan
         _, masks_r, _ = self.store.load_round(r)
         if kind == "random_reinit":
-            wrapped = self.fresh_model(plan.seed + REINIT_SEED)
+            wrapped = self.fresh_model(plan.seed + REINIT_SEED, self.build_reinit_model)
             ctrl_masks = masks_r
         else:
             wrapped = self.fresh_model(plan.seed)

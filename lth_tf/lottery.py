@@ -15,15 +15,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from lth_tf import config as C
 from lth_tf import data as datasets
 from lth_tf import models, sources, store
-from lth_tf.engine import ModelFactory, Plan, RoundEngine, RoundResult
+from lth_tf.engine import Plan, RoundEngine, RoundResult
 from lth_tf.errors import LthError
 from lth_tf.events import FanOut, JsonlSink, make_event
+from lth_tf.models.user import ModelSource
 from lth_tf.pruning import wrap
 from lth_tf.summary import TICKET_KEYS, build_summary, pick_winner
 from lth_tf.train import Stopped
@@ -46,12 +48,14 @@ class LotterySearch:
         run_dir: str | Path | None = None,
         callbacks_factory: Callable[[int, str], list] | None = None,
         data: Any = None,
-        build_model: ModelFactory | None = None,
+        model_source: ModelSource | None = None,
+        reinit_source: ModelSource | None = None,
     ):
         """`data`: already loaded data (the CLI loads it before claiming the run
-        directory, the Python API passes the user's). `build_model(seed)`: a model
-        factory used instead of the one `exp.model` names. `callbacks_factory`: see
-        `RoundEngine`.
+        directory, the Python API passes the user's). `model_source` (and the
+        random-reinit control's `reinit_source`): `(input_shape, num_classes, seed)
+        -> Built`, used instead of the model `exp.model` names (the Python API's
+        in-memory model). `callbacks_factory`: see `RoundEngine`.
         """
         self.exp = C.validate(exp)
         self.run_dir = Path(run_dir) if run_dir else Path(out) / exp.run_name()
@@ -60,14 +64,20 @@ class LotterySearch:
         self.sink = FanOut(JsonlSink(store.events_path(self.run_dir)), sink)
         self.data_dir = data_dir
         self._data: Any = data
+        self.model_source = model_source or models.source(exp.model)
+        if reinit_source is None and sources.is_user_model(exp.model.name):
+            # A file: model's theta0 is fixed; its control needs fresh weights.
+            reinit_source = models.source(replace(exp.model, reinit=True))
+        self.reinit_source = reinit_source or self.model_source
         self.engine = RoundEngine(
-            build_model or self._configured_model,
+            lambda seed: self._build(self.model_source, seed),
             lambda: self.data,
             Plan.of(self.exp),
             self.store,
             self.sink,
             stop=stop,
             callbacks_factory=callbacks_factory,
+            build_reinit_model=lambda seed: self._build(self.reinit_source, seed),
         )
 
     @classmethod
@@ -111,6 +121,7 @@ class LotterySearch:
             model=self.exp.model.name,
             dataset=self.exp.data.name,
             config=self.exp.to_dict(),
+            **self.model_facts(),
         )
         self._write_summary("running")
         start = done[-1] + 1 if done else 0
@@ -132,9 +143,29 @@ class LotterySearch:
             pass
         return self.finish()
 
-    def _configured_model(self, seed: int):
-        """The plain model `exp.model` names, for this data set, initialised from `seed`."""
-        return models.build(self.exp.model, self.data.input_shape, self.data.num_classes, seed)
+    def _build(self, source: ModelSource, seed: int):
+        """A plain model from `source` for this data, initialised from `seed`."""
+        return source(*self._model_io(), seed).model
+
+    def _model_io(self) -> tuple[tuple, int]:
+        """(input shape, classes) the model must fit.
+
+        A run given its data from Python cannot load it again (export, report from
+        the CLI), but its model file holds both facts.
+        """
+        if self._data is None and self.exp.data.name == sources.PYTHON:
+            return models.file_model_io(self.exp.model.name)
+        return tuple(self.data.input_shape), int(self.data.num_classes)
+
+    def model_facts(self) -> dict[str, Any]:
+        """What the run's events say about the model: what was changed, what stays dense."""
+        built = self.model_source(*self._model_io(), self.exp.seed)
+        return {
+            "model_notes": list(built.notes),
+            "unpruned_layers": [
+                {"name": n, "class": c} for n, c in wrap.unpruned_layers(built.model, self.exp.prune.exclude)
+            ],
+        }
 
     def model_for_round(self, r: int):
         """The wrapped model holding round r's stored weights and masks."""

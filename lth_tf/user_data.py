@@ -35,6 +35,7 @@ class UserData:
     train: Any
     val: Any
     test: Any
+    num_classes: int | None = None  # from the array labels; for datasets the caller sets it
     kind: str = "arrays"  # not "graph": train.Feeds uses the dataset methods below
 
     @property
@@ -43,12 +44,6 @@ class UserData:
         if isinstance(x, tf.data.Dataset):
             return tuple(x.element_spec[0].shape[1:])
         return tuple(int(d) for d in x[0].shape[1:])
-
-    @property
-    def num_classes(self) -> int | None:
-        """1 + the largest label in the array splits (None for datasets)."""
-        labels = [s[1] for s in (self.train, self.val, self.test) if isinstance(s, tuple)]
-        return int(max(int(np.max(y)) for y in labels)) + 1 if labels else None
 
     def steps_per_epoch(self, batch_size: int) -> int:
         if isinstance(self.train, tf.data.Dataset):
@@ -97,7 +92,10 @@ def as_data(train: Any, val: Any = None, test: Any = None) -> Any:
         raise LthError(
             "give three splits: fit(train, validation_data=(x_val, y_val), test_data=(x_test, y_test))"
         )
-    return UserData(*(_split(name, s) for name, s in zip(SPLITS, (train, val, test), strict=True)))
+    parts = [_split(name, s) for name, s in zip(SPLITS, (train, val, test), strict=True)]
+    labels = [p[1] for p in parts if isinstance(p, tuple)]
+    classes = 1 + max(int(np.max(y)) for y in labels) if labels else None
+    return UserData(*parts, num_classes=classes)
 
 
 def _split(name: str, data: Any) -> Any:

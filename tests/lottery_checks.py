@@ -9,9 +9,9 @@ rules: global sparsity 1-(1-p)**r (exact survivor counts), pruned weights exactl
 from __future__ import annotations
 
 import numpy as np
+from test_lottery import Probe, assert_starts_from, kept
 
 from lth_tf.pruning import masks as M
-from test_lottery import Probe, assert_starts_from, kept
 
 
 def check_search(store, prune, probe: Probe) -> None:

@@ -8,15 +8,15 @@ import sys
 
 import numpy as np
 import pytest
+from lottery_checks import check_search
+from test_lottery import Probe
 
 import lth_tf
 from lth_tf import store
 from lth_tf._keras import keras, tf
 from lth_tf.errors import LthError
-from lottery_checks import check_search
-from test_lottery import Probe
 
-SETTINGS = dict(rounds=2, rate=0.5, epochs=2, batch_size=32, controls=["random_reinit"])
+SETTINGS = {"rounds": 2, "rate": 0.5, "epochs": 2, "batch_size": 32, "controls": ["random_reinit"]}
 
 
 def blobs(n: int, seed: int, dims: int = 12, classes: int = 4):
@@ -53,10 +53,11 @@ def api_run(tmp_path_factory):
 
 
 def test_api_run_keeps_the_lottery_invariants(api_run):
-    search, summary, probe, theta0 = api_run
+    search, _, probe, theta0 = api_run
     check_search(search.search.store, search.search.exp.prune, probe)
     # Round 0 began from the user's weights, not from a fresh initialisation.
-    kernels = [w for (role, _), w in zip(probe.starts[(0, "round")].layout, probe.starts[(0, "round")].weights) if role == "kernel"]
+    start = probe.starts[(0, "round")]
+    kernels = [w for (role, _), w in zip(start.layout, start.weights, strict=True) if role == "kernel"]
     assert [k.shape for k in kernels] == [theta0[0].shape, theta0[2].shape]
     np.testing.assert_array_equal(kernels[0], theta0[0])
     np.testing.assert_array_equal(kernels[1], theta0[2])
@@ -84,42 +85,68 @@ def test_api_run_dir_works_with_the_cli(api_run, tmp_path):
     """report and export on a run directory the Python API wrote."""
     search = api_run[0]
     env_run = [sys.executable, "-m", "lth_tf.cli"]
-    rep = subprocess.run([*env_run, "report", str(search.run_dir)], capture_output=True, text=True)
+    rep = subprocess.run([*env_run, "report", str(search.run_dir)], capture_output=True, text=True, check=False)
     assert rep.returncode == 0, rep.stderr
     assert "round" in rep.stdout
     exp = subprocess.run(
         [*env_run, "export", str(search.run_dir), "--round", "1", "--out", str(tmp_path / "t")],
         capture_output=True,
         text=True,
+        check=False,
     )
     assert exp.returncode == 0, exp.stderr
     loaded = tf.saved_model.load(str(tmp_path / "t"))
     x = blobs(8, 5)[0]
     want = search.ticket_model(round=1)(x).numpy()
-    got = list(loaded.signatures.values())[0](tf.constant(x))
-    np.testing.assert_allclose(list(got.values())[0].numpy(), want, atol=1e-5)
+    got = next(iter(loaded.signatures.values()))(tf.constant(x))
+    np.testing.assert_allclose(next(iter(got.values())).numpy(), want, atol=1e-5)
 
 
 def test_api_resumes_without_retraining(api_run):
-    search, summary, _, _ = api_run
-    again = lth_tf.TicketSearch(
-        keras.models.clone_model(search.ticket_model(0)), directory=search.directory, **SETTINGS
-    )
-    # A different theta0 is a different run: nothing is shared.
-    train, val, test = splits()
-    events = []
-    rerun = lth_tf.TicketSearch(_same_model(api_run), directory=search.directory, **SETTINGS)
-    rerun.fit(train, validation_data=val, test_data=test, sink=events.append)
-    assert rerun.run_dir == search.run_dir
-    assert not [e for e in events if e["event"] in ("round_started", "control_finished")]
-    assert again is not None
-
-
-def _same_model(api_run):
+    """The same model, settings and data find the same run directory and train nothing."""
+    search = api_run[0]
     model = functional_mlp()
     model.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.5), loss="mse")
     model.set_weights([w + 0.25 for w in model.get_weights()])
-    return model
+    train, val, test = splits()
+    events = []
+    rerun = lth_tf.TicketSearch(model, directory=search.directory, **SETTINGS)
+    rerun.fit(train, validation_data=val, test_data=test, sink=events.append)
+    assert rerun.run_dir == search.run_dir
+    trained = [e for e in events if e["event"] in ("round_started", "control_finished")]
+    assert not trained and any(e["event"] == "run_finished" for e in events)
+
+
+def test_random_reinit_control_gets_fresh_weights(api_run):
+    """theta0 is fixed for a user's model, so the control must re-initialise, not copy it."""
+    probe = api_run[2]
+    control = probe.starts[(2, "random_reinit")]
+    ticket = probe.starts[(2, "round")]
+    np.testing.assert_array_equal(  # the same mask...
+        control.masks["h1"], ticket.masks["h1"]
+    )
+    for (role, name), a, b in zip(control.layout, control.weights, ticket.weights, strict=True):
+        if role == "kernel":  # ...on other weights
+            assert not np.array_equal(a, b), name
+
+
+def test_run_started_lists_what_stays_dense(tmp_path):
+    """A layer nothing can prune is listed, and a softmax head is noted and removed."""
+    keras.utils.set_random_seed(0)
+    x = keras.Input((12,))
+    h = keras.layers.Dense(8, name="h")(x)
+    h = keras.layers.BatchNormalization(name="bn")(h)
+    out = keras.layers.Dense(4, activation="softmax", name="probs")(h)
+    events = []
+    search = lth_tf.TicketSearch(keras.Model(x, out), directory=tmp_path, rounds=1, epochs=1)
+    train, val, test = splits()
+    search.fit(train, validation_data=val, test_data=test, sink=events.append, export=False)
+    started = next(e for e in events if e["event"] == "run_started")
+    assert {"name": "bn", "class": "BatchNormalization"} in started["unpruned_layers"]
+    assert any("softmax" in note for note in started["model_notes"])
+    # Logits, not probabilities: rows of the ticket's outputs do not sum to 1.
+    sums = search.ticket_model(round=1)(train[0][:8]).numpy().sum(axis=1)
+    assert not np.allclose(sums, 1.0)
 
 
 def test_sequential_factory_and_tf_data(tmp_path):

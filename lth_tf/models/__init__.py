@@ -131,6 +131,13 @@ def from_keras(model_or_factory: Any, reinit: bool = False, label: str | None = 
     return user.from_keras(model_or_factory, reinit=reinit, label=label)
 
 
+def file_model_io(name: str) -> tuple[tuple, int]:
+    """(input shape, number of classes) a `file:PATH` model was saved with."""
+    from lth_tf.models import user
+
+    return user.file_io(name)
+
+
 def custom_objects() -> dict[str, Any]:
     """Classes Keras needs to load a saved model of ours (imports Spektral)."""
     from lth_tf.models.gcn import PrunableGCNConv

@@ -179,3 +179,9 @@ def reinitialised(model: keras.Model, seed: int) -> keras.Model:
 
     keras.utils.set_random_seed(seed)  # for weights made without a seeded initializer
     return keras.models.clone_model(model, clone_function=fresh)
+
+
+def file_io(name: str) -> tuple[tuple, int]:
+    """(input shape, number of classes) of a `file:` model, read from the file itself."""
+    model = _load(sources.model_file(name), name)
+    return tuple(model.inputs[0].shape[1:]), int(model.outputs[0].shape[-1])
