@@ -87,7 +87,9 @@ def download(name: str) -> Path:
     except (OSError, ValueError) as e:  # requests' errors are OSErrors; 404 is a ValueError
         if not existed:  # leave no half-filled folder that Spektral would trust
             shutil.rmtree(target, ignore_errors=True)
-        raise LthError(f"could not download {what} into {target} ({type(e).__name__}); {hint}") from None
+        raise LthError(
+            f"could not download {what} into {target} ({type(e).__name__}); {hint}"
+        ) from None
     if planetoid.missing(target, name):
         raise LthError(f"download of {what} into {target} is incomplete; {hint}")
     return target

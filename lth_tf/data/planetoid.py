@@ -21,6 +21,7 @@ node ids are listed in test.index, and graph, a dict of node id -> neighbour ids
 
 from __future__ import annotations
 
+import codecs
 import collections
 import copyreg
 import io
@@ -48,10 +49,13 @@ _ALLOWED: dict[tuple[str, str], Any] = {
     ("collections", "defaultdict"): collections.defaultdict,
     ("copy_reg", "_reconstructor"): copyreg._reconstructor,
     ("copyreg", "_reconstructor"): copyreg._reconstructor,
+    ("_codecs", "encode"): codecs.encode,  # how Python 3 writes bytes at protocol 2
 }
 for _mod in ("numpy.core.multiarray", "numpy._core.multiarray"):
     _ALLOWED[(_mod, "_reconstruct")] = np.ndarray((0,)).__reduce__()[0]
     _ALLOWED[(_mod, "scalar")] = np.float64(0).__reduce__()[0]
+for _mod in ("numpy.core.numeric", "numpy._core.numeric"):  # arrays pickled with protocol 5
+    _ALLOWED[(_mod, "_frombuffer")] = np.arange(1).__reduce_ex__(5)[0]
 for _mod in ("scipy.sparse.csr", "scipy.sparse._csr", "scipy.sparse"):
     _ALLOWED[(_mod, "csr_matrix")] = sp.csr_matrix
 for _mod in ("__builtin__", "builtins"):
@@ -73,7 +77,9 @@ def hint(name: str) -> str:
 
 def missing(folder: Path, name: str) -> list[str]:
     """The file names of `name` that `folder` lacks."""
-    return [file_name(name, s) for s in SUFFIXES if not (Path(folder) / file_name(name, s)).is_file()]
+    return [
+        file_name(name, s) for s in SUFFIXES if not (Path(folder) / file_name(name, s)).is_file()
+    ]
 
 
 def read(folder: Path, name: str) -> dict[str, Any]:
@@ -149,12 +155,16 @@ def _csr(obj: Any, path: Path) -> sp.csr_matrix:
     if not (
         isinstance(shape, tuple)
         and len(shape) == 2
-        and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 0 for v in shape)
+        and all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 0 for v in shape
+        )
     ):
         bad = f"shape {shape!r} is not two sizes"
     elif not (_int_array(indptr) and _int_array(indices)):
         bad = "its index arrays are missing or not integer vectors"
-    elif not (isinstance(data, np.ndarray) and data.ndim == 1 and np.issubdtype(data.dtype, np.number)):
+    elif not (
+        isinstance(data, np.ndarray) and data.ndim == 1 and np.issubdtype(data.dtype, np.number)
+    ):
         bad = "its values are missing or not numbers"
     elif len(indptr) != shape[0] + 1 or indptr[0] != 0:
         bad = f"row pointer has {len(indptr)} entries for {shape[0]} rows"
@@ -163,13 +173,16 @@ def _csr(obj: Any, path: Path) -> sp.csr_matrix:
     elif not indptr[-1] == len(indices) == len(data):
         bad = f"row pointer ends at {indptr[-1]} but there are {len(indices)} indices and {len(data)} values"
     elif len(indices) and (indices.min() < 0 or indices.max() >= shape[1]):
-        bad = f"column indices reach {indices.max()} outside 0..{shape[1] - 1}"
+        worst = indices.min() if indices.min() < 0 else indices.max()
+        bad = f"column indices reach {worst} outside 0..{shape[1] - 1}"
     elif not np.isfinite(data).all():
         bad = "values include NaN or infinity"
     if bad:
         raise LthError(f"{path} is corrupt: {bad}; {FIX}")
     rows, cols = int(shape[0]), int(shape[1])
-    return sp.csr_matrix((data.copy(), indices.astype(np.int64), indptr.astype(np.int64)), shape=(rows, cols))
+    return sp.csr_matrix(
+        (data.copy(), indices.astype(np.int64), indptr.astype(np.int64)), shape=(rows, cols)
+    )
 
 
 def _labels(obj: Any, path: Path) -> np.ndarray:
@@ -178,9 +191,13 @@ def _labels(obj: Any, path: Path) -> np.ndarray:
         kind = f"a {obj.ndim}-D array" if isinstance(obj, np.ndarray) else f"a {type(obj).__name__}"
         raise LthError(f"{path} holds {kind}, not a 2-D one-hot label matrix; {FIX}")
     if obj.shape[1] < 2:
-        raise LthError(f"{path} has {obj.shape[1]} label columns, need one per class (2 or more); {FIX}")
+        raise LthError(
+            f"{path} has {obj.shape[1]} label columns, need one per class (2 or more); {FIX}"
+        )
     if not np.isin(obj, (0, 1)).all() or (obj.sum(axis=1) > 1).any():
-        raise LthError(f"{path} is not one-hot (values other than 0/1, or several 1s in a row); {FIX}")
+        raise LthError(
+            f"{path} is not one-hot (values other than 0/1, or several 1s in a row); {FIX}"
+        )
     return obj
 
 
@@ -189,7 +206,9 @@ def _test_index(path: Path) -> np.ndarray:
     try:
         lines = path.read_bytes().decode("ascii").split()
     except (OSError, UnicodeDecodeError) as e:
-        raise LthError(f"{path} is not a text list of node ids ({type(e).__name__}); {FIX}") from None
+        raise LthError(
+            f"{path} is not a text list of node ids ({type(e).__name__}); {FIX}"
+        ) from None
     if not lines:
         raise LthError(f"{path} is empty; {FIX}")
     try:
@@ -215,7 +234,9 @@ def _graph(obj: Any, path: Path, n: int) -> dict[int, list[int]]:
         if not node(k):
             raise LthError(f"{path} has node {k!r}, outside 0..{n - 1} (the feature rows); {FIX}")
         if not isinstance(nbrs, (list, tuple, set)):
-            raise LthError(f"{path}: node {k} has a {type(nbrs).__name__}, not a neighbour list; {FIX}")
+            raise LthError(
+                f"{path}: node {k} has a {type(nbrs).__name__}, not a neighbour list; {FIX}"
+            )
         for v in nbrs:
             if not node(v):
                 raise LthError(f"{path}: node {k} has neighbour {v!r}, outside 0..{n - 1}; {FIX}")
