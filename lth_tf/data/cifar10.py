@@ -55,7 +55,15 @@ def load(cfg, data_dir: Path | None, seed: int) -> ImageData:
     """CIFAR-10 split into train/val (stratified, seeded) and the official test set."""
     (x_train, y_train), (x_test, y_test) = read_arrays(data_dir)
     return make_image_data(
-        x_train, y_train, x_test, y_test, cfg, seed, num_classes=len(CLASSES), name="cifar10"
+        x_train,
+        y_train,
+        x_test,
+        y_test,
+        cfg,
+        seed,
+        num_classes=len(CLASSES),
+        name="cifar10",
+        class_names=CLASSES,
     )
 
 
