@@ -276,6 +276,53 @@ def test_jpeg_archive_decoded_once_then_cached_outside_data_dir(tmp_path, monkey
     assert (again.x_train == d.x_train).all() and (again.y_val == d.y_val).all()
 
 
+def damage(good: bytes, case: str) -> bytes:
+    """A corrupted copy of a small archive's bytes."""
+    if case == "truncated":
+        return good[: len(good) // 2]
+    if case == "bytes flipped":
+        return good[:300] + bytes(b ^ 0xFF for b in good[300:340]) + good[340:]
+    if case == "checksum flipped":  # decompresses fine: only gzip's CRC check notices
+        return good[:-8] + bytes([good[-8] ^ 1]) + good[-7:]
+    if case == "not gzip":
+        return b"<html>404</html>" * 50
+    if case == "empty":
+        return b""
+    raise AssertionError(case)
+
+
+@pytest.mark.parametrize(
+    ("case", "says"),
+    [
+        ("truncated", "cannot read"),
+        ("bytes flipped", "cannot read"),
+        ("checksum flipped", "CRC check failed"),
+        ("not gzip", "Not a gzipped file"),
+        ("empty", "empty file"),
+        ("unreadable jpeg", "train/cat/0001.jpg is not a readable JPEG"),
+    ],
+)
+def test_a_corrupt_archive_is_one_line_and_caches_nothing(tmp_path, monkeypatch, case, says):
+    good_dir, bad_dir = tmp_path / "good", tmp_path / "bad"
+    good_dir.mkdir()
+    bad_dir.mkdir()
+    path = bad_dir / "cifar10-jpeg.tar.gz"
+    if case == "unreadable jpeg":
+        with tarfile.open(path, "w:gz") as tar:
+            info = tarfile.TarInfo("train/cat/0001.jpg")
+            info.size = 20
+            tar.addfile(info, io.BytesIO(b"not a jpeg, 20 bytes"))
+    else:
+        good = make_jpeg_archive(good_dir, {"train": 2, "test": 1}).read_bytes()
+        path.write_bytes(damage(good, case))
+    monkeypatch.setenv("LTH_CACHE_DIR", str(tmp_path / "cache"))
+    with pytest.raises(LthError) as e:
+        data.load(Data(name="cifar10", val_size=10), bad_dir)
+    msg = str(e.value)
+    assert "\n" not in msg and str(path) in msg and says in msg, msg
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())
+
+
 def test_keras_pickles_are_read_in_either_layout(tmp_path):
     rng = np.random.default_rng(0)
 
