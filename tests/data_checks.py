@@ -1,10 +1,35 @@
-"""Checks shared by the data tests (test_data.py, test_citation.py, test_folder_data.py)."""
+"""Checks and helpers shared by the data tests (data, citation, Planetoid files, folders)."""
 
 from __future__ import annotations
 
+import os
+import pickle
+import warnings
 from pathlib import Path
 
 import numpy as np
+import pytest
+
+DATA_DIR = os.environ.get("LTH_DATA_DIR")
+CITATION = Path(DATA_DIR or "/nonexistent", "citation")
+
+
+def needs(name: str):
+    return pytest.mark.skipif(
+        not (CITATION / f"ind.{name}.graph").is_file(),
+        reason=f"set LTH_DATA_DIR to a folder holding citation/ind.{name}.*",
+    )
+
+
+def raw(folder: Path, name: str, suffix: str):
+    """A file unpickled the plain way (the real files are trusted here)."""
+    path = folder / f"ind.{name}.{suffix}"
+    if suffix == "test.index":
+        return np.loadtxt(path, dtype=np.int64)
+    with warnings.catch_warnings():  # scipy.sparse.csr is a deprecated module name
+        warnings.simplefilter("ignore", DeprecationWarning)
+        with open(path, "rb") as f:
+            return pickle.load(f, encoding="latin1")
 
 
 def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
