@@ -1,6 +1,6 @@
-"""Data loaders: registry, the image pipeline, CIFAR-10 sources and cache, Cora, synthetic sets.
+"""Data loaders: registry, the image pipeline, CIFAR-10 sources and cache, synthetic sets.
 
-Tests on the real CIFAR-10 and Cora copies need $LTH_DATA_DIR (the shared data
+Tests on the real CIFAR-10 copy need $LTH_DATA_DIR (the shared data
 folder) and skip without it; everything else builds tiny fixtures in tmp_path.
 """
 
@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from data_checks import assert_gcn_normalised, snapshot
 
 from lth_tf import data
 from lth_tf.config import DATASETS, Data
@@ -25,21 +26,9 @@ from lth_tf.errors import LthError
 
 DATA_DIR = os.environ.get("LTH_DATA_DIR")
 HAS_CIFAR = bool(DATA_DIR) and Path(DATA_DIR, "cifar10-jpeg.tar.gz").is_file()
-HAS_CORA = bool(DATA_DIR) and Path(DATA_DIR, "citation", "ind.cora.graph").is_file()
 needs_cifar = pytest.mark.skipif(
     not HAS_CIFAR, reason="set LTH_DATA_DIR to a folder holding cifar10-jpeg.tar.gz"
 )
-needs_cora = pytest.mark.skipif(
-    not HAS_CORA, reason="set LTH_DATA_DIR to a folder holding citation/ind.cora.*"
-)
-
-
-def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
-    """Every path under `folder` with size and mtime: proof nothing was written."""
-    return {
-        str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
-        for p in sorted(folder.rglob("*"))
-    }
 
 
 # -- registry ------------------------------------------------------------------------------
@@ -287,6 +276,53 @@ def test_jpeg_archive_decoded_once_then_cached_outside_data_dir(tmp_path, monkey
     assert (again.x_train == d.x_train).all() and (again.y_val == d.y_val).all()
 
 
+def damage(good: bytes, case: str) -> bytes:
+    """A corrupted copy of a small archive's bytes."""
+    if case == "truncated":
+        return good[: len(good) // 2]
+    if case == "bytes flipped":
+        return good[:300] + bytes(b ^ 0xFF for b in good[300:340]) + good[340:]
+    if case == "checksum flipped":  # decompresses fine: only gzip's CRC check notices
+        return good[:-8] + bytes([good[-8] ^ 1]) + good[-7:]
+    if case == "not gzip":
+        return b"<html>404</html>" * 50
+    if case == "empty":
+        return b""
+    raise AssertionError(case)
+
+
+@pytest.mark.parametrize(
+    ("case", "says"),
+    [
+        ("truncated", "cannot read"),
+        ("bytes flipped", "cannot read"),
+        ("checksum flipped", "CRC check failed"),
+        ("not gzip", "Not a gzipped file"),
+        ("empty", "empty file"),
+        ("unreadable jpeg", "train/cat/0001.jpg is not a readable JPEG"),
+    ],
+)
+def test_a_corrupt_archive_is_one_line_and_caches_nothing(tmp_path, monkeypatch, case, says):
+    good_dir, bad_dir = tmp_path / "good", tmp_path / "bad"
+    good_dir.mkdir()
+    bad_dir.mkdir()
+    path = bad_dir / "cifar10-jpeg.tar.gz"
+    if case == "unreadable jpeg":
+        with tarfile.open(path, "w:gz") as tar:
+            info = tarfile.TarInfo("train/cat/0001.jpg")
+            info.size = 20
+            tar.addfile(info, io.BytesIO(b"not a jpeg, 20 bytes"))
+    else:
+        good = make_jpeg_archive(good_dir, {"train": 2, "test": 1}).read_bytes()
+        path.write_bytes(damage(good, case))
+    monkeypatch.setenv("LTH_CACHE_DIR", str(tmp_path / "cache"))
+    with pytest.raises(LthError) as e:
+        data.load(Data(name="cifar10", val_size=10), bad_dir)
+    msg = str(e.value)
+    assert "\n" not in msg and str(path) in msg and says in msg, msg
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())
+
+
 def test_keras_pickles_are_read_in_either_layout(tmp_path):
     rng = np.random.default_rng(0)
 
@@ -381,59 +417,4 @@ def test_cifar10_train_batches_normalised_and_augmented(cifar):
     assert changed.mean() > 0.5
 
 
-# -- Cora --------------------------------------------------------------------------------------------
-
-
-def assert_gcn_normalised(a):
-    """a = D^-1/2 (A+I) D^-1/2: symmetric, and sqrt(deg) is an eigenvector with eigenvalue 1."""
-    assert abs(a - a.T).max() < 1e-6
-    binary = (a != 0).astype(np.float64)  # A + I
-    assert (binary.diagonal() == 1).all()
-    root_deg = np.sqrt(np.asarray(binary.sum(axis=1)).ravel())
-    assert np.allclose(a @ root_deg, root_deg, atol=1e-4)
-
-
-@needs_cora
-def test_cora_planetoid_split_and_normalisation():
-    before = snapshot(Path(DATA_DIR))
-    t0 = time.perf_counter()
-    g = data.load(Data(name="cora"), DATA_DIR)
-    assert time.perf_counter() - t0 < 15  # includes importing Spektral
-    assert snapshot(Path(DATA_DIR)) == before
-    assert g.kind == "graph" and g.x.shape == (2708, 1433) and g.input_shape == (1433,)
-    assert g.x.dtype == np.float32 and g.y.dtype == np.int64 and g.num_classes == 7
-    assert (g.train_mask.sum(), g.val_mask.sum(), g.test_mask.sum()) == (140, 500, 1000)
-    masks = g.train_mask.astype(int) + g.val_mask + g.test_mask
-    assert masks.max() == 1
-    assert np.allclose(g.x.sum(axis=1)[g.x.sum(axis=1) > 0], 1, atol=1e-5)  # row-normalised
-    assert_gcn_normalised(g.a)
-
-    from spektral.utils import gcn_filter
-
-    from lth_tf.data import citation
-
-    raw = citation._Cora(Path(DATA_DIR) / "citation")[0].a
-    assert abs(g.a - gcn_filter(raw)).max() < 1e-6
-
-    x, a = g.inputs()
-    assert tuple(x.shape) == (2708, 1433) and tuple(a.dense_shape.numpy()) == (2708, 2708)
-    assert int(a.indices.shape[0]) == g.a.nnz
-
-
-def test_cora_missing_names_the_folder(tmp_path):
-    with pytest.raises(LthError, match=f"no Cora in {tmp_path / 'citation'}.*ind.cora"):
-        data.load(Data(name="cora"), tmp_path)
-
-
-def test_cora_failed_download_is_an_lth_error_and_leaves_no_folder(tmp_path, monkeypatch):
-    from spektral.datasets import citation as spektral_citation
-
-    def offline(url):
-        raise ConnectionError("no network")
-
-    monkeypatch.delenv("LTH_DATA_DIR", raising=False)
-    monkeypatch.setattr(spektral_citation, "DATASET_FOLDER", str(tmp_path))
-    monkeypatch.setattr(spektral_citation.requests, "get", offline)
-    with pytest.raises(LthError, match="could not download Cora.*citation/ind.cora"):
-        data.load(Data(name="cora"))
-    assert not (tmp_path / "Citation" / "cora").exists()
+# Cora, Citeseer and PubMed: tests/test_citation.py; image folders: tests/test_folder_data.py

@@ -5,8 +5,10 @@ imports its module only when called, so `import lth_tf.data` pulls in neither
 TensorFlow nor Spektral (both take seconds to import).
 
 `data_dir` (or $LTH_DATA_DIR) is a folder of offline copies: `cifar10-jpeg.tar.gz`
-or Keras' `cifar-10-batches-py/`, and `citation/ind.cora.*`. Without one, the
-Keras and Spektral downloads run. The folder is only ever read.
+or Keras' `cifar-10-batches-py/`, and `citation/ind.{cora,citeseer,pubmed}.*`.
+Without one, the Keras and Spektral downloads run. The folder is only ever read.
+`data.name = "folder:PATH"` loads the user's image folder (lth_tf/data/folder.py);
+`data_dir` does not apply to it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lth_tf import sources
 from lth_tf.errors import LthError
 
 if TYPE_CHECKING:
@@ -28,10 +31,18 @@ def _cifar10(cfg: Data, data_dir: Path | None, seed: int) -> ImageData:
     return cifar10.load(cfg, data_dir, seed)
 
 
-def _cora(cfg: Data, data_dir: Path | None, seed: int) -> GraphData:
-    from lth_tf.data import citation
+def _planetoid(name: str):
+    def load_citation(cfg: Data, data_dir: Path | None, seed: int) -> GraphData:
+        """The Planetoid split is fixed: `cfg` and `seed` are unused."""
+        from lth_tf.data import planetoid
 
-    return citation.load(cfg, data_dir, seed)
+        # Read and check the files before TensorFlow and Spektral are imported.
+        files = None if data_dir is None else planetoid.read(data_dir / "citation", name)
+        from lth_tf.data import citation
+
+        return citation.load(name, files)
+
+    return load_citation
 
 
 def _synthetic_images(cfg: Data, data_dir: Path | None, seed: int) -> ImageData:
@@ -48,7 +59,9 @@ def _synthetic_graph(cfg: Data, data_dir: Path | None, seed: int) -> GraphData:
 
 REGISTRY = {
     "cifar10": _cifar10,
-    "cora": _cora,
+    "cora": _planetoid("cora"),
+    "citeseer": _planetoid("citeseer"),
+    "pubmed": _planetoid("pubmed"),
     "synthetic_images": _synthetic_images,
     "synthetic_graph": _synthetic_graph,
 }
@@ -62,10 +75,14 @@ def resolve_data_dir(data_dir: str | Path | None = None) -> Path | None:
 
 def load(cfg: Data, data_dir: str | Path | None = None, seed: int = 0) -> ImageData | GraphData:
     """Load the data set `cfg.name` (see the module docstring for where from)."""
+    if sources.is_user_data(cfg.name):
+        from lth_tf.data import folder
+
+        return folder.load(cfg, seed)
     loader = REGISTRY.get(cfg.name)
     if loader is None:
         raise LthError(
-            f"No such dataset: '{cfg.name}'; use data.name = one of {', '.join(REGISTRY)}"
+            f"No such dataset: '{cfg.name}'; use data.name = one of {', '.join(REGISTRY)} or folder:PATH"
         )
     return loader(cfg, resolve_data_dir(data_dir), seed)
 

@@ -48,6 +48,7 @@ class ImageData:
     std: np.ndarray
     augment: bool = True
     name: str = ""
+    class_names: tuple[str, ...] = ()  # label i is class_names[i]; empty when unnamed
     kind: ClassVar[str] = "image"
     # Tensors built once per split: copying 138 MB into TF on every call to
     # train_dataset (once per round) would be wasted time.
@@ -251,6 +252,7 @@ def make_image_data(
     name: str,
     mean: np.ndarray | None = None,
     std: np.ndarray | None = None,
+    class_names: tuple[str, ...] = (),
 ) -> ImageData:
     """Split a training set into train/val, apply train_subset, attach statistics."""
     tr, va = stratified_split(y_train, cfg.val_size, seed)
@@ -273,6 +275,7 @@ def make_image_data(
         std=np.asarray(std, np.float32),
         augment=cfg.augment,
         name=name,
+        class_names=tuple(class_names),
     )
 
 

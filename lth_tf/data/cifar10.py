@@ -13,6 +13,7 @@ Sources, in order:
 
 from __future__ import annotations
 
+import gzip
 import io
 import logging
 import os
@@ -20,6 +21,7 @@ import pickle
 import shutil
 import tarfile
 import time
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -55,7 +57,15 @@ def load(cfg, data_dir: Path | None, seed: int) -> ImageData:
     """CIFAR-10 split into train/val (stratified, seeded) and the official test set."""
     (x_train, y_train), (x_test, y_test) = read_arrays(data_dir)
     return make_image_data(
-        x_train, y_train, x_test, y_test, cfg, seed, num_classes=len(CLASSES), name="cifar10"
+        x_train,
+        y_train,
+        x_test,
+        y_test,
+        cfg,
+        seed,
+        num_classes=len(CLASSES),
+        name="cifar10",
+        class_names=CLASSES,
     )
 
 
@@ -134,12 +144,11 @@ def _read_cache(folder: Path):
 
 def decode_archive(archive: Path):
     """Decode every `train|test/<class>/*.jpg`, sorted by (split, class, file name)."""
-    from PIL import Image
-
     found: dict[str, list[tuple[int, str, np.ndarray]]] = {"train": [], "test": []}
     try:
-        # "r|gz" streams the archive once, front to back; random access is not needed.
-        with tarfile.open(archive, "r|gz") as tar:
+        # gzip rather than tarfile's "r|gz": it checks the CRC at the end, so flipped
+        # bits that still decompress are caught. "r|" streams the tar once, front to back.
+        with gzip.open(archive, "rb") as gz, tarfile.open(fileobj=gz, mode="r|") as tar:
             for member in tar:
                 parts = member.name.strip("./").split("/")
                 if not member.isfile() or len(parts) != 3 or not parts[2].endswith(".jpg"):
@@ -152,12 +161,15 @@ def decode_archive(archive: Path):
                         f"{archive} has an unknown class folder '{split}/{cls}'; "
                         f"expected {', '.join(CLASSES)}"
                     )
-                data = tar.extractfile(member).read()
-                with Image.open(io.BytesIO(data)) as im:
-                    pixels = np.asarray(im.convert("RGB"), dtype=np.uint8)
+                pixels = _decode_jpeg(tar.extractfile(member).read(), archive, member.name)
                 found[split].append((CLASSES.index(cls), fname, pixels))
-    except (tarfile.TarError, OSError, EOFError) as e:
-        raise LthError(f"cannot read {archive} ({e}); replace it with a complete copy") from None
+            while gz.read(1 << 20):  # read to the end: that is when gzip checks the CRC
+                pass
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as e:
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise LthError(
+            f"cannot read {archive} ({reason}); replace it with a complete copy"
+        ) from None
     out = []
     for split in ("train", "test"):
         items = sorted(found[split], key=lambda t: (t[0], t[1]))
@@ -170,6 +182,20 @@ def decode_archive(archive: Path):
         y = np.array([it[0] for it in items], np.int64)
         out.append((x, y))
     return tuple(out)
+
+
+def _decode_jpeg(data: bytes, archive: Path, member: str) -> np.ndarray:
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            return np.asarray(im.convert("RGB"), dtype=np.uint8)
+    # Pillow raises many exception types on damaged images (OSError, SyntaxError, ...).
+    except Exception as e:  # noqa: BLE001
+        raise LthError(
+            f"{archive}: {member} is not a readable JPEG ({type(e).__name__}); "
+            "replace the archive with a complete copy"
+        ) from None
 
 
 def _write_cache(folder: Path, arrays) -> None:

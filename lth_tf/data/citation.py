@@ -1,18 +1,21 @@
-"""Cora through Spektral's `Citation`, with the Planetoid split (140/500/1000).
+"""Cora, Citeseer and PubMed through Spektral's `Citation`, with the Planetoid split.
 
-Two things differ from calling `spektral.datasets.Citation("cora")` directly:
+What differs from calling `spektral.datasets.Citation(name)` directly:
 
+- The files are read and checked by `planetoid.read` first (a corrupt file is one
+  LthError line, not a segfault or a traceback from inside Spektral). Spektral's
+  `Citation.read` then assembles the graph from those checked objects: our
+  subclass swaps Spektral's file reader for a lookup while it reads.
 - spektral 1.3.1's `Citation.read` densifies the feature matrices with the
-  sparse `.A` attribute, which scipy 1.14 removed (spektral issue #460). While
-  our subclass reads, Spektral's file reader hands back dense arrays, so that
-  line never meets a sparse matrix; everything else is Spektral's own code.
-- Offline, the data folder holds `citation/ind.cora.*`. Our subclass points
-  Spektral's `path` straight at that folder: `read` only reads, so a read-only
-  folder works and nothing is copied. Without a folder Spektral downloads into
-  its usual `~/spektral/datasets/Citation/cora`.
+  sparse `.A` attribute, which scipy 1.14 removed (spektral issue #460). The
+  lookup hands back dense arrays, so that line never meets a sparse matrix.
+- Offline, the data folder holds `citation/ind.NAME.*` and is only read. Without
+  a folder Spektral downloads into its usual `~/spektral/datasets/Citation/NAME`.
 
-Features are row-normalised and the adjacency GCN-normalised here (not with
-Spektral's `normalize_x`, which prints to stdout).
+Split sizes (train/val/test): Cora 140/500/1000 of 2708 nodes, Citeseer 120/500/1000
+of 3327 (Spektral pads the 15 test-index gaps with featureless, unlabelled nodes),
+PubMed 60/500/1000 of 19717. Features are row-normalised and the adjacency
+GCN-normalised here (not with Spektral's `normalize_x`, which prints to stdout).
 """
 
 from __future__ import annotations
@@ -23,12 +26,14 @@ import logging
 import shutil
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
 # _keras first: Spektral imports TensorFlow itself, and Keras 2 must be arranged before.
 from lth_tf._keras import tf  # noqa: F401
+from lth_tf.data import planetoid
 from lth_tf.data.base import GraphData, gcn_normalise, row_normalise
 from lth_tf.errors import LthError
 
@@ -37,21 +42,18 @@ from spektral.datasets import citation as _spektral_citation
 
 log = logging.getLogger(__name__)
 
-NAME = "cora"
-FILES = tuple(f"ind.{NAME}.{s}" for s in _spektral_citation.Citation.suffixes)
-HINT = "point --data-dir or LTH_DATA_DIR at a folder holding citation/ind.cora.*"
 _patch_lock = threading.Lock()
 
 
-def load(cfg, data_dir: Path | None, seed: int) -> GraphData:
-    """Cora as one GraphData. `cfg` and `seed` are unused: the Planetoid split is fixed."""
-    folder = None
-    if data_dir is not None:
-        folder = Path(data_dir).expanduser() / "citation"
-        missing = _missing(folder)
-        if missing:
-            raise LthError(f"no Cora in {folder} (missing {', '.join(missing)}); {HINT}")
-    ds = _Cora(folder)
+def load(name: str, files: dict[str, Any] | None = None) -> GraphData:
+    """One Planetoid data set as GraphData.
+
+    `files` are `planetoid.read`'s checked objects (read before TensorFlow is
+    imported when a data folder is given); None downloads them with Spektral.
+    """
+    if files is None:
+        files = planetoid.read(download(name), name)
+    ds = _Citation(name, files)
     g = ds[0]
     return GraphData(
         x=row_normalise(g.x),
@@ -61,61 +63,76 @@ def load(cfg, data_dir: Path | None, seed: int) -> GraphData:
         val_mask=np.asarray(ds.mask_va, bool),
         test_mask=np.asarray(ds.mask_te, bool),
         num_classes=int(g.y.shape[1]),
-        name=NAME,
+        name=name,
     )
 
 
-def _missing(folder: Path) -> list[str]:
-    return [f for f in FILES if not (folder / f).is_file()]
+def default_folder(name: str) -> Path:
+    """Where Spektral keeps its download (read at call time: tests move it)."""
+    return Path(_spektral_citation.DATASET_FOLDER) / "Citation" / name
 
 
-class _Cora(_spektral_citation.Citation):
-    """Spektral's Citation("cora") reading from `folder` (or its default), scipy-safe."""
+def download(name: str) -> Path:
+    """Spektral's download folder of `name`, fetching the files it lacks."""
+    target = default_folder(name)
+    # Spektral skips download() whenever its folder exists, even half-filled by
+    # an earlier failed download; fetch what is missing in that case.
+    if not planetoid.missing(target, name):
+        return target
+    existed = target.exists()
+    what, hint = planetoid.title(name), planetoid.hint(name)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # Spektral prints progress
+            _spektral_citation.Citation.download(_Named(name, target))
+    except (OSError, ValueError) as e:  # requests' errors are OSErrors; 404 is a ValueError
+        if not existed:  # leave no half-filled folder that Spektral would trust
+            shutil.rmtree(target, ignore_errors=True)
+        raise LthError(
+            f"could not download {what} into {target} ({type(e).__name__}); {hint}"
+        ) from None
+    if planetoid.missing(target, name):
+        raise LthError(f"download of {what} into {target} is incomplete; {hint}")
+    return target
 
-    def __init__(self, folder: Path | None):
-        self._folder = folder  # set before super().__init__, which reads `path`
-        super().__init__(NAME, random_split=False, normalize_x=False)
 
-    @property
-    def path(self) -> str:
-        return str(self._folder) if self._folder is not None else super().path
+class _Named:
+    """What Spektral's `Citation.download` reads from `self` (name, path, url, suffixes).
 
-    def read(self):
-        # Spektral skips download() whenever its folder exists, even half-filled
-        # by an earlier failed download; fetch what is missing in that case.
-        if self._folder is None and _missing(Path(self.path)):
-            self.download()
-        with _patch_lock, _dense_file_reader():
-            return super().read()
+    A real Citation instance would read the files on construction, before they exist.
+    """
+
+    def __init__(self, name: str, path: Path):
+        self.name, self.path, self.url = name, str(path), _spektral_citation.Citation.url
+        self.suffixes = _spektral_citation.Citation.suffixes
+
+
+class _Citation(_spektral_citation.Citation):
+    """Spektral's Citation(name) assembling the graph from already checked files."""
+
+    def __init__(self, name: str, files: dict[str, Any]):
+        self._files = files  # set before super().__init__, which calls read()
+        super().__init__(name, random_split=False, normalize_x=False)
 
     def download(self):
-        if self._folder is not None:  # never reached: load() checked the files
-            raise LthError(f"no Cora in {self._folder}; {HINT}")
-        target = Path(self.path)
-        existed = target.exists()
-        try:
-            with contextlib.redirect_stdout(io.StringIO()):  # Spektral prints progress
-                super().download()
-        except (OSError, ValueError) as e:  # requests' errors are OSErrors; 404 is a ValueError
-            if not existed:  # leave no half-filled folder that Spektral would trust
-                shutil.rmtree(target, ignore_errors=True)
-            raise LthError(
-                f"could not download Cora into {target} ({type(e).__name__}); {HINT}"
-            ) from None
-        if _missing(target):
-            raise LthError(f"download of Cora into {target} is incomplete; {HINT}")
+        # Spektral calls this when its default folder is absent; the files were
+        # already read (offline folder or `download(name)`), so nothing to fetch.
+        pass
+
+    def read(self):
+        with _patch_lock, _lookup_reader(self._files):
+            return super().read()
 
 
 @contextlib.contextmanager
-def _dense_file_reader():
-    """Make Spektral's `_read_file` return dense arrays (the scipy>=1.14 `.A` fix)."""
+def _lookup_reader(files: dict[str, Any]):
+    """Make Spektral's `_read_file` return our checked objects, sparse ones dense."""
     original = _spektral_citation._read_file
 
-    def read_dense(path, name, suffix):
-        obj = original(path, name, suffix)
+    def lookup(path, name, suffix):
+        obj = files[suffix]
         return obj.toarray() if sp.issparse(obj) else obj
 
-    _spektral_citation._read_file = read_dense
+    _spektral_citation._read_file = lookup
     try:
         yield
     finally:
