@@ -96,11 +96,6 @@ class LotterySearch:
     @property
     def data(self):
         if self._data is None:
-            if self.exp.data.name == sources.PYTHON:
-                raise LthError(
-                    f"{self.run_dir} was run from Python with data given there; "
-                    "resume it from Python with lth_tf.TicketSearch(...).fit(...)"
-                )
             self._data = datasets.load(self.exp.data, self.data_dir, seed=self.exp.seed)
         return self._data
 

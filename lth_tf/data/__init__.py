@@ -75,6 +75,11 @@ def resolve_data_dir(data_dir: str | Path | None = None) -> Path | None:
 
 def load(cfg: Data, data_dir: str | Path | None = None, seed: int = 0) -> ImageData | GraphData:
     """Load the data set `cfg.name` (see the module docstring for where from)."""
+    if cfg.name == sources.PYTHON:
+        raise LthError(
+            "this run's data was given from Python (lth_tf.TicketSearch), so no config can "
+            "load it; resume the run from Python with the same model, settings and data"
+        )
     if sources.is_user_data(cfg.name):
         from lth_tf.data import folder
 
