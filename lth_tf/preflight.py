@@ -44,7 +44,8 @@ def check_layers(exp: C.Experiment, layer_sizes: Mapping[str, int]) -> None:
             f"prune.exclude excludes every prunable layer of {exp.model.name!r} ({known}); "
             "leave at least one layer to prune"
         )
-    for name in names:
+    emptied = []  # (round, model position, message) of each layer that empties
+    for i, name in enumerate(names):
         if name in p.exclude:
             continue
         if name in p.layer_rates:
@@ -53,12 +54,18 @@ def check_layers(exp: C.Experiment, layer_sizes: Mapping[str, int]) -> None:
             rate, key = p.rate, f"prune.rate {p.rate} (layerwise)"
         else:
             continue  # the global group: counts depend on the trained weights
-        emptied = emptied_at(layer_sizes[name], rate, exp)
-        if emptied is not None:
-            raise LthError(
-                f"{key} prunes every weight of layer {name!r} ({layer_sizes[name]} weights) "
-                f"by round {emptied} of {exp.planned_rounds}; lower that rate or --rounds"
+        r = emptied_at(layer_sizes[name], rate, exp)
+        if r is not None:
+            emptied.append(
+                (
+                    r,
+                    i,
+                    f"{key} prunes every weight of layer {name!r} "
+                    f"({layer_sizes[name]} weights) by round {r} of {exp.planned_rounds}",
+                )
             )
+    if emptied:
+        raise LthError(f"{min(emptied)[2]}; lower that rate or --rounds")
 
 
 def emptied_at(size: int, rate: float, exp: C.Experiment) -> int | None:
