@@ -56,16 +56,11 @@ def check_layers(exp: C.Experiment, layer_sizes: Mapping[str, int]) -> None:
             continue  # the global group: counts depend on the trained weights
         r = emptied_at(layer_sizes[name], rate, exp)
         if r is not None:
-            emptied.append(
-                (
-                    r,
-                    i,
-                    f"{key} prunes every weight of layer {name!r} "
-                    f"({layer_sizes[name]} weights) by round {r} of {exp.planned_rounds}",
-                )
-            )
+            what = f"layer {name!r} ({layer_sizes[name]} weights)"
+            emptied.append((r, i, f"{key} prunes every weight of {what} by round {r}"))
     if emptied:
-        raise LthError(f"{min(emptied)[2]}; lower that rate or --rounds")
+        r, _, message = min(emptied)
+        raise LthError(f"{message} of {exp.planned_rounds}; lower that rate or --rounds")
 
 
 def emptied_at(size: int, rate: float, exp: C.Experiment) -> int | None:
