@@ -102,7 +102,10 @@ def export_savedmodel(model, path: str | Path) -> Path:
         atomic.replace_dir(new, path, spare=work / atomic.SPARE_NAME)
     finally:
         tf_log.removeFilter(quiet)
-        shutil.rmtree(work, ignore_errors=True)
+        if not ((work / atomic.SPARE_NAME).exists() and not path.exists()):
+            shutil.rmtree(work, ignore_errors=True)
+        # else the old export could not be put back: its only copy stays in `work`,
+        # which the next export to `path` (or run) restores (atomic.clean_leftovers).
     return path
 
 
