@@ -119,22 +119,26 @@ def cmd_run(args) -> int:
     data_dir = _check_data_dir(args.data_dir)
     run_dir = Path(args.out) / exp.run_name()
     _check_out(Path(args.out), run_dir, exp)
+    run_store = store.RunStore(run_dir)
+    run_store.check_unlocked()  # another process runs it: say so before loading anything
     _check_resume_point(run_dir, exp)
 
     _import_tf_quietly()
     from lth_tf import data as datasets
+    from lth_tf import preflight
     from lth_tf.console import console_sink
     from lth_tf.lottery import LotterySearch
 
-    # Data first: a missing data set fails here, before a run dir is created
-    # or an existing run is touched.
+    # Data and the model's layers first: a missing data set or a layer name the
+    # model does not have fails here, before a run dir is created or touched.
     data = datasets.load(exp.data, data_dir, seed=exp.seed)
-    with console_sink(quiet=args.quiet) as sink:
+    preflight.check_model(exp, data)
+    with run_store.lock(), console_sink(quiet=args.quiet) as sink:
         search = LotterySearch(exp, out=args.out, data_dir=data_dir, sink=sink, data=data)
         for _ in search.rounds():
             pass
         search.finish(export=not args.no_export)
-    _write_report(search.run_dir)
+        _write_report(search.run_dir)
     print(search.run_dir, flush=True)
     return 0
 

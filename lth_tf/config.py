@@ -11,6 +11,7 @@ same config again finds the same directory and resumes.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -134,8 +135,18 @@ class Experiment:
         return hashlib.md5(self.canonical().encode()).hexdigest()
 
     def run_name(self) -> str:
-        """Directory name of this experiment's run: label plus short hash."""
-        label = self.preset or f"{_source_label(self.model.name)}-{_source_label(self.data.name)}"
+        """Directory name of this experiment's run: label plus short hash.
+
+        The label is the preset's name only if it is a shipped preset and the
+        experiment still trains that preset's model on its data (a Cora run made
+        from `smoke` is not called smoke-...); otherwise model and data names.
+        """
+        label = f"{_source_label(self.model.name)}-{_source_label(self.data.name)}"
+        if self.preset in preset_names() and _preset_subject(self.preset) == (
+            self.model.name,
+            self.data.name,
+        ):
+            label = self.preset
         return f"{safe_label(label)}-{self.hash()[:10]}"
 
     # -- derived facts ------------------------------------------------------
@@ -351,6 +362,14 @@ def validate(exp: Experiment) -> Experiment:
             f"No such model: {m.name!r}; use model.name = one of {', '.join(MODELS)}, "
             "file:PATH or py:module:function"
         )
+    if m.width < 1:
+        raise LthError(f"model.width {m.width} must be at least 1; use e.g. --set model.width=16")
+    if m.hidden < 1:
+        raise LthError(f"model.hidden {m.hidden} must be at least 1; use e.g. --set model.hidden=16")
+    if not 0.0 <= m.dropout < 1.0:  # 1.0 drops every input: the model learns nothing
+        raise LthError(f"model.dropout {m.dropout} is outside [0, 1); use e.g. --set model.dropout=0.5")
+    if m.l2 < 0:
+        raise LthError(f"model.l2 {m.l2} is negative; use 0 (none) or e.g. --set model.l2=5e-4")
     if d.image_size < 8:
         raise LthError(f"data.image_size {d.image_size} is too small; use e.g. 32")
     # A user's model may fit either kind of data; a registry model fits one.
@@ -378,6 +397,19 @@ def validate(exp: Experiment) -> Experiment:
     if p.control_rounds not in ("last", "all") and not re.fullmatch(r"\d+(,\d+)*", p.control_rounds):
         raise LthError(
             f"prune.control_rounds {p.control_rounds!r} is unknown; use last, all or e.g. 3,5"
+        )
+    explicit = exp.control_round_list() if p.control_rounds not in ("last", "all") else []
+    for r in explicit:
+        if not 1 <= r <= exp.planned_rounds:
+            raise LthError(
+                f"prune.control_rounds {p.control_rounds!r} names round {r}, but the pruned rounds "
+                f"are 1..{exp.planned_rounds}; use last, all or rounds in that range"
+            )
+    if exp.preset is not None and exp.preset not in preset_names():
+        # The label names the run directory: only a shipped preset's name, never a path.
+        raise LthError(
+            f"preset {exp.preset!r} is not a preset name; use --preset with one of "
+            f"{', '.join(preset_names())} (or leave preset unset)"
         )
     if p.tolerance < 0:
         raise LthError(f"prune.tolerance {p.tolerance} is negative; use e.g. 0.01 (one point)")
@@ -413,6 +445,16 @@ def preset_names() -> list[str]:
     )
 
 
+@functools.cache
+def _preset_subject(name: str) -> tuple[str, str]:
+    """(model name, data name) a preset trains."""
+    raw = _read_preset(name)
+    return (
+        raw.get("model", {}).get("name", Model().name),
+        raw.get("data", {}).get("name", Data().name),
+    )
+
+
 def preset_description(name: str) -> str:
     return _read_preset(name).get("description", "")
 
@@ -429,7 +471,14 @@ def load_toml(path: str | Path) -> dict[str, Any]:
     if not p.is_file():
         raise LthError(f"config file not found: {p}; give the path of a TOML file")
     try:
-        return tomllib.loads(p.read_text())
+        text = p.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as e:  # a binary file or another encoding: TOML is UTF-8
+        raise LthError(
+            f"config file {p} is not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset "
+            f"{e.start}); give a TOML file saved as UTF-8"
+        ) from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise LthError(f"config file {p} is not valid TOML ({e}); fix the syntax") from None
 

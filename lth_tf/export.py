@@ -21,18 +21,21 @@ dense model's; its zeros show in the gzip size (what sharing the export costs).
 from __future__ import annotations
 
 import io
+import json
 import logging
 import shutil
 import tarfile
-import tempfile
 from pathlib import Path
 
+from lth_tf import atomic
 from lth_tf.errors import LthError
 
 # No TensorFlow at import: the CLI checks an export target before loading TF.
 # `exportable` imports it (via lth_tf._keras, which arranges Keras 2 first).
 
 SAVED_MODEL_FILE = "saved_model.pb"
+# Written into every folder lth-tf exports: only folders holding it are ever replaced.
+MARKER_FILE = "lth-tf-export.json"
 
 # Keras warns on every save of an uncompiled model that its (absent) compiled
 # metrics are not built; the export is for inference, so the line is noise.
@@ -48,43 +51,61 @@ def is_savedmodel(path: str | Path) -> bool:
     return (Path(path) / SAVED_MODEL_FILE).is_file()
 
 
+def is_our_export(path: str | Path) -> bool:
+    """A folder lth-tf exported: a SavedModel holding our marker file."""
+    marker = Path(path) / MARKER_FILE
+    try:
+        written_by = json.loads(marker.read_text(encoding="utf-8")).get("written_by")
+    except (OSError, ValueError, AttributeError):
+        return False
+    return written_by == "lth-tf" and is_savedmodel(path)
+
+
 def check_target(path: str | Path) -> Path:
-    """Refuse a target that exists and is not an older SavedModel (never delete user files)."""
+    """Refuse a target that exists and is not an export of ours (never touch user files)."""
     path = Path(path)
-    if path.exists() and not (path.is_dir() and is_savedmodel(path)):
+    if (path.exists() or path.is_symlink()) and not (
+        path.is_dir() and not path.is_symlink() and is_our_export(path)
+    ):
         kind = "folder" if path.is_dir() else "file"
         raise LthError(
-            f"export target {path} is an existing {kind} that is not a SavedModel; "
-            "give a new path (only an older export is ever replaced)"
+            f"export target {path} is an existing {kind} that lth-tf did not export "
+            f"(no {MARKER_FILE}); give a new path (only an older export of lth-tf is replaced)"
         )
     return path
 
 
 def export_savedmodel(model, path: str | Path) -> Path:
-    """Write `model` as a SavedModel at `path`, replacing an older export atomically.
+    """Write `model` as a SavedModel at `path`, replacing an older export of ours.
 
-    `path` must not exist, or hold an older SavedModel (LthError otherwise).
+    `path` must not exist, or hold an export of ours (LthError otherwise). The
+    new export is written beside it under a temporary name, marked, and swapped
+    in with one atomic exchange where the system has one; otherwise the old
+    export is moved aside and moved back if the swap fails (atomic.replace_dir).
+    Either way, a failed export leaves the old one as it was. Temporary folders
+    of killed exports to the same path are removed first.
     """
     path = check_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    atomic.clean_leftovers([path.parent], target=path.name)
     model = exportable(model)
     signatures = serving_signature(model)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
+    work = atomic.temp_dir(path.parent, path.name)
+    new = work / "new"
     tf_log = logging.getLogger("tensorflow")
     quiet = _DropUncompiledWarning()
     tf_log.addFilter(quiet)
     try:
-        model.save(
-            str(tmp / "model"), save_format="tf", include_optimizer=False, signatures=signatures
-        )
-        old = None
-        if path.exists():
-            old = tmp / "old"
-            path.rename(old)
-        (tmp / "model").rename(path)
+        model.save(str(new), save_format="tf", include_optimizer=False, signatures=signatures)
+        atomic.write_json_atomic(new / MARKER_FILE, {"written_by": "lth-tf", "format": "SavedModel"})
+        check_target(path)  # still ours (or absent) now that the new export is ready
+        atomic.replace_dir(new, path, spare=work / atomic.SPARE_NAME)
     finally:
         tf_log.removeFilter(quiet)
-        shutil.rmtree(tmp, ignore_errors=True)
+        if not ((work / atomic.SPARE_NAME).exists() and not path.exists()):
+            shutil.rmtree(work, ignore_errors=True)
+        # else the old export could not be put back: its only copy stays in `work`,
+        # which the next export to `path` (or run) restores (atomic.clean_leftovers).
     return path
 
 

@@ -19,7 +19,57 @@ def load_summary(run_dir: str | Path) -> dict[str, Any]:
         raise LthError(
             f"{run_dir} has no summary.json yet; run `lth-tf run` until a round finishes"
         )
+    problem = summary_problem(summary)
+    if problem:
+        raise store.corrupt_summary(Path(run_dir), problem)
     return summary
+
+
+def summary_problem(summary: dict[str, Any]) -> str | None:
+    """What keeps `summary` from being reported (a missing or mistyped field), or None."""
+    rounds = summary.get("rounds")
+    if not isinstance(rounds, list):
+        return "no list of 'rounds'"
+    for where, items, keys in (
+        ("rounds", rounds, ("round", "sparsity", "val_acc", "test_acc")),
+        ("controls", summary.get("controls") or [], ("kind", "round", "sparsity", "test_acc")),
+    ):
+        if not isinstance(items, list):
+            return f"'{where}' is not a list"
+        for i, item in enumerate(items):
+            bad = _bad_fields(item, keys)
+            if bad:
+                return f"{where}[{i}] lacks a valid {bad}"
+    for where, keys in (("dense", ("val_acc", "test_acc")), ("ticket", ("round", "sparsity", "test_acc"))):
+        value = summary.get(where)
+        bad = None if value is None else _bad_fields(value, keys)
+        if bad:
+            return f"'{where}' lacks a valid {bad}"
+    return None
+
+
+def _bad_fields(item: Any, keys: tuple[str, ...]) -> str | None:
+    """The first of `keys` that `item` lacks or holds as a non-number ('kind' as a non-string)."""
+    if not isinstance(item, dict):
+        return "entry (not an object)"
+    for k in keys:
+        v = item.get(k)
+        ok = isinstance(v, str) if k == "kind" else _is_number(v)
+        if not ok:
+            return repr(k)
+    for k in ("seconds", "saved_model_bytes", "gzip_bytes"):
+        if item.get(k) is not None and not _is_number(item[k]):
+            return repr(k)
+    distill = item.get("distill")
+    if distill is not None and not (
+        isinstance(distill, dict) and all(v is None or _is_number(v) for v in distill.values())
+    ):
+        return "'distill'"
+    return None
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 def _pct(x: float | None) -> str:

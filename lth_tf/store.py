@@ -8,11 +8,13 @@ Layout (see ../shared/docs/contract.md):
     RUN_DIR/rewind.npz       the rewind point (weights at step k of round 0)
     RUN_DIR/rounds/NNN/      weights.npz, masks.npz, metrics.json
     RUN_DIR/controls/KIND-NNN/metrics.json
-    RUN_DIR/ticket/          SavedModel of the winning ticket
+    RUN_DIR/ticket/          SavedModel of the winning ticket (with lth-tf's export marker)
+    RUN_DIR/lock             held (flock) by the process running the run; pid, host, start
 
 A round directory is first written under a temporary name and renamed into
 place, so it either exists complete or not at all; a crash mid-round leaves
-only a temporary folder, which the next run removes. No TensorFlow here.
+only a temporary folder, which the next process to take the run's lock removes
+(`RunStore.lock`). No TensorFlow here.
 """
 
 from __future__ import annotations
@@ -20,13 +22,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from lth_tf import atomic
+from lth_tf import lock as run_lock
 from lth_tf.errors import LthError
 
 WEIGHTS_FILE = "weights.npz"
@@ -71,51 +74,29 @@ def tensorboard_dir(run_dir: Path) -> Path:
     return run_dir / "tensorboard"
 
 
-# -- atomic writes -------------------------------------------------------------------
-def _read_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def lock_path(run_dir: Path) -> Path:
+    return run_dir / "lock"
 
 
-# mkstemp creates files readable by the owner only; files in a run dir get the
-# permissions any other new file would (0o666 less the umask), like the SavedModel.
-_FILE_MODE = 0o666 & ~_read_umask()
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.fchmod(fd, _FILE_MODE)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
+# -- atomic writes (lth_tf/atomic.py; re-exported for the modules that write run files) --
+write_text_atomic = atomic.write_text_atomic
+write_json_atomic = atomic.write_json_atomic
 
 
 def save_arrays(path: Path, arrays: list[np.ndarray] | dict[str, np.ndarray]) -> None:
     """Save a list (kept in order) or a dict of arrays as .npz, atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     if isinstance(arrays, dict):
         payload = {f"k:{k}": np.asarray(v) for k, v in arrays.items()}
     else:
         payload = {f"i:{i:05d}": np.asarray(v) for i, v in enumerate(arrays)}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.fchmod(fd, _FILE_MODE)
-    with os.fdopen(fd, "wb") as f:
-        np.savez(f, **payload)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    atomic.write_bytes_atomic(path, lambda f: np.savez(f, **payload))
 
 
-def load_arrays(path: Path) -> list[np.ndarray] | dict[str, np.ndarray]:
-    """Inverse of save_arrays. Raises LthError if the file is missing or corrupt."""
+def load_arrays(path: Path, remedy: str) -> list[np.ndarray] | dict[str, np.ndarray]:
+    """Inverse of save_arrays. Raises LthError if the file is missing or corrupt.
+
+    `remedy` says what to delete to recompute it (see `_corrupt`).
+    """
     try:
         with np.load(path, allow_pickle=False) as z:
             keys = sorted(z.files)
@@ -123,10 +104,44 @@ def load_arrays(path: Path) -> list[np.ndarray] | dict[str, np.ndarray]:
                 return [z[k] for k in keys]
             return {k[2:]: z[k] for k in z.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError) as e:
-        raise LthError(
-            f"checkpoint file {path} is missing or corrupt ({type(e).__name__}); "
-            f"delete its folder to recompute it, or start a new run with another --out"
-        ) from None
+        raise _corrupt(path, type(e).__name__, remedy) from None
+
+
+def _corrupt(path: Path, why: str, remedy: str) -> LthError:
+    """The one-line error for a damaged file of a run; `remedy` names exactly what to delete."""
+    return LthError(f"checkpoint file {path} is missing or corrupt ({why}); {remedy}")
+
+
+def _round_remedy(run_dir: Path, r: int) -> str:
+    return (
+        f"delete {round_dir(run_dir, r)} (that round only) and rerun the same command "
+        "to recompute it"
+    )
+
+
+def _rewind_remedy(run_dir: Path) -> str:
+    # The rewind point is a snapshot taken while round 0 trains: only retraining
+    # round 0 rewrites it, and the rounds after it are then recomputed too.
+    return (
+        f"delete {rewind_path(run_dir)} and {round_dir(run_dir, 0)} and rerun the same "
+        "command to recompute them"
+    )
+
+
+def _summary_remedy(run_dir: Path) -> str:
+    return (
+        f"delete {summary_path(run_dir)} and rerun the same `lth-tf run` command; "
+        "it rewrites the summary from the stored rounds"
+    )
+
+
+def corrupt_summary(run_dir: Path, why: str) -> LthError:
+    """The error for a summary.json that is not what lth-tf writes (for its readers)."""
+    return _corrupt(summary_path(run_dir), why, _summary_remedy(run_dir))
+
+
+ROUND_KEYS = ("round", "sparsity", "val_acc", "test_acc")
+CONTROL_KEYS = ("kind", "round", "sparsity", "val_acc", "test_acc")
 
 
 # -- the store --------------------------------------------------------------------------
@@ -160,10 +175,38 @@ class RunStore:
         path = config_path(self.run_dir)
         if not path.exists():
             return None
-        first = path.read_text(encoding="utf-8").splitlines()[:1]
-        if first and first[0].startswith("# config_hash = "):
-            return first[0].split("=", 1)[1].strip()
+        with open(path, "rb") as f:  # bytes: a damaged file must not raise UnicodeDecodeError
+            first = f.readline(200).decode("utf-8", errors="replace").strip()
+        if first.startswith("# config_hash = "):
+            return first.split("=", 1)[1].strip()
         return None
+
+    # exclusive use
+    def lock(self) -> run_lock.RunLock:
+        """Take the run's lock (LthError naming the holder if another process has it),
+        then remove the temporary files and folders killed writers left behind.
+
+        Use as `with store.lock(): ...` around everything that writes the run.
+        """
+        held = run_lock.acquire(lock_path(self.run_dir), self.run_dir)
+        try:
+            self.clean_leftovers()
+        except BaseException:
+            held.release()
+            raise
+        return held
+
+    def check_unlocked(self) -> None:
+        """LthError naming the holder if another process runs this directory (writes nothing)."""
+        run_lock.check_free(lock_path(self.run_dir), self.run_dir)
+
+    def clean_leftovers(self) -> list[Path]:
+        """Temporary files and folders of killed writers (ours by exact name; see atomic.py)."""
+        folders = [self.run_dir, rounds_dir(self.run_dir), self.run_dir / "controls"]
+        controls = self.run_dir / "controls"
+        if controls.is_dir():
+            folders += [c for c in sorted(controls.iterdir()) if c.is_dir()]
+        return atomic.clean_leftovers(folders, legacy=True)
 
     # rounds
     def completed_rounds(self) -> list[int]:
@@ -173,9 +216,9 @@ class RunStore:
             return []
         done = []
         for child in base.iterdir():
-            # ".NNN.tmp" folders are rounds being written (by this or another
-            # process) or left by a crash; listing never deletes them, and
-            # save_round clears a stale one before it writes that round again.
+            # Temporary folders are rounds being written (by this or another
+            # process) or left by a crash; listing never deletes them (the
+            # holder of the run's lock does, see `lock`).
             if child.name.isdigit() and (child / METRICS_FILE).exists():
                 done.append(int(child.name))
         done.sort()
@@ -196,29 +239,33 @@ class RunStore:
         metrics: dict[str, Any],
     ) -> Path:
         final = round_dir(self.run_dir, r)
-        tmp = final.parent / f".{final.name}.tmp"
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        tmp.mkdir(parents=True)
-        save_arrays(tmp / WEIGHTS_FILE, weights)
-        save_arrays(tmp / MASKS_FILE, masks)
-        write_json_atomic(tmp / METRICS_FILE, metrics)
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
+        tmp = atomic.temp_dir(final.parent, final.name)
+        try:
+            save_arrays(tmp / WEIGHTS_FILE, weights)
+            save_arrays(tmp / MASKS_FILE, masks)
+            write_json_atomic(tmp / METRICS_FILE, metrics)
+            if final.exists():  # a round recomputed after a gap: ours, replaced whole
+                shutil.rmtree(final)
+            os.replace(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
         return final
 
     def load_round(self, r: int) -> tuple[list[np.ndarray], dict[str, np.ndarray], dict[str, Any]]:
-        d = round_dir(self.run_dir, r)
-        weights = load_arrays(d / WEIGHTS_FILE)
-        masks = load_arrays(d / MASKS_FILE)
+        d, remedy = round_dir(self.run_dir, r), _round_remedy(self.run_dir, r)
+        weights = load_arrays(d / WEIGHTS_FILE, remedy)
+        masks = load_arrays(d / MASKS_FILE, remedy)
         metrics = self.round_metrics(r)
-        if not isinstance(weights, list) or not isinstance(masks, dict):
-            raise LthError(f"checkpoint {d} has an unexpected layout; delete it to recompute the round")
+        if not isinstance(weights, list):
+            raise _corrupt(d / WEIGHTS_FILE, "unexpected layout", remedy)
+        if not isinstance(masks, dict):
+            raise _corrupt(d / MASKS_FILE, "unexpected layout", remedy)
         return weights, masks, metrics
 
     def round_metrics(self, r: int) -> dict[str, Any]:
-        return _read_json(round_dir(self.run_dir, r) / METRICS_FILE)
+        path = round_dir(self.run_dir, r) / METRICS_FILE
+        return _read_json(path, _round_remedy(self.run_dir, r), required=ROUND_KEYS)
 
     # controls
     def save_control(self, kind: str, r: int, metrics: dict[str, Any]) -> None:
@@ -226,7 +273,9 @@ class RunStore:
 
     def control_metrics(self, kind: str, r: int) -> dict[str, Any] | None:
         path = control_dir(self.run_dir, kind, r) / METRICS_FILE
-        return _read_json(path) if path.exists() else None
+        if not path.exists():
+            return None
+        return _read_json(path, _control_remedy(path.parent), required=CONTROL_KEYS)
 
     def all_controls(self) -> list[dict[str, Any]]:
         base = self.run_dir / "controls"
@@ -235,7 +284,8 @@ class RunStore:
         out = []
         for child in sorted(base.iterdir()):
             if (child / METRICS_FILE).exists():
-                out.append(_read_json(child / METRICS_FILE))
+                path = child / METRICS_FILE
+                out.append(_read_json(path, _control_remedy(child), required=CONTROL_KEYS))
         return out
 
     # rewind point
@@ -243,9 +293,10 @@ class RunStore:
         save_arrays(rewind_path(self.run_dir), weights)
 
     def load_rewind(self) -> list[np.ndarray]:
-        w = load_arrays(rewind_path(self.run_dir))
+        path, remedy = rewind_path(self.run_dir), _rewind_remedy(self.run_dir)
+        w = load_arrays(path, remedy)
         if not isinstance(w, list):
-            raise LthError(f"{rewind_path(self.run_dir)} has an unexpected layout; delete the run dir")
+            raise _corrupt(path, "unexpected layout", remedy)
         return w
 
     # summary
@@ -253,15 +304,28 @@ class RunStore:
         write_json_atomic(summary_path(self.run_dir), summary)
 
     def read_summary(self) -> dict[str, Any] | None:
+        """The summary as written (a dict), None if there is none yet; LthError if damaged.
+
+        Only the top level is checked here; `report.check_summary` checks its fields.
+        """
         path = summary_path(self.run_dir)
-        return _read_json(path) if path.exists() else None
+        return _read_json(path, _summary_remedy(self.run_dir)) if path.exists() else None
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+
+def _control_remedy(folder: Path) -> str:
+    return f"delete {folder} (that control only) and rerun the same command to recompute it"
+
+
+def _read_json(path: Path, remedy: str, required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A JSON object from `path` holding the `required` keys, or LthError with `remedy`."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
-        raise LthError(
-            f"checkpoint file {path} is missing or corrupt ({type(e).__name__}); "
-            f"delete its folder to recompute it"
-        ) from None
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, ValueError) as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise _corrupt(path, type(e).__name__, remedy) from None
+    if not isinstance(data, dict):
+        raise _corrupt(path, f"a JSON {type(data).__name__}, not an object", remedy)
+    missing = [k for k in required if k not in data]
+    if missing:
+        raise _corrupt(path, f"no {', '.join(repr(k) for k in missing)}", remedy)
+    return data

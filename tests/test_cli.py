@@ -458,12 +458,8 @@ def test_a_corrupt_checkpoint_is_a_clean_error_and_nothing_else_changes(finished
     weights.write_bytes(weights.read_bytes()[:100])
     before = tree(run_dir)
     r = lth("run", *SMOKE, "--out", "runs", tmp=tmp_path)
-    assert_user_error(
-        r,
-        str(Path("runs") / run_dir.name / "rounds" / "001" / "weights.npz"),
-        "corrupt",
-        "delete its folder",
-    )
+    round_1 = Path("runs") / run_dir.name / "rounds" / "001"
+    assert_user_error(r, str(round_1 / "weights.npz"), "corrupt", f"delete {round_1} (that round only)")
     assert not r.tf_imported  # the resume point is read before anything else
     assert tree(run_dir) == before  # no file changed: not even events.jsonl or summary.json
 
@@ -472,7 +468,7 @@ def test_a_corrupt_checkpoint_is_a_clean_error_and_nothing_else_changes(finished
     assert_user_error(r, "weights.npz", "corrupt")
     assert not r.tf_imported and not (tmp_path / "t1").exists()
 
-    # following the fix (delete the round's folder) recomputes it and finishes
+    # following the advice (delete that round's folder) recomputes it and finishes
     shutil.rmtree(store.round_dir(run_dir, 1))
     r = lth("run", *SMOKE, "--out", "runs", tmp=tmp_path)
     assert r.code == 0, r
@@ -502,10 +498,10 @@ def test_export_errors_come_before_tensorflow(finished, tmp_path):
     (tmp_path / "file").write_text("mine")
     cases = [
         (["--round", "7"], "round 7 is not stored"),
-        (["--out", "mine"], "not a SavedModel"),
-        (["--out", "file"], "not a SavedModel"),
+        (["--out", "mine"], "lth-tf did not export"),
+        (["--out", "file"], "lth-tf did not export"),
         (["--out", str(run_dir / "ticket")], "own ticket folder"),
-        (["--out", str(run_dir)], "not a SavedModel"),
+        (["--out", str(run_dir)], "lth-tf did not export"),
     ]
     for extra, words in cases:
         args = ["export", str(run_dir), *(extra if "--out" in extra else [*extra, "--out", "x"])]

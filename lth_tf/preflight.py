@@ -1,0 +1,116 @@
+"""Checks that need the model's layers, run before a run directory is created.
+
+`config.validate` checks every value on its own; what it cannot know is which
+layers a model has. `check_layers` (pure, no TensorFlow) takes the prunable
+layers and their kernel sizes; `check_model` builds the model once to get them.
+Both raise `LthError` with one line naming the value and the fix.
+
+A per-layer rate that empties a whole layer is an error, not a warning: an empty
+kernel cuts the network (every later round trains a model that cannot learn), so
+all the compute after that round would be wasted. Layers whose rate comes from
+`scope = "layerwise"` or `prune.layer_rates` are predicted exactly (their counts
+do not depend on the weights); layers in the shared global group are not
+predictable before training and are not checked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from lth_tf import config as C
+from lth_tf.errors import LthError
+from lth_tf.pruning import masks as M
+
+
+def check_layers(exp: C.Experiment, layer_sizes: Mapping[str, int]) -> None:
+    """Check `prune.layer_rates` and `prune.exclude` against the model's prunable layers.
+
+    `layer_sizes` maps each prunable layer's name to its kernel's number of
+    weights, in model order (what `prunable_layer_sizes` returns).
+    """
+    p = exp.prune
+    names = list(layer_sizes)
+    known = ", ".join(names) or "none"
+    for key, given in (("prune.exclude", p.exclude), ("prune.layer_rates", p.layer_rates)):
+        for name in given:
+            if name not in layer_sizes:
+                raise LthError(
+                    f"{key} names layer {name!r}, which model {exp.model.name!r} does not have "
+                    f"(or cannot prune); its prunable layers are: {known}"
+                )
+    if names and all(n in p.exclude for n in names):
+        raise LthError(
+            f"prune.exclude excludes every prunable layer of {exp.model.name!r} ({known}); "
+            "leave at least one layer to prune"
+        )
+    emptied = []  # (round, model position, message) of each layer that empties
+    for i, name in enumerate(names):
+        if name in p.exclude:
+            continue
+        if name in p.layer_rates:
+            rate, key = p.layer_rates[name], f"prune.layer_rates[{name!r}] = {p.layer_rates[name]}"
+        elif p.scope == "layerwise":
+            rate, key = p.rate, f"prune.rate {p.rate} (layerwise)"
+        else:
+            continue  # the global group: counts depend on the trained weights
+        r = emptied_at(layer_sizes[name], rate, exp)
+        if r is not None:
+            what = f"layer {name!r} ({layer_sizes[name]} weights)"
+            emptied.append((r, i, f"{key} prunes every weight of {what} by round {r}"))
+    if emptied:
+        r, _, message = min(emptied)
+        raise LthError(f"{message} of {exp.planned_rounds}; lower that rate or --rounds")
+
+
+def emptied_at(size: int, rate: float, exp: C.Experiment) -> int | None:
+    """The first round after which a layer of `size` weights pruned at `rate` has none left.
+
+    Counts as `masks.prune` (IMP) and `masks.prune_to_sparsity` (one-shot) do.
+    None if the layer keeps weights to the last planned round.
+    """
+    if size <= 0 or rate <= 0:
+        return None
+    if exp.prune.one_shot:
+        if exp.planned_rounds < 1:
+            return None
+        target = M.expected_sparsity(rate, exp.prune.rounds)
+        return 1 if round(target * size) >= size else None
+    remaining = size
+    for r in range(1, exp.planned_rounds + 1):
+        remaining -= M.prune_count(rate, remaining)
+        if remaining == 0:
+            return r
+    return None
+
+
+def prunable_layer_sizes(model: Any) -> dict[str, int]:
+    """{name: kernel size} of the prunable layers of a plain (unwrapped) Keras model."""
+    from lth_tf.pruning import wrap
+
+    sizes = {}
+    for name in wrap.prunable_layer_names(model):
+        layer = model.get_layer(name)
+        if hasattr(layer, "get_prunable_weights"):
+            weights = layer.get_prunable_weights()
+        else:
+            weights = [layer.kernel]
+        sizes[name] = sum(int(w.shape.num_elements()) for w in weights)
+    return sizes
+
+
+def check_model(exp: C.Experiment, data: Any) -> None:
+    """Build the model once (no training) and run `check_layers` on it.
+
+    Needs TensorFlow; the Keras session is cleared afterwards, so the search
+    that follows builds from a clean state.
+    """
+    from lth_tf import models
+    from lth_tf._keras import keras
+
+    model = models.build(exp.model, data.input_shape, data.num_classes, exp.seed)
+    try:
+        check_layers(exp, prunable_layer_sizes(model))
+    finally:
+        del model
+        keras.backend.clear_session()
