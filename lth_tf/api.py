@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from lth_tf import config as C
-from lth_tf import models, sources
+from lth_tf import models, preflight, sources
 from lth_tf._keras import keras
 from lth_tf.engine import RoundResult
 from lth_tf.errors import LthError
@@ -136,6 +136,8 @@ class TicketSearch:
             data.num_classes = self._model_classes(data)
         io = (tuple(data.input_shape), int(data.num_classes))
         user_model = self._source(*io, self.exp.seed).model
+        # Layer names in exclude/layer_rates, emptied layers: refused before anything is written.
+        preflight.check_layers(self.exp, preflight.prunable_layer_sizes(user_model))
         digest = hashlib.sha256()
         digest.update(self.exp.canonical().encode())
         digest.update(_model_digest(user_model).encode())

@@ -105,32 +105,35 @@ class LotterySearch:
     # -- the loop -----------------------------------------------------------------------
     def rounds(self) -> Iterator[RoundResult]:
         """Run (or resume) the rounds, yielding each as it completes."""
-        done = self.completed_rounds()
-        self._emit(
-            "run_started",
-            run_dir=str(self.run_dir),
-            config_hash=self.exp.hash(),
-            preset=self.exp.preset,
-            rounds=self.planned_rounds,
-            resumed_from=done[-1] if done else None,
-            model=self.exp.model.name,
-            dataset=self.exp.data.name,
-            config=self.exp.to_dict(),
-            **self.model_facts(),
-        )
-        self._write_summary("running")
-        start = done[-1] + 1 if done else 0
-        for r in range(start, self.planned_rounds + 1):
-            try:
-                result = self.engine.run_round(r)
-            except Stopped:
-                raise  # cooperative stop: not a failure, the run stays resumable
-            except Exception as e:
-                self._emit("run_failed", error=f"{type(e).__name__}: {e}", round=r)
-                self._write_summary("failed")
-                raise
+        # Every client (CLI, TUI, Python API) holds the run's lock while it trains;
+        # it is reentrant, so the CLI's own earlier lock is no conflict.
+        with self.store.lock():
+            done = self.completed_rounds()
+            self._emit(
+                "run_started",
+                run_dir=str(self.run_dir),
+                config_hash=self.exp.hash(),
+                preset=self.exp.preset,
+                rounds=self.planned_rounds,
+                resumed_from=done[-1] if done else None,
+                model=self.exp.model.name,
+                dataset=self.exp.data.name,
+                config=self.exp.to_dict(),
+                **self.model_facts(),
+            )
             self._write_summary("running")
-            yield result
+            start = done[-1] + 1 if done else 0
+            for r in range(start, self.planned_rounds + 1):
+                try:
+                    result = self.engine.run_round(r)
+                except Stopped:
+                    raise  # cooperative stop: not a failure, the run stays resumable
+                except Exception as e:
+                    self._emit("run_failed", error=f"{type(e).__name__}: {e}", round=r)
+                    self._write_summary("failed")
+                    raise
+                self._write_summary("running")
+                yield result
 
     def run(self) -> dict[str, Any]:
         """All rounds, then controls and the ticket; returns the summary."""
@@ -169,6 +172,10 @@ class LotterySearch:
     # -- controls, ticket, export -----------------------------------------------------------
     def finish(self, export: bool = True) -> dict[str, Any]:
         """Controls for the chosen rounds, the winning ticket and its export."""
+        with self.store.lock():
+            return self._finish(export)
+
+    def _finish(self, export: bool) -> dict[str, Any]:
         done = self.completed_rounds()
         if not done or done[-1] < self.planned_rounds:
             raise LthError(

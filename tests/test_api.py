@@ -173,12 +173,15 @@ def test_sequential_factory_and_tf_data(tmp_path):
     [
         ({"rounds": 2, "colour": "red"}, "colour"),
         ({"rate": 1.5}, "prune.rate"),
+        ({"settings": {"prune.exclude": "nope"}}, "nope"),
     ],
 )
-def test_bad_settings_are_one_line_errors(bad, words):
+def test_bad_settings_are_one_line_errors(bad, words, tmp_path):
     with pytest.raises(LthError, match=words) as e:
-        lth_tf.TicketSearch(functional_mlp(), **bad)
+        search = lth_tf.TicketSearch(functional_mlp(), directory=tmp_path, **bad)
+        search.fit(*splits())
     assert "\n" not in str(e.value)
+    assert not any(tmp_path.iterdir())
 
 
 def test_bad_data_is_a_one_line_error(tmp_path):
