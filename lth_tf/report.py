@@ -11,6 +11,7 @@ from typing import Any
 
 from lth_tf import store
 from lth_tf.errors import LthError
+from lth_tf.events import iter_events
 
 
 def load_summary(run_dir: str | Path) -> dict[str, Any]:
@@ -141,12 +142,27 @@ def write_report(run_dir: str | Path, plots: bool = True) -> str:
         head.append(line)
     elif summary.get("status") == "finished":
         head.append("winning ticket: none (no pruned round matched dense validation accuracy)")
+    head += model_lines(run_dir)
     text = "\n".join(head + [""] + rounds_table(summary)) + "\n"
     if plots and summary.get("rounds"):
         plot_accuracy(summary, run_dir / "accuracy.png")
         text += "\n![test accuracy against sparsity](accuracy.png)\n"
     store.write_text_atomic(run_dir / "report.md", text)
     return text
+
+
+def model_lines(run_dir: Path) -> list[str]:
+    """What the last run_started event said about the model: changes made, layers left dense."""
+    started = [e for e in iter_events(store.events_path(run_dir)) if e.get("event") == "run_started"]
+    if not started:
+        return []
+    last = started[-1]
+    lines = [f"model change: {note}" for note in last.get("model_notes") or []]
+    dense = last.get("unpruned_layers") or []
+    if dense:
+        names = ", ".join(f"{d.get('name')} ({d.get('class')})" for d in dense if isinstance(d, dict))
+        lines.append(f"not pruned (nothing prunes them, or excluded): {names}")
+    return lines
 
 
 def plot_accuracy(summary: dict[str, Any], path: Path) -> Path:

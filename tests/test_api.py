@@ -15,6 +15,7 @@ import lth_tf
 from lth_tf import store
 from lth_tf._keras import keras, tf
 from lth_tf.errors import LthError
+from lth_tf.report import write_report
 
 SETTINGS = {"rounds": 2, "rate": 0.5, "epochs": 2, "batch_size": 32, "controls": ["random_reinit"]}
 
@@ -144,6 +145,8 @@ def test_run_started_lists_what_stays_dense(tmp_path):
     started = next(e for e in events if e["event"] == "run_started")
     assert {"name": "bn", "class": "BatchNormalization"} in started["unpruned_layers"]
     assert any("softmax" in note for note in started["model_notes"])
+    report = write_report(search.run_dir, plots=False)
+    assert "bn (BatchNormalization)" in report and "model change:" in report
     # Logits, not probabilities: rows of the ticket's outputs do not sum to 1.
     sums = search.ticket_model(round=1)(train[0][:8]).numpy().sum(axis=1)
     assert not np.allclose(sums, 1.0)
