@@ -85,18 +85,16 @@ def emptied_at(size: int, rate: float, exp: C.Experiment) -> int | None:
 
 
 def prunable_layer_sizes(model: Any) -> dict[str, int]:
-    """{name: kernel size} of the prunable layers of a plain (unwrapped) Keras model."""
+    """{mask key: weight count} of what pruning would mask in a plain Keras model.
+
+    Read from a wrapped copy, so every layer kind tfmot prunes (separable convs'
+    pointwise kernels, RNN kernels, ...) counts exactly what its masks cover; a
+    layer's first pruned weight is keyed by the layer's name.
+    """
     from lth_tf.pruning import wrap
 
-    sizes = {}
-    for name in wrap.prunable_layer_names(model):
-        layer = model.get_layer(name)
-        if hasattr(layer, "get_prunable_weights"):
-            weights = layer.get_prunable_weights()
-        else:
-            weights = [layer.kernel]
-        sizes[name] = sum(int(w.shape.num_elements()) for w in weights)
-    return sizes
+    kernels = wrap.get_kernels(wrap.wrap(model))
+    return {key: int(k.size) for key, k in kernels.items()}
 
 
 def check_model(exp: C.Experiment, data: Any) -> None:

@@ -124,3 +124,20 @@ def _events(search):
     from lth_tf import store
 
     return [json.loads(line) for line in store.events_path(search.run_dir).read_text().splitlines()]
+
+
+def test_preflight_counts_every_layer_kind_it_prunes(tmp_path, monkeypatch):
+    """The CLI's pre-run layer check reads separable and 1-D convolutions too."""
+    from lth_tf import preflight
+
+    (tmp_path / "my_models.py").write_text(textwrap.dedent(FACTORY))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import my_models
+
+    model = my_models.build((8, 8, 3), 3, 0)
+    sizes = preflight.prunable_layer_sizes(model)
+    assert sizes == {
+        "sep": model.get_layer("sep").pointwise_kernel.shape.num_elements(),
+        "conv1d": model.get_layer("conv1d").kernel.shape.num_elements(),
+        "head": model.get_layer("head").kernel.shape.num_elements(),
+    }
