@@ -41,6 +41,8 @@ class Mutation:
             return blob[: int(self.at[0] * n)]
         if self.kind == "append":
             return blob + self.garbage
+        if n == 0:  # nothing to flip or overwrite (an empty lock file): write something
+            return self.garbage or bytes(self.xor[:1])
         out = bytearray(blob)
         if self.kind == "flip":
             for a, x in zip(self.at, self.xor):

@@ -40,6 +40,7 @@ RUN_FILES = (
     "rounds/001/masks.npz",
     "rounds/001/metrics.json",
     "controls/random_reinit-001/metrics.json",
+    "lock",
 )
 
 
@@ -60,16 +61,23 @@ def finished(tmp_path_factory):
         pass
     search.finish(export=False)
     run = search.run_dir
-    assert sorted(str(p.relative_to(run)) for p in run.rglob("*") if p.is_file()) >= sorted(RUN_FILES)
+    assert {str(p.relative_to(run)) for p in run.rglob("*") if p.is_file()} >= set(RUN_FILES)
     s = store.RunStore(run)
-    stored = {
+    stored = Stored(**{
         "exp": exp,
         "rounds": {r: s.load_round(r) for r in (0, 1)},
         "rewind": s.load_rewind(),
         "controls": s.all_controls(),
         "report": report.write_report(run, plots=False),
-    }
+    })
     return run, stored
+
+
+class Stored(dict):
+    """What the finished run's readers returned; a short repr keeps hypothesis' reports short."""
+
+    def __repr__(self) -> str:
+        return "Stored(...)"
 
 
 def copy_run(run: Path, into: Path) -> Path:
@@ -113,6 +121,8 @@ def read_file_of_run(run: Path, rel: str, stored: dict) -> None:
             assert all(k in metrics for k in store.ROUND_KEYS)
 
         check(kind, lambda: s.load_round(r), path, expect=same_round)
+    elif rel == "lock":  # names the holder; nobody holds it here, whatever it says
+        check(kind, s.check_unlocked, path)
     elif rel.startswith("controls/"):
         check(kind, s.all_controls, path, expect=lambda c: len(c) == len(stored["controls"]) or pytest.fail())
     else:
