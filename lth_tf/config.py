@@ -502,7 +502,13 @@ def resolve(
         exp = from_dict(_read_preset(preset), exp)
         exp = replace(exp, preset=preset)
     if config_file:
-        exp = from_dict(load_toml(config_file), exp)
+        try:
+            exp = from_dict(load_toml(config_file), exp)
+        except LthError as e:  # a bad key or value: say which file holds it
+            message = str(e)
+            if str(config_file) not in message:
+                message = f"config file {config_file}: {message}"
+            raise LthError(message) from None
     for item in overrides:
         key, sep, value = item.partition("=")
         if not sep:

@@ -113,16 +113,16 @@ def iter_events(path: str | Path) -> Iterator[Event]:
     p = Path(path)
     if not p.exists():
         return
-    with open(p, encoding="utf-8") as f:
-        for line in f:
-            if not line.endswith("\n"):
+    with open(p, "rb") as f:  # bytes: one damaged line must not stop the reading of the rest
+        for raw in f:
+            if not raw.endswith(b"\n"):
                 break  # a writer was killed mid-line; the rest never came
-            line = line.strip()
-            if line:
-                try:
-                    yield json.loads(line)
-                except json.JSONDecodeError:
-                    continue
+            try:
+                event = json.loads(raw.decode("utf-8"))
+            except ValueError:  # not UTF-8 or not JSON (UnicodeDecodeError is a ValueError)
+                continue
+            if isinstance(event, dict):  # a damaged line can still parse as a number or list
+                yield event
 
 
 def follow_events(

@@ -93,7 +93,7 @@ def rounds_table(summary: dict[str, Any]) -> list[str]:
         lines.append(
             f"| {r['round']} | {_pct(r['sparsity'])} | {_pct(r['val_acc'])} | {_pct(r['test_acc'])} "
             f"| {delta} | {_fmt(d.get('student_loss'))} | {_fmt(d.get('distill_loss'))} "
-            f"| {_fmt(d.get('teacher_loss'))} | {r.get('seconds', 0):.1f} |"
+            f"| {_fmt(d.get('teacher_loss'))} | {_seconds(r.get('seconds'))} |"
         )
     controls = summary.get("controls") or []
     if controls:
@@ -108,6 +108,11 @@ def rounds_table(summary: dict[str, Any]) -> list[str]:
                 f"| {c['kind']} | {c['round']} | {_pct(c['sparsity'])} | {_pct(c['test_acc'])} | {delta} |"
             )
     return lines
+
+
+def _seconds(x: float | None) -> str:
+    # None is a valid stored value (events.clean turns a non-finite time into null).
+    return "" if x is None else f"{x:.1f}"
 
 
 def _fmt(x: float | None) -> str:

@@ -207,3 +207,14 @@ def test_list_sink_and_fan_out(tmp_path):
     assert [e["event"] for e in mem.events] == ["round_started", "round_finished"]
     assert mem.named("round_finished")[0]["sparsity"] == 0.2
     assert E.read_events(path) == mem.events
+
+
+def test_read_events_skips_non_utf8_and_non_object_lines(tmp_path):
+    """Found by the fuzz test: a byte 0x80 in events.jsonl raised UnicodeDecodeError out of
+    `lth-tf report`, and a line damaged into `1` raised AttributeError there."""
+    good = E.make_event("run_finished", run_dir="x", ticket=None)
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(
+        json.dumps(good).encode() + b"\n\x80\xff{bad\n1\n[2, 3]\n" + json.dumps(good).encode() + b"\n"
+    )
+    assert E.read_events(path) == [good, good]

@@ -263,3 +263,15 @@ def test_files_pickled_with_protocol_5_read_the_same(tmp_path):
             assert a == b
         else:
             assert np.array_equal(a, b)
+
+
+@needs("cora")
+def test_a_well_formed_but_edited_file_is_refused(tmp_path):
+    """Found by the fuzz test's rule (same data or an error): one training label moved to
+    another class passes every structural check and trained on another data set."""
+    folder = copy_cora(tmp_path)
+    y = raw(CITATION, "cora", "y").copy()
+    y[0] = np.roll(y[0], 1)
+    rewrite(folder, "y", y)
+    with pytest.raises(LthError, match=r"ind\.cora\.y is not the published Cora file"):
+        planetoid.read(folder, "cora")

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from lth_tf.data import planetoid_digests
 from lth_tf.errors import LthError
 
 SUFFIXES = ("x", "y", "tx", "ty", "allx", "ally", "graph", "test.index")  # Spektral's order
@@ -103,6 +104,11 @@ def read(folder: Path, name: str) -> dict[str, Any]:
     out["test.index"] = _test_index(path["test.index"])
     n = _check_sizes(out, path, name)
     out["graph"] = _graph(_unpickle(path["graph"]), path["graph"], n)
+    edited = planetoid_digests.changed(out, name)
+    if edited:  # well-formed but not the published data: it would train on another data set
+        raise LthError(
+            f"{path[edited[0]]} is not the published {title(name)} file (its content differs); {FIX}"
+        )
     return out
 
 
