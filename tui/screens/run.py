@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 from typing import Any, ClassVar
 
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
@@ -26,18 +26,21 @@ from tui import messages as m
 from tui.state import RoundInfo, RunState, pct, points
 from tui.widgets import AccuracyChart, CurvesPanel, LayerBars, RoundProgress, RoundsTable
 from tui.widgets.acc_chart import ChartData
-from tui.worker import StepGate, drive, export_dir, follow, open_search, run_export
+from tui.screens.layout import VIEWS, is_compact
+from tui.worker import StepGate, drive, export_job, follow, open_search
 
 # Phases of the step-mode driver, as the screen sees them.
 DRIVER_ALIVE = ("starting", "running", "waiting", "finishing")
 
 
 class RunScreen(Screen):
+    # Short descriptions: every hint fits on one footer line at 80 columns.
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "next_round", "Next round"),
         Binding("c", "continue_run", "Continue"),
         Binding("p", "pause", "Pause"),
-        Binding("e", "export", "Export round"),
+        Binding("e", "export", "Export"),
+        Binding("v", "next_view", "View"),
         Binding("q", "quit_run", "Quit"),
     ]
 
@@ -64,6 +67,12 @@ class RunScreen(Screen):
         self.quitting = False
         self.follow_latest = True  # the table cursor follows the newest round
         self._followed_row: int | None = None  # where following last put the cursor
+        # The export asked for and not yet reported (queued in the driver, or running),
+        # and whether it is running: one export at a time, the status line shows it.
+        self.export_round: int | None = None
+        self.export_running = False
+        self._status: tuple[str, str] = ("", "")  # the status line under an export's
+        self.view = VIEWS[0]  # compact layout: the panel shown under the rounds table
 
     # -- layout ------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -80,6 +89,7 @@ class RunScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.add_class(f"view-{self.view}")
         self.query_one("#rounds").border_title = "Rounds"
         self.query_one("#layers").border_title = "Layer sparsity"
         self.query_one("#chart").border_title = "Test accuracy vs sparsity (log scale of weights left)"
@@ -98,6 +108,14 @@ class RunScreen(Screen):
             self.set_status(f"following {self.run_dir.name}")
             self.follow_run()
 
+    def on_resize(self, event: events.Resize) -> None:
+        # Below 110x34 the panels stack: the rounds table over one panel that `v`
+        # picks, the status on a line of its own (tui/app.tcss, `.compact`).
+        compact = is_compact(event.size.width, event.size.height)
+        if compact != self.has_class("compact"):
+            self.set_class(compact, "compact")
+            self.refresh_bindings()  # `v` is shown only when compact
+
     def on_unmount(self) -> None:
         # Release the threads whatever the way out, so the process can exit.
         self.gate.quit()
@@ -115,20 +133,13 @@ class RunScreen(Screen):
         assert self.run_dir is not None
         follow(self.run_dir, self.stop_follow, self.post_message)
 
-    @work(thread=True, exclusive=True, group="export", name="export")
+    # Not `exclusive`: a thread worker cannot be cancelled, so a second one would
+    # run TensorFlow beside the first; `action_export` refuses a second export
+    # instead, and export_job takes worker.TF_JOBS.
+    @work(thread=True, group="export", name="export")
     def export_worker(self, r: int) -> None:
-        search = self.search
-        if search is None:
-            try:
-                search = open_search(self.run_dir)
-            except LthError as e:
-                self.post_message(m.Problem(str(e)))
-                return
-            except Exception as e:  # noqa: BLE001 - shown in the UI, never a traceback
-                self.post_message(m.Problem(f"cannot open the run for export: {type(e).__name__}: {e}"))
-                return
-        run_export(lambda x: search.export(round=x, out=export_dir(search.run_dir, x)), r,
-                   self.post_message)
+        search, run_dir = self.search, self.run_dir
+        export_job(lambda: search if search is not None else open_search(run_dir), r, self.post_message)
 
     # -- helpers ------------------------------------------------------------------------
     def set_phase(self, phase: str) -> None:
@@ -139,6 +150,10 @@ class RunScreen(Screen):
         self.query_one(RichLog).write(text)
 
     def set_status(self, text: str, kind: str = "") -> None:
+        """The run's status line; while an export runs it says so instead."""
+        self._status = (text, kind)
+        if self.export_running:
+            text, kind = f"⤓ exporting round {self.export_round}…", "waiting"
         self.query_one(RoundProgress).set_status(text, kind)
 
     def selected_round(self) -> int | None:
@@ -319,6 +334,15 @@ class RunScreen(Screen):
 
     def on_driver_done(self, msg: m.DriverDone) -> None:
         self.set_phase(msg.outcome)
+        if self.export_round is not None and not self.export_running:
+            # Queued in the driver, which stopped before running it (its reports
+            # would have arrived first): run it here, or say it was dropped.
+            r, self.export_round = self.export_round, None
+            if self.search is not None and not self.quitting:
+                self.export_round, self.export_running = r, True
+                self.export_worker(r)
+            elif not self.quitting:
+                self.log_line(f"export of round {r} dropped: the run never opened")
         if msg.outcome == "stopped":
             table = self.query_one(RoundsTable)
             for r in self.state.drop_unfinished():
@@ -331,9 +355,25 @@ class RunScreen(Screen):
         if self.quitting:
             self.app.exit()
 
+    def on_export_started(self, msg: m.ExportStarted) -> None:
+        self.export_round, self.export_running = msg.round, True
+        self.log_line(f"exporting round {msg.round}…")
+        self.set_status(*self._status)
+        self.notify(f"exporting round {msg.round}…", title="Export", timeout=3)
+
+    def export_ended(self) -> None:
+        self.export_round, self.export_running = None, False
+        self.set_status(*self._status)
+
     def on_exported(self, msg: m.Exported) -> None:
-        self.log_line(f"round {msg.round} exported → {msg.path}")
-        self.notify(msg.path, title=f"Round {msg.round} exported")
+        self.export_ended()
+        self.log_line(f"[green]round {msg.round} exported[/] → {msg.path}")
+        self.notify(msg.path, title=f"Round {msg.round} exported", timeout=8)
+
+    def on_export_failed(self, msg: m.ExportFailed) -> None:
+        self.export_ended()
+        self.log_line(f"[red]export of round {msg.round} failed[/]: {msg.error}")
+        self.notify(msg.error, title=f"Export of round {msg.round} failed", severity="error", timeout=10)
 
     def on_problem(self, msg: m.Problem) -> None:
         self.log_line(f"[red]{msg.text}[/]")
@@ -364,7 +404,15 @@ class RunScreen(Screen):
             if self.mode != "step":
                 return False  # hidden when following a run
             return True if self.phase in DRIVER_ALIVE else None  # greyed out when done
+        if action == "next_view":
+            return self.has_class("compact")  # the wide layout shows every panel
         return True
+
+    def action_next_view(self) -> None:
+        """Compact layout: show the next panel under the rounds table."""
+        self.remove_class(f"view-{self.view}")
+        self.view = VIEWS[(VIEWS.index(self.view) + 1) % len(VIEWS)]
+        self.add_class(f"view-{self.view}")
 
     def action_next_round(self) -> None:
         if self.phase == "waiting":
@@ -402,15 +450,27 @@ class RunScreen(Screen):
         if info is None or not info.finished:
             self.notify("select a finished round in the table first", severity="warning")
             return
+        if self.export_round is not None:  # one TensorFlow job at a time
+            if self.export_running:
+                self.notify(f"an export is already running (round {self.export_round}); "
+                            "press e again when it is done", severity="warning")
+            else:
+                self.notify(f"an export of round {self.export_round} is already queued; "
+                            "it runs after the step in training", severity="warning")
+            return
         if self.mode == "step" and self.phase in DRIVER_ALIVE:
             # The driver runs the export between rounds: one TensorFlow user at a time.
+            self.export_round = r
             self.gate.export(r)
-            when = "now" if self.phase == "waiting" else "after the step in training"
-            self.log_line(f"export of round {r} queued ({when})")
+            if self.phase != "waiting":
+                self.log_line(f"export of round {r} queued: it runs after the step in training")
+                self.notify(f"export of round {r} queued: it runs after the step in training",
+                            title="Export", timeout=4)
         elif self.mode == "step" and self.search is None:
             self.notify("the run never opened; nothing to export", severity="warning")
         else:
-            self.log_line(f"exporting round {r}…")
+            self.export_round, self.export_running = r, True  # a second `e` is refused from now
+            self.set_status(*self._status)
             self.export_worker(r)
 
     def action_quit_run(self) -> None:
