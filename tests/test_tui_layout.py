@@ -6,8 +6,10 @@ replayed, or the fake search of test_tui drives step mode.
 from __future__ import annotations
 
 import asyncio
+from itertools import pairwise
 
-from test_tui import FIXTURE, FakeSearch, fake_lottery, replay_done, wait_for  # noqa: F401 - fixture
+import pytest
+from test_tui import FIXTURE, install_fake_lottery, replay_done, wait_for
 from textual.geometry import Region
 from textual.widget import Widget
 from textual.widgets import Footer
@@ -20,6 +22,11 @@ from tui.state import RoundInfo
 from tui.widgets import LayerBars, RoundsTable
 
 SMALL, LARGE = (80, 24), (120, 40)
+
+
+@pytest.fixture
+def fake_lottery(monkeypatch):
+    return install_fake_lottery(monkeypatch)
 
 
 def shown_text(widget: Widget) -> str:
@@ -39,7 +46,7 @@ def on_top(screen, widget: Widget) -> bool:
 def footer_keys_fit(screen) -> list[str]:
     """The footer's key hints, after checking each is whole, on screen, unoverlapped."""
     keys = sorted(screen.query_one(Footer).query(FooterKey), key=lambda k: k.region.x)
-    for left, right in zip(keys, keys[1:]):
+    for left, right in pairwise(keys):
         assert left.region.right <= right.region.x, (left.key, right.key)
     for key in keys:
         assert screen.region.contains_region(key.region), key.key
@@ -93,7 +100,7 @@ def test_replayed_run_at_80x24_shows_status_footer_and_each_panel_in_turn():
     asyncio.run(body())
 
 
-def test_step_mode_at_80x24_keeps_every_key_hint(fake_lottery, tmp_path):
+def test_step_mode_at_80x24_keeps_every_key_hint(install_fake_lottery, tmp_path):
     async def body():
         app = LthApp(preset="smoke", out=tmp_path)
         async with app.run_test(size=SMALL) as pilot:

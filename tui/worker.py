@@ -148,7 +148,7 @@ def export_job(get_search: Callable[[], Any], r: int, post: Post) -> None:
         except LthError as e:
             post(m.ExportFailed(r, str(e)))
             return
-        except Exception as e:  # noqa: BLE001 - shown in the UI, never a traceback
+        except Exception as e:  # shown in the UI, never a traceback
             log.exception("cannot open the run for export")
             post(m.ExportFailed(r, f"cannot open the run for export: {type(e).__name__}: {e}"))
             return

@@ -21,12 +21,11 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, RichLog
 
 from lth_tf import config as C
-from lth_tf.errors import LthError
 from tui import messages as m
+from tui.screens.layout import VIEWS, is_compact
 from tui.state import RoundInfo, RunState, pct, points
 from tui.widgets import AccuracyChart, CurvesPanel, LayerBars, RoundProgress, RoundsTable
 from tui.widgets.acc_chart import ChartData
-from tui.screens.layout import VIEWS, is_compact
 from tui.worker import StepGate, drive, export_job, follow, open_search
 
 # Phases of the step-mode driver, as the screen sees them.
