@@ -124,7 +124,7 @@ def test_failed_export_is_shown_and_frees_the_key(monkeypatch):
     asyncio.run(body())
 
 
-def test_step_mode_exports_run_in_the_driver_thread_one_at_a_time(install_fake_lottery, tmp_path, monkeypatch):
+def test_step_mode_exports_run_in_the_driver_thread_one_at_a_time(fake_lottery, tmp_path, monkeypatch):
     exports = SlowExports(0.3)
     trainer_threads: set[int] = set()
     rounds = FakeSearch.rounds
@@ -164,7 +164,7 @@ def test_step_mode_exports_run_in_the_driver_thread_one_at_a_time(install_fake_l
     asyncio.run(body())
 
 
-def test_export_after_the_run_waits_for_no_driver_and_is_refused_while_busy(install_fake_lottery, tmp_path,
+def test_export_after_the_run_waits_for_no_driver_and_is_refused_while_busy(fake_lottery, tmp_path,
                                                                           monkeypatch):
     exports = SlowExports(0.5)
     monkeypatch.setattr(FakeSearch, "export", lambda self, round=None, out=None: exports(round, out))
@@ -206,7 +206,7 @@ def test_export_job_refuses_while_another_tensorflow_job_runs():
     assert isinstance(posted[0], m.ExportFailed) and "a TensorFlow job is running" in posted[0].error
 
 
-def test_run_lock_held_elsewhere_is_a_failed_run_not_a_traceback(install_fake_lottery, tmp_path, monkeypatch):
+def test_run_lock_held_elsewhere_is_a_failed_run_not_a_traceback(fake_lottery, tmp_path, monkeypatch):
     rounds = FakeSearch.rounds
 
     def locked_rounds(self):  # as LotterySearch.rounds: the run's lock around the loop
@@ -249,7 +249,7 @@ def app_exp_name() -> str:
     return C.resolve("smoke").run_name()
 
 
-def test_export_queued_when_the_driver_stops_runs_after_it(install_fake_lottery, tmp_path, monkeypatch):
+def test_export_queued_when_the_driver_stops_runs_after_it(fake_lottery, tmp_path, monkeypatch):
     """An export queued in the driver that then stops is run by a worker, not lost."""
     exports = SlowExports(0.05)
     monkeypatch.setattr(FakeSearch, "export", lambda self, round=None, out=None: exports(round, out))

@@ -100,7 +100,7 @@ def test_replayed_run_at_80x24_shows_status_footer_and_each_panel_in_turn():
     asyncio.run(body())
 
 
-def test_step_mode_at_80x24_keeps_every_key_hint(install_fake_lottery, tmp_path):
+def test_step_mode_at_80x24_keeps_every_key_hint(fake_lottery, tmp_path):
     async def body():
         app = LthApp(preset="smoke", out=tmp_path)
         async with app.run_test(size=SMALL) as pilot:
