@@ -74,7 +74,7 @@ def test_attach_export_twice_runs_one_export_and_reports_the_path(monkeypatch):
     exports = SlowExports()
     search = type("Search", (), {"run_dir": FIXTURE, "export": lambda self, round, out: exports(round, out)})()
     opened: list[int] = []
-    monkeypatch.setattr("tui.screens.run.open_search", lambda run_dir: opened.append(1) or search)
+    monkeypatch.setattr("tui.screens.exporting.open_search", lambda run_dir: opened.append(1) or search)
 
     async def body():
         app = LthApp(attach=FIXTURE)
@@ -105,7 +105,7 @@ def test_attach_export_twice_runs_one_export_and_reports_the_path(monkeypatch):
 def test_failed_export_is_shown_and_frees_the_key(monkeypatch):
     exports = SlowExports(0.05, error=LthError("round 3 is not stored in RUN; run it first"))
     search = type("Search", (), {"run_dir": FIXTURE, "export": lambda self, round, out: exports(round, out)})()
-    monkeypatch.setattr("tui.screens.run.open_search", lambda run_dir: search)
+    monkeypatch.setattr("tui.screens.exporting.open_search", lambda run_dir: search)
 
     async def body():
         app = LthApp(attach=FIXTURE)

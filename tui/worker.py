@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 
 # -- step mode -----------------------------------------------------------------------
 
+# Phases of the step-mode driver, as the run screen sees them, while it lives.
+DRIVER_ALIVE = ("starting", "running", "waiting", "finishing")
+
 
 @dataclass(frozen=True)
 class _Export:

@@ -5,6 +5,8 @@ Two modes share every widget:
   `n` (next), or runs on after `c` (continue) until `p` (pause).
 - attach: a thread worker follows RUN_DIR/events.jsonl (a finished run replays).
 Workers post messages (tui.messages); only this screen touches widgets.
+Below 110x34 the layout is compact (tui/screens/layout.py): the rounds table
+over one panel that `v` picks. `e` is in tui/screens/exporting.py.
 """
 
 from __future__ import annotations
@@ -22,17 +24,15 @@ from textual.widgets import DataTable, Footer, Header, RichLog
 
 from lth_tf import config as C
 from tui import messages as m
+from tui.screens.exporting import ExportKey
 from tui.screens.layout import VIEWS, is_compact
 from tui.state import RoundInfo, RunState, pct, points
 from tui.widgets import AccuracyChart, CurvesPanel, LayerBars, RoundProgress, RoundsTable
 from tui.widgets.acc_chart import ChartData
-from tui.worker import StepGate, drive, export_job, follow, open_search
-
-# Phases of the step-mode driver, as the screen sees them.
-DRIVER_ALIVE = ("starting", "running", "waiting", "finishing")
+from tui.worker import DRIVER_ALIVE, StepGate, drive, follow
 
 
-class RunScreen(Screen):
+class RunScreen(ExportKey, Screen):
     # Short descriptions: every hint fits on one footer line at 80 columns.
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "next_round", "Next round"),
@@ -66,9 +66,7 @@ class RunScreen(Screen):
         self.quitting = False
         self.follow_latest = True  # the table cursor follows the newest round
         self._followed_row: int | None = None  # where following last put the cursor
-        # The export asked for and not yet reported (queued in the driver, or running),
-        # and whether it is running: one export at a time, the status line shows it.
-        self.export_round: int | None = None
+        self.export_round: int | None = None  # see ExportKey
         self.export_running = False
         self._status: tuple[str, str] = ("", "")  # the status line under an export's
         self.view = VIEWS[0]  # compact layout: the panel shown under the rounds table
@@ -131,14 +129,6 @@ class RunScreen(Screen):
     def follow_run(self) -> None:
         assert self.run_dir is not None
         follow(self.run_dir, self.stop_follow, self.post_message)
-
-    # Not `exclusive`: a thread worker cannot be cancelled, so a second one would
-    # run TensorFlow beside the first; `action_export` refuses a second export
-    # instead, and export_job takes worker.TF_JOBS.
-    @work(thread=True, group="export", name="export")
-    def export_worker(self, r: int) -> None:
-        search, run_dir = self.search, self.run_dir
-        export_job(lambda: search if search is not None else open_search(run_dir), r, self.post_message)
 
     # -- helpers ------------------------------------------------------------------------
     def set_phase(self, phase: str) -> None:
@@ -333,15 +323,7 @@ class RunScreen(Screen):
 
     def on_driver_done(self, msg: m.DriverDone) -> None:
         self.set_phase(msg.outcome)
-        if self.export_round is not None and not self.export_running:
-            # Queued in the driver, which stopped before running it (its reports
-            # would have arrived first): run it here, or say it was dropped.
-            r, self.export_round = self.export_round, None
-            if self.search is not None and not self.quitting:
-                self.export_round, self.export_running = r, True
-                self.export_worker(r)
-            elif not self.quitting:
-                self.log_line(f"export of round {r} dropped: the run never opened")
+        self.export_after_driver()
         if msg.outcome == "stopped":
             table = self.query_one(RoundsTable)
             for r in self.state.drop_unfinished():
@@ -353,26 +335,6 @@ class RunScreen(Screen):
             self.set_status(f"✓ done · {self.ticket_text()}", "done")
         if self.quitting:
             self.app.exit()
-
-    def on_export_started(self, msg: m.ExportStarted) -> None:
-        self.export_round, self.export_running = msg.round, True
-        self.log_line(f"exporting round {msg.round}…")
-        self.set_status(*self._status)
-        self.notify(f"exporting round {msg.round}…", title="Export", timeout=3)
-
-    def export_ended(self) -> None:
-        self.export_round, self.export_running = None, False
-        self.set_status(*self._status)
-
-    def on_exported(self, msg: m.Exported) -> None:
-        self.export_ended()
-        self.log_line(f"[green]round {msg.round} exported[/] → {msg.path}")
-        self.notify(msg.path, title=f"Round {msg.round} exported", timeout=8)
-
-    def on_export_failed(self, msg: m.ExportFailed) -> None:
-        self.export_ended()
-        self.log_line(f"[red]export of round {msg.round} failed[/]: {msg.error}")
-        self.notify(msg.error, title=f"Export of round {msg.round} failed", severity="error", timeout=10)
 
     def on_problem(self, msg: m.Problem) -> None:
         self.log_line(f"[red]{msg.text}[/]")
@@ -442,35 +404,6 @@ class RunScreen(Screen):
             self.gate.pause()
             self.log_line("pausing after the round in training")
         self.step_status()
-
-    def action_export(self) -> None:
-        r = self.selected_round()
-        info = self.state.rounds.get(r) if r is not None else None
-        if info is None or not info.finished:
-            self.notify("select a finished round in the table first", severity="warning")
-            return
-        if self.export_round is not None:  # one TensorFlow job at a time
-            if self.export_running:
-                self.notify(f"an export is already running (round {self.export_round}); "
-                            "press e again when it is done", severity="warning")
-            else:
-                self.notify(f"an export of round {self.export_round} is already queued; "
-                            "it runs after the step in training", severity="warning")
-            return
-        if self.mode == "step" and self.phase in DRIVER_ALIVE:
-            # The driver runs the export between rounds: one TensorFlow user at a time.
-            self.export_round = r
-            self.gate.export(r)
-            if self.phase != "waiting":
-                self.log_line(f"export of round {r} queued: it runs after the step in training")
-                self.notify(f"export of round {r} queued: it runs after the step in training",
-                            title="Export", timeout=4)
-        elif self.mode == "step" and self.search is None:
-            self.notify("the run never opened; nothing to export", severity="warning")
-        else:
-            self.export_round, self.export_running = r, True  # a second `e` is refused from now
-            self.set_status(*self._status)
-            self.export_worker(r)
 
     def action_quit_run(self) -> None:
         if self.mode == "step" and self.phase in DRIVER_ALIVE:
