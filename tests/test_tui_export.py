@@ -32,8 +32,10 @@ def fake_lottery(monkeypatch):
 class SlowExports:
     """Counts exports, the threads they run in and how many overlap."""
 
-    def __init__(self, seconds: float = 0.6, error: Exception | None = None):
+    def __init__(self, seconds: float = 0.6, error: Exception | None = None,
+                 hold: threading.Event | None = None):
         self.seconds, self.error = seconds, error
+        self.hold = hold  # if given, each export runs until it is set (not `seconds`)
         self.rounds: list[int] = []
         self.threads: set[int] = set()
         self.running = self.most_at_once = 0
@@ -45,7 +47,10 @@ class SlowExports:
             self.most_at_once = max(self.most_at_once, self.running)
             self.rounds.append(round)
             self.threads.add(threading.get_ident())
-        time.sleep(self.seconds)
+        if self.hold is not None:
+            self.hold.wait(30)
+        else:
+            time.sleep(self.seconds)
         with self._lock:
             self.running -= 1
         if self.error is not None:
@@ -71,7 +76,8 @@ def status_text(screen: RunScreen) -> str:
 
 
 def test_attach_export_twice_runs_one_export_and_reports_the_path(monkeypatch):
-    exports = SlowExports()
+    finish_export = threading.Event()
+    exports = SlowExports(hold=finish_export)
     search = type("Search", (), {"run_dir": FIXTURE, "export": lambda self, round, out: exports(round, out)})()
     opened: list[int] = []
     monkeypatch.setattr("tui.screens.exporting.open_search", lambda run_dir: opened.append(1) or search)
@@ -85,6 +91,7 @@ def test_attach_export_twice_runs_one_export_and_reports_the_path(monkeypatch):
             await pilot.press("e", "e")
             assert "exporting round 3" in status_text(screen)
             await pilot.press("e")
+            finish_export.set()
             await wait_for(pilot, lambda: screen.export_round is None, what="the export")
             await pilot.pause(0.3)  # a second job, had one started, would show by now
             path = str(worker.export_dir(FIXTURE, 3))
@@ -125,7 +132,8 @@ def test_failed_export_is_shown_and_frees_the_key(monkeypatch):
 
 
 def test_step_mode_exports_run_in_the_driver_thread_one_at_a_time(fake_lottery, tmp_path, monkeypatch):
-    exports = SlowExports(0.3)
+    finish_export = threading.Event()
+    exports = SlowExports(hold=finish_export)
     trainer_threads: set[int] = set()
     rounds = FakeSearch.rounds
 
@@ -152,9 +160,11 @@ def test_step_mode_exports_run_in_the_driver_thread_one_at_a_time(fake_lottery, 
             assert exports.rounds == []  # queued until the round ends
             search.release.set()
             await wait_for(pilot, lambda: exports.rounds == [0], what="the queued export")
-            assert "exporting round 0" in status_text(screen)
+            await wait_for(pilot, lambda: "exporting round 0" in status_text(screen),
+                           what="the status while it runs")
             await pilot.press("e")
             assert any("an export is already running (round 0)" in n for n in notes)
+            finish_export.set()
             await wait_for(pilot, lambda: screen.export_round is None, what="the export to end")
             assert exports.rounds == [0] and exports.most_at_once == 1
             assert exports.threads == trainer_threads  # TensorFlow in one thread only
@@ -166,7 +176,8 @@ def test_step_mode_exports_run_in_the_driver_thread_one_at_a_time(fake_lottery, 
 
 def test_export_after_the_run_waits_for_no_driver_and_is_refused_while_busy(fake_lottery, tmp_path,
                                                                           monkeypatch):
-    exports = SlowExports(0.5)
+    finish_export = threading.Event()
+    exports = SlowExports(hold=finish_export)
     monkeypatch.setattr(FakeSearch, "export", lambda self, round=None, out=None: exports(round, out))
 
     async def body():
@@ -177,6 +188,8 @@ def test_export_after_the_run_waits_for_no_driver_and_is_refused_while_busy(fake
             await pilot.press("c")
             await wait_for(pilot, lambda: screen.phase == "finished", what="the end")
             await pilot.press("e", "e", "e")
+            await pilot.pause(0.3)  # a second thread, had one started, would be in the stub by now
+            finish_export.set()
             # Only what the stub saw: no screen bookkeeping in the condition.
             await wait_for(pilot, lambda: exports.rounds and not exports.running, what="the export")
             await pilot.pause(0.3)

@@ -43,15 +43,21 @@ def on_top(screen, widget: Widget) -> bool:
     return screen.get_widget_at(region.x, region.y)[0] is widget
 
 
-def footer_keys_fit(screen) -> list[str]:
-    """The footer's key hints, after checking each is whole, on screen, unoverlapped."""
-    keys = sorted(screen.query_one(Footer).query(FooterKey), key=lambda k: k.region.x)
+async def footer_keys_fit(pilot, screen, expected: list[str]) -> None:
+    """The footer shows these key hints, each whole, on screen and unoverlapped."""
+
+    def shown() -> list[FooterKey]:
+        keys = [k for k in screen.query_one(Footer).query(FooterKey) if k.region.area]
+        return sorted(keys, key=lambda k: k.region.x)
+
+    # The footer lays its keys out after the bindings change: wait for that.
+    await wait_for(pilot, lambda: [k.key for k in shown()] == expected, what=f"footer keys {expected}")
+    keys = shown()
     for left, right in pairwise(keys):
         assert left.region.right <= right.region.x, (left.key, right.key)
     for key in keys:
         assert screen.region.contains_region(key.region), key.key
         assert f"{key.key_display} {key.description}" in shown_text(key)
-    return [k.key for k in keys]
 
 
 def test_compact_threshold():
@@ -70,7 +76,7 @@ def test_replayed_run_at_80x24_shows_status_footer_and_each_panel_in_turn():
             status = screen.query_one("#status")
             assert on_top(screen, status)
             assert shown_text(status) == f"✓ done · {screen.ticket_text()}"
-            assert footer_keys_fit(screen) == ["e", "v", "q", "ctrl+p"]
+            await footer_keys_fit(pilot, screen, ["e", "v", "q", "ctrl+p"])
             table = screen.query_one(RoundsTable)
             assert on_top(screen, table)
             # Every column whole: nothing to scroll sideways.
@@ -94,7 +100,7 @@ def test_replayed_run_at_80x24_shows_status_footer_and_each_panel_in_turn():
             screen.set_status(long, "error")
             await pilot.pause()
             assert shown_text(status) == long and on_top(screen, status)
-            assert footer_keys_fit(screen)
+            await footer_keys_fit(pilot, screen, ["e", "v", "q", "ctrl+p"])
             await pilot.press("q")
 
     asyncio.run(body())
@@ -107,7 +113,7 @@ def test_step_mode_at_80x24_keeps_every_key_hint(fake_lottery, tmp_path):
             screen = app.screen
             await wait_for(pilot, lambda: screen.phase == "waiting", what="round 0")
             await pilot.pause()
-            assert footer_keys_fit(screen) == ["n", "c", "p", "e", "v", "q", "ctrl+p"]
+            await footer_keys_fit(pilot, screen, ["n", "c", "p", "e", "v", "q", "ctrl+p"])
             status = screen.query_one("#status")
             assert on_top(screen, status)
             assert shown_text(status) == "⏸ waiting — n: round 1 · c: run to the end"
@@ -129,7 +135,7 @@ def test_replayed_run_at_120x40_shows_every_panel_and_cuts_no_text():
                 assert on_top(screen, widget), panel
                 title = widget.border_title or ""
                 assert len(str(title)) + 4 <= widget.region.width, panel  # the title is whole
-            assert footer_keys_fit(screen) == ["e", "q", "ctrl+p"]  # `v`: nothing hidden
+            await footer_keys_fit(pilot, screen, ["e", "q", "ctrl+p"])  # `v`: nothing hidden
             table = screen.query_one(RoundsTable)
             assert table.virtual_size.width <= table.scrollable_content_region.width
             status = screen.query_one("#status")
@@ -165,7 +171,7 @@ def test_start_screen_at_80x24_shows_form_buttons_and_footer(tmp_path):
                         "#set-temperature", "#out", "#data-dir", "#start", "#plan", "#run-path", "#open"):
                 assert on_top(screen, screen.query_one(wid)), wid
             assert shown_text(screen.query_one("#plan")).endswith(screen.experiment().run_name())
-            assert footer_keys_fit(screen) == ["ctrl+s", "ctrl+o", "ctrl+p"]
+            await footer_keys_fit(pilot, screen, ["ctrl+s", "ctrl+o", "ctrl+p"])
             # A bad value's message is shown whole.
             screen.query_one("#set-rate").value = "1.5"
             await pilot.pause()
