@@ -270,6 +270,11 @@ class FakeSearch:
 
 @pytest.fixture
 def fake_lottery(monkeypatch):
+    return install_fake_lottery(monkeypatch)
+
+
+def install_fake_lottery(monkeypatch) -> type[FakeSearch]:
+    """FakeSearch in place of lth_tf.lottery (the other test_tui_* files use it too)."""
     FakeSearch.instances = []
     FakeSearch.fail_in_round = None
     module = types.ModuleType("lth_tf.lottery")

@@ -21,17 +21,27 @@ def test_start_screen(snap_compare):
     assert snap_compare(LthApp(out="checkpoints"), terminal_size=SIZE)
 
 
-def test_run_screen_after_replaying_a_finished_run(snap_compare):
-    async def replayed(pilot) -> None:
-        deadline = time.monotonic() + 10
-        while True:
-            screen = pilot.app.screen
-            if isinstance(screen, RunScreen):
-                s = screen.state
-                if s.status == "finished" and s.ticket and len(s.controls) == 2:
-                    break
-            assert time.monotonic() < deadline, "the replay did not finish"
-            await pilot.pause(0.02)
-        await pilot.pause(0.1)
+async def replayed(pilot) -> None:
+    deadline = time.monotonic() + 10
+    while True:
+        screen = pilot.app.screen
+        if isinstance(screen, RunScreen):
+            s = screen.state
+            if s.status == "finished" and s.ticket and len(s.controls) == 2:
+                break
+        assert time.monotonic() < deadline, "the replay did not finish"
+        await pilot.pause(0.02)
+    await pilot.pause(0.1)
 
+
+def test_run_screen_after_replaying_a_finished_run(snap_compare):
     assert snap_compare(LthApp(attach=FIXTURE), terminal_size=SIZE, run_before=replayed)
+
+
+def test_run_screen_at_80x24(snap_compare):
+    """Compact: the rounds table over the chart, the status on its own line."""
+    assert snap_compare(LthApp(attach=FIXTURE), terminal_size=(80, 24), run_before=replayed)
+
+
+def test_start_screen_at_80x24(snap_compare):
+    assert snap_compare(LthApp(out="checkpoints"), terminal_size=(80, 24))

@@ -129,9 +129,24 @@ class DriverDone(Message):
 
 
 @dataclass
+class ExportStarted(Message):
+    """An export of `round` began (TensorFlow is busy with it)."""
+
+    round: int
+
+
+@dataclass
 class Exported(Message):
     round: int
     path: str
+
+
+@dataclass
+class ExportFailed(Message):
+    """An export ended without a SavedModel; `error` is one line for the user."""
+
+    round: int
+    error: str
 
 
 @dataclass

@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 
 # -- step mode -----------------------------------------------------------------------
 
+# Phases of the step-mode driver, as the run screen sees them, while it lives.
+DRIVER_ALIVE = ("starting", "running", "waiting", "finishing")
+
 
 @dataclass(frozen=True)
 class _Export:
@@ -112,16 +115,50 @@ def export_dir(run_dir: Path, r: int) -> Path:
     return Path(run_dir) / "exports" / f"round_{r:03d}"
 
 
-def run_export(export: Callable[[int], Path], r: int, post: Post) -> None:
+def run_export(export: Callable[[int], Path], r: int, post: Post, announce: bool = True) -> None:
+    """Export round `r` and say so: ExportStarted (unless `announce` is False: the
+    caller did), then Exported or ExportFailed."""
+    if announce:
+        post(m.ExportStarted(r))
     try:
         path = export(r)
     except LthError as e:
-        post(m.Problem(str(e)))
+        post(m.ExportFailed(r, str(e)))
     except Exception as e:
         log.exception("export of round %d failed", r)
-        post(m.Problem(f"export of round {r} failed: {type(e).__name__}: {e}"))
+        post(m.ExportFailed(r, f"export of round {r} failed: {type(e).__name__}: {e}"))
     else:
         post(m.Exported(r, str(path)))
+
+
+# One TensorFlow job at a time in this process. The training driver holds this
+# for its whole life, and the exports it runs between rounds run in its own
+# thread (hence reentrant); an export started from the UI in another thread
+# takes it without waiting or is refused, so TensorFlow never runs in two
+# threads at once even if the screen's own bookkeeping were wrong.
+TF_JOBS = threading.RLock()
+
+
+def export_job(get_search: Callable[[], Any], r: int, post: Post) -> None:
+    """An export in a worker thread (attach mode, or after the driver is done)."""
+    if not TF_JOBS.acquire(blocking=False):
+        post(m.ExportFailed(r, f"export of round {r} not started: a TensorFlow job is running"))
+        return
+    post(m.ExportStarted(r))  # opening the run loads TensorFlow: part of the wait
+    try:
+        try:
+            search = get_search()
+        except LthError as e:
+            post(m.ExportFailed(r, str(e)))
+            return
+        except Exception as e:  # shown in the UI, never a traceback
+            log.exception("cannot open the run for export")
+            post(m.ExportFailed(r, f"cannot open the run for export: {type(e).__name__}: {e}"))
+            return
+        run_export(lambda x: search.export(round=x, out=export_dir(search.run_dir, x)), r, post,
+                   announce=False)
+    finally:
+        TF_JOBS.release()
 
 
 def drive(
@@ -135,8 +172,19 @@ def drive(
 
     Round 0 (dense) starts at once; after every round the gate waits for the
     user (unless continuing); after the last one `finish()` runs the controls
-    and exports the ticket.
+    and exports the ticket. Holds TF_JOBS throughout (see there).
     """
+    with TF_JOBS:
+        return _drive(exp, out, data_dir, gate, post)
+
+
+def _drive(
+    exp: C.Experiment,
+    out: str | Path,
+    data_dir: str | Path | None,
+    gate: StepGate,
+    post: Post,
+) -> str:
     relay = EventRelay(post)
     post(m.Status("loading TensorFlow…"))
     try:

@@ -5,6 +5,8 @@ Two modes share every widget:
   `n` (next), or runs on after `c` (continue) until `p` (pause).
 - attach: a thread worker follows RUN_DIR/events.jsonl (a finished run replays).
 Workers post messages (tui.messages); only this screen touches widgets.
+Below 110x34 the layout is compact (tui/screens/layout.py): the rounds table
+over one panel that `v` picks. `e` is in tui/screens/exporting.py.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import threading
 from pathlib import Path
 from typing import Any, ClassVar
 
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
@@ -21,23 +23,23 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, RichLog
 
 from lth_tf import config as C
-from lth_tf.errors import LthError
 from tui import messages as m
+from tui.screens.exporting import ExportKey
+from tui.screens.layout import VIEWS, is_compact
 from tui.state import RoundInfo, RunState, pct, points
 from tui.widgets import AccuracyChart, CurvesPanel, LayerBars, RoundProgress, RoundsTable
 from tui.widgets.acc_chart import ChartData
-from tui.worker import StepGate, drive, export_dir, follow, open_search, run_export
-
-# Phases of the step-mode driver, as the screen sees them.
-DRIVER_ALIVE = ("starting", "running", "waiting", "finishing")
+from tui.worker import DRIVER_ALIVE, StepGate, drive, follow
 
 
-class RunScreen(Screen):
+class RunScreen(ExportKey, Screen):
+    # Short descriptions: every hint fits on one footer line at 80 columns.
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "next_round", "Next round"),
         Binding("c", "continue_run", "Continue"),
         Binding("p", "pause", "Pause"),
-        Binding("e", "export", "Export round"),
+        Binding("e", "export", "Export"),
+        Binding("v", "next_view", "View"),
         Binding("q", "quit_run", "Quit"),
     ]
 
@@ -64,6 +66,10 @@ class RunScreen(Screen):
         self.quitting = False
         self.follow_latest = True  # the table cursor follows the newest round
         self._followed_row: int | None = None  # where following last put the cursor
+        self.export_round: int | None = None  # see ExportKey
+        self.export_running = False
+        self._status: tuple[str, str] = ("", "")  # the status line under an export's
+        self.view = VIEWS[0]  # compact layout: the panel shown under the rounds table
 
     # -- layout ------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -80,6 +86,7 @@ class RunScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.add_class(f"view-{self.view}")
         self.query_one("#rounds").border_title = "Rounds"
         self.query_one("#layers").border_title = "Layer sparsity"
         self.query_one("#chart").border_title = "Test accuracy vs sparsity (log scale of weights left)"
@@ -98,6 +105,14 @@ class RunScreen(Screen):
             self.set_status(f"following {self.run_dir.name}")
             self.follow_run()
 
+    def on_resize(self, event: events.Resize) -> None:
+        # Below 110x34 the panels stack: the rounds table over one panel that `v`
+        # picks, the status on a line of its own (tui/app.tcss, `.compact`).
+        compact = is_compact(event.size.width, event.size.height)
+        if compact != self.has_class("compact"):
+            self.set_class(compact, "compact")
+            self.refresh_bindings()  # `v` is shown only when compact
+
     def on_unmount(self) -> None:
         # Release the threads whatever the way out, so the process can exit.
         self.gate.quit()
@@ -115,21 +130,6 @@ class RunScreen(Screen):
         assert self.run_dir is not None
         follow(self.run_dir, self.stop_follow, self.post_message)
 
-    @work(thread=True, exclusive=True, group="export", name="export")
-    def export_worker(self, r: int) -> None:
-        search = self.search
-        if search is None:
-            try:
-                search = open_search(self.run_dir)
-            except LthError as e:
-                self.post_message(m.Problem(str(e)))
-                return
-            except Exception as e:  # noqa: BLE001 - shown in the UI, never a traceback
-                self.post_message(m.Problem(f"cannot open the run for export: {type(e).__name__}: {e}"))
-                return
-        run_export(lambda x: search.export(round=x, out=export_dir(search.run_dir, x)), r,
-                   self.post_message)
-
     # -- helpers ------------------------------------------------------------------------
     def set_phase(self, phase: str) -> None:
         self.phase = phase
@@ -139,6 +139,10 @@ class RunScreen(Screen):
         self.query_one(RichLog).write(text)
 
     def set_status(self, text: str, kind: str = "") -> None:
+        """The run's status line; while an export runs it says so instead."""
+        self._status = (text, kind)
+        if self.export_running:
+            text, kind = f"⤓ exporting round {self.export_round}…", "waiting"
         self.query_one(RoundProgress).set_status(text, kind)
 
     def selected_round(self) -> int | None:
@@ -319,6 +323,7 @@ class RunScreen(Screen):
 
     def on_driver_done(self, msg: m.DriverDone) -> None:
         self.set_phase(msg.outcome)
+        self.export_after_driver()
         if msg.outcome == "stopped":
             table = self.query_one(RoundsTable)
             for r in self.state.drop_unfinished():
@@ -330,10 +335,6 @@ class RunScreen(Screen):
             self.set_status(f"✓ done · {self.ticket_text()}", "done")
         if self.quitting:
             self.app.exit()
-
-    def on_exported(self, msg: m.Exported) -> None:
-        self.log_line(f"round {msg.round} exported → {msg.path}")
-        self.notify(msg.path, title=f"Round {msg.round} exported")
 
     def on_problem(self, msg: m.Problem) -> None:
         self.log_line(f"[red]{msg.text}[/]")
@@ -364,7 +365,15 @@ class RunScreen(Screen):
             if self.mode != "step":
                 return False  # hidden when following a run
             return True if self.phase in DRIVER_ALIVE else None  # greyed out when done
+        if action == "next_view":
+            return self.has_class("compact")  # the wide layout shows every panel
         return True
+
+    def action_next_view(self) -> None:
+        """Compact layout: show the next panel under the rounds table."""
+        self.remove_class(f"view-{self.view}")
+        self.view = VIEWS[(VIEWS.index(self.view) + 1) % len(VIEWS)]
+        self.add_class(f"view-{self.view}")
 
     def action_next_round(self) -> None:
         if self.phase == "waiting":
@@ -395,23 +404,6 @@ class RunScreen(Screen):
             self.gate.pause()
             self.log_line("pausing after the round in training")
         self.step_status()
-
-    def action_export(self) -> None:
-        r = self.selected_round()
-        info = self.state.rounds.get(r) if r is not None else None
-        if info is None or not info.finished:
-            self.notify("select a finished round in the table first", severity="warning")
-            return
-        if self.mode == "step" and self.phase in DRIVER_ALIVE:
-            # The driver runs the export between rounds: one TensorFlow user at a time.
-            self.gate.export(r)
-            when = "now" if self.phase == "waiting" else "after the step in training"
-            self.log_line(f"export of round {r} queued ({when})")
-        elif self.mode == "step" and self.search is None:
-            self.notify("the run never opened; nothing to export", severity="warning")
-        else:
-            self.log_line(f"exporting round {r}…")
-            self.export_worker(r)
 
     def action_quit_run(self) -> None:
         if self.mode == "step" and self.phase in DRIVER_ALIVE:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, Vertical
@@ -16,6 +16,7 @@ from textual.widgets.option_list import Option
 
 from lth_tf import config as C
 from lth_tf.errors import LthError
+from tui.screens.layout import is_compact
 from tui.worker import check_run_dir
 
 # Form fields: input id -> dotted config key.
@@ -118,6 +119,9 @@ class StartScreen(Screen):
         option_list.focus()
         if self.initial_error:
             self.show_error(self.initial_error)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.set_class(is_compact(event.size.width, event.size.height), "compact")
 
     # -- form --------------------------------------------------------------------------
     def load_preset(self, name: str) -> None:

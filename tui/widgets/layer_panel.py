@@ -7,6 +7,9 @@ from textual.widget import Widget
 
 from tui.state import RoundInfo
 
+_PERCENT_W = 9  # the space before the bar and " 100.0%" after it
+_MIN_BAR = 6
+
 
 class LayerBars(Widget):
     """Lives in a scrolling container; its height is one line per layer."""
@@ -39,8 +42,10 @@ class LayerBars(Widget):
         if not self.fractions:
             return Text(self.note, style="dim")
         width = max(self.size.width, 30)
-        name_w = min(max(len(n) for n in self.fractions), max(8, width // 3))
-        bar_w = max(4, width - name_w - 9)
+        # Names before bars: a ResNet layer name ("stage2_block1_shortcut_conv", 27)
+        # stays whole in the 42 columns of the wide layout; the bar takes the rest.
+        name_w = min(max(len(n) for n in self.fractions), max(8, width - _PERCENT_W - _MIN_BAR))
+        bar_w = max(_MIN_BAR, width - name_w - _PERCENT_W)
         out = Text(no_wrap=True, overflow="ellipsis")
         for i, (name, frac) in enumerate(self.fractions.items()):
             frac = min(max(float(frac or 0.0), 0.0), 1.0)
