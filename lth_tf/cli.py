@@ -152,7 +152,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from lth_tf.export import check_target, size_report
+    from lth_tf.export import check_target, size_report, usage
 
     run_dir = _existing_run_dir(args.run_dir)
     exp = C.resolve(config_file=C.find_run_config(run_dir))
@@ -196,6 +196,9 @@ def cmd_export(args) -> int:
     print(f"exported {label} of {run_dir}", file=sys.stderr)
     for line in lines:
         print(line, file=sys.stderr)
+    print("call it (signatures and inputs: lth-tf-export.json in the folder):", file=sys.stderr)
+    for line in usage(path):
+        print(f"    {line}", file=sys.stderr)
     print(path, flush=True)
     return 0
 

@@ -76,7 +76,9 @@ LOADER = textwrap.dedent(
 
         plain = tf.saved_model.load(path)
         out["saved_model"] = plain(*args, training=False).numpy()
-        out["signature"] = plain.signatures["serving_default"](**feeds)["output"].numpy()
+        # images: the float signature (serving_default takes raw uint8, test_export_serving)
+        name = "serving_normalized" if "image" in z.files else "serving_default"
+        out["signature"] = plain.signatures[name](**feeds)["logits"].numpy()
         for v in plain.variables:
             out["sm:" + v.name] = v.numpy()
 
