@@ -147,7 +147,9 @@ def _check_coo(indices, values, dense_shape, name: str):
         ),
         tf.debugging.assert_non_negative(indices, message=f"{name}_indices must be >= 0"),
         tf.debugging.assert_less(
-            indices, dense_shape[None, :], message=f"{name}_indices out of range of {name}_dense_shape"
+            indices,
+            dense_shape[None, :],
+            message=f"{name}_indices out of range of {name}_dense_shape",
         ),
     ]
 
@@ -175,11 +177,13 @@ def _graph(model, data: Any):
         n = x_dense_shape[0]
         checks += [
             tf.debugging.assert_equal(
-                x_dense_shape[1], tf.constant(features, tf.int64),
+                x_dense_shape[1],
+                tf.constant(features, tf.int64),
                 message=f"x_dense_shape[1] must be {features} (features per node)",
             ),
             tf.debugging.assert_equal(
-                a_dense_shape, tf.stack([n, n]),
+                a_dense_shape,
+                tf.stack([n, n]),
                 message="a_dense_shape must be (N, N) with N = x_dense_shape[0]",
             ),
         ]
