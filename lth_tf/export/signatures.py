@@ -7,8 +7,9 @@ Image models (the data's per-channel mean/std are known):
   serving_default     image: uint8 (N, H, W, C) raw pixels 0..255; normalised
                       in the graph with the training data's mean/std.
   serving_normalized  image: float32 (N, H, W, C), already (x - mean) / std.
-  Without the data (a run given its data from Python and exported without
-  it), only the float signature exists, as both names; the marker says so.
+  Without mean/std (data given from Python as arrays, or a Python-data run
+  exported without its data), only the float signature exists, as both
+  names; the marker says so (`raw_input: false`).
 Graph models (GCN):
   serving_default     six COO tensors, as `tf.SparseTensor(indices, values,
                       dense_shape)` parts: x_* the (N, F) node features as the
@@ -40,6 +41,8 @@ CLASS_NAMES = "class_names"
 def build(model, data: Any = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """(signatures for `model.save`, their description for the export's marker JSON)."""
     inputs = list(model.inputs)
+    if len(model.outputs) != 1:
+        return {}, {"signatures": "Keras default (serving_default)"}
     if any(isinstance(i.type_spec, tf.SparseTensorSpec) for i in inputs):
         return _graph(model, data)
     if len(inputs) == 1 and inputs[0].shape.rank == 4:
@@ -127,8 +130,8 @@ def _image(model, data: Any):
         sigs[IMAGE_RAW] = normalized  # serving_default: the float signature
         doc["raw_input"] = False
         doc["note"] = (
-            "exported without the run's data (given from Python): no mean/std known, "
-            "so serving_default takes normalised float32 images"
+            "no mean/std known (data given from Python as arrays, or not loaded), "
+            "so serving_default takes the model's float32 inputs"
         )
     doc["class_names"] = names
     if names:
