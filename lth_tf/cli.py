@@ -196,9 +196,8 @@ def cmd_export(args) -> int:
     print(f"exported {label} of {run_dir}", file=sys.stderr)
     for line in lines:
         print(line, file=sys.stderr)
-    print("call it (signatures and inputs: lth-tf-export.json in the folder):", file=sys.stderr)
     for line in usage(path):
-        print(f"    {line}", file=sys.stderr)
+        print(line, file=sys.stderr)
     print(path, flush=True)
     return 0
 

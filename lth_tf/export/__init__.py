@@ -71,10 +71,13 @@ def description(path: str | Path) -> dict[str, Any]:
 
 
 def usage(path: str | Path) -> list[str]:
-    """Three lines of Python that load and call the export at `path`."""
+    """A line naming the export's signatures, then three lines of Python that call it."""
     from lth_tf.export import signatures as sig
 
-    return sig.usage(str(path), description(path))
+    doc = description(path)
+    listed = ", ".join(sig.names(doc)) or "serving_default"
+    head = f"call it (signatures: {listed}; inputs and outputs in {Path(path) / MARKER_FILE}):"
+    return [head] + [f"    {line}" for line in sig.usage(str(path), doc)]
 
 
 def check_target(path: str | Path) -> Path:

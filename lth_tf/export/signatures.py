@@ -254,22 +254,23 @@ def row_normalise(x):
 def usage(path: str, doc: dict[str, Any]) -> list[str]:
     """Three lines of Python that call the export at `path` (for `lth-tf export`)."""
     if GRAPH_DENSE in doc:
-        call = (
-            f'out = m.signatures["{GRAPH_DENSE}"](x=features, a=adjacency)  '
-            f"# float32 (N,F), (N,N); or {GRAPH_COO}(x_indices=..., ..., a_dense_shape=...)"
-        )
+        call = f'out = m.signatures["{GRAPH_DENSE}"](x=features, a=adjacency)  # raw (N,F), (N,N)'
     elif doc.get("raw_input"):
-        call = (
-            f'out = m.signatures["{IMAGE_RAW}"](image=tf.constant(images, tf.uint8))  '
-            f'# raw (N,H,W,C) pixels; "{IMAGE_FLOAT}" takes normalised float32'
-        )
+        call = f'out = m.signatures["{IMAGE_RAW}"](image=tf.constant(images, tf.uint8))'
     elif IMAGE_FLOAT in doc:
         call = f'out = m.signatures["{IMAGE_RAW}"](image=normalised_float32_images)'
     else:
         call = 'out = m.signatures["serving_default"](**inputs)'
-    keys = " ".join(doc.get(IMAGE_RAW, doc.get(GRAPH_COO, {})).get("outputs", {}))
+    keys = ", ".join(doc.get(IMAGE_RAW, doc.get(GRAPH_COO, {})).get("outputs", {}))
     return [
         "import tensorflow as tf",
         f'm = tf.saved_model.load("{path}")',
-        call + (f"  -> {keys}" if keys else ""),
+        call + (f'  # out["class_index"]; also: {keys}' if keys and "#" not in call else ""),
     ]
+
+
+def names(doc: dict[str, Any]) -> list[str]:
+    """The signature names an export's description lists."""
+    return [k for k in doc if k.startswith("serving_")] + (
+        [CLASS_NAMES] if doc.get(CLASS_NAMES) else []
+    )
