@@ -271,6 +271,5 @@ def usage(path: str, doc: dict[str, Any]) -> list[str]:
 
 def names(doc: dict[str, Any]) -> list[str]:
     """The signature names an export's description lists."""
-    return [k for k in doc if k.startswith("serving_")] + (
-        [CLASS_NAMES] if doc.get(CLASS_NAMES) else []
-    )
+    served = sorted((k for k in doc if k.startswith("serving_")), key=lambda k: k != IMAGE_RAW)
+    return served + ([CLASS_NAMES] if doc.get(CLASS_NAMES) else [])
