@@ -152,7 +152,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from lth_tf.export import check_target, size_report
+    from lth_tf.export import check_target, size_report, usage
 
     run_dir = _existing_run_dir(args.run_dir)
     exp = C.resolve(config_file=C.find_run_config(run_dir))
@@ -195,6 +195,8 @@ def cmd_export(args) -> int:
             lines = size_report(path, dense=dense, label="ticket")
     print(f"exported {label} of {run_dir}", file=sys.stderr)
     for line in lines:
+        print(line, file=sys.stderr)
+    for line in usage(path):
         print(line, file=sys.stderr)
     print(path, flush=True)
     return 0

@@ -233,7 +233,10 @@ class LotterySearch:
                 )
             round = winner["round"]
         path = Path(out) if out else store.ticket_dir(self.run_dir)
-        export_savedmodel(wrap.strip(self.model_for_round(round)), path)
+        # A run given its data from Python and opened without it exports without
+        # mean/std (float inputs only; the export's marker JSON says so).
+        no_data = self._data is None and self.exp.data.name == sources.PYTHON
+        export_savedmodel(wrap.strip(self.model_for_round(round)), path, None if no_data else self.data)
         return path
 
     # -- summary and events ---------------------------------------------------------------

@@ -76,7 +76,9 @@ LOADER = textwrap.dedent(
 
         plain = tf.saved_model.load(path)
         out["saved_model"] = plain(*args, training=False).numpy()
-        out["signature"] = plain.signatures["serving_default"](**feeds)["output"].numpy()
+        # images: the float signature (serving_default takes raw uint8, test_export_serving)
+        name = "serving_normalized" if "image" in z.files else "serving_default"
+        out["signature"] = plain.signatures[name](**feeds)["logits"].numpy()
         for v in plain.variables:
             out["sm:" + v.name] = v.numpy()
 
@@ -246,6 +248,10 @@ def test_export_prints_the_path_and_dense_vs_ticket_sizes(exports, cli_exports):
         for line in lines[1:3]:
             assert " MB raw, " in line and " MB gzip; weights " in line
         assert "gzip of the ticket is" in lines[3]
+        # then how to call it: the signatures, and a tf.saved_model.load snippet
+        expected = "serving_dense" if kind == "gcn" else "serving_normalized"
+        assert lines[4].startswith("call it (signatures: serving_default") and expected in lines[4]
+        assert lines[6].strip() == f'm = tf.saved_model.load("{path}")'
         out0, err0 = cli_exports[kind, 0]
         assert out0 == f"{entry['rounds'][0]['path']}\n"
         assert err0.splitlines()[1].startswith("dense:")

@@ -157,6 +157,8 @@ class GraphData:
     test_mask: np.ndarray
     num_classes: int
     name: str = ""
+    # True when `x` went through row_normalise: an export then row-normalises raw features.
+    features_row_normalised: bool = False
     kind: ClassVar[str] = "graph"
 
     @property

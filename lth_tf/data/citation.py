@@ -56,6 +56,7 @@ def load(name: str, files: dict[str, Any] | None = None) -> GraphData:
     ds = _Citation(name, files)
     g = ds[0]
     return GraphData(
+        features_row_normalised=True,
         x=row_normalise(g.x),
         a=gcn_normalise(g.a),
         y=np.argmax(g.y, axis=1).astype(np.int64),

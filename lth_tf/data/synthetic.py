@@ -92,6 +92,7 @@ def load_graph(cfg=None, data_dir=None, seed: int = 0) -> GraphData:
     rest = rng.permutation(np.setdiff1d(np.arange(n), train))
     val, test = rest[:VAL_NODES], rest[VAL_NODES : VAL_NODES + TEST_NODES]
     return GraphData(
+        features_row_normalised=True,
         x=row_normalise(x),
         a=gcn_normalise(adj),
         y=y,

@@ -1,5 +1,8 @@
 """Export a ticket: a plain tf_keras model (wrappers stripped) as a SavedModel.
 
+Its serving signatures (raw uint8 images, the graph's COO or dense inputs) are
+built in lth_tf.export.signatures and described in the marker JSON.
+
 The SavedModel loads with `tf.saved_model.load` and `tf_keras.models.load_model`
 in a process that never imported lth_tf (nor Spektral), and computes the same
 outputs as the stripped model; pruned kernel entries are stored as exact zeros.
@@ -26,6 +29,7 @@ import logging
 import shutil
 import tarfile
 from pathlib import Path
+from typing import Any
 
 from lth_tf import atomic
 from lth_tf.errors import LthError
@@ -61,6 +65,21 @@ def is_our_export(path: str | Path) -> bool:
     return written_by == "lth-tf" and is_savedmodel(path)
 
 
+def description(path: str | Path) -> dict[str, Any]:
+    """The marker JSON of an export of ours: its signatures, normalisation, class names."""
+    return json.loads((Path(path) / MARKER_FILE).read_text(encoding="utf-8"))
+
+
+def usage(path: str | Path) -> list[str]:
+    """A line naming the export's signatures, then three lines of Python that call it."""
+    from lth_tf.export import signatures as sig
+
+    doc = description(path)
+    listed = ", ".join(sig.names(doc)) or "serving_default"
+    head = f"call it (signatures: {listed}; inputs and outputs in {Path(path) / MARKER_FILE}):"
+    return [head] + [f"    {line}" for line in sig.usage(str(path), doc)]
+
+
 def check_target(path: str | Path) -> Path:
     """Refuse a target that exists and is not an export of ours (never touch user files)."""
     path = Path(path)
@@ -75,8 +94,12 @@ def check_target(path: str | Path) -> Path:
     return path
 
 
-def export_savedmodel(model, path: str | Path) -> Path:
+def export_savedmodel(model, path: str | Path, data: Any = None) -> Path:
     """Write `model` as a SavedModel at `path`, replacing an older export of ours.
+
+    `data` (the run's ImageData/GraphData, or None) supplies what serving needs
+    beyond the weights: mean/std and class names, the graph's normalisation
+    (see lth_tf.export.signatures). The marker JSON describes the signatures.
 
     `path` must not exist, or hold an export of ours (LthError otherwise). The
     new export is written beside it under a temporary name, marked, and swapped
@@ -88,16 +111,21 @@ def export_savedmodel(model, path: str | Path) -> Path:
     path = check_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic.clean_leftovers([path.parent], target=path.name)
+    from lth_tf.export import signatures as sig
+
     model = exportable(model)
-    signatures = serving_signature(model)
+    signatures, described = sig.build(model, data)
     work = atomic.temp_dir(path.parent, path.name)
     new = work / "new"
     tf_log = logging.getLogger("tensorflow")
     quiet = _DropUncompiledWarning()
     tf_log.addFilter(quiet)
     try:
-        model.save(str(new), save_format="tf", include_optimizer=False, signatures=signatures)
-        atomic.write_json_atomic(new / MARKER_FILE, {"written_by": "lth-tf", "format": "SavedModel"})
+        model.save(
+            str(new), save_format="tf", include_optimizer=False, signatures=signatures or None
+        )
+        marker = {"written_by": "lth-tf", "format": "SavedModel", **described}
+        atomic.write_json_atomic(new / MARKER_FILE, marker)
         check_target(path)  # still ours (or absent) now that the new export is ready
         atomic.replace_dir(new, path, spare=work / atomic.SPARE_NAME)
     finally:
@@ -147,46 +175,6 @@ def exportable(model):
     copy = keras.models.clone_model(model, clone_function=clone)
     copy.set_weights(model.get_weights())
     return copy
-
-
-def serving_signature(model):
-    """A `serving_default` with named plain-tensor inputs for models with sparse inputs.
-
-    Keras' own signature flattens a SparseTensor input into `args_0_1`, `args_0_2`,
-    ...; here the GCN's signature takes `x`, `a_indices`, `a_values` and
-    `a_dense_shape`. None (Keras' default signature) for models without sparse inputs.
-    """
-    from lth_tf._keras import tf
-
-    inputs = list(model.inputs)
-    if not any(isinstance(i.type_spec, tf.SparseTensorSpec) for i in inputs):
-        return None
-    specs, parts = [], []
-    for i in inputs:
-        name = i.name.split(":")[0]
-        if isinstance(i.type_spec, tf.SparseTensorSpec):
-            rank = i.shape.rank
-            specs += [
-                tf.TensorSpec((None, rank), tf.int64, f"{name}_indices"),
-                tf.TensorSpec((None,), i.dtype, f"{name}_values"),
-                tf.TensorSpec((rank,), tf.int64, f"{name}_dense_shape"),
-            ]
-            parts.append(3)
-        else:
-            specs.append(tf.TensorSpec(i.shape, i.dtype, name))
-            parts.append(1)
-    output_name = model.output_names[0] if len(model.output_names) == 1 else None
-
-    @tf.function(input_signature=specs)
-    def serve(*flat):
-        args, k = [], 0
-        for n in parts:
-            args.append(flat[k] if n == 1 else tf.SparseTensor(*flat[k : k + 3]))
-            k += n
-        out = model(args, training=False)
-        return {output_name: out} if output_name else out
-
-    return {"serving_default": serve}
 
 
 # -- sizes -----------------------------------------------------------------------------------
