@@ -134,7 +134,7 @@ def test_mixed_model_masks_round_trip_prune_train_strip_and_export(tmp_path):
 def test_layer_slash_weight_keys_survive_the_store(tmp_path):
     masks = {"lstm": np.ones((2, 12), np.float32), "lstm/recurrent_kernel": np.zeros((3, 12), np.float32)}
     save_arrays(tmp_path / "m.npz", masks)
-    back = load_arrays(tmp_path / "m.npz")
+    back = load_arrays(tmp_path / "m.npz", remedy="delete it")
     assert sorted(back) == sorted(masks)
     assert all(np.array_equal(back[k], masks[k]) for k in masks)
 
