@@ -11,11 +11,8 @@ a negative return code). Outcomes are tallied in /tmp/lth-fuzz-outcomes.json.
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -26,8 +23,7 @@ from fuzz_checks import dump_outcomes, mutate_file, mutations, one_line_error, r
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lth_tf import config as C
-from lth_tf import data, store
+from lth_tf import data
 from lth_tf.config import Data
 from lth_tf.data import planetoid
 from lth_tf.errors import LthError

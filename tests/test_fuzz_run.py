@@ -63,13 +63,7 @@ def finished(tmp_path_factory):
     run = search.run_dir
     assert {str(p.relative_to(run)) for p in run.rglob("*") if p.is_file()} >= set(RUN_FILES)
     s = store.RunStore(run)
-    stored = Stored(**{
-        "exp": exp,
-        "rounds": {r: s.load_round(r) for r in (0, 1)},
-        "rewind": s.load_rewind(),
-        "controls": s.all_controls(),
-        "report": report.write_report(run, plots=False),
-    })
+    stored = Stored(exp=exp, rounds={r: s.load_round(r) for r in (0, 1)}, rewind=s.load_rewind(), controls=s.all_controls(), report=report.write_report(run, plots=False))
     return run, stored
 
 
