@@ -148,7 +148,7 @@ def all_images(d) -> tuple[np.ndarray, np.ndarray]:
 @settings(FAST, max_examples=40)
 @given(pick=st.integers(0, 7), m=mutations())
 def test_damaged_image_is_an_error_or_only_that_image_differs(image_folder, pick, m):
-    root, files, cfg, original = image_folder
+    _root, files, cfg, original = image_folder
     path = files[pick]
     saved = mutate_file(path, m)
     x0, y0 = all_images(original)
