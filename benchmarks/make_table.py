@@ -79,6 +79,7 @@ def table() -> str:
         )
     else:
         lines.append("| cifar_resnet18_cpu | not run | | | |")
+    lines += own_data_rows()
     if cora:
         lines += ["", "Cora GCN, mean test accuracy over seeds per round (± std):", ""]
         configs = cora["configs"]
@@ -92,6 +93,34 @@ def table() -> str:
                      for k in names]
             lines.append(f"| {r} | {_pct(row['sparsity'], 2)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def own_data_rows() -> list[str]:
+    """Rows for models and data outside the reference project (issue: your own model and data)."""
+    rows = []
+    cite = _load("citeseer_lottery")
+    if cite:
+        h = cite["headline"]
+        lr = cite["settings"]["lr_rewind"]["rounds"]
+        worst = min(r["test_mean"] for r in lr[1:]) - h["dense_test_mean"]
+        rows.append(
+            f"| citeseer_lottery ({h['seeds']} seeds, {h['rounds']} rounds) | dense "
+            f"{_pct(h['dense_test_mean'])} ± {100 * h['dense_test_std']:.1f}; max matching (1 point) "
+            f"sparsity {_pct(h['max_matching_sparsity_rewind_init'], 1)} rewind to init, "
+            f"{_pct(h['max_matching_sparsity_lr_rewind'], 1)} lr rewinding (lr rewinding stays within "
+            f"{-100 * worst:.1f} points to {_pct(lr[-1]['sparsity'], 1)}) | dense ≈ 70.3% (Kipf) | "
+            f"{'yes' if h['dense_test_mean'] >= 0.693 else 'no'} | {_where(cite)} |"
+        )
+    own = _load("own_model")
+    if own:
+        h = own["headline"]
+        rows.append(
+            f"| own_model (MobileNetV2 α0.35 via the Python API, {h['train_images']} CIFAR images, "
+            f"{h['epochs_per_round']} epochs/round) | {_pct(h['final_sparsity'])} sparse: ticket "
+            f"{_pct(h['ticket_test'])} vs dense {_pct(h['dense_test'])}, random reinit "
+            f"{_pct(h['random_reinit_test'])} | report | – | {_where(own)} |"
+        )
+    return rows
 
 
 def main() -> int:
