@@ -139,7 +139,7 @@ def measure(spec: dict) -> dict:
         feeds = _Feeds(data.train, data.val, spec["steps"], False)
         examples = spec["steps"] * t.batch_size
     timer = _timer(examples)
-    build = lambda seed: models.build(exp.model, data.input_shape, data.num_classes, seed)  # noqa: E731
+    build = lambda seed: models.build(exp.model, data.input_shape, data.num_classes, seed)
 
     if spec["runner"] == "keras":
         model = build(0)

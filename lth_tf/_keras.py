@@ -36,7 +36,7 @@ os.environ["TF_USE_LEGACY_KERAS"] = "1"
 # Quiet TF's C++ start-up chatter unless the user asked for it.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import tensorflow as tf  # noqa: E402
-import tf_keras as keras  # noqa: E402
+import tensorflow as tf
+import tf_keras as keras
 
 __all__ = ["ONEDNN_SOURCE", "ONEDNN_VAR", "keras", "tf"]
