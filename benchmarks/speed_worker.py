@@ -6,8 +6,8 @@ environment and calls
 
     python benchmarks/speed_worker.py '{"family": ..., "runner": ..., ...}'
 
-which prints one JSON line: examples per second of training for every timed
-epoch, the settings in force (lth_tf.runtime.settings) and the process's CPU
+which prints one JSON line: images per second of training (ResNet, Conv-4) or
+epochs per second including validation (GCN) for every timed epoch, the settings in force (lth_tf.runtime.settings) and the process's CPU
 use during the timed epochs (cpu seconds / wall seconds; below the core count
 means other processes took CPU).
 
@@ -83,11 +83,13 @@ class _Feeds:
         self.steps_per_epoch, self.is_graph = steps, is_graph
 
 
-def _timer(examples_per_epoch: int):
+def _timer(examples_per_epoch: int, train_only: bool):
     from lth_tf._keras import keras
 
     class Timer(keras.callbacks.Callback):
-        """Per epoch: wall and CPU seconds of training (up to validation, if fit validates)."""
+        """Per epoch: wall and CPU seconds, up to validation if `train_only` (images: both
+        sides validate with fit), else whole epochs (the GCN: lth-tf's full-batch loop
+        has no separate validation phase, so whole epochs are what compares)."""
 
         def __init__(self):
             super().__init__()
@@ -105,7 +107,8 @@ def _timer(examples_per_epoch: int):
                 self._open = False
 
         def on_test_begin(self, logs=None):
-            self._close()
+            if train_only:
+                self._close()
 
         def on_epoch_end(self, epoch, logs=None):
             self._close()
@@ -138,7 +141,7 @@ def measure(spec: dict) -> dict:
         data = _Images(spec["steps"], t.batch_size)
         feeds = _Feeds(data.train, data.val, spec["steps"], False)
         examples = spec["steps"] * t.batch_size
-    timer = _timer(examples)
+    timer = _timer(examples, train_only=not graph)
     build = lambda seed: models.build(exp.model, data.input_shape, data.num_classes, seed)
 
     if spec["runner"] == "keras":
