@@ -9,7 +9,7 @@ the spread between seeds.
 
     python benchmarks/speed_accuracy.py                    # cora-gcn and cifar10-resnet18-cpu, 3 seeds
     python benchmarks/speed_accuracy.py --quick            # cora-gcn, 1 seed
-    python benchmarks/speed_accuracy.py --presets cora-gcn --seeds 3
+    python benchmarks/speed_accuracy.py --seeds 3,1    # 3 Cora seeds, 1 CIFAR seed
 """
 
 from __future__ import annotations
@@ -69,14 +69,16 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
     p.add_argument("--presets", default=None, help="comma-separated (default cora-gcn,cifar10-resnet18-cpu)")
-    p.add_argument("--seeds", type=int, default=None, help="seeds 0..N-1 (default 3; quick 1)")
+    p.add_argument("--seeds", default=None,
+                   help="seeds 0..N-1 per preset: N, or one N per preset as N1,N2 (default 3; quick 1)")
     p.add_argument("--data-dir", default=os.environ.get("LTH_DATA_DIR"))
     args = p.parse_args(argv)
     presets = (args.presets or ("cora-gcn" if args.quick else "cora-gcn,cifar10-resnet18-cpu")).split(",")
-    seeds = range(args.seeds or (1 if args.quick else 3))
+    counts = [int(n) for n in (args.seeds or ("1" if args.quick else "3")).split(",")]
+    counts = counts * len(presets) if len(counts) == 1 else counts
     t0, rows = time.time(), []
-    for preset in presets:
-        for seed in seeds:
+    for preset, n_seeds in zip(presets, counts, strict=True):
+        for seed in range(n_seeds):
             order = ("old", "new") if seed % 2 == 0 else ("new", "old")  # interleaved
             for setting in order:
                 rows.append(dense_round(preset, seed, setting, args.data_dir))
