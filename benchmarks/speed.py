@@ -154,10 +154,12 @@ def main(argv=None) -> int:
         for rep in range(pl.reps or n_reps):
             names = list(pl.core) + (list(pl.extra) if rep == 0 else [])
             order = names[rep % len(names):] + names[:rep % len(names)]  # rotate: interleaved pairs
-            results = {n: run_worker(family, n, pl.steps, pl.epochs, pl.warmup, args.data_dir) for n in order}
+            results = {}
+            for n in order:
+                results[n] = run_worker(family, n, pl.steps, pl.epochs, pl.warmup, args.data_dir)
+                print(family, rep, n, round(results[n].get("median_per_second", float("nan")), 2),
+                      results[n].get("error", ""), flush=True)
             reps.append(results)
-            print(family, rep, {n: round(r.get("median_per_second", float("nan")), 1) for n, r in results.items()},
-                  flush=True)
         families.append({**summarise(family, [*pl.core, *pl.extra], reps), **asdict(pl), "repetitions": reps})
     by = {f["family"]: f for f in families}
     resnet = by.get("resnet18_w16", {}).get("ratios", {}).get("lth_tf/keras")
