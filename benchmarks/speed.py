@@ -10,7 +10,8 @@ Configurations (lth_tf = `train_round` on the wrapped model, 50% mask):
 - keras:       plain Keras fit, TensorFlow's defaults (oneDNN per TF's CPU rule)
 - lth_tf:      lth-tf with its defaults (what `lth-tf run` uses)
 - base:        lth-tf with every speed setting off (TF_ENABLE_ONEDNN_OPTS=0)
-- xla, bf16:   base + train.jit_compile / train.precision=mixed_bfloat16
+- xla, bf16:   base + train.jit_compile / train.precision=mixed_bfloat16 (images only:
+               XLA has no sparse matmul and Spektral's GCNConv does not build in bfloat16)
 - onednn_xla, onednn_bf16: oneDNN together with XLA / bfloat16
 Families: ResNet-18 w16 and Conv-4 on CIFAR-shaped batches (images/s of
 training), Kipf's GCN on Cora (epochs/s, validation included), and the GCN
@@ -65,9 +66,9 @@ class Plan:
 
 FULL = {
     "resnet18_w16": Plan(("keras", "lth_tf"), ("base", "xla", "onednn_xla")),
-    "gcn_cora": Plan(("keras", "lth_tf"), ("base", "bf16"), steps=1, epochs=150, warmup=50),
-    "gcn_cora_kd": Plan(("lth_tf", "base"), steps=1, epochs=150, warmup=50, reps=1),
-    "conv4": Plan(("keras", "lth_tf"), reps=1),
+    "gcn_cora": Plan(("keras", "lth_tf", "base"), steps=1, epochs=150, warmup=50, reps=3),
+    "gcn_cora_kd": Plan(("lth_tf", "base"), steps=1, epochs=150, warmup=50, reps=3),
+    "conv4": Plan(("keras", "lth_tf"), ("base", "bf16", "onednn_bf16")),
 }
 OPTIONAL = {"conv4_kd": Plan(("lth_tf", "base"), reps=1)}  # only with --families
 QUICK = {
@@ -142,6 +143,7 @@ def main(argv=None) -> int:
     p.add_argument("--reps", type=int, default=None, help="repetitions per family (default 2; quick 1)")
     p.add_argument("--families", default=None, help="comma-separated subset of the families")
     p.add_argument("--data-dir", default=os.environ.get("LTH_DATA_DIR"))
+    p.add_argument("--note", default="", help="what else ran on the machine, for the result file")
     args = p.parse_args(argv)
     plan = QUICK if args.quick else FULL
     if args.families:
@@ -176,7 +178,8 @@ def main(argv=None) -> int:
     contention = {
         "loadavg_before": load_before, "loadavg_after": os.getloadavg(),
         "note": "shared 2-core machine: other engineers' tests ran during this benchmark; "
-                "cpu_use below 2.0 (cpu seconds / wall seconds of the timed epochs) shows CPU taken by others",
+                "cpu_use below 2.0 (cpu seconds / wall seconds of the timed epochs) shows CPU taken by others. "
+                + args.note,
     }
     path = write_result("speed", headline, {"contention": contention, "families": families},
                         args.quick, time.time() - t0)

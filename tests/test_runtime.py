@@ -108,6 +108,7 @@ def test_speed_fields_default_off_and_leave_the_hash_alone():
     [
         (["train.precision=float16"], "train.precision"),
         (["train.jit_compile=true", "data.name=synthetic_graph", "model.name=gcn"], "jit_compile"),
+        (["train.precision=mixed_bfloat16", "data.name=synthetic_graph", "model.name=gcn"], "train.precision"),
     ],
 )
 def test_bad_speed_settings_are_refused(overrides, words):
