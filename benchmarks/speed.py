@@ -143,6 +143,7 @@ def main(argv=None) -> int:
     p.add_argument("--reps", type=int, default=None, help="repetitions per family (default 2; quick 1)")
     p.add_argument("--families", default=None, help="comma-separated subset of the families")
     p.add_argument("--data-dir", default=os.environ.get("LTH_DATA_DIR"))
+    p.add_argument("--name", default="speed", help="result file name (a supplementary run: another name)")
     p.add_argument("--note", default="", help="what else ran on the machine, for the result file")
     args = p.parse_args(argv)
     plan = QUICK if args.quick else FULL
@@ -181,7 +182,7 @@ def main(argv=None) -> int:
                 "cpu_use below 2.0 (cpu seconds / wall seconds of the timed epochs) shows CPU taken by others. "
                 + args.note,
     }
-    path = write_result("speed", headline, {"contention": contention, "families": families},
+    path = write_result(args.name, headline, {"contention": contention, "families": families},
                         args.quick, time.time() - t0)
     print(path)
     for f in families:

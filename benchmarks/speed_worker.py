@@ -119,9 +119,14 @@ def _timer(examples_per_epoch: int, train_only: bool):
 
 
 def measure(spec: dict) -> dict:
+    graph = spec["family"].startswith("gcn")
     if spec["runner"] == "keras":
         os.environ["TF_USE_LEGACY_KERAS"] = "1"
         import tensorflow  # noqa: F401  first: lth_tf then leaves oneDNN to TensorFlow's rule
+    else:
+        from lth_tf import onednn
+
+        onednn.choose(graph=graph)  # as `lth-tf run` does once it has read the config
     from lth_tf import data as datasets
     from lth_tf import models, runtime
     from lth_tf._keras import keras, tf
@@ -132,7 +137,6 @@ def measure(spec: dict) -> dict:
     exp = _experiment(spec)
     t = exp.train
     runtime.apply_precision(t.precision)
-    graph = spec["family"].startswith("gcn")
     if graph:
         data = datasets.load(exp.data, spec.get("data_dir"), seed=0)
         feeds = Feeds(data, 1, 0)

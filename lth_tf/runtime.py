@@ -1,7 +1,7 @@
 """The speed settings of this process: what is in force, and setting the precision.
 
 `settings(train)` is what a run records so a result can be reproduced: oneDNN
-on/off and who chose it, XLA, the Keras precision policy, TensorFlow's thread
+on/off and who chose it (lth_tf/onednn.py), XLA, the Keras precision policy, TensorFlow's thread
 pools, versions and the CPU features that decide which kernels are fast.
 `apply_precision(precision)` sets the Keras global policy; models built
 afterwards compute in that precision (their variables, masks included, stay
@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from lth_tf import config as C
-from lth_tf._keras import ONEDNN_SOURCE, ONEDNN_VAR, keras, tf
+from lth_tf import onednn
+from lth_tf._keras import keras, tf
 
 # CPU flags (as /proc/cpuinfo spells them) that decide the fast paths: oneDNN's
 # bfloat16 matmuls need avx512_bf16 or AMX; without them bfloat16 is emulated.
@@ -55,8 +56,8 @@ def settings(train: C.Train | None = None) -> dict[str, Any]:
     """
     return {
         "onednn": onednn_enabled(),
-        "onednn_source": ONEDNN_SOURCE,
-        ONEDNN_VAR: os.environ.get(ONEDNN_VAR),
+        "onednn_source": onednn.SOURCE,
+        onednn.VAR: os.environ.get(onednn.VAR),
         "jit_compile": None if train is None else train.jit_compile,
         "precision": None if train is None else train.precision,
         "keras_policy": keras.mixed_precision.global_policy().name,

@@ -42,6 +42,26 @@ def test_the_users_onednn_choice_wins():
     assert s["onednn"] is False and s["onednn_source"] == "environment"
 
 
+def test_a_caller_that_knows_the_data_chooses_before_tensorflow_loads():
+    from lth_tf import onednn
+
+    assert (onednn.default_for(graph=False), onednn.default_for(graph=True)) == ("1", "0")
+    code = "from lth_tf import onednn; onednn.choose(graph=True); " + SETTINGS
+    s = settings_in_fresh_process(None, code)
+    assert s["onednn"] is False and s["onednn_source"] == "lth_tf"
+    assert s["TF_ENABLE_ONEDNN_OPTS"] == "0"
+    # the user's value still wins over the graph rule
+    s = settings_in_fresh_process("1", code)
+    assert s["onednn"] is True and s["onednn_source"] == "environment"
+
+
+def test_onednn_module_stays_free_of_tensorflow():
+    code = "import sys; from lth_tf import onednn; onednn.choose(); print(int('tensorflow' in sys.modules))"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "0"
+
+
 def test_tensorflow_imported_first_keeps_its_own_rule():
     code = "import os; os.environ['TF_USE_LEGACY_KERAS'] = '1'; import tensorflow; " + SETTINGS
     s = settings_in_fresh_process(None, code)
