@@ -57,6 +57,29 @@ def table() -> str:
         )
     else:
         lines.append("| overhead | not run | | | |")
+    speed = _load("speed")
+    if speed:
+        h = speed["headline"]
+        lo, hi = h["ratio_resnet18_w16_range"]
+        others = ", ".join(f"{k.removeprefix('ratio_')} {v:.2f}x" for k, v in h.items()
+                           if k.startswith("ratio_") and not k.startswith("ratio_resnet18_w16") and v)
+        lines.append(
+            f"| speed ({h['repetitions']} paired reps) | lth-tf defaults / plain Keras fit, ResNet-18 w16: "
+            f"{h['ratio_resnet18_w16']:.2f}x ({lo:.2f}-{hi:.2f}); {others} | ≥ 1.5x | "
+            f"{'yes' if h['met'] else 'no'} | {_where(speed)} |"
+        )
+    else:
+        lines.append("| speed | not run | | | |")
+    acc = _load("speed_accuracy")
+    if acc:
+        cells = [f"{name} {100 * r['old_mean']:.1f} → {100 * r['new_mean']:.1f}% "
+                 f"(± {100 * max(r['old_std'], r['new_std']):.1f}, {len(r['seeds'])} seeds)"
+                 for name, r in acc["results"].items()]
+        met = all(r["within_noise"] is not False for r in acc["results"].values())
+        lines.append(
+            f"| speed_accuracy | dense test accuracy, old → new defaults: {'; '.join(cells)} | "
+            f"within seed spread | {'yes' if met else 'no'} | {_where(acc)} |"
+        )
     size = _load("export_size")
     if size:
         h = size["headline"]

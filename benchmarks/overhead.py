@@ -7,6 +7,11 @@ architecture without wrappers, `model.fit` with no callbacks. Both validate on
 the same data every epoch. The figure is the median seconds per epoch
 (first epoch excluded: tracing), ours / plain.
 
+Both sides run with the settings a user of `lth-tf run` gets (oneDNN as
+lth_tf._keras sets it, the config's precision and jit_compile defaults; they are
+recorded in the result as `runtime`), so this isolates the cost of the wrappers
+and callbacks; benchmarks/speed.py compares against TensorFlow's own defaults.
+
     python benchmarks/overhead.py            # ResNet-18 w16 (CIFAR batches) and GCN (Cora)
     python benchmarks/overhead.py --quick
 """
@@ -52,7 +57,7 @@ def _epoch_timer():
 def measure(family: str, epochs: int, steps: int, data_dir: str | None) -> dict:
     from lth_tf import config as C
     from lth_tf import data as datasets
-    from lth_tf import models
+    from lth_tf import models, runtime
     from lth_tf._keras import keras, tf
     from lth_tf.pruning import masks as M
     from lth_tf.pruning import wrap
@@ -81,10 +86,11 @@ def measure(family: str, epochs: int, steps: int, data_dir: str | None) -> dict:
         as_ds = tf.data.Dataset.from_tensors
         fit_data = {"x": as_ds(feeds.train), "validation_data": as_ds(feeds.val)}
 
+    runtime.apply_precision(exp.train.precision)
     # Plain Keras: same architecture and initial weights, no wrappers, no callbacks.
     keras.backend.clear_session()
     plain = models.build(exp.model, data.input_shape, data.num_classes, 0)
-    compile_plain(plain, make_optimizer(exp.train, epochs * feeds.steps_per_epoch))
+    compile_plain(plain, make_optimizer(exp.train, epochs * feeds.steps_per_epoch), exp.train.jit_compile)
     t_plain = _epoch_timer()
     plain.fit(fit_data["x"], validation_data=fit_data["validation_data"], epochs=epochs,
               callbacks=[t_plain], verbose=0)
@@ -109,6 +115,7 @@ def measure(family: str, epochs: int, steps: int, data_dir: str | None) -> dict:
         "plain_examples_per_second": images_per_epoch / plain_s,
         "ours_examples_per_second": images_per_epoch / ours_s,
         "ratio": ours_s / plain_s,
+        "runtime": runtime.settings(exp.train),
     }
 
 

@@ -36,6 +36,7 @@ SCOPES = ("global", "layerwise")
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("constant", "cosine", "step")
 CONTROL_KINDS = ("random_reinit", "random_mask")
+PRECISIONS = ("float32", "mixed_bfloat16")  # Keras mixed precision policy names
 REWIND_RE = re.compile(r"^(init|lr|finetune|step:\d+)$")
 
 
@@ -76,6 +77,10 @@ class Train:
     patience: int = 0  # stop after this many epochs without val improvement (0 = never)
     finetune_lr: float = 0.0  # rewind=finetune: constant rate (0 = learning_rate / 10)
     deterministic: bool = False  # TF op determinism (slower, bit-reproducible)
+    # Measured by benchmarks/speed.py: XLA and bfloat16 are slower on CPUs without
+    # AVX512_BF16/AMX (this machine: AVX2), so both are opt-in.
+    jit_compile: bool = False  # XLA-compile the train and test steps
+    precision: str = "float32"  # float32 | mixed_bfloat16 (variables and masks stay float32)
 
 
 @dataclass(frozen=True)
@@ -423,6 +428,12 @@ def validate(exp: Experiment) -> Experiment:
         raise LthError(f"train.optimizer {t.optimizer!r} is unknown; use sgd or adam")
     if t.schedule not in SCHEDULES:
         raise LthError(f"train.schedule {t.schedule!r} is unknown; use constant, cosine or step")
+    if t.jit_compile and d.name in GRAPH_DATASETS:  # XLA has no kernel for sparse matmul
+        raise LthError(f"train.jit_compile does not work with the graph dataset {d.name!r}; use train.jit_compile=false")
+    if t.precision not in PRECISIONS:
+        raise LthError(f"train.precision {t.precision!r} is unknown; use float32 or mixed_bfloat16")
+    if t.precision != "float32" and d.name in GRAPH_DATASETS:  # Spektral's GCNConv cannot build
+        raise LthError(f"train.precision {t.precision} does not work with the graph dataset {d.name!r}; use float32")
     if not 0.0 <= k.alpha <= 1.0:
         raise LthError(f"distill.alpha {k.alpha} is outside [0, 1]; use e.g. 0.5")
     if k.temperature <= 0:

@@ -23,7 +23,9 @@ from typing import Any
 import numpy as np
 
 from lth_tf import config as C
+from lth_tf import runtime
 from lth_tf._keras import keras, tf
+from lth_tf.errors import LthError
 from lth_tf.events import make_event
 from lth_tf.pruning import wrap
 
@@ -180,11 +182,23 @@ class StopOnEvent(keras.callbacks.Callback):
 
 
 # -- one round ------------------------------------------------------------------------------
-def compile_plain(model, optimizer) -> None:
+def float32_sparse_ce(y_true, logits):
+    """Cross-entropy from logits, computed in float32 whatever the logits' dtype.
+
+    Under mixed_bfloat16 the model outputs bfloat16 logits; the softmax and log
+    of the loss need float32 (for float32 logits the cast is a no-op).
+    """
+    return keras.losses.sparse_categorical_crossentropy(
+        y_true, tf.cast(logits, tf.float32), from_logits=True
+    )
+
+
+def compile_plain(model, optimizer, jit_compile: bool = False) -> None:
     model.compile(
         optimizer=optimizer,
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        loss=float32_sparse_ce,  # Keras wraps it like SparseCategoricalCrossentropy
         weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="acc")],
+        jit_compile=jit_compile,
     )
 
 
@@ -206,6 +220,7 @@ def train_round(
     With `teacher`, training goes through the Distiller (knowledge distillation).
     """
     t, epochs = exp.train, exp.train.epochs
+    check_precision(wrapped, t.precision)
     total_steps = epochs * feeds.steps_per_epoch
     optimizer = make_optimizer(t, total_steps, constant_lr)
     if teacher is not None:
@@ -218,10 +233,10 @@ def train_round(
             temperature=exp.distill.temperature,
             soft_on_all=exp.distill.all_nodes,
         )
-        trainer.compile(optimizer=optimizer)
+        trainer.compile(optimizer=optimizer, jit_compile=t.jit_compile)
     else:
         trainer = wrapped
-        compile_plain(wrapped, optimizer)
+        compile_plain(wrapped, optimizer, t.jit_compile)
 
     keep = KeepBest(t.select_best, t.patience)
     events = EpochEvents(sink, round_, epochs, tb_dir)
@@ -232,7 +247,7 @@ def train_round(
 
     t0 = time.time()
     if feeds.is_graph:
-        fit_full_batch(trainer, feeds.train, feeds.val, epochs, callbacks)
+        fit_full_batch(trainer, feeds.train, feeds.val, epochs, callbacks, t.jit_compile)
     else:
         trainer.fit(
             feeds.train,
@@ -246,7 +261,7 @@ def train_round(
     wrap.apply_masks(wrapped)
     seconds = time.time() - t0
 
-    compile_plain(wrapped, make_optimizer(t, 1))
+    compile_plain(wrapped, make_optimizer(t, 1), t.jit_compile)
     val_loss, val_acc = evaluate(wrapped, feeds.val)
     test_loss, test_acc = evaluate(wrapped, feeds.test)
     distill = None
@@ -266,7 +281,23 @@ def train_round(
     )
 
 
-def fit_full_batch(trainer, train_batch, val_batch, epochs: int, callbacks: list) -> None:
+def check_precision(model, precision: str) -> None:
+    """Refuse to train a model built in another precision than the config asks for.
+
+    The precision is fixed when a model is built (Keras global policy), so a
+    model built before `runtime.apply_precision` would silently train in float32.
+    """
+    want = runtime.compute_dtype(precision)
+    if model.compute_dtype != want:
+        raise LthError(
+            f"train.precision is {precision} but the model computes in {model.compute_dtype} "
+            f"(a file: model keeps its stored dtype); use train.precision=float32 or rebuild the model"
+        )
+
+
+def fit_full_batch(
+    trainer, train_batch, val_batch, epochs: int, callbacks: list, jit_compile: bool = False
+) -> None:
     """`fit` for one fixed batch (the GCN's whole graph), without fit's per-epoch cost.
 
     Keras' fit builds data iterators and a validation loop every epoch, which for
@@ -274,8 +305,8 @@ def fit_full_batch(trainer, train_batch, val_batch, epochs: int, callbacks: list
     7 s for 200 epochs). This loop calls the model's own train_step/test_step in
     tf.functions and drives the same callbacks in the same order as fit.
     """
-    train_fn = tf.function(lambda: trainer.train_step(train_batch))
-    test_fn = tf.function(lambda: trainer.test_step(val_batch))
+    train_fn = tf.function(lambda: trainer.train_step(train_batch), jit_compile=jit_compile)
+    test_fn = tf.function(lambda: trainer.test_step(val_batch), jit_compile=jit_compile)
     cbs = keras.callbacks.CallbackList(callbacks, model=trainer, epochs=epochs, steps=1, verbose=0)
     trainer.stop_training = False
     cbs.on_train_begin()

@@ -1,0 +1,186 @@
+"""One measurement of benchmarks/speed.py, run in its own process.
+
+oneDNN is fixed when TensorFlow loads, so every configuration runs in a fresh
+process; benchmarks/speed.py sets TF_ENABLE_ONEDNN_OPTS (or removes it) in the
+environment and calls
+
+    python benchmarks/speed_worker.py '{"family": ..., "runner": ..., ...}'
+
+which prints one JSON line: images per second of training (ResNet, Conv-4) or
+epochs per second including validation (GCN) for every timed epoch, the settings in force (lth_tf.runtime.settings) and the process's CPU
+use during the timed epochs (cpu seconds / wall seconds; below the core count
+means other processes took CPU).
+
+Runners:
+- `keras`: what a plain Keras user writes: TensorFlow imported first (so lth_tf
+  changes nothing and TensorFlow's own oneDNN rule holds), the same architecture
+  without pruning wrappers, `compile` + `fit` with no callbacks (the GCN: `fit`
+  on a one-element dataset holding the whole graph).
+- `lth_tf`: `lth_tf.train.train_round` on the wrapped model with a 50% global
+  mask, exactly as a lottery round trains (all of its callbacks).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+IMAGE_FAMILIES = {"resnet18_w16": "cifar10-resnet18-cpu", "conv4": "conv4"}
+GRAPH_FAMILIES = {"gcn_cora": "cora-gcn"}
+
+
+def _experiment(spec: dict):
+    from lth_tf import config as C
+
+    family = spec["family"].removesuffix("_kd")
+    ov = [f"train.epochs={spec['epochs']}", f"train.precision={spec['precision']}",
+          f"train.jit_compile={str(spec['jit_compile']).lower()}"]
+    if family == "conv4":
+        # Conv-4 (Frankle & Carbin) on CIFAR-shaped images, the resnet preset's training.
+        return C.resolve("cifar10-resnet18-cpu", overrides=["model.name=conv4", "model.width=64", *ov])
+    if family == "resnet18_w16":
+        return C.resolve("cifar10-resnet18-cpu", overrides=["train.schedule=constant", *ov])
+    return C.resolve("cora-gcn", overrides=ov)
+
+
+class _Images:
+    """Fixed synthetic CIFAR-shaped batches (speed does not depend on the pixels)."""
+
+    kind = "image"
+    num_classes = 10
+    input_shape = (32, 32, 3)
+
+    def __init__(self, steps: int, batch_size: int):
+        import numpy as np
+
+        from lth_tf._keras import tf
+
+        rng = np.random.default_rng(0)
+        n = steps * batch_size
+        x = rng.standard_normal((n, 32, 32, 3), dtype=np.float32)
+        y = rng.integers(0, 10, n)
+        ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size).cache()
+        self.train = ds
+        self.val = ds.take(1).cache()
+        for _ in ds:  # fill the caches before timing
+            pass
+        for _ in self.val:
+            pass
+
+
+class _Feeds:
+    """The shape of lth_tf.train.Feeds over fixed batches."""
+
+    def __init__(self, train, val, steps: int, is_graph: bool):
+        self.train, self.val, self.test = train, val, val
+        self.steps_per_epoch, self.is_graph = steps, is_graph
+
+
+def _timer(examples_per_epoch: int, train_only: bool):
+    from lth_tf._keras import keras
+
+    class Timer(keras.callbacks.Callback):
+        """Per epoch: wall and CPU seconds, up to validation if `train_only` (images: both
+        sides validate with fit), else whole epochs (the GCN: lth-tf's full-batch loop
+        has no separate validation phase, so whole epochs are what compares)."""
+
+        def __init__(self):
+            super().__init__()
+            self.wall: list[float] = []
+            self.cpu: list[float] = []
+            self._open = False
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._t, self._c, self._open = time.perf_counter(), time.process_time(), True
+
+        def _close(self):
+            if self._open:
+                self.wall.append(time.perf_counter() - self._t)
+                self.cpu.append(time.process_time() - self._c)
+                self._open = False
+
+        def on_test_begin(self, logs=None):
+            if train_only:
+                self._close()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self._close()
+
+    t = Timer()
+    t.examples = examples_per_epoch
+    return t
+
+
+def measure(spec: dict) -> dict:
+    graph = spec["family"].startswith("gcn")
+    if spec["runner"] == "keras":
+        os.environ["TF_USE_LEGACY_KERAS"] = "1"
+        import tensorflow  # noqa: F401  first: lth_tf then leaves oneDNN to TensorFlow's rule
+    else:
+        from lth_tf import onednn
+
+        onednn.choose(graph=graph)  # as `lth-tf run` does once it has read the config
+    from lth_tf import data as datasets
+    from lth_tf import models, runtime
+    from lth_tf._keras import keras, tf
+    from lth_tf.pruning import masks as M
+    from lth_tf.pruning import wrap
+    from lth_tf.train import Feeds, make_optimizer, train_round
+
+    exp = _experiment(spec)
+    t = exp.train
+    runtime.apply_precision(t.precision)
+    if graph:
+        data = datasets.load(exp.data, spec.get("data_dir"), seed=0)
+        feeds = Feeds(data, 1, 0)
+        examples = 1  # the GCN's figure is epochs per second
+    else:
+        data = _Images(spec["steps"], t.batch_size)
+        feeds = _Feeds(data.train, data.val, spec["steps"], False)
+        examples = spec["steps"] * t.batch_size
+    timer = _timer(examples, train_only=not graph)
+    build = lambda seed: models.build(exp.model, data.input_shape, data.num_classes, seed)
+
+    if spec["runner"] == "keras":
+        model = build(0)
+        model.compile(
+            optimizer=make_optimizer(t, t.epochs * feeds.steps_per_epoch),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="acc")],
+            jit_compile=t.jit_compile,
+        )
+        if graph:
+            one = tf.data.Dataset.from_tensors
+            model.fit(one(feeds.train), validation_data=one(feeds.val), epochs=t.epochs,
+                      callbacks=[timer], verbose=0)
+        else:
+            model.fit(feeds.train, validation_data=feeds.val, epochs=t.epochs, callbacks=[timer], verbose=0)
+    else:
+        wrapped = wrap.wrap(build(0))
+        kernels = wrap.get_kernels(wrapped)
+        wrap.set_masks(wrapped, M.prune(kernels, M.ones_like(kernels), 0.5))
+        teacher = build(1) if spec["family"].endswith("_kd") else None
+        if teacher is not None:
+            exp = dataclasses.replace(exp, distill=dataclasses.replace(exp.distill, enabled=True))
+        train_round(wrapped, feeds, exp, 1, teacher=teacher, extra_callbacks=[timer])
+
+    skip = spec["warmup_epochs"]  # tracing / XLA compilation
+    wall, cpu = timer.wall[skip:], timer.cpu[skip:]
+    return {
+        **spec,
+        "per_second": [examples / w for w in wall],
+        "cpu_use": sum(cpu) / sum(wall),
+        "settings": runtime.settings(t),
+        "loadavg": os.getloadavg()[0],
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(measure(json.loads(sys.argv[1]))))
