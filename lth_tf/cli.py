@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 
 from lth_tf import config as C
-from lth_tf import sources, store
+from lth_tf import onednn, sources, store
 from lth_tf.errors import LthError
 
 EXIT_USAGE = 2
@@ -123,6 +123,7 @@ def cmd_run(args) -> int:
     run_store.check_unlocked()  # another process runs it: say so before loading anything
     _check_resume_point(run_dir, exp)
 
+    onednn.choose(graph=exp.is_graph)  # before TF loads: TF reads it once
     _import_tf_quietly()
     from lth_tf import data as datasets
     from lth_tf import preflight
@@ -176,6 +177,7 @@ def cmd_export(args) -> int:
         )
     data_dir = _check_data_dir(args.data_dir)
 
+    onednn.choose(graph=exp.is_graph)  # before TF loads: TF reads it once
     _import_tf_quietly()
     from lth_tf import data as datasets
     from lth_tf.lottery import LotterySearch

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from lth_tf import config as C
+from lth_tf import runtime
 from lth_tf import store as S
 from lth_tf._keras import keras, tf
 from lth_tf.errors import LthError
@@ -129,6 +130,8 @@ class RoundEngine:
         self.rewind = plan.rewind
         if plan.train.deterministic:
             tf.config.experimental.enable_op_determinism()
+        # Models built from here on use the configured precision (masks stay float32).
+        runtime.apply_precision(plan.train.precision)
 
     # -- one round ---------------------------------------------------------------------
     def run_round(self, r: int) -> RoundResult:

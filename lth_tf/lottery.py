@@ -21,7 +21,7 @@ from typing import Any
 
 from lth_tf import config as C
 from lth_tf import data as datasets
-from lth_tf import models, sources, store
+from lth_tf import models, runtime, sources, store
 from lth_tf.engine import Plan, RoundEngine, RoundResult
 from lth_tf.errors import LthError
 from lth_tf.events import FanOut, JsonlSink, make_event
@@ -119,6 +119,7 @@ class LotterySearch:
                 model=self.exp.model.name,
                 dataset=self.exp.data.name,
                 config=self.exp.to_dict(),
+                runtime=runtime.settings(self.exp.train),  # oneDNN, XLA, precision, threads
                 **self.model_facts(),
             )
             self._write_summary("running")

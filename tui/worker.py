@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from lth_tf import config as C
+from lth_tf import onednn
 from lth_tf.errors import LthError
 from lth_tf.events import follow_events, iter_events
 from tui import messages as m
@@ -187,6 +188,7 @@ def _drive(
 ) -> str:
     relay = EventRelay(post)
     post(m.Status("loading TensorFlow…"))
+    onednn.choose(graph=exp.is_graph)  # before TF loads (see lth_tf/onednn.py)
     try:
         from lth_tf.lottery import LotterySearch, Stopped
     except Exception as e:  # noqa: BLE001 - the UI shows it, never a traceback
