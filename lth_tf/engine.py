@@ -151,24 +151,7 @@ class RoundEngine:
             new_masks = self._next_masks(wrapped, prev_weights, prev_masks)
             wrapped.set_weights(self._start_weights(r))
             wrap.set_masks(wrapped, new_masks)
-        schedule = self._schedule(r)
-        if self.callbacks_factory is not None:
-            extra += self.callbacks_factory(r, "round")
-        seed = plan.seed * ROUND_SEED + r
-        keras.utils.set_random_seed(seed)
-        feeds = Feeds(self.load_data(), plan.train.batch_size, seed)
-        training = train_round(
-            wrapped,
-            feeds,
-            plan,
-            r,
-            constant_lr=schedule.constant_lr,
-            teacher=schedule.teacher,
-            sink=self.sink,
-            stop=self.stop,
-            extra_callbacks=extra,
-            tb_dir=S.tensorboard_dir(self.store.run_dir) / f"round_{r:03d}",
-        )
+        training, feeds = self._train(wrapped, r, "round", plan.seed * ROUND_SEED + r, extra)
         if rewind_cb is not None:
             if not rewind_cb.reached:
                 log.warning(
@@ -207,6 +190,31 @@ class RoundEngine:
         self.store.save_round(r, wrapped.get_weights(), masks_now, metrics)
         self._emit("round_finished", **{k: v for k, v in metrics.items() if k != "history"})
         return result
+
+    def _train(self, wrapped, r: int, kind: str, seed: int, extra: list) -> tuple[Any, Feeds]:
+        """Train one round (kind "round") or control of round r with round r's schedule.
+
+        Only rounds emit epoch events and TensorBoard scalars; controls report once.
+        """
+        schedule = self._schedule(r)
+        if self.callbacks_factory is not None:
+            extra = [*extra, *self.callbacks_factory(r, kind)]
+        keras.utils.set_random_seed(seed)
+        feeds = Feeds(self.load_data(), self.plan.train.batch_size, seed)
+        is_round = kind == "round"
+        training = train_round(
+            wrapped,
+            feeds,
+            self.plan,
+            r,
+            constant_lr=schedule.constant_lr,
+            teacher=schedule.teacher,
+            sink=self.sink if is_round else None,
+            stop=self.stop,
+            extra_callbacks=extra,
+            tb_dir=S.tensorboard_dir(self.store.run_dir) / f"round_{r:03d}" if is_round else None,
+        )
+        return training, feeds
 
     def _start_weights(self, r: int) -> list[np.ndarray]:
         """The weights a pruned round (and its random-mask control) starts from."""
@@ -291,22 +299,8 @@ class RoundEngine:
             rng = np.random.default_rng(plan.seed * MASK_SEED + r)
             ctrl_masks = M.random_masks(masks_r, rng, exclude=plan.prune.exclude)
         wrap.set_masks(wrapped, ctrl_masks)
-        schedule = self._schedule(r)
         seed = plan.seed * ROUND_SEED + r + (REINIT_SEED if kind == "random_reinit" else MASK_SEED)
-        keras.utils.set_random_seed(seed)
-        feeds = Feeds(self.load_data(), plan.train.batch_size, seed)
-        extra = self.callbacks_factory(r, kind) if self.callbacks_factory is not None else []
-        training = train_round(
-            wrapped,
-            feeds,
-            plan,
-            r,
-            constant_lr=schedule.constant_lr,
-            teacher=schedule.teacher,
-            sink=None,
-            stop=self.stop,
-            extra_callbacks=extra,
-        )
+        training, _ = self._train(wrapped, r, kind, seed, [])
         metrics = {
             "kind": kind,
             "round": r,
