@@ -184,7 +184,7 @@ class TicketSearch:
         """A round's ticket (default: the winner) as a plain Keras model, pruned weights 0."""
         search = self._opened()
         if round is None:
-            ticket = (self.summary() or {}).get("ticket") or {}
+            ticket = self.summary().get("ticket") or {}
             if "round" not in ticket:
                 raise LthError("no round matched the dense model's accuracy; pass round=R")
             round = ticket["round"]
