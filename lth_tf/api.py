@@ -138,6 +138,8 @@ class TicketSearch:
         user_model = self._source(*io, self.exp.seed).model
         # Layer names in exclude/layer_rates, emptied layers: refused before anything is written.
         preflight.check_layers(self.exp, preflight.prunable_layer_sizes(user_model))
+        if self.exp.prune.structure == "channels":
+            preflight.check_channels(self.exp, user_model)
         digest = hashlib.sha256()
         digest.update(self.exp.canonical().encode())
         digest.update(_model_digest(user_model).encode())

@@ -58,6 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--round", type=int, default=None)
     exp.add_argument("--out", required=True)
     exp.add_argument("--data-dir", default=None, help="data folder (for the model's input shape)")
+    exp.add_argument(
+        "--format", default="savedmodel", choices=("savedmodel", "narrow"),
+        help="savedmodel (masked weights) or narrow (channel-pruned: fewer filters/units)",
+    )
     return p
 
 
@@ -186,12 +190,17 @@ def cmd_export(args) -> int:
     data = None if exp.data.name == sources.PYTHON else datasets.load(exp.data, data_dir, seed=exp.seed)
     search = LotterySearch.open(run_dir, exp=exp, data_dir=data_dir, data=data)
     chosen = args.round if args.round is not None else _winner_round(search)
-    path = search.export(round=chosen, out=out)
     metrics = search.store.round_metrics(chosen)
     label = f"round {chosen} ({100 * metrics['sparsity']:.2f}% sparse)"
-    if chosen == 0:
+    if args.format == "narrow":  # parameters of the narrower model vs the dense one
+        from lth_tf.export.narrow import export_narrow
+
+        path, lines = export_narrow(search, chosen, out)
+    elif chosen == 0:
+        path = search.export(round=chosen, out=out)
         lines = size_report(path, label="dense")
     else:
+        path = search.export(round=chosen, out=out)
         with tempfile.TemporaryDirectory(prefix="lth-dense-") as tmp:
             dense = search.export(round=0, out=Path(tmp) / "dense")
             lines = size_report(path, dense=dense, label="ticket")

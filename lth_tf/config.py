@@ -33,6 +33,7 @@ MODELS = ("resnet18", "gcn", "lenet300", "conv4", "tiny_cnn")
 GRAPH_DATASETS = ("cora", "citeseer", "pubmed", "synthetic_graph")
 GRAPH_MODELS = ("gcn",)
 SCOPES = ("global", "layerwise")
+STRUCTURES = ("weights", "channels")  # lth_tf.pruning.channels.STRUCTURES (tested equal)
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("constant", "cosine", "step")
 CONTROL_KINDS = ("random_reinit", "random_mask")
@@ -97,6 +98,8 @@ class Prune:
     controls: tuple[str, ...] = ()  # random_reinit, random_mask
     control_rounds: str = "last"  # last | all | comma-separated round numbers
     tolerance: float = 0.0  # winner: sparsest round with val_acc >= dense - tolerance
+    # weights | channels (whole filters/units by L1 norm; rate then counts channels)
+    structure: str = "weights"
 
 
 @dataclass(frozen=True)
@@ -394,6 +397,13 @@ def validate(exp: Experiment) -> Experiment:
         raise LthError(f"prune.rounds {p.rounds} is negative; use --rounds 0 or more")
     if p.scope not in SCOPES:
         raise LthError(f"prune.scope {p.scope!r} is unknown; use global or layerwise")
+    if p.structure not in STRUCTURES:
+        raise LthError(f"prune.structure {p.structure!r} is unknown; use weights or channels")
+    if p.structure == "channels" and p.layer_rates:
+        raise LthError(
+            "prune.layer_rates works with prune.structure=weights only; "
+            "drop layer_rates or use prune.exclude to keep a layer's channels"
+        )
     if not REWIND_RE.fullmatch(p.rewind):  # match() would let 'init\n' through
         raise LthError(f"prune.rewind {p.rewind!r} is unknown; use init, step:K (K>=0), lr or finetune")
     for c in p.controls:

@@ -36,8 +36,10 @@ from lth_tf import store as S
 from lth_tf._keras import keras, tf
 from lth_tf.errors import LthError
 from lth_tf.events import make_event
+from lth_tf.pruning import channels as CH
 from lth_tf.pruning import masks as M
 from lth_tf.pruning import wrap
+from lth_tf.pruning.channel_graph import channel_plan
 from lth_tf.pruning.rewind import RewindCallback, RewindMode
 from lth_tf.train import Feeds, train_round
 
@@ -68,8 +70,15 @@ class Plan:
     def rewind(self) -> RewindMode:
         return RewindMode.parse(self.prune.rewind)
 
+    @property
+    def channels(self) -> bool:
+        return self.prune.structure == "channels"
+
     def target_sparsity(self, r: int) -> float:
-        """The planned sparsity after round r (one-shot reaches the final one at once)."""
+        """The planned sparsity after round r (one-shot reaches the final one at once).
+
+        With prune.structure = channels: the fraction of prunable channels removed.
+        """
         if r == 0:
             return 0.0
         return M.expected_sparsity(self.prune.rate, self.prune.rounds if self.prune.one_shot else r)
@@ -187,6 +196,8 @@ class RoundEngine:
             "distill": result.distill,
             "history": training.history,
         }
+        if plan.channels:
+            metrics["channel_sparsity"] = CH.channel_sparsity(masks_now, channel_plan(wrapped), plan.prune.exclude)
         self.store.save_round(r, wrapped.get_weights(), masks_now, metrics)
         self._emit("round_finished", **{k: v for k, v in metrics.items() if k != "history"})
         return result
@@ -238,6 +249,8 @@ class RoundEngine:
     def _next_masks(self, wrapped, prev_weights, prev_masks) -> dict[str, np.ndarray]:
         """Masks for the next round from the previous round's trained weights."""
         p = self.plan.prune
+        if self.plan.channels:
+            return self._next_channel_masks(wrapped, prev_weights, prev_masks)
         if p.one_shot:
             wrapped.set_weights(self.store.load_round(0)[0])
             kernels = wrap.get_kernels(wrapped)
@@ -254,6 +267,18 @@ class RoundEngine:
         wrapped.set_weights(prev_weights)
         kernels = wrap.get_kernels(wrapped)
         return M.prune(kernels, prev_masks, p.rate, p.scope, p.layer_rates or None, p.exclude)
+
+    def _next_channel_masks(self, wrapped, prev_weights, prev_masks) -> dict[str, np.ndarray]:
+        """Channel masks for the next round: whole channels by L1 norm (pruning/channels.py)."""
+        p = self.plan.prune
+        cplan = channel_plan(wrapped)
+        if p.one_shot:
+            wrapped.set_weights(self.store.load_round(0)[0])
+            kernels = wrap.get_kernels(wrapped)
+            target = self.plan.target_sparsity(1)
+            return CH.prune_to_fraction(kernels, M.ones_like(kernels), cplan, target, p.scope, p.exclude)
+        wrapped.set_weights(prev_weights)
+        return CH.prune(wrap.get_kernels(wrapped), prev_masks, cplan, p.rate, p.scope, p.exclude)
 
     # -- models ------------------------------------------------------------------------
     def fresh_model(self, seed: int, build: ModelFactory | None = None):
@@ -297,7 +322,10 @@ class RoundEngine:
             wrapped = self.fresh_model(plan.seed)
             wrapped.set_weights(self._start_weights(r))
             rng = np.random.default_rng(plan.seed * MASK_SEED + r)
-            ctrl_masks = M.random_masks(masks_r, rng, exclude=plan.prune.exclude)
+            if plan.channels:  # same live channels per layer, at random positions
+                ctrl_masks = CH.random_masks(masks_r, channel_plan(wrapped), rng, plan.prune.exclude)
+            else:
+                ctrl_masks = M.random_masks(masks_r, rng, exclude=plan.prune.exclude)
         wrap.set_masks(wrapped, ctrl_masks)
         seed = plan.seed * ROUND_SEED + r + (REINIT_SEED if kind == "random_reinit" else MASK_SEED)
         training, _ = self._train(wrapped, r, kind, seed, [])

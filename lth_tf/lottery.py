@@ -27,6 +27,7 @@ from lth_tf.errors import LthError
 from lth_tf.events import FanOut, JsonlSink, make_event
 from lth_tf.models.user import ModelSource
 from lth_tf.pruning import wrap
+from lth_tf.pruning.channel_graph import unpruned_channels
 from lth_tf.summary import TICKET_KEYS, build_summary, pick_winner
 from lth_tf.train import Stopped
 
@@ -159,12 +160,16 @@ class LotterySearch:
     def model_facts(self) -> dict[str, Any]:
         """What the run's events say about the model: what was changed, what stays dense."""
         built = self.model_source(*self._model_io(), self.exp.seed)
-        return {
+        facts = {
             "model_notes": list(built.notes),
             "unpruned_layers": [
                 {"name": n, "class": c} for n, c in wrap.unpruned_layers(built.model, self.exp.prune.exclude)
             ],
         }
+        if self.exp.prune.structure == "channels":
+            # pruned layers whose channels stay whole (residual ties, the logits): left dense
+            facts["unpruned_channels"] = unpruned_channels(built.model, self.exp.prune.exclude)
+        return facts
 
     def model_for_round(self, r: int):
         """The wrapped model holding round r's stored weights and masks."""

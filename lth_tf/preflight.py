@@ -45,7 +45,8 @@ def check_layers(exp: C.Experiment, layer_sizes: Mapping[str, int]) -> None:
             "leave at least one layer to prune"
         )
     emptied = []  # (round, model position, message) of each layer that empties
-    for i, name in enumerate(names):
+    # Channel pruning keeps one channel per layer: no layer empties.
+    for i, name in enumerate(names if p.structure == "weights" else []):
         if name in p.exclude:
             continue
         if name in p.layer_rates:
@@ -109,6 +110,20 @@ def check_model(exp: C.Experiment, data: Any) -> None:
     model = models.build(exp.model, data.input_shape, data.num_classes, exp.seed)
     try:
         check_layers(exp, prunable_layer_sizes(model))
+        if exp.prune.structure == "channels":
+            check_channels(exp, model)
     finally:
         del model
         keras.backend.clear_session()
+
+
+def check_channels(exp: C.Experiment, model: Any) -> None:
+    """With prune.structure = channels, refuse a model where no channel can go whole."""
+    from lth_tf.pruning.channel_graph import prunable_channels, unpruned_channels
+
+    if not prunable_channels(model, exp.prune.exclude):
+        why = "; ".join(f"{u['name']}: {u['reason']}" for u in unpruned_channels(model, exp.prune.exclude)[:3])
+        raise LthError(
+            f"prune.structure=channels: model {exp.model.name!r} has no layer whose channels can be "
+            f"pruned whole ({why or 'no Dense, Conv or GCN layer'}); use prune.structure=weights"
+        )
