@@ -1,0 +1,256 @@
+"""Channel pruning on real Keras models, and the physically narrower export.
+
+Three tiny models (Conv-BN-ReLU-Conv-Dense, the GCN, ResNet-18 at width 2) get
+random BatchNorm statistics and biases (so a removed channel carries a nonzero
+constant until a zero input slice stops it), two rounds of channel pruning, and
+are narrowed. A fresh process that never imports lth_tf loads each narrowed
+SavedModel and must predict what the masked model predicts (atol 1e-5).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from lth_tf import cli
+from lth_tf.config import Model
+from lth_tf.errors import LthError
+
+LOADER = textwrap.dedent(
+    """
+    import json, sys
+    import numpy as np
+    import tensorflow as tf
+    import tf_keras
+
+    out = {}
+    for kind, path, inputs in json.loads(sys.argv[1]):
+        z = np.load(inputs)
+        if "image" in z.files:
+            args = tf.constant(z["image"])
+        else:
+            args = [tf.SparseTensor(z[p + "_i"], z[p + "_v"], z[p + "_s"]) for p in ("x", "a")]
+        out[kind + ":sm"] = tf.saved_model.load(path)(args, training=False).numpy()
+        model = tf_keras.models.load_model(path, compile=False)
+        out[kind + ":keras"] = model(args, training=False).numpy()
+        out[kind + ":params"] = np.array(model.count_params())
+    np.savez(sys.argv[2], **out)
+    leaked = sorted(m for m in sys.modules if m.split(".")[0] in
+                    ("lth_tf", "spektral", "tensorflow_model_optimization"))
+    print(json.dumps(leaked))
+    """
+)
+
+
+def tiny_conv(keras):
+    """Conv-BN-ReLU-Conv-Dense: conv1 (4) -> bn -> relu -> conv2 (5) -> pool -> flatten -> dense (6) -> output (3)."""
+    L = keras.layers
+    x_in = keras.Input((6, 6, 3), name="image")
+    x = L.Conv2D(4, 3, padding="same", name="conv1")(x_in)
+    x = L.ReLU(name="relu1")(L.BatchNormalization(name="bn1")(x))
+    x = L.Conv2D(5, 3, padding="same", activation="relu", name="conv2")(x)
+    x = L.Flatten(name="flatten")(L.MaxPooling2D(2, name="pool")(x))
+    x = L.Dense(6, activation="relu", name="dense")(x)
+    return keras.Model(x_in, L.Dense(3, name="output")(x), name="tiny_conv")
+
+
+def _randomise(keras, wrapped, rng):
+    """Random BatchNorm statistics and biases: dead channels then carry constants."""
+    for layer in wrapped.layers:
+        inner = getattr(layer, "layer", layer)
+        if isinstance(inner, keras.layers.BatchNormalization):
+            inner.set_weights([rng.uniform(0.5, 1.5, v.shape).astype("float32") for v in inner.get_weights()])
+        elif getattr(inner, "bias", None) is not None:
+            inner.bias.assign(rng.normal(size=inner.bias.shape).astype("float32"))
+
+
+def _graph_inputs(tf, rng, n=9, f=5):
+    x = (rng.random((n, f)) < 0.5) * rng.random((n, f))
+    a = np.maximum(rng.random((n, n)) < 0.3, np.eye(n))
+    a = np.maximum(a, a.T) / a.sum(1, keepdims=True)
+
+    def coo(m, p):
+        idx = np.argwhere(m != 0).astype("int64")
+        return {f"{p}_i": idx, f"{p}_v": m[m != 0].astype("float32"), f"{p}_s": np.array(m.shape, "int64")}
+
+    return {**coo(x, "x"), **coo(a, "a")}
+
+
+@pytest.fixture(scope="module")
+def narrowed(tmp_path_factory):
+    from lth_tf._keras import keras, tf
+    from lth_tf.export import export_savedmodel
+    from lth_tf.export.narrow import costs, narrow
+    from lth_tf.models import gcn, resnet
+    from lth_tf.pruning import channels as CH
+    from lth_tf.pruning import wrap
+    from lth_tf.pruning.channel_graph import channel_plan
+
+    tmp = tmp_path_factory.mktemp("narrow")
+    rng = np.random.default_rng(0)
+    cases = {
+        "conv": (tiny_conv(keras), {"image": rng.normal(size=(4, 6, 6, 3)).astype("float32")}),
+        "gcn": (gcn.build_gcn(Model(name="gcn", hidden=6), (5,), 3, seed=0), _graph_inputs(tf, rng)),
+        "resnet": (
+            resnet.build_resnet18(Model(name="resnet18", width=2), (8, 8, 3), 3, seed=0),
+            {"image": rng.normal(size=(4, 8, 8, 3)).astype("float32")},
+        ),
+    }
+    result = {}
+    for kind, (model, inputs) in cases.items():
+        wrapped = wrap.wrap(model)
+        _randomise(keras, wrapped, rng)
+        plan = channel_plan(wrapped)
+        masks = wrap.get_masks(wrapped)
+        for _ in range(2):
+            masks = CH.prune(wrap.get_kernels(wrapped), masks, plan, 0.4, "layerwise")
+        wrap.set_masks(wrapped, masks)
+        if "image" in inputs:
+            args = tf.constant(inputs["image"])
+        else:
+            args = [tf.SparseTensor(inputs[f"{p}_i"], inputs[f"{p}_v"], inputs[f"{p}_s"]) for p in ("x", "a")]
+        small = narrow(wrapped)
+        path = export_savedmodel(small, tmp / kind)
+        np.savez(tmp / f"{kind}.npz", **inputs)
+        result[kind] = {
+            "path": str(path), "inputs": str(tmp / f"{kind}.npz"), "plan": plan, "masks": masks,
+            "reference": wrapped(args, training=False).numpy(), "narrow": small,
+            "params": costs(small)["params"], "dense_params": costs(wrap.strip(wrapped))["params"],
+        }
+    # one fresh process for all three: no lth_tf on the path
+    script = tmp / "load.py"
+    script.write_text(LOADER)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update(TF_USE_LEGACY_KERAS="1", TF_CPP_MIN_LOG_LEVEL="2")
+    jobs = [[k, r["path"], r["inputs"]] for k, r in result.items()]
+    proc = subprocess.run(
+        [sys.executable, str(script), json.dumps(jobs), str(tmp / "out.npz")],
+        capture_output=True, text=True, env=env, cwd=tmp, timeout=300, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    leaked = json.loads(proc.stdout.strip().splitlines()[-1])
+    with np.load(tmp / "out.npz") as z:
+        loaded = {k: z[k] for k in z.files}
+    return result, loaded, leaked
+
+
+@pytest.mark.parametrize("kind", ["conv", "gcn", "resnet"])
+def test_narrow_export_loads_without_lth_tf_and_matches_the_masked_model(narrowed, kind):
+    result, loaded, leaked = narrowed
+    assert leaked == []
+    ref = result[kind]["reference"]
+    for how in ("sm", "keras"):
+        np.testing.assert_allclose(loaded[f"{kind}:{how}"], ref, atol=1e-5, rtol=0, err_msg=how)
+    assert int(loaded[f"{kind}:params"]) == result[kind]["params"] < result[kind]["dense_params"]
+
+
+def test_narrow_layers_are_physically_narrower(narrowed):
+    from lth_tf.pruning import channels as CH
+
+    result, _, _ = narrowed
+    for kind, r in result.items():
+        keep = CH.keep_vectors(r["masks"], r["plan"].producers)
+        layers = {layer.name: layer for layer in r["narrow"].layers}
+        for name, k in keep.items():
+            assert layers[name].weights[0].shape[-1] == int(k.sum()) < k.size, (kind, name)
+
+
+def test_resnet_prunes_only_the_first_conv_of_each_block(narrowed):
+    result, _, _ = narrowed
+    plan = result["resnet"]["plan"]
+    firsts = {f"stage{s}_block{b}_conv1" for s in range(1, 5) for b in (1, 2)}
+    assert set(plan.producers) == firsts
+    for name in firsts:  # the dead input slices of the second conv go too
+        assert [c.name for c in plan.producers[name].consumers] == [name.replace("conv1", "conv2")]
+    assert "Add" in plan.blocked["stage1_block1_conv2"]
+    assert "Add" in plan.blocked["stem_conv"] and "Add" in plan.blocked["stage2_block1_shortcut_conv"]
+    assert plan.blocked["output"] == "model output"
+
+
+def test_narrow_parameter_count_equals_a_hand_count():
+    """Keep conv1 3/4, conv2 3/5, dense 3/6 channels of tiny_conv (6x6x3 input)."""
+    from lth_tf._keras import keras
+    from lth_tf.export.narrow import costs, narrow
+    from lth_tf.pruning import channels as CH
+    from lth_tf.pruning import masks as M
+    from lth_tf.pruning import wrap
+    from lth_tf.pruning.channel_graph import channel_plan
+
+    wrapped = wrap.wrap(tiny_conv(keras))
+    plan = channel_plan(wrapped)
+    keep = {
+        "conv1": np.array([1, 0, 1, 1], bool),
+        "conv2": np.array([0, 1, 1, 0, 1], bool),
+        "dense": np.array([1, 1, 0, 0, 1, 0], bool),
+    }
+    wrap.set_masks(wrapped, CH.masks_from_keep(M.ones_like(wrap.get_kernels(wrapped)), plan, keep))
+    hand = (
+        (3 * 3 * 3 * 3 + 3)  # conv1: 3x3 kernel, 3 input channels, 3 filters, bias
+        + 4 * 3  # bn1: gamma, beta, moving mean, moving variance per channel
+        + (3 * 3 * 3 * 3 + 3)  # conv2: 3x3, 3 in, 3 out, bias
+        + (3 * 3 * 3 * 3 + 3)  # dense: flatten of 3x3 pooled x 3 channels -> 3 units, bias
+        + (3 * 3 + 3)  # output: 3 -> 3 classes, bias
+    )
+    dense_hand = (3 * 3 * 3 * 4 + 4) + 4 * 4 + (3 * 3 * 4 * 5 + 5) + (3 * 3 * 5 * 6 + 6) + (6 * 3 + 3)
+    assert costs(narrow(wrapped)) == {"params": hand}
+    assert costs(wrap.strip(wrapped)) == {"params": dense_hand}
+
+
+def test_a_model_without_prunable_channels_is_refused():
+    from lth_tf import config as C
+    from lth_tf import preflight
+    from lth_tf._keras import keras
+
+    x = keras.Input((4,))
+    h = keras.layers.Dense(4, name="h")(x)
+    model = keras.Model(x, keras.layers.Add(name="add")([h, x]))
+    exp = C.Experiment(prune=C.Prune(structure="channels"))
+    with pytest.raises(LthError, match="use prune.structure=weights") as err:
+        preflight.check_channels(exp, model)
+    assert "\n" not in str(err.value) and "h: " in str(err.value)
+
+
+def test_cli_channels_run_follows_the_schedule_and_exports_narrow(tmp_path):
+    """smoke (tiny_cnn width 8: conv1 and conv2 prunable, 16 channels), 2 rounds at 0.5."""
+    from lth_tf import store
+    from lth_tf.pruning import masks as M
+
+    args = ["run", "--preset", "smoke", "--set", "train.epochs=1", "--set", "prune.structure=channels",
+            "--set", "prune.controls=random_mask", "--set", "prune.tolerance=1.0",
+            "--out", str(tmp_path / "runs"), "--quiet"]  # fmt: skip
+    assert cli.main(args) == 0
+    (run_dir,) = list((tmp_path / "runs").iterdir())
+    rs = store.RunStore(run_dir)
+    alive = 16
+    for r in (1, 2):
+        alive -= M.prune_count(0.5, alive)
+        assert rs.round_metrics(r)["channel_sparsity"] == pytest.approx(1 - alive / 16)
+    events = [json.loads(line) for line in store.events_path(run_dir).read_text().splitlines()]
+    started = next(e for e in events if e["event"] == "run_started")
+    assert {u["name"] for u in started["unpruned_channels"]} == {"output"}
+    ctrl = rs.control_metrics("random_mask", 2)
+    assert ctrl["sparsity"] == pytest.approx(rs.round_metrics(2)["sparsity"])
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli.main(["export", str(run_dir), "--round", "2", "--format", "narrow",
+                         "--out", str(tmp_path / "narrow")])  # fmt: skip
+    assert code == 0, err.getvalue()
+    assert out.getvalue().strip() == str(tmp_path / "narrow")
+    assert "narrow:" in err.getvalue() and "conv1 4/8" in err.getvalue()
+
+
+def test_cli_refuses_a_bad_structure_without_writing(tmp_path, capsys):
+    code = cli.main(["run", "--preset", "smoke", "--set", "prune.structure=filters",
+                     "--out", str(tmp_path / "runs"), "--quiet"])  # fmt: skip
+    assert code == 2
+    assert "prune.structure 'filters' is unknown" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
