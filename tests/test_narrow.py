@@ -13,6 +13,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -245,7 +246,9 @@ def test_cli_channels_run_follows_the_schedule_and_exports_narrow(tmp_path):
                          "--out", str(tmp_path / "narrow")])  # fmt: skip
     assert code == 0, err.getvalue()
     assert out.getvalue().strip() == str(tmp_path / "narrow")
-    assert "narrow:" in err.getvalue() and "conv1 4/8" in err.getvalue()
+    printed = err.getvalue()
+    kept = re.search(r"channels kept: conv1 (\d)/8, conv2 (\d)/8", printed)
+    assert "narrow:" in printed and kept and int(kept[1]) + int(kept[2]) == alive, printed
 
 
 def test_cli_refuses_a_bad_structure_without_writing(tmp_path, capsys):
