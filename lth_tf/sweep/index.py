@@ -131,7 +131,8 @@ def cell_status(sweep_dir: Path, entry: dict[str, Any], failures: dict[str, Any]
     run_dir = Path(sweep_dir) / entry["run_dir"]
     run = store.RunStore(run_dir)
     summary = _summary(run_dir)
-    done = len(run.completed_rounds())
+    # rounds on disk; a summary's list is the same, and is all a copied/archived run may keep
+    done = max(len(run.completed_rounds()), len((summary or {}).get("rounds") or []))
     ticket = (summary or {}).get("ticket") or {}
     failure = failures.get(entry["name"])
     if summary and summary.get("status") == "finished":
