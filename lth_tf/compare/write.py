@@ -17,6 +17,8 @@ from lth_tf.errors import LthError
 
 MARKDOWN_FILE, PLOT_FILE, DATA_FILE = "compare.md", "compare.png", "compare.json"
 KIND = "lth-tf-compare"
+MATCHING_NOTE = ("Matching: the highest sparsity at which the mean test accuracy over seeds, at that and "
+                 "every lower sparsity, stays within {points} point of the dense mean.")
 
 
 def check_out(out: Path) -> None:
@@ -47,8 +49,7 @@ def as_json(settings: list[Setting], sources: list[str]) -> dict[str, Any]:
 
 def markdown(settings: list[Setting], sources: list[str]) -> str:
     lines = ["# lth-tf compare", "", "Sources: " + ", ".join(f"`{s}`" for s in sources), "",
-             f"Matching: the highest sparsity at which the mean test accuracy over seeds, at that and "
-             f"every lower sparsity, stays within {100 * MATCH_POINTS:g} point of the dense mean.", "",
+             MATCHING_NOTE.format(points=f"{100 * MATCH_POINTS:g}"), "",
              "| setting | seeds | dense test % | max matching sparsity % |", "|---|---|---|---|"]
     for s in settings:
         dense = s.rounds[0] if s.rounds else None

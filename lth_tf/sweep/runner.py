@@ -122,7 +122,7 @@ def run_ray(jobs: list[CellJob], address: str, n_jobs: int, cpus_per_cell: float
             name = pending.pop(ready[0])
             try:
                 code, err = ray.get(ready[0])
-            except Exception as e:  # the task's worker died (node lost, OOM kill): a failed cell
+            except ray.exceptions.RayError as e:  # its worker died (node lost, OOM kill): a failed cell
                 code, err = -1, _first_line(e)[-ERROR_TAIL:]
             result = CellResult(name, code, err if code else "")
             results.append(result)
