@@ -15,6 +15,8 @@ only; test accuracy is reported, never used to choose.
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -23,8 +25,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import RUNS, mean_std, run_parallel, write_result
-
-MATCH_POINTS = 0.01  # "matches dense": mean test accuracy within 1.0 point
+from lth_tf.compare import aggregate as A
+from lth_tf.compare import command as compare
+from lth_tf.compare.aggregate import controls_table, max_matching_sparsity
 
 # name -> (--set overrides, description). rewind_init is the classic ticket.
 CONFIGS: dict[str, tuple[list[str], str]] = {
@@ -58,46 +61,25 @@ def run_one(overrides: list[str], seed: int, out: str, data_dir: str | None) -> 
     return search.finish(export=False)
 
 
+def sweep_config(name: str, sets: list[str], seeds: int, out: Path, workers: int,
+                 data_dir: str | None) -> list[dict[str, Any]]:
+    """One configuration on every seed, as an `lth-tf sweep` (resumes; finished seeds skip)."""
+    cmd = [sys.executable, "-m", "lth_tf.cli", "sweep", "--preset", "cora-gcn", "--seeds", f"0-{seeds - 1}",
+           "--out", str(out / name), "--jobs", str(workers)]
+    for item in sets:
+        cmd += ["--set", item]
+    if data_dir:
+        cmd += ["--data-dir", data_dir]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    subprocess.run(cmd, check=True, env=env)
+    runs = [compare.load_run(d) for d in compare.run_dirs([str(out / name)])]
+    return [r.summary for r in sorted(runs, key=lambda r: r.seed)]
+
+
 def aggregate(summaries: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per-round mean/std over seeds of test and val accuracy."""
-    n_rounds = min(len(s["rounds"]) for s in summaries)
-    rows = []
-    for r in range(n_rounds):
-        test = [s["rounds"][r]["test_acc"] for s in summaries]
-        val = [s["rounds"][r]["val_acc"] for s in summaries]
-        sp = [s["rounds"][r]["sparsity"] for s in summaries]
-        tm, ts = mean_std(test)
-        vm, vs = mean_std(val)
-        rows.append({"round": r, "sparsity": mean_std(sp)[0], "test_mean": tm, "test_std": ts,
-                     "val_mean": vm, "val_std": vs, "n": len(test)})
-    return {"rounds": rows}
-
-
-def controls_table(summaries: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    out: dict[str, list[dict[str, Any]]] = {}
-    kinds = sorted({c["kind"] for s in summaries for c in s["controls"]})
-    for kind in kinds:
-        rounds = sorted({c["round"] for s in summaries for c in s["controls"] if c["kind"] == kind})
-        rows = []
-        for r in rounds:
-            cs = [c for s in summaries for c in s["controls"] if c["kind"] == kind and c["round"] == r]
-            tm, ts = mean_std(c["test_acc"] for c in cs)
-            rows.append({"round": r, "sparsity": cs[0]["sparsity"], "test_mean": tm, "test_std": ts,
-                         "n": len(cs)})
-        out[kind] = rows
-    return out
-
-
-def max_matching_sparsity(rows: list[dict[str, Any]], key: str = "test_mean") -> float:
-    """Highest sparsity where this and every sparser-than-dense round is within 1 point."""
-    dense = rows[0][key]
-    best = 0.0
-    for row in rows[1:]:
-        if row[key] >= dense - MATCH_POINTS - 1e-12:
-            best = row["sparsity"]
-        else:
-            break
-    return best
+    """Per-round mean/std over seeds (the aggregation `lth-tf compare` uses)."""
+    runs = [A.Run(str(i), {}, i, s) for i, s in enumerate(summaries)]
+    return {"rounds": A.aggregate(A.Setting("", runs)).rounds}
 
 
 def nearest(rows: list[dict[str, Any]], sparsity: float) -> dict[str, Any]:
@@ -144,8 +126,10 @@ def main(argv: list[str] | None = None) -> int:
     kd_sets = [f"distill.alpha={kd_choice['alpha']}", f"distill.temperature={kd_choice['temperature']}",
                "distill.all_nodes=true"]
 
-    # 2. Every configuration on every seed. Controls at every round for the classic ticket.
-    jobs, keys = [], []
+    # 2. Every configuration on every seed, one `lth-tf sweep` each (a seed axis,
+    #    no grid: the configurations are named sets of overrides, not a product).
+    #    Controls at every round for the classic ticket.
+    summaries_by_name = {}
     for name in names:
         sets = [*base, *CONFIGS[name][0]]
         if "kd" in name:
@@ -154,14 +138,12 @@ def main(argv: list[str] | None = None) -> int:
             sets += ["prune.controls=random_reinit,random_mask", "prune.control_rounds=all"]
         else:
             sets += ["prune.controls="]
-        for seed in range(seeds):
-            jobs.append((sets, seed, out, args.data_dir))
-            keys.append(name)
-    summaries = run_parallel(run_one, jobs, args.workers)
+        summaries_by_name[name] = sweep_config(name, sets, seeds, Path(out) / "sweeps", args.workers,
+                                               args.data_dir)
 
     results: dict[str, Any] = {}
     for name in names:
-        sums = [s for k, s in zip(keys, summaries) if k == name]
+        sums = summaries_by_name[name]
         agg = aggregate(sums)
         rows = agg["rounds"]
         near98 = nearest(rows, 0.98)

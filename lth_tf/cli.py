@@ -5,6 +5,8 @@
                [--seed S] [--out DIR] [--data-dir DIR] [--quiet]
     lth-tf report RUN_DIR
     lth-tf export RUN_DIR [--round R] --out PATH
+    lth-tf sweep --preset NAME --seeds 0-4 --grid KEY=V1,V2 ... --out SWEEP_DIR [--jobs N | --ray ADDR]
+    lth-tf compare RUN_OR_SWEEP_DIR ... [--out DIR]
 
 Errors a user can cause print one line on stderr and exit with code 2. Every
 check that needs no TensorFlow (arguments, config, paths, stored rounds, the
@@ -25,7 +27,9 @@ from pathlib import Path
 
 from lth_tf import config as C
 from lth_tf import onednn, sources, store
+from lth_tf.compare import command as compare_command
 from lth_tf.errors import LthError
+from lth_tf.sweep import command as sweep_command
 
 EXIT_USAGE = 2
 
@@ -62,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--format", default="savedmodel", choices=("savedmodel", "narrow"),
         help="savedmodel (masked weights) or narrow (channel-pruned: fewer filters/units)",
     )
+
+    sweep_command.add_parser(sub)
+    compare_command.add_parser(sub)
     return p
 
 
@@ -357,7 +364,14 @@ def _import_tf() -> None:
     tf.config.list_physical_devices()  # the CUDA probe logs here, not at import
 
 
-COMMANDS = {"presets": cmd_presets, "run": cmd_run, "report": cmd_report, "export": cmd_export}
+COMMANDS = {
+    "presets": cmd_presets,
+    "run": cmd_run,
+    "report": cmd_report,
+    "export": cmd_export,
+    "sweep": sweep_command.cmd_sweep,
+    "compare": compare_command.cmd_compare,
+}
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -3,6 +3,7 @@
     lth-tui                                   pick a preset, then step through the run
     lth-tui --preset smoke [--set k=v ...]    straight to the run, in step mode
     lth-tui --attach checkpoints/RUN          follow (or replay) a run directory
+    lth-tui --attach sweeps/NAME              the cells of an `lth-tf sweep`; Enter opens one
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from textual.app import App
 
 from lth_tf import config as C
 from lth_tf.errors import LthError
+from lth_tf.sweep.index import is_sweep_dir
 from tui.screens import RunScreen, StartScreen
+from tui.screens.sweep import SweepScreen
 from tui.worker import check_run_dir
 
 
@@ -40,7 +43,9 @@ class LthApp(App):
         self.out, self.data_dir, self.attach = str(out), data_dir, attach
 
     def on_mount(self) -> None:
-        if self.attach is not None:
+        if self.attach is not None and is_sweep_dir(Path(self.attach)):
+            self.push_screen(SweepScreen(self.attach))
+        elif self.attach is not None:
             try:
                 run_dir = check_run_dir(self.attach)
             except LthError as e:
@@ -76,7 +81,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="override a setting, e.g. --set prune.rate=0.3 (repeatable)")
     p.add_argument("--out", default="checkpoints", help="where run directories go (default: checkpoints/)")
     p.add_argument("--data-dir", default=None, help="data folder (default: $LTH_DATA_DIR or download)")
-    p.add_argument("--attach", metavar="RUN_DIR", help="follow a run directory (replays a finished run)")
+    p.add_argument("--attach", metavar="RUN_DIR", help="follow a run directory (replays a finished run), or a sweep directory")
     return p.parse_args(argv)
 
 
@@ -123,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         if args.attach and args.preset:
             raise LthError("give either --attach RUN_DIR or --preset NAME, not both")
-        if args.attach:
+        if args.attach and not is_sweep_dir(Path(args.attach)):
             check_run_dir(args.attach)
         elif args.preset:
             C.resolve(args.preset, overrides=args.overrides)

@@ -1,0 +1,1 @@
+"""Compare settings across seeds: aggregation (pure) and the Markdown/PNG report."""

@@ -1,0 +1,139 @@
+"""Sweep grids and `compare`'s aggregation, on fabricated run directories. No TensorFlow."""
+
+from __future__ import annotations
+
+import json
+import statistics
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from lth_tf import config as C
+from lth_tf import store
+from lth_tf.cli import main
+from lth_tf.compare import aggregate as A
+from lth_tf.errors import LthError
+from lth_tf.sweep import grid as G
+
+
+# -- grid -------------------------------------------------------------------------------------
+@given(st.lists(st.integers(0, 300), min_size=1, max_size=20))
+def test_seed_lists_and_ranges_parse_to_the_same_seeds(seeds):
+    text = ",".join(map(str, seeds))
+    assert G.parse_seeds(text) == sorted(set(seeds))
+    lo, hi = min(seeds), max(seeds)
+    assert G.parse_seeds(f"{lo}-{hi}") == list(range(lo, hi + 1))
+
+
+@pytest.mark.parametrize("text", ["", "a", "3-1", "1-", "-2", "0-99999", "1,,2"])
+def test_bad_seeds_are_one_line_errors(text):
+    with pytest.raises(LthError) as e:
+        G.parse_seeds(text)
+    assert "\n" not in str(e.value) and "--seeds" in str(e.value)
+
+
+@given(st.lists(st.integers(1, 3), min_size=0, max_size=3), st.integers(1, 4))
+def test_cells_are_the_grid_times_the_seeds_with_unique_names(sizes, n_seeds):
+    items = [f"k{i}=" + ",".join(f"v{j}" for j in range(n)) for i, n in enumerate(sizes)]
+    cells = G.plan_cells(G.parse_grid(items), list(range(n_seeds)))
+    expected = n_seeds
+    for n in sizes:
+        expected *= n
+    assert len(cells) == expected
+    assert len({c.name for c in cells}) == expected
+    assert all(len(c.setting) == len(sizes) for c in cells)
+
+
+@pytest.mark.parametrize("items", [["prune.rate"], ["=a,b"], ["seed=1,2"], ["a=x,x"], ["a=x,"],
+                                   ["a=1,2", "a=3"]])
+def test_bad_grid_axes_are_one_line_errors(items):
+    with pytest.raises(LthError) as e:
+        G.parse_grid(items)
+    assert "\n" not in str(e.value)
+
+
+# -- aggregation ------------------------------------------------------------------------------
+def _summary(tests: list[float], sparsities: list[float], control: float | None = None) -> dict:
+    rounds = [{"round": i, "sparsity": s, "val_acc": t, "test_acc": t}
+              for i, (t, s) in enumerate(zip(tests, sparsities))]
+    controls = ([{"kind": "random_reinit", "round": len(tests) - 1, "sparsity": sparsities[-1],
+                  "val_acc": control, "test_acc": control}] if control is not None else [])
+    return {"status": "finished", "rounds": rounds, "controls": controls, "ticket": None}
+
+
+def test_matching_sparsity_stops_at_the_first_round_below_dense():
+    rows = [{"round": 0, "sparsity": 0.0, "test_mean": 0.80},
+            {"round": 1, "sparsity": 0.2, "test_mean": 0.795},
+            {"round": 2, "sparsity": 0.36, "test_mean": 0.785},  # 1.5 points below: stops here
+            {"round": 3, "sparsity": 0.49, "test_mean": 0.81}]
+    assert A.max_matching_sparsity(rows) == 0.2
+    rows[2]["test_mean"] = 0.79  # exactly 1 point below still matches
+    assert A.max_matching_sparsity(rows) == 0.49
+
+
+def test_settings_group_by_everything_but_the_seed_and_average_per_round():
+    sp = [0.0, 0.5, 0.75]
+    runs = [A.Run(f"r{seed}{rw}", {"prune.rewind": rw, "prune.rate": 0.5}, seed,
+                  _summary([0.8 + seed / 100, 0.7, 0.6 - seed / 100], sp, control=0.5 + seed / 10))
+            for rw in ("init", "lr") for seed in (0, 1, 2)]
+    settings = [A.aggregate(s) for s in A.group(runs)]
+    assert [s.label for s in settings] == ["prune.rewind=init", "prune.rewind=lr"]
+    s = settings[0]
+    assert s.seeds == [0, 1, 2]
+    assert s.rounds[0]["test_mean"] == pytest.approx(statistics.fmean([0.80, 0.81, 0.82]))
+    assert s.rounds[2]["test_std"] == pytest.approx(statistics.stdev([0.60, 0.59, 0.58]))
+    assert s.controls["random_reinit"][0]["test_mean"] == pytest.approx(0.6)
+    assert s.max_matching_sparsity == 0.0  # round 1 is 11 points below dense
+
+
+# -- the command, on run directories written by the store -------------------------------------
+def _fake_run(root, seed: int, rewind: str, tests: list[float]):
+    exp = C.resolve("smoke", overrides=[f"seed={seed}", f"prune.rewind={rewind}"])
+    run_dir = root / exp.run_name()
+    run = store.RunStore(run_dir)
+    run.claim(exp.to_toml(), exp.hash())
+    run.write_summary(_summary(tests, [0.0, 0.5, 0.75][: len(tests)]))
+    return run_dir
+
+
+def test_compare_writes_markdown_png_and_json(tmp_path, capsys):
+    dirs = [_fake_run(tmp_path / "runs", s, rw, [0.8, 0.8 - s / 100, 0.7])
+            for s in (0, 1) for rw in ("init", "lr")]
+    unfinished = tmp_path / "runs" / "not-started"
+    exp = C.resolve("smoke", overrides=["seed=9"])
+    store.RunStore(unfinished).claim(exp.to_toml(), exp.hash())
+    out = tmp_path / "cmp"
+    assert main(["compare", *map(str, dirs), str(unfinished), "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "| prune.rewind=init | 2 |" in captured.out
+    assert "left out 1 run" in captured.err
+    data = json.loads((out / "compare.json").read_text())
+    assert [s["seeds"] for s in data["settings"]] == [[0, 1], [0, 1]]
+    assert data["settings"][0]["max_matching_sparsity"] == 0.5  # round 1 mean 0.795
+    assert (out / "compare.png").read_bytes()[:4] == b"\x89PNG"
+    # again into the same folder: its own files are replaced
+    assert main(["compare", *map(str, dirs), "--out", str(out)]) == 0
+
+
+def test_compare_never_replaces_a_file_it_did_not_write(tmp_path, capsys):
+    run_dir = _fake_run(tmp_path / "runs", 0, "init", [0.8, 0.8])
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "compare.md").write_text("my notes")
+    assert main(["compare", str(run_dir), "--out", str(out)]) == 2
+    assert (out / "compare.md").read_text() == "my notes"
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--out" in err
+
+
+@pytest.mark.parametrize("case", ["missing", "not_a_run", "no_out"])
+def test_compare_bad_input_exits_2_with_one_line(tmp_path, capsys, case):
+    run_dir = _fake_run(tmp_path / "runs", 0, "init", [0.8, 0.8])
+    args = {"missing": [str(tmp_path / "nope"), "--out", str(tmp_path / "o")],
+            "not_a_run": [str(tmp_path), "--out", str(tmp_path / "o")],
+            "no_out": [str(run_dir)]}[case]
+    assert main(["compare", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("lth-tf: error:")
+    assert not (tmp_path / "o").exists()
