@@ -38,7 +38,8 @@ from lth_tf.errors import LthError
 from lth_tf.events import make_event
 from lth_tf.pruning import masks as M
 from lth_tf.pruning import wrap
-from lth_tf.pruning.rewind import RewindCallback, RewindMode
+from lth_tf.pruning.rewind import RewindCallback
+from lth_tf.schedule import RewindMode, expected_sparsity, target_sparsity
 from lth_tf.train import Feeds, train_round
 
 log = logging.getLogger(__name__)
@@ -70,9 +71,8 @@ class Plan:
 
     def target_sparsity(self, r: int) -> float:
         """The planned sparsity after round r (one-shot reaches the final one at once)."""
-        if r == 0:
-            return 0.0
-        return M.expected_sparsity(self.prune.rate, self.prune.rounds if self.prune.one_shot else r)
+        p = self.prune
+        return target_sparsity(p.rate, p.rounds, p.one_shot, r)
 
 
 @dataclass(frozen=True)
@@ -212,7 +212,7 @@ class RoundEngine:
             sink=self.sink if is_round else None,
             stop=self.stop,
             extra_callbacks=extra,
-            tb_dir=S.tensorboard_dir(self.store.run_dir) / f"round_{r:03d}" if is_round else None,
+            tb_dir=S.tensorboard_dir(self.store.run_dir, r) if is_round else None,
         )
         return training, feeds
 
@@ -242,7 +242,7 @@ class RoundEngine:
             wrapped.set_weights(self.store.load_round(0)[0])
             kernels = wrap.get_kernels(wrapped)
             # layer_rates are per-round rates; one-shot wants each layer's final sparsity.
-            layer_targets = {n: M.expected_sparsity(x, p.rounds) for n, x in p.layer_rates.items()}
+            layer_targets = {n: expected_sparsity(x, p.rounds) for n, x in p.layer_rates.items()}
             return M.prune_to_sparsity(
                 kernels,
                 M.ones_like(kernels),

@@ -21,7 +21,7 @@ from typing import Any
 
 from lth_tf import config as C
 from lth_tf import data as datasets
-from lth_tf import models, runtime, sources, store
+from lth_tf import models, rundir, runtime, sources, store
 from lth_tf.engine import Plan, RoundEngine, RoundResult
 from lth_tf.errors import LthError
 from lth_tf.events import FanOut, JsonlSink, make_event
@@ -84,7 +84,7 @@ class LotterySearch:
     def open(cls, run_dir: str | Path, exp: C.Experiment | None = None, **kwargs) -> LotterySearch:
         """The search of an existing run directory (its config.toml decides)."""
         run_dir = Path(run_dir)
-        exp = exp or C.resolve(config_file=C.find_run_config(run_dir))
+        exp = exp or rundir.read_experiment(run_dir)
         return cls(exp, run_dir=run_dir, **kwargs)
 
     # -- facts ------------------------------------------------------------------------
@@ -226,19 +226,23 @@ class LotterySearch:
         from lth_tf.export import export_savedmodel
 
         if round is None:
-            winner = pick_winner(self._round_metrics_list(), self.exp.prune.tolerance)
-            if winner is None:
-                raise LthError(
-                    f"no pruned round of {self.run_dir} matched dense validation accuracy; "
-                    "pass --round R to export a given round"
-                )
-            round = winner["round"]
+            round = self.winner_round()
         path = Path(out) if out else store.ticket_dir(self.run_dir)
         # A run given its data from Python and opened without it exports without
         # mean/std (float inputs only; the export's marker JSON says so).
         no_data = self._data is None and self.exp.data.name == sources.PYTHON
         export_savedmodel(wrap.strip(self.model_for_round(round)), path, None if no_data else self.data)
         return path
+
+    def winner_round(self) -> int:
+        """The winning ticket's round, or LthError when no pruned round qualifies."""
+        winner = pick_winner(self._round_metrics_list(), self.exp.prune.tolerance)
+        if winner is None:
+            raise LthError(
+                f"no pruned round of {self.run_dir} matched dense validation accuracy; "
+                "pass --round R to export a given round"
+            )
+        return int(winner["round"])
 
     # -- summary and events ---------------------------------------------------------------
     def _round_metrics_list(self) -> list[dict[str, Any]]:

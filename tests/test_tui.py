@@ -408,7 +408,7 @@ def test_state_from_recorded_events_matches_summary():
 
 
 def test_chart_draws_points_dense_line_and_controls_in_any_size():
-    state = RunState(rate=0.5, planned_rounds=3)
+    state = RunState(rate=0.5, planned_rounds=3, prune_rounds=3)
     for r, (s, a) in enumerate([(0.0, 0.80), (0.5, 0.82), (0.75, 0.81), (0.875, 0.79)]):
         state.round_finished(r, sparsity=s, test_acc=a)
     state.control("random_reinit", 3, 0.875, 0.70)

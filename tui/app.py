@@ -18,7 +18,7 @@ from textual.app import App
 from lth_tf import config as C
 from lth_tf.errors import LthError
 from tui.screens import RunScreen, StartScreen
-from tui.worker import check_run_dir
+from lth_tf import rundir
 
 
 class LthApp(App):
@@ -42,7 +42,7 @@ class LthApp(App):
     def on_mount(self) -> None:
         if self.attach is not None:
             try:
-                run_dir = check_run_dir(self.attach)
+                run_dir = rundir.existing(self.attach)
             except LthError as e:
                 self.push_screen(StartScreen(self.overrides, self.out, self.data_dir, error=str(e)))
                 return
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.attach and args.preset:
             raise LthError("give either --attach RUN_DIR or --preset NAME, not both")
         if args.attach:
-            check_run_dir(args.attach)
+            rundir.existing(args.attach)
         elif args.preset:
             C.resolve(args.preset, overrides=args.overrides)
         elif args.overrides:
