@@ -31,11 +31,11 @@ from typing import Any
 import numpy as np
 
 from lth_tf import config as C
+from lth_tf import events as E
 from lth_tf import runtime
 from lth_tf import store as S
 from lth_tf._keras import keras, tf
 from lth_tf.errors import LthError
-from lth_tf.events import make_event
 from lth_tf.pruning import masks as M
 from lth_tf.pruning import wrap
 from lth_tf.pruning.rewind import RewindCallback
@@ -137,7 +137,7 @@ class RoundEngine:
     def run_round(self, r: int) -> RoundResult:
         """Train round r from the stored round r-1 (or the dense net for r = 0) and store it."""
         plan = self.plan
-        self._emit("round_started", round=r, target_sparsity=plan.target_sparsity(r), epochs=plan.train.epochs)
+        self._emit(E.RoundStarted(round=r, target_sparsity=plan.target_sparsity(r), epochs=plan.train.epochs))
         wrapped = self.fresh_model(plan.seed)
         extra: list = []
         rewind_cb = None
@@ -188,7 +188,7 @@ class RoundEngine:
             "history": training.history,
         }
         self.store.save_round(r, wrapped.get_weights(), masks_now, metrics)
-        self._emit("round_finished", **{k: v for k, v in metrics.items() if k != "history"})
+        self._emit(E.RoundFinished.of({k: v for k, v in metrics.items() if k != "history"}))
         return result
 
     def _train(self, wrapped, r: int, kind: str, seed: int, extra: list) -> tuple[Any, Feeds]:
@@ -310,8 +310,8 @@ class RoundEngine:
             "seconds": training.seconds,
         }
         self.store.save_control(kind, r, metrics)
-        self._emit("control_finished", **metrics)
+        self._emit(E.ControlFinished.of(metrics))
         return metrics
 
-    def _emit(self, event_name: str, /, **fields: Any) -> None:
-        self.sink(make_event(event_name, **fields))
+    def _emit(self, record: E.Record) -> None:
+        self.sink(record.to_dict())

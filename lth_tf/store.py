@@ -19,12 +19,11 @@ from typing import Any
 import numpy as np
 
 from lth_tf import atomic
-from lth_tf import rundir as R
 from lth_tf import lock as run_lock
-from lth_tf.errors import LthError
+from lth_tf import rundir as R
 
 # The layout and every reader live in rundir.py; re-exported for the modules that write.
-from lth_tf.rundir import (  # noqa: E402,F401
+from lth_tf.rundir import (  # noqa: F401
     CONTROL_KEYS,
     MASKS_FILE,
     METRICS_FILE,
@@ -43,7 +42,6 @@ from lth_tf.rundir import (  # noqa: E402,F401
     tensorboard_dir,
     ticket_dir,
 )
-
 
 # -- atomic writes (lth_tf/atomic.py; re-exported for the modules that write run files) --
 write_text_atomic = atomic.write_text_atomic

@@ -3,6 +3,7 @@ read-only API gives one answer to "is this a run directory"."""
 
 from __future__ import annotations
 
+import ast
 import io
 import tokenize
 from pathlib import Path
@@ -30,17 +31,15 @@ def spelled_names(path: Path) -> list[str]:
         if tok.type != tokenize.STRING:
             continue
         try:
-            value = eval(tok.string)  # a plain literal; f-strings are checked by their text
-        except Exception:
+            value = ast.literal_eval(tok.string)  # f-strings are checked by their text
+        except (ValueError, SyntaxError):
             value = tok.string
         if not isinstance(value, str):
             continue
         before = tokens[i - 1].string if i else ""
         after = tokens[i + 1].string if i + 1 < len(tokens) else ""
-        if value in file_names or (value in folder_names and "/" in (before, after)):
-            found.append(f"{path.relative_to(ROOT)}:{tok.start[0]}: {tok.string}")
-        elif tok.string[:2].lower() in ("f'", 'f"', "rf", "fr") and any(
-                "}/" + n in tok.string for n in rundir.NAMES):  # f"{run_dir}/summary.json"
+        if value in file_names or (value in folder_names and "/" in (before, after)) or tok.string[:2].lower() in ("f'", 'f"', "rf", "fr") and any(
+                "}/" + n in tok.string for n in rundir.NAMES):
             found.append(f"{path.relative_to(ROOT)}:{tok.start[0]}: {tok.string}")
     return found
 

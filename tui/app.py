@@ -16,9 +16,9 @@ from pathlib import Path
 from textual.app import App
 
 from lth_tf import config as C
+from lth_tf import rundir
 from lth_tf.errors import LthError
 from tui.screens import RunScreen, StartScreen
-from lth_tf import rundir
 
 
 class LthApp(App):

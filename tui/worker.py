@@ -185,16 +185,16 @@ def _drive(
     try:
         from lth_tf.lottery import LotterySearch, Stopped
     except Exception as e:  # noqa: BLE001 - the UI shows it, never a traceback
-        post(m.RunFailed(f"cannot load the training code: {type(e).__name__}: {e}"))
+        post(m.failed(f"cannot load the training code: {type(e).__name__}: {e}"))
         return "failed"
     try:
         search = LotterySearch(exp, out=out, data_dir=data_dir, sink=relay, stop=gate.stop)
     except LthError as e:
-        post(m.RunFailed(str(e)))
+        post(m.failed(str(e)))
         return "failed"
     except Exception as e:
         log.exception("could not open the run")
-        post(m.RunFailed(f"{type(e).__name__}: {e}"))
+        post(m.failed(f"{type(e).__name__}: {e}"))
         return "failed"
     run_dir = Path(search.run_dir)
     post(m.SearchReady(search, str(run_dir)))
@@ -231,11 +231,11 @@ def _drive(
         post(m.Status("stopped; the unfinished round is discarded, run it again to resume"))
         return "stopped"
     except LthError as e:
-        post(m.RunFailed(str(e)))
+        post(m.failed(str(e)))
         return "failed"
     except Exception as e:
         log.exception("the lottery search failed")
-        post(m.RunFailed(f"{type(e).__name__}: {e}"))
+        post(m.failed(f"{type(e).__name__}: {e}"))
         return "failed"
 
 

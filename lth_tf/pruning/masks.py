@@ -31,7 +31,7 @@ from collections.abc import Collection, Mapping
 
 import numpy as np
 
-from lth_tf.schedule import expected_sparsity  # noqa: F401  (the schedule is its home)
+from lth_tf.schedule import expected_sparsity
 
 Masks = dict[str, np.ndarray]
 Weights = Mapping[str, np.ndarray]

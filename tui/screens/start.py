@@ -15,10 +15,9 @@ from textual.widgets import Button, Footer, Header, Input, Label, OptionList, St
 from textual.widgets.option_list import Option
 
 from lth_tf import config as C
-from lth_tf import schedule
+from lth_tf import rundir, schedule
 from lth_tf.errors import LthError
 from tui.screens.layout import is_compact
-from lth_tf import rundir
 
 # Form fields: input id -> dotted config key.
 FIELDS = {
