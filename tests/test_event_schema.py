@@ -25,7 +25,7 @@ def top_level_names(text: str) -> list[str]:
 def documented() -> dict[str, list[str]]:
     section = DOC.read_text().split('## Event fields', 1)[1].split("\n## ", 1)[0]
     out = {}
-    for m in re.finditer(r"^- (\w+): (.*)$", section, flags=re.M):
+    for m in re.finditer(r"^- (\w+): (.*)$", section, flags=re.MULTILINE):
         out[m.group(1)] = top_level_names(m.group(2).split(";", 1)[0])
     return out
 

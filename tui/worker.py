@@ -189,13 +189,8 @@ def _drive(
         return "failed"
     try:
         search = LotterySearch(exp, out=out, data_dir=data_dir, sink=relay, stop=gate.stop)
-    except LthError as e:
-        post(m.failed(str(e)))
-        return "failed"
-    except Exception as e:
-        log.exception("could not open the run")
-        post(m.failed(f"{type(e).__name__}: {e}"))
-        return "failed"
+    except Exception as e:  # noqa: BLE001 - the UI shows it (see _failed), never a traceback
+        return _failed(post, e, "could not open the run")
     run_dir = Path(search.run_dir)
     post(m.SearchReady(search, str(run_dir)))
     if gate.stop.is_set():  # quit while TensorFlow loaded: start nothing
@@ -230,13 +225,19 @@ def _drive(
     except Stopped:
         post(m.Status("stopped; the unfinished round is discarded, run it again to resume"))
         return "stopped"
-    except LthError as e:
+    except Exception as e:  # noqa: BLE001 - the UI shows it (see _failed), never a traceback
+        return _failed(post, e, "the lottery search failed")
+
+
+def _failed(post: Post, e: Exception, what: str) -> str:
+    """Show an error of the driver (called in its `except`): a user's mistake (LthError)
+    as its message alone, anything else with its type, logged with the traceback."""
+    if isinstance(e, LthError):
         post(m.failed(str(e)))
-        return "failed"
-    except Exception as e:
-        log.exception("the lottery search failed")
+    else:
+        log.exception(what)
         post(m.failed(f"{type(e).__name__}: {e}"))
-        return "failed"
+    return "failed"
 
 
 # -- attach mode ---------------------------------------------------------------------
