@@ -5,7 +5,7 @@ The engine and the search build a `Record` per event and send its `to_dict()`:
 ints, strings, bools, None, lists and dicts of those. Sinks (events.jsonl, the
 console, the TUI, a user's callable) receive those dicts; `parse` turns one back
 into its record. docs/internals.md's field list is checked against the records
-(tests/test_events.py). No TensorFlow here.
+(tests/test_event_schema.py). No TensorFlow here.
 """
 
 from __future__ import annotations
