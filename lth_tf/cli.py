@@ -26,9 +26,10 @@ import tempfile
 from pathlib import Path
 
 from lth_tf import config as C
-from lth_tf import onednn, sources, store
+from lth_tf import onednn, rundir, sources, store
 from lth_tf.compare import command as compare_command
 from lth_tf.errors import LthError
+from lth_tf.schedule import RewindMode
 from lth_tf.sweep import command as sweep_command
 
 EXIT_USAGE = 2
@@ -132,7 +133,7 @@ def cmd_run(args) -> int:
     _check_out(Path(args.out), run_dir, exp)
     run_store = store.RunStore(run_dir)
     run_store.check_unlocked()  # another process runs it: say so before loading anything
-    _check_resume_point(run_dir, exp)
+    run_store.check_resume_point(exp.planned_rounds, RewindMode.parse(exp.prune.rewind).uses_snapshot)
 
     onednn.choose(graph=exp.is_graph)  # before TF loads: TF reads it once
     _import_tf_quietly()
@@ -156,7 +157,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_report(args) -> int:
-    run_dir = _existing_run_dir(args.run_dir)
+    run_dir = rundir.existing(args.run_dir)
     from lth_tf.report import write_report
 
     print(write_report(run_dir, plots=True), end="")
@@ -166,15 +167,9 @@ def cmd_report(args) -> int:
 def cmd_export(args) -> int:
     from lth_tf.export import check_target, size_report, usage
 
-    run_dir = _existing_run_dir(args.run_dir)
-    exp = C.resolve(config_file=C.find_run_config(run_dir))
-    stored = store.RunStore(run_dir).stored_hash()
-    if stored != exp.hash():
-        raise LthError(
-            f"{run_dir}/config.toml does not match its recorded hash ({stored}); "
-            "restore the config.toml the run wrote, or export from the run's own folder"
-        )
-    done = _completed_rounds(run_dir)
+    run_dir = rundir.existing(args.run_dir)
+    exp = rundir.read_experiment(run_dir)
+    done = rundir.completed_rounds(run_dir)
     if args.round is not None:
         if args.round not in done:
             raise LthError(
@@ -182,7 +177,7 @@ def cmd_export(args) -> int:
             )
         store.RunStore(run_dir).load_round(args.round)  # a corrupt checkpoint fails here, fast
     out = check_target(args.out)
-    if out.resolve() == store.ticket_dir(run_dir).resolve():
+    if out.resolve() == rundir.ticket_dir(run_dir).resolve():
         raise LthError(
             f"--out {out} is the run's own ticket folder (kept by `lth-tf run`); give another path"
         )
@@ -196,7 +191,7 @@ def cmd_export(args) -> int:
     # A run given its data from Python exports from its model file alone.
     data = None if exp.data.name == sources.PYTHON else datasets.load(exp.data, data_dir, seed=exp.seed)
     search = LotterySearch.open(run_dir, exp=exp, data_dir=data_dir, data=data)
-    chosen = args.round if args.round is not None else _winner_round(search)
+    chosen = args.round if args.round is not None else search.winner_round()
     metrics = search.store.round_metrics(chosen)
     label = f"round {chosen} ({100 * metrics['sparsity']:.2f}% sparse)"
     if args.format == "narrow":  # parameters of the narrower model vs the dense one
@@ -221,17 +216,6 @@ def cmd_export(args) -> int:
 
 
 # -- checks that need no TensorFlow ----------------------------------------------------------
-def _existing_run_dir(path: str) -> Path:
-    p = Path(path)
-    if not p.is_dir():
-        raise LthError(f"run directory {p} does not exist; give the folder `lth-tf run` printed")
-    if not (p / "config.toml").is_file():
-        raise LthError(
-            f"{p} is not a run directory (no config.toml); give the folder `lth-tf run` printed"
-        )
-    return p
-
-
 def _check_data_dir(path: str | None) -> str | None:
     if path is not None and not Path(path).is_dir():
         raise LthError(
@@ -245,63 +229,13 @@ def _check_out(out: Path, run_dir: Path, exp: C.Experiment) -> None:
     for p in (out, run_dir):
         if p.exists() and not p.is_dir():
             raise LthError(f"--out: {p} exists and is not a folder; give another --out")
-    stored = store.RunStore(run_dir).stored_hash() if run_dir.is_dir() else None
-    if run_dir.is_dir() and (run_dir / "config.toml").exists() and stored != exp.hash():
-        raise LthError(
-            f"{run_dir} holds a different experiment (config hash {stored}, this one "
-            f"{exp.hash()}); choose another --out or rerun its own config.toml"
-        )
-
-
-def _check_resume_point(run_dir: Path, exp: C.Experiment) -> None:
-    """Read the checkpoint a resume starts from, so a corrupt one fails before any work.
-
-    That is the last stored round and the rewind point. A finished run reads
-    neither (rerunning it only reports), so only runs with rounds left are checked.
-    """
-    done = _completed_rounds(run_dir)
-    planned = exp.planned_rounds
-    if not done or done[-1] >= planned:
-        return
-    s = store.RunStore(run_dir)
-    s.load_round(done[-1])
-    if store.rewind_path(run_dir).exists() or exp.prune.rewind not in ("lr", "finetune"):
-        s.load_rewind()
-
-
-def _completed_rounds(run_dir: Path) -> list[int]:
-    """Stored rounds, read without side effects (a running search may own temp folders)."""
-    base = store.rounds_dir(run_dir)
-    if not base.is_dir():
-        return []
-    found = {
-        int(c.name)
-        for c in base.iterdir()
-        if c.name.isdigit() and (c / store.METRICS_FILE).exists()
-    }
-    done = []
-    while len(done) in found:  # contiguous from 0, as RunStore.completed_rounds counts them
-        done.append(len(done))
-    return done
+    rundir.check_holds(run_dir, exp.hash())
 
 
 def _ranges(rounds: list[int]) -> str:
     if not rounds:
         return "none (run `lth-tf run` until a round finishes)"
     return f"{rounds[0]}..{rounds[-1]}" if len(rounds) > 1 else str(rounds[0])
-
-
-def _winner_round(search) -> int:
-    from lth_tf.lottery import pick_winner
-
-    metrics = [search.store.round_metrics(r) for r in _completed_rounds(search.run_dir)]
-    winner = pick_winner(metrics, search.exp.prune.tolerance)
-    if winner is None:
-        raise LthError(
-            f"no pruned round of {search.run_dir} matched dense validation accuracy; "
-            "pass --round R to export a given round"
-        )
-    return int(winner["round"])
 
 
 def _write_report(run_dir: Path) -> None:

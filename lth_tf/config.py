@@ -22,7 +22,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, get_type_hints
 
-from lth_tf import sources
+from lth_tf import schedule, sources
 from lth_tf.errors import LthError
 
 # Names the registries accept. Kept here as plain strings (not imported from the
@@ -176,7 +176,7 @@ class Experiment:
     @property
     def planned_rounds(self) -> int:
         """Pruning rounds after the dense round 0 (one-shot prunes in one)."""
-        return 1 if self.prune.one_shot else self.prune.rounds
+        return schedule.planned_rounds(self.prune.rounds, self.prune.one_shot)
 
     def control_round_list(self) -> list[int]:
         """Rounds that get controls."""
@@ -502,14 +502,6 @@ def load_toml(path: str | Path) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise LthError(f"config file {p} is not valid TOML ({e}); fix the syntax") from None
-
-
-def find_run_config(run_dir: str | Path) -> Path:
-    """The config.toml of a run directory (written by the store)."""
-    path = Path(run_dir) / "config.toml"
-    if not path.is_file():
-        raise LthError(f"{run_dir} is not a run directory (no config.toml); give the folder `lth-tf run` printed")
-    return path
 
 
 def resolve(

@@ -42,8 +42,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from lth_tf._keras import keras, tf
-
-DISTILL_KEYS = ("student_loss", "distill_loss", "teacher_loss")
+from lth_tf.events import DISTILL_LOSS, KD_KEYS, STUDENT_LOSS, TEACHER_LOSS
 
 
 def weighted_mean(values: tf.Tensor, sample_weight: tf.Tensor | None = None) -> tf.Tensor:
@@ -119,9 +118,9 @@ class Distiller(keras.Model):
         self.soft_on_all = bool(soft_on_all)
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.acc_tracker = keras.metrics.SparseCategoricalAccuracy(name="acc")
-        self.student_loss_tracker = keras.metrics.Mean(name="student_loss")
-        self.distill_loss_tracker = keras.metrics.Mean(name="distill_loss")
-        self.teacher_loss_tracker = keras.metrics.Mean(name="teacher_loss")
+        self.student_loss_tracker = keras.metrics.Mean(name=STUDENT_LOSS)
+        self.distill_loss_tracker = keras.metrics.Mean(name=DISTILL_LOSS)
+        self.teacher_loss_tracker = keras.metrics.Mean(name=TEACHER_LOSS)
 
     def compile(self, optimizer: Any = "adam", **kwargs: Any) -> None:
         """Set the optimizer (and Keras options such as `run_eagerly`).
@@ -200,4 +199,4 @@ class Distiller(keras.Model):
 def distill_logs(logs: Mapping[str, Any] | None) -> dict[str, float]:
     """The distillation losses in a Keras logs dict as floats; {} when absent."""
     logs = logs or {}
-    return {k: float(logs[k]) for k in DISTILL_KEYS if k in logs}
+    return {k: float(logs[k]) for k in KD_KEYS if k in logs}

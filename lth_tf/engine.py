@@ -31,16 +31,17 @@ from typing import Any
 import numpy as np
 
 from lth_tf import config as C
+from lth_tf import events as E
 from lth_tf import runtime
 from lth_tf import store as S
 from lth_tf._keras import keras, tf
 from lth_tf.errors import LthError
-from lth_tf.events import make_event
 from lth_tf.pruning import channels as CH
 from lth_tf.pruning import masks as M
 from lth_tf.pruning import wrap
 from lth_tf.pruning.channel_graph import channel_plan
-from lth_tf.pruning.rewind import RewindCallback, RewindMode
+from lth_tf.pruning.rewind import RewindCallback
+from lth_tf.schedule import RewindMode, expected_sparsity, target_sparsity
 from lth_tf.train import Feeds, train_round
 
 log = logging.getLogger(__name__)
@@ -79,9 +80,8 @@ class Plan:
 
         With prune.structure = channels: the fraction of prunable channels removed.
         """
-        if r == 0:
-            return 0.0
-        return M.expected_sparsity(self.prune.rate, self.prune.rounds if self.prune.one_shot else r)
+        p = self.prune
+        return target_sparsity(p.rate, p.rounds, p.one_shot, r)
 
 
 @dataclass(frozen=True)
@@ -146,7 +146,7 @@ class RoundEngine:
     def run_round(self, r: int) -> RoundResult:
         """Train round r from the stored round r-1 (or the dense net for r = 0) and store it."""
         plan = self.plan
-        self._emit("round_started", round=r, target_sparsity=plan.target_sparsity(r), epochs=plan.train.epochs)
+        self._emit(E.RoundStarted(round=r, target_sparsity=plan.target_sparsity(r), epochs=plan.train.epochs))
         wrapped = self.fresh_model(plan.seed)
         extra: list = []
         rewind_cb = None
@@ -199,7 +199,7 @@ class RoundEngine:
         if plan.channels:
             metrics["channel_sparsity"] = CH.channel_sparsity(masks_now, channel_plan(wrapped), plan.prune.exclude)
         self.store.save_round(r, wrapped.get_weights(), masks_now, metrics)
-        self._emit("round_finished", **{k: v for k, v in metrics.items() if k != "history"})
+        self._emit(E.RoundFinished.of({k: v for k, v in metrics.items() if k != "history"}))
         return result
 
     def _train(self, wrapped, r: int, kind: str, seed: int, extra: list) -> tuple[Any, Feeds]:
@@ -223,7 +223,7 @@ class RoundEngine:
             sink=self.sink if is_round else None,
             stop=self.stop,
             extra_callbacks=extra,
-            tb_dir=S.tensorboard_dir(self.store.run_dir) / f"round_{r:03d}" if is_round else None,
+            tb_dir=S.tensorboard_dir(self.store.run_dir, r) if is_round else None,
         )
         return training, feeds
 
@@ -255,7 +255,7 @@ class RoundEngine:
             wrapped.set_weights(self.store.load_round(0)[0])
             kernels = wrap.get_kernels(wrapped)
             # layer_rates are per-round rates; one-shot wants each layer's final sparsity.
-            layer_targets = {n: M.expected_sparsity(x, p.rounds) for n, x in p.layer_rates.items()}
+            layer_targets = {n: expected_sparsity(x, p.rounds) for n, x in p.layer_rates.items()}
             return M.prune_to_sparsity(
                 kernels,
                 M.ones_like(kernels),
@@ -338,8 +338,8 @@ class RoundEngine:
             "seconds": training.seconds,
         }
         self.store.save_control(kind, r, metrics)
-        self._emit("control_finished", **metrics)
+        self._emit(E.ControlFinished.of(metrics))
         return metrics
 
-    def _emit(self, event_name: str, /, **fields: Any) -> None:
-        self.sink(make_event(event_name, **fields))
+    def _emit(self, record: E.Record) -> None:
+        self.sink(record.to_dict())

@@ -21,10 +21,11 @@ from typing import Any
 
 from lth_tf import config as C
 from lth_tf import data as datasets
-from lth_tf import models, runtime, sources, store
+from lth_tf import events as E
+from lth_tf import models, rundir, runtime, sources, store
 from lth_tf.engine import Plan, RoundEngine, RoundResult
 from lth_tf.errors import LthError
-from lth_tf.events import FanOut, JsonlSink, make_event
+from lth_tf.events import FanOut, JsonlSink
 from lth_tf.models.user import ModelSource
 from lth_tf.pruning import wrap
 from lth_tf.pruning.channel_graph import unpruned_channels
@@ -85,7 +86,7 @@ class LotterySearch:
     def open(cls, run_dir: str | Path, exp: C.Experiment | None = None, **kwargs) -> LotterySearch:
         """The search of an existing run directory (its config.toml decides)."""
         run_dir = Path(run_dir)
-        exp = exp or C.resolve(config_file=C.find_run_config(run_dir))
+        exp = exp or rundir.read_experiment(run_dir)
         return cls(exp, run_dir=run_dir, **kwargs)
 
     # -- facts ------------------------------------------------------------------------
@@ -111,17 +112,18 @@ class LotterySearch:
         with self.store.lock():
             done = self.completed_rounds()
             self._emit(
-                "run_started",
-                run_dir=str(self.run_dir),
-                config_hash=self.exp.hash(),
-                preset=self.exp.preset,
-                rounds=self.planned_rounds,
-                resumed_from=done[-1] if done else None,
-                model=self.exp.model.name,
-                dataset=self.exp.data.name,
-                config=self.exp.to_dict(),
-                runtime=runtime.settings(self.exp.train),  # oneDNN, XLA, precision, threads
-                **self.model_facts(),
+                E.RunStarted(
+                    run_dir=str(self.run_dir),
+                    config_hash=self.exp.hash(),
+                    preset=self.exp.preset,
+                    rounds=self.planned_rounds,
+                    resumed_from=done[-1] if done else None,
+                    model=self.exp.model.name,
+                    dataset=self.exp.data.name,
+                    config=self.exp.to_dict(),
+                    runtime=runtime.settings(self.exp.train),  # oneDNN, XLA, precision, threads
+                    **self.model_facts(),
+                )
             )
             self._write_summary("running")
             start = done[-1] + 1 if done else 0
@@ -131,7 +133,7 @@ class LotterySearch:
                 except Stopped:
                     raise  # cooperative stop: not a failure, the run stays resumable
                 except Exception as e:
-                    self._emit("run_failed", error=f"{type(e).__name__}: {e}", round=r)
+                    self._emit(E.RunFailed(error=f"{type(e).__name__}: {e}", round=r))
                     self._write_summary("failed")
                     raise
                 self._write_summary("running")
@@ -219,11 +221,11 @@ class LotterySearch:
                 "path": str(path),
                 **sizes(path),  # saved_model_bytes, gzip_bytes
             }
-            self._emit("ticket_exported", **ticket)
+            self._emit(E.TicketExported.of(ticket))
         elif winner is not None:  # export=False: record the winner, path null
             ticket = {k: winner[k] for k in TICKET_KEYS} | {"path": None}
         summary = self._write_summary("finished", ticket=ticket)
-        self._emit("run_finished", run_dir=str(self.run_dir), ticket=ticket)
+        self._emit(E.RunFinished(run_dir=str(self.run_dir), ticket=ticket))
         return summary
 
     def export(self, round: int | None = None, out: str | Path | None = None) -> Path:
@@ -231,19 +233,23 @@ class LotterySearch:
         from lth_tf.export import export_savedmodel
 
         if round is None:
-            winner = pick_winner(self._round_metrics_list(), self.exp.prune.tolerance)
-            if winner is None:
-                raise LthError(
-                    f"no pruned round of {self.run_dir} matched dense validation accuracy; "
-                    "pass --round R to export a given round"
-                )
-            round = winner["round"]
+            round = self.winner_round()
         path = Path(out) if out else store.ticket_dir(self.run_dir)
         # A run given its data from Python and opened without it exports without
         # mean/std (float inputs only; the export's marker JSON says so).
         no_data = self._data is None and self.exp.data.name == sources.PYTHON
         export_savedmodel(wrap.strip(self.model_for_round(round)), path, None if no_data else self.data)
         return path
+
+    def winner_round(self) -> int:
+        """The winning ticket's round, or LthError when no pruned round qualifies."""
+        winner = pick_winner(self._round_metrics_list(), self.exp.prune.tolerance)
+        if winner is None:
+            raise LthError(
+                f"no pruned round of {self.run_dir} matched dense validation accuracy; "
+                "pass --round R to export a given round"
+            )
+        return int(winner["round"])
 
     # -- summary and events ---------------------------------------------------------------
     def _round_metrics_list(self) -> list[dict[str, Any]]:
@@ -265,5 +271,5 @@ class LotterySearch:
         self.store.write_summary(summary)
         return summary
 
-    def _emit(self, event_name: str, /, **fields: Any) -> None:
-        self.sink(make_event(event_name, **fields))
+    def _emit(self, record: E.Record) -> None:
+        self.sink(record.to_dict())

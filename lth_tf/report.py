@@ -9,20 +9,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from lth_tf import store
+from lth_tf import atomic, rundir
 from lth_tf.errors import LthError
-from lth_tf.events import iter_events
 
 
 def load_summary(run_dir: str | Path) -> dict[str, Any]:
-    summary = store.RunStore(run_dir).read_summary()
+    summary = rundir.read_summary(Path(run_dir))
     if summary is None:
         raise LthError(
             f"{run_dir} has no summary.json yet; run `lth-tf run` until a round finishes"
         )
     problem = summary_problem(summary)
     if problem:
-        raise store.corrupt_summary(Path(run_dir), problem)
+        raise rundir.corrupt_summary(Path(run_dir), problem)
     return summary
 
 
@@ -150,15 +149,15 @@ def write_report(run_dir: str | Path, plots: bool = True) -> str:
     head += model_lines(run_dir)
     text = "\n".join(head + [""] + rounds_table(summary)) + "\n"
     if plots and summary.get("rounds"):
-        plot_accuracy(summary, run_dir / "accuracy.png")
-        text += "\n![test accuracy against sparsity](accuracy.png)\n"
-    store.write_text_atomic(run_dir / "report.md", text)
+        plot_accuracy(summary, rundir.plot_path(run_dir))
+        text += f"\n![test accuracy against sparsity]({rundir.PLOT_FILE})\n"
+    atomic.write_text_atomic(rundir.report_path(run_dir), text)
     return text
 
 
 def model_lines(run_dir: Path) -> list[str]:
     """What the last run_started event said about the model: changes made, layers left dense."""
-    started = [e for e in iter_events(store.events_path(run_dir)) if e.get("event") == "run_started"]
+    started = [e for e in rundir.read_events(run_dir) if e.get("event") == "run_started"]
     if not started:
         return []
     last = started[-1]

@@ -1,16 +1,7 @@
-"""The run directory: per-round checkpoints written atomically, and resume.
+"""Writing the run directory: per-round checkpoints written atomically, and resume.
 
-Layout (see ../shared/docs/contract.md):
-
-    RUN_DIR/config.toml      the resolved config; its hash must match to resume
-    RUN_DIR/events.jsonl     appended by the event sink
-    RUN_DIR/summary.json     rewritten after every round
-    RUN_DIR/rewind.npz       the rewind point (weights at step k of round 0)
-    RUN_DIR/rounds/NNN/      weights.npz, masks.npz, metrics.json
-    RUN_DIR/controls/KIND-NNN/metrics.json
-    RUN_DIR/ticket/          SavedModel of the winning ticket (with lth-tf's export marker)
-    RUN_DIR/lock             held (flock) by the process running the run; pid, host, start
-
+The layout and every read-only access are in `rundir.py` (see
+../shared/docs/contract.md); `RunStore` is the only writer.
 A round directory is first written under a temporary name and renamed into
 place, so it either exists complete or not at all; a crash mid-round leaves
 only a temporary folder, which the next process to take the run's lock removes
@@ -19,7 +10,6 @@ only a temporary folder, which the next process to take the run's lock removes
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import zipfile
@@ -30,53 +20,28 @@ import numpy as np
 
 from lth_tf import atomic
 from lth_tf import lock as run_lock
-from lth_tf.errors import LthError
+from lth_tf import rundir as R
 
-WEIGHTS_FILE = "weights.npz"
-MASKS_FILE = "masks.npz"
-METRICS_FILE = "metrics.json"
-
-
-# -- path functions: the one place file names are spelled ------------------------------
-def config_path(run_dir: Path) -> Path:
-    return run_dir / "config.toml"
-
-
-def events_path(run_dir: Path) -> Path:
-    return run_dir / "events.jsonl"
-
-
-def summary_path(run_dir: Path) -> Path:
-    return run_dir / "summary.json"
-
-
-def rewind_path(run_dir: Path) -> Path:
-    return run_dir / "rewind.npz"
-
-
-def rounds_dir(run_dir: Path) -> Path:
-    return run_dir / "rounds"
-
-
-def round_dir(run_dir: Path, r: int) -> Path:
-    return rounds_dir(run_dir) / f"{r:03d}"
-
-
-def control_dir(run_dir: Path, kind: str, r: int) -> Path:
-    return run_dir / "controls" / f"{kind}-{r:03d}"
-
-
-def ticket_dir(run_dir: Path) -> Path:
-    return run_dir / "ticket"
-
-
-def tensorboard_dir(run_dir: Path) -> Path:
-    return run_dir / "tensorboard"
-
-
-def lock_path(run_dir: Path) -> Path:
-    return run_dir / "lock"
-
+# The layout and every reader live in rundir.py; re-exported for the modules that write.
+from lth_tf.rundir import (  # noqa: F401
+    CONTROL_KEYS,
+    MASKS_FILE,
+    METRICS_FILE,
+    ROUND_KEYS,
+    WEIGHTS_FILE,
+    config_path,
+    control_dir,
+    controls_dir,
+    corrupt_summary,
+    events_path,
+    lock_path,
+    rewind_path,
+    round_dir,
+    rounds_dir,
+    summary_path,
+    tensorboard_dir,
+    ticket_dir,
+)
 
 # -- atomic writes (lth_tf/atomic.py; re-exported for the modules that write run files) --
 write_text_atomic = atomic.write_text_atomic
@@ -95,7 +60,7 @@ def save_arrays(path: Path, arrays: list[np.ndarray] | dict[str, np.ndarray]) ->
 def load_arrays(path: Path, remedy: str) -> list[np.ndarray] | dict[str, np.ndarray]:
     """Inverse of save_arrays. Raises LthError if the file is missing or corrupt.
 
-    `remedy` says what to delete to recompute it (see `_corrupt`).
+    `remedy` says what to delete to recompute it (see `rundir.corrupt`).
     """
     try:
         with np.load(path, allow_pickle=False) as z:
@@ -104,49 +69,12 @@ def load_arrays(path: Path, remedy: str) -> list[np.ndarray] | dict[str, np.ndar
                 return [z[k] for k in keys]
             return {k[2:]: z[k] for k in z.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError) as e:
-        raise _corrupt(path, type(e).__name__, remedy) from None
-
-
-def _corrupt(path: Path, why: str, remedy: str) -> LthError:
-    """The one-line error for a damaged file of a run; `remedy` names exactly what to delete."""
-    return LthError(f"checkpoint file {path} is missing or corrupt ({why}); {remedy}")
-
-
-def _round_remedy(run_dir: Path, r: int) -> str:
-    return (
-        f"delete {round_dir(run_dir, r)} (that round only) and rerun the same command "
-        "to recompute it"
-    )
-
-
-def _rewind_remedy(run_dir: Path) -> str:
-    # The rewind point is a snapshot taken while round 0 trains: only retraining
-    # round 0 rewrites it, and the rounds after it are then recomputed too.
-    return (
-        f"delete {rewind_path(run_dir)} and {round_dir(run_dir, 0)} and rerun the same "
-        "command to recompute them"
-    )
-
-
-def _summary_remedy(run_dir: Path) -> str:
-    return (
-        f"delete {summary_path(run_dir)} and rerun the same `lth-tf run` command; "
-        "it rewrites the summary from the stored rounds"
-    )
-
-
-def corrupt_summary(run_dir: Path, why: str) -> LthError:
-    """The error for a summary.json that is not what lth-tf writes (for its readers)."""
-    return _corrupt(summary_path(run_dir), why, _summary_remedy(run_dir))
-
-
-ROUND_KEYS = ("round", "sparsity", "val_acc", "test_acc")
-CONTROL_KEYS = ("kind", "round", "sparsity", "val_acc", "test_acc")
+        raise R.corrupt(path, type(e).__name__, remedy) from None
 
 
 # -- the store --------------------------------------------------------------------------
 class RunStore:
-    """Reads and writes one run directory."""
+    """Writes one run directory; its reads are `rundir`'s, bound to this directory."""
 
     def __init__(self, run_dir: str | Path):
         self.run_dir = Path(run_dir)
@@ -158,28 +86,16 @@ class RunStore:
         Returns True when the directory already held this config (a resume).
         A directory holding another config is never overwritten.
         """
+        R.check_holds(self.run_dir, config_hash)
         path = config_path(self.run_dir)
         if path.exists():
-            stored = self.stored_hash()
-            if stored != config_hash:
-                raise LthError(
-                    f"{self.run_dir} holds a different experiment (config hash {stored}, "
-                    f"this one {config_hash}); choose another --out or rerun its own config.toml"
-                )
             return True
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(path, f"# config_hash = {config_hash}\n{config_toml}")
+        write_text_atomic(path, R.format_hash_line(config_hash) + config_toml)
         return False
 
     def stored_hash(self) -> str | None:
-        path = config_path(self.run_dir)
-        if not path.exists():
-            return None
-        with open(path, "rb") as f:  # bytes: a damaged file must not raise UnicodeDecodeError
-            first = f.readline(200).decode("utf-8", errors="replace").strip()
-        if first.startswith("# config_hash = "):
-            return first.split("=", 1)[1].strip()
-        return None
+        return R.stored_hash(self.run_dir)
 
     # exclusive use
     def lock(self) -> run_lock.RunLock:
@@ -202,8 +118,8 @@ class RunStore:
 
     def clean_leftovers(self) -> list[Path]:
         """Temporary files and folders of killed writers (ours by exact name; see atomic.py)."""
-        folders = [self.run_dir, rounds_dir(self.run_dir), self.run_dir / "controls"]
-        controls = self.run_dir / "controls"
+        controls = controls_dir(self.run_dir)
+        folders = [self.run_dir, rounds_dir(self.run_dir), controls]
         if controls.is_dir():
             folders += [c for c in sorted(controls.iterdir()) if c.is_dir()]
         return atomic.clean_leftovers(folders, legacy=True)
@@ -211,25 +127,7 @@ class RunStore:
     # rounds
     def completed_rounds(self) -> list[int]:
         """Rounds whose checkpoint is complete (read-only: safe while a run writes)."""
-        base = rounds_dir(self.run_dir)
-        if not base.exists():
-            return []
-        done = []
-        for child in base.iterdir():
-            # Temporary folders are rounds being written (by this or another
-            # process) or left by a crash; listing never deletes them (the
-            # holder of the run's lock does, see `lock`).
-            if child.name.isdigit() and (child / METRICS_FILE).exists():
-                done.append(int(child.name))
-        done.sort()
-        # Rounds must be contiguous from 0: a gap means someone deleted a folder;
-        # everything after the gap is recomputed from the last good round.
-        contiguous = []
-        for i, r in enumerate(done):
-            if r != i:
-                break
-            contiguous.append(r)
-        return contiguous
+        return R.completed_rounds(self.run_dir)
 
     def save_round(
         self,
@@ -253,79 +151,56 @@ class RunStore:
         return final
 
     def load_round(self, r: int) -> tuple[list[np.ndarray], dict[str, np.ndarray], dict[str, Any]]:
-        d, remedy = round_dir(self.run_dir, r), _round_remedy(self.run_dir, r)
+        d, remedy = round_dir(self.run_dir, r), R.round_remedy(self.run_dir, r)
         weights = load_arrays(d / WEIGHTS_FILE, remedy)
         masks = load_arrays(d / MASKS_FILE, remedy)
         metrics = self.round_metrics(r)
         if not isinstance(weights, list):
-            raise _corrupt(d / WEIGHTS_FILE, "unexpected layout", remedy)
+            raise R.corrupt(d / WEIGHTS_FILE, "unexpected layout", remedy)
         if not isinstance(masks, dict):
-            raise _corrupt(d / MASKS_FILE, "unexpected layout", remedy)
+            raise R.corrupt(d / MASKS_FILE, "unexpected layout", remedy)
         return weights, masks, metrics
 
     def round_metrics(self, r: int) -> dict[str, Any]:
-        path = round_dir(self.run_dir, r) / METRICS_FILE
-        return _read_json(path, _round_remedy(self.run_dir, r), required=ROUND_KEYS)
+        return R.round_metrics(self.run_dir, r)
 
     # controls
     def save_control(self, kind: str, r: int, metrics: dict[str, Any]) -> None:
         write_json_atomic(control_dir(self.run_dir, kind, r) / METRICS_FILE, metrics)
 
     def control_metrics(self, kind: str, r: int) -> dict[str, Any] | None:
-        path = control_dir(self.run_dir, kind, r) / METRICS_FILE
-        if not path.exists():
-            return None
-        return _read_json(path, _control_remedy(path.parent), required=CONTROL_KEYS)
+        return R.control_metrics(self.run_dir, kind, r)
 
     def all_controls(self) -> list[dict[str, Any]]:
-        base = self.run_dir / "controls"
-        if not base.exists():
-            return []
-        out = []
-        for child in sorted(base.iterdir()):
-            if (child / METRICS_FILE).exists():
-                path = child / METRICS_FILE
-                out.append(_read_json(path, _control_remedy(child), required=CONTROL_KEYS))
-        return out
+        return R.all_controls(self.run_dir)
 
     # rewind point
     def save_rewind(self, weights: list[np.ndarray]) -> None:
         save_arrays(rewind_path(self.run_dir), weights)
 
     def load_rewind(self) -> list[np.ndarray]:
-        path, remedy = rewind_path(self.run_dir), _rewind_remedy(self.run_dir)
+        path, remedy = rewind_path(self.run_dir), R.rewind_remedy(self.run_dir)
         w = load_arrays(path, remedy)
         if not isinstance(w, list):
-            raise _corrupt(path, "unexpected layout", remedy)
+            raise R.corrupt(path, "unexpected layout", remedy)
         return w
+
+    def check_resume_point(self, planned_rounds: int, uses_snapshot: bool) -> None:
+        """Read the checkpoint a resume starts from, so a corrupt one fails before any work.
+
+        That is the last stored round and the rewind point (needed when rounds
+        rewind to a snapshot, or already written). A finished run reads neither.
+        """
+        done = self.completed_rounds()
+        if not done or done[-1] >= planned_rounds:
+            return
+        self.load_round(done[-1])
+        if uses_snapshot or rewind_path(self.run_dir).exists():
+            self.load_rewind()
 
     # summary
     def write_summary(self, summary: dict[str, Any]) -> None:
         write_json_atomic(summary_path(self.run_dir), summary)
 
     def read_summary(self) -> dict[str, Any] | None:
-        """The summary as written (a dict), None if there is none yet; LthError if damaged.
-
-        Only the top level is checked here; `report.check_summary` checks its fields.
-        """
-        path = summary_path(self.run_dir)
-        return _read_json(path, _summary_remedy(self.run_dir)) if path.exists() else None
-
-
-
-def _control_remedy(folder: Path) -> str:
-    return f"delete {folder} (that control only) and rerun the same command to recompute it"
-
-
-def _read_json(path: Path, remedy: str, required: tuple[str, ...] = ()) -> dict[str, Any]:
-    """A JSON object from `path` holding the `required` keys, or LthError with `remedy`."""
-    try:
-        data = json.loads(path.read_bytes().decode("utf-8"))
-    except (OSError, ValueError) as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        raise _corrupt(path, type(e).__name__, remedy) from None
-    if not isinstance(data, dict):
-        raise _corrupt(path, f"a JSON {type(data).__name__}, not an object", remedy)
-    missing = [k for k in required if k not in data]
-    if missing:
-        raise _corrupt(path, f"no {', '.join(repr(k) for k in missing)}", remedy)
-    return data
+        return R.read_summary(self.run_dir)

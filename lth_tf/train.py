@@ -23,13 +23,12 @@ from typing import Any
 import numpy as np
 
 from lth_tf import config as C
+from lth_tf import events as E
 from lth_tf import runtime
 from lth_tf._keras import keras, tf
+from lth_tf.distill import distill_logs
 from lth_tf.errors import LthError
-from lth_tf.events import make_event
 from lth_tf.pruning import wrap
-
-KD_KEYS = ("student_loss", "distill_loss", "teacher_loss")
 
 
 class Stopped(Exception):
@@ -146,15 +145,11 @@ class EpochEvents(keras.callbacks.Callback):
         logs = {k: float(v) for k, v in (logs or {}).items()}
         self.history.append(logs)
         if self.sink is not None:
+            seconds = time.time() - self._t0
             self.sink(
-                make_event(
-                    "epoch_end",
-                    round=self.round,
-                    epoch=epoch + 1,
-                    epochs=self.epochs,
-                    seconds=time.time() - self._t0,
-                    **logs,
-                )
+                E.EpochEnd(
+                    round=self.round, epoch=epoch + 1, epochs=self.epochs, seconds=seconds, extra=logs
+                ).to_dict()
             )
 
     def on_train_end(self, logs=None):
@@ -267,7 +262,7 @@ def train_round(
     distill = None
     if teacher is not None:
         best = keep.best_logs or (events.history[-1] if events.history else {})
-        distill = {k: float(best[k]) for k in KD_KEYS if k in best}
+        distill = distill_logs(best)
     return RoundTraining(
         best_epoch=keep.best_epoch,
         epochs_run=len(events.history),

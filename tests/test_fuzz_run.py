@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from test_fuzz import FAST, ROOT, SMOKE_SETS, check
 
 from lth_tf import config as C
-from lth_tf import report, store
+from lth_tf import report, rundir, store
 
 # The files of a finished run that lth-tf reads (ticket/ is a SavedModel it only writes).
 RUN_FILES = (
@@ -98,7 +98,7 @@ def read_file_of_run(run: Path, rel: str, stored: dict) -> None:
             if exp.hash() == s.stored_hash():
                 assert exp == stored["exp"]
 
-        check(kind, lambda: C.resolve(config_file=C.find_run_config(run)), path, expect=same_config)
+        check(kind, lambda: rundir.read_experiment(run), path, expect=same_config)
     elif rel in ("summary.json", "events.jsonl"):
         # JSON has no checksum: a changed digit is reported as written. What must hold:
         # a report, or one line naming the file.

@@ -20,6 +20,7 @@ import pytest
 from textual.widgets import RichLog
 
 from lth_tf import config as C
+from lth_tf import events as E
 from lth_tf.events import make_event, read_events
 from tui import messages as m
 from tui.app import LthApp, main
@@ -383,9 +384,9 @@ def test_relay_epoch_messages_carry_the_whole_round_history():
                                         student_loss=1.2, distill_loss=0.3, teacher_loss=0.3, seconds=3.0))
     assert second.history["distill_loss"] == [0.4, 0.3] and first.history["distill_loss"] == [0.4]
     assert first.can_replace(second)  # a newer epoch of the same round supersedes it
-    assert not first.can_replace(m.EpochEnded(2, 1, 3, {}, []))
+    assert not first.can_replace(m.LthEvent(E.EpochEnd(round=2, epoch=1, epochs=3)))
     state = RunState()
-    info = state.epoch(1, second.epoch, second.epochs, second.history, second.epoch_seconds)
+    info = state.epoch(1, second.record.epoch, second.record.epochs, second.history, second.epoch_seconds)
     assert info.eta_seconds() == pytest.approx(2.0)  # mean 2 s x 1 epoch left
 
 
@@ -398,9 +399,10 @@ def test_state_from_recorded_events_matches_summary():
     last_epoch_2 = [e for e in events if e["event"] == "epoch_end" and e["round"] == 2][-1]
     state = RunState()
     for msg in relay_msgs:
-        if isinstance(msg, m.RoundFinished):
-            state.round_finished(msg.round, sparsity=msg.sparsity, test_acc=msg.test_acc,
-                                 val_acc=msg.val_acc, history=msg.history)
+        if isinstance(msg.record, E.RoundFinished):
+            e = msg.record
+            state.round_finished(e.round, sparsity=e.sparsity, test_acc=e.test_acc,
+                                 val_acc=e.val_acc, history=msg.history)
     assert [i.round for i in state.finished_rounds()] == [0, 1, 2, 3]
     assert state.rounds[2].history["student_loss"][-1] == last_epoch_2["student_loss"]
     assert len(state.rounds[2].history["distill_loss"]) == last_epoch_2["epochs"]
@@ -408,7 +410,7 @@ def test_state_from_recorded_events_matches_summary():
 
 
 def test_chart_draws_points_dense_line_and_controls_in_any_size():
-    state = RunState(rate=0.5, planned_rounds=3)
+    state = RunState(rate=0.5, planned_rounds=3, prune_rounds=3)
     for r, (s, a) in enumerate([(0.0, 0.80), (0.5, 0.82), (0.75, 0.81), (0.875, 0.79)]):
         state.round_finished(r, sparsity=s, test_acc=a)
     state.control("random_reinit", 3, 0.875, 0.70)
@@ -436,4 +438,5 @@ def test_drive_reports_a_bad_data_dir_as_a_failed_run(fake_lottery, tmp_path):
     posted: list[Any] = []
     outcome = drive(C.resolve("smoke"), tmp_path, None, StepGate(), posted.append)
     assert outcome == "failed"
-    assert any(isinstance(p, m.RunFailed) and "pass --data-dir" in p.error for p in posted)
+    assert any(isinstance(p, m.LthEvent) and isinstance(p.record, E.RunFailed)
+               and "pass --data-dir" in p.record.error for p in posted)

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from test_tui import FIXTURE, FakeSearch, install_fake_lottery, log_text, replay_done, wait_for
 
+from lth_tf import rundir
 from lth_tf.errors import LthError
 from lth_tf.store import RunStore
 from tui import messages as m
@@ -94,7 +95,7 @@ def test_attach_export_twice_runs_one_export_and_reports_the_path(monkeypatch):
             finish_export.set()
             await wait_for(pilot, lambda: screen.export_round is None, what="the export")
             await pilot.pause(0.3)  # a second job, had one started, would show by now
-            path = str(worker.export_dir(FIXTURE, 3))
+            path = str(rundir.export_dir(FIXTURE, 3))
             assert exports.rounds == [3] and exports.most_at_once == 1 and opened == [1]
             assert sum("an export is already running (round 3)" in n for n in notes) == 2
             assert any(n.startswith("Round 3 exported") and path in n for n in notes)

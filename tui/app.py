@@ -17,11 +17,11 @@ from pathlib import Path
 from textual.app import App
 
 from lth_tf import config as C
+from lth_tf import rundir
 from lth_tf.errors import LthError
 from lth_tf.sweep.index import is_sweep_dir
 from tui.screens import RunScreen, StartScreen
 from tui.screens.sweep import SweepScreen
-from tui.worker import check_run_dir
 
 
 class LthApp(App):
@@ -47,7 +47,7 @@ class LthApp(App):
             self.push_screen(SweepScreen(self.attach))
         elif self.attach is not None:
             try:
-                run_dir = check_run_dir(self.attach)
+                run_dir = rundir.existing(self.attach)
             except LthError as e:
                 self.push_screen(StartScreen(self.overrides, self.out, self.data_dir, error=str(e)))
                 return
@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.attach and args.preset:
             raise LthError("give either --attach RUN_DIR or --preset NAME, not both")
         if args.attach and not is_sweep_dir(Path(args.attach)):
-            check_run_dir(args.attach)
+            rundir.existing(args.attach)
         elif args.preset:
             C.resolve(args.preset, overrides=args.overrides)
         elif args.overrides:

@@ -1,9 +1,9 @@
 """Messages from the background threads (training driver, run follower) to the UI.
 
 Each is a small dataclass. The threads never touch widgets: they post these
-(`post_message` is thread-safe) and the run screen applies them. Epoch updates
-carry the whole history of their round, so `can_replace` may drop stale ones
-when the UI is busy without losing a point of the curves.
+(`post_message` is thread-safe) and the run screen applies them. Lottery events
+arrive as one generic `LthEvent` holding the event's typed record (the schema
+lives in lth_tf/events.py only).
 """
 
 from __future__ import annotations
@@ -13,82 +13,34 @@ from typing import Any
 
 from textual.message import Message
 
-
-@dataclass
-class RunStarted(Message):
-    """`run_started`: a run (or its resumption) began."""
-
-    run_dir: str
-    preset: str | None
-    rounds: int
-    resumed_from: int | None
-    model: str
-    dataset: str
-    config: dict[str, Any] = field(default_factory=dict)
+from lth_tf import events as E
 
 
 @dataclass
-class RoundStarted(Message):
-    round: int
-    target_sparsity: float
-    epochs: int
+class LthEvent(Message):
+    """A lottery event (a typed record of `lth_tf.events`) from the driver or the follower.
 
+    Epoch and round_finished messages also carry the round's curves so far
+    (`history`) and epoch times, so a newer epoch message supersedes an older
+    one of the same round (`can_replace`) without losing a point of the curves.
+    """
 
-@dataclass
-class EpochEnded(Message):
-    """`epoch_end`, with the round's history so far (a newer one supersedes it)."""
-
-    round: int
-    epoch: int
-    epochs: int
-    history: dict[str, list[float]]
-    epoch_seconds: list[float]
+    record: E.Record
+    history: dict[str, list[float]] = field(default_factory=dict)
+    epoch_seconds: list[float] = field(default_factory=list)
 
     def can_replace(self, message: Message) -> bool:
-        return isinstance(message, EpochEnded) and message.round == self.round
+        return (
+            isinstance(self.record, E.EpochEnd)
+            and isinstance(message, LthEvent)
+            and isinstance(message.record, E.EpochEnd)
+            and message.record.round == self.record.round
+        )
 
 
-@dataclass
-class RoundFinished(Message):
-    round: int
-    sparsity: float
-    val_acc: float | None
-    test_acc: float | None
-    seconds: float | None
-    layer_sparsity: dict[str, float]
-    distill: dict[str, float] | None
-    history: dict[str, list[float]] = field(default_factory=dict)
-
-
-@dataclass
-class ControlFinished(Message):
-    kind: str
-    round: int
-    sparsity: float
-    val_acc: float | None
-    test_acc: float | None
-
-
-@dataclass
-class TicketExported(Message):
-    round: int
-    sparsity: float
-    test_acc: float | None
-    path: str
-
-
-@dataclass
-class RunFinished(Message):
-    run_dir: str
-    ticket: dict[str, Any] | None
-
-
-@dataclass
-class RunFailed(Message):
-    """`run_failed` from the search, or an error of the driver itself."""
-
-    error: str
-    round: int | None = None
+def failed(error: str, round: int | None = None) -> LthEvent:
+    """The driver's own failure (no event of the search), shown like `run_failed`."""
+    return LthEvent(E.RunFailed(error=error, round=round))
 
 
 @dataclass

@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from lth_tf import schedule
+
 
 @dataclass
 class RoundInfo:
@@ -55,8 +57,9 @@ class RunState:
     preset: str | None = None
     model: str = ""
     dataset: str = ""
-    planned_rounds: int = 0
-    rate: float | None = None
+    planned_rounds: int = 0  # pruning rounds after round 0 (1 for one-shot)
+    rate: float | None = None  # prune.rate
+    prune_rounds: int = 0  # prune.rounds: with rate, fixes the final sparsity
     kd_enabled: bool = False
     kd_from_round: int = 1
     status: str = "starting"  # running | finished | failed | stopped
@@ -77,9 +80,9 @@ class RunState:
 
     def final_sparsity(self) -> float | None:
         """Sparsity planned after the last round (for a stable chart axis)."""
-        if self.rate is None or not self.planned_rounds:
+        if self.rate is None or not self.prune_rounds:
             return None
-        return 1.0 - (1.0 - self.rate) ** self.planned_rounds
+        return schedule.final_sparsity(self.rate, self.prune_rounds)
 
     def delta_to_dense(self, info: RoundInfo) -> float | None:
         dense = self.dense
@@ -96,6 +99,8 @@ class RunState:
         distill = config.get("distill") or {}
         if isinstance(prune.get("rate"), (int, float)):
             self.rate = float(prune["rate"])
+        if isinstance(prune.get("rounds"), int):
+            self.prune_rounds = prune["rounds"]
         self.kd_enabled = bool(distill.get("enabled", False))
         self.kd_from_round = int(distill.get("from_round", 1) or 1)
         self.status, self.error = "running", None

@@ -7,7 +7,6 @@ widgets, so it can be tested without an app.
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import threading
@@ -17,9 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from lth_tf import config as C
-from lth_tf import onednn
+from lth_tf import onednn, rundir
 from lth_tf.errors import LthError
-from lth_tf.events import follow_events, iter_events
 from tui import messages as m
 from tui.relay import EventRelay, Post
 
@@ -111,11 +109,6 @@ class StepGate:
                 run_export(export, cmd.round, post)
 
 
-def export_dir(run_dir: Path, r: int) -> Path:
-    """Where `e` writes a round's SavedModel (ticket/ stays the winner's)."""
-    return Path(run_dir) / "exports" / f"round_{r:03d}"
-
-
 def run_export(export: Callable[[int], Path], r: int, post: Post, announce: bool = True) -> None:
     """Export round `r` and say so: ExportStarted (unless `announce` is False: the
     caller did), then Exported or ExportFailed."""
@@ -156,7 +149,7 @@ def export_job(get_search: Callable[[], Any], r: int, post: Post) -> None:
             log.exception("cannot open the run for export")
             post(m.ExportFailed(r, f"cannot open the run for export: {type(e).__name__}: {e}"))
             return
-        run_export(lambda x: search.export(round=x, out=export_dir(search.run_dir, x)), r, post,
+        run_export(lambda x: search.export(round=x, out=rundir.export_dir(search.run_dir, x)), r, post,
                    announce=False)
     finally:
         TF_JOBS.release()
@@ -192,29 +185,22 @@ def _drive(
     try:
         from lth_tf.lottery import LotterySearch, Stopped
     except Exception as e:  # noqa: BLE001 - the UI shows it, never a traceback
-        post(m.RunFailed(f"cannot load the training code: {type(e).__name__}: {e}"))
+        post(m.failed(f"cannot load the training code: {type(e).__name__}: {e}"))
         return "failed"
     try:
         search = LotterySearch(exp, out=out, data_dir=data_dir, sink=relay, stop=gate.stop)
-    except LthError as e:
-        post(m.RunFailed(str(e)))
-        return "failed"
-    except Exception as e:
-        log.exception("could not open the run")
-        post(m.RunFailed(f"{type(e).__name__}: {e}"))
-        return "failed"
+    except Exception as e:  # noqa: BLE001 - the UI shows it (see _failed), never a traceback
+        return _failed(post, e, "could not open the run")
     run_dir = Path(search.run_dir)
     post(m.SearchReady(search, str(run_dir)))
     if gate.stop.is_set():  # quit while TensorFlow loaded: start nothing
         return "stopped"
     # A resumed run: show the rounds stored before, from its own event log.
-    events = run_dir / "events.jsonl"
-    if events.exists():
-        for event in iter_events(events):
-            relay(event)
+    for event in rundir.read_events(run_dir):
+        relay(event)
 
     def export(r: int) -> Path:
-        return search.export(round=r, out=export_dir(run_dir, r))
+        return search.export(round=r, out=rundir.export_dir(run_dir, r))
 
     planned = exp.planned_rounds
     try:
@@ -239,39 +225,30 @@ def _drive(
     except Stopped:
         post(m.Status("stopped; the unfinished round is discarded, run it again to resume"))
         return "stopped"
-    except LthError as e:
-        post(m.RunFailed(str(e)))
-        return "failed"
-    except Exception as e:
-        log.exception("the lottery search failed")
-        post(m.RunFailed(f"{type(e).__name__}: {e}"))
-        return "failed"
+    except Exception as e:  # noqa: BLE001 - the UI shows it (see _failed), never a traceback
+        return _failed(post, e, "the lottery search failed")
+
+
+def _failed(post: Post, e: Exception, what: str) -> str:
+    """Show an error of the driver (called in its `except`): a user's mistake (LthError)
+    as its message alone, anything else with its type, logged with the traceback."""
+    if isinstance(e, LthError):
+        post(m.failed(str(e)))
+    else:
+        log.exception(what)
+        post(m.failed(f"{type(e).__name__}: {e}"))
+    return "failed"
 
 
 # -- attach mode ---------------------------------------------------------------------
 
 
 def read_summary(run_dir: Path) -> dict[str, Any] | None:
-    path = Path(run_dir) / "summary.json"
-    if not path.exists():
-        return None
+    """summary.json, or None when there is none or it is damaged (the events carry the same facts)."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None  # being rewritten, or torn: the events carry the same facts
-
-
-def check_run_dir(path: str | Path) -> Path:
-    """The run directory at `path`, or LthError saying what is wrong."""
-    p = Path(path).expanduser()
-    if not p.is_dir():
-        raise LthError(f"run directory not found: {p}; give the folder that holds events.jsonl")
-    if not any((p / name).exists() for name in ("events.jsonl", "summary.json", "config.toml")):
-        raise LthError(
-            f"{p} is not a run directory (no events.jsonl, summary.json or config.toml); "
-            "give a folder under checkpoints/"
-        )
-    return p
+        return rundir.read_summary(run_dir)
+    except LthError:
+        return None
 
 
 def follow(run_dir: Path, stop: threading.Event, post: Post, poll: float = 0.2) -> None:
@@ -281,7 +258,7 @@ def follow(run_dir: Path, stop: threading.Event, post: Post, poll: float = 0.2) 
     summary = read_summary(run_dir)
     if summary:
         post(m.SummaryLoaded(summary))
-    for event in follow_events(run_dir / "events.jsonl", stop, poll=poll):
+    for event in rundir.follow_events(run_dir, stop, poll=poll):
         relay(event)
         if event.get("event") == "run_finished":
             summary = read_summary(run_dir)
@@ -293,7 +270,7 @@ def open_search(run_dir: Path) -> Any:
     """A LotterySearch on an existing run directory (for exports in attach mode)."""
     from lth_tf.lottery import LotterySearch
 
-    exp = C.resolve(config_file=run_dir / "config.toml")
+    exp = rundir.read_experiment(run_dir)
     if exp.run_name() != run_dir.name:
         raise LthError(
             f"{run_dir} was renamed (its config names it {exp.run_name()}); "

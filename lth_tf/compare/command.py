@@ -15,8 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from lth_tf import config as C
-from lth_tf import store
+from lth_tf import rundir
 from lth_tf.compare import aggregate as A
 from lth_tf.compare import write
 from lth_tf.errors import LthError
@@ -42,7 +41,7 @@ def run_dirs(paths: list[str]) -> list[Path]:
         if sweep_index.is_sweep_dir(path):
             index = sweep_index.read_index(path)
             found += [path / c["run_dir"] for c in index["cells"]]
-        elif store.config_path(path).is_file():
+        elif rundir.is_run_dir(path):
             found.append(path)
         else:
             raise LthError(f"{path} is neither a run directory (no config.toml) nor a sweep "
@@ -52,12 +51,12 @@ def run_dirs(paths: list[str]) -> list[Path]:
 
 def load_run(run_dir: Path) -> A.Run | None:
     """The run's config and summary; None if it has no finished round yet."""
-    if not store.config_path(run_dir).is_file():
+    if not rundir.is_run_dir(run_dir):
         return None  # a sweep cell that never started
-    summary = store.RunStore(run_dir).read_summary()
+    summary = rundir.read_summary(run_dir)
     if not summary or not summary.get("rounds"):
         return None
-    exp = C.resolve(config_file=C.find_run_config(run_dir))
+    exp = rundir.read_experiment(run_dir)
     settings = A.flatten(exp.to_dict())
     seed = settings.pop("seed")
     return A.Run(run_dir.name, settings, int(seed), summary)

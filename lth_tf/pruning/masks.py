@@ -31,6 +31,8 @@ from collections.abc import Collection, Mapping
 
 import numpy as np
 
+from lth_tf.schedule import expected_sparsity
+
 Masks = dict[str, np.ndarray]
 Weights = Mapping[str, np.ndarray]
 
@@ -67,11 +69,6 @@ def prune_count(rate: float, remaining: int) -> int:
     Tests and callers that predict counts should use this function.
     """
     return max(0, min(int(remaining), round(rate * remaining)))
-
-
-def expected_sparsity(rate: float, rounds: int) -> float:
-    """Sparsity after `rounds` rounds that each prune `rate` of the remaining weights."""
-    return 1.0 - (1.0 - rate) ** rounds
 
 
 def rate_for(rounds: int, final_sparsity: float) -> float:

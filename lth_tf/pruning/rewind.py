@@ -9,42 +9,10 @@ round, so no optimizer state is carried over.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-
 import numpy as np
 
 from lth_tf._keras import keras
-
-
-@dataclass(frozen=True)
-class RewindMode:
-    """Parsed `prune.rewind`: where round r>=1 starts and how it trains."""
-
-    kind: str  # "init" | "step" | "lr" | "finetune"
-    step: int = 0  # for "step"; "init" is step 0
-
-    @classmethod
-    def parse(cls, text: str) -> RewindMode:
-        if text == "init":
-            return cls("step", 0)
-        m = re.fullmatch(r"step:(\d+)", text)
-        if m:
-            return cls("step", int(m.group(1)))
-        if text in ("lr", "finetune"):
-            return cls(text)
-        raise ValueError(f"unknown rewind mode {text!r}")
-
-    @property
-    def uses_snapshot(self) -> bool:
-        """True when rounds restart from weights saved during round 0."""
-        return self.kind == "step"
-
-    @property
-    def label(self) -> str:
-        if self.kind == "step":
-            return "init" if self.step == 0 else f"step:{self.step}"
-        return self.kind
+from lth_tf.schedule import RewindMode  # noqa: F401  (its home is the schedule)
 
 
 class RewindCallback(keras.callbacks.Callback):

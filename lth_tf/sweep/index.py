@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lth_tf import atomic, store
+from lth_tf import atomic, rundir, store
 from lth_tf.errors import LthError
 from lth_tf.sweep.grid import Cell, setting_label
 
@@ -132,7 +132,7 @@ def cell_status(sweep_dir: Path, entry: dict[str, Any], failures: dict[str, Any]
     run = store.RunStore(run_dir)
     summary = _summary(run_dir)
     # rounds on disk; a summary's list is the same, and is all a copied/archived run may keep
-    done = max(len(run.completed_rounds()), len((summary or {}).get("rounds") or []))
+    done = max(len(rundir.completed_rounds(run_dir)), len((summary or {}).get("rounds") or []))
     ticket = (summary or {}).get("ticket") or {}
     failure = failures.get(entry["name"])
     if summary and summary.get("status") == "finished":
@@ -158,9 +158,8 @@ def statuses(sweep_dir: Path) -> list[CellStatus]:
 
 def _summary(run_dir: Path) -> dict[str, Any] | None:
     try:
-        data = json.loads(store.summary_path(run_dir).read_text(encoding="utf-8"))
-        return data if isinstance(data, dict) else None
-    except (OSError, ValueError):
+        return rundir.read_summary(run_dir)
+    except LthError:
         return None  # not written yet, or being replaced: the state falls back to rounds
 
 

@@ -23,6 +23,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, RichLog
 
 from lth_tf import config as C
+from lth_tf import events as E
 from tui import messages as m
 from tui.screens.exporting import ExportKey
 from tui.screens.layout import VIEWS, is_compact
@@ -205,98 +206,112 @@ class RunScreen(ExportKey, Screen):
                 self.set_status(f"▶ {what} — waits after it (c: no waits)")
 
     # -- messages from the workers --------------------------------------------------------
-    def on_run_started(self, msg: m.RunStarted) -> None:
+    def on_lth_event(self, msg: m.LthEvent) -> None:
+        handlers = {
+            E.RunStarted: self._run_started,
+            E.RoundStarted: self._round_started,
+            E.EpochEnd: self._epoch_ended,
+            E.RoundFinished: self._round_finished,
+            E.ControlFinished: self._control_finished,
+            E.TicketExported: self._ticket_exported,
+            E.RunFinished: self._run_finished,
+            E.RunFailed: self._run_failed,
+        }
+        handlers[type(msg.record)](msg.record, msg)
+
+    def _run_started(self, e: E.RunStarted, msg: m.LthEvent) -> None:
         table = self.query_one(RoundsTable)
         for r in [r for r, info in self.state.rounds.items() if not info.finished]:
             table.remove_round(r)
-        self.state.start(msg.run_dir, msg.preset, msg.rounds, msg.model, msg.dataset, msg.config)
-        self.sub_title = f"{Path(msg.run_dir).name} · {'step mode' if self.mode == 'step' else 'attached'}"
-        resumed = "" if msg.resumed_from is None else f", resuming after round {msg.resumed_from}"
+        self.state.start(e.run_dir, e.preset, e.rounds, e.model, e.dataset, e.config)
+        self.sub_title = f"{Path(e.run_dir).name} · {'step mode' if self.mode == 'step' else 'attached'}"
+        resumed = "" if e.resumed_from is None else f", resuming after round {e.resumed_from}"
         kd = " with KD" if self.state.kd_enabled else ""
         self.log_line(
-            f"[b]run started[/b]: {msg.preset or 'custom'} · {msg.model} on {msg.dataset}, "
-            f"{msg.rounds} pruning rounds{kd}{resumed}"
+            f"[b]run started[/b]: {e.preset or 'custom'} · {e.model} on {e.dataset}, "
+            f"{e.rounds} pruning rounds{kd}{resumed}"
         )
         self.refresh_chart()
 
-    def on_round_started(self, msg: m.RoundStarted) -> None:
-        info = self.state.round_started(msg.round, msg.target_sparsity, msg.epochs)
+    def _round_started(self, e: E.RoundStarted, msg: m.LthEvent) -> None:
+        info = self.state.round_started(e.round, e.target_sparsity, e.epochs)
         self.refresh_round(info)
         self.query_one(RoundProgress).show_round(info)
-        target = "dense" if msg.round == 0 else f"target sparsity {pct(msg.target_sparsity)}"
-        self.log_line(f"round {msg.round} started: {target}, {msg.epochs} epochs")
+        target = "dense" if e.round == 0 else f"target sparsity {pct(e.target_sparsity)}"
+        self.log_line(f"round {e.round} started: {target}, {e.epochs} epochs")
         if self.mode == "step" and self.phase in ("starting", "running"):
             self.set_phase("running")
             self.step_status()
 
-    def on_epoch_ended(self, msg: m.EpochEnded) -> None:
-        info = self.state.epoch(msg.round, msg.epoch, msg.epochs, msg.history, msg.epoch_seconds)
+    def _epoch_ended(self, e: E.EpochEnd, msg: m.LthEvent) -> None:
+        info = self.state.epoch(e.round, e.epoch, e.epochs, msg.history, msg.epoch_seconds)
         self.query_one(RoundsTable).show_round(info, self.state)
         self.query_one(RoundProgress).show_round(info)
-        if self.selected_round() == msg.round:
+        if self.selected_round() == e.round:
             curves = self.query_one(CurvesPanel)
             curves.border_title = curves.show(info, self.state.kd_enabled, self.state.kd_from_round)
 
-    def on_round_finished(self, msg: m.RoundFinished) -> None:
+    def _round_finished(self, e: E.RoundFinished, msg: m.LthEvent) -> None:
         info = self.state.round_finished(
-            msg.round,
-            sparsity=msg.sparsity,
-            val_acc=msg.val_acc,
-            test_acc=msg.test_acc,
-            seconds=msg.seconds,
-            layer_sparsity=msg.layer_sparsity,
-            distill=msg.distill,
+            e.round,
+            sparsity=e.sparsity,
+            val_acc=e.val_acc,
+            test_acc=e.test_acc,
+            seconds=e.seconds,
+            layer_sparsity=e.layer_sparsity,
+            distill=e.distill,
             history=msg.history,
         )
-        if msg.round == 0:
+        if e.round == 0:
             self.refresh_all()  # every row's Δ dense changes
         self.refresh_round(info)
         self.query_one(RoundProgress).show_round(info)
         self.refresh_chart()
-        delta = "" if msg.round == 0 else f" ({points(self.state.delta_to_dense(info))} vs dense)"
+        delta = "" if e.round == 0 else f" ({points(self.state.delta_to_dense(info))} vs dense)"
         self.log_line(
-            f"round {msg.round} finished: sparsity {pct(msg.sparsity)}, val {pct(msg.val_acc)}, "
-            f"test {pct(msg.test_acc)}{delta}"
+            f"round {e.round} finished: sparsity {pct(e.sparsity)}, val {pct(e.val_acc)}, "
+            f"test {pct(e.test_acc)}{delta}"
         )
 
-    def on_control_finished(self, msg: m.ControlFinished) -> None:
-        self.state.control(msg.kind, msg.round, msg.sparsity, msg.test_acc, msg.val_acc)
+    def _control_finished(self, e: E.ControlFinished, msg: m.LthEvent) -> None:
+        self.state.control(e.kind, e.round, e.sparsity, e.test_acc, e.val_acc)
         self.refresh_chart()
-        imp = self.state.rounds.get(msg.round)
+        imp = self.state.rounds.get(e.round)
         vs = ""
-        if imp is not None and imp.test_acc is not None and msg.test_acc is not None:
-            vs = f" ({points(msg.test_acc - imp.test_acc)} vs IMP round {msg.round})"
-        self.log_line(f"control {msg.kind} at round {msg.round}: test {pct(msg.test_acc)}{vs}")
+        if imp is not None and imp.test_acc is not None and e.test_acc is not None:
+            vs = f" ({points(e.test_acc - imp.test_acc)} vs IMP round {e.round})"
+        self.log_line(f"control {e.kind} at round {e.round}: test {pct(e.test_acc)}{vs}")
 
-    def on_ticket_exported(self, msg: m.TicketExported) -> None:
-        self.state.ticket = {"round": msg.round, "sparsity": msg.sparsity,
-                             "test_acc": msg.test_acc, "path": msg.path}
+    def _ticket_exported(self, e: E.TicketExported, msg: m.LthEvent) -> None:
+        self.state.ticket = {"round": e.round, "sparsity": e.sparsity,
+                             "test_acc": e.test_acc, "path": e.path}
         self.refresh_all()
-        self.log_line(f"[b]winning ticket[/b]: round {msg.round}, {pct(msg.sparsity)} sparse, "
-                      f"test {pct(msg.test_acc)} → {self.short_path(msg.path)}")
+        self.log_line(f"[b]winning ticket[/b]: round {e.round}, {pct(e.sparsity)} sparse, "
+                      f"test {pct(e.test_acc)} → {self.short_path(e.path)}")
 
-    def on_run_finished(self, msg: m.RunFinished) -> None:
+    def _run_finished(self, e: E.RunFinished, msg: m.LthEvent) -> None:
         self.state.status = "finished"
-        if msg.ticket:
-            self.state.ticket = msg.ticket
+        if e.ticket:
+            self.state.ticket = e.ticket
         self.refresh_all()
         self.query_one(RoundProgress).show_round(None, "Run finished")
         self.log_line(f"[b]run finished[/b]: {self.ticket_text()}")
         self.set_status(f"✓ done · {self.ticket_text()}", "done")
 
-    def on_run_failed(self, msg: m.RunFailed) -> None:
-        if self.state.status == "failed" and self.state.error == msg.error:
+    def _run_failed(self, e: E.RunFailed, msg: m.LthEvent) -> None:
+        error = e.error.removeprefix("LthError: ")  # a user's mistake reads as the CLI prints it
+        if self.state.status == "failed" and self.state.error == error:
             return  # the search's run_failed event, then the driver's own report
-        self.state.status, self.state.error = "failed", msg.error
+        self.state.status, self.state.error = "failed", error
         table = self.query_one(RoundsTable)
         for r in self.state.drop_unfinished():
             table.remove_round(r)
         self.refresh_all()
         self.query_one(RoundProgress).show_round(None, "Run failed")
-        where = "" if msg.round is None else f" in round {msg.round}"
-        self.log_line(f"[red b]run failed{where}[/]: {msg.error}")
-        self.set_status(f"✗ failed: {msg.error}", "error")
-        self.notify(msg.error, title="Run failed", severity="error", timeout=10)
+        where = "" if e.round is None else f" in round {e.round}"
+        self.log_line(f"[red b]run failed{where}[/]: {error}")
+        self.set_status(f"✗ failed: {error}", "error")
+        self.notify(error, title="Run failed", severity="error", timeout=10)
 
     def on_summary_loaded(self, msg: m.SummaryLoaded) -> None:
         self.state.apply_summary(msg.summary)

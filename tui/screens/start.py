@@ -15,9 +15,9 @@ from textual.widgets import Button, Footer, Header, Input, Label, OptionList, St
 from textual.widgets.option_list import Option
 
 from lth_tf import config as C
+from lth_tf import rundir, schedule
 from lth_tf.errors import LthError
 from tui.screens.layout import is_compact
-from tui.worker import check_run_dir
 
 # Form fields: input id -> dotted config key.
 FIELDS = {
@@ -164,7 +164,7 @@ class StartScreen(Screen):
             self.query_one("#plan", Static).update("")
             return
         rounds = exp.planned_rounds
-        final = 1 - (1 - exp.prune.rate) ** (exp.prune.rounds)
+        final = schedule.final_sparsity(exp.prune.rate, exp.prune.rounds)
         self.query_one("#plan", Static).update(
             f"{rounds} rounds → {100 * final:.1f}% sparse · {exp.run_name()}"
         )
@@ -223,7 +223,7 @@ class StartScreen(Screen):
             self.notify("type the path of a run directory first", severity="warning")
             return
         try:
-            run_dir = check_run_dir(raw)
+            run_dir = rundir.existing(raw)
         except LthError as e:
             self.show_error(str(e))
             self.notify(str(e), severity="error")

@@ -17,7 +17,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from lth_tf import store
+from lth_tf import rundir
 from lth_tf.errors import LthError
 from lth_tf.sweep import index as sweep_index
 from tui.screens.run import RunScreen
@@ -87,7 +87,7 @@ class SweepScreen(Screen):
         if not self.run_dirs:
             return
         run_dir = self.run_dirs[table.cursor_row]
-        if not store.events_path(run_dir).exists():
+        if not rundir.events_path(run_dir).exists():
             self.notify("this cell has not started yet", severity="warning")
             return
         self.app.push_screen(CellRunScreen(attach=run_dir))

@@ -6,9 +6,10 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, Sparkline
 
+from lth_tf.events import DISTILL_LOSS, STUDENT_LOSS, TEACHER_LOSS
 from tui.state import RoundInfo
 
-KD_CURVES = (("teacher", "teacher_loss"), ("student", "student_loss"), ("distill", "distill_loss"))
+KD_CURVES = (("teacher", TEACHER_LOSS), ("student", STUDENT_LOSS), ("distill", DISTILL_LOSS))
 PLAIN_CURVES = (("train loss", "loss"), ("val loss", "val_loss"), ("val acc", "val_acc"))
 
 

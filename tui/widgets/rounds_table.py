@@ -6,6 +6,7 @@ from rich.text import Text
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist
 
+from lth_tf.events import DISTILL_LOSS, KD_KEYS
 from tui.state import RoundInfo, RunState, duration, pct, points
 
 COLUMNS = (
@@ -60,7 +61,7 @@ class RoundsTable(DataTable):
         ticket = state.ticket is not None and state.ticket.get("round") == info.round
         if not info.finished:
             progress = f"ep {info.epoch}/{info.epochs}" if info.epochs else "…"
-            kd = _kd_cell(_latest(info.history)) if info.history.get("distill_loss") else "–"
+            kd = _kd_cell(_latest(info.history)) if info.history.get(DISTILL_LOSS) else "–"
             return [
                 Text(f"{info.round} ▶", style="bold cyan", justify="right"),
                 Text(pct(info.target_sparsity), style="dim", justify="right"),
@@ -95,5 +96,4 @@ def _latest(history: dict[str, list[float]]) -> dict[str, float]:
 def _kd_cell(d: dict[str, float] | None) -> str:
     if not d:
         return "–"
-    keys = ("student_loss", "distill_loss", "teacher_loss")
-    return "/".join("–" if d.get(k) is None else f"{d[k]:.2f}" for k in keys)
+    return "/".join("–" if d.get(k) is None else f"{d[k]:.2f}" for k in KD_KEYS)

@@ -1,0 +1,90 @@
+"""events.jsonl files written by earlier versions still replay in `lth-tui --attach`.
+
+The fixtures under tests/fixtures/events-*-v1/ are the config.toml and events.jsonl of
+real `lth-tf run --preset smoke` runs (the second with prune.one_shot=true and one
+epoch), recorded before the events became typed records. They hold no summary.json,
+so everything the screen shows comes from the events. Expected values are read from
+the files with plain json/tomllib, not through lth_tf.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from lth_tf import events
+from tui.app import LthApp
+from tui.screens import RunScreen
+from tui.state import pct
+from tui.widgets import RoundsTable
+from tui.widgets.acc_chart import ChartData
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SMOKE = FIXTURES / "events-smoke-v1"
+ONE_SHOT = FIXTURES / "events-oneshot-v1"
+
+
+def raw_events(run_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+
+
+def named(run_dir: Path, name: str) -> list[dict]:
+    return [e for e in raw_events(run_dir) if e["event"] == name]
+
+
+async def replay(run_dir: Path) -> RunScreen:
+    app = LthApp(attach=run_dir)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, RunScreen) and screen.mode == "attach"
+        deadline = time.monotonic() + 10
+        while screen.state.status != "finished":
+            assert time.monotonic() < deadline, "timed out waiting for the replay"
+            await pilot.pause(0.02)
+        await pilot.pause()
+        table = screen.query_one(RoundsTable)
+        finished = named(run_dir, "round_finished")
+        assert table.row_count == len(finished) == screen.state.planned_rounds + 1
+        for e in finished:
+            assert str(table.get_cell(str(e["round"]), "sparsity")) == pct(e["sparsity"])
+            assert str(table.get_cell(str(e["round"]), "test")) == pct(e["test_acc"])
+        return screen
+
+
+@pytest.mark.parametrize("run_dir", [SMOKE, ONE_SHOT], ids=["smoke", "one_shot"])
+def test_events_written_before_typed_records_replay_in_attach(run_dir):
+    screen = asyncio.run(replay(run_dir))
+    state = screen.state
+    started = named(run_dir, "run_started")[0]
+    assert (state.model, state.dataset, state.planned_rounds) == (
+        started["model"], started["dataset"], started["rounds"])
+    controls = named(run_dir, "control_finished")
+    assert controls and {(c["kind"], c["round"]) for c in controls} == set(state.controls)
+    for e in named(run_dir, "round_finished"):
+        info = state.rounds[e["round"]]
+        epochs = [x for x in named(run_dir, "epoch_end") if x["round"] == e["round"]]
+        assert info.history["val_acc"] == [x["val_acc"] for x in epochs]
+        assert info.layer_sparsity == e["layer_sparsity"]
+
+
+def test_every_recorded_event_parses_to_a_typed_record_and_back():
+    for run_dir in (SMOKE, ONE_SHOT):
+        for raw in raw_events(run_dir):
+            assert events.parse(raw).to_dict() == raw
+
+
+def test_one_shot_chart_axis_reaches_the_final_sparsity():
+    """One-shot runs plan one pruning round that reaches 1-(1-rate)**rounds at once."""
+    prune = tomllib.loads((ONE_SHOT / "config.toml").read_text())["prune"]
+    assert prune["one_shot"] is True and prune["rounds"] > 1
+    final = 1 - (1 - prune["rate"]) ** prune["rounds"]
+    screen = asyncio.run(replay(ONE_SHOT))
+    assert screen.state.planned_rounds == 1
+    assert ChartData.from_state(screen.state).final_sparsity == pytest.approx(final)
+    last = named(ONE_SHOT, "round_started")[-1]
+    assert last["target_sparsity"] == pytest.approx(final)  # what the engine planned
