@@ -94,8 +94,18 @@ def check_target(path: str | Path) -> Path:
     return path
 
 
-def export_savedmodel(model, path: str | Path, data: Any = None) -> Path:
+FORMATS = ("dense", "sparse")
+
+
+def export_savedmodel(
+    model, path: str | Path, data: Any = None, format: str = "dense", pruned: Any = None
+) -> Path:
     """Write `model` as a SavedModel at `path`, replacing an older export of ours.
+
+    `format`: "dense" (a Keras SavedModel, kernels with their zeros) or "sparse"
+    (lth_tf.export.sparse: pruned kernels as bit mask + nonzero values, only for
+    `tf.saved_model.load`); `pruned` lists the variables of `model` the sparse
+    export packs (default: those lth_tf prunes).
 
     `data` (the run's ImageData/GraphData, or None) supplies what serving needs
     beyond the weights: mean/std and class names, the graph's normalisation
@@ -108,22 +118,19 @@ def export_savedmodel(model, path: str | Path, data: Any = None) -> Path:
     Either way, a failed export leaves the old one as it was. Temporary folders
     of killed exports to the same path are removed first.
     """
+    if format not in FORMATS:
+        raise LthError(f"export format '{format}' is unknown; use one of {', '.join(FORMATS)}")
     path = check_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic.clean_leftovers([path.parent], target=path.name)
-    from lth_tf.export import signatures as sig
-
-    model = exportable(model)
-    signatures, described = sig.build(model, data)
+    write = _sparse_writer(model, data, pruned) if format == "sparse" else _dense_writer(model, data)
     work = atomic.temp_dir(path.parent, path.name)
     new = work / "new"
     tf_log = logging.getLogger("tensorflow")
     quiet = _DropUncompiledWarning()
     tf_log.addFilter(quiet)
     try:
-        model.save(
-            str(new), save_format="tf", include_optimizer=False, signatures=signatures or None
-        )
+        described = write(new)
         marker = {"written_by": "lth-tf", "format": "SavedModel", **described}
         atomic.write_json_atomic(new / MARKER_FILE, marker)
         check_target(path)  # still ours (or absent) now that the new export is ready
@@ -135,6 +142,32 @@ def export_savedmodel(model, path: str | Path, data: Any = None) -> Path:
         # else the old export could not be put back: its only copy stays in `work`,
         # which the next export to `path` (or run) restores (atomic.clean_leftovers).
     return path
+
+
+def _dense_writer(model, data: Any):
+    from lth_tf.export import signatures as sig
+
+    model = exportable(model)
+    signatures, described = sig.build(model, data)
+
+    def write(new: Path) -> dict[str, Any]:
+        model.save(str(new), save_format="tf", include_optimizer=False, signatures=signatures or None)
+        return described
+
+    return write
+
+
+def _sparse_writer(model, data: Any, pruned: Any):
+    from lth_tf._keras import tf
+    from lth_tf.export import sparse
+
+    module, signatures, described = sparse.build(model, data, pruned)
+
+    def write(new: Path) -> dict[str, Any]:
+        tf.saved_model.save(module, str(new), signatures=signatures)
+        return described
+
+    return write
 
 
 # -- graph layers ------------------------------------------------------------------------

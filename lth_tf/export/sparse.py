@@ -1,0 +1,308 @@
+"""The sparse SavedModel: pruned kernels stored without their zeros, rebuilt in the graph.
+
+What is saved is a `tf.Module` holding only these variables (lth_tf.export.packing):
+
+    bits      uint8   the nonzero pattern of every pruned kernel, 8 per byte
+    values    float32 their nonzero entries
+    others_*  one flat variable per dtype: every other weight (biases, BatchNorm...)
+
+and the same serving signatures as the dense export (lth_tf.export.signatures),
+traced through the Keras model with each of its weights replaced, while
+tracing, by a tensor computed from those variables: unpack the bits
+(tf.bitwise), scatter the values (tf.where + tf.scatter_nd), slice and reshape.
+The Keras model's own variables are never captured (checked after tracing), so
+they are not saved, and the folder loads with `tf.saved_model.load` in plain
+TensorFlow (not with `tf_keras.models.load_model`: it is not a Keras model).
+
+Sparse inference: a Dense or GCN kernel at least `threshold` sparse is not
+rebuilt dense; its layer multiplies by it as a `tf.SparseTensor`
+(tf.sparse.sparse_dense_matmul; indices from tf.where over its bits at call
+time). A GCN layer whose input is itself sparse (the node features) keeps the
+dense kernel: TensorFlow has no sparse-by-sparse SparseTensor product.
+Convolutions are always rebuilt dense. benchmarks/efficiency.py measures what
+this costs or saves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+from lth_tf._keras import keras, tf
+from lth_tf.errors import LthError
+from lth_tf.export import packing
+
+# A Dense/GCN kernel at least this sparse is multiplied as a tf.SparseTensor.
+DEFAULT_THRESHOLD = 0.9
+_SHIFTS = np.arange(7, -1, -1, dtype=np.uint8)  # MSB first, as np.packbits
+
+
+class Compressed(tf.Module):
+    """The variables of a sparse export and the arithmetic that turns them back into weights."""
+
+    def __init__(self, packed: packing.Packed, others: list[np.ndarray]):
+        super().__init__(name="ticket")
+        self.bits = tf.Variable(packed.bits, trainable=False, name="bits")
+        self.values = tf.Variable(packed.values, trainable=False, name="values")
+        self._slots = packed.slots
+        self._total = packed.total
+        # others: grouped by dtype, one flat variable each; (dtype, offset, shape) per weight
+        groups: dict[str, list[np.ndarray]] = {}
+        self._other_at: list[tuple[str, int, tuple[int, ...]]] = []
+        for w in others:
+            key = np.dtype(w.dtype).name
+            offset = sum(a.size for a in groups.get(key, []))
+            groups.setdefault(key, []).append(np.ravel(w))
+            self._other_at.append((key, offset, tuple(w.shape)))
+        self.others = {
+            key: tf.Variable(np.concatenate(parts), trainable=False, name=f"others_{key}")
+            for key, parts in groups.items()
+        }
+
+    def mask(self):
+        """The unpacked nonzero pattern, (total,) bool."""
+        bits = tf.bitwise.right_shift(self.bits[:, None], tf.constant(_SHIFTS))
+        bits = tf.reshape(tf.bitwise.bitwise_and(bits, 1), [-1])[: self._total]
+        return tf.cast(bits, tf.bool)
+
+    def kernels(self, mask) -> list[Any]:
+        """Every pruned kernel, dense, zeros restored."""
+        flat = tf.scatter_nd(tf.where(mask), self.values, [self._total])
+        return [
+            tf.reshape(flat[s.bit_offset : s.bit_offset + s.size], s.shape) for s in self._slots
+        ]
+
+    def sparse_kernel(self, mask, i: int):
+        """Pruned kernel `i` (rank 2) as a tf.SparseTensor, entries in row-major order."""
+        s = self._slots[i]
+        where = tf.where(tf.reshape(mask[s.bit_offset : s.bit_offset + s.size], s.shape))
+        values = self.values[s.value_offset : s.value_offset + s.nonzeros]
+        return tf.SparseTensor(where, values, s.shape)
+
+    def others_list(self) -> list[Any]:
+        out = []
+        for key, offset, shape in self._other_at:
+            size = int(np.prod(shape, dtype=np.int64))
+            out.append(tf.reshape(self.others[key][offset : offset + size], shape))
+        return out
+
+
+# -- which weights, and where their layers keep them -------------------------------------------
+def _layers(model) -> list[Any]:
+    return list(model._flatten_layers(include_self=False, recursive=True))
+
+
+def _weights(model) -> list[Any]:
+    """Every variable of `model` once, in model.weights order."""
+    seen, out = set(), []
+    for w in model.weights:
+        if id(w) not in seen:
+            seen.add(id(w))
+            out.append(w)
+    return out
+
+
+def _holders(model, variables: dict[int, Any]) -> list[tuple[Any, str, Any]]:
+    """(layer, attribute, variable) for every layer attribute holding one of `variables`."""
+    found = []
+    for layer in _layers(model):
+        for attr, value in list(vars(layer).items()):
+            if id(value) in variables and not attr.startswith("_"):
+                found.append((layer, attr, value))
+    return found
+
+
+def _is_gcn(layer) -> bool:
+    return any(c.__name__ == "GCNConv" for c in type(layer).__mro__)
+
+
+def _sparse_capable(layer, attr: str, shape: tuple[int, ...]) -> bool:
+    return attr == "kernel" and len(shape) == 2 and (
+        type(layer) is keras.layers.Dense or _is_gcn(layer)
+    )
+
+
+# -- sparse layer calls --------------------------------------------------------------------
+def _matmul(x, kernel, sparse_kernel):
+    """x @ kernel with the kernel sparse where possible (x dense rank 2)."""
+    if isinstance(x, tf.SparseTensor):
+        return tf.sparse.sparse_dense_matmul(x, kernel())
+    if x.shape.rank != 2:
+        return tf.tensordot(x, kernel(), 1)
+    # (K^T x^T)^T: the sparse operand first, as sparse_dense_matmul wants it.
+    return tf.transpose(
+        tf.sparse.sparse_dense_matmul(sparse_kernel, x, adjoint_a=True, adjoint_b=True)
+    )
+
+
+def _dense_call(layer, kernel, sparse_kernel) -> Callable:
+    def call(inputs, *args, **kwargs):
+        y = _matmul(inputs, kernel, sparse_kernel)
+        if layer.use_bias:
+            y = tf.nn.bias_add(y, layer.bias)
+        return layer.activation(y) if layer.activation is not None else y
+
+    return call
+
+
+def _gcn_call(layer, kernel, sparse_kernel) -> Callable:
+    """Spektral's GCNConv.call (x @ W, then A @ ., bias, mask, activation) with W sparse."""
+
+    def call(inputs, mask=None, **kwargs):
+        x, a = inputs
+        y = _matmul(x, kernel, sparse_kernel)
+        y = tf.sparse.sparse_dense_matmul(a, y) if isinstance(a, tf.SparseTensor) else a @ y
+        if layer.use_bias:
+            y = tf.nn.bias_add(y, layer.bias)
+        if mask is not None:
+            y *= mask[0]
+        return layer.activation(y)
+
+    return call
+
+
+class ServingModel:
+    """Stands in for the Keras model in lth_tf.export.signatures: same inputs and
+    outputs; each call (i.e. each trace) computes the weights from `weights` and
+    runs the Keras model with them in place of its variables."""
+
+    def __init__(self, model, pruned: list[Any], threshold: float):
+        self.model = model
+        self.inputs, self.outputs = model.inputs, model.outputs
+        pruned_ids = {id(v) for v in pruned}
+        for v in pruned:
+            if v.dtype != tf.float32:
+                raise LthError(f"pruned weight {v.name} is {v.dtype.name}; the sparse export "
+                               "packs float32 kernels only, use --format dense")
+        self._pruned = [v for v in _weights(model) if id(v) in pruned_ids]
+        self._others = [v for v in _weights(model) if id(v) not in pruned_ids]
+        arrays = [v.numpy() for v in self._pruned]
+        packed = packing.pack(arrays)
+        self.weights = Compressed(packed, [v.numpy() for v in self._others])
+        self.bound_bytes = packing.bound_bytes(arrays, [v.numpy() for v in self._others])
+        self.nonzeros = int(packed.values.size)
+        everything = {id(v): v for v in _weights(model)}
+        self._holders = _holders(model, everything)
+        held = {id(v) for _, _, v in self._holders}
+        missing = [v.name for v in everything.values() if id(v) not in held]
+        if missing:
+            raise LthError(f"the sparse export cannot find the layer attribute holding {missing[0]}; "
+                           "use --format dense for this model")
+        index = {id(v): i for i, v in enumerate(self._pruned)}
+        self.sparse_layers = sorted({
+            layer.name for layer, attr, v in self._holders
+            if id(v) in index and _sparse_capable(layer, attr, tuple(v.shape))
+            and 1.0 - packed.slots[index[id(v)]].nonzeros / max(1, v.shape.num_elements()) >= threshold
+        })
+
+    def __call__(self, inputs, training=False):
+        with self._substituted():
+            return self.model(inputs, training=False)
+
+    @contextmanager
+    def _substituted(self) -> Iterator[None]:
+        """The model's weights replaced by tensors of the current graph, then put back."""
+        w = self.weights
+        mask = w.mask()
+        kernels = w.kernels(mask)
+        tensors = {id(v): t for v, t in zip(self._pruned, kernels)}
+        tensors.update({id(v): t for v, t in zip(self._others, w.others_list())})
+        index = {id(v): i for i, v in enumerate(self._pruned)}
+        patched = []
+        try:
+            for layer, attr, v in self._holders:
+                t = tensors[id(v)]
+                if v.dtype != layer.compute_dtype and v.dtype.is_floating:
+                    t = tf.cast(t, layer.compute_dtype)  # mixed precision: Keras autocasts reads
+                patched.append((layer, attr, v))
+                object.__setattr__(layer, attr, t)  # bypass Keras tracking: nothing is untracked
+            for layer, attr, v in self._holders:
+                if layer.name in self.sparse_layers and attr == "kernel":
+                    sp = w.sparse_kernel(mask, index[id(v)])
+                    dense = tensors[id(v)]
+                    make = _gcn_call if _is_gcn(layer) else _dense_call
+                    patched.append((layer, "call", vars(layer).get("call", _ABSENT)))
+                    object.__setattr__(layer, "call", make(layer, lambda d=dense: d, sp))
+            yield
+        finally:
+            for layer, attr, v in reversed(patched):
+                if v is _ABSENT:
+                    object.__delattr__(layer, attr)
+                else:
+                    object.__setattr__(layer, attr, v)
+
+
+_ABSENT = object()
+
+
+def check_captures(functions: dict[str, Any], module: Compressed) -> None:
+    """Every traced signature reads only the module's variables (never the dense kernels)."""
+    allowed = {id(v) for v in module.variables}
+    for name, fn in functions.items():
+        for v in fn.get_concrete_function().variables:
+            if id(v) not in allowed:
+                raise LthError(f"signature {name} still reads the dense weight {v.name}; "
+                               "use --format dense for this model")
+
+
+# -- building the export ----------------------------------------------------------------------
+def pruned_weights(wrapped, plain) -> list[Any]:
+    """The variables of `plain` (wrap.strip(wrapped)) that `wrapped`'s wrappers prune."""
+    from lth_tf.pruning import wrap
+
+    found = []
+    for w in wrap.wrappers(wrapped):
+        inner = list(w.layer.weights)
+        layer = plain.get_layer(w.layer.name)
+        for weight, _mask, _threshold in w.pruning_vars:
+            at = next(i for i, v in enumerate(inner) if v is weight)
+            found.append(layer.weights[at])
+    return found
+
+
+def default_pruned(model) -> list[Any]:
+    """The weights lth_tf would prune in `model` (those of tfmot's wrappers)."""
+    from lth_tf.pruning import wrap
+
+    return pruned_weights(wrap.wrap(model), model)
+
+
+def _generic(serving: ServingModel) -> tuple[dict[str, Any], dict[str, Any]]:
+    """serving_default for a model signatures.build has no signature for: its inputs, its outputs by name."""
+    specs = [i.type_spec for i in serving.inputs]
+    names = list(serving.model.output_names)
+
+    @tf.function(input_signature=specs)
+    def default(*inputs):
+        out = serving(list(inputs) if len(inputs) > 1 else inputs[0], training=False)
+        out = out if isinstance(out, (list, tuple)) else [out]
+        return dict(zip(names, out, strict=True))
+
+    return {"serving_default": default}, {"signatures": "model inputs in, outputs by name"}
+
+
+def build(model, data: Any = None, pruned: list[Any] | None = None,
+          threshold: float = DEFAULT_THRESHOLD) -> tuple[Compressed, dict[str, Any], dict[str, Any]]:
+    """(module to save, its signatures, their description) of `model` exported sparse.
+
+    `pruned`: the variables to pack without zeros (default `default_pruned(model)`).
+    """
+    from lth_tf.export import signatures as sig
+
+    serving = ServingModel(model, default_pruned(model) if pruned is None else pruned, threshold)
+    sigs, doc = sig.build(serving, data)
+    if not sigs:
+        sigs, doc = _generic(serving)
+    check_captures(sigs, serving.weights)
+    doc["weights"] = {
+        "stored": "sparse: pruned kernels as a bit mask (uint8, MSB first) + nonzero float32 values",
+        "pruned_weights": serving.weights._total,
+        "nonzeros": serving.nonzeros,
+        "bound_bytes": serving.bound_bytes,
+        "sparse_matmul_layers": serving.sparse_layers,
+        "sparse_threshold": threshold,
+    }
+    return serving.weights, sigs, doc
