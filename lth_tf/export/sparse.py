@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -40,53 +41,84 @@ DEFAULT_THRESHOLD = 0.9
 _SHIFTS = np.arange(7, -1, -1, dtype=np.uint8)  # MSB first, as np.packbits
 
 
+@dataclass(frozen=True)
+class _Layout:
+    slots: tuple[packing.Slot, ...]
+    total: int
+    other_at: tuple[tuple[str, int, tuple[int, ...]], ...]
+    values: int  # nonzero values (float32) at the blob's start
+    floats: int  # other float32 weights after them
+
+
 class Compressed(tf.Module):
-    """The variables of a sparse export and the arithmetic that turns them back into weights."""
+    """The variables of a sparse export and the arithmetic that turns them back into weights.
+
+    One uint8 variable `blob` holds, byte for byte: the nonzero values (float32,
+    little-endian), the other float32 weights, then the packed bits. One
+    variable rather than three keeps the checkpoint's fixed cost (index entries,
+    object graph: about 100 bytes a variable) small next to the bound of a tiny,
+    very sparse model. Other weights of other dtypes get one variable per dtype.
+    """
 
     def __init__(self, packed: packing.Packed, others: list[np.ndarray]):
         super().__init__(name="ticket")
-        self.bits = tf.Variable(packed.bits, trainable=False, name="bits")
-        self.values = tf.Variable(packed.values, trainable=False, name="values")
-        self._slots = packed.slots
-        self._total = packed.total
-        # others: grouped by dtype, one flat variable each; (dtype, offset, shape) per weight
         groups: dict[str, list[np.ndarray]] = {}
-        self._other_at: list[tuple[str, int, tuple[int, ...]]] = []
+        other_at = []  # (dtype, offset in its group, shape) of every other weight
         for w in others:
             key = np.dtype(w.dtype).name
             offset = sum(a.size for a in groups.get(key, []))
             groups.setdefault(key, []).append(np.ravel(w))
-            self._other_at.append((key, offset, tuple(w.shape)))
-        self.others = {
-            key: tf.Variable(np.concatenate(parts), trainable=False, name=f"others_{key}")
-            for key, parts in groups.items()
-        }
+            other_at.append((key, offset, tuple(w.shape)))
+        floats = np.concatenate(groups.pop("float32", [np.zeros(0, np.float32)]))
+        parts = [packed.values.astype("<f4").view(np.uint8), floats.astype("<f4").view(np.uint8),
+                 packed.bits]
+        self.blob = tf.Variable(np.concatenate(parts), trainable=False, name="blob")
+        for key, group in groups.items():
+            name = f"others_{key}"
+            setattr(self, name, tf.Variable(np.concatenate(group), trainable=False, name=name))
+        # Plain (untracked) object: the layout lives in the graph as constants, not in variables/.
+        self._layout = _Layout(packed.slots, packed.total, tuple(other_at),
+                               values=packed.values.size, floats=floats.size)
+
+    def _floats(self, start: int, count: int):
+        """float32 entries [start, start + count) of the blob's float part."""
+        raw = self.blob[4 * start : 4 * (start + count)]
+        return tf.bitcast(tf.reshape(raw, [count, 4]), tf.float32)
+
+    def values(self, start: int = 0, count: int | None = None):
+        count = self._layout.values - start if count is None else count
+        return self._floats(start, count)
 
     def mask(self):
         """The unpacked nonzero pattern, (total,) bool."""
-        bits = tf.bitwise.right_shift(self.bits[:, None], tf.constant(_SHIFTS))
-        bits = tf.reshape(tf.bitwise.bitwise_and(bits, 1), [-1])[: self._total]
+        bits = self.blob[4 * (self._layout.values + self._layout.floats) :]
+        bits = tf.bitwise.right_shift(bits[:, None], tf.constant(_SHIFTS))
+        bits = tf.reshape(tf.bitwise.bitwise_and(bits, 1), [-1])[: self._layout.total]
         return tf.cast(bits, tf.bool)
 
     def kernels(self, mask) -> list[Any]:
         """Every pruned kernel, dense, zeros restored."""
-        flat = tf.scatter_nd(tf.where(mask), self.values, [self._total])
+        flat = tf.scatter_nd(tf.where(mask), self.values(), [self._layout.total])
         return [
-            tf.reshape(flat[s.bit_offset : s.bit_offset + s.size], s.shape) for s in self._slots
+            tf.reshape(flat[s.bit_offset : s.bit_offset + s.size], s.shape)
+            for s in self._layout.slots
         ]
 
     def sparse_kernel(self, mask, i: int):
         """Pruned kernel `i` (rank 2) as a tf.SparseTensor, entries in row-major order."""
-        s = self._slots[i]
+        s = self._layout.slots[i]
         where = tf.where(tf.reshape(mask[s.bit_offset : s.bit_offset + s.size], s.shape))
-        values = self.values[s.value_offset : s.value_offset + s.nonzeros]
-        return tf.SparseTensor(where, values, s.shape)
+        return tf.SparseTensor(where, self.values(s.value_offset, s.nonzeros), s.shape)
 
     def others_list(self) -> list[Any]:
         out = []
-        for key, offset, shape in self._other_at:
+        for key, offset, shape in self._layout.other_at:
             size = int(np.prod(shape, dtype=np.int64))
-            out.append(tf.reshape(self.others[key][offset : offset + size], shape))
+            if key == "float32":
+                flat = self._floats(self._layout.values + offset, size)
+            else:
+                flat = getattr(self, f"others_{key}")[offset : offset + size]
+            out.append(tf.reshape(flat, shape))
         return out
 
 
@@ -299,7 +331,7 @@ def build(model, data: Any = None, pruned: list[Any] | None = None,
     check_captures(sigs, serving.weights)
     doc["weights"] = {
         "stored": "sparse: pruned kernels as a bit mask (uint8, MSB first) + nonzero float32 values",
-        "pruned_weights": serving.weights._total,
+        "pruned_weights": serving.weights._layout.total,
         "nonzeros": serving.nonzeros,
         "bound_bytes": serving.bound_bytes,
         "sparse_matmul_layers": serving.sparse_layers,
