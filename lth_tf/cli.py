@@ -4,7 +4,7 @@
     lth-tf run --preset NAME [--config FILE.toml] [--set key=value ...] [--rounds N]
                [--seed S] [--out DIR] [--data-dir DIR] [--quiet]
     lth-tf report RUN_DIR
-    lth-tf export RUN_DIR [--round R] --out PATH
+    lth-tf export RUN_DIR [--round R] --out PATH [--format dense|sparse|tflite]
 
 Errors a user can cause print one line on stderr and exit with code 2. Every
 check that needs no TensorFlow (arguments, config, paths, stored rounds, the
@@ -26,6 +26,7 @@ from pathlib import Path
 from lth_tf import config as C
 from lth_tf import onednn, sources, store
 from lth_tf.errors import LthError
+from lth_tf.export import FORMATS as EXPORT_FORMATS
 
 EXIT_USAGE = 2
 
@@ -58,6 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--round", type=int, default=None)
     exp.add_argument("--out", required=True)
     exp.add_argument("--data-dir", default=None, help="data folder (for the model's input shape)")
+    exp.add_argument(
+        "--format", choices=EXPORT_FORMATS, default="dense",
+        help="dense: Keras SavedModel; sparse: pruned kernels stored without their zeros "
+        "(tf.saved_model.load only); tflite: a TFLite model with sparse weights (image models)",
+    )  # fmt: skip
     return p
 
 
@@ -186,10 +192,10 @@ def cmd_export(args) -> int:
     data = None if exp.data.name == sources.PYTHON else datasets.load(exp.data, data_dir, seed=exp.seed)
     search = LotterySearch.open(run_dir, exp=exp, data_dir=data_dir, data=data)
     chosen = args.round if args.round is not None else _winner_round(search)
-    path = search.export(round=chosen, out=out)
+    path = search.export(round=chosen, out=out, format=args.format)
     metrics = search.store.round_metrics(chosen)
-    label = f"round {chosen} ({100 * metrics['sparsity']:.2f}% sparse)"
-    if chosen == 0:
+    label = f"round {chosen} ({100 * metrics['sparsity']:.2f}% sparse, {args.format})"
+    if chosen == 0 and args.format == "dense":
         lines = size_report(path, label="dense")
     else:
         with tempfile.TemporaryDirectory(prefix="lth-dense-") as tmp:
