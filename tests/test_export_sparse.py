@@ -222,7 +222,7 @@ def test_sparse_gcn_export_gives_the_masked_models_logits(served):
     np.testing.assert_allclose(served.got["gcn-sparse"], served.ref["gcn"], atol=1e-5)
     np.testing.assert_allclose(served.got["gcn-sparse"], served.got["gcn-dense"], atol=1e-5)
     # the first layer's input (node features) is sparse: its kernel is rebuilt dense
-    assert served.docs["gcn-sparse"]["weights"]["sparse_matmul_layers"] == ["gcn1"]
+    assert served.docs["gcn-sparse"]["weights"]["sparse_matmul_layers"] == ["output"]
     assert "serving_dense" in served.docs["gcn-sparse"]
 
 

@@ -25,16 +25,17 @@ this costs or saves.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from lth_tf._keras import keras, tf
+from lth_tf._keras import tf
 from lth_tf.errors import LthError
 from lth_tf.export import packing
+from lth_tf.export.sparse_calls import dense_call, gcn_call, is_gcn, sparse_capable
 
 # A Dense/GCN kernel at least this sparse is multiplied as a tf.SparseTensor.
 DEFAULT_THRESHOLD = 0.9
@@ -147,55 +148,6 @@ def _holders(model, variables: dict[int, Any]) -> list[tuple[Any, str, Any]]:
     return found
 
 
-def _is_gcn(layer) -> bool:
-    return any(c.__name__ == "GCNConv" for c in type(layer).__mro__)
-
-
-def _sparse_capable(layer, attr: str, shape: tuple[int, ...]) -> bool:
-    return attr == "kernel" and len(shape) == 2 and (
-        type(layer) is keras.layers.Dense or _is_gcn(layer)
-    )
-
-
-# -- sparse layer calls --------------------------------------------------------------------
-def _matmul(x, kernel, sparse_kernel):
-    """x @ kernel with the kernel sparse where possible (x dense rank 2)."""
-    if isinstance(x, tf.SparseTensor):
-        return tf.sparse.sparse_dense_matmul(x, kernel())
-    if x.shape.rank != 2:
-        return tf.tensordot(x, kernel(), 1)
-    # (K^T x^T)^T: the sparse operand first, as sparse_dense_matmul wants it.
-    return tf.transpose(
-        tf.sparse.sparse_dense_matmul(sparse_kernel, x, adjoint_a=True, adjoint_b=True)
-    )
-
-
-def _dense_call(layer, kernel, sparse_kernel) -> Callable:
-    def call(inputs, *args, **kwargs):
-        y = _matmul(inputs, kernel, sparse_kernel)
-        if layer.use_bias:
-            y = tf.nn.bias_add(y, layer.bias)
-        return layer.activation(y) if layer.activation is not None else y
-
-    return call
-
-
-def _gcn_call(layer, kernel, sparse_kernel) -> Callable:
-    """Spektral's GCNConv.call (x @ W, then A @ ., bias, mask, activation) with W sparse."""
-
-    def call(inputs, mask=None, **kwargs):
-        x, a = inputs
-        y = _matmul(x, kernel, sparse_kernel)
-        y = tf.sparse.sparse_dense_matmul(a, y) if isinstance(a, tf.SparseTensor) else a @ y
-        if layer.use_bias:
-            y = tf.nn.bias_add(y, layer.bias)
-        if mask is not None:
-            y *= mask[0]
-        return layer.activation(y)
-
-    return call
-
-
 class ServingModel:
     """Stands in for the Keras model in lth_tf.export.signatures: same inputs and
     outputs; each call (i.e. each trace) computes the weights from `weights` and
@@ -224,9 +176,10 @@ class ServingModel:
             raise LthError(f"the sparse export cannot find the layer attribute holding {missing[0]}; "
                            "use --format dense for this model")
         index = {id(v): i for i, v in enumerate(self._pruned)}
+        self.traced_sparse: set[str] = set()  # layers whose trace used the sparse product
         self.sparse_layers = sorted({
             layer.name for layer, attr, v in self._holders
-            if id(v) in index and _sparse_capable(layer, attr, tuple(v.shape))
+            if id(v) in index and sparse_capable(layer, attr, tuple(v.shape))
             and 1.0 - packed.slots[index[id(v)]].nonzeros / max(1, v.shape.num_elements()) >= threshold
         })
 
@@ -255,9 +208,10 @@ class ServingModel:
                 if layer.name in self.sparse_layers and attr == "kernel":
                     sp = w.sparse_kernel(mask, index[id(v)])
                     dense = tensors[id(v)]
-                    make = _gcn_call if _is_gcn(layer) else _dense_call
+                    make = gcn_call if is_gcn(layer) else dense_call
                     patched.append((layer, "call", vars(layer).get("call", _ABSENT)))
-                    object.__setattr__(layer, "call", make(layer, lambda d=dense: d, sp))
+                    used = lambda name=layer.name: self.traced_sparse.add(name)
+                    object.__setattr__(layer, "call", make(layer, lambda d=dense: d, sp, used))
             yield
         finally:
             for layer, attr, v in reversed(patched):
@@ -334,7 +288,7 @@ def build(model, data: Any = None, pruned: list[Any] | None = None,
         "pruned_weights": serving.weights._layout.total,
         "nonzeros": serving.nonzeros,
         "bound_bytes": serving.bound_bytes,
-        "sparse_matmul_layers": serving.sparse_layers,
+        "sparse_matmul_layers": sorted(serving.traced_sparse),
         "sparse_threshold": threshold,
     }
     return serving.weights, sigs, doc
