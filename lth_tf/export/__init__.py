@@ -106,7 +106,12 @@ FORMATS = ("dense", "sparse", "tflite")
 
 
 def export_savedmodel(
-    model, path: str | Path, data: Any = None, format: str = "dense", pruned: Any = None
+    model,
+    path: str | Path,
+    data: Any = None,
+    format: str = "dense",
+    pruned: Any = None,
+    sparse_threshold: float | None = None,
 ) -> Path:
     """Write `model` as a SavedModel at `path`, replacing an older export of ours.
 
@@ -132,7 +137,7 @@ def export_savedmodel(
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic.clean_leftovers([path.parent], target=path.name)
     writers = {"dense": _dense_writer, "sparse": _sparse_writer, "tflite": _tflite_writer}
-    write = writers[format](model, data, pruned)
+    write = writers[format](model, data, pruned, sparse_threshold)
     work = atomic.temp_dir(path.parent, path.name)
     new = work / "new"
     tf_log = logging.getLogger("tensorflow")
@@ -153,7 +158,7 @@ def export_savedmodel(
     return path
 
 
-def _dense_writer(model, data: Any, pruned: Any = None):
+def _dense_writer(model, data: Any, *_):
     from lth_tf.export import signatures as sig
 
     model = exportable(model)
@@ -166,11 +171,12 @@ def _dense_writer(model, data: Any, pruned: Any = None):
     return write
 
 
-def _sparse_writer(model, data: Any, pruned: Any):
+def _sparse_writer(model, data: Any, pruned: Any, threshold: float | None):
     from lth_tf._keras import tf
     from lth_tf.export import sparse
 
-    module, signatures, described = sparse.build(model, data, pruned)
+    threshold = sparse.DEFAULT_THRESHOLD if threshold is None else threshold
+    module, signatures, described = sparse.build(model, data, pruned, threshold)
 
     def write(new: Path) -> dict[str, Any]:
         tf.saved_model.save(module, str(new), signatures=signatures)
@@ -179,7 +185,7 @@ def _sparse_writer(model, data: Any, pruned: Any):
     return write
 
 
-def _tflite_writer(model, data: Any, pruned: Any = None):
+def _tflite_writer(model, data: Any, *_):
     from lth_tf.export import tflite
 
     return lambda new: tflite.write(model, data, new)
