@@ -86,25 +86,21 @@ def _size_row(path: Path, model: str, sparsity: float, **extra: Any) -> dict[str
             "nonzeros": w["nonzeros"], "pruned_weights": w["pruned_weights"]}
 
 
-def _median_seconds(fn: Callable[[], Any], calls: int, warmup: int = 3) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(calls):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
-def _latencies(paths: dict[str, Path], signature: str, feeds: dict[str, Any], calls: int) -> dict[str, float]:
+def _latencies(paths: dict[str, Path], signature: str, feeds: dict[str, Any], calls: int,
+               warmup: int = 3) -> dict[str, float]:
+    """Median seconds per call of each export; calls interleaved (kind by kind, round by
+    round) so that load from other processes falls on every kind alike."""
     from lth_tf._keras import tf
 
-    out = {}
-    for kind, path in paths.items():
-        fn = tf.saved_model.load(str(path)).signatures[signature]
-        out[kind] = _median_seconds(lambda fn=fn: fn(**feeds)["logits"].numpy(), calls)
-    return out
+    fns = {kind: tf.saved_model.load(str(path)).signatures[signature] for kind, path in paths.items()}
+    times: dict[str, list[float]] = {kind: [] for kind in fns}
+    for i in range(warmup + calls):
+        for kind, fn in fns.items():
+            t0 = time.perf_counter()
+            fn(**feeds)["logits"].numpy()
+            if i >= warmup:
+                times[kind].append(time.perf_counter() - t0)
+    return {kind: statistics.median(t) for kind, t in times.items()}
 
 
 # -- size ------------------------------------------------------------------------------------
