@@ -182,6 +182,9 @@ def cmd_export(args) -> int:
             f"--out {out} is the run's own ticket folder (kept by `lth-tf run`); give another path"
         )
     data_dir = _check_data_dir(args.data_dir)
+    if args.format == "tflite" and exp.is_graph:
+        raise LthError("--format tflite takes image models (TFLite has no sparse graph "
+                       "inputs); use --format sparse for a GCN")
 
     onednn.choose(graph=exp.is_graph)  # before TF loads: TF reads it once
     _import_tf_quietly()

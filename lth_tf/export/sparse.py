@@ -216,7 +216,10 @@ class ServingModel:
             for layer, attr, v in self._holders:
                 if layer.name in self.sparse_layers and attr == "kernel":
                     sp = w.sparse_kernel(positions[index[id(v)]], index[id(v)])
-                    dense = tensors[id(v)]
+                    if layer.compute_dtype != sp.dtype:  # mixed precision
+                        sp = tf.SparseTensor(sp.indices, tf.cast(sp.values, layer.compute_dtype),
+                                             sp.dense_shape)
+                    dense = vars(layer)["kernel"]  # the substituted tensor (cast if need be)
                     make = gcn_call if is_gcn(layer) else dense_call
                     patched.append((layer, "call", vars(layer).get("call", _ABSENT)))
                     used = lambda name=layer.name: self.traced_sparse.add(name)
@@ -267,7 +270,10 @@ def default_pruned(model) -> list[Any]:
 
 def _generic(serving: ServingModel) -> tuple[dict[str, Any], dict[str, Any]]:
     """serving_default for a model signatures.build has no signature for: its inputs, its outputs by name."""
-    specs = [i.type_spec for i in serving.inputs]
+    specs = [
+        tf.TensorSpec(i.shape, i.dtype, name) if isinstance(i.type_spec, tf.TensorSpec) else i.type_spec
+        for i, name in zip(serving.inputs, serving.model.input_names, strict=True)
+    ]
     names = list(serving.model.output_names)
 
     @tf.function(input_signature=specs)
