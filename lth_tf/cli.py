@@ -197,7 +197,8 @@ def cmd_export(args) -> int:
     chosen = args.round if args.round is not None else _winner_round(search)
     path = search.export(round=chosen, out=out, format=args.format)
     metrics = search.store.round_metrics(chosen)
-    label = f"round {chosen} ({100 * metrics['sparsity']:.2f}% sparse, {args.format})"
+    kind = "" if args.format == "dense" else f", {args.format} format"
+    label = f"round {chosen} ({100 * metrics['sparsity']:.2f}% sparse{kind})"
     if chosen == 0 and args.format == "dense":
         lines = size_report(path, label="dense")
     else:

@@ -228,7 +228,7 @@ def test_sparse_gcn_export_gives_the_masked_models_logits(served):
 
 def test_cli_export_format_sparse(served):
     np.testing.assert_allclose(served.got["gcn-cli"], served.ref["gcn-cli"], atol=1e-5)
-    assert "the bound" in served.ref["cli_lines"] and "sparse)" in served.ref["cli_lines"]
+    assert "the bound" in served.ref["cli_lines"] and "sparse format)" in served.ref["cli_lines"]
     assert served.docs["gcn-cli"]["weights"]["nonzeros"] < served.docs["gcn-cli"]["weights"]["pruned_weights"]
 
 
