@@ -63,15 +63,16 @@ EXPORTS: dict[str, Callable[..., Path]] = {
 
 
 # -- helpers -------------------------------------------------------------------------------------
-def _random_masks(wrapped, sparsity: float, seed: int):
-    """Random masks of `sparsity` on every pruned kernel; (stripped model, pruned variables)."""
+def _random_masks(wrapped, kernels: dict[str, np.ndarray], sparsity: float, seed: int):
+    """Random masks of `sparsity` over the unpruned `kernels` (wrap.get_kernels before any
+    mask; masks do not compound); (stripped model, pruned variables)."""
     from lth_tf.export import sparse
     from lth_tf.pruning import wrap
 
     rng = np.random.default_rng(seed)
-    kernels = wrap.get_kernels(wrapped)
     wrap.set_masks(wrapped, {k: (rng.random(v.shape) >= sparsity).astype(np.float32)
                              for k, v in kernels.items()})
+    wrap.set_kernels(wrapped, kernels)  # kernel * new mask
     plain = wrap.strip(wrapped)
     return plain, sparse.pruned_weights(wrapped, plain)
 
@@ -113,11 +114,13 @@ def resnet64_sizes(sparsities: list[float], work: Path) -> list[dict[str, Any]]:
 
     keras.backend.clear_session()
     wrapped = wrap.wrap(models.build(C.Model(name="resnet18", width=64), (32, 32, 3), 10, 0))
+    kernels = wrap.get_kernels(wrapped)
     rows = []
     for i, s in enumerate(sparsities):
-        plain, pruned = _random_masks(wrapped, s, seed=i)
+        plain, pruned = _random_masks(wrapped, kernels, s, seed=i)
         path = export_sparse(plain, pruned, None, work / f"resnet64-{i}")
         rows.append(_size_row(path, "resnet18_w64_untrained", s))
+        assert abs(1 - rows[-1]["nonzeros"] / rows[-1]["pruned_weights"] - s) < 0.01, rows[-1]
         if i == 0:
             dense = export_dense(plain, pruned, None, work / "resnet64-dense")
             rows[-1]["dense_variables_bytes"] = directory_size(dense / "variables")
@@ -180,9 +183,10 @@ def image_latency(name: str, width: int | None, sparsities: list[float], work: P
     keras.backend.clear_session()
     cfg = C.Model(name=name, width=width) if width else C.Model(name=name)
     wrapped = wrap.wrap(models.build(cfg, (32, 32, 3), 10, 0))
+    kernels = wrap.get_kernels(wrapped)
     rows = []
     for i, s in enumerate(sparsities):
-        plain, pruned = _random_masks(wrapped, s, seed=10 + i)
+        plain, pruned = _random_masks(wrapped, kernels, s, seed=10 + i)
         paths = {k: f(plain, pruned, None, work / f"{name}-{i}-{k}") for k, f in EXPORTS.items()}
         for batch in (1, 256):
             x = tf.constant(np.random.default_rng(batch).standard_normal((batch, 32, 32, 3)), tf.float32)
