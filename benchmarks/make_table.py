@@ -90,6 +90,7 @@ def table() -> str:
         )
     else:
         lines.append("| export_size | not run | | | |")
+    lines += efficiency_rows()
     cifar = _load("cifar_resnet18_cpu")
     if cifar:
         h = cifar["headline"]
@@ -143,6 +144,31 @@ def own_data_rows() -> list[str]:
             f"{_pct(h['ticket_test'])} vs dense {_pct(h['dense_test'])}, random reinit "
             f"{_pct(h['random_reinit_test'])} | report | – | {_where(own)} |"
         )
+    return rows
+
+
+def efficiency_rows() -> list[str]:
+    """Rows of benchmarks/efficiency.py: sparse export size over the bound, latency vs dense."""
+    eff = _load("efficiency")
+    if not eff:
+        return ["| efficiency | not run | | | |"]
+    h = eff["headline"]
+    resnet = ", ".join(f"{_pct(float(s), 0)} {r:.2f}" for s, r in h["size_ratio_resnet18_w64"].items())
+    gcn = h["size_ratio_gcn"]
+    size = (
+        f"| efficiency, size | sparse SavedModel variables/ over the bound: ResNet-18 w64 {resnet}; "
+        f"GCN tickets {min(gcn.values()):.2f}-{max(gcn.values()):.2f} ({_pct(float(min(gcn)), 0)}-"
+        f"{_pct(float(max(gcn)), 1)} sparse) | ≤ 1.2 | {'yes' if h['within_1_2x'] else 'no'} | {_where(eff)} |"
+    )
+    rows = [size]
+    cells = []
+    for r in eff["latency"]:
+        v = r["vs_dense"]
+        batch = r["batch"] if isinstance(r["batch"], int) else "graph"
+        cells.append(f"{r['model']} {_pct(r['sparsity'], 0)} b{batch}: sparse {v['sparse']:.2f}x, "
+                     f"rebuild {v['sparse_rebuild']:.2f}x")
+    rows.append(f"| efficiency, latency | median time per call / dense export: {'; '.join(cells)} | "
+                f"report | – | same run |")
     return rows
 
 

@@ -192,9 +192,13 @@ class TicketSearch:
             round = ticket["round"]
         return wrap.strip(search.model_for_round(round))
 
-    def export(self, path: str | Path, round: int | None = None) -> Path:
-        """A SavedModel of a round's ticket (default: the winner) that loads in plain TF."""
-        return self._opened().export(round, path)
+    def export(self, path: str | Path, round: int | None = None, format: str = "dense") -> Path:
+        """A SavedModel of a round's ticket (default: the winner) that loads in plain TF.
+
+        format: "dense" (a Keras SavedModel), "sparse" (pruned kernels stored without
+        their zeros; `tf.saved_model.load` only) or "tflite" (a .tflite file, image models).
+        """
+        return self._opened().export(round, path, format=format)
 
     def _opened(self) -> LotterySearch:
         if self.search is None:

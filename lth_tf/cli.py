@@ -4,7 +4,7 @@
     lth-tf run --preset NAME [--config FILE.toml] [--set key=value ...] [--rounds N]
                [--seed S] [--out DIR] [--data-dir DIR] [--quiet]
     lth-tf report RUN_DIR
-    lth-tf export RUN_DIR [--round R] --out PATH
+    lth-tf export RUN_DIR [--round R] --out PATH [--format dense|sparse|tflite|narrow]
     lth-tf sweep --preset NAME --seeds 0-4 --grid KEY=V1,V2 ... --out SWEEP_DIR [--jobs N | --ray ADDR]
     lth-tf compare RUN_OR_SWEEP_DIR ... [--out DIR]
 
@@ -29,10 +29,12 @@ from lth_tf import config as C
 from lth_tf import onednn, rundir, sources, store
 from lth_tf.compare import command as compare_command
 from lth_tf.errors import LthError
+from lth_tf.export import FORMATS as EXPORT_FORMATS
 from lth_tf.schedule import RewindMode
 from lth_tf.sweep import command as sweep_command
 
 EXIT_USAGE = 2
+NARROW = "narrow"  # export format of channel-pruned tickets (lth_tf/export/narrow.py)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -64,9 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--out", required=True)
     exp.add_argument("--data-dir", default=None, help="data folder (for the model's input shape)")
     exp.add_argument(
-        "--format", default="savedmodel", choices=("savedmodel", "narrow"),
-        help="savedmodel (masked weights) or narrow (channel-pruned: fewer filters/units)",
-    )
+        "--format", choices=(*EXPORT_FORMATS, NARROW), default="dense",
+        help="dense: Keras SavedModel; sparse: pruned kernels stored without their zeros "
+        "(tf.saved_model.load only); tflite: a TFLite model with sparse weights (image models); "
+        "narrow: a channel-pruned ticket as a physically narrower model (fewer filters/units)",
+    )  # fmt: skip
 
     sweep_command.add_parser(sub)
     compare_command.add_parser(sub)
@@ -182,6 +186,9 @@ def cmd_export(args) -> int:
             f"--out {out} is the run's own ticket folder (kept by `lth-tf run`); give another path"
         )
     data_dir = _check_data_dir(args.data_dir)
+    if args.format == "tflite" and exp.is_graph:
+        raise LthError("--format tflite takes image models (TFLite has no sparse graph "
+                       "inputs); use --format sparse for a GCN")
 
     onednn.choose(graph=exp.is_graph)  # before TF loads: TF reads it once
     _import_tf_quietly()
@@ -193,16 +200,17 @@ def cmd_export(args) -> int:
     search = LotterySearch.open(run_dir, exp=exp, data_dir=data_dir, data=data)
     chosen = args.round if args.round is not None else search.winner_round()
     metrics = search.store.round_metrics(chosen)
-    label = f"round {chosen} ({100 * metrics['sparsity']:.2f}% sparse)"
-    if args.format == "narrow":  # parameters of the narrower model vs the dense one
+    kind = "" if args.format == "dense" else f", {args.format} format"
+    label = f"round {chosen} ({100 * metrics['sparsity']:.2f}% sparse{kind})"
+    if args.format == NARROW:  # parameters of the narrower model vs the dense one
         from lth_tf.export.narrow import export_narrow
 
         path, lines = export_narrow(search, chosen, out)
-    elif chosen == 0:
+    elif chosen == 0 and args.format == "dense":
         path = search.export(round=chosen, out=out)
         lines = size_report(path, label="dense")
     else:
-        path = search.export(round=chosen, out=out)
+        path = search.export(round=chosen, out=out, format=args.format)
         with tempfile.TemporaryDirectory(prefix="lth-dense-") as tmp:
             dense = search.export(round=0, out=Path(tmp) / "dense")
             lines = size_report(path, dense=dense, label="ticket")

@@ -228,9 +228,14 @@ class LotterySearch:
         self._emit(E.RunFinished(run_dir=str(self.run_dir), ticket=ticket))
         return summary
 
-    def export(self, round: int | None = None, out: str | Path | None = None) -> Path:
-        """Write a SavedModel of a round's ticket (default: the winner)."""
-        from lth_tf.export import export_savedmodel
+    def export(
+        self, round: int | None = None, out: str | Path | None = None, format: str = "dense"
+    ) -> Path:
+        """Write a SavedModel of a round's ticket (default: the winner).
+
+        `format` "sparse" stores the pruned kernels without their zeros (lth_tf.export.sparse).
+        """
+        from lth_tf.export import export_savedmodel, sparse
 
         if round is None:
             round = self.winner_round()
@@ -238,7 +243,10 @@ class LotterySearch:
         # A run given its data from Python and opened without it exports without
         # mean/std (float inputs only; the export's marker JSON says so).
         no_data = self._data is None and self.exp.data.name == sources.PYTHON
-        export_savedmodel(wrap.strip(self.model_for_round(round)), path, None if no_data else self.data)
+        wrapped = self.model_for_round(round)
+        plain = wrap.strip(wrapped)
+        pruned = sparse.pruned_weights(wrapped, plain) if format == "sparse" else None
+        export_savedmodel(plain, path, None if no_data else self.data, format=format, pruned=pruned)
         return path
 
     def winner_round(self) -> int:

@@ -82,6 +82,19 @@ def test_api_summary_controls_and_ticket(api_run, tmp_path):
     assert (out / "saved_model.pb").is_file()
 
 
+def test_api_export_sparse(api_run, tmp_path):
+    """format="sparse" from the Python API: the generic signature gives the ticket's logits."""
+    from lth_tf._keras import tf
+
+    search = api_run[0]
+    out = search.export(tmp_path / "sparse", round=2, format="sparse")
+    served = tf.saved_model.load(str(out)).signatures["serving_default"]
+    (name,) = served.structured_input_signature[1]
+    x = splits()[2][0]
+    (got,) = served(**{name: tf.constant(x)}).values()
+    np.testing.assert_allclose(got.numpy(), search.ticket_model(round=2)(x).numpy(), atol=1e-5)
+
+
 def test_api_run_dir_works_with_the_cli(api_run, tmp_path):
     """report and export on a run directory the Python API wrote."""
     search = api_run[0]

@@ -51,6 +51,9 @@ class _DropUncompiledWarning(logging.Filter):
         return _UNCOMPILED_WARNING not in record.getMessage()
 
 
+TFLITE_FILE = "model.tflite"  # lth_tf.export.tflite.MODEL_FILE (that module imports TF)
+
+
 def is_savedmodel(path: str | Path) -> bool:
     return (Path(path) / SAVED_MODEL_FILE).is_file()
 
@@ -62,7 +65,7 @@ def is_our_export(path: str | Path) -> bool:
         written_by = json.loads(marker.read_text(encoding="utf-8")).get("written_by")
     except (OSError, ValueError, AttributeError):
         return False
-    return written_by == "lth-tf" and is_savedmodel(path)
+    return written_by == "lth-tf" and (is_savedmodel(path) or (Path(path) / TFLITE_FILE).is_file())
 
 
 def description(path: str | Path) -> dict[str, Any]:
@@ -75,6 +78,11 @@ def usage(path: str | Path) -> list[str]:
     from lth_tf.export import signatures as sig
 
     doc = description(path)
+    if doc.get("format") == "TFLite":
+        from lth_tf.export import tflite
+
+        head = f"call it (inputs and outputs in {Path(path) / MARKER_FILE}):"
+        return [head] + [f"    {line}" for line in tflite.usage(str(path))]
     listed = ", ".join(sig.names(doc)) or "serving_default"
     head = f"call it (signatures: {listed}; inputs and outputs in {Path(path) / MARKER_FILE}):"
     return [head] + [f"    {line}" for line in sig.usage(str(path), doc)]
@@ -94,8 +102,23 @@ def check_target(path: str | Path) -> Path:
     return path
 
 
-def export_savedmodel(model, path: str | Path, data: Any = None) -> Path:
+FORMATS = ("dense", "sparse", "tflite")
+
+
+def export_savedmodel(
+    model,
+    path: str | Path,
+    data: Any = None,
+    format: str = "dense",
+    pruned: Any = None,
+    sparse_threshold: float | None = None,
+) -> Path:
     """Write `model` as a SavedModel at `path`, replacing an older export of ours.
+
+    `format`: "dense" (a Keras SavedModel, kernels with their zeros), "sparse"
+    (lth_tf.export.sparse: pruned kernels as bit mask + nonzero values, only for
+    `tf.saved_model.load`) or "tflite" (lth_tf.export.tflite); `pruned` lists the variables of `model` the sparse
+    export packs (default: those lth_tf prunes).
 
     `data` (the run's ImageData/GraphData, or None) supplies what serving needs
     beyond the weights: mean/std and class names, the graph's normalisation
@@ -108,22 +131,20 @@ def export_savedmodel(model, path: str | Path, data: Any = None) -> Path:
     Either way, a failed export leaves the old one as it was. Temporary folders
     of killed exports to the same path are removed first.
     """
+    if format not in FORMATS:
+        raise LthError(f"export format '{format}' is unknown; use one of {', '.join(FORMATS)}")
     path = check_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic.clean_leftovers([path.parent], target=path.name)
-    from lth_tf.export import signatures as sig
-
-    model = exportable(model)
-    signatures, described = sig.build(model, data)
+    writers = {"dense": _dense_writer, "sparse": _sparse_writer, "tflite": _tflite_writer}
+    write = writers[format](model, data, pruned, sparse_threshold)
     work = atomic.temp_dir(path.parent, path.name)
     new = work / "new"
     tf_log = logging.getLogger("tensorflow")
     quiet = _DropUncompiledWarning()
     tf_log.addFilter(quiet)
     try:
-        model.save(
-            str(new), save_format="tf", include_optimizer=False, signatures=signatures or None
-        )
+        described = write(new)
         marker = {"written_by": "lth-tf", "format": "SavedModel", **described}
         atomic.write_json_atomic(new / MARKER_FILE, marker)
         check_target(path)  # still ours (or absent) now that the new export is ready
@@ -135,6 +156,39 @@ def export_savedmodel(model, path: str | Path, data: Any = None) -> Path:
         # else the old export could not be put back: its only copy stays in `work`,
         # which the next export to `path` (or run) restores (atomic.clean_leftovers).
     return path
+
+
+def _dense_writer(model, data: Any, *_):
+    from lth_tf.export import signatures as sig
+
+    model = exportable(model)
+    signatures, described = sig.build(model, data)
+
+    def write(new: Path) -> dict[str, Any]:
+        model.save(str(new), save_format="tf", include_optimizer=False, signatures=signatures or None)
+        return described
+
+    return write
+
+
+def _sparse_writer(model, data: Any, pruned: Any, threshold: float | None):
+    from lth_tf._keras import tf
+    from lth_tf.export import sparse
+
+    threshold = sparse.DEFAULT_THRESHOLD if threshold is None else threshold
+    module, signatures, described = sparse.build(model, data, pruned, threshold)
+
+    def write(new: Path) -> dict[str, Any]:
+        tf.saved_model.save(module, str(new), signatures=signatures)
+        return described
+
+    return write
+
+
+def _tflite_writer(model, data: Any, *_):
+    from lth_tf.export import tflite
+
+    return lambda new: tflite.write(model, data, new)
 
 
 # -- graph layers ------------------------------------------------------------------------
@@ -234,4 +288,11 @@ def size_report(
         )
         ratio = t["gzip_bytes"] / max(1, d["gzip_bytes"])
         lines.append(f"{'':8s} gzip of the {label} is {100 * ratio:.1f}% of the dense model's")
+    bound = description(path).get("weights", {}).get("bound_bytes")
+    if bound:
+        stored = directory_size(Path(path) / "variables")
+        lines.append(
+            f"{'':8s} variables/ {_mb(stored)} = {stored / bound:.2f}x the bound {_mb(bound)} "
+            "(4 B per nonzero pruned weight + 1 bit per pruned weight + 4 B per other weight)"
+        )
     return lines

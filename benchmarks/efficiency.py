@@ -1,0 +1,241 @@
+"""Efficiency of exported tickets: size on disk against the bound, and serving latency.
+
+Size: `variables/` of the sparse SavedModel (lth_tf.export.sparse) over the
+bound (4 bytes per nonzero pruned weight + 1 bit per pruned weight + 4 bytes per
+other weight), uncompressed, for
+  - ResNet-18 width 64 (11.2M weights), untrained, random masks at 50..99%;
+  - the Cora GCN's tickets, every round from 50% sparsity up, of a cora-gcn
+    lottery run (trained weights; the run resumes from benchmarks/runs/efficiency).
+Latency: median seconds per call of each export kind's serving signature,
+loaded with tf.saved_model.load in this process, against the dense export:
+  - the GCN on all of Cora (one call = the whole graph), at the run's last round;
+  - ResNet-18 w16 and Conv-4 on CIFAR-shaped input (batch 1 and 256), untrained,
+    random masks at 90% and 98%.
+Export kinds are functions in EXPORTS (dense, sparse = rebuild convs + sparse
+matmul above 90%, sparse_rebuild = every kernel rebuilt dense); a new kind
+(e.g. a narrowed export) is one more function there.
+
+    python benchmarks/efficiency.py [--quick] [--data-dir /work/shared/data]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.common import RUNS, write_result
+
+
+# -- export kinds: (stripped model, pruned variables, data, path) -> path ------------------------
+def export_dense(plain, pruned, data, path: Path) -> Path:
+    from lth_tf.export import export_savedmodel
+
+    return export_savedmodel(plain, path, data)
+
+
+def export_sparse(plain, pruned, data, path: Path) -> Path:
+    from lth_tf.export import export_savedmodel
+
+    return export_savedmodel(plain, path, data, format="sparse", pruned=pruned)
+
+
+def export_sparse_rebuild(plain, pruned, data, path: Path) -> Path:
+    from lth_tf.export import export_savedmodel
+
+    return export_savedmodel(plain, path, data, format="sparse", pruned=pruned, sparse_threshold=2.0)
+
+
+EXPORTS: dict[str, Callable[..., Path]] = {
+    "dense": export_dense,
+    "sparse": export_sparse,
+    "sparse_rebuild": export_sparse_rebuild,
+}
+
+
+# -- helpers -------------------------------------------------------------------------------------
+def _random_masks(wrapped, kernels: dict[str, np.ndarray], sparsity: float, seed: int):
+    """Random masks of `sparsity` over the unpruned `kernels` (wrap.get_kernels before any
+    mask; masks do not compound); (stripped model, pruned variables)."""
+    from lth_tf.export import sparse
+    from lth_tf.pruning import wrap
+
+    rng = np.random.default_rng(seed)
+    wrap.set_masks(wrapped, {k: (rng.random(v.shape) >= sparsity).astype(np.float32)
+                             for k, v in kernels.items()})
+    wrap.set_kernels(wrapped, kernels)  # kernel * new mask
+    plain = wrap.strip(wrapped)
+    return plain, sparse.pruned_weights(wrapped, plain)
+
+
+def _size_row(path: Path, model: str, sparsity: float, **extra: Any) -> dict[str, Any]:
+    from lth_tf.export import description, directory_size
+
+    w = description(path)["weights"]
+    stored = directory_size(path / "variables")
+    return {"model": model, "sparsity": sparsity, **extra, "variables_bytes": stored,
+            "bound_bytes": w["bound_bytes"], "ratio": stored / w["bound_bytes"],
+            "nonzeros": w["nonzeros"], "pruned_weights": w["pruned_weights"]}
+
+
+def _latencies(paths: dict[str, Path], signature: str, feeds: dict[str, Any], calls: int,
+               warmup: int = 3) -> dict[str, float]:
+    """Median seconds per call of each export; calls interleaved (kind by kind, round by
+    round) so that load from other processes falls on every kind alike."""
+    from lth_tf._keras import tf
+
+    fns = {kind: tf.saved_model.load(str(path)).signatures[signature] for kind, path in paths.items()}
+    times: dict[str, list[float]] = {kind: [] for kind in fns}
+    for i in range(warmup + calls):
+        for kind, fn in fns.items():
+            t0 = time.perf_counter()
+            fn(**feeds)["logits"].numpy()
+            if i >= warmup:
+                times[kind].append(time.perf_counter() - t0)
+    return {kind: statistics.median(t) for kind, t in times.items()}
+
+
+# -- size ------------------------------------------------------------------------------------
+def resnet64_sizes(sparsities: list[float], work: Path) -> list[dict[str, Any]]:
+    from lth_tf import config as C
+    from lth_tf import models
+    from lth_tf._keras import keras
+    from lth_tf.export import directory_size
+    from lth_tf.pruning import wrap
+
+    keras.backend.clear_session()
+    wrapped = wrap.wrap(models.build(C.Model(name="resnet18", width=64), (32, 32, 3), 10, 0))
+    kernels = wrap.get_kernels(wrapped)
+    rows = []
+    for i, s in enumerate(sparsities):
+        plain, pruned = _random_masks(wrapped, kernels, s, seed=i)
+        path = export_sparse(plain, pruned, None, work / f"resnet64-{i}")
+        rows.append(_size_row(path, "resnet18_w64_untrained", s))
+        assert abs(1 - rows[-1]["nonzeros"] / rows[-1]["pruned_weights"] - s) < 0.01, rows[-1]
+        if i == 0:
+            dense = export_dense(plain, pruned, None, work / "resnet64-dense")
+            rows[-1]["dense_variables_bytes"] = directory_size(dense / "variables")
+    return rows
+
+
+def gcn_run(rounds: int, data_dir: str | None):
+    from lth_tf import config as C
+    from lth_tf.lottery import LotterySearch
+
+    exp = C.resolve("cora-gcn", overrides=[f"prune.rounds={rounds}", "prune.controls="])
+    search = LotterySearch(exp, out=RUNS / "efficiency", data_dir=data_dir)
+    for _ in search.rounds():
+        pass
+    return search
+
+
+def gcn_sizes(search, work: Path) -> list[dict[str, Any]]:
+    from lth_tf.export import directory_size
+
+    rows = []
+    for r in search.completed_rounds():
+        sparsity = search.store.round_metrics(r)["sparsity"]
+        if sparsity < 0.5 and r != 0:
+            continue
+        path = search.export(r, work / f"gcn-{r}", format="sparse")
+        row = _size_row(path, "gcn_cora", sparsity, round=r)
+        if r == 0:
+            row["dense_variables_bytes"] = directory_size(search.export(0, work / "gcn-dense") / "variables")
+        rows.append(row)
+    return rows
+
+
+# -- latency ---------------------------------------------------------------------------------
+def gcn_latency(search, work: Path, calls: int) -> list[dict[str, Any]]:
+    from lth_tf.export import sparse
+    from lth_tf.pruning import wrap
+
+    r = search.completed_rounds()[-1]
+    wrapped = search.model_for_round(r)
+    plain = wrap.strip(wrapped)
+    pruned = sparse.pruned_weights(wrapped, plain)
+    paths = {k: f(plain, pruned, search.data, work / f"gcn-lat-{k}") for k, f in EXPORTS.items()}
+    x, a = search.data.inputs()
+    feeds = {"x_indices": x.indices, "x_values": x.values, "x_dense_shape": x.dense_shape,
+             "a_indices": a.indices, "a_values": a.values, "a_dense_shape": a.dense_shape}
+    sec = _latencies(paths, "serving_default", feeds, calls)
+    return [{"model": "gcn_cora", "round": r, "sparsity": search.store.round_metrics(r)["sparsity"],
+             "batch": "whole graph (2708 nodes)", "seconds": sec,
+             "vs_dense": {k: v / sec["dense"] for k, v in sec.items()}}]
+
+
+def image_latency(name: str, width: int | None, sparsities: list[float], work: Path,
+                  calls: int) -> list[dict[str, Any]]:
+    from lth_tf import config as C
+    from lth_tf import models
+    from lth_tf._keras import keras, tf
+    from lth_tf.pruning import wrap
+
+    keras.backend.clear_session()
+    cfg = C.Model(name=name, width=width) if width else C.Model(name=name)
+    wrapped = wrap.wrap(models.build(cfg, (32, 32, 3), 10, 0))
+    kernels = wrap.get_kernels(wrapped)
+    rows = []
+    for i, s in enumerate(sparsities):
+        plain, pruned = _random_masks(wrapped, kernels, s, seed=10 + i)
+        paths = {k: f(plain, pruned, None, work / f"{name}-{i}-{k}") for k, f in EXPORTS.items()}
+        for batch in (1, 256):
+            x = tf.constant(np.random.default_rng(batch).standard_normal((batch, 32, 32, 3)), tf.float32)
+            n = calls if batch == 1 else max(5, calls // 10)
+            sec = _latencies(paths, "serving_normalized", {"image": x}, n)
+            rows.append({"model": f"{name}_w{width}" if width else name, "sparsity": s, "batch": batch,
+                         "calls": n, "seconds": sec, "vs_dense": {k: v / sec["dense"] for k, v in sec.items()}})
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--data-dir", default=None)
+    args = p.parse_args(argv)
+    t0 = time.time()
+    q = args.quick
+    from lth_tf import runtime
+
+    with tempfile.TemporaryDirectory(prefix="lth-efficiency-") as tmp:
+        work = Path(tmp)
+        resnet = resnet64_sizes([0.5, 0.95] if q else [0.5, 0.8, 0.9, 0.95, 0.98, 0.99], work)
+        search = gcn_run(5 if q else 20, args.data_dir)
+        gcn = gcn_sizes(search, work)
+        calls = 10 if q else 100
+        latency = gcn_latency(search, work, calls)
+        latency += image_latency("resnet18", 16, [0.9] if q else [0.9, 0.98], work, calls)
+        latency += image_latency("conv4", None, [0.9] if q else [0.9, 0.98], work, calls)
+    sizes = resnet + gcn
+    pruned = [r for r in sizes if r["sparsity"] >= 0.5]
+    headline = {
+        "max_size_ratio": max(r["ratio"] for r in pruned),
+        "size_ratio_resnet18_w64": {f"{r['sparsity']:.2f}": round(r["ratio"], 3) for r in resnet},
+        "size_ratio_gcn": {f"{r['sparsity']:.4f}": round(r["ratio"], 3) for r in gcn if r["sparsity"] >= 0.5},
+        "within_1_2x": all(r["ratio"] <= 1.2 for r in pruned),
+        "latency_vs_dense": {f"{r['model']} {100 * r['sparsity']:.0f}% batch {r['batch']}":
+                             {k: round(v, 3) for k, v in r["vs_dense"].items()} for r in latency},
+    }
+    body = {"runtime": runtime.settings(), "sizes": sizes, "latency": latency}
+    path = write_result("efficiency", headline, body, q, time.time() - t0)
+    print(path)
+    for r in sizes:
+        print(f"{r['model']:24s} {100 * r['sparsity']:6.2f}%  variables {r['variables_bytes'] / 1e3:9.1f} kB  "
+              f"bound {r['bound_bytes'] / 1e3:9.1f} kB  ratio {r['ratio']:.3f}")
+    for r in latency:
+        cells = "  ".join(f"{k} {1e3 * v:8.2f} ms ({r['vs_dense'][k]:.2f}x)" for k, v in r["seconds"].items())
+        print(f"{r['model']:14s} {100 * r['sparsity']:5.1f}% batch {r['batch']!s:>5}  {cells}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
