@@ -31,9 +31,10 @@ from typing import Any
 import numpy as np
 
 from lth_tf import config as C
-from lth_tf import runtime
+from lth_tf import flops, runtime
 from lth_tf import store as S
 from lth_tf._keras import keras, tf
+from lth_tf.early_stop import EarlyBirdStop
 from lth_tf.errors import LthError
 from lth_tf.events import make_event
 from lth_tf.pruning import masks as M
@@ -73,6 +74,15 @@ class Plan:
         if r == 0:
             return 0.0
         return M.expected_sparsity(self.prune.rate, self.prune.rounds if self.prune.one_shot else r)
+
+    @property
+    def last_round(self) -> int:
+        """The final round, the ticket (one-shot prunes once, in round 1)."""
+        return 1 if self.prune.one_shot else self.prune.rounds
+
+    def stops_early(self, r: int) -> bool:
+        """Whether round r may stop early (early-bird): every round but the ticket's."""
+        return self.prune.early_bird and r < self.last_round
 
 
 @dataclass(frozen=True)
@@ -151,6 +161,11 @@ class RoundEngine:
             new_masks = self._next_masks(wrapped, prev_weights, prev_masks)
             wrapped.set_weights(self._start_weights(r))
             wrap.set_masks(wrapped, new_masks)
+        early_bird = None
+        if plan.stops_early(r):
+            p = plan.prune
+            early_bird = EarlyBirdStop(wrapped, self._mask_rule(), p.eb_distance, p.eb_window)
+            extra.append(early_bird)
         training, feeds = self._train(wrapped, r, "round", plan.seed * ROUND_SEED + r, extra)
         if rewind_cb is not None:
             if not rewind_cb.reached:
@@ -185,6 +200,11 @@ class RoundEngine:
             "best_epoch": result.best_epoch,
             "epochs_run": training.epochs_run,
             "distill": result.distill,
+            "cost": flops.training_cost(wrapped, training, feeds.data),
+            "early_bird": None if early_bird is None else {
+                "stopped_at": early_bird.stopped_at,  # 1-based epoch, or None: trained in full
+                "distances": early_bird.distances,
+            },
             "history": training.history,
         }
         self.store.save_round(r, wrapped.get_weights(), masks_now, metrics)
@@ -237,23 +257,33 @@ class RoundEngine:
 
     def _next_masks(self, wrapped, prev_weights, prev_masks) -> dict[str, np.ndarray]:
         """Masks for the next round from the previous round's trained weights."""
-        p = self.plan.prune
-        if p.one_shot:
+        if self.plan.prune.one_shot:
             wrapped.set_weights(self.store.load_round(0)[0])
             kernels = wrap.get_kernels(wrapped)
+            return self._mask_rule()(kernels, M.ones_like(kernels))
+        wrapped.set_weights(prev_weights)
+        return self._mask_rule()(wrap.get_kernels(wrapped), prev_masks)
+
+    def _mask_rule(self) -> Callable[[dict, dict], dict[str, np.ndarray]]:
+        """The pruning step `(kernels, masks) -> next masks`, as configured.
+
+        Used between rounds and, for early-bird rounds, at every epoch end.
+        """
+        p = self.plan.prune
+        if p.one_shot:
             # layer_rates are per-round rates; one-shot wants each layer's final sparsity.
             layer_targets = {n: M.expected_sparsity(x, p.rounds) for n, x in p.layer_rates.items()}
-            return M.prune_to_sparsity(
-                kernels,
-                M.ones_like(kernels),
-                self.plan.target_sparsity(1),
-                p.scope,
-                layer_targets or None,
-                p.exclude,
-            )
-        wrapped.set_weights(prev_weights)
-        kernels = wrap.get_kernels(wrapped)
-        return M.prune(kernels, prev_masks, p.rate, p.scope, p.layer_rates or None, p.exclude)
+            target = self.plan.target_sparsity(1)
+
+            def one_shot(kernels: dict, masks: dict) -> dict[str, np.ndarray]:
+                return M.prune_to_sparsity(kernels, masks, target, p.scope, layer_targets or None, p.exclude)
+
+            return one_shot
+
+        def iterative(kernels: dict, masks: dict) -> dict[str, np.ndarray]:
+            return M.prune(kernels, masks, p.rate, p.scope, p.layer_rates or None, p.exclude)
+
+        return iterative
 
     # -- models ------------------------------------------------------------------------
     def fresh_model(self, seed: int, build: ModelFactory | None = None):
@@ -300,7 +330,7 @@ class RoundEngine:
             ctrl_masks = M.random_masks(masks_r, rng, exclude=plan.prune.exclude)
         wrap.set_masks(wrapped, ctrl_masks)
         seed = plan.seed * ROUND_SEED + r + (REINIT_SEED if kind == "random_reinit" else MASK_SEED)
-        training, _ = self._train(wrapped, r, kind, seed, [])
+        training, feeds = self._train(wrapped, r, kind, seed, [])
         metrics = {
             "kind": kind,
             "round": r,
@@ -308,6 +338,7 @@ class RoundEngine:
             "val_acc": training.val_acc,
             "test_acc": training.test_acc,
             "seconds": training.seconds,
+            "cost": flops.training_cost(wrapped, training, feeds.data),
         }
         self.store.save_control(kind, r, metrics)
         self._emit("control_finished", **metrics)
@@ -315,3 +346,4 @@ class RoundEngine:
 
     def _emit(self, event_name: str, /, **fields: Any) -> None:
         self.sink(make_event(event_name, **fields))
+

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-ROUND_KEYS = ("round", "sparsity", "val_acc", "test_acc", "layer_sparsity", "seconds", "distill")
+from lth_tf.cost import cumulative
+
+ROUND_KEYS = ("round", "sparsity", "val_acc", "test_acc", "layer_sparsity", "seconds", "distill", "cost")
 CONTROL_KEYS = ("kind", "round", "sparsity", "val_acc", "test_acc")
 TICKET_KEYS = ("round", "sparsity", "test_acc")
 
@@ -34,12 +36,22 @@ def build_summary(
 ) -> dict[str, Any]:
     """summary.json (see the contract) from the stored rounds and controls."""
     dense = rounds[0] if rounds and rounds[0]["round"] == 0 else None
+    totals = cumulative(rounds)
+    rows = []
+    for m, total in zip(rounds, totals):
+        row = {k: m.get(k) for k in ROUND_KEYS}
+        row["cumulative_cost"] = total  # the compute spent to reach this round (rounds 0..r)
+        row["stopped_at"] = (m.get("early_bird") or {}).get("stopped_at")  # early-bird epoch or None
+        rows.append(row)
+    if ticket is not None:
+        at = {m["round"]: total for m, total in zip(rounds, totals)}
+        ticket = {**ticket, "cumulative_cost": at.get(ticket.get("round"))}
     return {
         "config_hash": config_hash,
         "preset": preset,
         "status": status,
         "dense": {"val_acc": dense["val_acc"], "test_acc": dense["test_acc"]} if dense else None,
-        "rounds": [{k: m.get(k) for k in ROUND_KEYS} for m in rounds],
-        "controls": [{k: c[k] for k in CONTROL_KEYS} for c in controls],
+        "rounds": rows,
+        "controls": [{k: c[k] for k in CONTROL_KEYS} for c in controls],  # costs: in the store
         "ticket": ticket,
     }
