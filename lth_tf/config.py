@@ -99,7 +99,7 @@ class Prune:
     tolerance: float = 0.0  # winner: sparsest round with val_acc >= dense - tolerance
     # Early-bird rounds: a round stops once the mask its pruning step would take has
     # moved less than eb_distance (normalised Hamming) for eb_window epochs running.
-    # The last round (the ticket) always trains in full.
+    # The dense round 0 and the last round (the ticket) always train in full.
     early_bird: bool = False
     eb_distance: float = 0.1
     eb_window: int = 5
@@ -428,6 +428,11 @@ def validate(exp: Experiment) -> Experiment:
         raise LthError(f"prune.eb_distance {p.eb_distance} is outside (0, 1]; use e.g. --set prune.eb_distance=0.1")
     if p.eb_window < 1:
         raise LthError(f"prune.eb_window {p.eb_window} must be at least 1 epoch; use e.g. --set prune.eb_window=5")
+    if p.early_bird and p.one_shot:
+        raise LthError(
+            "prune.early_bird stops the rounds between the dense round and the ticket, "
+            "and one_shot has none; use prune.one_shot=false or prune.early_bird=false"
+        )
     if p.early_bird and p.eb_window + 1 >= t.epochs:
         # The first distance comes at epoch 2, so the earliest stop is epoch eb_window + 1.
         raise LthError(

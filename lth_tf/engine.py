@@ -81,8 +81,12 @@ class Plan:
         return 1 if self.prune.one_shot else self.prune.rounds
 
     def stops_early(self, r: int) -> bool:
-        """Whether round r may stop early (early-bird): every round but the ticket's."""
-        return self.prune.early_bird and r < self.last_round
+        """Whether round r may stop early (early-bird): the pruned rounds before the ticket's.
+
+        Round 0 trains in full: it is the dense reference the winner is matched
+        against and the KD teacher, and a truncated one would lower both.
+        """
+        return self.prune.early_bird and 0 < r < self.last_round
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,8 @@ class RoundFinished(Message):
     layer_sparsity: dict[str, float]
     distill: dict[str, float] | None
     history: dict[str, list[float]] = field(default_factory=dict)
+    cost: dict[str, float] | None = None  # what the round's training cost (lth_tf.cost)
+    stopped_at: int | None = None  # early-bird: the epoch the round stopped after
 
 
 @dataclass

@@ -23,6 +23,7 @@ CURVE_KEYS = (
     "student_loss",
     "distill_loss",
     "teacher_loss",
+    "mask_distance",  # early-bird rounds: how far the next mask moved this epoch
 )
 
 
@@ -87,6 +88,8 @@ class EventRelay:
                 layer_sparsity=dict(e.get("layer_sparsity") or {}),
                 distill=e.get("distill"),
                 history={k: list(v) for k, v in self._history.get(r, {}).items()},
+                cost=e.get("cost") if isinstance(e.get("cost"), dict) else None,
+                stopped_at=(e.get("early_bird") or {}).get("stopped_at"),
             )
         if name == "control_finished":
             return m.ControlFinished(

@@ -247,6 +247,8 @@ class RunScreen(ExportKey, Screen):
             layer_sparsity=msg.layer_sparsity,
             distill=msg.distill,
             history=msg.history,
+            cost=msg.cost,
+            stopped_at=msg.stopped_at,
         )
         if msg.round == 0:
             self.refresh_all()  # every row's Δ dense changes

@@ -6,6 +6,7 @@ from rich.text import Text
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist
 
+from lth_tf.cost import human
 from tui.state import RoundInfo, RunState, duration, pct, points
 
 COLUMNS = (
@@ -16,6 +17,7 @@ COLUMNS = (
     ("Δ dense", "delta"),
     ("KD stu/dis/tea", "kd"),
     ("Time", "time"),
+    ("Cost to here", "cost"),
 )
 
 
@@ -60,6 +62,8 @@ class RoundsTable(DataTable):
         ticket = state.ticket is not None and state.ticket.get("round") == info.round
         if not info.finished:
             progress = f"ep {info.epoch}/{info.epochs}" if info.epochs else "…"
+            distance = _last(info.history.get("mask_distance"))
+            moved = "–" if distance is None else f"mask Δ {distance:.3f}"  # early-bird rounds
             kd = _kd_cell(_latest(info.history)) if info.history.get("distill_loss") else "–"
             return [
                 Text(f"{info.round} ▶", style="bold cyan", justify="right"),
@@ -69,6 +73,7 @@ class RoundsTable(DataTable):
                 Text("", justify="right"),
                 Text(kd, style="dim", justify="right"),
                 Text(progress, style="dim", justify="right"),
+                Text(moved, style="dim", justify="right"),
             ]
         delta = state.delta_to_dense(info)
         delta_style = "" if delta is None or info.round == 0 else ("green" if delta >= 0 else "red")
@@ -81,6 +86,7 @@ class RoundsTable(DataTable):
             Text("" if info.round == 0 else points(delta), style=delta_style, justify="right"),
             Text(_kd_cell(info.distill), justify="right"),
             Text(duration(info.seconds), justify="right"),
+            Text(_cost_cell(state.cost_to_reach(info.round), info), justify="right"),
         ]
 
 
@@ -90,6 +96,15 @@ def _last(values: list[float] | None) -> float | None:
 
 def _latest(history: dict[str, list[float]]) -> dict[str, float]:
     return {k: v[-1] for k, v in history.items() if v}
+
+
+def _cost_cell(total: dict[str, float] | None, info: RoundInfo) -> str:
+    """Estimated training FLOPs of rounds 0..r, and this round's epochs ('*': early-bird stop)."""
+    if total is None:
+        return "–"
+    epochs = (info.cost or {}).get("epochs")
+    mark = "" if epochs is None else f" · {epochs}{'*' if info.stopped_at else ''} ep"
+    return f"{human(total.get('train_flops'), 'FLOP')}{mark}"
 
 
 def _kd_cell(d: dict[str, float] | None) -> str:
