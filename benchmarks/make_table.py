@@ -103,6 +103,7 @@ def table() -> str:
     else:
         lines.append("| cifar_resnet18_cpu | not run | | | |")
     lines += own_data_rows()
+    lines += cheaper_tickets_rows()
     if cora:
         lines += ["", "Cora GCN, mean test accuracy over seeds per round (± std):", ""]
         configs = cora["configs"]
@@ -142,6 +143,25 @@ def own_data_rows() -> list[str]:
             f"{h['epochs_per_round']} epochs/round) | {_pct(h['final_sparsity'])} sparse: ticket "
             f"{_pct(h['ticket_test'])} vs dense {_pct(h['dense_test'])}, random reinit "
             f"{_pct(h['random_reinit_test'])} | report | – | {_where(own)} |"
+        )
+    return rows
+
+
+def cheaper_tickets_rows() -> list[str]:
+    """Rows for early-bird IMP vs plain IMP vs one-shot (issue: cheaper tickets)."""
+    res = _load("cheaper_tickets")
+    if not res:
+        return ["| cheaper_tickets | not run | | | |"]
+    rows = []
+    for preset, h in res["headline"].items():
+        rows.append(
+            f"| cheaper_tickets, {preset} ({h['seeds']} seed{'s' if h['seeds'] > 1 else ''}, "
+            f"{_pct(h['sparsity'])} sparse) | early-bird IMP: {h['early_bird_ratio_examples']:.1f}x fewer "
+            f"examples, {h['early_bird_ratio_flops']:.1f}x fewer FLOPs, {h['early_bird_time_ratio']:.1f}x less "
+            f"time than plain IMP, test {_pct(h['early_bird_test_mean'])} vs {_pct(h['plain_test_mean'])} "
+            f"({h['early_bird_delta_points']:+.2f} points); one-shot {h['one_shot_ratio_flops']:.1f}x fewer "
+            f"FLOPs, {h['one_shot_delta_points']:+.2f} points | ≥ 3x less compute, within 0.5 points | "
+            f"{'yes' if h['met'] else 'no'} | {_where(res)} |"
         )
     return rows
 
