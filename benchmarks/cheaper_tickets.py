@@ -142,7 +142,7 @@ def bench_preset(preset: str, quick: bool, seeds: int | None, workers: int, data
     sums = run_parallel(run_one, jobs, workers)
     methods = {m: summarise([ticket_of(s) for k, s in zip(keys, sums) if k == m]) for m in METHODS}
     plain = methods["plain"]
-    for name, res in methods.items():
+    for res in methods.values():
         res["compute_ratio_examples"] = plain["examples_mean"] / res["examples_mean"]
         res["compute_ratio_flops"] = plain["train_flops_mean"] / res["train_flops_mean"]
         res["time_ratio"] = plain["seconds_mean"] / res["seconds_mean"]

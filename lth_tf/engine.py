@@ -350,4 +350,3 @@ class RoundEngine:
 
     def _emit(self, event_name: str, /, **fields: Any) -> None:
         self.sink(make_event(event_name, **fields))
-

@@ -10,14 +10,13 @@ from __future__ import annotations
 import math
 
 import pytest
+from test_early_bird import first_stop
 
 from lth_tf import config as C
 from lth_tf import flops
 from lth_tf.events import ListSink
 from lth_tf.lottery import LotterySearch
 from lth_tf.report import write_report
-
-from test_early_bird import first_stop
 
 EPOCHS, WINDOW, DISTANCE = 6, 2, 0.5
 IMAGE = C.resolve(

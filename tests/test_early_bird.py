@@ -44,7 +44,7 @@ def _masks_with_distances(distances: list[float], n: int = 100) -> list[dict[str
     m = np.ones(n, np.float32)
     seq = [{"k": m.copy()}]
     for d in distances:
-        flip = int(round(d * n))
+        flip = round(d * n)
         m = m.copy()
         m[:flip] = 1 - m[:flip]
         seq.append({"k": m.copy()})

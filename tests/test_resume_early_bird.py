@@ -14,10 +14,10 @@ import time
 from pathlib import Path
 
 import pytest
+from test_resume import cli, comparable, finish, wait_for_event
 
 from lth_tf import store
 from lth_tf.events import read_events
-from test_resume import cli, comparable, finish, wait_for_event
 
 ROUNDS, EPOCHS = 3, 6
 ARGS = [
@@ -49,15 +49,17 @@ def runs(tmp_path_factory):
     clean = cli(*ARGS, "--out", str(clean_out))
     proc = cli(*ARGS, "--out", str(crashed_out))
     run_dir = None
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 600  # generous: TF imports slowly on a loaded machine
     while run_dir is None and time.monotonic() < deadline:
         dirs = [d for d in crashed_out.iterdir() if d.is_dir()]
         run_dir = dirs[0] if dirs else None
+        if proc.poll() is not None:
+            raise AssertionError(f"the run ended early: {proc.communicate()[1]}")
         time.sleep(0.02)
     assert run_dir is not None, "no run dir appeared"
     events = store.events_path(run_dir)
-    wait_for_event(events, proc, lambda e: e["event"] == "round_finished" and e["round"] == 1, timeout=240)
-    wait_for_event(events, proc, lambda e: e["event"] == "epoch_end" and e["round"] == 2, timeout=120)
+    wait_for_event(events, proc, lambda e: e["event"] == "round_finished" and e["round"] == 1, timeout=600)
+    wait_for_event(events, proc, lambda e: e["event"] == "epoch_end" and e["round"] == 2, timeout=300)
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=30)
     names = [(e["event"], e.get("round")) for e in read_events(events)]
