@@ -12,12 +12,12 @@ from tui.state import RoundInfo, RunState, duration, pct, points
 COLUMNS = (
     ("Round", "round"),
     ("Sparsity", "sparsity"),
-    ("Val acc", "val"),
-    ("Test acc", "test"),
+    ("Val", "val"),  # accuracies; short headers keep the table within 70 columns
+    ("Test", "test"),
     ("Δ dense", "delta"),
-    ("KD stu/dis/tea", "kd"),
+    ("KD s/d/t", "kd"),  # student / distill / teacher loss
     ("Time", "time"),
-    ("Cost to here", "cost"),
+    ("FLOPs", "cost"),  # estimated training FLOPs of rounds 0..r; * = stopped early
 )
 
 
@@ -62,8 +62,6 @@ class RoundsTable(DataTable):
         ticket = state.ticket is not None and state.ticket.get("round") == info.round
         if not info.finished:
             progress = f"ep {info.epoch}/{info.epochs}" if info.epochs else "…"
-            distance = _last(info.history.get("mask_distance"))
-            moved = "–" if distance is None else f"mask Δ {distance:.3f}"  # early-bird rounds
             kd = _kd_cell(_latest(info.history)) if info.history.get("distill_loss") else "–"
             return [
                 Text(f"{info.round} ▶", style="bold cyan", justify="right"),
@@ -73,7 +71,7 @@ class RoundsTable(DataTable):
                 Text("", justify="right"),
                 Text(kd, style="dim", justify="right"),
                 Text(progress, style="dim", justify="right"),
-                Text(moved, style="dim", justify="right"),
+                Text("…", style="dim", justify="right"),
             ]
         delta = state.delta_to_dense(info)
         delta_style = "" if delta is None or info.round == 0 else ("green" if delta >= 0 else "red")
@@ -99,16 +97,15 @@ def _latest(history: dict[str, list[float]]) -> dict[str, float]:
 
 
 def _cost_cell(total: dict[str, float] | None, info: RoundInfo) -> str:
-    """Estimated training FLOPs of rounds 0..r, and this round's epochs ('*': early-bird stop)."""
-    if total is None:
+    """Estimated training FLOPs of rounds 0..r, '*' if this round stopped early (early-bird)."""
+    if total is None or total.get("train_flops") is None:
         return "–"
-    epochs = (info.cost or {}).get("epochs")
-    mark = "" if epochs is None else f" · {epochs}{'*' if info.stopped_at else ''} ep"
-    return f"{human(total.get('train_flops'), 'FLOP')}{mark}"
+    return f"{human(total['train_flops']).replace(' ', '')}{'*' if info.stopped_at else ''}"
 
 
 def _kd_cell(d: dict[str, float] | None) -> str:
     if not d:
         return "–"
     keys = ("student_loss", "distill_loss", "teacher_loss")
-    return "/".join("–" if d.get(k) is None else f"{d[k]:.2f}" for k in keys)
+    # "0.52" -> ".52": the table must fit 70 columns beside the other panels
+    return "/".join("–" if d.get(k) is None else f"{d[k]:.2f}".removeprefix("0") for k in keys)
