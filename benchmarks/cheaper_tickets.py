@@ -54,6 +54,9 @@ def rounds_for(target: float, rate: float) -> int:
 
 
 def method_sets(method: str, eb_distance: float, window: int) -> list[str]:
+    """Overrides of one method; "early_bird@D" is early-bird at threshold D (a side measurement)."""
+    if method.startswith("early_bird@"):
+        return method_sets("early_bird", float(method.split("@", 1)[1]), window)
     if method == "early_bird":
         return ["prune.early_bird=true", f"prune.eb_distance={eb_distance}", f"prune.eb_window={window}"]
     if method == "one_shot":
@@ -120,7 +123,7 @@ def choose_threshold(preset: str, base: list[str], spec: dict, out: str, data_di
 
 
 def bench_preset(preset: str, quick: bool, seeds: int | None, workers: int, data_dir: str | None,
-                 tune: bool) -> dict[str, Any]:
+                 tune: bool, also_eb: list[float]) -> dict[str, Any]:
     from lth_tf import config as C
 
     spec = PRESETS[preset]
@@ -134,13 +137,15 @@ def bench_preset(preset: str, quick: bool, seeds: int | None, workers: int, data
     if tune and len(spec["grid"]) > 1:
         eb_distance, tuning = choose_threshold(preset, base, spec, out, data_dir, workers)
 
+    # Extra early-bird thresholds, measured but not chosen (not used for `met`).
+    methods_run = [*METHODS, *(f"early_bird@{d}" for d in also_eb if d != eb_distance)]
     jobs, keys = [], []
-    for method in METHODS:
+    for method in methods_run:
         for seed in range(n_seeds):
             jobs.append((preset, [*base, *method_sets(method, eb_distance, spec["window"])], seed, out, data_dir))
             keys.append(method)
     sums = run_parallel(run_one, jobs, workers)
-    methods = {m: summarise([ticket_of(s) for k, s in zip(keys, sums) if k == m]) for m in METHODS}
+    methods = {m: summarise([ticket_of(s) for k, s in zip(keys, sums) if k == m]) for m in methods_run}
     plain = methods["plain"]
     for res in methods.values():
         res["compute_ratio_examples"] = plain["examples_mean"] / res["examples_mean"]
@@ -170,13 +175,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", type=int, default=None, help="evaluation seeds (default per preset)")
     p.add_argument("--workers", type=int, default=2, help="parallel processes")
     p.add_argument("--data-dir", default=None)
+    p.add_argument("--also-eb", default="",
+                   help="comma-separated extra early-bird thresholds to measure beside the chosen one")
     args = p.parse_args(argv)
     names = (args.presets or ("cora-gcn" if args.quick else ",".join(PRESETS))).split(",")
     unknown = [n for n in names if n not in PRESETS]
     if unknown:
         p.error(f"unknown preset(s) {unknown}; use {', '.join(PRESETS)}")
     t0 = time.time()
-    results = {n: bench_preset(n, args.quick, args.seeds, args.workers, args.data_dir, not args.quick)
+    also = [float(x) for x in args.also_eb.split(",") if x]
+    results = {n: bench_preset(n, args.quick, args.seeds, args.workers, args.data_dir, not args.quick, also)
                for n in names}
     headline = {}
     for n, r in results.items():
@@ -194,6 +202,9 @@ def main(argv: list[str] | None = None) -> int:
             "one_shot_ratio_flops": one["compute_ratio_flops"],
             "one_shot_delta_points": one["test_delta_points"],
             "met": r["met"],
+            "also": {m: {"ratio_examples": x["compute_ratio_examples"], "ratio_flops": x["compute_ratio_flops"],
+                         "delta_points": x["test_delta_points"], "test_mean": x["test_acc_mean"]}
+                     for m, x in r["methods"].items() if m.startswith("early_bird@")},
         }
     path = write_result("cheaper_tickets", headline, {"presets": results}, args.quick, time.time() - t0)
     print(path)

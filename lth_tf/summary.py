@@ -26,6 +26,12 @@ def pick_winner(rounds: list[dict[str, Any]], tolerance: float) -> dict[str, Any
     return max(matching, key=lambda m: (m["sparsity"], m["val_acc"]))
 
 
+def cost_to_reach(rounds: list[dict[str, Any]], r: int) -> dict[str, float] | None:
+    """The compute spent on rounds 0..r (`cost.cumulative`), None if unknown."""
+    at = {m["round"]: total for m, total in zip(rounds, cumulative(rounds))}
+    return at.get(r)
+
+
 def build_summary(
     config_hash: str,
     preset: str | None,
@@ -43,9 +49,6 @@ def build_summary(
         row["cumulative_cost"] = total  # the compute spent to reach this round (rounds 0..r)
         row["stopped_at"] = (m.get("early_bird") or {}).get("stopped_at")  # early-bird epoch or None
         rows.append(row)
-    if ticket is not None:
-        at = {m["round"]: total for m, total in zip(rounds, totals)}
-        ticket = {**ticket, "cumulative_cost": at.get(ticket.get("round"))}
     return {
         "config_hash": config_hash,
         "preset": preset,
