@@ -160,7 +160,10 @@ def cheaper_tickets_rows() -> list[str]:
             f"examples, {h['early_bird_ratio_flops']:.1f}x fewer FLOPs, {h['early_bird_time_ratio']:.1f}x less "
             f"time than plain IMP, test {_pct(h['early_bird_test_mean'])} vs {_pct(h['plain_test_mean'])} "
             f"({h['early_bird_delta_points']:+.2f} points); one-shot {h['one_shot_ratio_flops']:.1f}x fewer "
-            f"FLOPs, {h['one_shot_delta_points']:+.2f} points | ≥ 3x less compute, within 0.5 points | "
+            f"FLOPs, {h['one_shot_delta_points']:+.2f} points"
+            + "".join(f"; {m.replace('early_bird@', 'early-bird at eb_distance ')}: {x['ratio_flops']:.1f}x "
+                      f"fewer FLOPs, {x['delta_points']:+.2f} points" for m, x in h.get("also", {}).items())
+            + " | ≥ 3x less compute, within 0.5 points | "
             f"{'yes' if h['met'] else 'no'} | {_where(res)} |"
         )
     return rows
