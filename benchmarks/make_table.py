@@ -104,6 +104,7 @@ def table() -> str:
     else:
         lines.append("| cifar_resnet18_cpu | not run | | | |")
     lines += own_data_rows()
+    lines += cheaper_tickets_rows()
     if cora:
         lines += ["", "Cora GCN, mean test accuracy over seeds per round (± std):", ""]
         configs = cora["configs"]
@@ -169,6 +170,28 @@ def efficiency_rows() -> list[str]:
                      f"rebuild {v['sparse_rebuild']:.2f}x")
     rows.append(f"| efficiency, latency | median time per call / dense export: {'; '.join(cells)} | "
                 f"report | – | same run |")
+    return rows
+
+
+def cheaper_tickets_rows() -> list[str]:
+    """Rows for early-bird IMP vs plain IMP vs one-shot (issue: cheaper tickets)."""
+    res = _load("cheaper_tickets")
+    if not res:
+        return ["| cheaper_tickets | not run | | | |"]
+    rows = []
+    for preset, h in res["headline"].items():
+        rows.append(
+            f"| cheaper_tickets, {preset} ({h['seeds']} seed{'s' if h['seeds'] > 1 else ''}, "
+            f"{_pct(h['sparsity'])} sparse) | early-bird IMP: {h['early_bird_ratio_examples']:.1f}x fewer "
+            f"examples, {h['early_bird_ratio_flops']:.1f}x fewer FLOPs, {h['early_bird_time_ratio']:.1f}x less "
+            f"time than plain IMP, test {_pct(h['early_bird_test_mean'])} vs {_pct(h['plain_test_mean'])} "
+            f"({h['early_bird_delta_points']:+.2f} points); one-shot {h['one_shot_ratio_flops']:.1f}x fewer "
+            f"FLOPs, {h['one_shot_delta_points']:+.2f} points"
+            + "".join(f"; {m.replace('early_bird@', 'early-bird at eb_distance ')}: {x['ratio_flops']:.1f}x "
+                      f"fewer FLOPs, {x['delta_points']:+.2f} points" for m, x in h.get("also", {}).items())
+            + " | ≥ 3x less compute, within 0.5 points | "
+            f"{'yes' if h['met'] else 'no'} | {_where(res)} |"
+        )
     return rows
 
 

@@ -100,6 +100,12 @@ class Prune:
     tolerance: float = 0.0  # winner: sparsest round with val_acc >= dense - tolerance
     # weights | channels (whole filters/units by L1 norm; rate then counts channels)
     structure: str = "weights"
+    # Early-bird rounds: a round stops once the mask its pruning step would take has
+    # moved less than eb_distance (normalised Hamming) for eb_window epochs running.
+    # The dense round 0 and the last round (the ticket) always train in full.
+    early_bird: bool = False
+    eb_distance: float = 0.1
+    eb_window: int = 5
 
 
 @dataclass(frozen=True)
@@ -428,6 +434,21 @@ def validate(exp: Experiment) -> Experiment:
         )
     if p.tolerance < 0:
         raise LthError(f"prune.tolerance {p.tolerance} is negative; use e.g. 0.01 (one point)")
+    if not 0.0 < p.eb_distance <= 1.0:
+        raise LthError(f"prune.eb_distance {p.eb_distance} is outside (0, 1]; use e.g. --set prune.eb_distance=0.1")
+    if p.eb_window < 1:
+        raise LthError(f"prune.eb_window {p.eb_window} must be at least 1 epoch; use e.g. --set prune.eb_window=5")
+    if p.early_bird and p.one_shot:
+        raise LthError(
+            "prune.early_bird stops the rounds between the dense round and the ticket, "
+            "and one_shot has none; use prune.one_shot=false or prune.early_bird=false"
+        )
+    if p.early_bird and p.eb_window + 1 >= t.epochs:
+        # The first distance comes at epoch 2, so the earliest stop is epoch eb_window + 1.
+        raise LthError(
+            f"prune.eb_window {p.eb_window} leaves no room to stop before train.epochs {t.epochs}; "
+            f"use an eb_window of at most {max(1, t.epochs - 2)} or more epochs"
+        )
     if t.epochs < 1:
         raise LthError(f"train.epochs {t.epochs} must be at least 1; use e.g. --set train.epochs=10")
     if t.batch_size < 1:

@@ -32,9 +32,10 @@ import numpy as np
 
 from lth_tf import config as C
 from lth_tf import events as E
-from lth_tf import runtime
+from lth_tf import flops, runtime
 from lth_tf import store as S
 from lth_tf._keras import keras, tf
+from lth_tf.early_stop import EarlyBirdStop
 from lth_tf.errors import LthError
 from lth_tf.pruning import channels as CH
 from lth_tf.pruning import masks as M
@@ -82,6 +83,19 @@ class Plan:
         """
         p = self.prune
         return target_sparsity(p.rate, p.rounds, p.one_shot, r)
+
+    @property
+    def last_round(self) -> int:
+        """The final round, the ticket (one-shot prunes once, in round 1)."""
+        return 1 if self.prune.one_shot else self.prune.rounds
+
+    def stops_early(self, r: int) -> bool:
+        """Whether round r may stop early (early-bird): the pruned rounds before the ticket's.
+
+        Round 0 trains in full: it is the dense reference the winner is matched
+        against and the KD teacher, and a truncated one would lower both.
+        """
+        return self.prune.early_bird and 0 < r < self.last_round
 
 
 @dataclass(frozen=True)
@@ -160,6 +174,11 @@ class RoundEngine:
             new_masks = self._next_masks(wrapped, prev_weights, prev_masks)
             wrapped.set_weights(self._start_weights(r))
             wrap.set_masks(wrapped, new_masks)
+        early_bird = None
+        if plan.stops_early(r):
+            p = plan.prune
+            early_bird = EarlyBirdStop(wrapped, self._mask_rule(wrapped), p.eb_distance, p.eb_window)
+            extra.append(early_bird)
         training, feeds = self._train(wrapped, r, "round", plan.seed * ROUND_SEED + r, extra)
         if rewind_cb is not None:
             if not rewind_cb.reached:
@@ -194,6 +213,11 @@ class RoundEngine:
             "best_epoch": result.best_epoch,
             "epochs_run": training.epochs_run,
             "distill": result.distill,
+            "cost": flops.training_cost(wrapped, training, feeds.data),
+            "early_bird": None if early_bird is None else {
+                "stopped_at": early_bird.stopped_at,  # 1-based epoch, or None: trained in full
+                "distances": early_bird.distances,
+            },
             "history": training.history,
         }
         if plan.channels:
@@ -248,37 +272,33 @@ class RoundEngine:
 
     def _next_masks(self, wrapped, prev_weights, prev_masks) -> dict[str, np.ndarray]:
         """Masks for the next round from the previous round's trained weights."""
-        p = self.plan.prune
-        if self.plan.channels:
-            return self._next_channel_masks(wrapped, prev_weights, prev_masks)
-        if p.one_shot:
+        rule = self._mask_rule(wrapped)
+        if self.plan.prune.one_shot:
             wrapped.set_weights(self.store.load_round(0)[0])
             kernels = wrap.get_kernels(wrapped)
+            return rule(kernels, M.ones_like(kernels))
+        wrapped.set_weights(prev_weights)
+        return rule(wrap.get_kernels(wrapped), prev_masks)
+
+    def _mask_rule(self, wrapped) -> Callable[[dict, dict], dict[str, np.ndarray]]:
+        """The pruning step `(kernels, masks) -> next masks`, as configured.
+
+        Used between rounds and, for early-bird rounds, at every epoch end.
+        Channels: whole channels by L1 norm over the model's channel plan
+        (pruning/channels.py); weights: magnitude pruning (pruning/masks.py).
+        """
+        p = self.plan.prune
+        target = self.plan.target_sparsity(1)  # one-shot: the final sparsity at once
+        if self.plan.channels:
+            cplan = channel_plan(wrapped)
+            if p.one_shot:
+                return lambda k, m: CH.prune_to_fraction(k, m, cplan, target, p.scope, p.exclude)
+            return lambda k, m: CH.prune(k, m, cplan, p.rate, p.scope, p.exclude)
+        if p.one_shot:
             # layer_rates are per-round rates; one-shot wants each layer's final sparsity.
             layer_targets = {n: expected_sparsity(x, p.rounds) for n, x in p.layer_rates.items()}
-            return M.prune_to_sparsity(
-                kernels,
-                M.ones_like(kernels),
-                self.plan.target_sparsity(1),
-                p.scope,
-                layer_targets or None,
-                p.exclude,
-            )
-        wrapped.set_weights(prev_weights)
-        kernels = wrap.get_kernels(wrapped)
-        return M.prune(kernels, prev_masks, p.rate, p.scope, p.layer_rates or None, p.exclude)
-
-    def _next_channel_masks(self, wrapped, prev_weights, prev_masks) -> dict[str, np.ndarray]:
-        """Channel masks for the next round: whole channels by L1 norm (pruning/channels.py)."""
-        p = self.plan.prune
-        cplan = channel_plan(wrapped)
-        if p.one_shot:
-            wrapped.set_weights(self.store.load_round(0)[0])
-            kernels = wrap.get_kernels(wrapped)
-            target = self.plan.target_sparsity(1)
-            return CH.prune_to_fraction(kernels, M.ones_like(kernels), cplan, target, p.scope, p.exclude)
-        wrapped.set_weights(prev_weights)
-        return CH.prune(wrap.get_kernels(wrapped), prev_masks, cplan, p.rate, p.scope, p.exclude)
+            return lambda k, m: M.prune_to_sparsity(k, m, target, p.scope, layer_targets or None, p.exclude)
+        return lambda k, m: M.prune(k, m, p.rate, p.scope, p.layer_rates or None, p.exclude)
 
     # -- models ------------------------------------------------------------------------
     def fresh_model(self, seed: int, build: ModelFactory | None = None):
@@ -328,7 +348,7 @@ class RoundEngine:
                 ctrl_masks = M.random_masks(masks_r, rng, exclude=plan.prune.exclude)
         wrap.set_masks(wrapped, ctrl_masks)
         seed = plan.seed * ROUND_SEED + r + (REINIT_SEED if kind == "random_reinit" else MASK_SEED)
-        training, _ = self._train(wrapped, r, kind, seed, [])
+        training, feeds = self._train(wrapped, r, kind, seed, [])
         metrics = {
             "kind": kind,
             "round": r,
@@ -336,6 +356,7 @@ class RoundEngine:
             "val_acc": training.val_acc,
             "test_acc": training.test_acc,
             "seconds": training.seconds,
+            "cost": flops.training_cost(wrapped, training, feeds.data),
         }
         self.store.save_control(kind, r, metrics)
         self._emit(E.ControlFinished.of(metrics))

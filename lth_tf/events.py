@@ -135,7 +135,12 @@ class RoundFinished(Record):
     best_epoch: int | None = None
     epochs_run: int | None = None
     distill: dict[str, float] | None = None  # KD_KEYS of the kept epoch, None without KD
-    channel_sparsity: float | None = field(default=None, metadata=OMIT_NONE)  # prune.structure=channels: fraction of channels removed
+    # prune.structure=channels: the fraction of prunable channels removed
+    channel_sparsity: float | None = field(default=None, metadata=OMIT_NONE)
+    # what the round's training cost (lth_tf.cost): examples, steps, seconds, train_flops, ...
+    cost: dict[str, float] | None = field(default=None, metadata=OMIT_NONE)
+    # early-bird rounds: {stopped_at (1-based epoch or null), distances (per epoch)}
+    early_bird: dict[str, Any] | None = field(default=None, metadata=OMIT_NONE)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -147,6 +152,7 @@ class ControlFinished(Record):
     val_acc: float | None
     test_acc: float | None
     seconds: float | None = None
+    cost: dict[str, float] | None = field(default=None, metadata=OMIT_NONE)  # as round_finished's
 
 
 @dataclass(frozen=True, kw_only=True)

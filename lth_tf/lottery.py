@@ -29,7 +29,7 @@ from lth_tf.events import FanOut, JsonlSink
 from lth_tf.models.user import ModelSource
 from lth_tf.pruning import wrap
 from lth_tf.pruning.channel_graph import unpruned_channels
-from lth_tf.summary import TICKET_KEYS, build_summary, pick_winner
+from lth_tf.summary import TICKET_KEYS, build_summary, cost_to_reach, pick_winner
 from lth_tf.train import Stopped
 
 __all__ = ["LotterySearch", "RoundResult", "Stopped", "pick_winner"]
@@ -224,6 +224,8 @@ class LotterySearch:
             self._emit(E.TicketExported.of(ticket))
         elif winner is not None:  # export=False: record the winner, path null
             ticket = {k: winner[k] for k in TICKET_KEYS} | {"path": None}
+        if ticket is not None:  # what the ticket cost: all rounds up to its own
+            ticket = {**ticket, "cumulative_cost": cost_to_reach(self._round_metrics_list(), ticket["round"])}
         summary = self._write_summary("finished", ticket=ticket)
         self._emit(E.RunFinished(run_dir=str(self.run_dir), ticket=ticket))
         return summary

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from lth_tf import atomic, rundir
+from lth_tf.cost import human
 from lth_tf.errors import LthError
 
 
@@ -82,17 +83,19 @@ def rounds_table(summary: dict[str, Any]) -> list[str]:
     lines = [
         (
             "| round | sparsity % | val acc % | test acc % | delta vs dense | student loss "
-            "| distill loss | teacher loss | seconds |"
+            "| distill loss | teacher loss | seconds | epochs | examples to here | FLOPs to here |"
         ),
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in summary.get("rounds", []):
         d = r.get("distill") or {}
+        total = r.get("cumulative_cost") or {}
         delta = "" if dense is None else f"{100 * (r['test_acc'] - dense):+.2f}"
         lines.append(
             f"| {r['round']} | {_pct(r['sparsity'])} | {_pct(r['val_acc'])} | {_pct(r['test_acc'])} "
             f"| {delta} | {_fmt(d.get('student_loss'))} | {_fmt(d.get('distill_loss'))} "
-            f"| {_fmt(d.get('teacher_loss'))} | {_seconds(r.get('seconds'))} |"
+            f"| {_fmt(d.get('teacher_loss'))} | {_seconds(r.get('seconds'))} "
+            f"| {_epochs(r)} | {human(total.get('examples'))} | {human(total.get('train_flops'))} |"
         )
     controls = summary.get("controls") or []
     if controls:
@@ -112,6 +115,26 @@ def rounds_table(summary: dict[str, Any]) -> list[str]:
 def _seconds(x: float | None) -> str:
     # None is a valid stored value (events.clean turns a non-finite time into null).
     return "" if x is None else f"{x:.1f}"
+
+
+def _epochs(r: dict[str, Any]) -> str:
+    """Epochs trained, marked '*' when an early-bird round stopped before its last epoch."""
+    epochs = (r.get("cost") or {}).get("epochs")
+    if epochs is None:
+        return ""
+    return f"{epochs}*" if r.get("stopped_at") else str(epochs)
+
+
+def cost_line(ticket: dict[str, Any]) -> str | None:
+    """'cost of the ticket: ...', the compute of all rounds up to the ticket's, or None."""
+    total = ticket.get("cumulative_cost")
+    if not isinstance(total, dict):
+        return None
+    return (
+        f"cost of the ticket (rounds 0..{ticket['round']}): {human(total.get('examples'))} examples, "
+        f"{total.get('steps')} steps, {human(total.get('train_flops'), 'FLOPs')} (estimated), "
+        f"{_seconds(total.get('seconds'))} s training"
+    )
 
 
 def _fmt(x: float | None) -> str:
@@ -144,10 +167,16 @@ def write_report(run_dir: str | Path, plots: bool = True) -> str:
                 f"{ticket['gzip_bytes'] / 1e6:.3f} MB gzip)"
             )
         head.append(line)
+        cost = cost_line(ticket)
+        if cost:
+            head.append(cost)
     elif summary.get("status") == "finished":
         head.append("winning ticket: none (no pruned round matched dense validation accuracy)")
     head += model_lines(run_dir)
-    text = "\n".join(head + [""] + rounds_table(summary)) + "\n"
+    notes = [""]
+    if any(r.get("stopped_at") for r in summary.get("rounds", [])):
+        notes.append("epochs marked * : an early-bird round stopped once its next mask was stable")
+    text = "\n".join(head + [""] + rounds_table(summary) + notes).rstrip("\n") + "\n"
     if plots and summary.get("rounds"):
         plot_accuracy(summary, rundir.plot_path(run_dir))
         text += f"\n![test accuracy against sparsity]({rundir.PLOT_FILE})\n"

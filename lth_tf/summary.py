@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-ROUND_KEYS = ("round", "sparsity", "val_acc", "test_acc", "layer_sparsity", "seconds", "distill")
+from lth_tf.cost import cumulative
+
+ROUND_KEYS = ("round", "sparsity", "val_acc", "test_acc", "layer_sparsity", "seconds", "distill", "cost")
 CONTROL_KEYS = ("kind", "round", "sparsity", "val_acc", "test_acc")
 TICKET_KEYS = ("round", "sparsity", "test_acc")
 
@@ -24,6 +26,12 @@ def pick_winner(rounds: list[dict[str, Any]], tolerance: float) -> dict[str, Any
     return max(matching, key=lambda m: (m["sparsity"], m["val_acc"]))
 
 
+def cost_to_reach(rounds: list[dict[str, Any]], r: int) -> dict[str, float] | None:
+    """The compute spent on rounds 0..r (`cost.cumulative`), None if unknown."""
+    at = {m["round"]: total for m, total in zip(rounds, cumulative(rounds))}
+    return at.get(r)
+
+
 def build_summary(
     config_hash: str,
     preset: str | None,
@@ -34,12 +42,19 @@ def build_summary(
 ) -> dict[str, Any]:
     """summary.json (see the contract) from the stored rounds and controls."""
     dense = rounds[0] if rounds and rounds[0]["round"] == 0 else None
+    totals = cumulative(rounds)
+    rows = []
+    for m, total in zip(rounds, totals):
+        row = {k: m.get(k) for k in ROUND_KEYS}
+        row["cumulative_cost"] = total  # the compute spent to reach this round (rounds 0..r)
+        row["stopped_at"] = (m.get("early_bird") or {}).get("stopped_at")  # early-bird epoch or None
+        rows.append(row)
     return {
         "config_hash": config_hash,
         "preset": preset,
         "status": status,
         "dense": {"val_acc": dense["val_acc"], "test_acc": dense["test_acc"]} if dense else None,
-        "rounds": [{k: m.get(k) for k in ROUND_KEYS} for m in rounds],
-        "controls": [{k: c[k] for k in CONTROL_KEYS} for c in controls],
+        "rounds": rows,
+        "controls": [{k: c[k] for k in CONTROL_KEYS} for c in controls],  # costs: in the store
         "ticket": ticket,
     }

@@ -48,6 +48,8 @@ class RoundTraining:
     seconds: float
     history: list[dict[str, float]] = field(default_factory=list)
     distill: dict[str, float] | None = None
+    steps: int = 0  # optimizer steps taken
+    examples: int = 0  # training examples processed (graphs: nodes, every node every step)
 
 
 # -- optimizer ----------------------------------------------------------------------------
@@ -93,11 +95,24 @@ class Feeds:
             self.val = split(data.val_mask)
             self.test = split(data.test_mask)
             self.steps_per_epoch = 1
+            # The forward and backward pass run over every node, not only the labelled ones.
+            self.examples_per_epoch = int(data.y.shape[0])
         else:
             self.train = data.train_dataset(batch_size, seed)
             self.val = data.eval_dataset("val", batch_size)
             self.test = data.eval_dataset("test", batch_size)
             self.steps_per_epoch = data.steps_per_epoch(batch_size)
+            self.examples_per_epoch = _train_size(data) or self.steps_per_epoch * batch_size
+
+
+def _train_size(data: Any) -> int | None:
+    """Training examples in one pass over `data` if it knows them (arrays), else None."""
+    if hasattr(data, "x_train"):
+        return len(data.x_train)
+    train = getattr(data, "train", None)
+    if isinstance(train, tuple) and train:
+        return len(train[0])
+    return None  # a batched tf.data.Dataset: steps x batch size (the last batch may be smaller)
 
 
 # -- callbacks ------------------------------------------------------------------------------
@@ -273,6 +288,8 @@ def train_round(
         seconds=seconds,
         history=events.history,
         distill=distill,
+        steps=len(events.history) * feeds.steps_per_epoch,
+        examples=len(events.history) * feeds.examples_per_epoch,
     )
 
 

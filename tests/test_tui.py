@@ -79,7 +79,7 @@ def test_attach_replays_recorded_run_into_rounds_table():
                 assert cell(table, r, "test") == pct(row["test_acc"])
             assert cell(table, 2, "round") == "2 ★"  # the winning ticket
             assert cell(table, 3, "delta") == points(expected[3]["test_acc"] - expected[0]["test_acc"])
-            assert cell(table, 1, "kd") == "0.78/0.32/0.47"
+            assert cell(table, 1, "kd") == ".78/.32/.47"
             # The cursor follows the newest round; the layer panel shows it.
             bars = screen.query_one(LayerBars)
             assert bars.fractions == expected[3]["layer_sparsity"]

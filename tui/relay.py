@@ -17,7 +17,10 @@ from tui import messages as m
 Post = Callable[[Any], Any]  # a thread-safe post_message
 
 # Per-epoch numbers worth a curve; anything else in the Keras logs is ignored.
-CURVE_KEYS = ("loss", "val_loss", "acc", "val_acc", *E.KD_KEYS)
+CURVE_KEYS = (
+    "loss", "val_loss", "acc", "val_acc", *E.KD_KEYS,
+    "mask_distance",  # early-bird rounds: how far the next mask moved this epoch
+)
 
 
 class EventRelay:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lth_tf import schedule
+from lth_tf.cost import cumulative
 
 
 @dataclass
@@ -29,6 +30,8 @@ class RoundInfo:
     distill: dict[str, float] | None = None
     history: dict[str, list[float]] = field(default_factory=dict)
     epoch_seconds: list[float] = field(default_factory=list)
+    cost: dict[str, float] | None = None  # this round's training cost (lth_tf.cost)
+    stopped_at: int | None = None  # early-bird: the epoch the round stopped after
 
     @property
     def shown_sparsity(self) -> float:
@@ -83,6 +86,16 @@ class RunState:
         if self.rate is None or not self.prune_rounds:
             return None
         return schedule.final_sparsity(self.rate, self.prune_rounds)
+
+    def cost_to_reach(self, r: int) -> dict[str, float] | None:
+        """Compute spent on rounds 0..r (None unless all of them are finished with a cost)."""
+        rows = [
+            {"cost": info.cost if info.finished else None}
+            for k, info in sorted(self.rounds.items()) if k <= r
+        ]
+        if len(rows) != r + 1:
+            return None
+        return cumulative(rows)[-1]
 
     def delta_to_dense(self, info: RoundInfo) -> float | None:
         dense = self.dense
@@ -164,6 +177,8 @@ class RunState:
                 seconds=row.get("seconds"),
                 layer_sparsity=dict(row.get("layer_sparsity") or {}),
                 distill=row.get("distill"),
+                cost=row.get("cost"),
+                stopped_at=row.get("stopped_at"),
             )
         for c in summary.get("controls") or []:
             self.control(c.get("kind", "?"), int(c.get("round", 0)), float(c.get("sparsity") or 0),

@@ -261,6 +261,8 @@ class RunScreen(ExportKey, Screen):
             layer_sparsity=e.layer_sparsity,
             distill=e.distill,
             history=msg.history,
+            cost=e.cost,
+            stopped_at=(e.early_bird or {}).get("stopped_at"),
         )
         if e.round == 0:
             self.refresh_all()  # every row's Δ dense changes

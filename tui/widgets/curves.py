@@ -40,6 +40,10 @@ class CurvesPanel(Vertical):
             note.update("no round yet")
             return "Curves"
         n = len(next(iter(history.values()), []))
+        moved = history.get("mask_distance")
+        if moved and not info.finished:  # early-bird: how far the next mask moved this epoch
+            note.update(f"{n} epochs · next mask moved {moved[-1]:.3f} (early-bird)")
+            return f"Curves · round {info.round}"
         if kd:
             note.update(f"knowledge distillation, {n} epochs")
             return f"KD losses · round {info.round}"

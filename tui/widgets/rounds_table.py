@@ -6,17 +6,19 @@ from rich.text import Text
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist
 
+from lth_tf.cost import human
 from lth_tf.events import DISTILL_LOSS, KD_KEYS
 from tui.state import RoundInfo, RunState, duration, pct, points
 
 COLUMNS = (
     ("Round", "round"),
     ("Sparsity", "sparsity"),
-    ("Val acc", "val"),
-    ("Test acc", "test"),
+    ("Val", "val"),  # accuracies; short headers keep the table within 70 columns
+    ("Test", "test"),
     ("Δ dense", "delta"),
-    ("KD stu/dis/tea", "kd"),
+    ("KD s/d/t", "kd"),  # student / distill / teacher loss
     ("Time", "time"),
+    ("FLOPs", "cost"),  # estimated training FLOPs of rounds 0..r; * = stopped early
 )
 
 
@@ -70,6 +72,7 @@ class RoundsTable(DataTable):
                 Text("", justify="right"),
                 Text(kd, style="dim", justify="right"),
                 Text(progress, style="dim", justify="right"),
+                Text("…", style="dim", justify="right"),
             ]
         delta = state.delta_to_dense(info)
         delta_style = "" if delta is None or info.round == 0 else ("green" if delta >= 0 else "red")
@@ -82,6 +85,7 @@ class RoundsTable(DataTable):
             Text("" if info.round == 0 else points(delta), style=delta_style, justify="right"),
             Text(_kd_cell(info.distill), justify="right"),
             Text(duration(info.seconds), justify="right"),
+            Text(_cost_cell(state.cost_to_reach(info.round), info), justify="right"),
         ]
 
 
@@ -93,7 +97,15 @@ def _latest(history: dict[str, list[float]]) -> dict[str, float]:
     return {k: v[-1] for k, v in history.items() if v}
 
 
+def _cost_cell(total: dict[str, float] | None, info: RoundInfo) -> str:
+    """Estimated training FLOPs of rounds 0..r, '*' if this round stopped early (early-bird)."""
+    if total is None or total.get("train_flops") is None:
+        return "–"
+    return f"{human(total['train_flops']).replace(' ', '')}{'*' if info.stopped_at else ''}"
+
+
 def _kd_cell(d: dict[str, float] | None) -> str:
     if not d:
         return "–"
-    return "/".join("–" if d.get(k) is None else f"{d[k]:.2f}" for k in KD_KEYS)
+    # "0.52" -> ".52": the table must fit 70 columns beside the other panels
+    return "/".join("–" if d.get(k) is None else f"{d[k]:.2f}".removeprefix("0") for k in KD_KEYS)

@@ -1,0 +1,220 @@
+"""Cheaper tickets: what a ticket at the target sparsity costs with plain IMP, early-bird IMP and one-shot.
+
+For each preset, three ways to reach the same final sparsity run through the
+product's API (LotterySearch), and the benchmark reads from each summary.json the
+cost of reaching the last round (examples, optimizer steps, estimated training
+FLOPs, training seconds; `cumulative_cost`) and that round's test accuracy:
+
+- plain: iterative magnitude pruning, every round trains in full;
+- early_bird: the same, but each round between the dense one and the ticket stops
+  once its next mask has moved less than `prune.eb_distance` for `prune.eb_window`
+  epochs (the dense round 0 and the final round train in full);
+- one_shot: one pruning step straight to the target sparsity (two trainings).
+
+The early-bird threshold is chosen on VALIDATION accuracy of a tuning seed kept
+apart from the evaluation seeds: the cheapest threshold of the grid whose ticket's
+validation accuracy is within 0.5 points of plain IMP's on that seed. Test
+accuracy is reported, never used to choose.
+
+    python benchmarks/cheaper_tickets.py                          # Cora (5 seeds) and CIFAR (1 seed)
+    python benchmarks/cheaper_tickets.py --presets cora-gcn       # Cora only (~15 min on 2 cores)
+    python benchmarks/cheaper_tickets.py --quick                  # Cora, 2 seeds, 6 rounds, 100 epochs
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.common import RUNS, mean_std, run_parallel, write_result
+
+TUNE_SEED = 1000
+VAL_POINTS = 0.005  # early-bird's tuning-seed ticket must be within 0.5 points of plain on validation
+TARGET_RATIO = 3.0  # the goal: at least 3x less compute than plain IMP ...
+TARGET_POINTS = 0.5  # ... with mean test accuracy within 0.5 points
+
+# preset -> target sparsity, seeds, early-bird window (epochs), threshold grid.
+PRESETS: dict[str, dict[str, Any]] = {
+    "cora-gcn": {"target": 0.95, "seeds": 5, "window": 5, "grid": [0.1, 0.05, 0.02]},
+    # 4 epochs a round: a window of 1 is the only one that can stop a round (at epoch 2).
+    "cifar10-resnet18-cpu": {"target": 0.79, "seeds": 1, "window": 1, "grid": [0.1]},
+}
+METHODS = ("plain", "early_bird", "one_shot")
+
+
+def rounds_for(target: float, rate: float) -> int:
+    """Fewest rounds of `rate` pruning that reach `target` sparsity."""
+    return math.ceil(math.log(1 - target) / math.log(1 - rate) - 1e-9)
+
+
+def method_sets(method: str, eb_distance: float, window: int) -> list[str]:
+    """Overrides of one method; "early_bird@D" is early-bird at threshold D (a side measurement)."""
+    if method.startswith("early_bird@"):
+        return method_sets("early_bird", float(method.split("@", 1)[1]), window)
+    if method == "early_bird":
+        return ["prune.early_bird=true", f"prune.eb_distance={eb_distance}", f"prune.eb_window={window}"]
+    if method == "one_shot":
+        return ["prune.one_shot=true"]
+    return []
+
+
+def run_one(preset: str, overrides: list[str], seed: int, out: str, data_dir: str | None) -> dict[str, Any]:
+    """One lottery run in this (child) process; resumes if checkpoints exist."""
+    from lth_tf import config as C
+    from lth_tf.lottery import LotterySearch
+
+    exp = C.resolve(preset, overrides=[*overrides, "prune.controls=", f"seed={seed}"])
+    search = LotterySearch(exp, out=out, data_dir=data_dir)
+    for _ in search.rounds():
+        pass
+    return search.finish(export=False)
+
+
+def ticket_of(summary: dict[str, Any]) -> dict[str, Any]:
+    """The last round (the ticket at the target sparsity): accuracy and the cost of reaching it."""
+    last = summary["rounds"][-1]
+    cost = last["cumulative_cost"]
+    return {
+        "sparsity": last["sparsity"],
+        "val_acc": last["val_acc"],
+        "test_acc": last["test_acc"],
+        "examples": cost["examples"],
+        "steps": cost["steps"],
+        "epochs": cost["epochs"],
+        "train_flops": cost["train_flops"],
+        "seconds": cost["seconds"],
+        "round_epochs": [r["cost"]["epochs"] for r in summary["rounds"]],
+    }
+
+
+def summarise(tickets: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {"n": len(tickets), "sparsity": tickets[0]["sparsity"]}
+    for key in ("test_acc", "val_acc", "examples", "steps", "epochs", "train_flops", "seconds"):
+        m, s = mean_std(t[key] for t in tickets)
+        out[f"{key}_mean"], out[f"{key}_std"] = m, s
+    out["per_seed"] = tickets
+    return out
+
+
+def choose_threshold(preset: str, base: list[str], spec: dict, out: str, data_dir: str | None,
+                     workers: int) -> tuple[float, list[dict[str, Any]]]:
+    """The cheapest early-bird threshold whose tuning-seed ticket matches plain on validation."""
+    jobs = [(preset, base, TUNE_SEED, out, data_dir)]
+    jobs += [(preset, [*base, *method_sets("early_bird", d, spec["window"])], TUNE_SEED, out, data_dir)
+             for d in spec["grid"]]
+    sums = run_parallel(run_one, jobs, workers)
+    plain = ticket_of(sums[0])
+    rows = []
+    for d, s in zip(spec["grid"], sums[1:]):
+        t = ticket_of(s)
+        rows.append({"eb_distance": d, "val_acc": t["val_acc"], "examples": t["examples"],
+                     "train_flops": t["train_flops"], "plain_val_acc": plain["val_acc"],
+                     "matches": t["val_acc"] >= plain["val_acc"] - VAL_POINTS - 1e-12})
+    matching = [r for r in rows if r["matches"]]
+    # Cheapest among those that match; if none match, the strictest (most training).
+    chosen = min(matching, key=lambda r: r["examples"]) if matching else min(rows, key=lambda r: r["eb_distance"])
+    return chosen["eb_distance"], rows
+
+
+def bench_preset(preset: str, quick: bool, seeds: int | None, workers: int, data_dir: str | None,
+                 tune: bool, also_eb: list[float]) -> dict[str, Any]:
+    from lth_tf import config as C
+
+    spec = PRESETS[preset]
+    rate = C.resolve(preset).prune.rate
+    rounds = 6 if quick else rounds_for(spec["target"], rate)
+    base = [f"prune.rounds={rounds}"] + (["train.epochs=100"] if quick else [])
+    out = str(RUNS / ("cheaper_tickets_quick" if quick else "cheaper_tickets"))
+    n_seeds = seeds or (2 if quick else spec["seeds"])
+
+    eb_distance, tuning = spec["grid"][0], []
+    if tune and len(spec["grid"]) > 1:
+        eb_distance, tuning = choose_threshold(preset, base, spec, out, data_dir, workers)
+
+    # Extra early-bird thresholds, measured but not chosen (not used for `met`).
+    methods_run = [*METHODS, *(f"early_bird@{d}" for d in also_eb if d != eb_distance)]
+    jobs, keys = [], []
+    for method in methods_run:
+        for seed in range(n_seeds):
+            jobs.append((preset, [*base, *method_sets(method, eb_distance, spec["window"])], seed, out, data_dir))
+            keys.append(method)
+    sums = run_parallel(run_one, jobs, workers)
+    methods = {m: summarise([ticket_of(s) for k, s in zip(keys, sums) if k == m]) for m in methods_run}
+    plain = methods["plain"]
+    for res in methods.values():
+        res["compute_ratio_examples"] = plain["examples_mean"] / res["examples_mean"]
+        res["compute_ratio_flops"] = plain["train_flops_mean"] / res["train_flops_mean"]
+        res["time_ratio"] = plain["seconds_mean"] / res["seconds_mean"]
+        res["test_delta_points"] = 100 * (res["test_acc_mean"] - plain["test_acc_mean"])
+    eb = methods["early_bird"]
+    return {
+        "target_sparsity": spec["target"],
+        "rounds": rounds,
+        "rate": rate,
+        "seeds": n_seeds,
+        "eb_window": spec["window"],
+        "eb_distance": eb_distance,
+        "tuning": {"seed": TUNE_SEED, "rows": tuning},
+        "methods": methods,
+        # met: both compute ratios >= 3 and test accuracy no more than 0.5 points below plain.
+        "met": bool(min(eb["compute_ratio_examples"], eb["compute_ratio_flops"]) >= TARGET_RATIO
+                    and eb["test_delta_points"] >= -TARGET_POINTS),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="Cora only, 2 seeds, 6 rounds, 100 epochs, no tuning")
+    p.add_argument("--presets", default=None, help=f"comma-separated subset of {', '.join(PRESETS)}")
+    p.add_argument("--seeds", type=int, default=None, help="evaluation seeds (default per preset)")
+    p.add_argument("--workers", type=int, default=2, help="parallel processes")
+    p.add_argument("--data-dir", default=None)
+    p.add_argument("--also-eb", default="",
+                   help="comma-separated extra early-bird thresholds to measure beside the chosen one")
+    args = p.parse_args(argv)
+    names = (args.presets or ("cora-gcn" if args.quick else ",".join(PRESETS))).split(",")
+    unknown = [n for n in names if n not in PRESETS]
+    if unknown:
+        p.error(f"unknown preset(s) {unknown}; use {', '.join(PRESETS)}")
+    t0 = time.time()
+    also = [float(x) for x in args.also_eb.split(",") if x]
+    results = {n: bench_preset(n, args.quick, args.seeds, args.workers, args.data_dir, not args.quick, also)
+               for n in names}
+    headline = {}
+    for n, r in results.items():
+        eb, one = r["methods"]["early_bird"], r["methods"]["one_shot"]
+        headline[n] = {
+            "sparsity": eb["sparsity"],
+            "seeds": r["seeds"],
+            "plain_test_mean": r["methods"]["plain"]["test_acc_mean"],
+            "early_bird_test_mean": eb["test_acc_mean"],
+            "one_shot_test_mean": one["test_acc_mean"],
+            "early_bird_ratio_examples": eb["compute_ratio_examples"],
+            "early_bird_ratio_flops": eb["compute_ratio_flops"],
+            "early_bird_time_ratio": eb["time_ratio"],
+            "early_bird_delta_points": eb["test_delta_points"],
+            "one_shot_ratio_flops": one["compute_ratio_flops"],
+            "one_shot_delta_points": one["test_delta_points"],
+            "met": r["met"],
+            "also": {m: {"ratio_examples": x["compute_ratio_examples"], "ratio_flops": x["compute_ratio_flops"],
+                         "delta_points": x["test_delta_points"], "test_mean": x["test_acc_mean"]}
+                     for m, x in r["methods"].items() if m.startswith("early_bird@")},
+        }
+    path = write_result("cheaper_tickets", headline, {"presets": results}, args.quick, time.time() - t0)
+    print(path)
+    for n, h in headline.items():
+        print(f"{n}: early-bird {h['early_bird_ratio_examples']:.2f}x fewer examples, "
+              f"{h['early_bird_ratio_flops']:.2f}x fewer FLOPs, {h['early_bird_time_ratio']:.2f}x less time, "
+              f"test {h['early_bird_delta_points']:+.2f} points vs plain; one-shot "
+              f"{h['one_shot_ratio_flops']:.2f}x fewer FLOPs, {h['one_shot_delta_points']:+.2f} points")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
