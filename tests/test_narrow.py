@@ -176,7 +176,7 @@ def test_resnet_prunes_only_the_first_conv_of_each_block(narrowed):
     assert plan.blocked["output"] == "model output"
 
 
-def test_narrow_parameter_count_equals_a_hand_count():
+def test_narrow_parameter_and_mac_counts_equal_a_hand_count():
     """Keep conv1 3/4, conv2 3/5, dense 3/6 channels of tiny_conv (6x6x3 input)."""
     from lth_tf._keras import keras
     from lth_tf.export.narrow import costs, narrow
@@ -201,8 +201,11 @@ def test_narrow_parameter_count_equals_a_hand_count():
         + (3 * 3 + 3)  # output: 3 -> 3 classes, bias
     )
     dense_hand = (3 * 3 * 3 * 4 + 4) + 4 * 4 + (3 * 3 * 4 * 5 + 5) + (3 * 3 * 5 * 6 + 6) + (6 * 3 + 3)
-    assert costs(narrow(wrapped)) == {"params": hand}
-    assert costs(wrap.strip(wrapped)) == {"params": dense_hand}
+    # MACs per image: kernel entries x positions (6x6 "same" convs: 36; Dense: 1)
+    macs = 3 * 3 * 3 * 3 * 36 + 3 * 3 * 3 * 3 * 36 + 27 * 3 + 3 * 3
+    dense_macs = 3 * 3 * 3 * 4 * 36 + 3 * 3 * 4 * 5 * 36 + 45 * 6 + 6 * 3
+    assert costs(narrow(wrapped)) == {"params": hand, "macs": macs}
+    assert costs(wrap.strip(wrapped)) == {"params": dense_hand, "macs": dense_macs}
 
 
 def test_a_model_without_prunable_channels_is_refused():

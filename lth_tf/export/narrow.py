@@ -47,13 +47,17 @@ def kept_channels(wrapped: keras.Model) -> dict[str, tuple[int, int]]:
     return {n: (int(k.sum()), int(k.size)) for n, k in keep.items()}
 
 
-def costs(model: keras.Model) -> dict[str, int]:
-    """What a (narrowed) plain model costs: {"params": weights incl. biases and BatchNorm}.
+def costs(model: keras.Model, graph: Any = None) -> dict[str, int]:
+    """What a (narrowed) plain model costs per example: {"params": weights incl. biases
+    and BatchNorm, "macs": multiply-adds of every kernel entry (lth_tf.flops; a
+    narrowed model runs all of its entries, so these are the MACs it really does)}.
 
-    Hook for the FLOPs counter: add e.g. ``"flops": flops.count(model)`` here;
-    the export report prints every key it returns.
+    `graph`: a `flops.GraphSize` for GCN layers (their adjacency product). The
+    export report prints every key returned.
     """
-    return {"params": int(model.count_params())}
+    from lth_tf import flops
+
+    return {"params": int(model.count_params()), "macs": int(flops.model_macs(model, graph=graph).dense)}
 
 
 def _narrowed(plain: keras.Model, plan: CH.ChannelPlan, keep: dict[str, np.ndarray]) -> keras.Model:
@@ -94,15 +98,16 @@ def _slice(w: np.ndarray, name: str, out_idx, in_idx, carried) -> np.ndarray:
 
 def export_narrow(search: Any, round: int, out: str | Path) -> tuple[Path, list[str]]:
     """Export round `round` of a `LotterySearch` narrowed; returns the path and report lines."""
-    from lth_tf import sources
+    from lth_tf import flops, sources
     from lth_tf.export import export_savedmodel
 
     wrapped = search.model_for_round(round)
     model = narrow(wrapped)
     kept = kept_channels(wrapped)
-    dense = costs(wrap.strip(wrapped))
-    mine = costs(model)
     no_data = search._data is None and search.exp.data.name == sources.PYTHON
+    graph = None if no_data else flops.graph_size(search.data)
+    dense = costs(wrap.strip(wrapped), graph)
+    mine = costs(model, graph)
     path = export_savedmodel(model, Path(out), None if no_data else search.data)
     lines = [
         f"{'dense:':8s} " + ", ".join(f"{v:,} {k}" for k, v in dense.items()),
