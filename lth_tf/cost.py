@@ -38,6 +38,7 @@ def human(x: float | None, unit: str = "") -> str:
     if x is None:
         return ""
     for scale, prefix in ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(x) >= scale:
+        # 999.6e6 rounds to 3 digits as 1000 M ("1e+03 M"): it reads as 1 G
+        if abs(float(f"{x:.3g}")) >= scale:
             return f"{x / scale:.3g} {prefix}{unit}".rstrip()
     return f"{x:.3g} {unit}".rstrip()

@@ -111,4 +111,6 @@ def test_cumulative_cost_is_the_running_sum():
 def test_human_figures():
     assert cost.human(1.234e12, "FLOPs") == "1.23 TFLOPs"
     assert cost.human(950) == "950"
+    assert cost.human(999.6e6) == "1 G"  # rounds up across a prefix: not "1e+03 M"
+    assert cost.human(999.4) == "999"
     assert cost.human(None) == ""
