@@ -80,7 +80,8 @@ class SweepScreen(Screen):
         for s in statuses:
             counts[s.state] = counts.get(s.state, 0) + 1
         self.query_one("#sweep-status", Static).update(
-            f"{len(statuses)} cells: " + ", ".join(f"{n} {state}" for state, n in sorted(counts.items())))
+            f"{len(statuses)} cells: " + ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+            + " · Enter opens a cell's run, q there comes back")
 
     def action_open_cell(self) -> None:
         table = self.query_one("#cells", DataTable)
