@@ -168,7 +168,11 @@ def check_holds(run_dir: Path, config_hash: str) -> None:
 def read_experiment(run_dir: str | Path) -> C.Experiment:
     """The run's Experiment from its config.toml, checked against the recorded hash."""
     run_dir = existing(run_dir)
-    exp = C.resolve(config_file=config_path(run_dir))
+    path = config_path(run_dir)
+    try:
+        exp = C.resolve(config_file=path)
+    except LthError as e:  # a value the config's checks refuse: say which file holds it
+        raise LthError(str(e) if str(path) in str(e) else f"{path}: {e}") from None
     stored = stored_hash(run_dir)
     if stored != exp.hash():
         raise LthError(
