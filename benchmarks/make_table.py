@@ -105,6 +105,7 @@ def table() -> str:
         lines.append("| cifar_resnet18_cpu | not run | | | |")
     lines += own_data_rows()
     lines += cheaper_tickets_rows()
+    lines += sweep_scaling_rows()
     if cora:
         lines += ["", "Cora GCN, mean test accuracy over seeds per round (± std):", ""]
         configs = cora["configs"]
@@ -193,6 +194,21 @@ def cheaper_tickets_rows() -> list[str]:
             f"{'yes' if h['met'] else 'no'} | {_where(res)} |"
         )
     return rows
+
+
+def sweep_scaling_rows() -> list[str]:
+    """Rows of benchmarks/sweep_scaling.py: one Cora sweep under three engines."""
+    res = _load("sweep_scaling")
+    if not res:
+        return ["| sweep_scaling | not run | | | |"]
+    h = res["headline"]
+    row = (
+        f"| sweep_scaling (cora-gcn, {h['seeds']} seeds x {h['settings']} settings, {h['rounds']} rounds of "
+        f"{h['epochs']} epochs) | wall time --jobs 1 {h['seconds_jobs1']:.0f} s, --jobs 2 {h['seconds_jobs2']:.0f} s "
+        f"({h['speedup_jobs2']:.2f}x), Ray local 2 CPUs {h['seconds_ray2']:.0f} s ({h['speedup_ray2']:.2f}x); "
+        f"accuracies {'identical' if h['same_accuracies'] else 'DIFFER'} across engines | report | – | {_where(res)} |"
+    )
+    return [row]
 
 
 def main() -> int:
