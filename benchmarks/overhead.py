@@ -32,9 +32,10 @@ from benchmarks.common import write_result
 class _Feeds:
     """A stand-in for train.Feeds holding fixed, cached batches."""
 
-    def __init__(self, train, val, test, steps, is_graph):
+    def __init__(self, train, val, test, steps, is_graph, examples_per_epoch):
         self.train, self.val, self.test = train, val, test
         self.steps_per_epoch, self.is_graph = steps, is_graph
+        self.examples_per_epoch = examples_per_epoch  # read by train_round's cost record
 
 
 def _epoch_timer():
@@ -74,8 +75,8 @@ def measure(family: str, epochs: int, steps: int, data_dir: str | None) -> dict:
             pass
         for _ in val:
             pass
-        feeds = _Feeds(train, val, val, steps, False)
         images_per_epoch = steps * bs
+        feeds = _Feeds(train, val, val, steps, False, images_per_epoch)
         fit_data = {"x": train, "validation_data": val}
     else:
         exp = C.resolve("cora-gcn", overrides=[f"train.epochs={epochs}"])
