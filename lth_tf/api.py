@@ -24,7 +24,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import numpy as np
 
@@ -53,6 +53,21 @@ SHORT_NAMES = {
     "seed": "seed",
 }
 MODEL_FILE = "model.keras"  # theta0 of a Python-API run, so the CLI can rebuild the model
+
+
+class RunHooks(TypedDict, total=False):
+    """The keywords `fit` and `rounds` share, passed on to `LotterySearch` (default None)."""
+
+    sink: Callable[[dict], None] | None  # receives every event (dicts)
+    stop: threading.Event | None  # when set, training stops; the run stays resumable
+    callbacks_factory: Callable[[int, str], list] | None  # (round, kind) -> Keras callbacks
+
+
+def _check_hooks(method: str, hooks: dict[str, Any]) -> None:
+    """The TypeError Python raises for an unknown keyword of `TicketSearch.<method>`."""
+    for name in hooks:
+        if name not in RunHooks.__annotations__:
+            raise TypeError(f"TicketSearch.{method}() got an unexpected keyword argument {name!r}")
 
 
 class TicketSearch:
@@ -99,20 +114,17 @@ class TicketSearch:
         validation_data: Any = None,
         test_data: Any = None,
         *,
-        sink: Callable[[dict], None] | None = None,
-        stop: threading.Event | None = None,
-        callbacks_factory: Callable[[int, str], list] | None = None,
         export: bool = True,
+        **hooks: Unpack[RunHooks],
     ) -> dict[str, Any]:
         """Run (or resume) every round, the controls and the ticket; returns summary.json's dict.
 
-        `sink` receives every event (dicts), `stop` ends training cooperatively (the
-        run stays resumable), `callbacks_factory(round, kind)` adds Keras callbacks.
+        `hooks` (see `RunHooks`): `sink` receives every event (dicts), `stop` ends
+        training cooperatively (the run stays resumable), `callbacks_factory(round,
+        kind)` adds Keras callbacks.
         """
-        rounds = self.rounds(
-            train, validation_data, test_data, sink=sink, stop=stop, callbacks_factory=callbacks_factory
-        )
-        for _ in rounds:
+        _check_hooks("fit", hooks)
+        for _ in self.rounds(train, validation_data, test_data, **hooks):
             pass
         return self.search.finish(export=export)
 
@@ -121,14 +133,17 @@ class TicketSearch:
         train: Any,
         validation_data: Any = None,
         test_data: Any = None,
-        *,
-        sink: Callable[[dict], None] | None = None,
-        stop: threading.Event | None = None,
-        callbacks_factory: Callable[[int, str], list] | None = None,
+        **hooks: Unpack[RunHooks],
     ) -> Iterator[RoundResult]:
         """The rounds one at a time (round 0 is the dense model); `fit` runs them all."""
+        _check_hooks("rounds", hooks)  # at the call, as for a named keyword
+        return self._rounds(train, validation_data, test_data, hooks)
+
+    def _rounds(
+        self, train: Any, validation_data: Any, test_data: Any, hooks: RunHooks
+    ) -> Iterator[RoundResult]:
         data = as_data(train, validation_data, test_data)
-        self.search = self._open(data, sink=sink, stop=stop, callbacks_factory=callbacks_factory)
+        self.search = self._open(data, **hooks)
         yield from self.search.rounds()
 
     def _open(self, data: Any, **hooks: Any) -> LotterySearch:

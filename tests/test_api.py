@@ -208,3 +208,18 @@ def test_bad_data_is_a_one_line_error(tmp_path):
     with pytest.raises(LthError, match="three splits"):
         search.fit((x, y))
     assert not any(tmp_path.iterdir())  # nothing written for bad input
+
+
+def test_fit_and_rounds_share_one_keyword_list(tmp_path):
+    """fit and rounds take the RunHooks keywords; another keyword is the TypeError Python
+    gives for a named one, at the call (rounds is lazy otherwise) and before anything is written."""
+    from lth_tf.api import RunHooks
+
+    assert set(RunHooks.__annotations__) == {"sink", "stop", "callbacks_factory"}
+    search = lth_tf.TicketSearch(functional_mlp(), directory=tmp_path, **SETTINGS)
+    for method in ("fit", "rounds"):
+        with pytest.raises(TypeError, match=rf"TicketSearch\.{method}\(\) got an unexpected keyword argument 'sinks'"):
+            getattr(search, method)(*splits(), sinks=print)
+    with pytest.raises(TypeError):
+        search.fit(*splits(), None)  # the hooks are keywords only
+    assert not any(tmp_path.iterdir())

@@ -1,4 +1,4 @@
-"""Tests for lth_tf/config.py: presets, TOML round trip, hash stability, overrides, validation."""
+"""Tests for lth_tf/config/: presets, TOML round trip, hash stability, overrides, validation."""
 
 from __future__ import annotations
 

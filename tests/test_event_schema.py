@@ -1,5 +1,5 @@
 """docs/internals.md lists each event's fields; this checks the list against the typed
-records in lth_tf/events.py (names and order), so the two cannot drift apart."""
+records in lth_tf/events/records.py (names and order), so the two cannot drift apart."""
 
 from __future__ import annotations
 

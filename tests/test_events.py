@@ -1,4 +1,4 @@
-"""Tests for lth_tf/events.py: event cleaning, the JSONL sink, reading and following."""
+"""Tests for lth_tf/events/: event cleaning, the JSONL sink, reading and following."""
 
 from __future__ import annotations
 

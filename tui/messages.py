@@ -3,7 +3,7 @@
 Each is a small dataclass. The threads never touch widgets: they post these
 (`post_message` is thread-safe) and the run screen applies them. Lottery events
 arrive as one generic `LthEvent` holding the event's typed record (the schema
-lives in lth_tf/events.py only).
+lives in lth_tf/events/records.py only).
 """
 
 from __future__ import annotations

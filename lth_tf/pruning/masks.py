@@ -23,6 +23,10 @@ Conventions every function follows:
 Selection runs in linear time (``np.partition`` for the k-th smallest magnitude,
 then one comparison pass per layer), so one global round over ResNet-18's 11M
 kernel weights takes a fraction of a second.
+
+This module holds magnitude pruning (`prune`, `prune_to_sparsity`) and is the one
+import for callers; the rest lives in `mask_counts` (counts, sparsity, rates),
+`mask_selection` (groups, tie-broken smallest-k) and `random_masks` (the control).
 """
 
 from __future__ import annotations
@@ -31,12 +35,26 @@ from collections.abc import Collection, Mapping
 
 import numpy as np
 
+from lth_tf.pruning.mask_counts import (
+    Masks,
+    Weights,
+    _check_fraction,
+    count,
+    layer_sparsity,
+    ones_like,
+    prune_count,
+    rate_for,
+    sparsity,
+)
+from lth_tf.pruning.mask_selection import (
+    SCOPES,
+    _assemble,
+    _groups,
+    _keep_and_magnitudes,
+    _prune_smallest,
+)
+from lth_tf.pruning.random_masks import random_masks
 from lth_tf.schedule import expected_sparsity
-
-Masks = dict[str, np.ndarray]
-Weights = Mapping[str, np.ndarray]
-
-SCOPES = ("global", "layerwise")
 
 __all__ = [
     "SCOPES",
@@ -52,61 +70,6 @@ __all__ = [
     "rate_for",
     "sparsity",
 ]
-
-
-# -- small helpers -------------------------------------------------------------------
-
-
-def ones_like(weights: Weights) -> Masks:
-    """A dense mask (all ones, float32) for every layer of `weights`."""
-    return {name: np.ones(np.shape(w), dtype=np.float32) for name, w in weights.items()}
-
-
-def prune_count(rate: float, remaining: int) -> int:
-    """How many of `remaining` weights one round at `rate` prunes: ``round(rate * remaining)``.
-
-    Python's ``round`` (halves go to the even number), clamped to ``[0, remaining]``.
-    Tests and callers that predict counts should use this function.
-    """
-    return max(0, min(int(remaining), round(rate * remaining)))
-
-
-def rate_for(rounds: int, final_sparsity: float) -> float:
-    """Per-round rate that reaches `final_sparsity` after `rounds` rounds.
-
-    The inverse of `expected_sparsity`: ``1 - (1 - final_sparsity) ** (1 / rounds)``.
-    """
-    if isinstance(rounds, bool) or not isinstance(rounds, (int, np.integer)) or rounds < 1:
-        raise ValueError(f"rounds must be a whole number >= 1, got {rounds!r}")
-    _check_fraction(final_sparsity, "final_sparsity", allow_zero=False)
-    return 1.0 - (1.0 - float(final_sparsity)) ** (1.0 / int(rounds))
-
-
-def count(masks: Mapping[str, np.ndarray], exclude: Collection[str] = ()) -> tuple[int, int]:
-    """``(kept, total)`` weights over all layers not in `exclude`."""
-    kept = total = 0
-    for name, m in masks.items():
-        if name in exclude:
-            continue
-        m = np.asarray(m)
-        kept += int(np.count_nonzero(m))
-        total += int(m.size)
-    return kept, total
-
-
-def sparsity(masks: Mapping[str, np.ndarray], exclude: Collection[str] = ()) -> float:
-    """Fraction of weights that are pruned (mask 0) over all layers not in `exclude`."""
-    kept, total = count(masks, exclude)
-    return 0.0 if total == 0 else (total - kept) / total
-
-
-def layer_sparsity(masks: Mapping[str, np.ndarray]) -> dict[str, float]:
-    """Fraction of pruned weights per layer (0.0 for an empty layer)."""
-    out = {}
-    for name, m in masks.items():
-        m = np.asarray(m)
-        out[name] = 0.0 if m.size == 0 else float(m.size - np.count_nonzero(m)) / m.size
-    return out
 
 
 # -- pruning ---------------------------------------------------------------------------
@@ -209,154 +172,3 @@ def prune_to_sparsity(
         for n in rest:
             new.update(_prune_smallest([n], mags, keep, round(share * keep[n].size) - zeros(n)))
     return _assemble(weights, masks, new)
-
-
-def random_masks(
-    masks: Mapping[str, np.ndarray],
-    rng: np.random.Generator | int,
-    exclude: Collection[str] = (),
-) -> Masks:
-    """The random-mask control: per layer as many kept weights as `masks`, at random positions.
-
-    `rng` is a ``np.random.Generator`` (or an int seed for one). Layers are drawn
-    in sorted name order, so a given generator state gives the same masks
-    whatever the dict order. Excluded layers keep their mask.
-    """
-    if not isinstance(rng, np.random.Generator):
-        if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
-            rng = np.random.default_rng(int(rng))
-        else:
-            raise TypeError(
-                f"rng must be a numpy Generator or an int seed, got {type(rng).__name__}"
-            )
-    excluded = set(exclude)
-    out: dict[str, np.ndarray] = {}
-    for name in sorted(masks):
-        m = np.asarray(masks[name])
-        if name in excluded:
-            out[name] = m.astype(np.float32, copy=True)
-            continue
-        kept = int(np.count_nonzero(m))
-        flat = np.zeros(m.size, dtype=np.float32)
-        if kept == m.size:
-            flat[:] = 1.0
-        elif kept:
-            flat[rng.choice(m.size, size=kept, replace=False)] = 1.0
-        out[name] = flat.reshape(m.shape)
-    return {name: out[name] for name in masks}
-
-
-# -- internals --------------------------------------------------------------------------
-
-
-def _check_fraction(value: float, what: str, allow_zero: bool) -> None:
-    ok_type = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
-        value, bool
-    )
-    low_ok = ok_type and (value >= 0.0 if allow_zero else value > 0.0)
-    if not (ok_type and low_ok and value < 1.0):  # also rejects NaN
-        interval = "[0, 1)" if allow_zero else "(0, 1)"
-        raise ValueError(f"{what} must be in {interval}, got {value!r}")
-
-
-def _groups(
-    weights: Weights,
-    masks: Mapping[str, np.ndarray],
-    scope: str,
-    layer_rates: Mapping[str, float] | None,
-    exclude: Collection[str],
-) -> list[tuple[list[str], float | None]]:
-    """Validate the inputs; return the pruning groups as ``(layer names, rate or None)``.
-
-    Names are sorted (the tie-break order). A rate of None means the caller's
-    rate applies; a group with its own rate (an override) holds one layer.
-    """
-    if scope not in SCOPES:
-        raise ValueError(f"scope must be one of {', '.join(SCOPES)}, got {scope!r}")
-    if isinstance(exclude, str):
-        raise TypeError(f"exclude must be a collection of layer names, not the string {exclude!r}")
-    for name in weights:
-        if name not in masks:
-            raise ValueError(f"layer '{name}' has weights but no mask")
-    for name in masks:
-        if name not in weights:
-            raise ValueError(f"layer '{name}' has a mask but no weights")
-    for name, w in weights.items():
-        ws, ms = np.shape(w), np.shape(masks[name])
-        if ws != ms:
-            raise ValueError(f"layer '{name}': weights have shape {ws} but the mask has {ms}")
-    excluded = set(exclude)
-    overrides = dict(layer_rates or {})
-    for name, r in overrides.items():
-        if name not in weights and name not in excluded:
-            raise ValueError(f"layer_rates names layer '{name}', which is not among the weights")
-        _check_fraction(r, f"layer_rates['{name}']", allow_zero=True)
-    prunable = sorted(n for n in weights if n not in excluded)
-    shared = [n for n in prunable if n not in overrides]
-    groups: list[tuple[list[str], float | None]] = []
-    if scope == "global":
-        if shared:
-            groups.append((shared, None))
-    else:
-        groups.extend(([n], None) for n in shared)
-    groups.extend(([n], float(overrides[n])) for n in prunable if n in overrides)
-    return groups
-
-
-def _keep_and_magnitudes(
-    weights: Weights, masks: Mapping[str, np.ndarray], names: list[str]
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Boolean kept-maps and |w| for the prunable layers; rejects non-finite kept weights."""
-    keep, mags = {}, {}
-    for name in names:
-        w = np.asarray(weights[name])
-        if not (np.issubdtype(w.dtype, np.floating) or np.issubdtype(w.dtype, np.integer)):
-            raise ValueError(f"layer '{name}': weights must be numbers, got dtype {w.dtype}")
-        k = np.asarray(masks[name]) != 0
-        a = np.abs(w)
-        if np.issubdtype(a.dtype, np.floating) and not np.isfinite(a[k]).all():
-            raise ValueError(f"layer '{name}': remaining weights contain NaN or inf")
-        keep[name], mags[name] = k, a
-    return keep, mags
-
-
-def _prune_smallest(
-    names: list[str], mags: dict[str, np.ndarray], keep: dict[str, np.ndarray], k: int
-) -> dict[str, np.ndarray]:
-    """Un-keep the `k` smallest remaining magnitudes across `names` (in that order).
-
-    Order: magnitude, then position of the layer in `names`, then flat C index.
-    Returns new boolean kept-maps for `names`.
-    """
-    if k <= 0:
-        return {n: keep[n].copy() for n in names}
-    parts = [mags[n][keep[n]] for n in names]  # boolean indexing: C order, fresh copies
-    vals = np.concatenate(parts) if len(parts) != 1 else parts[0]
-    if k >= vals.size:
-        return {n: np.zeros_like(keep[n]) for n in names}
-    vals.partition(k - 1)  # in place: vals is our own copy
-    t = vals[k - 1]
-    budget = k - int(np.count_nonzero(vals[: k - 1] < t))  # how many ties at t go
-    out = {}
-    for n in names:
-        m, kp = mags[n], keep[n]
-        nk = kp & (m > t)
-        ties = np.flatnonzero(kp & (m == t))
-        take = min(budget, ties.size)
-        nk.flat[ties[take:]] = True  # the first `take` ties (by flat index) are pruned
-        budget -= take
-        out[n] = nk
-    return out
-
-
-def _assemble(
-    weights: Weights, masks: Mapping[str, np.ndarray], new: dict[str, np.ndarray]
-) -> Masks:
-    """Float32 masks in the order of `weights`; layers not in `new` keep their mask."""
-    out = {}
-    for name in weights:
-        if name in new:
-            out[name] = new[name].astype(np.float32)
-        else:
-            out[name] = np.asarray(masks[name]).astype(np.float32, copy=True)
-    return out

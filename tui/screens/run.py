@@ -6,7 +6,9 @@ Two modes share every widget:
 - attach: a thread worker follows RUN_DIR/events.jsonl (a finished run replays).
 Workers post messages (tui.messages); only this screen touches widgets.
 Below 110x34 the layout is compact (tui/screens/layout.py): the rounds table
-over one panel that `v` picks. `e` is in tui/screens/exporting.py.
+over one panel that `v` picks. The panels' refresh and the table cursor are in
+tui/screens/run_panels.py, the workers' other messages in run_driver.py, the keys in
+run_keys.py, `e` in exporting.py.
 """
 
 from __future__ import annotations
@@ -20,20 +22,22 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, RichLog
+from textual.widgets import Footer, Header, RichLog
 
 from lth_tf import config as C
 from lth_tf import events as E
 from tui import messages as m
 from tui.screens.exporting import ExportKey
 from tui.screens.layout import VIEWS, is_compact
-from tui.state import RoundInfo, RunState, pct, points
+from tui.screens.run_driver import DriverMessages
+from tui.screens.run_keys import StepKeys
+from tui.screens.run_panels import RunPanels
+from tui.state import RunState, pct, points
 from tui.widgets import AccuracyChart, CurvesPanel, LayerBars, RoundProgress, RoundsTable
-from tui.widgets.acc_chart import ChartData
-from tui.worker import DRIVER_ALIVE, StepGate, drive, follow
+from tui.worker import StepGate, drive, follow
 
 
-class RunScreen(ExportKey, Screen):
+class RunScreen(StepKeys, DriverMessages, RunPanels, ExportKey, Screen):
     # Short descriptions: every hint fits on one footer line at 80 columns.
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "next_round", "Next round"),
@@ -146,64 +150,11 @@ class RunScreen(ExportKey, Screen):
             text, kind = f"⤓ exporting round {self.export_round}…", "waiting"
         self.query_one(RoundProgress).set_status(text, kind)
 
-    def selected_round(self) -> int | None:
-        return self.query_one(RoundsTable).round_at_cursor()
-
-    def follow(self) -> None:
-        """Put the cursor on the newest round, if the user has not moved it away."""
-        if self.follow_latest and self.state.rounds:
-            table = self.query_one(RoundsTable)
-            table.move_to_round(max(self.state.rounds))
-            self._followed_row = table.cursor_row
-
-    def refresh_round(self, info: RoundInfo) -> None:
-        self.query_one(RoundsTable).show_round(info, self.state)
-        self.follow()
-        if self.selected_round() == info.round or self.follow_latest:
-            self.show_details(info)
-
-    def refresh_all(self) -> None:
-        table = self.query_one(RoundsTable)
-        for r in sorted(self.state.rounds):
-            table.show_round(self.state.rounds[r], self.state)
-        self.follow()
-        sel = self.selected_round()
-        self.show_details(self.state.rounds.get(sel) if sel is not None else None)
-        self.refresh_chart()
-
-    def show_details(self, info: RoundInfo | None) -> None:
-        """Layer bars and curves for one round (the selected one)."""
-        self.query_one(LayerBars).show(info)
-        layers = self.query_one("#layers")
-        if info is None:
-            layers.border_title = "Layer sparsity"
-        elif info.finished:
-            layers.border_title = f"Layer sparsity · round {info.round} ({pct(info.sparsity)})"
-        else:
-            layers.border_title = f"Layer sparsity · round {info.round} (training)"
-        curves = self.query_one(CurvesPanel)
-        curves.border_title = curves.show(info, self.state.kd_enabled, self.state.kd_from_round)
-
-    def refresh_chart(self) -> None:
-        self.query_one(AccuracyChart).show(ChartData.from_state(self.state))
-
     def ticket_text(self) -> str:
         t = self.state.ticket
         if not t:
             return "no winning ticket"
         return f"ticket round {t.get('round')}: {pct(t.get('sparsity'))} sparse, {pct(t.get('test_acc'))} test"
-
-    def step_status(self) -> None:
-        """The status line for the step-mode phase."""
-        if self.phase == "waiting":
-            self.set_status(f"⏸ waiting — n: {self.next_step} · c: run to the end", "waiting")
-        elif self.phase == "running":
-            r = self.state.current
-            what = f"training round {r}" if r is not None else "training"
-            if self.gate.auto:
-                self.set_status(f"▶ {what} — continuing to the end (p: pause after it)")
-            else:
-                self.set_status(f"▶ {what} — waits after it (c: no waits)")
 
     # -- messages from the workers --------------------------------------------------------
     def on_lth_event(self, msg: m.LthEvent) -> None:
@@ -314,123 +265,3 @@ class RunScreen(ExportKey, Screen):
         self.log_line(f"[red b]run failed{where}[/]: {error}")
         self.set_status(f"✗ failed: {error}", "error")
         self.notify(error, title="Run failed", severity="error", timeout=10)
-
-    def on_summary_loaded(self, msg: m.SummaryLoaded) -> None:
-        self.state.apply_summary(msg.summary)
-        self.refresh_all()
-        if msg.summary.get("status") == "finished":
-            self.set_status(f"✓ done · {self.ticket_text()}", "done")
-
-    def on_search_ready(self, msg: m.SearchReady) -> None:
-        self.search = msg.search
-        self.run_dir = Path(msg.run_dir)
-        self.log_line(f"run directory: {msg.run_dir}")
-
-    def on_waiting(self, msg: m.Waiting) -> None:
-        self.next_step = msg.next_step
-        if self.phase in DRIVER_ALIVE and not self.quitting:
-            self.set_phase("waiting")
-            self.step_status()
-
-    def on_status(self, msg: m.Status) -> None:
-        if msg.phase and self.phase in DRIVER_ALIVE:
-            self.set_phase(msg.phase)
-        if not self.quitting:
-            self.set_status(msg.text)
-
-    def on_driver_done(self, msg: m.DriverDone) -> None:
-        self.set_phase(msg.outcome)
-        self.export_after_driver()
-        if msg.outcome == "stopped":
-            table = self.query_one(RoundsTable)
-            for r in self.state.drop_unfinished():
-                table.remove_round(r)
-            self.refresh_all()
-            self.log_line("stopped; the run is resumable (same settings resume after the last round)")
-            self.set_status("■ stopped — run again with the same settings to resume", "done")
-        elif msg.outcome == "finished":
-            self.set_status(f"✓ done · {self.ticket_text()}", "done")
-        if self.quitting:
-            self.app.exit()
-
-    def on_problem(self, msg: m.Problem) -> None:
-        self.log_line(f"[red]{msg.text}[/]")
-        self.notify(msg.text, severity="error", timeout=10)
-
-    def short_path(self, path: str) -> str:
-        """A path inside the run directory, relative to it."""
-        base = Path(self.state.run_dir) if self.state.run_dir else self.run_dir
-        try:
-            return str(Path(path).relative_to(base)) if base else path
-        except ValueError:
-            return path
-
-    # -- the table cursor picks the round the side panels show ------------------------------
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        table = self.query_one(RoundsTable)
-        if event.cursor_row != self._followed_row:
-            # The user moved the cursor (following's own moves may arrive after
-            # more rows came in): follow again only from the last row.
-            self.follow_latest = event.cursor_row >= table.row_count - 1
-            self._followed_row = None
-        key = event.row_key.value
-        self.show_details(self.state.rounds.get(int(key)) if key is not None else None)
-
-    # -- keys ----------------------------------------------------------------------------
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("next_round", "continue_run", "pause"):
-            if self.mode != "step":
-                return False  # hidden when following a run
-            return True if self.phase in DRIVER_ALIVE else None  # greyed out when done
-        if action == "next_view":
-            return self.has_class("compact")  # the wide layout shows every panel
-        return True
-
-    def action_next_view(self) -> None:
-        """Compact layout: show the next panel under the rounds table."""
-        self.remove_class(f"view-{self.view}")
-        self.view = VIEWS[(VIEWS.index(self.view) + 1) % len(VIEWS)]
-        self.add_class(f"view-{self.view}")
-
-    def action_next_round(self) -> None:
-        if self.phase == "waiting":
-            self.gate.next()
-            self.set_phase("running")
-            self.step_status()
-        elif self.phase in ("starting", "running", "finishing"):
-            self.notify("training is running; the run waits after this step"
-                        if not self.gate.auto else "continuing to the end; p pauses after this round")
-        else:
-            self.notify(f"the run is {self.phase}")
-
-    def action_continue_run(self) -> None:
-        if self.phase not in DRIVER_ALIVE:
-            self.notify(f"the run is {self.phase}")
-            return
-        self.gate.keep_going()
-        if self.phase == "waiting":
-            self.set_phase("running")
-        self.step_status()
-        self.log_line("continuing to the end without stops (p pauses)")
-
-    def action_pause(self) -> None:
-        if self.phase not in DRIVER_ALIVE:
-            self.notify(f"the run is {self.phase}")
-            return
-        if self.gate.auto:
-            self.gate.pause()
-            self.log_line("pausing after the round in training")
-        self.step_status()
-
-    def action_quit_run(self) -> None:
-        if self.mode == "step" and self.phase in DRIVER_ALIVE:
-            if self.quitting:
-                self.notify("still stopping: training stops at the next batch")
-                return
-            self.quitting = True
-            self.gate.quit()
-            self.set_status("stopping… the round in training is discarded", "waiting")
-            self.log_line("stopping at the next batch; the run stays resumable")
-        else:
-            self.stop_follow.set()
-            self.app.exit()

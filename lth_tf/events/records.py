@@ -1,4 +1,4 @@
-"""Events: typed records (the schema, defined once), their JSON form, and sinks.
+"""Events: typed records (the schema, defined once) and their JSON form.
 
 The engine and the search build a `Record` per event and send its `to_dict()`:
 `{"event": NAME, "time": unix_seconds, ...fields}`, whose fields hold only floats,
@@ -10,14 +10,9 @@ into its record. docs/internals.md's field list is checked against the records
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
 from dataclasses import MISSING, dataclass, field, fields
-from pathlib import Path
 from typing import Any, ClassVar
 
 Event = dict[str, Any]  # an event as sinks receive it and events.jsonl holds it
@@ -226,91 +221,3 @@ def clean(v: Any) -> Any:
     if hasattr(v, "tolist"):
         return clean(v.tolist())
     return v
-
-
-class JsonlSink:
-    """Appends each event as one line and flushes, so a follower sees it at once."""
-
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-
-    def __call__(self, event: Event) -> None:
-        line = json.dumps(event, sort_keys=False) + "\n"
-        with self._lock, open(self.path, "a", encoding="utf-8") as f:
-            f.write(line)
-            f.flush()
-            # fsync only what a resume relies on; per-epoch fsyncs cost more than
-            # a GCN training step and a lost epoch line is harmless.
-            if event.get("event") != "epoch_end":
-                os.fsync(f.fileno())
-
-
-class ListSink:
-    """Keeps events in memory (for tests)."""
-
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    def __call__(self, event: Event) -> None:
-        self.events.append(event)
-
-    def named(self, name: str) -> list[Event]:
-        return [e for e in self.events if e["event"] == name]
-
-
-class FanOut:
-    """Sends every event to several sinks."""
-
-    def __init__(self, *sinks: Callable[[Event], None]):
-        self.sinks = [s for s in sinks if s is not None]
-
-    def __call__(self, event: Event) -> None:
-        for sink in self.sinks:
-            sink(event)
-
-
-def read_events(path: str | Path) -> list[Event]:
-    """All complete events of an events.jsonl (a torn last line is skipped)."""
-    return list(iter_events(path))
-
-
-def iter_events(path: str | Path) -> Iterator[Event]:
-    p = Path(path)
-    if not p.exists():
-        return
-    with open(p, "rb") as f:  # bytes: one damaged line must not stop the reading of the rest
-        for raw in f:
-            if not raw.endswith(b"\n"):
-                break  # a writer was killed mid-line; the rest never came
-            try:
-                event = json.loads(raw.decode("utf-8"))
-            except ValueError:  # not UTF-8 or not JSON (UnicodeDecodeError is a ValueError)
-                continue
-            if isinstance(event, dict):  # a damaged line can still parse as a number or list
-                yield event
-
-
-def follow_events(
-    path: str | Path, stop: threading.Event, poll: float = 0.2
-) -> Iterable[Event]:
-    """Yield events as they are appended to `path` until `stop` is set."""
-    p = Path(path)
-    pos = 0
-    buf = ""
-    while not stop.is_set():
-        if p.exists():
-            with open(p, encoding="utf-8") as f:
-                f.seek(pos)
-                chunk = f.read()
-                pos = f.tell()
-            buf += chunk
-            *lines, buf = buf.split("\n")
-            for line in lines:
-                if line.strip():
-                    try:
-                        yield json.loads(line)
-                    except json.JSONDecodeError:
-                        continue
-        stop.wait(poll)

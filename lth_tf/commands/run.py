@@ -1,0 +1,90 @@
+"""`lth-tf run`: run (or resume) an experiment; prints the run directory on stdout."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from lth_tf import config as C
+from lth_tf import onednn, rundir, store
+from lth_tf.commands.checks import _check_data_dir
+from lth_tf.commands.tf_startup import _import_tf_quietly
+from lth_tf.errors import LthError
+from lth_tf.schedule import RewindMode
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    run = sub.add_parser("run", help="run (or resume) an experiment; prints the run dir")
+    add_experiment_args(run)
+    run.add_argument(
+        "--quiet", action="store_true", help="plain log lines instead of progress bars"
+    )
+    run.add_argument("--no-export", action="store_true", help="do not export the winning ticket")
+
+
+def add_experiment_args(p: argparse.ArgumentParser) -> None:
+    """Arguments shared by `lth-tf run` and `lth-tui`."""
+    p.add_argument("--preset", default=None, help="a preset name (see `lth-tf presets`)")
+    p.add_argument("--config", default=None, help="a TOML config layered over the preset")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--rounds", type=int, default=None, help="same as --set prune.rounds=N")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--out", default="checkpoints", help="root of run directories")
+    p.add_argument("--data-dir", default=None, help="offline data folder (else $LTH_DATA_DIR)")
+
+
+def experiment_from_args(args: argparse.Namespace) -> C.Experiment:
+    if not args.preset and not args.config:
+        raise LthError(
+            "no experiment given; pass --preset NAME (see `lth-tf presets`) or --config FILE"
+        )
+    overrides = list(args.overrides)
+    if args.rounds is not None:
+        overrides.append(f"prune.rounds={args.rounds}")
+    if args.seed is not None:
+        overrides.append(f"seed={args.seed}")
+    return C.resolve(args.preset, args.config, overrides)
+
+
+def cmd_run(args) -> int:
+    exp = experiment_from_args(args)
+    data_dir = _check_data_dir(args.data_dir)
+    run_dir = Path(args.out) / exp.run_name()
+    _check_out(Path(args.out), run_dir, exp)
+    run_store = store.RunStore(run_dir)
+    run_store.check_unlocked()  # another process runs it: say so before loading anything
+    run_store.check_resume_point(exp.planned_rounds, RewindMode.parse(exp.prune.rewind).uses_snapshot)
+
+    onednn.choose(graph=exp.is_graph)  # before TF loads: TF reads it once
+    _import_tf_quietly()
+    from lth_tf import data as datasets
+    from lth_tf import preflight
+    from lth_tf.console import console_sink
+    from lth_tf.lottery import LotterySearch
+
+    # Data and the model's layers first: a missing data set or a layer name the
+    # model does not have fails here, before a run dir is created or touched.
+    data = datasets.load(exp.data, data_dir, seed=exp.seed)
+    preflight.check_model(exp, data)
+    with run_store.lock(), console_sink(quiet=args.quiet) as sink:
+        search = LotterySearch(exp, out=args.out, data_dir=data_dir, sink=sink, data=data)
+        for _ in search.rounds():
+            pass
+        search.finish(export=not args.no_export)
+        _write_report(search.run_dir)
+    print(search.run_dir, flush=True)
+    return 0
+
+
+def _check_out(out: Path, run_dir: Path, exp: C.Experiment) -> None:
+    """--out must be a folder (or creatable); an existing run dir must hold this config."""
+    for p in (out, run_dir):
+        if p.exists() and not p.is_dir():
+            raise LthError(f"--out: {p} exists and is not a folder; give another --out")
+    rundir.check_holds(run_dir, exp.hash())
+
+
+def _write_report(run_dir: Path) -> None:
+    from lth_tf.report import write_report
+
+    write_report(run_dir, plots=True)
