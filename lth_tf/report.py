@@ -193,6 +193,11 @@ def write_report(run_dir: str | Path, plots: bool = True) -> str:
     notes = [""]
     if any(r.get("stopped_at") for r in summary.get("rounds", [])):
         notes.append("epochs marked * : an early-bird round stopped once its next mask was stable")
+    channels = [r for r in summary.get("rounds", []) if _is_number(r.get("channel_sparsity"))]
+    if channels:
+        removed = ", ".join(f"{r['round']}: {_pct(r['channel_sparsity'])}" for r in channels)
+        notes.append("channel pruning: params, nonzeros and inference FLOPs are the narrowed model's "
+                     f"(lth-tf export --format narrow); channels removed % by round {removed}")
     text = "\n".join(head + [""] + rounds_table(summary) + notes).rstrip("\n") + "\n"
     if plots and summary.get("rounds"):
         plot_accuracy(summary, rundir.plot_path(run_dir))

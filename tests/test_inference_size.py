@@ -103,3 +103,16 @@ def test_summary_and_report_show_each_rounds_size():
     old = summary_with(None)
     assert rounds_table(old)[3].count("|") == lines[3].count("|")
     assert summary_problem(summary_with({"params": "many"})) == "rounds[1] lacks a valid 'inference'"
+
+
+def test_report_of_a_channel_run_says_the_sizes_are_the_narrowed_models(tmp_path):
+    import json
+
+    from lth_tf import rundir
+    from lth_tf.report import write_report
+
+    run = tmp_path / "run"
+    run.mkdir()
+    rundir.summary_path(run).write_text(json.dumps(summary_with(SIZE)))
+    text = write_report(run, plots=False)
+    assert "narrowed model's" in text and "1: 25.00" in text
