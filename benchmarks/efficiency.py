@@ -12,10 +12,14 @@ loaded with tf.saved_model.load in this process, against the dense export:
   - ResNet-18 w16 and Conv-4 on CIFAR-shaped input (batch 1 and 256), untrained,
     random masks at 90% and 98%.
 Export kinds are functions in EXPORTS (dense, sparse = rebuild convs + sparse
-matmul above 90%, sparse_rebuild = every kernel rebuilt dense); a new kind
-(e.g. a narrowed export) is one more function there.
+matmul above 90%, sparse_rebuild = every kernel rebuilt dense).
+Narrowed latency: the narrow export (lth_tf.export.narrow: a physically smaller
+model) of channel-pruned models against the dense export of the same masked
+model, with 50% and 75% of each prunable layer's channels removed (lowest L1
+first): the GCN (round 0 weights of the Cora run), ResNet-18 w16 and Conv-4.
 
     python benchmarks/efficiency.py [--quick] [--data-dir /work/shared/data]
+    python benchmarks/efficiency.py --only narrow      # just the narrowed latency -> efficiency_narrow.json
 """
 
 from __future__ import annotations
@@ -127,14 +131,16 @@ def resnet64_sizes(sparsities: list[float], work: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def gcn_run(rounds: int, data_dir: str | None):
+def gcn_run(rounds: int, data_dir: str | None, first_only: bool = False):
+    """The cora-gcn run (resumed from benchmarks/runs/efficiency); `first_only`: stop after round 0."""
     from lth_tf import config as C
     from lth_tf.lottery import LotterySearch
 
     exp = C.resolve("cora-gcn", overrides=[f"prune.rounds={rounds}", "prune.controls="])
     search = LotterySearch(exp, out=RUNS / "efficiency", data_dir=data_dir)
     for _ in search.rounds():
-        pass
+        if first_only:
+            break
     return search
 
 
@@ -201,20 +207,33 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
     p.add_argument("--data-dir", default=None)
+    p.add_argument("--only", choices=["narrow"], default=None, help="run only the narrowed latency")
     args = p.parse_args(argv)
     t0 = time.time()
     q = args.quick
+    from benchmarks.narrow_latency import all_narrow_latency, narrow_headline, print_narrow
     from lth_tf import runtime
 
+    calls = 10 if q else 100
+    fractions = [0.5] if q else [0.5, 0.75]
+    if args.only == "narrow":
+        with tempfile.TemporaryDirectory(prefix="lth-efficiency-") as tmp:
+            narrowed = all_narrow_latency(gcn_run(1, args.data_dir, first_only=True), fractions, Path(tmp), calls)
+        headline = {"narrow_latency_vs_dense": narrow_headline(narrowed)}
+        path = write_result("efficiency_narrow", headline, {"runtime": runtime.settings(), "narrow_latency": narrowed},
+                            q, time.time() - t0)
+        print(path)
+        print_narrow(narrowed)
+        return 0
     with tempfile.TemporaryDirectory(prefix="lth-efficiency-") as tmp:
         work = Path(tmp)
         resnet = resnet64_sizes([0.5, 0.95] if q else [0.5, 0.8, 0.9, 0.95, 0.98, 0.99], work)
         search = gcn_run(5 if q else 20, args.data_dir)
         gcn = gcn_sizes(search, work)
-        calls = 10 if q else 100
         latency = gcn_latency(search, work, calls)
         latency += image_latency("resnet18", 16, [0.9] if q else [0.9, 0.98], work, calls)
         latency += image_latency("conv4", None, [0.9] if q else [0.9, 0.98], work, calls)
+        narrowed = all_narrow_latency(search, fractions, work, calls)
     sizes = resnet + gcn
     pruned = [r for r in sizes if r["sparsity"] >= 0.5]
     headline = {
@@ -224,8 +243,9 @@ def main(argv: list[str] | None = None) -> int:
         "within_1_2x": all(r["ratio"] <= 1.2 for r in pruned),
         "latency_vs_dense": {f"{r['model']} {100 * r['sparsity']:.0f}% batch {r['batch']}":
                              {k: round(v, 3) for k, v in r["vs_dense"].items()} for r in latency},
+        "narrow_latency_vs_dense": narrow_headline(narrowed),
     }
-    body = {"runtime": runtime.settings(), "sizes": sizes, "latency": latency}
+    body = {"runtime": runtime.settings(), "sizes": sizes, "latency": latency, "narrow_latency": narrowed}
     path = write_result("efficiency", headline, body, q, time.time() - t0)
     print(path)
     for r in sizes:
@@ -234,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     for r in latency:
         cells = "  ".join(f"{k} {1e3 * v:8.2f} ms ({r['vs_dense'][k]:.2f}x)" for k, v in r["seconds"].items())
         print(f"{r['model']:14s} {100 * r['sparsity']:5.1f}% batch {r['batch']!s:>5}  {cells}")
+    print_narrow(narrowed)
     return 0
 
 

@@ -106,6 +106,7 @@ def table() -> str:
     lines += own_data_rows()
     lines += cheaper_tickets_rows()
     lines += sweep_scaling_rows()
+    lines += structured_rows()
     if cora:
         lines += ["", "Cora GCN, mean test accuracy over seeds per round (± std):", ""]
         configs = cora["configs"]
@@ -171,7 +172,43 @@ def efficiency_rows() -> list[str]:
                      f"rebuild {v['sparse_rebuild']:.2f}x")
     rows.append(f"| efficiency, latency | median time per call / dense export: {'; '.join(cells)} | "
                 f"report | – | same run |")
-    return rows
+    return rows + narrow_rows(eff)
+
+
+def narrow_rows(eff: dict) -> list[str]:
+    """Narrowed export (channel pruning) latency over dense: efficiency.json's, else efficiency_narrow.json's."""
+    res = eff if eff.get("narrow_latency") else _load("efficiency_narrow")
+    if not res:
+        return ["| efficiency, narrow latency | not run | | | |"]
+    cells = []
+    for r in res["narrow_latency"]:
+        batch = r["batch"] if isinstance(r["batch"], int) else "graph"
+        macs = r["costs"]["narrow"]["macs"] / r["costs"]["dense"]["macs"]
+        cells.append(f"{r['model']} {_pct(r['channels_removed'], 0)} b{batch}: {r['vs_dense']['narrow']:.2f}x "
+                     f"(MACs {macs:.2f}x)")
+    where = "same run" if res is eff else _where(res)
+    return [f"| efficiency, narrow latency (channels removed) | median time per call of the narrow export / "
+            f"dense export: {'; '.join(cells)} | report | – | {where} |"]
+
+
+def structured_rows() -> list[str]:
+    """Rows of benchmarks/structured.py: channels vs weights pruning, matching reach."""
+    rows = []
+    for name in ("structured", "structured_cifar10-resnet18-cpu"):
+        res = _load(name)
+        if not res:
+            continue
+        for preset, p in res["presets"].items():
+            cells = []
+            for structure, r in p["structures"].items():
+                m = r["max_matching"]
+                extra = f", {_pct(m['channels_removed'])} of channels" if structure == "channels" else ""
+                cells.append(f"{structure}: {_pct(m['sparsity'])} of weights{extra}, "
+                             f"{_pct(m['flops_removed'])} of inference FLOPs")
+            seeds = len(next(iter(p["structures"].values()))["seeds"])
+            rows.append(f"| structured ({preset}, {seeds} seeds, {p['rounds']} rounds of {_pct(p['rate'], 0)}) "
+                        f"| removed while within 1 point of dense: {'; '.join(cells)} | report | – | {_where(res)} |")
+    return rows or ["| structured | not run | | | |"]
 
 
 def cheaper_tickets_rows() -> list[str]:

@@ -8,6 +8,7 @@ where the mask is 1. It is an .npz (zip, deflate), read back with numpy alone.
 
 The lower bound it is measured against: 4 bytes per nonzero weight plus one bit
 per prunable weight (the mask), plus the dense tensors at 4 bytes per value.
+Bits and values are `lth_tf.export.packing.split` (the sparse export's packing).
 No TensorFlow here.
 """
 
@@ -20,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lth_tf.export import packing
+
 FORMAT = "lth-tf-compact-1"
 
 
@@ -31,10 +34,8 @@ def pack(weights: list[tuple[str, np.ndarray]], sparse_threshold: float = 0.1) -
     for i, (name, w) in enumerate(weights):
         w = np.asarray(w)
         key = f"t{i:04d}"
-        nz = w != 0
-        if w.size >= 64 and 1.0 - nz.mean() > sparse_threshold:
-            out[f"{key}.bits"] = np.packbits(nz.ravel())
-            out[f"{key}.values"] = w[nz].astype(w.dtype)
+        if w.size >= 64 and 1.0 - packing.nonzero(w).mean() > sparse_threshold:
+            out[f"{key}.bits"], out[f"{key}.values"] = packing.split(w)
             kind = "sparse"
         else:
             out[f"{key}.dense"] = w
@@ -55,11 +56,7 @@ def unpack(arrays: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
         if t["kind"] == "dense":
             w = arrays[f"{key}.dense"]
         else:
-            size = int(np.prod(shape)) if shape else 1
-            nz = np.unpackbits(arrays[f"{key}.bits"], count=size).astype(bool)
-            w = np.zeros(size, dtype)
-            w[nz] = arrays[f"{key}.values"]
-            w = w.reshape(shape)
+            w = packing.join(arrays[f"{key}.bits"], arrays[f"{key}.values"], shape, dtype)
         result.append((t["name"], w))
     return result
 
@@ -83,12 +80,7 @@ def load(path: str | Path) -> list[tuple[str, np.ndarray]]:
 
 
 def lower_bound_bytes(weights: list[tuple[str, np.ndarray]], prunable: set[str]) -> int:
-    """4 bytes per nonzero prunable weight + 1 bit per prunable weight + dense tensors."""
-    total_bits = 0
-    for name, w in weights:
-        w = np.asarray(w)
-        if name in prunable:
-            total_bits += int(np.count_nonzero(w)) * 32 + w.size
-        else:
-            total_bits += w.size * 32
-    return (total_bits + 7) // 8
+    """4 bytes per nonzero prunable weight + 1 bit per prunable weight + dense tensors
+    (`packing.bound_bytes`, the sparse export's bound)."""
+    return packing.bound_bytes([w for n, w in weights if n in prunable],
+                               [w for n, w in weights if n not in prunable])

@@ -37,6 +37,7 @@ from lth_tf import store as S
 from lth_tf._keras import keras, tf
 from lth_tf.early_stop import EarlyBirdStop
 from lth_tf.errors import LthError
+from lth_tf.export.narrow import ticket_size
 from lth_tf.pruning import channels as CH
 from lth_tf.pruning import masks as M
 from lth_tf.pruning import wrap
@@ -214,6 +215,8 @@ class RoundEngine:
             "epochs_run": training.epochs_run,
             "distill": result.distill,
             "cost": flops.training_cost(wrapped, training, feeds.data),
+            # params, nonzeros, flops per example of the ticket as served (narrowed with channels)
+            "inference": ticket_size(wrapped, flops.graph_size(feeds.data), plan.channels),
             "early_bird": None if early_bird is None else {
                 "stopped_at": early_bird.stopped_at,  # 1-based epoch, or None: trained in full
                 "distances": early_bird.distances,

@@ -39,6 +39,8 @@ FLOPS_PER_MAC = 2
 
 # Weight names (the part after the last "/") that are multiplied with the input.
 KERNEL_NAMES = ("kernel", "depthwise_kernel", "pointwise_kernel", "recurrent_kernel")
+# tfmot's PruneLowMagnitude variables: pruning state, not weights of the model.
+_WRAPPER_VARIABLES = ("mask", "threshold", "pruning_step")
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,26 @@ class ModelMacs:
             "params": self.params,
             "nonzero_params": self.nonzero_params,
         }
+
+
+def inference_size(model: keras.Model, graph: GraphSize | None = None) -> dict[str, float | int]:
+    """What one example costs `model` at inference: the one definition used in reports.
+
+    {"params": every weight the model stores (kernels, biases, BatchNorm vectors
+    incl. moving statistics; a pruning wrapper's mask, threshold and step are not
+    the model's), "nonzeros": those that are not zero, "flops": FLOPS_PER_MAC x
+    MACs of the nonzero kernel entries}. Give it the model as it would be served:
+    the masked (wrapped or stripped) model, or the narrowed one for channel pruning.
+    """
+    params = nonzeros = 0
+    for w in model.weights:
+        if _short(w) in _WRAPPER_VARIABLES:
+            continue
+        values = np.asarray(w.numpy())
+        params += values.size
+        nonzeros += int(np.count_nonzero(values))
+    macs = model_macs(model, graph=graph).nonzero
+    return {"params": params, "nonzeros": nonzeros, "flops": float(FLOPS_PER_MAC * macs)}
 
 
 def train_flops(macs_per_example: float, examples: int) -> float:

@@ -61,6 +61,9 @@ def _bad_fields(item: Any, keys: tuple[str, ...]) -> str | None:
     for k in ("seconds", "saved_model_bytes", "gzip_bytes"):
         if item.get(k) is not None and not _is_number(item[k]):
             return repr(k)
+    size = item.get("inference")
+    if size is not None and not (isinstance(size, dict) and all(v is None or _is_number(v) for v in size.values())):
+        return "'inference'"
     distill = item.get("distill")
     if distill is not None and not (
         isinstance(distill, dict) and all(v is None or _is_number(v) for v in distill.values())
@@ -82,10 +85,11 @@ def rounds_table(summary: dict[str, Any]) -> list[str]:
     dense = (summary.get("dense") or {}).get("test_acc")
     lines = [
         (
-            "| round | sparsity % | val acc % | test acc % | delta vs dense | student loss "
-            "| distill loss | teacher loss | seconds | epochs | examples to here | FLOPs to here |"
+            "| round | sparsity % | val acc % | test acc % | delta vs dense | params | nonzeros "
+            "| inference FLOPs | student loss | distill loss | teacher loss | seconds | epochs "
+            "| examples to here | FLOPs to here |"
         ),
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in summary.get("rounds", []):
         d = r.get("distill") or {}
@@ -93,7 +97,8 @@ def rounds_table(summary: dict[str, Any]) -> list[str]:
         delta = "" if dense is None else f"{100 * (r['test_acc'] - dense):+.2f}"
         lines.append(
             f"| {r['round']} | {_pct(r['sparsity'])} | {_pct(r['val_acc'])} | {_pct(r['test_acc'])} "
-            f"| {delta} | {_fmt(d.get('student_loss'))} | {_fmt(d.get('distill_loss'))} "
+            f"| {delta} | {_size_cells(r.get('inference'))} "
+            f"| {_fmt(d.get('student_loss'))} | {_fmt(d.get('distill_loss'))} "
             f"| {_fmt(d.get('teacher_loss'))} | {_seconds(r.get('seconds'))} "
             f"| {_epochs(r)} | {human(total.get('examples'))} | {human(total.get('train_flops'))} |"
         )
@@ -110,6 +115,18 @@ def rounds_table(summary: dict[str, Any]) -> list[str]:
                 f"| {c['kind']} | {c['round']} | {_pct(c['sparsity'])} | {_pct(c['test_acc'])} | {delta} |"
             )
     return lines
+
+
+def _size_cells(size: Any) -> str:
+    """params | nonzeros | inference FLOPs per example (flops.inference_size); blank when not recorded."""
+    if not isinstance(size, dict):
+        return " |  | "
+    params, nonzeros = (_count(size.get(k)) for k in ("params", "nonzeros"))
+    return f"{params} | {nonzeros} | {human(size.get('flops'))}"
+
+
+def _count(x: float | None) -> str:
+    return "" if x is None else f"{int(x):,}"
 
 
 def _seconds(x: float | None) -> str:
@@ -176,6 +193,11 @@ def write_report(run_dir: str | Path, plots: bool = True) -> str:
     notes = [""]
     if any(r.get("stopped_at") for r in summary.get("rounds", [])):
         notes.append("epochs marked * : an early-bird round stopped once its next mask was stable")
+    channels = [r for r in summary.get("rounds", []) if _is_number(r.get("channel_sparsity"))]
+    if channels:
+        removed = ", ".join(f"{r['round']}: {_pct(r['channel_sparsity'])}" for r in channels)
+        notes.append("channel pruning: params, nonzeros and inference FLOPs are the narrowed model's "
+                     f"(lth-tf export --format narrow); channels removed % by round {removed}")
     text = "\n".join(head + [""] + rounds_table(summary) + notes).rstrip("\n") + "\n"
     if plots and summary.get("rounds"):
         plot_accuracy(summary, rundir.plot_path(run_dir))

@@ -10,7 +10,11 @@ from typing import Any
 
 from lth_tf.cost import cumulative
 
-ROUND_KEYS = ("round", "sparsity", "val_acc", "test_acc", "layer_sparsity", "seconds", "distill", "cost")
+ROUND_KEYS = (
+    "round", "sparsity", "val_acc", "test_acc", "layer_sparsity", "seconds", "distill", "cost",
+    "channel_sparsity",  # prune.structure=channels only
+    "inference",  # params, nonzeros, flops per example of the round's ticket (flops.inference_size)
+)
 CONTROL_KEYS = ("kind", "round", "sparsity", "val_acc", "test_acc")
 TICKET_KEYS = ("round", "sparsity", "test_acc")
 

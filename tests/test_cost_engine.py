@@ -16,6 +16,7 @@ from lth_tf import config as C
 from lth_tf import flops
 from lth_tf.events import ListSink
 from lth_tf.lottery import LotterySearch
+from lth_tf.pruning import wrap
 from lth_tf.report import write_report
 
 EPOCHS, WINDOW, DISTANCE = 6, 2, 0.5
@@ -126,6 +127,19 @@ def test_costs_add_up(image_run):
     assert macs == sorted(macs, reverse=True) and macs[0] == summary["rounds"][0]["cost"]["dense_macs"]
     control = s.store.control_metrics("random_reinit", IMAGE.planned_rounds)
     assert control["cost"]["epochs"] == IMAGE.train.epochs and control["cost"]["examples"] > 0
+
+
+def test_rounds_record_the_ticket_size_as_served(image_run):
+    s, summary, events = image_run
+    finished = {e["round"]: e for e in events if e["event"] == "round_finished"}
+    for row in summary["rounds"]:
+        wrapped = s.model_for_round(row["round"])
+        zeros = sum(int((m == 0).sum()) for m in wrap.get_masks(wrapped).values())
+        size = row["inference"]
+        assert finished[row["round"]]["inference"] == size
+        assert size["params"] == wrap.strip(wrapped).count_params()
+        assert size["nonzeros"] == size["params"] - zeros  # trained biases and norms are nonzero
+        assert size["flops"] == 2 * row["cost"]["macs"]
 
 
 def test_report_shows_the_cost_of_each_round(image_run):

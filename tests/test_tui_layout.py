@@ -198,3 +198,30 @@ def test_run_screen_class_follows_a_resize():
             await pilot.press("q")
 
     asyncio.run(body())
+
+
+@pytest.mark.parametrize("size", [SMALL, LARGE])
+def test_s_swaps_the_rounds_table_to_sizes_and_back_within_the_width(size):
+    async def body():
+        app = LthApp(attach=FIXTURE)
+        async with app.run_test(size=size) as pilot:
+            screen = app.screen
+            await wait_for(pilot, lambda: replay_done(screen), what="the replay")
+            table = screen.query_one(RoundsTable)
+            for info in screen.state.rounds.values():  # the fixture predates sizes: the widest values
+                info.inference = {"params": 2_780_000, "nonzeros": 123_456, "flops": 1.23e9}
+            table.focus()
+            await pilot.press("s")
+            await pilot.pause()
+            labels = [c.label.plain for c in table.columns.values()]
+            assert labels[-3:] == ["Params", "Nonzero", "Inf FLOPs"] and "KD s/d/t" not in labels
+            assert table.get_cell("1", "nonzeros").plain == "123k"
+            assert table.virtual_size.width <= table.scrollable_content_region.width
+            assert "s: training" in str(table.border_title)
+            await pilot.press("s")
+            await pilot.pause()
+            assert [c.label.plain for c in table.columns.values()][-1] == "FLOPs"
+            assert table.row_count == len(screen.state.rounds)
+            await pilot.press("q")
+
+    asyncio.run(body())

@@ -32,6 +32,7 @@ class RoundInfo:
     epoch_seconds: list[float] = field(default_factory=list)
     cost: dict[str, float] | None = None  # this round's training cost (lth_tf.cost)
     stopped_at: int | None = None  # early-bird: the epoch the round stopped after
+    inference: dict[str, float] | None = None  # params, nonzeros, flops (flops.inference_size)
 
     @property
     def shown_sparsity(self) -> float:
@@ -179,6 +180,7 @@ class RunState:
                 distill=row.get("distill"),
                 cost=row.get("cost"),
                 stopped_at=row.get("stopped_at"),
+                inference=row.get("inference"),
             )
         for c in summary.get("controls") or []:
             self.control(c.get("kind", "?"), int(c.get("round", 0)), float(c.get("sparsity") or 0),

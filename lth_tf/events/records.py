@@ -136,6 +136,8 @@ class RoundFinished(Record):
     cost: dict[str, float] | None = field(default=None, metadata=OMIT_NONE)
     # early-bird rounds: {stopped_at (1-based epoch or null), distances (per epoch)}
     early_bird: dict[str, Any] | None = field(default=None, metadata=OMIT_NONE)
+    # the ticket as served (flops.inference_size; narrowed with channels): params, nonzeros, flops
+    inference: dict[str, float] | None = field(default=None, metadata=OMIT_NONE)
 
 
 @dataclass(frozen=True, kw_only=True)

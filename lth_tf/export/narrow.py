@@ -14,8 +14,9 @@ constant, e.g. a BatchNorm shift, reached nothing but zero weights).
 A weight-pruned ticket narrows too, but only channels whose every reader is
 entirely zero go, which magnitude pruning rarely produces.
 
-`costs(model)` is the one place that measures a narrowed model: parameters
-today; the FLOPs counter (`lth_tf.flops`) plugs in there.
+`costs(model)` measures a narrowed model for the export report (parameters and
+the MACs it really runs); `ticket_size` gives a round's per-round size figures
+(`flops.inference_size` of the narrowed model with channel pruning).
 """
 
 from __future__ import annotations
@@ -58,6 +59,14 @@ def costs(model: keras.Model, graph: Any = None) -> dict[str, int]:
     from lth_tf import flops
 
     return {"params": int(model.count_params()), "macs": int(flops.model_macs(model, graph=graph).dense)}
+
+
+def ticket_size(wrapped: keras.Model, graph: Any = None, channels: bool = False) -> dict[str, Any]:
+    """`flops.inference_size` of a round's ticket as it would be served: the narrowed
+    model when `channels` (structured pruning), else the masked model itself."""
+    from lth_tf import flops
+
+    return flops.inference_size(narrow(wrapped) if channels else wrapped, graph)
 
 
 def _narrowed(plain: keras.Model, plan: CH.ChannelPlan, keep: dict[str, np.ndarray]) -> keras.Model:

@@ -57,28 +57,41 @@ def nonzero(w: np.ndarray) -> np.ndarray:
     return np.asarray(w) != 0
 
 
+def split(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(packed bits of w's nonzero pattern, row-major, MSB first; its nonzero values in w's dtype).
+
+    The one bit packing of lth_tf: the sparse export packs its kernels' concatenation
+    with it, the compact ticket format (`lth_tf.compact`) each tensor on its own.
+    """
+    w = np.asarray(w)
+    nz = nonzero(w)
+    return np.packbits(nz.ravel()), w[nz]  # row-major order, as tf.where lists the entries
+
+
+def join(bits: np.ndarray, values: np.ndarray, shape: tuple[int, ...], dtype=np.float32) -> np.ndarray:
+    """Inverse of `split`: the array, nonzeros bit for bit, zeros as +0.0."""
+    size = int(np.prod(shape, dtype=np.int64))
+    mask = np.unpackbits(np.asarray(bits, np.uint8), count=size).astype(bool)
+    flat = np.zeros(size, dtype)
+    flat[mask] = values
+    return flat.reshape(shape)
+
+
 def pack(kernels: list[np.ndarray]) -> Packed:
     """The kernels' nonzero pattern (packed bits) and nonzero values, as float32."""
-    masks, values, slots = [], [], []
-    bit, value = 0, 0
-    for k in kernels:
-        k = np.asarray(k, np.float32)
-        nz = nonzero(k)
-        masks.append(nz.ravel())
-        values.append(k[nz])  # row-major order, as tf.where lists the entries
-        count = int(nz.sum())
-        slots.append(Slot(tuple(int(d) for d in k.shape), bit, value, count))
-        bit, value = bit + k.size, value + count
-    mask = np.concatenate(masks) if masks else np.zeros(0, bool)
-    vals = np.concatenate(values) if values else np.zeros(0, np.float32)
-    return Packed(np.packbits(mask), vals.astype(np.float32), tuple(slots))
+    flats = [np.asarray(k, np.float32).ravel() for k in kernels]
+    bits, values = split(np.concatenate(flats) if flats else np.zeros(0, np.float32))
+    slots, bit, value = [], 0, 0
+    for k, flat in zip(kernels, flats):
+        count = int(nonzero(flat).sum())
+        slots.append(Slot(tuple(int(d) for d in np.shape(k)), bit, value, count))
+        bit, value = bit + flat.size, value + count
+    return Packed(bits, values, tuple(slots))
 
 
 def unpack(packed: Packed) -> list[np.ndarray]:
     """The kernels `pack` was given, zeros restored (exact, bit for bit)."""
-    mask = np.unpackbits(packed.bits, count=packed.total).astype(bool)
-    flat = np.zeros(packed.total, np.float32)
-    flat[mask] = packed.values
+    flat = join(packed.bits, packed.values, (packed.total,))
     return [
         flat[s.bit_offset : s.bit_offset + s.size].reshape(s.shape) for s in packed.slots
     ]

@@ -92,7 +92,6 @@ class RunScreen(StepKeys, DriverMessages, RunPanels, ExportKey, Screen):
 
     def on_mount(self) -> None:
         self.add_class(f"view-{self.view}")
-        self.query_one("#rounds").border_title = "Rounds"
         self.query_one("#layers").border_title = "Layer sparsity"
         self.query_one("#chart").border_title = "Test accuracy vs sparsity (log scale of weights left)"
         self.query_one("#curves").border_title = "Curves"
@@ -214,6 +213,7 @@ class RunScreen(StepKeys, DriverMessages, RunPanels, ExportKey, Screen):
             history=msg.history,
             cost=e.cost,
             stopped_at=(e.early_bird or {}).get("stopped_at"),
+            inference=e.inference,
         )
         if e.round == 0:
             self.refresh_all()  # every row's Δ dense changes

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from rich.text import Text
+from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist
 
@@ -10,33 +13,74 @@ from lth_tf.cost import human
 from lth_tf.events import DISTILL_LOSS, KD_KEYS
 from tui.state import RoundInfo, RunState, duration, pct, points
 
-COLUMNS = (
+BASE = (
     ("Round", "round"),
     ("Sparsity", "sparsity"),
     ("Val", "val"),  # accuracies; short headers keep the table within 70 columns
     ("Test", "test"),
     ("Δ dense", "delta"),
-    ("KD s/d/t", "kd"),  # student / distill / teacher loss
-    ("Time", "time"),
-    ("FLOPs", "cost"),  # estimated training FLOPs of rounds 0..r; * = stopped early
 )
+# The last columns: how the round trained, or (key `s`) the size of its ticket as served.
+# Both sets do not fit in 70 columns at once.
+VIEWS = {
+    "training": (
+        ("KD s/d/t", "kd"),  # student / distill / teacher loss
+        ("Time", "time"),
+        ("FLOPs", "cost"),  # estimated training FLOPs of rounds 0..r; * = stopped early
+    ),
+    "size": (
+        ("Params", "params"),  # narrowed model's with channel pruning (flops.inference_size)
+        ("Nonzero", "nonzeros"),
+        ("Inf FLOPs", "inference"),  # estimated FLOPs per example at inference
+    ),
+}
+COLUMNS = BASE + VIEWS["training"]
+TITLES = {"training": "Rounds · s: sizes", "size": "Rounds · sizes · s: training"}
 
 
 class RoundsTable(DataTable):
     """Rows are keyed by the round number as a string ("0", "1", ...)."""
 
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("s", "toggle_view", "Sizes", show=False)]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.view = "training"
+        self._state: RunState | None = None  # the last state shown, to refill after a toggle
+
+    @property
+    def columns_shown(self) -> tuple[tuple[str, str], ...]:
+        return BASE + VIEWS[self.view]
+
     def on_mount(self) -> None:
         self.cursor_type = "row"
         self.zebra_stripes = True
-        for label, key in COLUMNS:
+        self._add_columns()
+
+    def _add_columns(self) -> None:
+        self.border_title = TITLES[self.view]
+        for label, key in self.columns_shown:
             self.add_column(Text(label, justify="right"), key=key)
+
+    def action_toggle_view(self) -> None:
+        """Swap the last columns: training (KD, time, FLOPs so far) <-> sizes."""
+        at = self.round_at_cursor()
+        self.view = "size" if self.view == "training" else "training"
+        self.clear(columns=True)  # rebuilt, so each column is as wide as its own content
+        self._add_columns()
+        if self._state is not None:
+            for r in sorted(self._state.rounds):
+                self.show_round(self._state.rounds[r], self._state)
+        if at is not None:
+            self.move_to_round(at)
 
     def show_round(self, info: RoundInfo, state: RunState) -> None:
         """Add the round's row, or update its cells in place."""
-        cells = self.cells(info, state)
+        self._state = state
+        cells = self.cells(info, state, self.view)
         key = str(info.round)
         if key in self.rows:
-            for (_, column), value in zip(COLUMNS, cells):
+            for (_, column), value in zip(self.columns_shown, cells):
                 self.update_cell(key, column, value, update_width=True)
         else:
             self.add_row(*cells, key=key)
@@ -59,20 +103,23 @@ class RoundsTable(DataTable):
             self.move_cursor(row=self.get_row_index(str(r)))
 
     @staticmethod
-    def cells(info: RoundInfo, state: RunState) -> list[Text]:
+    def cells(info: RoundInfo, state: RunState, view: str = "training") -> list[Text]:
         ticket = state.ticket is not None and state.ticket.get("round") == info.round
         if not info.finished:
             progress = f"ep {info.epoch}/{info.epochs}" if info.epochs else "…"
             kd = _kd_cell(_latest(info.history)) if info.history.get(DISTILL_LOSS) else "–"
+            last = [
+                Text(kd, style="dim", justify="right"),
+                Text(progress, style="dim", justify="right"),
+                Text("…", style="dim", justify="right"),
+            ] if view == "training" else [Text("…", style="dim", justify="right") for _ in range(3)]
             return [
                 Text(f"{info.round} ▶", style="bold cyan", justify="right"),
                 Text(pct(info.target_sparsity), style="dim", justify="right"),
                 Text(pct(_last(info.history.get("val_acc"))), style="dim", justify="right"),
                 Text("…", style="dim", justify="right"),
                 Text("", justify="right"),
-                Text(kd, style="dim", justify="right"),
-                Text(progress, style="dim", justify="right"),
-                Text("…", style="dim", justify="right"),
+                *last,
             ]
         delta = state.delta_to_dense(info)
         delta_style = "" if delta is None or info.round == 0 else ("green" if delta >= 0 else "red")
@@ -83,9 +130,10 @@ class RoundsTable(DataTable):
             Text(pct(info.val_acc), justify="right"),
             Text(pct(info.test_acc), style="bold", justify="right"),
             Text("" if info.round == 0 else points(delta), style=delta_style, justify="right"),
-            Text(_kd_cell(info.distill), justify="right"),
-            Text(duration(info.seconds), justify="right"),
-            Text(_cost_cell(state.cost_to_reach(info.round), info), justify="right"),
+            *(Text(cell, justify="right") for cell in (
+                _size_cells(info.inference) if view == "size" else (
+                    _kd_cell(info.distill), duration(info.seconds),
+                    _cost_cell(state.cost_to_reach(info.round), info)))),
         ]
 
 
@@ -102,6 +150,14 @@ def _cost_cell(total: dict[str, float] | None, info: RoundInfo) -> str:
     if total is None or total.get("train_flops") is None:
         return "–"
     return f"{human(total['train_flops']).replace(' ', '')}{'*' if info.stopped_at else ''}"
+
+
+def _size_cells(size: dict[str, float] | None) -> tuple[str, ...]:
+    """Params, nonzeros, inference FLOPs per example (flops.inference_size); '–' if not recorded."""
+    return tuple(
+        "–" if not size or size.get(k) is None else human(size[k]).replace(" ", "")
+        for k in ("params", "nonzeros", "flops")
+    )
 
 
 def _kd_cell(d: dict[str, float] | None) -> str:
