@@ -187,8 +187,8 @@ def narrow_rows(eff: dict) -> list[str]:
         cells.append(f"{r['model']} {_pct(r['channels_removed'], 0)} b{batch}: {r['vs_dense']['narrow']:.2f}x "
                      f"(MACs {macs:.2f}x)")
     where = "same run" if res is eff else _where(res)
-    return [f"| efficiency, narrow latency (channels removed) | median time per call of the narrow export / "
-            f"dense export: {'; '.join(cells)} | report | – | {where} |"]
+    return [(f"| efficiency, narrow latency (channels removed) | median time per call of the narrow export / "
+             f"dense export: {'; '.join(cells)} | report | – | {where} |")]
 
 
 def structured_rows() -> list[str]:
