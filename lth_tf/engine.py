@@ -32,7 +32,7 @@ import numpy as np
 
 from lth_tf import config as C
 from lth_tf import events as E
-from lth_tf import flops, runtime
+from lth_tf import distribute, flops, runtime
 from lth_tf import store as S
 from lth_tf._keras import keras, tf
 from lth_tf.early_stop import EarlyBirdStop
@@ -155,6 +155,7 @@ class RoundEngine:
             tf.config.experimental.enable_op_determinism()
         # Models built from here on use the configured precision (masks stay float32).
         runtime.apply_precision(plan.train.precision)
+        distribute.setup(plan.train)  # the process's strategy (made earlier by the CLI)
 
     # -- one round ---------------------------------------------------------------------
     def run_round(self, r: int) -> RoundResult:
@@ -219,6 +220,7 @@ class RoundEngine:
                 "distances": early_bird.distances,
             },
             "history": training.history,
+            **distribute.check_masks(wrapped, r),  # mask_digest, only under a strategy
         }
         if plan.channels:
             metrics["channel_sparsity"] = CH.channel_sparsity(masks_now, channel_plan(wrapped), plan.prune.exclude)
@@ -304,6 +306,7 @@ class RoundEngine:
     def fresh_model(self, seed: int, build: ModelFactory | None = None):
         """A new Keras session and a wrapped model from `build` (default build_model)."""
         keras.backend.clear_session()
+        distribute.enter_scope()  # models, masks, optimizer and Distiller live in it
         keras.utils.set_random_seed(seed)
         return wrap.wrap((build or self.build_model)(seed), exclude=self.plan.prune.exclude)
 

@@ -141,6 +141,8 @@ class RoundFinished(Record):
     cost: dict[str, float] | None = field(default=None, metadata=OMIT_NONE)
     # early-bird rounds: {stopped_at (1-based epoch or null), distances (per epoch)}
     early_bird: dict[str, Any] | None = field(default=None, metadata=OMIT_NONE)
+    # train.strategy other than default: digest of the masks this worker holds (lth_tf/distribute.py)
+    mask_digest: str | None = field(default=None, metadata=OMIT_NONE)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -22,7 +22,7 @@ from typing import Any
 from lth_tf import config as C
 from lth_tf import data as datasets
 from lth_tf import events as E
-from lth_tf import models, rundir, runtime, sources, store
+from lth_tf import distribute, models, rundir, runtime, sources, store
 from lth_tf.engine import Plan, RoundEngine, RoundResult
 from lth_tf.errors import LthError
 from lth_tf.events import FanOut, JsonlSink
@@ -60,7 +60,8 @@ class LotterySearch:
         in-memory model). `callbacks_factory`: see `RoundEngine`.
         """
         self.exp = C.validate(exp)
-        self.run_dir = Path(run_dir) if run_dir else Path(out) / exp.run_name()
+        # Non-chief workers of a multi_worker run write their copy to scratch.
+        self.run_dir = Path(run_dir) if run_dir else distribute.output_root(out, exp.train) / exp.run_name()
         self.store = store.RunStore(self.run_dir)
         self.resumed = self.store.claim(exp.to_toml(), exp.hash())
         self.sink = FanOut(JsonlSink(store.events_path(self.run_dir)), sink)
@@ -110,6 +111,7 @@ class LotterySearch:
         # Every client (CLI, TUI, Python API) holds the run's lock while it trains;
         # it is reentrant, so the CLI's own earlier lock is no conflict.
         with self.store.lock():
+            distribute.sync_run_dir(self.run_dir)  # multi_worker: every worker resumes from the chief's
             done = self.completed_rounds()
             self._emit(
                 E.RunStarted(
