@@ -258,20 +258,17 @@ def all_reduce_sum(array: np.ndarray, first_only: bool = False) -> np.ndarray:
     from lth_tf._keras import tf
 
     strategy = current()
-    value = tf.constant(array)
+    key = ("reduce", first_only)
+    if key not in _made:  # one traced function per kind (shapes vary: reduce_retracing)
 
-    @tf.function
-    def reduce():
-        def fn():
+        def fn(x):
             ctx = tf.distribute.get_replica_context()
-            x = value
             if first_only:
                 x = x * tf.cast(tf.equal(ctx.replica_id_in_sync_group, 0), x.dtype)
             return ctx.all_reduce(tf.distribute.ReduceOp.SUM, x)
 
-        return strategy.run(fn)
-
-    return strategy.experimental_local_results(reduce())[0].numpy()
+        _made[key] = tf.function(lambda x: strategy.run(fn, args=(x,)), reduce_retracing=True)
+    return strategy.experimental_local_results(_made[key](tf.constant(array)))[0].numpy()
 
 
 def broadcast(array: np.ndarray) -> np.ndarray:
