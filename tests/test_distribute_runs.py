@@ -108,7 +108,6 @@ def runs(tmp_path_factory):
         "killed": workers(outs["killed"], ports[2:], "b"),
     }
     # Worker 1 of "killed" dies while round 1 trains (its first epoch is over).
-    chief_events = outs["killed"] / "smoke-unknown"
     deadline = time.monotonic() + TIMEOUT
     while time.monotonic() < deadline:
         dirs = [d for d in outs["killed"].iterdir() if rundir.is_run_dir(d)]
@@ -151,7 +150,6 @@ def test_masks_agree_and_keep_the_sparsity_invariants(runs, name):
     if name == "multi":  # the other worker logged the same digests in its scratch copy
         others = {r: e.get("mask_digest") for r, e in finished(store.events_path(runs["worker1"])).items()}
         assert others == digests
-        assert not list(runs["multi"].parent.glob("scratch/*/*/rounds/*")) or True
     for r, m in masks.items():
         assert all(set(np.unique(v)) <= {0.0, 1.0} for v in m.values())
         assert M.sparsity(m) == pytest.approx(target_sparsity(RATE, ROUNDS, False, r), abs=0.01)
