@@ -258,17 +258,16 @@ def all_reduce_sum(array: np.ndarray, first_only: bool = False) -> np.ndarray:
     from lth_tf._keras import tf
 
     strategy = current()
-    key = ("reduce", first_only)
-    if key not in _made:  # one traced function per kind (shapes vary: reduce_retracing)
+    value = tf.constant(array)
 
-        def fn(x):
-            ctx = tf.distribute.get_replica_context()
-            if first_only:
-                x = x * tf.cast(tf.equal(ctx.replica_id_in_sync_group, 0), x.dtype)
-            return ctx.all_reduce(tf.distribute.ReduceOp.SUM, x)
+    def fn():  # eager: nothing to trace (a traced one is stale after clear_session)
+        ctx = tf.distribute.get_replica_context()
+        x = value
+        if first_only:
+            x = x * tf.cast(tf.equal(ctx.replica_id_in_sync_group, 0), x.dtype)
+        return ctx.all_reduce(tf.distribute.ReduceOp.SUM, x)
 
-        _made[key] = tf.function(lambda x: strategy.run(fn, args=(x,)), reduce_retracing=True)
-    return strategy.experimental_local_results(_made[key](tf.constant(array)))[0].numpy()
+    return strategy.experimental_local_results(strategy.run(fn))[0].numpy()
 
 
 def broadcast(array: np.ndarray) -> np.ndarray:
