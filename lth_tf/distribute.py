@@ -207,7 +207,10 @@ def run_step(model, step, batch) -> dict[str, Any]:
     if not tf.distribute.has_strategy():
         return step(batch)
     strategy = model.distribute_strategy
-    out = strategy.run(step, args=(batch,))
+    if tf.executing_eagerly():  # evaluate(): eager strategy.run is slow and warns
+        out = tf.function(lambda: strategy.run(step, args=(batch,)))()
+    else:
+        out = strategy.run(step, args=(batch,))
     return {k: strategy.experimental_local_results(v)[0] for k, v in out.items()}
 
 

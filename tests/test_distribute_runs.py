@@ -200,3 +200,22 @@ def test_a_killed_worker_resumes_with_the_same_masks(runs):
     for r in want:
         assert got[r].keys() == want[r].keys()
         assert all(np.array_equal(got[r][k], want[r][k]) for k in want[r])
+
+
+def test_the_full_batch_gcn_trains_under_mirrored(tmp_path):
+    """Each replica takes the whole graph and its loss is scaled by 1/2: the same step as one device."""
+    args = ["run", "--preset", "cora-gcn", "--set", "data.name=synthetic_graph", "--set", "train.epochs=3",
+            "--rounds", "1", "--set", "prune.controls=", "--no-export", "--quiet", "--seed", "1"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    procs = {s: subprocess.Popen([sys.executable, "-m", "lth_tf.cli", *args, "--out", str(tmp_path / s.replace(":", "")),
+                                  "--set", f"train.strategy={s}"], env=env, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.PIPE, text=True)
+             for s in ("default", "mirrored:2")}
+    for p in procs.values():
+        _, err = p.communicate(timeout=TIMEOUT)
+        assert p.returncode == 0, err[-3000:]
+    ref, got = (store.events_path(run_dir(tmp_path / s)) for s in ("default", "mirrored2"))
+    for a, b in zip(epochs(ref), epochs(got), strict=True):
+        assert b["loss"] == pytest.approx(a["loss"], rel=1e-4)
+    assert [e["mask_digest"] for e in finished(got).values()] == [
+        mask_digest(m) for m in stored_masks(run_dir(tmp_path / "mirrored2")).values()]
