@@ -26,6 +26,7 @@ local replica's mask variables must be equal, and equal to the chief's.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -34,6 +35,7 @@ import os
 import shutil
 import tarfile
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -179,11 +181,26 @@ def enter_scope() -> None:
     Not exited on purpose: the next `clear_session` resets the default graph that
     holds the strategy stack, which ends it.
     """
-    if spec().distributed:
+    if spec().distributed and not _made.get("local"):
         scope = current().scope()
         scope.__enter__()
         # Kept alive: a collected scope object closes its variable-creator context.
         _made["scope"] = scope
+
+
+@contextlib.contextmanager
+def local() -> Iterator[None]:
+    """Models built inside are plain, outside the strategy (exports: the chief alone)."""
+    _made["local"] = True
+    try:
+        yield
+    finally:
+        _made.pop("local", None)
+
+
+def writes_exports() -> bool:
+    """Whether this process exports tickets (every process but a non-chief worker)."""
+    return is_chief(spec())
 
 
 def settings() -> dict[str, Any]:

@@ -155,7 +155,6 @@ class RoundEngine:
             tf.config.experimental.enable_op_determinism()
         # Models built from here on use the configured precision (masks stay float32).
         runtime.apply_precision(plan.train.precision)
-        distribute.setup(plan.train)  # the process's strategy (made earlier by the CLI)
 
     # -- one round ---------------------------------------------------------------------
     def run_round(self, r: int) -> RoundResult:

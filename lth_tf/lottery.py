@@ -110,6 +110,7 @@ class LotterySearch:
         """Run (or resume) the rounds, yielding each as it completes."""
         # Every client (CLI, TUI, Python API) holds the run's lock while it trains;
         # it is reentrant, so the CLI's own earlier lock is no conflict.
+        distribute.setup(self.exp.train)  # the process's strategy (the CLI made it before TF started)
         with self.store.lock():
             distribute.sync_run_dir(self.run_dir)  # multi_worker: every worker resumes from the chief's
             done = self.completed_rounds()
@@ -182,8 +183,9 @@ class LotterySearch:
     # -- controls, ticket, export -----------------------------------------------------------
     def finish(self, export: bool = True) -> dict[str, Any]:
         """Controls for the chosen rounds, the winning ticket and its export."""
+        distribute.setup(self.exp.train)  # controls train under the run's strategy
         with self.store.lock():
-            return self._finish(export)
+            return self._finish(export and distribute.writes_exports())
 
     def _finish(self, export: bool) -> dict[str, Any]:
         done = self.completed_rounds()
@@ -247,8 +249,9 @@ class LotterySearch:
         # A run given its data from Python and opened without it exports without
         # mean/std (float inputs only; the export's marker JSON says so).
         no_data = self._data is None and self.exp.data.name == sources.PYTHON
-        wrapped = self.model_for_round(round)
-        plain = wrap.strip(wrapped)
+        with distribute.local():  # plain variables: one process exports, no collectives
+            wrapped = self.model_for_round(round)
+            plain = wrap.strip(wrapped)
         pruned = sparse.pruned_weights(wrapped, plain) if format == "sparse" else None
         export_savedmodel(plain, path, None if no_data else self.data, format=format, pruned=pruned)
         return path
