@@ -57,6 +57,7 @@ def measure(spec: dict) -> dict:
     data = _Images(spec["steps"], t.batch_size)
     feeds = _Feeds(data.train, data.val, spec["steps"], False)
     examples = spec["steps"] * t.batch_size
+    feeds.examples_per_epoch = examples  # what train_round counts into the round's cost
     timer = _timer(examples, train_only=True)
     keras.backend.clear_session()
     distribute.enter_scope()  # as RoundEngine.fresh_model does
