@@ -107,31 +107,38 @@ def runs(tmp_path_factory):
         "multi": workers(outs["multi"], ports[:2], "a"),
         "killed": workers(outs["killed"], ports[2:], "b"),
     }
-    # Worker 1 of "killed" dies while round 1 trains (its first epoch is over).
-    deadline = time.monotonic() + TIMEOUT
-    while time.monotonic() < deadline:
-        dirs = [d for d in outs["killed"].iterdir() if rundir.is_run_dir(d)]
-        if dirs:
-            chief_events = store.events_path(dirs[0])
-            if any(e["event"] == "epoch_end" and e["round"] == 1 for e in read_events(chief_events)):
-                break
-        assert all(p.poll() is None for p in procs["killed"]), "a worker ended before the kill"
-        time.sleep(0.05)
-    else:
-        pytest.fail("round 1 never started")
-    w0, w1 = procs["killed"]
-    w1.send_signal(signal.SIGKILL)
-    w1.wait()
-    try:  # the chief loses its peer: it fails (collective error) or we kill it too
-        w0.wait(timeout=150)
-    except subprocess.TimeoutExpired:
-        w0.send_signal(signal.SIGKILL)
-        w0.wait()
-    completed_after_kill = rundir.completed_rounds(run_dir(outs["killed"]))
-    for name in ("default", "mirrored", "multi"):
-        wait_ok(procs[name], outs[name])
-    ports = [free_port() for _ in range(2)]
-    wait_ok(workers(outs["killed"], ports, "c"), outs["killed"])
+    started = [p for ps in procs.values() for p in ps]
+    try:
+        # Worker 1 of "killed" dies while round 1 trains (its first epoch is over).
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            dirs = [d for d in outs["killed"].iterdir() if rundir.is_run_dir(d)]
+            if dirs:
+                chief_events = store.events_path(dirs[0])
+                if any(e["event"] == "epoch_end" and e["round"] == 1 for e in read_events(chief_events)):
+                    break
+            assert all(p.poll() is None for p in procs["killed"]), "a worker ended before the kill"
+            time.sleep(0.05)
+        else:
+            pytest.fail("round 1 never started")
+        w0, w1 = procs["killed"]
+        w1.send_signal(signal.SIGKILL)
+        w1.wait()
+        try:  # the chief loses its peer: it fails (collective error) or we kill it too
+            w0.wait(timeout=150)
+        except subprocess.TimeoutExpired:
+            w0.send_signal(signal.SIGKILL)
+            w0.wait()
+        completed_after_kill = rundir.completed_rounds(run_dir(outs["killed"]))
+        for name in ("default", "mirrored", "multi"):
+            wait_ok(procs[name], outs[name])
+        ports = [free_port() for _ in range(2)]
+        started += workers(outs["killed"], ports, "c")
+        wait_ok(started[-2:], outs["killed"])
+    finally:  # a failed fixture leaves no process behind
+        for p in started:
+            if p.poll() is None:
+                p.kill()
     return {**{k: run_dir(v) for k, v in outs.items()}, "completed_after_kill": completed_after_kill,
             "worker1": run_dir(outs["multi"] / "scratch" / "worker-1")}
 
