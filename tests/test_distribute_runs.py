@@ -210,7 +210,8 @@ def test_a_killed_worker_resumes_with_the_same_masks(runs):
 
 
 def test_the_full_batch_gcn_trains_under_mirrored(tmp_path):
-    """Each replica takes the whole graph and its loss is scaled by 1/2: the same step as one device."""
+    """Each replica takes the whole graph, its loss scaled by 1/2; each draws its own dropout masks,
+    so the step averages two dropout samples: close to one device (measured: 0.5% of the loss), not equal."""
     args = ["run", "--preset", "cora-gcn", "--set", "data.name=synthetic_graph", "--set", "train.epochs=3",
             "--rounds", "1", "--set", "prune.controls=", "--no-export", "--quiet", "--seed", "1"]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
@@ -223,6 +224,6 @@ def test_the_full_batch_gcn_trains_under_mirrored(tmp_path):
         assert p.returncode == 0, err[-3000:]
     ref, got = (store.events_path(run_dir(tmp_path / s)) for s in ("default", "mirrored2"))
     for a, b in zip(epochs(ref), epochs(got), strict=True):
-        assert b["loss"] == pytest.approx(a["loss"], rel=1e-4)
+        assert b["loss"] == pytest.approx(a["loss"], rel=LOSS_RTOL)
     assert [e["mask_digest"] for e in finished(got).values()] == [
         mask_digest(m) for m in stored_masks(run_dir(tmp_path / "mirrored2")).values()]
