@@ -100,12 +100,19 @@ def main(argv=None) -> int:
         print(json.dumps({s: round(statistics.median(r["per_second"]), 1) for s, r in pair.items()}), flush=True)
     speed = {s: [statistics.median(p[s]["per_second"]) for p in reps] for s in STRATEGIES}
     ratios = [m / d for d, m in zip(speed["default"], speed["mirrored:2"], strict=True)]
+    cpu_ratios = [(p["mirrored:2"]["cpu_use"] and r * p["default"]["cpu_use"] / p["mirrored:2"]["cpu_use"])
+                  for p, r in zip(reps, ratios, strict=True)]
     headline = {
         "model": "resnet18_w16, 50% global mask, global batch 128, synthetic 32x32x3",
         "samples_per_second_default": round(statistics.median(speed["default"]), 1),
         "samples_per_second_mirrored2": round(statistics.median(speed["mirrored:2"]), 1),
         "ratio_mirrored2_over_default": round(statistics.median(ratios), 3),
         "ratio_range": [round(min(ratios), 3), round(max(ratios), 3)],
+        # Per CPU-second of the process: on a shared machine a 2-replica process may simply get
+        # more CPU than a 1-replica one; this ratio is the work each sample costs.
+        "ratio_per_cpu_second": round(statistics.median(cpu_ratios), 3),
+        "cpu_use": {s: [round(p[s]["cpu_use"], 2) for p in reps] for s in STRATEGIES},
+        "loadavg": {s: [round(p[s]["loadavg"], 1) for p in reps] for s in STRATEGIES},
         "repetitions": args.reps,
         "replicas": reps[0]["mirrored:2"]["runtime"]["replicas"],
     }

@@ -222,7 +222,9 @@ def distribute_rows() -> list[str]:
     row = (
         f"| distribute (ResNet-18 w16, {h['repetitions']} paired reps) | samples/s default "
         f"{h['samples_per_second_default']:.0f}, mirrored on 2 logical CPUs {h['samples_per_second_mirrored2']:.0f}: "
-        f"ratio {h['ratio_mirrored2_over_default']:.2f} ({lo:.2f}-{hi:.2f}; 2 cores, so the overhead) "
+        f"ratio {h['ratio_mirrored2_over_default']:.2f} ({lo:.2f}-{hi:.2f}), but per CPU-second "
+        f"{h['ratio_per_cpu_second']:.2f} (the shared machine gave the 2-replica process more CPU: "
+        f"{h['cpu_use']['mirrored:2'][0]} vs {h['cpu_use']['default'][0]} cores) "
         f"| report | – | {_where(res)} |"
     )
     return [row]
