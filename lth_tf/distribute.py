@@ -125,7 +125,7 @@ def setup(train: Any):
     from lth_tf._keras import tf
 
     spec = parse_strategy(train.strategy)
-    if _made:
+    if "spec" in _made:
         if _made["spec"] != spec:
             raise LthError(f"train.strategy {train.strategy!r} in a process already using "
                            f"{_made['spec'].kind}; run it in a new process")
@@ -168,11 +168,11 @@ def current():
     """The strategy `setup` made, or TensorFlow's default one."""
     from lth_tf._keras import tf
 
-    return _made["strategy"] if _made else tf.distribute.get_strategy()
+    return _made["strategy"] if "strategy" in _made else tf.distribute.get_strategy()
 
 
 def spec() -> Spec:
-    return _made["spec"] if _made else Spec()
+    return _made.get("spec", Spec())
 
 
 def enter_scope() -> None:
@@ -206,7 +206,7 @@ def writes_exports() -> bool:
 def settings() -> dict[str, Any]:
     """What runs where, for `run_started.runtime`."""
     s = spec()
-    replicas = current().num_replicas_in_sync if _made else 1
+    replicas = current().num_replicas_in_sync if "strategy" in _made else 1
     workers = task()[2] if s.kind == "multi_worker" else 1
     return {"strategy": s.kind, "replicas": replicas, "workers": workers,
             "chief": is_chief(s)}

@@ -73,3 +73,10 @@ def test_mask_digest_sees_every_bit_and_not_the_key_order():
         flipped[key].flat[0] = 1.0 - flipped[key].flat[0]
         assert D.mask_digest(flipped) != d
     assert D.mask_digest({"a": masks["a"].reshape(4, 3), "b": masks["b"]}) != d  # shape counts
+
+
+def test_local_without_a_strategy_is_the_default_one():
+    """Export (`distribute.local()`) in a process that never set a strategy up, e.g. `lth-tf export`."""
+    with D.local():
+        assert D.spec() == D.Spec()
+    assert D.spec() == D.Spec()
