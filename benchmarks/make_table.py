@@ -107,6 +107,7 @@ def table() -> str:
     lines += cheaper_tickets_rows()
     lines += sweep_scaling_rows()
     lines += structured_rows()
+    lines += distribute_rows()
     if cora:
         lines += ["", "Cora GCN, mean test accuracy over seeds per round (± std):", ""]
         configs = cora["configs"]
@@ -244,6 +245,24 @@ def sweep_scaling_rows() -> list[str]:
         f"{h['epochs']} epochs) | wall time --jobs 1 {h['seconds_jobs1']:.0f} s, --jobs 2 {h['seconds_jobs2']:.0f} s "
         f"({h['speedup_jobs2']:.2f}x), Ray local 2 CPUs {h['seconds_ray2']:.0f} s ({h['speedup_ray2']:.2f}x); "
         f"accuracies {'identical' if h['same_accuracies'] else 'DIFFER'} across engines | report | – | {_where(res)} |"
+    )
+    return [row]
+
+
+def distribute_rows() -> list[str]:
+    """Rows of benchmarks/distribute.py: ResNet-18 w16 samples/s, default vs mirrored:2."""
+    res = _load("distribute")
+    if not res:
+        return ["| distribute | not run | | | |"]
+    h = res["headline"]
+    lo, hi = h["ratio_range"]
+    row = (
+        f"| distribute (ResNet-18 w16, {h['repetitions']} paired reps) | samples/s default "
+        f"{h['samples_per_second_default']:.0f}, mirrored on 2 logical CPUs {h['samples_per_second_mirrored2']:.0f}: "
+        f"ratio {h['ratio_mirrored2_over_default']:.2f} ({lo:.2f}-{hi:.2f}), but per CPU-second "
+        f"{h['ratio_per_cpu_second']:.2f} (the shared machine gave the 2-replica process more CPU: "
+        f"{h['cpu_use']['mirrored:2'][0]} vs {h['cpu_use']['default'][0]} cores) "
+        f"| report | – | {_where(res)} |"
     )
     return [row]
 

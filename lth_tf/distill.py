@@ -172,8 +172,11 @@ class Distiller(keras.Model):
                 + self.alpha * distill_loss
                 + self._regularisation()
             )
+            # Under a strategy the replicas' gradients are summed: scale as Keras' compiled loss does.
+            replicas = tf.distribute.get_replica_context().num_replicas_in_sync
+            scaled = loss / replicas if replicas > 1 else loss
         # minimize (not apply_gradients) so a LossScaleOptimizer scales as in Model.fit.
-        self.optimizer.minimize(loss, self.student.trainable_variables, tape=tape)
+        self.optimizer.minimize(scaled, self.student.trainable_variables, tape=tape)
 
         teacher_loss = weighted_mean(sparse_ce(y, teacher_logits), sample_weight)
         # Losses are averaged over the epoch weighted by batch size, as Keras does.

@@ -31,8 +31,8 @@ from typing import Any
 import numpy as np
 
 from lth_tf import config as C
+from lth_tf import distribute, flops, runtime
 from lth_tf import events as E
-from lth_tf import flops, runtime
 from lth_tf import store as S
 from lth_tf._keras import keras, tf
 from lth_tf.early_stop import EarlyBirdStop
@@ -222,6 +222,7 @@ class RoundEngine:
                 "distances": early_bird.distances,
             },
             "history": training.history,
+            **distribute.check_masks(wrapped, r),  # mask_digest, only under a strategy
         }
         if plan.channels:
             metrics["channel_sparsity"] = CH.channel_sparsity(masks_now, channel_plan(wrapped), plan.prune.exclude)
@@ -307,6 +308,7 @@ class RoundEngine:
     def fresh_model(self, seed: int, build: ModelFactory | None = None):
         """A new Keras session and a wrapped model from `build` (default build_model)."""
         keras.backend.clear_session()
+        distribute.enter_scope()  # models, masks, optimizer and Distiller live in it
         keras.utils.set_random_seed(seed)
         return wrap.wrap((build or self.build_model)(seed), exclude=self.plan.prune.exclude)
 

@@ -21,8 +21,8 @@ from typing import Any
 
 from lth_tf import config as C
 from lth_tf import data as datasets
+from lth_tf import distribute, models, rundir, runtime, sources, store
 from lth_tf import events as E
-from lth_tf import models, rundir, runtime, sources, store
 from lth_tf.engine import Plan, RoundEngine, RoundResult
 from lth_tf.errors import LthError
 from lth_tf.events import FanOut, JsonlSink
@@ -60,7 +60,8 @@ class LotterySearch:
         in-memory model). `callbacks_factory`: see `RoundEngine`.
         """
         self.exp = C.validate(exp)
-        self.run_dir = Path(run_dir) if run_dir else Path(out) / exp.run_name()
+        # Non-chief workers of a multi_worker run write their copy to scratch.
+        self.run_dir = Path(run_dir) if run_dir else distribute.output_root(out, exp.train) / exp.run_name()
         self.store = store.RunStore(self.run_dir)
         self.resumed = self.store.claim(exp.to_toml(), exp.hash())
         self.sink = FanOut(JsonlSink(store.events_path(self.run_dir)), sink)
@@ -109,7 +110,9 @@ class LotterySearch:
         """Run (or resume) the rounds, yielding each as it completes."""
         # Every client (CLI, TUI, Python API) holds the run's lock while it trains;
         # it is reentrant, so the CLI's own earlier lock is no conflict.
+        distribute.setup(self.exp.train)  # the process's strategy (the CLI made it before TF started)
         with self.store.lock():
+            distribute.sync_run_dir(self.run_dir)  # multi_worker: every worker resumes from the chief's
             done = self.completed_rounds()
             self._emit(
                 E.RunStarted(
@@ -180,8 +183,9 @@ class LotterySearch:
     # -- controls, ticket, export -----------------------------------------------------------
     def finish(self, export: bool = True) -> dict[str, Any]:
         """Controls for the chosen rounds, the winning ticket and its export."""
+        distribute.setup(self.exp.train)  # controls train under the run's strategy
         with self.store.lock():
-            return self._finish(export)
+            return self._finish(export and distribute.writes_exports())
 
     def _finish(self, export: bool) -> dict[str, Any]:
         done = self.completed_rounds()
@@ -245,8 +249,9 @@ class LotterySearch:
         # A run given its data from Python and opened without it exports without
         # mean/std (float inputs only; the export's marker JSON says so).
         no_data = self._data is None and self.exp.data.name == sources.PYTHON
-        wrapped = self.model_for_round(round)
-        plain = wrap.strip(wrapped)
+        with distribute.local():  # plain variables: one process exports, no collectives
+            wrapped = self.model_for_round(round)
+            plain = wrap.strip(wrapped)
         pruned = sparse.pruned_weights(wrapped, plain) if format == "sparse" else None
         export_savedmodel(plain, path, None if no_data else self.data, format=format, pruned=pruned)
         return path

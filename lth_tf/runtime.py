@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from lth_tf import config as C
-from lth_tf import onednn
+from lth_tf import distribute, onednn
 from lth_tf._keras import keras, tf
 
 # CPU flags (as /proc/cpuinfo spells them) that decide the fast paths: oneDNN's
@@ -67,6 +67,7 @@ def settings(train: C.Train | None = None) -> dict[str, Any]:
         "tensorflow": tf.__version__,
         "tf_keras": keras.__version__,
         "cpu": cpu_info(),
+        **distribute.settings(),  # strategy, replicas, workers, chief
     }
 
 

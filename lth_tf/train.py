@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 
 from lth_tf import config as C
+from lth_tf import distribute, runtime
 from lth_tf import events as E
-from lth_tf import runtime
 from lth_tf._keras import keras, tf
 from lth_tf.distill import distill_logs
 from lth_tf.errors import LthError
@@ -317,8 +317,10 @@ def fit_full_batch(
     7 s for 200 epochs). This loop calls the model's own train_step/test_step in
     tf.functions and drives the same callbacks in the same order as fit.
     """
-    train_fn = tf.function(lambda: trainer.train_step(train_batch), jit_compile=jit_compile)
-    test_fn = tf.function(lambda: trainer.test_step(val_batch), jit_compile=jit_compile)
+    train_fn = tf.function(lambda: distribute.run_step(trainer, trainer.train_step, train_batch),
+                           jit_compile=jit_compile)
+    test_fn = tf.function(lambda: distribute.run_step(trainer, trainer.test_step, val_batch),
+                          jit_compile=jit_compile)
     cbs = keras.callbacks.CallbackList(callbacks, model=trainer, epochs=epochs, steps=1, verbose=0)
     trainer.stop_training = False
     cbs.on_train_begin()
@@ -343,7 +345,7 @@ def evaluate(model, data) -> tuple[float, float]:
     if isinstance(data, tuple):  # full batch ((x, a), y, w)
         for m in model.metrics:
             m.reset_state()
-        out = {k: float(v) for k, v in model.test_step(data).items()}
+        out = {k: float(v) for k, v in distribute.run_step(model, model.test_step, data).items()}
     else:
         out = model.evaluate(data, verbose=0, return_dict=True)
     loss, acc = float(out["loss"]), float(out["acc"])

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from lth_tf import config as C
-from lth_tf import onednn, rundir, store
+from lth_tf import distribute, onednn, rundir, store
 from lth_tf.commands.checks import _check_data_dir
 from lth_tf.commands.tf_startup import _import_tf_quietly
 from lth_tf.errors import LthError
@@ -49,14 +49,16 @@ def experiment_from_args(args: argparse.Namespace) -> C.Experiment:
 def cmd_run(args) -> int:
     exp = experiment_from_args(args)
     data_dir = _check_data_dir(args.data_dir)
-    run_dir = Path(args.out) / exp.run_name()
-    _check_out(Path(args.out), run_dir, exp)
+    out = distribute.output_root(args.out, exp.train)  # a non-chief worker writes to scratch
+    run_dir = out / exp.run_name()
+    _check_out(out, run_dir, exp)
     run_store = store.RunStore(run_dir)
     run_store.check_unlocked()  # another process runs it: say so before loading anything
     run_store.check_resume_point(exp.planned_rounds, RewindMode.parse(exp.prune.rewind).uses_snapshot)
 
     onednn.choose(graph=exp.is_graph)  # before TF loads: TF reads it once
     _import_tf_quietly()
+    distribute.setup(exp.train)  # before TF touches a device: logical CPUs, worker collectives
     from lth_tf import data as datasets
     from lth_tf import preflight
     from lth_tf.console import console_sink
@@ -67,7 +69,7 @@ def cmd_run(args) -> int:
     data = datasets.load(exp.data, data_dir, seed=exp.seed)
     preflight.check_model(exp, data)
     with run_store.lock(), console_sink(quiet=args.quiet) as sink:
-        search = LotterySearch(exp, out=args.out, data_dir=data_dir, sink=sink, data=data)
+        search = LotterySearch(exp, out=out, data_dir=data_dir, sink=sink, data=data)
         for _ in search.rounds():
             pass
         search.finish(export=not args.no_export)

@@ -66,6 +66,9 @@ class Train:
     # AVX512_BF16/AMX (this machine: AVX2), so both are opt-in.
     jit_compile: bool = False  # XLA-compile the train and test steps
     precision: str = "float32"  # float32 | mixed_bfloat16 (variables and masks stay float32)
+    # default | mirrored (local GPUs) | mirrored:N (N logical CPU devices) | multi_worker
+    # (TF_CONFIG); batch_size stays the global batch (lth_tf/distribute.py)
+    strategy: str = "default"
 
 
 @dataclass(frozen=True)

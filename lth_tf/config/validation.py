@@ -130,6 +130,9 @@ def validate(exp: Experiment) -> Experiment:
         raise LthError(f"train.jit_compile does not work with the graph dataset {d.name!r}; use train.jit_compile=false")
     if t.precision not in PRECISIONS:
         raise LthError(f"train.precision {t.precision!r} is unknown; use float32 or mixed_bfloat16")
+    from lth_tf.distribute import parse_strategy  # pure: TF loads inside its functions only
+
+    parse_strategy(t.strategy)
     if t.precision != "float32" and d.name in GRAPH_DATASETS:  # Spektral's GCNConv cannot build
         raise LthError(f"train.precision {t.precision} does not work with the graph dataset {d.name!r}; use float32")
     if not 0.0 <= k.alpha <= 1.0:

@@ -138,6 +138,8 @@ class RoundFinished(Record):
     early_bird: dict[str, Any] | None = field(default=None, metadata=OMIT_NONE)
     # the ticket as served (flops.inference_size; narrowed with channels): params, nonzeros, flops
     inference: dict[str, float] | None = field(default=None, metadata=OMIT_NONE)
+    # train.strategy other than default: digest of the masks this worker holds (lth_tf/distribute.py)
+    mask_digest: str | None = field(default=None, metadata=OMIT_NONE)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,0 +1,338 @@
+"""tf.distribute inside one run: `train.strategy` = default | mirrored[:N] | multi_worker.
+
+    distribute.setup(exp.train)   # once per process, before TensorFlow touches a device
+    out = distribute.output_root(out, exp.train)   # non-chief workers write to scratch
+
+- `default`: one device, TensorFlow's default strategy (today's behaviour, no scope).
+- `mirrored`: `MirroredStrategy` over the local GPUs (the one CPU without GPUs);
+  `mirrored:N` splits the CPU into N logical devices (for tests and benchmarks).
+- `multi_worker`: `MultiWorkerMirroredStrategy`, the cluster and this process's
+  task read from `TF_CONFIG`. Every worker runs the same `lth-tf run`; the chief
+  (task `chief`, or `worker` 0 in a cluster without one) writes the run directory,
+  the others write theirs under `scratch_root()`. At the start of a run the chief
+  sends its stored rounds, controls and rewind point to the others
+  (`sync_run_dir`), so all workers resume from the chief's checkpoints.
+
+`train.batch_size` is the global batch: Keras splits each batch over the replicas.
+Models, wrappers, masks, optimizers and the Distiller are created under the
+strategy's scope: `enter_scope()` enters it for the current Keras session (the
+engine calls it right after `clear_session`, which drops any scope because the
+strategy stack lives on the default graph it resets).
+
+Masks are computed on every worker from the same stored weights with the same
+numpy rule; `check_masks` proves they agree after each round: the digest of every
+local replica's mask variables must be equal, and equal to the chief's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import logging
+import os
+import shutil
+import tarfile
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lth_tf.errors import LthError
+
+log = logging.getLogger(__name__)
+
+KINDS = ("default", "mirrored", "multi_worker")
+SCRATCH_VAR = "LTH_SCRATCH_DIR"  # where non-chief workers write (default: the temp dir)
+TIMEOUT_VAR = "LTH_COLLECTIVE_TIMEOUT"  # seconds a collective may wait for a peer (default: no limit)
+
+
+@dataclass(frozen=True)
+class Spec:
+    kind: str = "default"
+    devices: int | None = None  # mirrored:N: N logical CPU devices
+
+    @property
+    def distributed(self) -> bool:
+        return self.kind != "default"
+
+
+def parse_strategy(text: str) -> Spec:
+    """The strategy `train.strategy` names; LthError for anything else (pure)."""
+    kind, sep, count = str(text).partition(":")
+    ok = kind in KINDS and (not sep or (kind == "mirrored" and count.isdigit() and int(count) >= 1))
+    if not ok:
+        raise LthError(
+            f"train.strategy {text!r} is unknown; use default, mirrored, mirrored:N (N logical CPU devices) "
+            "or multi_worker"
+        )
+    return Spec(kind, int(count) if sep else None)
+
+
+# -- the cluster (pure: TF_CONFIG) ------------------------------------------------------------
+def task() -> tuple[str, int, int]:
+    """(task type, task index, workers) from TF_CONFIG; ("worker", 0, 1) without it."""
+    raw = os.environ.get("TF_CONFIG")
+    if not raw:
+        return "worker", 0, 1
+    try:
+        cfg = json.loads(raw)
+        cluster, t = cfg["cluster"], cfg["task"]
+        workers = sum(len(cluster.get(k, [])) for k in ("chief", "worker"))
+        return str(t["type"]), int(t["index"]), workers
+    except (ValueError, KeyError, TypeError):
+        raise LthError(
+            'TF_CONFIG is not {"cluster": {"worker": [...]}, "task": {"type": ..., "index": ...}}; fix it'
+        ) from None
+
+
+def is_chief(spec: Spec) -> bool:
+    """Whether this process writes the run directory (always, unless a non-chief worker)."""
+    if spec.kind != "multi_worker":
+        return True
+    kind, index, _ = task()
+    has_chief = "chief" in json.loads(os.environ.get("TF_CONFIG") or "{}").get("cluster", {})
+    return kind == "chief" or (kind == "worker" and index == 0 and not has_chief)
+
+
+def scratch_root() -> Path:
+    """Where a non-chief worker of this host writes its copy of the run."""
+    kind, index, _ = task()
+    base = os.environ.get(SCRATCH_VAR) or Path(tempfile.gettempdir()) / "lth-tf-scratch"
+    return Path(base) / f"{kind}-{index}"
+
+
+def output_root(out: str | Path, train: Any) -> Path:
+    """`out` for the chief (and single-process runs); the scratch folder for other workers."""
+    spec = parse_strategy(train.strategy)
+    return Path(out) if is_chief(spec) else scratch_root()
+
+
+# -- the strategy (TensorFlow from here on) ---------------------------------------------------
+_made: dict[str, Any] = {}  # {"spec": Spec, "strategy": tf.distribute.Strategy}
+
+
+def setup(train: Any):
+    """The process's strategy for `train.strategy`, made on the first call.
+
+    A process has one: logical devices and the multi-worker collectives are fixed
+    once TensorFlow initialises its devices, so asking for another one fails.
+    """
+    from lth_tf._keras import tf
+
+    spec = parse_strategy(train.strategy)
+    if "spec" in _made:
+        if _made["spec"] != spec:
+            raise LthError(f"train.strategy {train.strategy!r} in a process already using "
+                           f"{_made['spec'].kind}; run it in a new process")
+        return _made["strategy"]
+    if spec.kind == "default":
+        strategy = tf.distribute.get_strategy()
+    elif spec.kind == "mirrored":
+        strategy = tf.distribute.MirroredStrategy(_mirrored_devices(tf, spec))
+    else:
+        if not os.environ.get("TF_CONFIG"):
+            raise LthError("train.strategy=multi_worker needs TF_CONFIG (cluster and task) in the "
+                           "environment; see README 'Across machines'")
+        timeout = float(os.environ[TIMEOUT_VAR]) if os.environ.get(TIMEOUT_VAR) else None
+        try:
+            strategy = tf.distribute.MultiWorkerMirroredStrategy(
+                communication_options=tf.distribute.experimental.CommunicationOptions(timeout_seconds=timeout)
+            )
+        except RuntimeError as e:  # TensorFlow's context is already initialised
+            raise LthError(f"train.strategy=multi_worker must be set up before TensorFlow runs anything ({e}); "
+                           "use a new process") from None
+    _made.update(spec=spec, strategy=strategy)
+    return strategy
+
+
+def _mirrored_devices(tf, spec: Spec) -> list[str] | None:
+    """Device names for mirrored:N (N logical CPUs), or None: all local GPUs (else the CPU)."""
+    if spec.devices is None:
+        return None
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    try:
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * spec.devices)
+    except RuntimeError:  # devices initialised: only an identical split is still possible
+        if len(tf.config.list_logical_devices("CPU")) != spec.devices:
+            raise LthError(f"train.strategy=mirrored:{spec.devices} must be set before TensorFlow initialises "
+                           "its devices; start a new process (lth-tf run does this)") from None
+    return [d.name for d in tf.config.list_logical_devices("CPU")]
+
+
+def current():
+    """The strategy `setup` made, or TensorFlow's default one."""
+    from lth_tf._keras import tf
+
+    return _made["strategy"] if "strategy" in _made else tf.distribute.get_strategy()
+
+
+def spec() -> Spec:
+    return _made.get("spec", Spec())
+
+
+def enter_scope() -> None:
+    """Enter the strategy's scope for the current Keras session (no-op for default).
+
+    Not exited on purpose: the next `clear_session` resets the default graph that
+    holds the strategy stack, which ends it.
+    """
+    if spec().distributed and not _made.get("local"):
+        scope = current().scope()
+        scope.__enter__()
+        # Kept alive: a collected scope object closes its variable-creator context.
+        _made["scope"] = scope
+
+
+@contextlib.contextmanager
+def local() -> Iterator[None]:
+    """Models built inside are plain, outside the strategy (exports: the chief alone)."""
+    _made["local"] = True
+    try:
+        yield
+    finally:
+        _made.pop("local", None)
+
+
+def writes_exports() -> bool:
+    """Whether this process exports tickets (every process but a non-chief worker)."""
+    return is_chief(spec())
+
+
+def settings() -> dict[str, Any]:
+    """What runs where, for `run_started.runtime`."""
+    s = spec()
+    replicas = current().num_replicas_in_sync if "strategy" in _made else 1
+    workers = task()[2] if s.kind == "multi_worker" else 1
+    return {"strategy": s.kind, "replicas": replicas, "workers": workers,
+            "chief": is_chief(s)}
+
+
+# -- steps outside fit (the full-batch GCN) ------------------------------------------------------
+def run_step(model, step, batch) -> dict[str, Any]:
+    """`step(batch)` on every replica (each gets the whole batch); replica 0's logs.
+
+    Keras scales each replica's loss by 1 / replicas and sums the gradients, so a
+    replicated full batch takes the same step as one device (at N times the work).
+    """
+    from lth_tf._keras import tf
+
+    if not tf.distribute.has_strategy():
+        return step(batch)
+    strategy = model.distribute_strategy
+    if tf.executing_eagerly():  # evaluate(): eager strategy.run is slow and warns
+        out = tf.function(lambda: strategy.run(step, args=(batch,)))()
+    else:
+        out = strategy.run(step, args=(batch,))
+    return {k: strategy.experimental_local_results(v)[0] for k, v in out.items()}
+
+
+# -- masks agree everywhere ---------------------------------------------------------------------
+def mask_digest(masks: dict[str, np.ndarray]) -> str:
+    """16 hex characters of sha256 over the masks (keys sorted, shapes and 0/1 bits)."""
+    h = hashlib.sha256()
+    for key in sorted(masks):
+        m = np.asarray(masks[key]) != 0
+        h.update(f"{key}:{m.shape};".encode())
+        h.update(np.packbits(m.ravel()).tobytes())
+    return h.hexdigest()[:16]
+
+
+def check_masks(wrapped, round_: int) -> dict[str, str]:
+    """{"mask_digest": d} after proving every replica and worker holds the same masks; {} for default."""
+    if not spec().distributed:
+        return {}
+    from lth_tf.pruning import wrap
+
+    slots = wrap._slots(wrapped)
+    n = len(getattr(next(iter(slots.values()))[1], "values", [None]))
+    per_replica = [
+        mask_digest({k: _component(mask, i) for k, (_w, mask) in slots.items()}) for i in range(n)
+    ]
+    if len(set(per_replica)) != 1:
+        raise LthError(f"round {round_}: the replicas of this worker hold different masks {per_replica}; "
+                       "rerun with train.strategy=default and report it")
+    digest = per_replica[0]
+    if spec().kind == "multi_worker":
+        chief = int(broadcast(np.array([int(digest[:15], 16)], np.int64))[0])
+        differ = all_reduce_sum(np.array([int(chief != int(digest[:15], 16))], np.int64))[0]
+        if differ:
+            raise LthError(f"round {round_}: {differ} worker(s) hold masks that differ from the chief's; "
+                           "check that every worker runs the same code and config")
+    log.info("%s-%d round %d mask digest %s", *task()[:2], round_, digest)
+    return {"mask_digest": digest}
+
+
+def _component(var, i: int) -> np.ndarray:
+    values = getattr(var, "values", None)
+    return (values[i] if values is not None else var).numpy()
+
+
+# -- collectives between workers ------------------------------------------------------------------
+def all_reduce_sum(array: np.ndarray, first_only: bool = False) -> np.ndarray:
+    """The sum of `array` over all replicas (with `first_only`: replica 0's value, a broadcast)."""
+    from lth_tf._keras import tf
+
+    strategy = current()
+    value = tf.constant(array)
+
+    def fn():  # eager: nothing to trace (a traced one is stale after clear_session)
+        ctx = tf.distribute.get_replica_context()
+        x = value
+        if first_only:
+            x = x * tf.cast(tf.equal(ctx.replica_id_in_sync_group, 0), x.dtype)
+        return ctx.all_reduce(tf.distribute.ReduceOp.SUM, x)
+
+    return strategy.experimental_local_results(strategy.run(fn))[0].numpy()
+
+
+def broadcast(array: np.ndarray) -> np.ndarray:
+    """The chief's `array` (every worker passes one of the same shape and dtype)."""
+    return all_reduce_sum(array, first_only=True)
+
+
+def broadcast_bytes(payload: bytes) -> bytes:
+    """The chief's `payload` on every worker (the others pass anything, e.g. b"")."""
+    size = int(broadcast(np.array([len(payload)], np.int64))[0])
+    words = np.zeros((size + 7) // 8, np.int64)
+    if len(payload) == size:
+        words.view(np.uint8)[:size] = np.frombuffer(payload, np.uint8)
+    return broadcast(words).view(np.uint8)[:size].tobytes()
+
+
+def sync_run_dir(run_dir: Path) -> None:
+    """Give every worker the chief's stored rounds, controls and rewind point (multi_worker only).
+
+    The chief packs them; the others replace theirs with the chief's, so all
+    workers resume from the same round with the same weights and masks.
+    """
+    if spec().kind != "multi_worker":
+        return
+    from lth_tf import rundir
+
+    run_dir = Path(run_dir)
+    parts = [rundir.rounds_dir(run_dir), rundir.controls_dir(run_dir), rundir.rewind_path(run_dir)]
+    chief = is_chief(spec())
+    buf = io.BytesIO()
+    if chief:
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            for p in parts:
+                if p.exists():
+                    tar.add(p, arcname=p.relative_to(run_dir).as_posix(), filter=_no_temp)
+    received = broadcast_bytes(buf.getvalue() if chief else b"")
+    if chief:
+        return
+    for p in parts:
+        shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+    with tarfile.open(fileobj=io.BytesIO(received), mode="r") as tar:
+        tar.extractall(run_dir, filter="data")
+    log.info("worker copy %s holds the chief's rounds %s", run_dir, rundir.completed_rounds(run_dir))
+
+
+def _no_temp(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
+    """Leave out temporary files of killed writers (dot names, see atomic.py)."""
+    return None if any(part.startswith(".") for part in Path(info.name).parts) else info
