@@ -127,7 +127,7 @@ class RoundEngine:
         else:
             prev_weights, prev_masks, _ = self.store.load_round(r - 1)
             dense = self.store.load_round(0)[0] if plan.prune.one_shot else None
-            new_masks = step.next_masks(plan, wrapped, prev_weights, prev_masks, dense)
+            new_masks = step.next_masks(plan, wrapped, r, prev_weights, prev_masks, dense)
             wrapped.set_weights(self._start_weights(r))
             wrap.set_masks(wrapped, new_masks)
         early_bird = step.early_bird_stop(plan, wrapped, r)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lth_tf import config as C
-from lth_tf.schedule import RewindMode, target_sparsity
+from lth_tf.schedule import RewindMode, round_rates, target_sparsity
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,15 @@ class Plan:
         With prune.structure = channels: the fraction of prunable channels removed.
         """
         p = self.prune
-        return target_sparsity(p.rate, p.rounds, p.one_shot, r)
+        return target_sparsity(p.rate, p.rounds, p.one_shot, r, p.rate_schedule)
+
+    def round_rate(self, r: int) -> float:
+        """The fraction of the remaining weights (or channels) pruning round r removes (r >= 1).
+
+        Follows prune.rate_schedule; one-shot's single step is not a rate (see pruning/step.py).
+        """
+        p = self.prune
+        return round_rates(p.rate, p.rounds, p.rate_schedule)[r - 1]
 
     @property
     def last_round(self) -> int:
