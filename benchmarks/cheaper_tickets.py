@@ -27,6 +27,7 @@ on that seed. Test accuracy is reported, never used to choose.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 import time
@@ -35,7 +36,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import RUNS, mean_std, run_parallel, write_result
+from benchmarks.common import RESULTS, RUNS, git_commit, mean_std, run_parallel, write_result
 
 TUNE_SEED = 1000
 VAL_POINTS = 0.005  # early-bird's tuning-seed ticket must be within 0.5 points of plain on validation
@@ -195,6 +196,17 @@ def bench_preset(preset: str, quick: bool, seeds: int | None, workers: int, data
     }
 
 
+def merge_earlier(headline: dict, results: dict, quick: bool) -> tuple[dict, dict]:
+    """Keep the presets an earlier result file measured and this run did not (e.g. Cora, then CIFAR)."""
+    path = RESULTS / ("cheaper_tickets.quick.json" if quick else "cheaper_tickets.json")
+    if not path.exists():
+        return headline, results
+    old = json.loads(path.read_text())
+    keep = [n for n in old.get("presets", {}) if n not in results and "methods" in old["headline"].get(n, {})]
+    return ({**{n: old["headline"][n] for n in keep}, **headline},
+            {**{n: old["presets"][n] for n in keep}, **results})
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="Cora only, 2 seeds, 6 rounds, 100 epochs, no tuning")
@@ -229,6 +241,10 @@ def main(argv: list[str] | None = None) -> int:
             "eb_distance": r["eb_distance"],
             "schedule": r["schedule"],
         }
+    for n in results:  # which run measured each preset (a later --presets run keeps the others)
+        headline[n]["measured"] = {"commit": git_commit(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                                   "command": " ".join(["python", *sys.argv])}
+    headline, results = merge_earlier(headline, results, args.quick)
     path = write_result("cheaper_tickets", headline, {"presets": results}, args.quick, time.time() - t0)
     print(path)
     for n, h in headline.items():
