@@ -10,6 +10,10 @@ FLOPs, training seconds; `cumulative_cost`) and that round's test accuracy:
   once its next mask has moved less than `prune.eb_distance` for `prune.eb_window`
   epochs (the dense round 0 and the final round train in full);
 - one_shot: one pruning step straight to the target sparsity (two trainings);
+- early_bird_lr: early-bird IMP with `prune.rewind = lr` (each round keeps
+  training the previous round's weights instead of restarting from init), its
+  own threshold chosen like early_bird's; compared with plain IMP as configured
+  (rewind to init), so it is a trained sparse network, not a ticket retrained from init;
 - schedule: IMP in K rounds to the same final sparsity S with
   `prune.rate_schedule = cubic:S` (Zhu & Gupta's cubic schedule: large steps
   first, small ones near the target), every round trained in full.
@@ -50,7 +54,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # 8 full trainings for plain: K = 2 (3 trainings) is the only schedule that saves much.
     "cifar10-resnet18-cpu": {"target": 0.79, "seeds": 1, "window": 1, "grid": [0.1], "k_grid": [2]},
 }
-METHODS = ("plain", "early_bird", "one_shot", "schedule")
+METHODS = ("plain", "early_bird", "one_shot", "schedule", "early_bird_lr")
 
 
 def rounds_for(target: float, rate: float) -> int:
@@ -68,6 +72,8 @@ def method_sets(method: str, eb_distance: float, window: int, k: int = 0, final:
         return method_sets("early_bird", float(method.split("@", 1)[1]), window)
     if method == "early_bird":
         return ["prune.early_bird=true", f"prune.eb_distance={eb_distance}", f"prune.eb_window={window}"]
+    if method == "early_bird_lr":
+        return [*method_sets("early_bird", eb_distance, window), "prune.rewind=lr"]
     if method == "one_shot":
         return ["prune.one_shot=true"]
     if method == "schedule":
@@ -160,12 +166,19 @@ def bench_preset(preset: str, quick: bool, seeds: int | None, workers: int, data
             preset, base, {n: method_sets("schedule", 0, window, n, final) for n in sorted(spec["k_grid"], reverse=True)},
             out, data_dir, workers)
 
+    eb_lr_distance, eb_lr_rows = spec["grid"][0], []
+    if tune and len(spec["grid"]) > 1:
+        eb_lr_distance, eb_lr_rows = choose_cheapest(
+            preset, base, {d: method_sets("early_bird_lr", d, window) for d in sorted(spec["grid"])},
+            out, data_dir, workers)
+
     # Extra early-bird thresholds, measured but not chosen (not judged against the target).
     methods_run = [*METHODS, *(f"early_bird@{d}" for d in also_eb if d != eb_distance)]
     jobs, keys = [], []
     for method in methods_run:
         for seed in range(n_seeds):
-            sets = method_sets(method, eb_distance, window, k, final)
+            d = eb_lr_distance if method == "early_bird_lr" else eb_distance
+            sets = method_sets(method, d, window, k, final)
             jobs.append((preset, [*base, *sets], seed, out, data_dir))
             keys.append(method)
     sums = run_parallel(run_one, jobs, workers)
@@ -189,9 +202,11 @@ def bench_preset(preset: str, quick: bool, seeds: int | None, workers: int, data
         "seeds": n_seeds,
         "eb_window": window,
         "eb_distance": eb_distance,
+        "eb_lr_distance": eb_lr_distance,
         "schedule": {"rounds": k, "rate_schedule": f"cubic:{final!r}",
                      "rates": list(round_rates(rate, k, f"cubic:{final!r}"))},
-        "tuning": {"seed": TUNE_SEED, "early_bird": eb_rows, "schedule_rounds": k_rows},
+        "tuning": {"seed": TUNE_SEED, "early_bird": eb_rows, "schedule_rounds": k_rows,
+                   "early_bird_lr": eb_lr_rows},
         "methods": methods,
     }
 
@@ -239,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
                             "delta_points_std": x["test_delta_points_std"], "met": x["met"]}
                         for m, x in r["methods"].items() if m != "plain"},
             "eb_distance": r["eb_distance"],
+            "eb_lr_distance": r["eb_lr_distance"],
             "schedule": r["schedule"],
         }
     for n in results:  # which run measured each preset (a later --presets run keeps the others)

@@ -188,6 +188,8 @@ def cheaper_tickets_rows() -> list[str]:
         for method, x in h["methods"].items():
             if method == "early_bird":
                 label = f"early-bird IMP (eb_distance {h['eb_distance']})"
+            elif method == "early_bird_lr":
+                label = f"early-bird IMP with rewind=lr (eb_distance {h['eb_lr_distance']})"
             elif method == "schedule":
                 label = f"cubic rate schedule, {h['schedule']['rounds']} rounds"
             else:
