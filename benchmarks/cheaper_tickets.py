@@ -26,6 +26,13 @@ on that seed. Test accuracy is reported, never used to choose.
     python benchmarks/cheaper_tickets.py                          # Cora (5 seeds) and CIFAR (1 seed)
     python benchmarks/cheaper_tickets.py --presets cora-gcn       # Cora only (~15 min on 2 cores)
     python benchmarks/cheaper_tickets.py --quick                  # Cora, 2 seeds, 6 rounds, 100 epochs
+    python benchmarks/cheaper_tickets.py --presets cora-gcn --reuse plain,one_shot --reuse-from OLD.json
+
+`--reuse` takes those methods' per-seed tickets from an earlier result file
+instead of training them again; it refuses a file whose rounds, rate or seeds
+differ. Runs are deterministic in their config and seed (the tuning seed's
+tickets repeat to the last digit), so only the seconds differ; the result
+records which methods were reused and from which commit.
 """
 
 from __future__ import annotations
@@ -141,8 +148,28 @@ def choose_cheapest(preset: str, base: list[str], settings: dict[Any, list[str]]
     return chosen["setting"], rows
 
 
+def reused_tickets(path: str, preset: str, methods: list[str], rounds: int, rate: float,
+                   n_seeds: int) -> tuple[dict[str, list[dict[str, Any]]], dict[str, Any]]:
+    """Per-seed tickets of `methods` from an earlier result file of the same plan."""
+    old = json.loads(Path(path).read_text())
+    res = old["presets"][preset]
+    if (res["rounds"], res["rate"], res["seeds"]) != (rounds, rate, n_seeds):
+        raise SystemExit(f"{path}: {preset} ran {res['rounds']} rounds of {res['rate']} on {res['seeds']} seeds; "
+                         f"this run plans {rounds} of {rate} on {n_seeds}")
+    tickets = {}
+    for m in methods:
+        if m == "early_bird" or m.startswith("early_bird@"):  # the threshold must match too
+            d = res["eb_distance"] if m == "early_bird" else float(m.split("@", 1)[1])
+            m_old = "early_bird" if d == res["eb_distance"] else f"early_bird@{d}"
+        else:
+            m_old = m
+        tickets[m] = res["methods"][m_old]["per_seed"]
+    return tickets, {"from": path, "commit": old.get("commit"), "date": old.get("date"), "methods": methods}
+
+
 def bench_preset(preset: str, quick: bool, seeds: int | None, workers: int, data_dir: str | None,
-                 tune: bool, also_eb: list[float]) -> dict[str, Any]:
+                 tune: bool, also_eb: list[float], reuse: list[str] = (),
+                 reuse_from: str | None = None) -> dict[str, Any]:
     from lth_tf import config as C
     from lth_tf.schedule import final_sparsity, round_rates
 
@@ -174,15 +201,21 @@ def bench_preset(preset: str, quick: bool, seeds: int | None, workers: int, data
 
     # Extra early-bird thresholds, measured but not chosen (not judged against the target).
     methods_run = [*METHODS, *(f"early_bird@{d}" for d in also_eb if d != eb_distance)]
+    reused, reuse_note = {}, None
+    if reuse:
+        reused, reuse_note = reused_tickets(reuse_from, preset, list(reuse), rounds, rate, n_seeds)
     jobs, keys = [], []
     for method in methods_run:
+        if method in reused:
+            continue
         for seed in range(n_seeds):
             d = eb_lr_distance if method == "early_bird_lr" else eb_distance
             sets = method_sets(method, d, window, k, final)
             jobs.append((preset, [*base, *sets], seed, out, data_dir))
             keys.append(method)
     sums = run_parallel(run_one, jobs, workers)
-    methods = {m: summarise([ticket_of(s) for k_, s in zip(keys, sums) if k_ == m]) for m in methods_run}
+    tickets = {m: reused.get(m) or [ticket_of(s) for k_, s in zip(keys, sums) if k_ == m] for m in methods_run}
+    methods = {m: summarise(tickets[m]) for m in methods_run}
     plain = methods["plain"]
     for res in methods.values():
         res["compute_ratio_examples"] = plain["examples_mean"] / res["examples_mean"]
@@ -208,6 +241,7 @@ def bench_preset(preset: str, quick: bool, seeds: int | None, workers: int, data
         "tuning": {"seed": TUNE_SEED, "early_bird": eb_rows, "schedule_rounds": k_rows,
                    "early_bird_lr": eb_lr_rows},
         "methods": methods,
+        "reused": reuse_note,
     }
 
 
@@ -231,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-dir", default=None)
     p.add_argument("--also-eb", default="",
                    help="comma-separated extra early-bird thresholds to measure beside the chosen one")
+    p.add_argument("--reuse", default="", help="comma-separated methods whose tickets come from --reuse-from")
+    p.add_argument("--reuse-from", default=None, help="an earlier cheaper_tickets result file (same plan)")
     args = p.parse_args(argv)
     names = (args.presets or ("cora-gcn" if args.quick else ",".join(PRESETS))).split(",")
     unknown = [n for n in names if n not in PRESETS]
@@ -238,7 +274,11 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"unknown preset(s) {unknown}; use {', '.join(PRESETS)}")
     t0 = time.time()
     also = [float(x) for x in args.also_eb.split(",") if x]
-    results = {n: bench_preset(n, args.quick, args.seeds, args.workers, args.data_dir, not args.quick, also)
+    reuse = [m for m in args.reuse.split(",") if m]
+    if reuse and not args.reuse_from:
+        p.error("--reuse needs --reuse-from FILE")
+    results = {n: bench_preset(n, args.quick, args.seeds, args.workers, args.data_dir, not args.quick, also,
+                               reuse, args.reuse_from)
                for n in names}
     headline = {}
     for n, r in results.items():
