@@ -169,7 +169,7 @@ def reused_tickets(path: str, preset: str, methods: list[str], rounds: int, rate
 
 def bench_preset(preset: str, quick: bool, seeds: int | None, workers: int, data_dir: str | None,
                  tune: bool, also_eb: list[float], reuse: list[str] = (),
-                 reuse_from: str | None = None) -> dict[str, Any]:
+                 reuse_from: str | None = None, only: list[str] = ()) -> dict[str, Any]:
     from lth_tf import config as C
     from lth_tf.schedule import final_sparsity, round_rates
 
@@ -184,23 +184,27 @@ def bench_preset(preset: str, quick: bool, seeds: int | None, workers: int, data
     window = spec["window"]
     eb_distance, eb_rows = spec["grid"][0], []
     k, k_rows = spec["k_grid"][-1], []
-    if tune and len(spec["grid"]) > 1:
+    def wanted(m: str) -> bool:
+        return not only or m in only
+
+    if tune and len(spec["grid"]) > 1 and wanted("early_bird"):
         eb_distance, eb_rows = choose_cheapest(
             preset, base, {d: method_sets("early_bird", d, window) for d in sorted(spec["grid"])},
             out, data_dir, workers)
-    if tune and len(spec["k_grid"]) > 1:
+    if tune and len(spec["k_grid"]) > 1 and wanted("schedule"):
         k, k_rows = choose_cheapest(
             preset, base, {n: method_sets("schedule", 0, window, n, final) for n in sorted(spec["k_grid"], reverse=True)},
             out, data_dir, workers)
 
     eb_lr_distance, eb_lr_rows = spec["grid"][0], []
-    if tune and len(spec["grid"]) > 1:
+    if tune and len(spec["grid"]) > 1 and wanted("early_bird_lr"):
         eb_lr_distance, eb_lr_rows = choose_cheapest(
             preset, base, {d: method_sets("early_bird_lr", d, window) for d in sorted(spec["grid"])},
             out, data_dir, workers)
 
     # Extra early-bird thresholds, measured but not chosen (not judged against the target).
-    methods_run = [*METHODS, *(f"early_bird@{d}" for d in also_eb if d != eb_distance)]
+    chosen = [m for m in METHODS if m == "plain" or not only or m in only]
+    methods_run = [*chosen, *(f"early_bird@{d}" for d in also_eb if d != eb_distance)]
     reused, reuse_note = {}, None
     if reuse:
         reused, reuse_note = reused_tickets(reuse_from, preset, list(reuse), rounds, rate, n_seeds)
@@ -265,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-dir", default=None)
     p.add_argument("--also-eb", default="",
                    help="comma-separated extra early-bird thresholds to measure beside the chosen one")
+    p.add_argument("--methods", default="", help=f"comma-separated subset of {', '.join(METHODS[1:])} "
+                   "(plain always runs; default all)")
     p.add_argument("--reuse", default="", help="comma-separated methods whose tickets come from --reuse-from")
     p.add_argument("--reuse-from", default=None, help="an earlier cheaper_tickets result file (same plan)")
     args = p.parse_args(argv)
@@ -278,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     if reuse and not args.reuse_from:
         p.error("--reuse needs --reuse-from FILE")
     results = {n: bench_preset(n, args.quick, args.seeds, args.workers, args.data_dir, not args.quick, also,
-                               reuse, args.reuse_from)
+                               reuse, args.reuse_from, [m for m in args.methods.split(",") if m])
                for n in names}
     headline = {}
     for n, r in results.items():

@@ -76,7 +76,7 @@ def comparable(summary: dict) -> dict:
 
 
 def crash_and_resume(args: list[str], crashed_out: Path, clean_out: Path, kill_round: int = 2,
-                     timeout: float = 120) -> dict:
+                     timeout: float = 600) -> dict:
     """Kill a run inside round `kill_round` (after its first epoch), rerun it, and run a clean twin.
 
     Returns run_dir (the killed and resumed run), clean_dir, the rerun's stdout
