@@ -1,4 +1,4 @@
-"""Cheaper tickets: what a ticket at the target sparsity costs with plain IMP, early-bird IMP and one-shot.
+"""Cheaper tickets: what a ticket at the target sparsity costs with plain IMP, early-bird IMP, one-shot and a cubic rate schedule.
 
 For each preset, three ways to reach the same final sparsity run through the
 product's API (LotterySearch), and the benchmark reads from each summary.json the
@@ -9,21 +9,36 @@ FLOPs, training seconds; `cumulative_cost`) and that round's test accuracy:
 - early_bird: the same, but each round between the dense one and the ticket stops
   once its next mask has moved less than `prune.eb_distance` for `prune.eb_window`
   epochs (the dense round 0 and the final round train in full);
-- one_shot: one pruning step straight to the target sparsity (two trainings).
+- one_shot: one pruning step straight to the target sparsity (two trainings);
+- early_bird_lr: early-bird IMP with `prune.rewind = lr` (each round keeps
+  training the previous round's weights instead of restarting from init), its
+  own threshold chosen like early_bird's; compared with plain IMP as configured
+  (rewind to init), so it is a trained sparse network, not a ticket retrained from init;
+- schedule: IMP in K rounds to the same final sparsity S with
+  `prune.rate_schedule = cubic:S` (Zhu & Gupta's cubic schedule: large steps
+  first, small ones near the target), every round trained in full.
 
-The early-bird threshold is chosen on VALIDATION accuracy of a tuning seed kept
-apart from the evaluation seeds: the cheapest threshold of the grid whose ticket's
-validation accuracy is within 0.5 points of plain IMP's on that seed. Test
-accuracy is reported, never used to choose.
+The early-bird threshold and the schedule's K are chosen on VALIDATION accuracy
+of a tuning seed kept apart from the evaluation seeds: the cheapest setting of
+the grid whose ticket's validation accuracy is within 0.5 points of plain IMP's
+on that seed. Test accuracy is reported, never used to choose.
 
     python benchmarks/cheaper_tickets.py                          # Cora (5 seeds) and CIFAR (1 seed)
     python benchmarks/cheaper_tickets.py --presets cora-gcn       # Cora only (~15 min on 2 cores)
     python benchmarks/cheaper_tickets.py --quick                  # Cora, 2 seeds, 6 rounds, 100 epochs
+    python benchmarks/cheaper_tickets.py --presets cora-gcn --reuse plain,one_shot --reuse-from OLD.json
+
+`--reuse` takes those methods' per-seed tickets from an earlier result file
+instead of training them again; it refuses a file whose rounds, rate or seeds
+differ. Runs are deterministic in their config and seed (the tuning seed's
+tickets repeat to the last digit), so only the seconds differ; the result
+records which methods were reused and from which commit.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 import time
@@ -32,20 +47,21 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import RUNS, mean_std, run_parallel, write_result
+from benchmarks.common import RESULTS, RUNS, git_commit, mean_std, run_parallel, write_result
 
 TUNE_SEED = 1000
 VAL_POINTS = 0.005  # early-bird's tuning-seed ticket must be within 0.5 points of plain on validation
 TARGET_RATIO = 3.0  # the goal: at least 3x less compute than plain IMP ...
 TARGET_POINTS = 0.5  # ... with mean test accuracy within 0.5 points
 
-# preset -> target sparsity, seeds, early-bird window (epochs), threshold grid.
+# preset -> target sparsity, seeds, early-bird window (epochs), threshold grid, schedule rounds grid.
 PRESETS: dict[str, dict[str, Any]] = {
-    "cora-gcn": {"target": 0.95, "seeds": 5, "window": 5, "grid": [0.1, 0.05, 0.02]},
+    "cora-gcn": {"target": 0.95, "seeds": 5, "window": 5, "grid": [0.1, 0.05, 0.02], "k_grid": [2, 3]},
     # 4 epochs a round: a window of 1 is the only one that can stop a round (at epoch 2).
-    "cifar10-resnet18-cpu": {"target": 0.79, "seeds": 1, "window": 1, "grid": [0.1]},
+    # 8 full trainings for plain: K = 2 (3 trainings) is the only schedule that saves much.
+    "cifar10-resnet18-cpu": {"target": 0.79, "seeds": 1, "window": 1, "grid": [0.1], "k_grid": [2]},
 }
-METHODS = ("plain", "early_bird", "one_shot")
+METHODS = ("plain", "early_bird", "one_shot", "schedule", "early_bird_lr")
 
 
 def rounds_for(target: float, rate: float) -> int:
@@ -53,14 +69,22 @@ def rounds_for(target: float, rate: float) -> int:
     return math.ceil(math.log(1 - target) / math.log(1 - rate) - 1e-9)
 
 
-def method_sets(method: str, eb_distance: float, window: int) -> list[str]:
-    """Overrides of one method; "early_bird@D" is early-bird at threshold D (a side measurement)."""
+def method_sets(method: str, eb_distance: float, window: int, k: int = 0, final: float = 0.0) -> list[str]:
+    """Overrides of one method; "early_bird@D" is early-bird at threshold D (a side measurement).
+
+    "schedule" replaces the base's prune.rounds (overrides apply in order) with K
+    rounds of the cubic schedule to `final`, the plain run's planned sparsity.
+    """
     if method.startswith("early_bird@"):
         return method_sets("early_bird", float(method.split("@", 1)[1]), window)
     if method == "early_bird":
         return ["prune.early_bird=true", f"prune.eb_distance={eb_distance}", f"prune.eb_window={window}"]
+    if method == "early_bird_lr":
+        return [*method_sets("early_bird", eb_distance, window), "prune.rewind=lr"]
     if method == "one_shot":
         return ["prune.one_shot=true"]
+    if method == "schedule":
+        return [f"prune.rounds={k}", f"prune.rate_schedule=cubic:{final!r}"]
     return []
 
 
@@ -102,29 +126,52 @@ def summarise(tickets: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def choose_threshold(preset: str, base: list[str], spec: dict, out: str, data_dir: str | None,
-                     workers: int) -> tuple[float, list[dict[str, Any]]]:
-    """The cheapest early-bird threshold whose tuning-seed ticket matches plain on validation."""
+def choose_cheapest(preset: str, base: list[str], settings: dict[Any, list[str]], out: str,
+                    data_dir: str | None, workers: int) -> tuple[Any, list[dict[str, Any]]]:
+    """The cheapest setting whose tuning-seed ticket matches plain's validation accuracy.
+
+    `settings` maps a setting (an early-bird threshold, a schedule's K) to its
+    overrides, strictest first. None matching: the strictest (most training).
+    """
     jobs = [(preset, base, TUNE_SEED, out, data_dir)]
-    jobs += [(preset, [*base, *method_sets("early_bird", d, spec["window"])], TUNE_SEED, out, data_dir)
-             for d in spec["grid"]]
+    jobs += [(preset, [*base, *sets], TUNE_SEED, out, data_dir) for sets in settings.values()]
     sums = run_parallel(run_one, jobs, workers)
     plain = ticket_of(sums[0])
     rows = []
-    for d, s in zip(spec["grid"], sums[1:]):
+    for setting, s in zip(settings, sums[1:]):
         t = ticket_of(s)
-        rows.append({"eb_distance": d, "val_acc": t["val_acc"], "examples": t["examples"],
+        rows.append({"setting": setting, "val_acc": t["val_acc"], "examples": t["examples"],
                      "train_flops": t["train_flops"], "plain_val_acc": plain["val_acc"],
                      "matches": t["val_acc"] >= plain["val_acc"] - VAL_POINTS - 1e-12})
     matching = [r for r in rows if r["matches"]]
-    # Cheapest among those that match; if none match, the strictest (most training).
-    chosen = min(matching, key=lambda r: r["examples"]) if matching else min(rows, key=lambda r: r["eb_distance"])
-    return chosen["eb_distance"], rows
+    chosen = min(matching, key=lambda r: r["examples"]) if matching else rows[0]
+    return chosen["setting"], rows
+
+
+def reused_tickets(path: str, preset: str, methods: list[str], rounds: int, rate: float,
+                   n_seeds: int) -> tuple[dict[str, list[dict[str, Any]]], dict[str, Any]]:
+    """Per-seed tickets of `methods` from an earlier result file of the same plan."""
+    old = json.loads(Path(path).read_text())
+    res = old["presets"][preset]
+    if (res["rounds"], res["rate"], res["seeds"]) != (rounds, rate, n_seeds):
+        raise SystemExit(f"{path}: {preset} ran {res['rounds']} rounds of {res['rate']} on {res['seeds']} seeds; "
+                         f"this run plans {rounds} of {rate} on {n_seeds}")
+    tickets = {}
+    for m in methods:
+        if m == "early_bird" or m.startswith("early_bird@"):  # the threshold must match too
+            d = res["eb_distance"] if m == "early_bird" else float(m.split("@", 1)[1])
+            m_old = "early_bird" if d == res["eb_distance"] else f"early_bird@{d}"
+        else:
+            m_old = m
+        tickets[m] = res["methods"][m_old]["per_seed"]
+    return tickets, {"from": path, "commit": old.get("commit"), "date": old.get("date"), "methods": methods}
 
 
 def bench_preset(preset: str, quick: bool, seeds: int | None, workers: int, data_dir: str | None,
-                 tune: bool, also_eb: list[float]) -> dict[str, Any]:
+                 tune: bool, also_eb: list[float], reuse: list[str] = (),
+                 reuse_from: str | None = None, only: list[str] = ()) -> dict[str, Any]:
     from lth_tf import config as C
+    from lth_tf.schedule import final_sparsity, round_rates
 
     spec = PRESETS[preset]
     rate = C.resolve(preset).prune.rate
@@ -133,39 +180,84 @@ def bench_preset(preset: str, quick: bool, seeds: int | None, workers: int, data
     out = str(RUNS / ("cheaper_tickets_quick" if quick else "cheaper_tickets"))
     n_seeds = seeds or (2 if quick else spec["seeds"])
 
-    eb_distance, tuning = spec["grid"][0], []
-    if tune and len(spec["grid"]) > 1:
-        eb_distance, tuning = choose_threshold(preset, base, spec, out, data_dir, workers)
+    final = final_sparsity(rate, rounds)  # the schedule aims at plain's planned sparsity
+    window = spec["window"]
+    eb_distance, eb_rows = spec["grid"][0], []
+    k, k_rows = spec["k_grid"][-1], []
+    def wanted(m: str) -> bool:
+        return not only or m in only
 
-    # Extra early-bird thresholds, measured but not chosen (not used for `met`).
-    methods_run = [*METHODS, *(f"early_bird@{d}" for d in also_eb if d != eb_distance)]
+    if tune and len(spec["grid"]) > 1 and wanted("early_bird"):
+        eb_distance, eb_rows = choose_cheapest(
+            preset, base, {d: method_sets("early_bird", d, window) for d in sorted(spec["grid"])},
+            out, data_dir, workers)
+    if tune and len(spec["k_grid"]) > 1 and wanted("schedule"):
+        k, k_rows = choose_cheapest(
+            preset, base, {n: method_sets("schedule", 0, window, n, final) for n in sorted(spec["k_grid"], reverse=True)},
+            out, data_dir, workers)
+
+    eb_lr_distance, eb_lr_rows = spec["grid"][0], []
+    if tune and len(spec["grid"]) > 1 and wanted("early_bird_lr"):
+        eb_lr_distance, eb_lr_rows = choose_cheapest(
+            preset, base, {d: method_sets("early_bird_lr", d, window) for d in sorted(spec["grid"])},
+            out, data_dir, workers)
+
+    # Extra early-bird thresholds, measured but not chosen (not judged against the target).
+    chosen = [m for m in METHODS if m == "plain" or not only or m in only]
+    methods_run = [*chosen, *(f"early_bird@{d}" for d in also_eb if d != eb_distance)]
+    reused, reuse_note = {}, None
+    if reuse:
+        reused, reuse_note = reused_tickets(reuse_from, preset, list(reuse), rounds, rate, n_seeds)
     jobs, keys = [], []
     for method in methods_run:
+        if method in reused:
+            continue
         for seed in range(n_seeds):
-            jobs.append((preset, [*base, *method_sets(method, eb_distance, spec["window"])], seed, out, data_dir))
+            d = eb_lr_distance if method == "early_bird_lr" else eb_distance
+            sets = method_sets(method, d, window, k, final)
+            jobs.append((preset, [*base, *sets], seed, out, data_dir))
             keys.append(method)
     sums = run_parallel(run_one, jobs, workers)
-    methods = {m: summarise([ticket_of(s) for k, s in zip(keys, sums) if k == m]) for m in methods_run}
+    tickets = {m: reused.get(m) or [ticket_of(s) for k_, s in zip(keys, sums) if k_ == m] for m in methods_run}
+    methods = {m: summarise(tickets[m]) for m in methods_run}
     plain = methods["plain"]
     for res in methods.values():
         res["compute_ratio_examples"] = plain["examples_mean"] / res["examples_mean"]
         res["compute_ratio_flops"] = plain["train_flops_mean"] / res["train_flops_mean"]
         res["time_ratio"] = plain["seconds_mean"] / res["seconds_mean"]
         res["test_delta_points"] = 100 * (res["test_acc_mean"] - plain["test_acc_mean"])
-    eb = methods["early_bird"]
+        # per seed against plain on the same seed: the spread of the difference
+        deltas = [100 * (t["test_acc"] - p["test_acc"]) for t, p in zip(res["per_seed"], plain["per_seed"])]
+        res["test_delta_points_std"] = mean_std(deltas)[1]
+        # met: both compute ratios >= 3 and mean test accuracy no more than 0.5 points below plain.
+        res["met"] = bool(min(res["compute_ratio_examples"], res["compute_ratio_flops"]) >= TARGET_RATIO
+                          and res["test_delta_points"] >= -TARGET_POINTS)
     return {
         "target_sparsity": spec["target"],
         "rounds": rounds,
         "rate": rate,
         "seeds": n_seeds,
-        "eb_window": spec["window"],
+        "eb_window": window,
         "eb_distance": eb_distance,
-        "tuning": {"seed": TUNE_SEED, "rows": tuning},
+        "eb_lr_distance": eb_lr_distance,
+        "schedule": {"rounds": k, "rate_schedule": f"cubic:{final!r}",
+                     "rates": list(round_rates(rate, k, f"cubic:{final!r}"))},
+        "tuning": {"seed": TUNE_SEED, "early_bird": eb_rows, "schedule_rounds": k_rows,
+                   "early_bird_lr": eb_lr_rows},
         "methods": methods,
-        # met: both compute ratios >= 3 and test accuracy no more than 0.5 points below plain.
-        "met": bool(min(eb["compute_ratio_examples"], eb["compute_ratio_flops"]) >= TARGET_RATIO
-                    and eb["test_delta_points"] >= -TARGET_POINTS),
+        "reused": reuse_note,
     }
+
+
+def merge_earlier(headline: dict, results: dict, quick: bool) -> tuple[dict, dict]:
+    """Keep the presets an earlier result file measured and this run did not (e.g. Cora, then CIFAR)."""
+    path = RESULTS / ("cheaper_tickets.quick.json" if quick else "cheaper_tickets.json")
+    if not path.exists():
+        return headline, results
+    old = json.loads(path.read_text())
+    keep = [n for n in old.get("presets", {}) if n not in results and "methods" in old["headline"].get(n, {})]
+    return ({**{n: old["headline"][n] for n in keep}, **headline},
+            {**{n: old["presets"][n] for n in keep}, **results})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -177,6 +269,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-dir", default=None)
     p.add_argument("--also-eb", default="",
                    help="comma-separated extra early-bird thresholds to measure beside the chosen one")
+    p.add_argument("--methods", default="", help=f"comma-separated subset of {', '.join(METHODS[1:])} "
+                   "(plain always runs; default all)")
+    p.add_argument("--reuse", default="", help="comma-separated methods whose tickets come from --reuse-from")
+    p.add_argument("--reuse-from", default=None, help="an earlier cheaper_tickets result file (same plan)")
     args = p.parse_args(argv)
     names = (args.presets or ("cora-gcn" if args.quick else ",".join(PRESETS))).split(",")
     unknown = [n for n in names if n not in PRESETS]
@@ -184,35 +280,40 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"unknown preset(s) {unknown}; use {', '.join(PRESETS)}")
     t0 = time.time()
     also = [float(x) for x in args.also_eb.split(",") if x]
-    results = {n: bench_preset(n, args.quick, args.seeds, args.workers, args.data_dir, not args.quick, also)
+    reuse = [m for m in args.reuse.split(",") if m]
+    if reuse and not args.reuse_from:
+        p.error("--reuse needs --reuse-from FILE")
+    results = {n: bench_preset(n, args.quick, args.seeds, args.workers, args.data_dir, not args.quick, also,
+                               reuse, args.reuse_from, [m for m in args.methods.split(",") if m])
                for n in names}
     headline = {}
     for n, r in results.items():
-        eb, one = r["methods"]["early_bird"], r["methods"]["one_shot"]
+        plain = r["methods"]["plain"]
         headline[n] = {
-            "sparsity": eb["sparsity"],
+            "sparsity": plain["sparsity"],
             "seeds": r["seeds"],
-            "plain_test_mean": r["methods"]["plain"]["test_acc_mean"],
-            "early_bird_test_mean": eb["test_acc_mean"],
-            "one_shot_test_mean": one["test_acc_mean"],
-            "early_bird_ratio_examples": eb["compute_ratio_examples"],
-            "early_bird_ratio_flops": eb["compute_ratio_flops"],
-            "early_bird_time_ratio": eb["time_ratio"],
-            "early_bird_delta_points": eb["test_delta_points"],
-            "one_shot_ratio_flops": one["compute_ratio_flops"],
-            "one_shot_delta_points": one["test_delta_points"],
-            "met": r["met"],
-            "also": {m: {"ratio_examples": x["compute_ratio_examples"], "ratio_flops": x["compute_ratio_flops"],
-                         "delta_points": x["test_delta_points"], "test_mean": x["test_acc_mean"]}
-                     for m, x in r["methods"].items() if m.startswith("early_bird@")},
+            "plain_test_mean": plain["test_acc_mean"],
+            "plain_test_std": plain["test_acc_std"],
+            "methods": {m: {"sparsity": x["sparsity"], "test_mean": x["test_acc_mean"], "test_std": x["test_acc_std"],
+                            "ratio_examples": x["compute_ratio_examples"], "ratio_flops": x["compute_ratio_flops"],
+                            "time_ratio": x["time_ratio"], "delta_points": x["test_delta_points"],
+                            "delta_points_std": x["test_delta_points_std"], "met": x["met"]}
+                        for m, x in r["methods"].items() if m != "plain"},
+            "eb_distance": r["eb_distance"],
+            "eb_lr_distance": r["eb_lr_distance"],
+            "schedule": r["schedule"],
         }
+    for n in results:  # which run measured each preset (a later --presets run keeps the others)
+        headline[n]["measured"] = {"commit": git_commit(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                                   "command": " ".join(["python", *sys.argv])}
+    headline, results = merge_earlier(headline, results, args.quick)
     path = write_result("cheaper_tickets", headline, {"presets": results}, args.quick, time.time() - t0)
     print(path)
     for n, h in headline.items():
-        print(f"{n}: early-bird {h['early_bird_ratio_examples']:.2f}x fewer examples, "
-              f"{h['early_bird_ratio_flops']:.2f}x fewer FLOPs, {h['early_bird_time_ratio']:.2f}x less time, "
-              f"test {h['early_bird_delta_points']:+.2f} points vs plain; one-shot "
-              f"{h['one_shot_ratio_flops']:.2f}x fewer FLOPs, {h['one_shot_delta_points']:+.2f} points")
+        for m, x in h["methods"].items():
+            print(f"{n} {m}: {x['ratio_examples']:.2f}x fewer examples, {x['ratio_flops']:.2f}x fewer FLOPs, "
+                  f"{x['time_ratio']:.2f}x less time, test {x['delta_points']:+.2f} ± {x['delta_points_std']:.2f} "
+                  f"points vs plain; target {'met' if x['met'] else 'missed'}")
     return 0
 
 

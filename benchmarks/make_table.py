@@ -212,25 +212,36 @@ def structured_rows() -> list[str]:
     return rows or ["| structured | not run | | | |"]
 
 
+CHEAPER_LABELS = {"early_bird": "early-bird IMP", "one_shot": "one-shot", "schedule": "cubic rate schedule"}
+
+
 def cheaper_tickets_rows() -> list[str]:
-    """Rows for early-bird IMP vs plain IMP vs one-shot (issue: cheaper tickets)."""
+    """One row per cheaper method against plain IMP (issue: cheaper tickets)."""
     res = _load("cheaper_tickets")
     if not res:
         return ["| cheaper_tickets | not run | | | |"]
     rows = []
     for preset, h in res["headline"].items():
-        rows.append(
-            f"| cheaper_tickets, {preset} ({h['seeds']} seed{'s' if h['seeds'] > 1 else ''}, "
-            f"{_pct(h['sparsity'])} sparse) | early-bird IMP: {h['early_bird_ratio_examples']:.1f}x fewer "
-            f"examples, {h['early_bird_ratio_flops']:.1f}x fewer FLOPs, {h['early_bird_time_ratio']:.1f}x less "
-            f"time than plain IMP, test {_pct(h['early_bird_test_mean'])} vs {_pct(h['plain_test_mean'])} "
-            f"({h['early_bird_delta_points']:+.2f} points); one-shot {h['one_shot_ratio_flops']:.1f}x fewer "
-            f"FLOPs, {h['one_shot_delta_points']:+.2f} points"
-            + "".join(f"; {m.replace('early_bird@', 'early-bird at eb_distance ')}: {x['ratio_flops']:.1f}x "
-                      f"fewer FLOPs, {x['delta_points']:+.2f} points" for m, x in h.get("also", {}).items())
-            + " | ≥ 3x less compute, within 0.5 points | "
-            f"{'yes' if h['met'] else 'no'} | {_where(res)} |"
-        )
+        seeds = f"{h['seeds']} seed{'s' if h['seeds'] > 1 else ''}"
+        reused = res.get("presets", {}).get(preset, {}).get("reused")
+        for method, x in h["methods"].items():
+            if method == "early_bird":
+                label = f"early-bird IMP (eb_distance {h['eb_distance']})"
+            elif method == "early_bird_lr":
+                label = f"early-bird IMP with rewind=lr (eb_distance {h['eb_lr_distance']})"
+            elif method == "schedule":
+                label = f"cubic rate schedule, {h['schedule']['rounds']} rounds"
+            else:
+                label = CHEAPER_LABELS.get(method, method.replace("early_bird@", "early-bird at eb_distance "))
+            # Reused tickets were timed in another run (another machine load): no time ratio then.
+            time = "" if reused else f", {x['time_ratio']:.1f}x less time"
+            rows.append(
+                f"| cheaper_tickets, {preset} ({seeds}, {_pct(h['sparsity'])} sparse) | {label}: "
+                f"{x['ratio_examples']:.1f}x fewer examples, {x['ratio_flops']:.1f}x fewer FLOPs"
+                f"{time} than plain IMP; test {_pct(x['test_mean'])} vs "
+                f"{_pct(h['plain_test_mean'])} ({x['delta_points']:+.2f} ± {x['delta_points_std']:.2f} points) "
+                f"| ≥ 3x less compute, within 0.5 points | {'yes' if x['met'] else 'no'} | {_where(res)} |"
+            )
     return rows
 
 

@@ -30,20 +30,18 @@ from typing import Any
 
 import numpy as np
 
-from lth_tf import config as C
 from lth_tf import distribute, flops, runtime
 from lth_tf import events as E
 from lth_tf import store as S
 from lth_tf._keras import keras, tf
-from lth_tf.early_stop import EarlyBirdStop
 from lth_tf.errors import LthError
 from lth_tf.export.narrow import ticket_size
+from lth_tf.plan import Plan
 from lth_tf.pruning import channels as CH
 from lth_tf.pruning import masks as M
-from lth_tf.pruning import wrap
+from lth_tf.pruning import step, wrap
 from lth_tf.pruning.channel_graph import channel_plan
 from lth_tf.pruning.rewind import RewindCallback
-from lth_tf.schedule import RewindMode, expected_sparsity, target_sparsity
 from lth_tf.train import Feeds, train_round
 
 log = logging.getLogger(__name__)
@@ -54,49 +52,6 @@ REINIT_SEED = 7_919
 MASK_SEED = 104_729
 
 ModelFactory = Callable[[int], Any]  # seed -> plain keras.Model (logits)
-
-
-@dataclass(frozen=True)
-class Plan:
-    """How every round and control of one search trains, prunes and distils."""
-
-    train: C.Train
-    prune: C.Prune
-    distill: C.Distill
-    seed: int = 0
-
-    @classmethod
-    def of(cls, exp: C.Experiment) -> Plan:
-        return cls(exp.train, exp.prune, exp.distill, exp.seed)
-
-    @property
-    def rewind(self) -> RewindMode:
-        return RewindMode.parse(self.prune.rewind)
-
-    @property
-    def channels(self) -> bool:
-        return self.prune.structure == "channels"
-
-    def target_sparsity(self, r: int) -> float:
-        """The planned sparsity after round r (one-shot reaches the final one at once).
-
-        With prune.structure = channels: the fraction of prunable channels removed.
-        """
-        p = self.prune
-        return target_sparsity(p.rate, p.rounds, p.one_shot, r)
-
-    @property
-    def last_round(self) -> int:
-        """The final round, the ticket (one-shot prunes once, in round 1)."""
-        return 1 if self.prune.one_shot else self.prune.rounds
-
-    def stops_early(self, r: int) -> bool:
-        """Whether round r may stop early (early-bird): the pruned rounds before the ticket's.
-
-        Round 0 trains in full: it is the dense reference the winner is matched
-        against and the KD teacher, and a truncated one would lower both.
-        """
-        return self.prune.early_bird and 0 < r < self.last_round
 
 
 @dataclass(frozen=True)
@@ -172,13 +127,12 @@ class RoundEngine:
                 extra.append(rewind_cb)
         else:
             prev_weights, prev_masks, _ = self.store.load_round(r - 1)
-            new_masks = self._next_masks(wrapped, prev_weights, prev_masks)
+            dense = self.store.load_round(0)[0] if plan.prune.one_shot else None
+            new_masks = step.next_masks(plan, wrapped, r, prev_weights, prev_masks, dense)
             wrapped.set_weights(self._start_weights(r))
             wrap.set_masks(wrapped, new_masks)
-        early_bird = None
-        if plan.stops_early(r):
-            p = plan.prune
-            early_bird = EarlyBirdStop(wrapped, self._mask_rule(wrapped), p.eb_distance, p.eb_window)
+        early_bird = step.early_bird_stop(plan, wrapped, r)
+        if early_bird is not None:
             extra.append(early_bird)
         training, feeds = self._train(wrapped, r, "round", plan.seed * ROUND_SEED + r, extra)
         if rewind_cb is not None:
@@ -273,36 +227,6 @@ class RoundEngine:
         if plan.distill.enabled and r >= plan.distill.from_round:
             teacher = self._teacher()
         return _Schedule(constant_lr, teacher)
-
-    def _next_masks(self, wrapped, prev_weights, prev_masks) -> dict[str, np.ndarray]:
-        """Masks for the next round from the previous round's trained weights."""
-        rule = self._mask_rule(wrapped)
-        if self.plan.prune.one_shot:
-            wrapped.set_weights(self.store.load_round(0)[0])
-            kernels = wrap.get_kernels(wrapped)
-            return rule(kernels, M.ones_like(kernels))
-        wrapped.set_weights(prev_weights)
-        return rule(wrap.get_kernels(wrapped), prev_masks)
-
-    def _mask_rule(self, wrapped) -> Callable[[dict, dict], dict[str, np.ndarray]]:
-        """The pruning step `(kernels, masks) -> next masks`, as configured.
-
-        Used between rounds and, for early-bird rounds, at every epoch end.
-        Channels: whole channels by L1 norm over the model's channel plan
-        (pruning/channels.py); weights: magnitude pruning (pruning/masks.py).
-        """
-        p = self.plan.prune
-        target = self.plan.target_sparsity(1)  # one-shot: the final sparsity at once
-        if self.plan.channels:
-            cplan = channel_plan(wrapped)
-            if p.one_shot:
-                return lambda k, m: CH.prune_to_fraction(k, m, cplan, target, p.scope, p.exclude)
-            return lambda k, m: CH.prune(k, m, cplan, p.rate, p.scope, p.exclude)
-        if p.one_shot:
-            # layer_rates are per-round rates; one-shot wants each layer's final sparsity.
-            layer_targets = {n: expected_sparsity(x, p.rounds) for n, x in p.layer_rates.items()}
-            return lambda k, m: M.prune_to_sparsity(k, m, target, p.scope, layer_targets or None, p.exclude)
-        return lambda k, m: M.prune(k, m, p.rate, p.scope, p.layer_rates or None, p.exclude)
 
     # -- models ------------------------------------------------------------------------
     def fresh_model(self, seed: int, build: ModelFactory | None = None):

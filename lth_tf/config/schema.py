@@ -93,6 +93,9 @@ class Prune:
     early_bird: bool = False
     eb_distance: float = 0.1
     eb_window: int = 5
+    # Per-round rates: constant (prune.rate every round) | cubic:S (reach sparsity S in
+    # prune.rounds rounds, large steps first) | one rate per round, e.g. "0.6,0.5,0.4".
+    rate_schedule: str = "constant"
 
 
 @dataclass(frozen=True)

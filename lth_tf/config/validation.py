@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from lth_tf import sources
+from lth_tf import schedule, sources
 from lth_tf.config.experiment import Experiment
 from lth_tf.config.presets import preset_names
 from lth_tf.config.schema import (
@@ -105,6 +105,14 @@ def validate(exp: Experiment) -> Experiment:
         raise LthError(f"prune.eb_distance {p.eb_distance} is outside (0, 1]; use e.g. --set prune.eb_distance=0.1")
     if p.eb_window < 1:
         raise LthError(f"prune.eb_window {p.eb_window} must be at least 1 epoch; use e.g. --set prune.eb_window=5")
+    try:
+        schedule.round_rates(p.rate, p.rounds, p.rate_schedule)
+    except ValueError as e:
+        raise LthError(
+            f"prune.rate_schedule {e}; use constant, cubic:S (e.g. cubic:0.95) or one rate per round, e.g. 0.6,0.5,0.4"
+        ) from None
+    if p.one_shot and p.rate_schedule != schedule.CONSTANT:
+        raise LthError("prune.rate_schedule plans several rounds and one_shot prunes once; drop one of them")
     if p.early_bird and p.one_shot:
         raise LthError(
             "prune.early_bird stops the rounds between the dense round and the ticket, "
