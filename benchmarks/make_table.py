@@ -8,6 +8,7 @@ Only full (non --quick) result files are used; a missing one is listed as "not r
 from __future__ import annotations
 
 import json
+import statistics
 import sys
 from pathlib import Path
 
@@ -270,9 +271,9 @@ def distribute_rows() -> list[str]:
     row = (
         f"| distribute (ResNet-18 w16, {h['repetitions']} paired reps) | samples/s default "
         f"{h['samples_per_second_default']:.0f}, mirrored on 2 logical CPUs {h['samples_per_second_mirrored2']:.0f}: "
-        f"ratio {h['ratio_mirrored2_over_default']:.2f} ({lo:.2f}-{hi:.2f}), but per CPU-second "
-        f"{h['ratio_per_cpu_second']:.2f} (the shared machine gave the 2-replica process more CPU: "
-        f"{h['cpu_use']['mirrored:2'][0]} vs {h['cpu_use']['default'][0]} cores) "
+        f"median paired ratio {h['ratio_mirrored2_over_default']:.2f} ({lo:.2f}-{hi:.2f}), per CPU-second "
+        f"{h['ratio_per_cpu_second']:.2f} (cores used, median: mirrored "
+        f"{statistics.median(h['cpu_use']['mirrored:2']):.2f}, default {statistics.median(h['cpu_use']['default']):.2f}) "
         f"| report | – | {_where(res)} |"
     )
     return [row]
