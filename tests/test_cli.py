@@ -220,8 +220,8 @@ def test_report_prints_the_table_and_writes_markdown_and_png(finished, capsys):
     (run_dir / "accuracy.png").unlink()
     assert cli.main(["report", str(run_dir)]) == 0
     out = capsys.readouterr().out
-    assert "| round | sparsity % | val acc % | test acc % | delta vs dense | student loss " in out
-    assert "| distill loss | teacher loss |" in out
+    assert "| round | sparsity % | val acc % | test acc % | delta vs dense | params | nonzeros " in out
+    assert "| inference FLOPs | student loss | distill loss | teacher loss |" in out
     rows = [line for line in out.splitlines() if line.startswith("| ") and line[2].isdigit()]
     assert [row.split("|")[1].strip() for row in rows] == ["0", "1", "2"]
     assert rows[1].split("|")[2].strip() == "50.00"
@@ -270,7 +270,7 @@ def test_report_shows_distillation_losses(tmp_path, capsys):
     )
     assert cli.main(["report", str(run_dir)]) == 0
     out = capsys.readouterr().out
-    assert "| 1 | 20.00 | 80.00 | 70.00 | -5.00 | 0.5000 | 0.2500 | 0.1250 | 1.0 |" in out
+    assert "| 1 | 20.00 | 80.00 | 70.00 | -5.00 |  |  |  | 0.5000 | 0.2500 | 0.1250 | 1.0 |" in out  # no sizes recorded
 
 
 # -- console ---------------------------------------------------------------------------------
