@@ -86,7 +86,8 @@ def task() -> tuple[str, int, int]:
         return str(t["type"]), int(t["index"]), workers
     except (ValueError, KeyError, TypeError):
         raise LthError(
-            'TF_CONFIG is not {"cluster": {"worker": [...]}, "task": {"type": ..., "index": ...}}; fix it'
+            'TF_CONFIG is not {"cluster": {"worker": [...]}, "task": {"type": ..., "index": ...}}; '
+            "set it in that shape (README, 'One search on several devices or machines')"
         ) from None
 
 
@@ -110,6 +111,20 @@ def output_root(out: str | Path, train: Any) -> Path:
     """`out` for the chief (and single-process runs); the scratch folder for other workers."""
     spec = parse_strategy(train.strategy)
     return Path(out) if is_chief(spec) else scratch_root()
+
+
+def collective_timeout() -> float | None:
+    """Seconds a worker waits for a silent peer ($LTH_COLLECTIVE_TIMEOUT; unset: no limit)."""
+    raw = os.environ.get(TIMEOUT_VAR)
+    if not raw:
+        return None
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0:
+        raise LthError(f"{TIMEOUT_VAR}={raw!r} is not a number of seconds; set e.g. {TIMEOUT_VAR}=600 or unset it")
+    return seconds
 
 
 # -- the strategy (TensorFlow from here on) ---------------------------------------------------
@@ -137,8 +152,8 @@ def setup(train: Any):
     else:
         if not os.environ.get("TF_CONFIG"):
             raise LthError("train.strategy=multi_worker needs TF_CONFIG (cluster and task) in the "
-                           "environment; see README 'Across machines'")
-        timeout = float(os.environ[TIMEOUT_VAR]) if os.environ.get(TIMEOUT_VAR) else None
+                           "environment; see README, 'One search on several devices or machines'")
+        timeout = collective_timeout()
         try:
             strategy = tf.distribute.MultiWorkerMirroredStrategy(
                 communication_options=tf.distribute.experimental.CommunicationOptions(timeout_seconds=timeout)

@@ -61,7 +61,9 @@ class LotterySearch:
         """
         self.exp = C.validate(exp)
         # Non-chief workers of a multi_worker run write their copy to scratch.
-        self.run_dir = Path(run_dir) if run_dir else distribute.output_root(out, exp.train) / exp.run_name()
+        # A non-chief multi_worker process writes its copy under scratch, never into the chief's folder.
+        where = (Path(run_dir).parent, Path(run_dir).name) if run_dir else (out, exp.run_name())
+        self.run_dir = distribute.output_root(where[0], exp.train) / where[1]
         self.store = store.RunStore(self.run_dir)
         self.resumed = self.store.claim(exp.to_toml(), exp.hash())
         self.sink = FanOut(JsonlSink(store.events_path(self.run_dir)), sink)

@@ -80,3 +80,18 @@ def test_local_without_a_strategy_is_the_default_one():
     with D.local():
         assert D.spec() == D.Spec()
     assert D.spec() == D.Spec()
+
+
+@pytest.mark.parametrize("raw", ["ten", "0", "-5", "nan"])
+def test_a_bad_collective_timeout_is_a_one_line_error(monkeypatch, raw):
+    monkeypatch.setenv(D.TIMEOUT_VAR, raw)
+    with pytest.raises(LthError, match=D.TIMEOUT_VAR) as e:
+        D.collective_timeout()
+    assert "\n" not in str(e.value)
+
+
+def test_the_collective_timeout_is_read_in_seconds(monkeypatch):
+    monkeypatch.setenv(D.TIMEOUT_VAR, "90")
+    assert D.collective_timeout() == 90.0
+    monkeypatch.delenv(D.TIMEOUT_VAR)
+    assert D.collective_timeout() is None

@@ -219,9 +219,14 @@ def test_the_full_batch_gcn_trains_under_mirrored(tmp_path):
                                   "--set", f"train.strategy={s}"], env=env, stdout=subprocess.DEVNULL,
                                  stderr=subprocess.PIPE, text=True)
              for s in ("default", "mirrored:2")}
-    for p in procs.values():
-        _, err = p.communicate(timeout=TIMEOUT)
-        assert p.returncode == 0, err[-3000:]
+    try:
+        for p in procs.values():
+            _, err = p.communicate(timeout=TIMEOUT)
+            assert p.returncode == 0, err[-3000:]
+    finally:  # a timed-out run leaves no process behind
+        for p in procs.values():
+            if p.poll() is None:
+                p.kill()
     ref, got = (store.events_path(run_dir(tmp_path / s)) for s in ("default", "mirrored2"))
     for a, b in zip(epochs(ref), epochs(got), strict=True):
         assert b["loss"] == pytest.approx(a["loss"], rel=LOSS_RTOL)

@@ -121,6 +121,7 @@ def test_ray_local_runs_the_2x2_sweep(tmp_path):
     (["--grid", "prune.rate=0.2,7"], "prune.rate"),
     (["--seeds", "4-1"], "--seeds"),
     (["--jobs", "0"], "--jobs"),
+    (["--set", "train.strategy=multi_worker"], "multi_worker"),
 ])
 def test_bad_sweeps_exit_2_before_writing_anything(tmp_path, bad, words):
     out = tmp_path / "sw"

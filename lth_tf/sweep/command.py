@@ -61,6 +61,9 @@ def plan(args: argparse.Namespace) -> tuple[dict, list, list[int], list[I.Planne
             exp = C.resolve(args.preset, args.config, list(overrides))
         except LthError as e:
             raise LthError(f"cell {cell.label} seed {cell.seed}: {e}") from None
+        if exp.train.strategy == "multi_worker":  # every cell would join the same TF_CONFIG cluster
+            raise LthError("a sweep runs each cell as one process, and train.strategy=multi_worker needs one "
+                           "process per machine; run it with lth-tf run on each machine (README, 'One search on several devices or machines')")
         planned.append(I.PlannedCell(cell, exp.run_name(), overrides))
     names = [p.run_name for p in planned]
     if len(set(names)) != len(names):
