@@ -21,7 +21,7 @@ from typing import Any
 
 from lth_tf import config as C
 from lth_tf import data as datasets
-from lth_tf import distribute, models, rundir, runtime, sources, store
+from lth_tf import distribute, models, rundir, runtime, sources, store, worker_sync
 from lth_tf import events as E
 from lth_tf.engine import Plan, RoundEngine, RoundResult
 from lth_tf.errors import LthError
@@ -114,7 +114,7 @@ class LotterySearch:
         # it is reentrant, so the CLI's own earlier lock is no conflict.
         distribute.setup(self.exp.train)  # the process's strategy (the CLI made it before TF started)
         with self.store.lock():
-            distribute.sync_run_dir(self.run_dir)  # multi_worker: every worker resumes from the chief's
+            worker_sync.sync_run_dir(self.run_dir)  # multi_worker: every worker resumes from the chief's
             done = self.completed_rounds()
             self._emit(
                 E.RunStarted(
