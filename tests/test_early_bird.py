@@ -7,6 +7,8 @@ tests/test_cost_engine.py; resuming is in tests/test_resume_early_bird.py.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -170,3 +172,15 @@ def test_config_defaults_leave_the_run_hash_alone():
     assert plain.hash() == same.hash()
     eb = C.resolve("smoke", overrides=["prune.early_bird=true", "train.epochs=8"])
     assert eb.prune.early_bird and eb.hash() != C.resolve("smoke", overrides=["train.epochs=8"]).hash()
+
+
+@pytest.mark.parametrize("epochs, window", [(6, 5), (2, 1), (3, 4)])
+def test_eb_window_error_suggests_settings_that_are_accepted(epochs, window):
+    """Each `--set` the message proposes, applied alone, makes the config valid."""
+    base = ["prune.early_bird=true", f"prune.eb_window={window}", f"train.epochs={epochs}"]
+    with pytest.raises(LthError) as e:
+        C.resolve("smoke", overrides=base)
+    fixes = re.findall(r"--set (\S+)", str(e.value))
+    assert fixes
+    for fix in fixes:
+        C.resolve("smoke", overrides=[*base, fix])

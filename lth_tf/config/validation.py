@@ -122,7 +122,8 @@ def validate(exp: Experiment) -> Experiment:
         # The first distance comes at epoch 2, so the earliest stop is epoch eb_window + 1.
         raise LthError(
             f"prune.eb_window {p.eb_window} leaves no room to stop before train.epochs {t.epochs}; "
-            f"use an eb_window of at most {max(1, t.epochs - 2)} or more epochs"
+            + (f"use --set prune.eb_window={t.epochs - 2} or " if t.epochs >= 3 else "use ")
+            + f"--set train.epochs={p.eb_window + 2}"
         )
     if t.epochs < 1:
         raise LthError(f"train.epochs {t.epochs} must be at least 1; use e.g. --set train.epochs=10")
