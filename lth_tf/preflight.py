@@ -15,12 +15,14 @@ predictable before training and are not checked.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from lth_tf import config as C
 from lth_tf.errors import LthError
+from lth_tf.plan import Plan
 from lth_tf.pruning import masks as M
+from lth_tf.schedule import CONSTANT
 
 
 def check_layers(exp: C.Experiment, layer_sizes: Mapping[str, int]) -> None:
@@ -44,41 +46,59 @@ def check_layers(exp: C.Experiment, layer_sizes: Mapping[str, int]) -> None:
             f"prune.exclude excludes every prunable layer of {exp.model.name!r} ({known}); "
             "leave at least one layer to prune"
         )
-    emptied = []  # (round, model position, message) of each layer that empties
+    emptied = []  # (round, model position, message, fix) of each layer that empties
     # Channel pruning keeps one channel per layer: no layer empties.
     for i, name in enumerate(names if p.structure == "weights" else []):
         if name in p.exclude:
             continue
-        if name in p.layer_rates:
-            rate, key = p.layer_rates[name], f"prune.layer_rates[{name!r}] = {p.layer_rates[name]}"
+        if name in p.layer_rates:  # a layer's own rate applies every round, whatever the schedule
+            rates, key = p.layer_rates[name], f"prune.layer_rates[{name!r}] = {p.layer_rates[name]}"
+            fix = "lower that rate or --rounds"
         elif p.scope == "layerwise":
-            rate, key = p.rate, f"prune.rate {p.rate} (layerwise)"
+            rates, key = scheduled_rates(exp), f"prune.rate {p.rate} (layerwise)"
+            fix = "lower that rate or --rounds"
+            if p.rate_schedule != CONSTANT:
+                key = f"prune.rate_schedule {p.rate_schedule!r} (layerwise)"
+                fix = "plan a lower sparsity in prune.rate_schedule"
         else:
             continue  # the global group: counts depend on the trained weights
-        r = emptied_at(layer_sizes[name], rate, exp)
+        r = emptied_at(layer_sizes[name], rates, exp)
         if r is not None:
             what = f"layer {name!r} ({layer_sizes[name]} weights)"
-            emptied.append((r, i, f"{key} prunes every weight of {what} by round {r}"))
+            emptied.append((r, i, f"{key} prunes every weight of {what} by round {r}", fix))
     if emptied:
-        r, _, message = min(emptied)
-        raise LthError(f"{message} of {exp.planned_rounds}; lower that rate or --rounds")
+        r, _, message, fix = min(emptied)
+        raise LthError(f"{message} of {exp.planned_rounds}; {fix}")
 
 
-def emptied_at(size: int, rate: float, exp: C.Experiment) -> int | None:
-    """The first round after which a layer of `size` weights pruned at `rate` has none left.
+def scheduled_rates(exp: C.Experiment) -> float | tuple[float, ...]:
+    """What a layerwise layer is pruned at: the plan's rate of each round (prune.rate_schedule).
 
+    One-shot prunes once to a final sparsity derived from prune.rate (no schedule), so its
+    rate stays a single number.
+    """
+    if exp.prune.one_shot:
+        return exp.prune.rate
+    plan = Plan.of(exp)
+    return tuple(plan.round_rate(r) for r in range(1, exp.planned_rounds + 1))
+
+
+def emptied_at(size: int, rates: float | Sequence[float], exp: C.Experiment) -> int | None:
+    """The first round after which a layer of `size` weights has none left.
+
+    `rates`: one rate for every round, or round 1..R's rates (`scheduled_rates`).
     Counts as `masks.prune` (IMP) and `masks.prune_to_sparsity` (one-shot) do.
     None if the layer keeps weights to the last planned round.
     """
-    if size <= 0 or rate <= 0:
+    if isinstance(rates, (int, float)):
+        rates = (rates,) * exp.planned_rounds
+    if size <= 0 or not rates:
         return None
     if exp.prune.one_shot:
-        if exp.planned_rounds < 1:
-            return None
-        target = M.expected_sparsity(rate, exp.prune.rounds)
+        target = M.expected_sparsity(rates[0], exp.prune.rounds)
         return 1 if round(target * size) >= size else None
     remaining = size
-    for r in range(1, exp.planned_rounds + 1):
+    for r, rate in enumerate(rates[: exp.planned_rounds], start=1):
         remaining -= M.prune_count(rate, remaining)
         if remaining == 0:
             return r

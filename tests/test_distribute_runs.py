@@ -15,6 +15,10 @@
 - Resume: worker 1 gets SIGKILL while round 1 trains; the chief then fails or is
   killed too; the same two commands again resume after round 0 and end with
   the same masks, bit for bit, as the uninterrupted multi_worker run.
+- The full-batch GCN (synthetic graph) under mirrored:2 next to one device.
+- Cost: every run starts from one module fixture (`runs`), the resumed pair and
+  the GCN pair as soon as the kill allows, so the slow part is one pass of
+  concurrent processes instead of three phases that each end on a lone process.
 """
 
 from __future__ import annotations
@@ -94,10 +98,38 @@ def epochs(events: Path) -> list[dict]:
     return [e for e in read_events(events) if e["event"] == "epoch_end"]
 
 
+# The full-batch GCN next to the one-device run (test_the_full_batch_gcn_trains_under_mirrored).
+GCN_ARGS = ["run", "--preset", "cora-gcn", "--set", "data.name=synthetic_graph", "--set", "train.epochs=3",
+            "--rounds", "1", "--set", "prune.controls=", "--no-export", "--quiet", "--seed", "1"]
+CHIEF_GRACE = 150  # seconds the chief may take to fail on its own after its peer is killed
+
+
+def launch_gcn(out: Path, strategy: str) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    err = open(out.parent / f"{out.name}-run.err", "w")  # noqa: SIM115 (closed with the process)
+    return subprocess.Popen([sys.executable, "-m", "lth_tf.cli", *GCN_ARGS, "--out", str(out),
+                             "--set", f"train.strategy={strategy}"], env=env, stdout=subprocess.DEVNULL, stderr=err)
+
+
+def round_1_trains(out: Path) -> bool:
+    """Whether the chief of the run in `out` has finished an epoch of round 1."""
+    dirs = [d for d in out.iterdir() if rundir.is_run_dir(d)]
+    events = store.events_path(dirs[0]) if dirs else None
+    return events is not None and any(e["event"] == "epoch_end" and e["round"] == 1 for e in read_events(events))
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
+    """Every run of this module, in one pass so the two cores never wait on a lone process.
+
+    The kill-and-resume sequence is driven while the other runs train: worker 1 of "killed"
+    dies once round 1 has trained an epoch, the chief gets CHIEF_GRACE seconds to fail on its
+    own (then SIGKILL), and the same two commands start again at once. The GCN pair starts when
+    the one-device smoke run ends (at most seven TF processes at once), while the others still
+    train: the machine never waits on a lone process.
+    """
     base = tmp_path_factory.mktemp("dist")
-    outs = {k: base / k for k in ("default", "mirrored", "multi", "killed")}
+    outs = {k: base / k for k in ("default", "mirrored", "multi", "killed", "gcn-default", "gcn-mirrored2")}
     for out in outs.values():
         out.mkdir()
     ports = [free_port() for _ in range(4)]
@@ -109,32 +141,30 @@ def runs(tmp_path_factory):
     }
     started = [p for ps in procs.values() for p in ps]
     try:
-        # Worker 1 of "killed" dies while round 1 trains (its first epoch is over).
         deadline = time.monotonic() + TIMEOUT
-        while time.monotonic() < deadline:
-            dirs = [d for d in outs["killed"].iterdir() if rundir.is_run_dir(d)]
-            if dirs:
-                chief_events = store.events_path(dirs[0])
-                if any(e["event"] == "epoch_end" and e["round"] == 1 for e in read_events(chief_events)):
-                    break
+        while not round_1_trains(outs["killed"]):
             assert all(p.poll() is None for p in procs["killed"]), "a worker ended before the kill"
+            if time.monotonic() > deadline:
+                pytest.fail("round 1 never started")
             time.sleep(0.05)
-        else:
-            pytest.fail("round 1 never started")
         w0, w1 = procs["killed"]
         w1.send_signal(signal.SIGKILL)
         w1.wait()
         try:  # the chief loses its peer: it fails (collective error) or we kill it too
-            w0.wait(timeout=150)
+            w0.wait(timeout=CHIEF_GRACE)
         except subprocess.TimeoutExpired:
             w0.send_signal(signal.SIGKILL)
             w0.wait()
         completed_after_kill = rundir.completed_rounds(run_dir(outs["killed"]))
-        for name in ("default", "mirrored", "multi"):
-            wait_ok(procs[name], outs[name])
-        ports = [free_port() for _ in range(2)]
-        started += workers(outs["killed"], ports, "c")
-        wait_ok(started[-2:], outs["killed"])
+        procs["resumed"] = workers(outs["killed"], [free_port() for _ in range(2)], "c")
+        started += procs["resumed"]
+        wait_ok(procs["default"], outs["default"])  # the lightest run: the GCN pair takes its place
+        procs["gcn"] = [launch_gcn(outs["gcn-default"], "default"), launch_gcn(outs["gcn-mirrored2"], "mirrored:2")]
+        started += procs["gcn"]
+        logs = {"resumed": outs["killed"], "gcn": base / "gcn"}  # wait_ok shows {name}-*.err
+        for name, ps in procs.items():
+            if name != "killed":
+                wait_ok(ps, logs.get(name, outs.get(name)))
     finally:  # a failed fixture leaves no process behind
         for p in started:
             if p.poll() is None:
@@ -209,26 +239,11 @@ def test_a_killed_worker_resumes_with_the_same_masks(runs):
         assert all(np.array_equal(got[r][k], want[r][k]) for k in want[r])
 
 
-def test_the_full_batch_gcn_trains_under_mirrored(tmp_path):
+def test_the_full_batch_gcn_trains_under_mirrored(runs):
     """Each replica takes the whole graph, its loss scaled by 1/2; each draws its own dropout masks,
     so the step averages two dropout samples: close to one device (measured: 0.5% of the loss), not equal."""
-    args = ["run", "--preset", "cora-gcn", "--set", "data.name=synthetic_graph", "--set", "train.epochs=3",
-            "--rounds", "1", "--set", "prune.controls=", "--no-export", "--quiet", "--seed", "1"]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    procs = {s: subprocess.Popen([sys.executable, "-m", "lth_tf.cli", *args, "--out", str(tmp_path / s.replace(":", "")),
-                                  "--set", f"train.strategy={s}"], env=env, stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.PIPE, text=True)
-             for s in ("default", "mirrored:2")}
-    try:
-        for p in procs.values():
-            _, err = p.communicate(timeout=TIMEOUT)
-            assert p.returncode == 0, err[-3000:]
-    finally:  # a timed-out run leaves no process behind
-        for p in procs.values():
-            if p.poll() is None:
-                p.kill()
-    ref, got = (store.events_path(run_dir(tmp_path / s)) for s in ("default", "mirrored2"))
+    ref, got = (store.events_path(runs[s]) for s in ("gcn-default", "gcn-mirrored2"))
     for a, b in zip(epochs(ref), epochs(got), strict=True):
         assert b["loss"] == pytest.approx(a["loss"], rel=LOSS_RTOL)
     assert [e["mask_digest"] for e in finished(got).values()] == [
-        mask_digest(m) for m in stored_masks(run_dir(tmp_path / "mirrored2")).values()]
+        mask_digest(m) for m in stored_masks(runs["gcn-mirrored2"]).values()]

@@ -19,6 +19,7 @@ from test_cli import SMOKE, Launched, assert_user_error, lth, tree
 from lth_tf import config as C
 from lth_tf import preflight, report, store
 from lth_tf.errors import LthError
+from lth_tf.plan import Plan
 from lth_tf.pruning import masks as M
 
 
@@ -117,6 +118,24 @@ def test_a_layer_rate_that_empties_a_layer_is_refused():
     assert "(layerwise)" in msg and "'output'" in msg  # the smallest layer empties first
     check("prune.rate=0.9", "prune.rounds=5")  # global: depends on the weights, not checked
     check("prune.layer_rates=output:0.9", "prune.rounds=5", "prune.exclude=output")
+
+
+def test_a_rate_schedule_that_empties_a_layer_is_refused():
+    """Layerwise layers are checked at the plan's per-round rates, not at the constant prune.rate."""
+    layerwise = ("prune.scope=layerwise", "prune.rate=0.5", "prune.rounds=5")
+    check(*layerwise, "prune.rate_schedule=0.5,0.5,0.5,0.5,0.5")  # 40 -> 1 weight left: kept
+    msg = error_of(check, *layerwise, "prune.rate_schedule=0.5,0.5,0.5,0.5,0.9")
+    assert "prune.rate_schedule '0.5,0.5,0.5,0.5,0.9' (layerwise)" in msg
+    assert "'output' (40 weights) by round 5 of 5" in msg and "prune.rate_schedule" in msg.split(";")[1]
+    # the same rates, round by round, as the plan prunes them (masks.prune per round)
+    exp = C.resolve("smoke", overrides=[*layerwise, "prune.rate_schedule=0.5,0.5,0.5,0.5,0.9"])
+    w, plan = {"k": np.random.default_rng(0).normal(size=40)}, Plan.of(exp)
+    m = M.ones_like(w)
+    for r in range(1, 6):
+        m = M.prune(w, m, plan.round_rate(r), "layerwise")
+    assert not m["k"].any()
+    # a layer's own prune.layer_rates entry ignores the schedule: 0.5 a round keeps one weight
+    check(*layerwise, "prune.rate_schedule=0.5,0.5,0.5,0.5,0.9", "prune.layer_rates=output:0.5")
 
 
 @pytest.mark.parametrize("rate", [0.3, 0.5, 0.6, 0.8, 0.95])

@@ -109,11 +109,19 @@ def test_a_failing_cell_is_recorded_and_the_others_finish(tmp_path):
     assert rerun.returncode == 1 and "1 to run, 1 skipped (1 done)" in rerun.stderr
 
 
-def test_ray_local_runs_the_2x2_sweep(tmp_path):
+def test_ray_local_runs_a_grid_sweep(tmp_path):
+    """Two cells in two Ray jobs (grid value and seed reach each cell); the 2x2 grid itself, its
+    rerun and the labels are the local pool's test above, so two cells (two TF processes) suffice."""
     pytest.importorskip("ray")
     out = tmp_path / "sw"
-    sweep(*GRID_2x2, "--out", str(out), "--jobs", "2", "--ray", "local")
-    check_all_done(out, rounds=1)
+    args = [*TINY, "--set", "prune.rounds=1", "--seeds", "1", "--grid", "prune.rewind=init,lr"]
+    sweep(*args, "--out", str(out), "--jobs", "2", "--ray", "local")
+    statuses = check_all_done(out, rounds=1)
+    assert sorted((s.label, s.seed) for s in statuses) == [("prune.rewind=init", 1), ("prune.rewind=lr", 1)]
+    for s in statuses:  # what each Ray task ran
+        lines = store.events_path(s.run_dir).read_text().splitlines()
+        (config,) = [e["config"] for e in map(json.loads, lines) if e["event"] == "run_started"]
+        assert (config["seed"], f"prune.rewind={config['prune']['rewind']}") == (1, s.label)
 
 
 @pytest.mark.parametrize("bad, words", [

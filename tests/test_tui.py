@@ -21,7 +21,9 @@ from textual.widgets import RichLog
 
 from lth_tf import config as C
 from lth_tf import events as E
+from lth_tf import schedule
 from lth_tf.events import make_event, read_events
+from lth_tf.plan import Plan
 from tui import messages as m
 from tui.app import LthApp, main
 from tui.relay import EventRelay
@@ -425,6 +427,23 @@ def test_chart_draws_points_dense_line_and_controls_in_any_size():
     for w, h in [(5, 2), (20, 4), (200, 60)]:
         draw(data, w, h)  # never raises
     assert draw(ChartData(), 40, 10).plain == "no finished round yet"
+
+
+def test_chart_axis_follows_the_rate_schedule():
+    """Under cubic:S the run ends at S, not at 1 - (1 - prune.rate) ** rounds: the axis must reach S."""
+    exp = C.resolve("smoke", overrides=["prune.rounds=4", "prune.rate_schedule=cubic:0.9"])
+    plan = Plan.of(exp)
+    state = RunState()
+    state.start("r", "smoke", exp.planned_rounds, "tiny_cnn", "synthetic_images", exp.to_dict())
+    final = ChartData.from_state(state).final_sparsity
+    assert final == pytest.approx(plan.target_sparsity(exp.planned_rounds)) == pytest.approx(0.9)
+    assert final != pytest.approx(schedule.expected_sparsity(exp.prune.rate, exp.prune.rounds))
+    # the last round's point lands on the axis' right end (a constant-rate axis would end at 93.75%)
+    for r in (0, exp.planned_rounds):
+        state.round_finished(r, sparsity=plan.target_sparsity(r), test_acc=0.8 - 0.1 * r)
+    width = 68
+    plot = draw(ChartData.from_state(state), width, 12).plain.split("\n")[:-3]
+    assert max(line.rfind("●") for line in plot) == width - 2  # label, axis, plot_w cells
 
 
 def test_formatting_helpers():

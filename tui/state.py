@@ -63,7 +63,8 @@ class RunState:
     dataset: str = ""
     planned_rounds: int = 0  # pruning rounds after round 0 (1 for one-shot)
     rate: float | None = None  # prune.rate
-    prune_rounds: int = 0  # prune.rounds: with rate, fixes the final sparsity
+    prune_rounds: int = 0  # prune.rounds: with rate and rate_schedule, fixes the final sparsity
+    rate_schedule: str = schedule.CONSTANT  # prune.rate_schedule
     kd_enabled: bool = False
     kd_from_round: int = 1
     status: str = "starting"  # running | finished | failed | stopped
@@ -86,7 +87,10 @@ class RunState:
         """Sparsity planned after the last round (for a stable chart axis)."""
         if self.rate is None or not self.prune_rounds:
             return None
-        return schedule.final_sparsity(self.rate, self.prune_rounds)
+        try:
+            return schedule.final_sparsity(self.rate, self.prune_rounds, self.rate_schedule)
+        except ValueError:  # a schedule this version cannot read (an old or foreign run)
+            return None
 
     def cost_to_reach(self, r: int) -> dict[str, float] | None:
         """Compute spent on rounds 0..r (None unless all of them are finished with a cost)."""
@@ -115,6 +119,8 @@ class RunState:
             self.rate = float(prune["rate"])
         if isinstance(prune.get("rounds"), int):
             self.prune_rounds = prune["rounds"]
+        if isinstance(prune.get("rate_schedule"), str):
+            self.rate_schedule = prune["rate_schedule"]
         self.kd_enabled = bool(distill.get("enabled", False))
         self.kd_from_round = int(distill.get("from_round", 1) or 1)
         self.status, self.error = "running", None

@@ -164,7 +164,7 @@ class StartScreen(Screen):
             self.query_one("#plan", Static).update("")
             return
         rounds = exp.planned_rounds
-        final = schedule.final_sparsity(exp.prune.rate, exp.prune.rounds)
+        final = schedule.final_sparsity(exp.prune.rate, exp.prune.rounds, exp.prune.rate_schedule)
         self.query_one("#plan", Static).update(
             f"{rounds} rounds → {100 * final:.1f}% sparse · {exp.run_name()}"
         )
