@@ -17,9 +17,13 @@ Narrowed latency: the narrow export (lth_tf.export.narrow: a physically smaller
 model) of channel-pruned models against the dense export of the same masked
 model, with 50% and 75% of each prunable layer's channels removed (lowest L1
 first): the GCN (round 0 weights of the Cora run), ResNet-18 w16 and Conv-4.
+TFLite latency (benchmarks/tflite_latency.py): the .tflite with sparse-stored
+kernels against the dense .tflite of the same model, Conv-4 and LeNet-300-100
+on CIFAR-shaped input at 0/50/90/95%, median of paired (interleaved) ratios.
 
     python benchmarks/efficiency.py [--quick] [--data-dir /work/shared/data]
     python benchmarks/efficiency.py --only narrow      # just the narrowed latency -> efficiency_narrow.json
+    python benchmarks/efficiency.py --only tflite      # just the TFLite latency -> efficiency_tflite.json
 """
 
 from __future__ import annotations
@@ -207,7 +211,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
     p.add_argument("--data-dir", default=None)
-    p.add_argument("--only", choices=["narrow"], default=None, help="run only the narrowed latency")
+    p.add_argument("--only", choices=["narrow", "tflite"], default=None,
+                   help="run only the narrowed latency, or only the TFLite latency")
     args = p.parse_args(argv)
     t0 = time.time()
     q = args.quick
@@ -216,6 +221,14 @@ def main(argv: list[str] | None = None) -> int:
 
     calls = 10 if q else 100
     fractions = [0.5] if q else [0.5, 0.75]
+    if args.only == "tflite":
+        from benchmarks.tflite_latency import all_tflite_latency, print_tflite, tflite_headline
+
+        body = all_tflite_latency([0.0, 0.9] if q else [0.0, 0.5, 0.9, 0.95], 10 if q else 40)
+        path = write_result("efficiency_tflite", tflite_headline(body["tflite_latency"]), body, q, time.time() - t0)
+        print(path)
+        print_tflite(body["tflite_latency"])
+        return 0
     if args.only == "narrow":
         with tempfile.TemporaryDirectory(prefix="lth-efficiency-") as tmp:
             narrowed = all_narrow_latency(gcn_run(1, args.data_dir, first_only=True), fractions, Path(tmp), calls)

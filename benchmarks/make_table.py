@@ -174,7 +174,7 @@ def efficiency_rows() -> list[str]:
                      f"rebuild {v['sparse_rebuild']:.2f}x")
     rows.append(f"| efficiency, latency | median time per call / dense export: {'; '.join(cells)} | "
                 f"report | – | same run |")
-    return rows + narrow_rows(eff)
+    return rows + narrow_rows(eff) + tflite_rows()
 
 
 def narrow_rows(eff: dict) -> list[str]:
@@ -191,6 +191,19 @@ def narrow_rows(eff: dict) -> list[str]:
     where = "same run" if res is eff else _where(res)
     return [(f"| efficiency, narrow latency (channels removed) | median time per call of the narrow export / "
              f"dense export: {'; '.join(cells)} | report | – | {where} |")]
+
+
+def tflite_rows() -> list[str]:
+    """benchmarks/efficiency.py --only tflite: sparse-stored .tflite over dense .tflite, XNNPACK."""
+    res = _load("efficiency_tflite")
+    if not res:
+        return ["| efficiency, tflite latency | not run | | | |"]
+    h = res["headline"]
+    cells = "; ".join(f"{k.replace(' batch ', ' b')} {v:.2f}x (CPU {h['cpu_sparse_over_dense'][k]:.2f}x)"
+                      for k, v in h["sparse_over_dense"].items())
+    size = ", ".join(f"{k} {v:.2f}x" for k, v in h["file_size_sparse_over_dense"].items())
+    return [(f"| efficiency, tflite (XNNPACK) | median paired ratio, sparse-stored / dense .tflite: {cells}; "
+             f"file size {size} | report | – | {_where(res)} |")]
 
 
 def structured_rows() -> list[str]:

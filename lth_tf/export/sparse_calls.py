@@ -1,6 +1,6 @@
 """Layer calls that multiply by a pruned kernel held as a tf.SparseTensor.
 
-Used by lth_tf.export.sparse while tracing the serving signatures: a Dense or
+Used by lth_tf.export.serving_model while tracing the serving signatures: a Dense or
 GCN layer whose kernel is sparse enough gets one of these as its `call`.
 `kernel()` gives the dense kernel for inputs the sparse product cannot take (a
 SparseTensor input: TensorFlow has no SparseTensor-by-SparseTensor product; a

@@ -2,11 +2,15 @@
 
 TensorFlow 2.21's converter (tf.lite.TFLiteConverter, still shipped though
 deprecated in favour of LiteRT) accepts `tf.lite.Optimize.EXPERIMENTAL_SPARSITY`:
-kernels with enough zeros are written in TFLite's sparse tensor format
-(checked in tests/test_export_sparse.py: the file is smaller than the dense
-weights and gives the ticket's logits). Whether a runtime computes with them
-sparsely is up to it (XNNPACK's sparse kernels need particular conv patterns;
-other ops densify the weights when the model loads).
+kernels with enough zeros are written in TFLite's sparse tensor format (CSR:
+the file holds only their nonzeros; tests/test_export_tflite.py checks it).
+They are stored sparse, not computed sparse: the converter puts a DENSIFY op
+in front of every CONV_2D and FULLY_CONNECTED that reads one, and XNNPACK (on by
+default in tf.lite.Interpreter) densifies them once when it takes the graph.
+XNNPACK's sparse kernels only run subgraphs of the Fast Sparse ConvNets form
+(a 3x3 stride-2 conv on 3 channels, then 1x1 convs and depthwise convs, ending
+in a spatial MEAN), which Conv-4, ResNet-18 and Dense models are not; measured
+in benchmarks/efficiency.py --only tflite. So the gain is the file size.
 
 Graph models are refused: their inputs are SparseTensors, which TFLite lacks.
 The file takes the normalised float32 image, (pixels - mean) / std, and returns
@@ -26,8 +30,9 @@ from lth_tf.errors import LthError
 MODEL_FILE = "model.tflite"
 
 
-def convert(model) -> bytes:
-    """The .tflite bytes of a single-input image model (float32 in, logits out)."""
+def convert(model, sparse: bool = True) -> bytes:
+    """The .tflite bytes of a single-input image model (float32 in, logits out);
+    `sparse=False` leaves out the sparsity optimisation (a dense baseline)."""
     inputs = list(model.inputs)
     if len(inputs) != 1 or inputs[0].shape.rank != 4 or len(model.outputs) != 1:
         raise LthError(
@@ -44,14 +49,38 @@ def convert(model) -> bytes:
     converter = tf.lite.TFLiteConverter.from_concrete_functions(
         [logits.get_concrete_function()], model
     )
-    converter.optimizations = [tf.lite.Optimize.EXPERIMENTAL_SPARSITY]
+    converter.optimizations = [tf.lite.Optimize.EXPERIMENTAL_SPARSITY] if sparse else []
     return converter.convert()
+
+
+def sparse_weights(content: bytes) -> list[dict[str, Any]]:
+    """The tensors `content` (.tflite bytes) stores sparse: name, shape, values stored
+    and the ops that read them (builtin kernels, no delegate: the graph as written)."""
+    it = tf.lite.Interpreter(
+        model_content=content,
+        experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+    )
+    # _get_ops_details: the only Python view of which op reads which tensor
+    ops = it._get_ops_details()
+    found = []
+    for d in it.get_tensor_details():
+        params = d["sparsity_parameters"]
+        if params:
+            stored = 1  # entries at each level of the format: dense levels multiply, sparse list theirs
+            for level in params["dim_metadata"]:
+                dense = level["format"] == 0
+                stored = stored * level["dense_size"] if dense else len(level["array_indices"])
+            found.append({"name": d["name"], "shape": [int(n) for n in d["shape"]], "stored": stored,
+                          "read_by": sorted({o["op_name"] for o in ops if d["index"] in o["inputs"]})})
+    return found
 
 
 def write(model, data: Any, folder: Path) -> dict[str, Any]:
     """Write MODEL_FILE into `folder`; returns the marker's description."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / MODEL_FILE).write_bytes(convert(model))
+    content = convert(model)
+    (folder / MODEL_FILE).write_bytes(content)
+    stored = sparse_weights(content)
     mean, std = getattr(data, "mean", None), getattr(data, "std", None)
     names = [str(n) for n in getattr(data, "class_names", ()) or ()]
     return {
@@ -66,6 +95,8 @@ def write(model, data: Any, folder: Path) -> dict[str, Any]:
         },
         "class_names": names or None,
         "optimization": "tf.lite.Optimize.EXPERIMENTAL_SPARSITY (tensorflow " + tf.__version__ + ")",
+        "stored_sparse": {"tensors": len(stored), "values": sum(t["stored"] for t in stored),
+                          "read_by": sorted({op for t in stored for op in t["read_by"]})},
     }
 
 
