@@ -7,58 +7,46 @@ Only full (non --quick) result files are used; a missing one is listed as "not r
 
 from __future__ import annotations
 
-import json
 import statistics
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.table_efficiency import efficiency_rows, structured_rows
+from benchmarks.table_format import ROOT, load_result, pct, ran_where
+
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
-
-
-def _load(name: str) -> dict | None:
-    path = RESULTS / f"{name}.json"
-    return json.loads(path.read_text()) if path.exists() else None
-
-
-def _pct(x: float | None, digits: int = 1) -> str:
-    return "–" if x is None else f"{100 * x:.{digits}f}%"
-
-
-def _where(res: dict) -> str:
-    m = res["machine"]
-    return f"{res['date']}, {m['cores']} cores, {m.get('memory_gib')} GiB, no GPU, commit {res.get('commit')}"
 
 
 def table() -> str:
     lines = ["| benchmark | headline | target | met | ran |", "|---|---|---|---|---|"]
-    cora = _load("cora_lottery")
+    cora = load_result("cora_lottery")
     if cora:
         h = cora["headline"]
         lines.append(
             f"| cora_lottery ({h['seeds']} seeds, {h['rounds']} rounds) | max matching sparsity "
-            f"{_pct(h['max_matching_sparsity'], 2)} ({h['best_configuration']}) | ≥ 98.5% | "
-            f"{'yes' if h['max_matching_sparsity'] >= 0.985 else 'no'} | {_where(cora)} |"
+            f"{pct(h['max_matching_sparsity'], 2)} ({h['best_configuration']}) | ≥ 98.5% | "
+            f"{'yes' if h['max_matching_sparsity'] >= 0.985 else 'no'} | {ran_where(cora)} |"
         )
         mi = h.get("max_matching_sparsity_rewind_init")
         lines.append(
-            f"| cora_lottery, classic ticket | max matching sparsity {_pct(mi, 2)} "
+            f"| cora_lottery, classic ticket | max matching sparsity {pct(mi, 2)} "
             f"({h.get('rewind_init_configuration')}) | ≥ 95% | "
             f"{'yes' if mi is not None and mi >= 0.95 else 'no'} | same run |"
         )
     else:
         lines.append("| cora_lottery | not run | | | |")
-    over = _load("overhead")
+    over = load_result("overhead")
     if over:
         h = over["headline"]
         lines.append(
             f"| overhead | ours/plain time per epoch: ResNet-18 w16 {h['ratio_resnet18_w16']:.3f}, "
-            f"GCN {h['ratio_gcn_cora']:.3f} | ≤ 1.10 | {'yes' if h['met'] else 'no'} | {_where(over)} |"
+            f"GCN {h['ratio_gcn_cora']:.3f} | ≤ 1.10 | {'yes' if h['met'] else 'no'} | {ran_where(over)} |"
         )
     else:
         lines.append("| overhead | not run | | | |")
-    speed = _load("speed")
+    speed = load_result("speed")
     if speed:
         h = speed["headline"]
         lo, hi = h["ratio_resnet18_w16_range"]
@@ -67,11 +55,11 @@ def table() -> str:
         lines.append(
             f"| speed ({h['repetitions']} paired reps) | lth-tf defaults / plain Keras fit, ResNet-18 w16: "
             f"{h['ratio_resnet18_w16']:.2f}x ({lo:.2f}-{hi:.2f}); {others} | ≥ 1.5x | "
-            f"{'yes' if h['met'] else 'no'} | {_where(speed)} |"
+            f"{'yes' if h['met'] else 'no'} | {ran_where(speed)} |"
         )
     else:
         lines.append("| speed | not run | | | |")
-    acc = _load("speed_accuracy")
+    acc = load_result("speed_accuracy")
     if acc:
         cells = [f"{name} {100 * r['old_mean']:.1f} → {100 * r['new_mean']:.1f}% "
                  f"(± {100 * max(r['old_std'], r['new_std']):.1f}, {len(r['seeds'])} seeds)"
@@ -79,28 +67,28 @@ def table() -> str:
         met = all(r["within_noise"] is not False for r in acc["results"].values())
         lines.append(
             f"| speed_accuracy | dense test accuracy, old → new defaults: {'; '.join(cells)} | "
-            f"within seed spread | {'yes' if met else 'no'} | {_where(acc)} |"
+            f"within seed spread | {'yes' if met else 'no'} | {ran_where(acc)} |"
         )
-    size = _load("export_size")
+    size = load_result("export_size")
     if size:
         h = size["headline"]
         lines.append(
-            f"| export_size | GCN ticket at {_pct(h['at_sparsity'], 1)} sparse: SavedModel gzip / lower "
+            f"| export_size | GCN ticket at {pct(h['at_sparsity'], 1)} sparse: SavedModel gzip / lower "
             f"bound {h['size_ratio']:.2f}, compact ticket / bound {h['size_ratio_compact']:.2f} | "
-            f"report | – | {_where(size)} |"
+            f"report | – | {ran_where(size)} |"
         )
     else:
         lines.append("| export_size | not run | | | |")
     lines += efficiency_rows()
-    cifar = _load("cifar_resnet18_cpu")
+    cifar = load_result("cifar_resnet18_cpu")
     if cifar:
         h = cifar["headline"]
         lines.append(
-            f"| cifar_resnet18_cpu ({h['seeds']} seed) | {_pct(h['final_sparsity'])} sparse: "
-            f"{h['delta_vs_dense']:+.2f} points vs dense ({_pct(h['dense_test'])} → "
-            f"{_pct(h['ticket_test'])}; random reinit {_pct(h['random_reinit_test'])}) | "
+            f"| cifar_resnet18_cpu ({h['seeds']} seed) | {pct(h['final_sparsity'])} sparse: "
+            f"{h['delta_vs_dense']:+.2f} points vs dense ({pct(h['dense_test'])} → "
+            f"{pct(h['ticket_test'])}; random reinit {pct(h['random_reinit_test'])}) | "
             f"~+2 points (reference, full scale) | {'yes' if h['delta_vs_dense'] >= 0 else 'no'} | "
-            f"{_where(cifar)} |"
+            f"{ran_where(cifar)} |"
         )
     else:
         lines.append("| cifar_resnet18_cpu | not run | | | |")
@@ -120,110 +108,36 @@ def table() -> str:
             row = configs[names[0]]["rounds"][r]
             cells = [f"{100 * configs[k]['rounds'][r]['test_mean']:.1f} ± {100 * configs[k]['rounds'][r]['test_std']:.1f}"
                      for k in names]
-            lines.append(f"| {r} | {_pct(row['sparsity'], 2)} | " + " | ".join(cells) + " |")
+            lines.append(f"| {r} | {pct(row['sparsity'], 2)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def own_data_rows() -> list[str]:
     """Rows for models and data outside the reference project (issue: your own model and data)."""
     rows = []
-    cite = _load("citeseer_lottery")
+    cite = load_result("citeseer_lottery")
     if cite:
         h = cite["headline"]
         lr = cite["settings"]["lr_rewind"]["rounds"]
         worst = min(r["test_mean"] for r in lr[1:]) - h["dense_test_mean"]
         rows.append(
             f"| citeseer_lottery ({h['seeds']} seeds, {h['rounds']} rounds) | dense "
-            f"{_pct(h['dense_test_mean'])} ± {100 * h['dense_test_std']:.1f}; max matching (1 point) "
-            f"sparsity {_pct(h['max_matching_sparsity_rewind_init'], 1)} rewind to init, "
-            f"{_pct(h['max_matching_sparsity_lr_rewind'], 1)} lr rewinding (lr rewinding stays within "
-            f"{-100 * worst:.1f} points to {_pct(lr[-1]['sparsity'], 1)}) | dense ≈ 70.3% (Kipf) | "
-            f"{'yes' if h['dense_test_mean'] >= 0.693 else 'no'} | {_where(cite)} |"
+            f"{pct(h['dense_test_mean'])} ± {100 * h['dense_test_std']:.1f}; max matching (1 point) "
+            f"sparsity {pct(h['max_matching_sparsity_rewind_init'], 1)} rewind to init, "
+            f"{pct(h['max_matching_sparsity_lr_rewind'], 1)} lr rewinding (lr rewinding stays within "
+            f"{-100 * worst:.1f} points to {pct(lr[-1]['sparsity'], 1)}) | dense ≈ 70.3% (Kipf) | "
+            f"{'yes' if h['dense_test_mean'] >= 0.693 else 'no'} | {ran_where(cite)} |"
         )
-    own = _load("own_model")
+    own = load_result("own_model")
     if own:
         h = own["headline"]
         rows.append(
             f"| own_model (MobileNetV2 α0.35 via the Python API, {h['train_images']} CIFAR images, "
-            f"{h['epochs_per_round']} epochs/round) | {_pct(h['final_sparsity'])} sparse: ticket "
-            f"{_pct(h['ticket_test'])} vs dense {_pct(h['dense_test'])}, random reinit "
-            f"{_pct(h['random_reinit_test'])} | report | – | {_where(own)} |"
+            f"{h['epochs_per_round']} epochs/round) | {pct(h['final_sparsity'])} sparse: ticket "
+            f"{pct(h['ticket_test'])} vs dense {pct(h['dense_test'])}, random reinit "
+            f"{pct(h['random_reinit_test'])} | report | – | {ran_where(own)} |"
         )
     return rows
-
-
-def efficiency_rows() -> list[str]:
-    """Rows of benchmarks/efficiency.py: sparse export size over the bound, latency vs dense."""
-    eff = _load("efficiency")
-    if not eff:
-        return ["| efficiency | not run | | | |"]
-    h = eff["headline"]
-    resnet = ", ".join(f"{_pct(float(s), 0)} {r:.2f}" for s, r in h["size_ratio_resnet18_w64"].items())
-    gcn = h["size_ratio_gcn"]
-    size = (
-        f"| efficiency, size | sparse SavedModel variables/ over the bound: ResNet-18 w64 {resnet}; "
-        f"GCN tickets {min(gcn.values()):.2f}-{max(gcn.values()):.2f} ({_pct(float(min(gcn)), 0)}-"
-        f"{_pct(float(max(gcn)), 1)} sparse) | ≤ 1.2 | {'yes' if h['within_1_2x'] else 'no'} | {_where(eff)} |"
-    )
-    rows = [size]
-    cells = []
-    for r in eff["latency"]:
-        v = r["vs_dense"]
-        batch = r["batch"] if isinstance(r["batch"], int) else "graph"
-        cells.append(f"{r['model']} {_pct(r['sparsity'], 0)} b{batch}: sparse {v['sparse']:.2f}x, "
-                     f"rebuild {v['sparse_rebuild']:.2f}x")
-    rows.append(f"| efficiency, latency | median time per call / dense export: {'; '.join(cells)} | "
-                f"report | – | same run |")
-    return rows + narrow_rows(eff) + tflite_rows()
-
-
-def narrow_rows(eff: dict) -> list[str]:
-    """Narrowed export (channel pruning) latency over dense: efficiency.json's, else efficiency_narrow.json's."""
-    res = eff if eff.get("narrow_latency") else _load("efficiency_narrow")
-    if not res:
-        return ["| efficiency, narrow latency | not run | | | |"]
-    cells = []
-    for r in res["narrow_latency"]:
-        batch = r["batch"] if isinstance(r["batch"], int) else "graph"
-        macs = r["costs"]["narrow"]["macs"] / r["costs"]["dense"]["macs"]
-        cells.append(f"{r['model']} {_pct(r['channels_removed'], 0)} b{batch}: {r['vs_dense']['narrow']:.2f}x "
-                     f"(MACs {macs:.2f}x)")
-    where = "same run" if res is eff else _where(res)
-    return [(f"| efficiency, narrow latency (channels removed) | median time per call of the narrow export / "
-             f"dense export: {'; '.join(cells)} | report | – | {where} |")]
-
-
-def tflite_rows() -> list[str]:
-    """benchmarks/efficiency.py --only tflite: sparse-stored .tflite over dense .tflite, XNNPACK."""
-    res = _load("efficiency_tflite")
-    if not res:
-        return ["| efficiency, tflite latency | not run | | | |"]
-    h = res["headline"]
-    cells = "; ".join(f"{k.replace(' batch ', ' b')} {v:.2f}x (CPU {h['cpu_sparse_over_dense'][k]:.2f}x)"
-                      for k, v in h["sparse_over_dense"].items())
-    size = ", ".join(f"{k} {v:.2f}x" for k, v in h["file_size_sparse_over_dense"].items())
-    return [(f"| efficiency, tflite (XNNPACK) | median paired ratio, sparse-stored / dense .tflite: {cells}; "
-             f"file size {size} | report | – | {_where(res)} |")]
-
-
-def structured_rows() -> list[str]:
-    """Rows of benchmarks/structured.py: channels vs weights pruning, matching reach."""
-    rows = []
-    for name in ("structured", "structured_cifar10-resnet18-cpu"):
-        res = _load(name)
-        if not res:
-            continue
-        for preset, p in res["presets"].items():
-            cells = []
-            for structure, r in p["structures"].items():
-                m = r["max_matching"]
-                extra = f", {_pct(m['channels_removed'])} of channels" if structure == "channels" else ""
-                cells.append(f"{structure}: {_pct(m['sparsity'])} of weights{extra}, "
-                             f"{_pct(m['flops_removed'])} of inference FLOPs")
-            seeds = len(next(iter(p["structures"].values()))["seeds"])
-            rows.append(f"| structured ({preset}, {seeds} seeds, {p['rounds']} rounds of {_pct(p['rate'], 0)}) "
-                        f"| removed while within 1 point of dense: {'; '.join(cells)} | report | – | {_where(res)} |")
-    return rows or ["| structured | not run | | | |"]
 
 
 CHEAPER_LABELS = {"early_bird": "early-bird IMP", "one_shot": "one-shot", "schedule": "cubic rate schedule"}
@@ -231,7 +145,7 @@ CHEAPER_LABELS = {"early_bird": "early-bird IMP", "one_shot": "one-shot", "sched
 
 def cheaper_tickets_rows() -> list[str]:
     """One row per cheaper method against plain IMP (issue: cheaper tickets)."""
-    res = _load("cheaper_tickets")
+    res = load_result("cheaper_tickets")
     if not res:
         return ["| cheaper_tickets | not run | | | |"]
     rows = []
@@ -250,18 +164,18 @@ def cheaper_tickets_rows() -> list[str]:
             # Reused tickets were timed in another run (another machine load): no time ratio then.
             time = "" if reused else f", {x['time_ratio']:.1f}x less time"
             rows.append(
-                f"| cheaper_tickets, {preset} ({seeds}, {_pct(h['sparsity'])} sparse) | {label}: "
+                f"| cheaper_tickets, {preset} ({seeds}, {pct(h['sparsity'])} sparse) | {label}: "
                 f"{x['ratio_examples']:.1f}x fewer examples, {x['ratio_flops']:.1f}x fewer FLOPs"
-                f"{time} than plain IMP; test {_pct(x['test_mean'])} vs "
-                f"{_pct(h['plain_test_mean'])} ({x['delta_points']:+.2f} ± {x['delta_points_std']:.2f} points) "
-                f"| ≥ 3x less compute, within 0.5 points | {'yes' if x['met'] else 'no'} | {_where(res)} |"
+                f"{time} than plain IMP; test {pct(x['test_mean'])} vs "
+                f"{pct(h['plain_test_mean'])} ({x['delta_points']:+.2f} ± {x['delta_points_std']:.2f} points) "
+                f"| ≥ 3x less compute, within 0.5 points | {'yes' if x['met'] else 'no'} | {ran_where(res)} |"
             )
     return rows
 
 
 def sweep_scaling_rows() -> list[str]:
     """Rows of benchmarks/sweep_scaling.py: one Cora sweep under three engines."""
-    res = _load("sweep_scaling")
+    res = load_result("sweep_scaling")
     if not res:
         return ["| sweep_scaling | not run | | | |"]
     h = res["headline"]
@@ -269,14 +183,14 @@ def sweep_scaling_rows() -> list[str]:
         f"| sweep_scaling (cora-gcn, {h['seeds']} seeds x {h['settings']} settings, {h['rounds']} rounds of "
         f"{h['epochs']} epochs) | wall time --jobs 1 {h['seconds_jobs1']:.0f} s, --jobs 2 {h['seconds_jobs2']:.0f} s "
         f"({h['speedup_jobs2']:.2f}x), Ray local 2 CPUs {h['seconds_ray2']:.0f} s ({h['speedup_ray2']:.2f}x); "
-        f"accuracies {'identical' if h['same_accuracies'] else 'DIFFER'} across engines | report | – | {_where(res)} |"
+        f"accuracies {'identical' if h['same_accuracies'] else 'DIFFER'} across engines | report | – | {ran_where(res)} |"
     )
     return [row]
 
 
 def distribute_rows() -> list[str]:
     """Rows of benchmarks/distribute.py: ResNet-18 w16 samples/s, default vs mirrored:2."""
-    res = _load("distribute")
+    res = load_result("distribute")
     if not res:
         return ["| distribute | not run | | | |"]
     h = res["headline"]
@@ -287,7 +201,7 @@ def distribute_rows() -> list[str]:
         f"median paired ratio {h['ratio_mirrored2_over_default']:.2f} ({lo:.2f}-{hi:.2f}), per CPU-second "
         f"{h['ratio_per_cpu_second']:.2f} (cores used, median: mirrored "
         f"{statistics.median(h['cpu_use']['mirrored:2']):.2f}, default {statistics.median(h['cpu_use']['default']):.2f}) "
-        f"| report | – | {_where(res)} |"
+        f"| report | – | {ran_where(res)} |"
     )
     return [row]
 
