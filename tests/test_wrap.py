@@ -14,7 +14,7 @@ from model_checks import NAMES, build_small, compile_and_fit, predict, save_and_
 from lth_tf._keras import keras, tf
 from lth_tf.errors import LthError
 from lth_tf.pruning import wrap as W
-from lth_tf.pruning.wrap import PruneLowMagnitude
+from lth_tf.pruning.wrappers import PruneLowMagnitude
 
 # After lth_tf._keras: tfmot must see Keras 2.
 import tensorflow_model_optimization as tfmot  # isort: skip
