@@ -30,7 +30,7 @@ from benchmarks.common import write_result
 
 
 class _Feeds:
-    """A stand-in for train.Feeds holding fixed, cached batches."""
+    """A stand-in for training.feeds.Feeds holding fixed, cached batches."""
 
     def __init__(self, train, val, test, steps, is_graph, examples_per_epoch):
         self.train, self.val, self.test = train, val, test
@@ -62,7 +62,10 @@ def measure(family: str, epochs: int, steps: int, data_dir: str | None) -> dict:
     from lth_tf._keras import keras, tf
     from lth_tf.pruning import masks as M
     from lth_tf.pruning import wrap
-    from lth_tf.train import Feeds, compile_plain, make_optimizer, train_round
+    from lth_tf.train import train_round
+    from lth_tf.training.feeds import Feeds
+    from lth_tf.training.metrics import compile_plain
+    from lth_tf.training.optimizer import make_optimizer
 
     if family == "resnet18_w16":
         exp = C.resolve("cifar10-resnet18-cpu", overrides=[f"train.epochs={epochs}", "train.schedule=constant"])

@@ -76,7 +76,7 @@ class _Images:
 
 
 class _Feeds:
-    """The shape of lth_tf.train.Feeds over fixed batches."""
+    """The shape of lth_tf.training.feeds.Feeds over fixed batches."""
 
     def __init__(self, train, val, steps: int, is_graph: bool):
         self.train, self.val, self.test = train, val, val
@@ -132,7 +132,9 @@ def measure(spec: dict) -> dict:
     from lth_tf._keras import keras, tf
     from lth_tf.pruning import masks as M
     from lth_tf.pruning import wrap
-    from lth_tf.train import Feeds, make_optimizer, train_round
+    from lth_tf.train import train_round
+    from lth_tf.training.feeds import Feeds
+    from lth_tf.training.optimizer import make_optimizer
 
     exp = _experiment(spec)
     t = exp.train

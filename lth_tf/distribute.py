@@ -258,9 +258,9 @@ def check_masks(wrapped, round_: int) -> dict[str, str]:
     """{"mask_digest": d} after proving every replica and worker holds the same masks; {} for default."""
     if not spec().distributed:
         return {}
-    from lth_tf.pruning import wrap
+    from lth_tf.pruning.wrappers import pruned_variables
 
-    slots = wrap._slots(wrapped)
+    slots = pruned_variables(wrapped)
     n = len(getattr(next(iter(slots.values()))[1], "values", [None]))
     per_replica = [
         mask_digest({k: _component(mask, i) for k, (_w, mask) in slots.items()}) for i in range(n)

@@ -6,7 +6,7 @@ engine's own pruning rule, so global/layerwise, layer rates, exclusions and
 one-shot all match what the round will really do), and feeds them to the pure
 rule in `lth_tf.pruning.early_bird`. It writes the distance into the epoch's logs
 as `mask_distance`, so the `epoch_end` event, the history and TensorBoard carry it
-(it must run before `train.EpochEvents`), and sets `stop_training` when the rule
+(it must run before `training.callbacks.EpochEvents`), and sets `stop_training` when the rule
 holds. Keras checks `stop_training` only at epoch ends, so a round always ends
 after whole epochs.
 """

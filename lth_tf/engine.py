@@ -6,7 +6,7 @@
 
 It takes what a round needs and nothing else: a model factory `(seed) ->
 keras.Model` (plain, unwrapped, outputs logits), the data (anything with
-`kind`, `input_shape` and the train/eval dataset methods `train.Feeds` reads:
+`kind`, `input_shape` and the train/eval dataset methods `training.feeds.Feeds` reads:
 `ImageData`, `GraphData` or `lth_tf.user_data.UserData`), the training plan
 (`Plan`: train, prune and distill settings plus the seed), a `RunStore` and an
 event sink. Which model and data set a config names, run-directory claiming,
@@ -42,7 +42,8 @@ from lth_tf.pruning import masks as M
 from lth_tf.pruning import step, wrap
 from lth_tf.pruning.channel_graph import channel_plan
 from lth_tf.pruning.rewind import RewindCallback
-from lth_tf.train import Feeds, train_round
+from lth_tf.train import train_round
+from lth_tf.training.feeds import Feeds
 
 log = logging.getLogger(__name__)
 

@@ -30,7 +30,7 @@ from lth_tf.models.user import ModelSource
 from lth_tf.pruning import wrap
 from lth_tf.pruning.channel_graph import unpruned_channels
 from lth_tf.summary import TICKET_KEYS, build_summary, cost_to_reach, pick_winner
-from lth_tf.train import Stopped
+from lth_tf.training.callbacks import Stopped
 
 __all__ = ["LotterySearch", "RoundResult", "Stopped", "pick_winner"]
 

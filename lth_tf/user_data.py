@@ -36,7 +36,7 @@ class UserData:
     val: Any
     test: Any
     num_classes: int | None = None  # from the array labels; for datasets the caller sets it
-    kind: str = "arrays"  # not "graph": train.Feeds uses the dataset methods below
+    kind: str = "arrays"  # not "graph": training.feeds.Feeds uses the dataset methods below
 
     @property
     def input_shape(self) -> tuple[int, ...]:

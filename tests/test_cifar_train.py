@@ -19,7 +19,7 @@ def test_resnet18_width8_loss_goes_down_on_cifar(capsys):
     from lth_tf import data as datasets
     from lth_tf import models
     from lth_tf._keras import keras
-    from lth_tf.train import compile_plain
+    from lth_tf.training.metrics import compile_plain
 
     data = datasets.load(C.Data(name="cifar10"), DATA_DIR, seed=0)
     model = models.build(C.Model(name="resnet18", width=8), data.input_shape, 10, seed=0)

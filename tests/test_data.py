@@ -61,7 +61,7 @@ def test_data_dir_falls_back_to_env(monkeypatch, tmp_path):
 
 
 def test_stratified_split_is_balanced_disjoint_and_prefix_balanced():
-    from lth_tf.data.base import stratified_split
+    from lth_tf.data.splits import stratified_split
 
     labels = np.repeat(np.arange(10), 100)
     tr, va = stratified_split(labels, 50, seed=3)
@@ -75,7 +75,7 @@ def test_stratified_split_is_balanced_disjoint_and_prefix_balanced():
 
 
 def test_val_size_larger_than_a_class_is_an_lth_error():
-    from lth_tf.data.base import stratified_split
+    from lth_tf.data.splits import stratified_split
 
     with pytest.raises(LthError, match="data.val_size"):
         stratified_split(np.repeat(np.arange(2), 5), 20, seed=0)
@@ -86,7 +86,7 @@ def test_val_size_larger_than_a_class_is_an_lth_error():
 
 def test_augment_batch_is_a_padded_crop_or_its_flip_and_seeded():
     from lth_tf._keras import tf
-    from lth_tf.data.base import PAD, augment_batch
+    from lth_tf.data.images import PAD, augment_batch
 
     rng = np.random.default_rng(0)
     images = rng.integers(1, 256, (16, 8, 8, 3), dtype=np.uint8)  # no zeros: padding shows

@@ -253,7 +253,7 @@ def test_without_data_only_the_float_signature(served):
 
 def test_gcn_dense_signature_matches_the_coo_one(served):
     res, ref = served
-    from lth_tf.data.base import gcn_normalise
+    from lth_tf.data.graph import gcn_normalise
 
     # the raw adjacency fed to serving_dense is the one the loader normalised
     np.testing.assert_allclose(

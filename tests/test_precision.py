@@ -74,7 +74,8 @@ def test_rounds_stay_exact(tmp_path, policy, setting):
 def test_a_model_built_in_another_precision_is_refused(tmp_path, policy):
     from lth_tf import data as datasets
     from lth_tf import models
-    from lth_tf.train import Feeds, train_round
+    from lth_tf.train import train_round
+    from lth_tf.training.feeds import Feeds
 
     exp = C.resolve("smoke", overrides=[*TINY, "train.precision=mixed_bfloat16"])
     data = datasets.load(exp.data, seed=0)

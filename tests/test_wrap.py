@@ -14,7 +14,8 @@ from model_checks import NAMES, build_small, compile_and_fit, predict, save_and_
 from lth_tf._keras import keras, tf
 from lth_tf.errors import LthError
 from lth_tf.pruning import wrap as W
-from lth_tf.pruning.wrap import PruneLowMagnitude
+from lth_tf.pruning.prunable import is_prunable
+from lth_tf.pruning.wrappers import PruneLowMagnitude
 
 # After lth_tf._keras: tfmot must see Keras 2.
 import tensorflow_model_optimization as tfmot  # isort: skip
@@ -44,7 +45,7 @@ def test_wrap_puts_every_kernel_in_a_wrapper_and_keeps_the_function(name):
     wrapped = W.wrap(model)
 
     plain = [layer for layer in wrapped.layers if not isinstance(layer, PruneLowMagnitude)]
-    assert not any(W.is_prunable(layer) for layer in plain)
+    assert not any(is_prunable(layer) for layer in plain)
     assert [w.layer.name for w in W.wrappers(wrapped)] == names
     assert W.prunable_layer_names(wrapped) == names
     for w in W.wrappers(wrapped):

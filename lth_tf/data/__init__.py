@@ -22,7 +22,8 @@ from lth_tf.errors import LthError
 
 if TYPE_CHECKING:
     from lth_tf.config import Data
-    from lth_tf.data.base import GraphData, ImageData
+    from lth_tf.data.graph import GraphData
+    from lth_tf.data.images import ImageData
 
 
 def _cifar10(cfg: Data, data_dir: Path | None, seed: int) -> ImageData:
@@ -94,10 +95,14 @@ def load(cfg: Data, data_dir: str | Path | None = None, seed: int = 0) -> ImageD
 
 def __getattr__(name: str) -> Any:
     # `from lth_tf.data import ImageData` works without importing TF up front.
-    if name in ("ImageData", "GraphData"):
-        from lth_tf.data import base
+    if name == "ImageData":
+        from lth_tf.data.images import ImageData
 
-        return getattr(base, name)
+        return ImageData
+    if name == "GraphData":
+        from lth_tf.data.graph import GraphData
+
+        return GraphData
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -26,7 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from lth_tf.data.base import ImageData, make_image_data
+from lth_tf.data.assemble import make_image_data
+from lth_tf.data.images import ImageData
 from lth_tf.errors import LthError
 
 log = logging.getLogger(__name__)

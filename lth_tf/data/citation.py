@@ -34,7 +34,7 @@ import scipy.sparse as sp
 # _keras first: Spektral imports TensorFlow itself, and Keras 2 must be arranged before.
 from lth_tf._keras import tf  # noqa: F401
 from lth_tf.data import planetoid
-from lth_tf.data.base import GraphData, gcn_normalise, row_normalise
+from lth_tf.data.graph import GraphData, gcn_normalise, row_normalise
 from lth_tf.errors import LthError
 
 # isort: split

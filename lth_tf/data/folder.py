@@ -49,7 +49,7 @@ from lth_tf.errors import LthError
 
 if TYPE_CHECKING:
     from lth_tf.config import Data
-    from lth_tf.data.base import ImageData
+    from lth_tf.data.images import ImageData
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ def load(cfg: Data, seed: int = 0) -> ImageData:
         )
     if val_size != cfg.val_size:
         log.info("data.val_size %d capped to %d for %s", cfg.val_size, val_size, root)
-    from lth_tf.data.base import make_image_data  # imports TF: only once the folder is read
+    from lth_tf.data.assemble import make_image_data  # imports TF: only once the folder is read
 
     return make_image_data(
         x[train],

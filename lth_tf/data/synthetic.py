@@ -22,7 +22,9 @@ import dataclasses
 import numpy as np
 import scipy.sparse as sp
 
-from lth_tf.data.base import GraphData, ImageData, gcn_normalise, make_image_data, row_normalise
+from lth_tf.data.assemble import make_image_data
+from lth_tf.data.graph import GraphData, gcn_normalise, row_normalise
+from lth_tf.data.images import ImageData
 
 # -- images ---------------------------------------------------------------------------------
 

@@ -238,7 +238,7 @@ def _graph(model, data: Any):
 
 
 def gcn_normalise(a):
-    """D^-1/2 (A+I) D^-1/2 of a dense (N, N) tensor, as lth_tf.data.base.gcn_normalise."""
+    """D^-1/2 (A+I) D^-1/2 of a dense (N, N) tensor, as lth_tf.data.graph.gcn_normalise."""
     a = tf.linalg.set_diag(a, tf.zeros_like(tf.linalg.diag_part(a)))
     a = a + tf.eye(tf.shape(a)[0], dtype=a.dtype)
     d = tf.math.rsqrt(tf.reduce_sum(a, axis=1))
@@ -246,7 +246,7 @@ def gcn_normalise(a):
 
 
 def row_normalise(x):
-    """Each row divided by its sum; rows summing to 0 stay 0 (lth_tf.data.base.row_normalise)."""
+    """Each row divided by its sum; rows summing to 0 stay 0 (lth_tf.data.graph.row_normalise)."""
     s = tf.reduce_sum(x, axis=1, keepdims=True)
     return tf.math.divide_no_nan(x, s)
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from lth_tf._keras import keras
 from lth_tf.errors import LthError
-from lth_tf.pruning.wrap import PruneLowMagnitude
+from lth_tf.pruning.wrappers import PruneLowMagnitude
 
 
 def one_line(e: BaseException, limit: int = 200) -> str:

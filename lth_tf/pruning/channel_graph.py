@@ -25,7 +25,7 @@ from typing import Any
 
 from lth_tf._keras import keras
 from lth_tf.pruning.channels import ChannelPlan, Consumer, Producer
-from lth_tf.pruning.wrap import PruneLowMagnitude
+from lth_tf.pruning.wrappers import PruneLowMagnitude, prunable_layer_names
 
 L = keras.layers
 
@@ -70,16 +70,12 @@ def channel_plan(model: keras.Model) -> ChannelPlan:
 
 def unpruned_channels(model: keras.Model, exclude: tuple[str, ...] = ()) -> list[dict]:
     """[{name, class, reason}] of the pruned layers of a plain model whose channels stay whole."""
-    from lth_tf.pruning.wrap import prunable_layer_names
-
     names = [n for n in prunable_layer_names(model) if n not in exclude]
     return channel_plan(model).unpruned(names, exclude)
 
 
 def prunable_channels(model: keras.Model, exclude: tuple[str, ...] = ()) -> list[str]:
     """Layers of a plain model whose output channels `prune.structure = channels` prunes."""
-    from lth_tf.pruning.wrap import prunable_layer_names
-
     names = [n for n in prunable_layer_names(model) if n not in exclude]
     return channel_plan(model).prunable(names, exclude)
 

@@ -69,7 +69,7 @@ def unpruned_layers(model: keras.Model, exclude: tuple[str, ...] = ()) -> list[t
     and prunable layers named in `exclude`. Works on a plain or a wrapped model
     (a wrapped layer is pruned, an unwrapped one in a wrapped model is not).
     """
-    from lth_tf.pruning.wrap import PruneLowMagnitude  # wrap imports this module
+    from lth_tf.pruning.wrappers import PruneLowMagnitude  # wrappers imports this module
 
     wrapped = any(isinstance(layer, PruneLowMagnitude) for layer in model.layers)
     found = []
