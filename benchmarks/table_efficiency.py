@@ -71,9 +71,13 @@ def structured_rows() -> list[str]:
             for structure, r in p["structures"].items():
                 m = r["max_matching"]
                 extra = f", {pct(m['channels_removed'])} of channels" if structure == "channels" else ""
-                cells.append(f"{structure}: {pct(m['sparsity'])} of weights{extra}, "
-                             f"{pct(m['flops_removed'])} of inference FLOPs")
-            seeds = len(next(iter(p["structures"].values()))["seeds"])
-            rows.append(f"| structured ({preset}, {seeds} seeds, {p['rounds']} rounds of {pct(p['rate'], 0)}) "
+                # Matching up to the last round planned means the limit lies beyond the plan: say so.
+                at_end = r["rounds"] and m["sparsity"] > 0 and m["sparsity"] >= max(q["sparsity"] for q in r["rounds"])
+                cells.append(f"{structure}: {'≥ ' if at_end else ''}{pct(m['sparsity'])} of weights{extra}, "
+                             f"{pct(m['flops_removed'])} of inference FLOPs"
+                             + (" (the last round planned; the limit was not reached)" if at_end else ""))
+            n = len(next(iter(p["structures"].values()))["seeds"])
+            seeds = f"{n} seed{'s' if n != 1 else ''}"
+            rows.append(f"| structured ({preset}, {seeds}, {p['rounds']} rounds of {pct(p['rate'], 0)}) "
                         f"| removed while within 1 point of dense: {'; '.join(cells)} | report | – | {ran_where(res)} |")
     return rows or ["| structured | not run | | | |"]
