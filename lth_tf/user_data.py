@@ -23,9 +23,8 @@ from typing import Any
 import numpy as np
 
 from lth_tf._keras import tf
+from lth_tf.data.splits import SPLITS
 from lth_tf.errors import LthError
-
-SPLITS = ("train", "val", "test")
 
 
 @dataclass(eq=False)

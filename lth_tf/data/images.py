@@ -23,9 +23,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from lth_tf._keras import tf
+from lth_tf.data.splits import SPLITS
 from lth_tf.errors import LthError
 
-SPLITS = ("train", "val", "test")
 PAD = 4  # pixels of zero padding before the random crop (the standard CIFAR recipe)
 
 

@@ -1,10 +1,14 @@
-"""The seeded, class-balanced train/validation split of a labelled training set (numpy only)."""
+"""The names of the data splits, and the seeded, class-balanced train/validation split
+of a labelled training set (numpy only)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from lth_tf.errors import LthError
+
+# The three data splits every data source provides, in this order.
+SPLITS = ("train", "val", "test")
 
 
 def stratified_split(labels: np.ndarray, val_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
