@@ -117,7 +117,7 @@ def test_events_report_and_tui_read_a_run_whose_round_0_was_copied(runs, capsys)
     (r0,) = [e for e in events if e["event"] == "round_finished" and e["round"] == 0]
     assert r0["reused_from"]["run_dir"] == str(runs["source"].resolve())
     assert cli.main(["report", str(reused)]) == 0
-    assert rundir.report_path(reused).exists()
+    assert f"copied from {runs['source'].resolve()}" in rundir.report_path(reused).read_text()
     screen = asyncio.run(replay(reused))
     assert screen.state.rounds[0].history == {}
 
