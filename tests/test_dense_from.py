@@ -25,6 +25,7 @@ from lth_tf import cli, cost, dense_from, rundir, store
 from lth_tf import config as C
 from lth_tf.errors import LthError
 from lth_tf.lottery import LotterySearch
+from lth_tf.sweep import runner
 
 ROUNDS, EPOCHS = 2, 1
 ARGS = smoke_args(ROUNDS, EPOCHS, "prune.controls=")
@@ -162,6 +163,9 @@ def test_sweep_checks_every_cell_against_the_source_first(runs, capsys, tmp_path
     err = capsys.readouterr().err
     assert code == 2 and "train.epochs" in err and err.count("\n") == 1
     assert not out.exists()
+    entry = {"overrides": ["prune.rate=0.3"]}
+    command = runner.cell_command({"preset": "smoke"}, entry, out, False, str(runs["source"]))
+    assert command[command.index("--dense-from") + 1] == str(runs["source"].resolve())
 
 
 def test_every_free_key_is_a_setting_and_rewinds_without_a_snapshot_may_differ(runs):
