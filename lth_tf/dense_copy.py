@@ -11,7 +11,8 @@ What depends on this run's own settings rather than on training is recomputed
 from the copied weights (the ticket size as served, channel_sparsity with
 prune.structure = channels, the mask digest under a strategy), and the metrics
 record `reused_from` {run_dir, config_hash}; the round_finished event carries it.
-No epoch_end events are emitted for a copied round.
+Only round_finished is emitted for a copied round: no round_started or epoch_end,
+since nothing trains (the console would say "training N epochs").
 """
 
 from __future__ import annotations
@@ -32,9 +33,8 @@ RECOMPUTED = ("inference", "channel_sparsity", "mask_digest", "reused_from")
 
 
 def copy_round0(engine: RoundEngine, source: DenseSource) -> RoundResult:
-    """Store `source`'s round 0 as `engine`'s round 0 and report it as trained rounds are."""
+    """Store `source`'s round 0 as `engine`'s round 0 and emit its round_finished."""
     plan = engine.plan
-    engine.sink(E.RoundStarted(round=0, target_sparsity=0.0, epochs=plan.train.epochs).to_dict())
     src = S.RunStore(source.run_dir)  # read-only use: load_round / load_rewind
     weights, masks, src_metrics = src.load_round(0)
     wrapped = engine.fresh_model(plan.seed)

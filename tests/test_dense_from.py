@@ -115,6 +115,8 @@ def test_events_report_and_tui_read_a_run_whose_round_0_was_copied(runs, capsys)
     events = list(rundir.read_events(reused))
     epochs = {e["round"] for e in events if e["event"] == "epoch_end"}
     assert epochs == set(range(1, ROUNDS + 1))  # round 0 was not trained here
+    started = [e["round"] for e in events if e["event"] == "round_started"]
+    assert started == list(range(1, ROUNDS + 1))
     (r0,) = [e for e in events if e["event"] == "round_finished" and e["round"] == 0]
     assert r0["reused_from"]["run_dir"] == str(runs["source"].resolve())
     assert cli.main(["report", str(reused)]) == 0
