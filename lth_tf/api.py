@@ -29,8 +29,9 @@ from typing import Any, TypedDict, Unpack
 import numpy as np
 
 from lth_tf import config as C
-from lth_tf import models, preflight, sources
+from lth_tf import dense_from, models, preflight, rundir, sources
 from lth_tf._keras import keras
+from lth_tf.dense_from import DenseSource
 from lth_tf.engine import RoundResult
 from lth_tf.errors import LthError
 from lth_tf.lottery import LotterySearch
@@ -80,6 +81,7 @@ class TicketSearch:
         directory: str | Path = "checkpoints",
         name: str | None = None,
         settings: dict[str, Any] | None = None,
+        dense_from: str | Path | None = None,
         **short: Any,
     ):
         """Args:
@@ -87,6 +89,9 @@ class TicketSearch:
         directory: where run directories go (like `lth-tf run --out`).
         name: label of the run directory (default: the model's name).
         settings: dotted config keys, e.g. {"distill.enabled": True}.
+        dense_from: the run directory of another TicketSearch on the same model and
+            data whose round 0 (the dense network) this one copies instead of training
+            (`lth-tf run --dense-from`); only prune/distill settings of later rounds may differ.
         **short: rounds, rate, scope, rewind, controls, one_shot, epochs, batch_size,
             optimizer, learning_rate, distill, seed.
         """
@@ -105,6 +110,7 @@ class TicketSearch:
         self.exp = C.validate(exp)  # bad settings fail here, before any data or model is touched
         self.directory = Path(directory)
         self.name = name
+        self.dense_from = dense_from
         self.search: LotterySearch | None = None
 
     # -- running -------------------------------------------------------------------------
@@ -155,12 +161,9 @@ class TicketSearch:
         preflight.check_layers(self.exp, preflight.prunable_layer_sizes(user_model))
         if self.exp.prune.structure == "channels":
             preflight.check_channels(self.exp, user_model)
-        digest = hashlib.sha256()
-        digest.update(self.exp.canonical().encode())
-        digest.update(_model_digest(user_model).encode())
-        digest.update((data.digest() if hasattr(data, "digest") else getattr(data, "name", "")).encode())
         label = C.safe_label(self.name or user_model.name)
-        run_dir = self.directory / f"{label}-{digest.hexdigest()[:10]}"
+        run_dir = self.directory / f"{label}-{_run_digest(self.exp, user_model, data)}"
+        dense = self._dense_source(run_dir, user_model, data)  # refused before anything is written
         run_dir.mkdir(parents=True, exist_ok=True)
         model_path = run_dir / MODEL_FILE
         if not model_path.exists():
@@ -177,8 +180,33 @@ class TicketSearch:
             data=data,
             model_source=self._source,
             reinit_source=self._reinit_source,
+            dense_from=dense,
             **hooks,
         )
+
+    def _dense_source(self, run_dir: Path, user_model: keras.Model, data: Any) -> DenseSource | None:
+        """The checked `dense_from` run, None without one or once this run has its round 0.
+
+        Its config names its own model file and data "python", so those names are put
+        back before comparing; that it was made from this model and data is the digest
+        its directory name carries (`_run_digest` over its settings).
+        """
+        if self.dense_from is None or 0 in rundir.completed_rounds(run_dir):
+            return None
+
+        def seen_as(src: C.Experiment) -> C.Experiment:
+            if src.data.name != sources.PYTHON:
+                raise LthError(f"dense_from: {self.dense_from} is not a TicketSearch run; give one made from Python")
+            model = replace(src.model, name=self.exp.model.name, reinit=self.exp.model.reinit)
+            return replace(src, model=model, data=replace(src.data, name=self.exp.data.name), preset=self.exp.preset)
+
+        source = dense_from.check(self.exp, self.dense_from, seen_as, flag="dense_from")
+        if not source.run_dir.name.endswith("-" + _run_digest(seen_as(rundir.read_experiment(source.run_dir)), user_model, data)):
+            raise LthError(
+                f"dense_from: {source.run_dir} was made from another model or data (or renamed); "
+                "give the run of a TicketSearch on this model and data"
+            )
+        return source
 
     def _model_classes(self, data: Any) -> int:
         """The class count for data without array labels: the model's output width."""
@@ -247,6 +275,15 @@ def _compiled_settings(model: keras.Model) -> C.Experiment:
 def _f32(value: numbers.Real) -> float:
     """A float32 hyperparameter as the decimal the user typed (0.05, not 0.0500000007)."""
     return float(str(np.float32(value)))
+
+
+def _run_digest(exp: C.Experiment, user_model: keras.Model, data: Any) -> str:
+    """What names a Python-API run: its settings, the model (architecture, theta0) and the data."""
+    digest = hashlib.sha256()
+    digest.update(exp.canonical().encode())
+    digest.update(_model_digest(user_model).encode())
+    digest.update((data.digest() if hasattr(data, "digest") else getattr(data, "name", "")).encode())
+    return digest.hexdigest()[:10]
 
 
 def _model_digest(model: keras.Model) -> str:

@@ -30,6 +30,8 @@ def round_line(e: Event) -> str:
         f"val {100 * (e.get('val_acc') or 0):5.2f}%  test {100 * (e.get('test_acc') or 0):5.2f}%  "
         f"{e.get('seconds') or 0:6.1f}s"
     )
+    if e.get("reused_from"):  # round 0 copied from another run (--dense-from), not trained
+        text += f"  copied (--dense-from {e['reused_from'].get('run_dir')})"
     d = e.get("distill")
     if d:
         text += (

@@ -23,6 +23,8 @@ from lth_tf import config as C
 from lth_tf import data as datasets
 from lth_tf import distribute, models, rundir, runtime, sources, store, worker_sync
 from lth_tf import events as E
+from lth_tf.dense_copy import copy_round0
+from lth_tf.dense_from import DenseSource
 from lth_tf.engine import Plan, RoundEngine, RoundResult
 from lth_tf.errors import LthError
 from lth_tf.events import FanOut, JsonlSink
@@ -52,12 +54,15 @@ class LotterySearch:
         data: Any = None,
         model_source: ModelSource | None = None,
         reinit_source: ModelSource | None = None,
+        dense_from: DenseSource | None = None,
     ):
         """`data`: already loaded data (the CLI loads it before claiming the run
         directory, the Python API passes the user's). `model_source` (and the
         random-reinit control's `reinit_source`): `(input_shape, num_classes, seed)
         -> Built`, used instead of the model `exp.model` names (the Python API's
-        in-memory model). `callbacks_factory`: see `RoundEngine`.
+        in-memory model). `callbacks_factory`: see `RoundEngine`. `dense_from`: a
+        run whose round 0 is copied instead of trained when this run has none yet
+        (`dense_from.check` made it; ignored once round 0 is stored).
         """
         self.exp = C.validate(exp)
         # Non-chief workers of a multi_worker run write their copy to scratch.
@@ -74,6 +79,7 @@ class LotterySearch:
             # A file: model's theta0 is fixed; its control needs fresh weights.
             reinit_source = models.source(replace(exp.model, reinit=True))
         self.reinit_source = reinit_source or self.model_source
+        self.dense_from = dense_from
         self.engine = RoundEngine(
             lambda seed: self._build(self.model_source, seed),
             lambda: self.data,
@@ -134,7 +140,10 @@ class LotterySearch:
             start = done[-1] + 1 if done else 0
             for r in range(start, self.planned_rounds + 1):
                 try:
-                    result = self.engine.run_round(r)
+                    if r == 0 and self.dense_from is not None:
+                        result = copy_round0(self.engine, self.dense_from)
+                    else:
+                        result = self.engine.run_round(r)
                 except Stopped:
                     raise  # cooperative stop: not a failure, the run stays resumable
                 except Exception as e:

@@ -189,7 +189,7 @@ def write_report(run_dir: str | Path, plots: bool = True) -> str:
             head.append(cost)
     elif summary.get("status") == "finished":
         head.append("winning ticket: none (no pruned round matched dense validation accuracy)")
-    head += model_lines(run_dir)
+    head += model_lines(run_dir) + dense_source_lines(run_dir)
     notes = [""]
     if any(r.get("stopped_at") for r in summary.get("rounds", [])):
         notes.append("epochs marked * : an early-bird round stopped once its next mask was stable")
@@ -204,6 +204,18 @@ def write_report(run_dir: str | Path, plots: bool = True) -> str:
         text += f"\n![test accuracy against sparsity]({rundir.PLOT_FILE})\n"
     atomic.write_text_atomic(rundir.report_path(run_dir), text)
     return text
+
+
+def dense_source_lines(run_dir: Path) -> list[str]:
+    """A line when round 0 was copied from another run (--dense-from) instead of trained here."""
+    if 0 not in rundir.completed_rounds(run_dir):
+        return []
+    source = rundir.round_metrics(run_dir, 0).get("reused_from")
+    if not isinstance(source, dict):
+        return []
+    line = (f"dense round 0: copied from {source.get('run_dir')} (--dense-from), not trained "
+            "here; its cost still counts in the cumulative cost")
+    return [line]
 
 
 def model_lines(run_dir: Path) -> list[str]:

@@ -6,9 +6,10 @@ import argparse
 from pathlib import Path
 
 from lth_tf import config as C
-from lth_tf import distribute, onednn, rundir, store
+from lth_tf import dense_from, distribute, onednn, rundir, store
 from lth_tf.commands.checks import _check_data_dir
 from lth_tf.commands.tf_startup import _import_tf_quietly
+from lth_tf.dense_from import DenseSource
 from lth_tf.errors import LthError
 from lth_tf.schedule import RewindMode
 
@@ -20,6 +21,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--quiet", action="store_true", help="plain log lines instead of progress bars"
     )
     run.add_argument("--no-export", action="store_true", help="do not export the winning ticket")
+    run.add_argument(
+        "--dense-from",
+        default=None,
+        metavar="RUN_DIR",
+        help="take round 0 (the dense network, its rewind point and cost) from this finished "
+        "round 0 of another run instead of training it; every setting round 0 depends on must "
+        "be equal (prune.* and distill.* of later rounds may differ); the source is only read",
+    )
 
 
 def add_experiment_args(p: argparse.ArgumentParser) -> None:
@@ -55,6 +64,7 @@ def cmd_run(args) -> int:
     run_store = store.RunStore(run_dir)
     run_store.check_unlocked()  # another process runs it: say so before loading anything
     run_store.check_resume_point(exp.planned_rounds, RewindMode.parse(exp.prune.rewind).uses_snapshot)
+    dense = _dense_source(exp, run_store, args.dense_from)
 
     onednn.choose(graph=exp.is_graph)  # before TF loads: TF reads it once
     _import_tf_quietly()
@@ -69,7 +79,7 @@ def cmd_run(args) -> int:
     data = datasets.load(exp.data, data_dir, seed=exp.seed)
     preflight.check_model(exp, data)
     with run_store.lock(), console_sink(quiet=args.quiet) as sink:
-        search = LotterySearch(exp, out=out, data_dir=data_dir, sink=sink, data=data)
+        search = LotterySearch(exp, out=out, data_dir=data_dir, sink=sink, data=data, dense_from=dense)
         for _ in search.rounds():
             pass
         search.finish(export=not args.no_export)
@@ -84,6 +94,17 @@ def _check_out(out: Path, run_dir: Path, exp: C.Experiment) -> None:
         if p.exists() and not p.is_dir():
             raise LthError(f"--out: {p} exists and is not a folder; give another --out")
     rundir.check_holds(run_dir, exp.hash())
+
+
+def _dense_source(exp: C.Experiment, run_store: store.RunStore, path: str | None) -> DenseSource | None:
+    """The checked --dense-from source; None without one or when round 0 is already stored.
+
+    A resumed run keeps the round 0 it has, so the flag is then a no-op (not checked:
+    the source may be gone by now).
+    """
+    if path is None or 0 in run_store.completed_rounds():
+        return None
+    return dense_from.check(exp, path)
 
 
 def _write_report(run_dir: Path) -> None:

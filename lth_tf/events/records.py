@@ -140,6 +140,8 @@ class RoundFinished(Record):
     inference: dict[str, float] | None = field(default=None, metadata=OMIT_NONE)
     # train.strategy other than default: digest of the masks this worker holds (lth_tf/distribute.py)
     mask_digest: str | None = field(default=None, metadata=OMIT_NONE)
+    # round 0 taken from another run (--dense-from, lth_tf/dense_copy.py): {run_dir, config_hash}
+    reused_from: dict[str, str] | None = field(default=None, metadata=OMIT_NONE)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from lth_tf import config as C
+from lth_tf import dense_from
 from lth_tf.errors import LthError
 from lth_tf.sweep import grid as G
 from lth_tf.sweep import index as I
@@ -41,6 +42,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cpus-per-cell", type=float, default=1.0, help="Ray CPUs reserved per cell")
     p.add_argument("--export", action="store_true", help="export each cell's ticket (default: no)")
     p.add_argument("--data-dir", default=None, help="offline data folder (else $LTH_DATA_DIR)")
+    p.add_argument("--dense-from", default=None, metavar="RUN_DIR",
+                   help="every cell takes round 0 from this run (as `lth-tf run --dense-from`); "
+                        "each cell is checked against it first")
 
 
 def plan(args: argparse.Namespace) -> tuple[dict, list, list[int], list[I.PlannedCell]]:
@@ -64,6 +68,11 @@ def plan(args: argparse.Namespace) -> tuple[dict, list, list[int], list[I.Planne
         if exp.train.strategy == "multi_worker":  # every cell would join the same TF_CONFIG cluster
             raise LthError("a sweep runs each cell as one process, and train.strategy=multi_worker needs one "
                            "process per machine; run it with lth-tf run on each machine (README, 'One search on several devices or machines')")
+        if args.dense_from:  # a cell whose round 0 differs from the source's is refused now
+            try:
+                dense_from.check(exp, args.dense_from)
+            except LthError as e:
+                raise LthError(f"cell {cell.label} seed {cell.seed}: {e}") from None
         planned.append(I.PlannedCell(cell, exp.run_name(), overrides))
     names = [p.run_name for p in planned]
     if len(set(names)) != len(names):
@@ -85,7 +94,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         if state in (I.DONE, I.RUNNING):
             skipped.append((entry["name"], state))
             continue
-        command = runner.cell_command(index["base"], entry, sweep_dir, args.export)
+        command = runner.cell_command(index["base"], entry, sweep_dir, args.export, args.dense_from)
         todo.append(runner.CellJob(entry["name"], command))
     n = len(index["cells"])
     _say(f"sweep {sweep_dir}: {n} cells, {len(todo)} to run"

@@ -41,8 +41,12 @@ class CellResult:
     error: str  # the last line of stderr when exit_code != 0
 
 
-def cell_command(base: dict[str, Any], entry: dict[str, Any], sweep_dir: Path, export: bool) -> tuple[str, ...]:
-    """The `lth-tf run` command line of one cell (absolute paths: Ray workers have another cwd)."""
+def cell_command(base: dict[str, Any], entry: dict[str, Any], sweep_dir: Path, export: bool,
+                 dense_from: str | None = None) -> tuple[str, ...]:
+    """The `lth-tf run` command line of one cell (absolute paths: Ray workers have another cwd).
+
+    `dense_from`: the sweep's --dense-from run, passed on to every cell.
+    """
     cmd = [sys.executable, "-m", "lth_tf.cli", "run", "--quiet",
            "--out", str(sweep_index.runs_dir(sweep_dir).resolve())]
     if base.get("preset"):
@@ -53,6 +57,8 @@ def cell_command(base: dict[str, Any], entry: dict[str, Any], sweep_dir: Path, e
         cmd += ["--data-dir", str(Path(base["data_dir"]).resolve())]
     for item in entry["overrides"]:
         cmd += ["--set", item]
+    if dense_from:
+        cmd += ["--dense-from", str(Path(dense_from).resolve())]
     if not export:
         cmd.append("--no-export")
     return tuple(cmd)
