@@ -60,9 +60,8 @@ class LotterySearch:
         directory, the Python API passes the user's). `model_source` (and the
         random-reinit control's `reinit_source`): `(input_shape, num_classes, seed)
         -> Built`, used instead of the model `exp.model` names (the Python API's
-        in-memory model). `callbacks_factory`: see `RoundEngine`. `dense_from`: a
-        run whose round 0 is copied instead of trained when this run has none yet
-        (`dense_from.check` made it; ignored once round 0 is stored).
+        in-memory model). `callbacks_factory`: see `RoundEngine`. `dense_from`
+        (from `dense_from.check`): a run whose round 0 is copied while this has none.
         """
         self.exp = C.validate(exp)
         # Non-chief workers of a multi_worker run write their copy to scratch.
