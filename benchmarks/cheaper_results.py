@@ -23,6 +23,8 @@ def ticket_of(summary: dict[str, Any]) -> dict[str, Any]:
         "train_flops": cost["train_flops"],
         "seconds": cost["seconds"],
         "round_epochs": [r["cost"]["epochs"] for r in summary["rounds"]],
+        # {run_dir, config_hash} when round 0 was copied (its cost still counts above)
+        "dense_from": summary.get("dense_from"),
     }
 
 

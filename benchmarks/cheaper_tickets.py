@@ -33,6 +33,11 @@ instead of training them again; it refuses a file whose rounds, rate or seeds
 differ. Runs are deterministic in their config and seed (the tuning seed's
 tickets repeat to the last digit), so only the seconds differ; the result
 records which methods were reused and from which commit.
+
+A method's run started beforehand with `lth-tf run ... --dense-from PLAIN_RUN`
+(same settings, so the same run directory) is resumed as it is: its ticket then
+records `dense_from`, the run whose round 0 it copied instead of training it
+(round 0 is the same for every method; its cost still counts in the ticket's).
 """
 
 from __future__ import annotations
@@ -91,13 +96,17 @@ def method_sets(method: str, eb_distance: float, window: int, k: int = 0, final:
 def run_one(preset: str, overrides: list[str], seed: int, out: str, data_dir: str | None) -> dict[str, Any]:
     """One lottery run in this (child) process; resumes if checkpoints exist."""
     from lth_tf import config as C
+    from lth_tf import rundir
     from lth_tf.lottery import LotterySearch
 
     exp = C.resolve(preset, overrides=[*overrides, "prune.controls=", f"seed={seed}"])
     search = LotterySearch(exp, out=out, data_dir=data_dir)
     for _ in search.rounds():
         pass
-    return search.finish(export=False)
+    summary = search.finish(export=False)
+    # Round 0 copied from another run (lth-tf run --dense-from) rather than trained here.
+    summary["dense_from"] = rundir.round_metrics(search.run_dir, 0).get("reused_from")
+    return summary
 
 
 def choose_cheapest(preset: str, base: list[str], settings: dict[Any, list[str]], out: str,
