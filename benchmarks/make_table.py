@@ -152,6 +152,8 @@ def cheaper_tickets_rows() -> list[str]:
     for preset, h in res["headline"].items():
         seeds = f"{h['seeds']} seed{'s' if h['seeds'] > 1 else ''}"
         reused = res.get("presets", {}).get(preset, {}).get("reused")
+        # Presets may come from different runs of the script: each row names its own.
+        where = ran_where({**res, **h.get("measured", {})})
         for method, x in h["methods"].items():
             if method == "early_bird":
                 label = f"early-bird IMP (eb_distance {h['eb_distance']})"
@@ -168,7 +170,7 @@ def cheaper_tickets_rows() -> list[str]:
                 f"{x['ratio_examples']:.1f}x fewer examples, {x['ratio_flops']:.1f}x fewer FLOPs"
                 f"{time} than plain IMP; test {pct(x['test_mean'])} vs "
                 f"{pct(h['plain_test_mean'])} ({x['delta_points']:+.2f} ± {x['delta_points_std']:.2f} points) "
-                f"| ≥ 3x less compute, within 0.5 points | {'yes' if x['met'] else 'no'} | {ran_where(res)} |"
+                f"| ≥ 3x less compute, within 0.5 points | {'yes' if x['met'] else 'no'} | {where} |"
             )
     return rows
 
