@@ -95,9 +95,9 @@ def method_sets(method: str, eb_distance: float, window: int, k: int = 0, final:
 
 def run_one(preset: str, overrides: list[str], seed: int, out: str, data_dir: str | None) -> dict[str, Any]:
     """One lottery run in this (child) process; resumes if checkpoints exist."""
-    from lth_tf import config as C
-    from lth_tf import rundir
-    from lth_tf.lottery import LotterySearch
+    from lth_tf.core import config as C
+    from lth_tf.search.lottery import LotterySearch
+    from lth_tf.storage import rundir
 
     exp = C.resolve(preset, overrides=[*overrides, "prune.controls=", f"seed={seed}"])
     search = LotterySearch(exp, out=out, data_dir=data_dir)
@@ -134,8 +134,8 @@ def choose_cheapest(preset: str, base: list[str], settings: dict[Any, list[str]]
 def bench_preset(preset: str, quick: bool, seeds: int | None, workers: int, data_dir: str | None,
                  tune: bool, also_eb: list[float], reuse: list[str] = (),
                  reuse_from: str | None = None, only: list[str] = ()) -> dict[str, Any]:
-    from lth_tf import config as C
-    from lth_tf.schedule import final_sparsity, round_rates
+    from lth_tf.core import config as C
+    from lth_tf.core.schedule import final_sparsity, round_rates
 
     spec = PRESETS[preset]
     rate = C.resolve(preset).prune.rate

@@ -24,8 +24,8 @@ from benchmarks.common import RUNS, mean_std, write_result
 
 
 def run_seed(seed: int, overrides: list[str], data_dir: str | None, out: Path) -> dict:
-    from lth_tf import config as C
-    from lth_tf.lottery import LotterySearch
+    from lth_tf.core import config as C
+    from lth_tf.search.lottery import LotterySearch
 
     exp = C.resolve("cifar10-resnet18-cpu", overrides=[*overrides, f"seed={seed}"])
     search = LotterySearch(exp, out=out, data_dir=data_dir)

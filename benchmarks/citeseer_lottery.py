@@ -30,8 +30,8 @@ SETTINGS = {
 
 
 def run_one(overrides: list[str], seed: int, out: str, data_dir: str | None) -> dict:
-    from lth_tf import config as C
-    from lth_tf.lottery import LotterySearch
+    from lth_tf.core import config as C
+    from lth_tf.search.lottery import LotterySearch
 
     exp = C.resolve("cora-gcn", overrides=["data.name=citeseer", *overrides, f"seed={seed}"])
     search = LotterySearch(exp, out=out, data_dir=data_dir)

@@ -25,9 +25,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import RUNS, mean_std, run_parallel, write_result
-from lth_tf.compare import aggregate as A
-from lth_tf.compare import command as compare
-from lth_tf.compare.aggregate import controls_table, max_matching_sparsity
+from lth_tf.frontends.compare import aggregate as A
+from lth_tf.frontends.compare import command as compare
+from lth_tf.frontends.compare.aggregate import controls_table, max_matching_sparsity
 
 # name -> (--set overrides, description). rewind_init is the classic ticket.
 CONFIGS: dict[str, tuple[list[str], str]] = {
@@ -51,8 +51,8 @@ KD_GRID = [(0.5, 2.0), (0.7, 2.0), (0.9, 2.0), (0.7, 4.0)]  # (alpha, temperatur
 
 def run_one(overrides: list[str], seed: int, out: str, data_dir: str | None) -> dict[str, Any]:
     """One lottery run in this (child) process; resumes if checkpoints exist."""
-    from lth_tf import config as C
-    from lth_tf.lottery import LotterySearch
+    from lth_tf.core import config as C
+    from lth_tf.search.lottery import LotterySearch
 
     exp = C.resolve("cora-gcn", overrides=[*overrides, f"seed={seed}"])
     search = LotterySearch(exp, out=out, data_dir=data_dir)
@@ -64,7 +64,7 @@ def run_one(overrides: list[str], seed: int, out: str, data_dir: str | None) -> 
 def sweep_config(name: str, sets: list[str], seeds: int, out: Path, workers: int,
                  data_dir: str | None) -> list[dict[str, Any]]:
     """One configuration on every seed, as an `lth-tf sweep` (resumes; finished seeds skip)."""
-    cmd = [sys.executable, "-m", "lth_tf.cli", "sweep", "--preset", "cora-gcn", "--seeds", f"0-{seeds - 1}",
+    cmd = [sys.executable, "-m", "lth_tf.frontends.cli.main", "sweep", "--preset", "cora-gcn", "--seeds", f"0-{seeds - 1}",
            "--out", str(out / name), "--jobs", str(workers)]
     for item in sets:
         cmd += ["--set", item]

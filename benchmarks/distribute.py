@@ -6,7 +6,7 @@ A strategy is fixed per process (logical devices are set before TensorFlow
 initialises them), so every measurement is a fresh process running
 `python benchmarks/distribute.py --worker JSON`: the wrapped ResNet-18 w16 with a
 50% global mask, built and trained as a lottery round is (the engine's session
-scope, `lth_tf.train.train_round` with all its callbacks), on fixed synthetic
+scope, `lth_tf.keras_side.training.train.train_round` with all its callbacks), on fixed synthetic
 CIFAR-shaped batches of the config's global batch (128). Samples/second counts
 the training part of each epoch after the first (tracing). Reps are paired and
 interleaved (default, mirrored, default, mirrored, ...) so load from other
@@ -36,17 +36,18 @@ STRATEGIES = ("default", "mirrored:2")
 
 def measure(spec: dict) -> dict:
     """One process: samples/second of the timed epochs under spec["strategy"]."""
-    from lth_tf import onednn
+    from lth_tf.platform import onednn
 
     onednn.choose(graph=False)
     import dataclasses
 
     from benchmarks.speed_worker import _experiment, _Feeds, _Images, _timer
-    from lth_tf import distribute, models, runtime
-    from lth_tf._keras import keras
-    from lth_tf.pruning import masks as M
-    from lth_tf.pruning import wrap
-    from lth_tf.train import train_round
+    from lth_tf.core import masks as M
+    from lth_tf.keras_side import models
+    from lth_tf.keras_side.pruning import wrap
+    from lth_tf.keras_side.training.train import train_round
+    from lth_tf.platform import distribute, runtime
+    from lth_tf.platform.backend import keras
 
     exp = _experiment({"family": "resnet18_w16", "epochs": spec["epochs"], "precision": "float32",
                        "jit_compile": False})

@@ -75,7 +75,7 @@ def _random_masks(wrapped, kernels: dict[str, np.ndarray], sparsity: float, seed
     """Random masks of `sparsity` over the unpruned `kernels` (wrap.get_kernels before any
     mask; masks do not compound); (stripped model, pruned variables)."""
     from lth_tf.export import sparse
-    from lth_tf.pruning import wrap
+    from lth_tf.keras_side.pruning import wrap
 
     rng = np.random.default_rng(seed)
     wrap.set_masks(wrapped, {k: (rng.random(v.shape) >= sparsity).astype(np.float32)
@@ -99,7 +99,7 @@ def _latencies(paths: dict[str, Path], signature: str, feeds: dict[str, Any], ca
                warmup: int = 3) -> dict[str, float]:
     """Median seconds per call of each export; calls interleaved (kind by kind, round by
     round) so that load from other processes falls on every kind alike."""
-    from lth_tf._keras import tf
+    from lth_tf.platform.backend import tf
 
     fns = {kind: tf.saved_model.load(str(path)).signatures[signature] for kind, path in paths.items()}
     times: dict[str, list[float]] = {kind: [] for kind in fns}
@@ -114,11 +114,11 @@ def _latencies(paths: dict[str, Path], signature: str, feeds: dict[str, Any], ca
 
 # -- size ------------------------------------------------------------------------------------
 def resnet64_sizes(sparsities: list[float], work: Path) -> list[dict[str, Any]]:
-    from lth_tf import config as C
-    from lth_tf import models
-    from lth_tf._keras import keras
+    from lth_tf.core import config as C
     from lth_tf.export import directory_size
-    from lth_tf.pruning import wrap
+    from lth_tf.keras_side import models
+    from lth_tf.keras_side.pruning import wrap
+    from lth_tf.platform.backend import keras
 
     keras.backend.clear_session()
     wrapped = wrap.wrap(models.build(C.Model(name="resnet18", width=64), (32, 32, 3), 10, 0))
@@ -137,8 +137,8 @@ def resnet64_sizes(sparsities: list[float], work: Path) -> list[dict[str, Any]]:
 
 def gcn_run(rounds: int, data_dir: str | None, first_only: bool = False):
     """The cora-gcn run (resumed from benchmarks/runs/efficiency); `first_only`: stop after round 0."""
-    from lth_tf import config as C
-    from lth_tf.lottery import LotterySearch
+    from lth_tf.core import config as C
+    from lth_tf.search.lottery import LotterySearch
 
     exp = C.resolve("cora-gcn", overrides=[f"prune.rounds={rounds}", "prune.controls="])
     search = LotterySearch(exp, out=RUNS / "efficiency", data_dir=data_dir)
@@ -150,16 +150,17 @@ def gcn_run(rounds: int, data_dir: str | None, first_only: bool = False):
 
 def gcn_sizes(search, work: Path) -> list[dict[str, Any]]:
     from lth_tf.export import directory_size
+    from lth_tf.export.ticket import export_round
 
     rows = []
     for r in search.completed_rounds():
         sparsity = search.store.round_metrics(r)["sparsity"]
         if sparsity < 0.5 and r != 0:
             continue
-        path = search.export(r, work / f"gcn-{r}", format="sparse")
+        path = export_round(search, r, work / f"gcn-{r}", format="sparse")
         row = _size_row(path, "gcn_cora", sparsity, round=r)
         if r == 0:
-            row["dense_variables_bytes"] = directory_size(search.export(0, work / "gcn-dense") / "variables")
+            row["dense_variables_bytes"] = directory_size(export_round(search, 0, work / "gcn-dense") / "variables")
         rows.append(row)
     return rows
 
@@ -167,7 +168,7 @@ def gcn_sizes(search, work: Path) -> list[dict[str, Any]]:
 # -- latency ---------------------------------------------------------------------------------
 def gcn_latency(search, work: Path, calls: int) -> list[dict[str, Any]]:
     from lth_tf.export import sparse
-    from lth_tf.pruning import wrap
+    from lth_tf.keras_side.pruning import wrap
 
     r = search.completed_rounds()[-1]
     wrapped = search.model_for_round(r)
@@ -185,10 +186,10 @@ def gcn_latency(search, work: Path, calls: int) -> list[dict[str, Any]]:
 
 def image_latency(name: str, width: int | None, sparsities: list[float], work: Path,
                   calls: int) -> list[dict[str, Any]]:
-    from lth_tf import config as C
-    from lth_tf import models
-    from lth_tf._keras import keras, tf
-    from lth_tf.pruning import wrap
+    from lth_tf.core import config as C
+    from lth_tf.keras_side import models
+    from lth_tf.keras_side.pruning import wrap
+    from lth_tf.platform.backend import keras, tf
 
     keras.backend.clear_session()
     cfg = C.Model(name=name, width=width) if width else C.Model(name=name)
@@ -217,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     q = args.quick
     from benchmarks.narrow_latency import all_narrow_latency, narrow_headline, print_narrow
-    from lth_tf import runtime
+    from lth_tf.platform import runtime
 
     calls = 10 if q else 100
     fractions = [0.5] if q else [0.5, 0.75]

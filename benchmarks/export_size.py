@@ -5,7 +5,7 @@ bit per prunable weight for the mask, and the other tensors (biases, BatchNorm)
 at 4 bytes a value. For every round of a Cora GCN lottery run (trained weights)
 and for ResNet-18 width 16 pruned by magnitude at its initialisation (untrained
 weights, 0..7 rounds of 20%), we export a SavedModel through the product's
-export path and a compact ticket (lth_tf.compact) and measure both.
+export path and a compact ticket (lth_tf.export.compact) and measure both.
 
     python benchmarks/export_size.py [--quick]
 """
@@ -24,8 +24,7 @@ from benchmarks.common import RUNS, write_result
 
 
 def _measure(model, prunable: set[str], workdir: Path, label: str) -> dict:
-    from lth_tf import compact
-    from lth_tf.export import directory_size, export_savedmodel, gzip_size
+    from lth_tf.export import compact, directory_size, export_savedmodel, gzip_size
 
     named = [(w.name, w.numpy()) for w in model.weights]
     sm = export_savedmodel(model, workdir / f"{label}-savedmodel")
@@ -54,10 +53,10 @@ def _prunable_names(stripped, names: list[str]) -> set[str]:
 
 
 def gcn_rows(rounds: int, data_dir: str | None, workdir: Path) -> list[dict]:
-    from lth_tf import config as C
-    from lth_tf.lottery import LotterySearch
-    from lth_tf.pruning import masks as M
-    from lth_tf.pruning import wrap
+    from lth_tf.core import config as C
+    from lth_tf.core import masks as M
+    from lth_tf.keras_side.pruning import wrap
+    from lth_tf.search.lottery import LotterySearch
 
     exp = C.resolve("cora-gcn", overrides=[f"prune.rounds={rounds}", "prune.controls="])
     search = LotterySearch(exp, out=RUNS / "export_size", data_dir=data_dir)
@@ -76,11 +75,11 @@ def gcn_rows(rounds: int, data_dir: str | None, workdir: Path) -> list[dict]:
 
 
 def resnet_rows(rounds: int, workdir: Path) -> list[dict]:
-    from lth_tf import config as C
-    from lth_tf import models
-    from lth_tf._keras import keras
-    from lth_tf.pruning import masks as M
-    from lth_tf.pruning import wrap
+    from lth_tf.core import config as C
+    from lth_tf.core import masks as M
+    from lth_tf.keras_side import models
+    from lth_tf.keras_side.pruning import wrap
+    from lth_tf.platform.backend import keras
 
     cfg = C.Model(name="resnet18", width=16)
     keras.backend.clear_session()

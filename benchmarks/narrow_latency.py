@@ -17,11 +17,11 @@ from benchmarks.efficiency import _latencies, export_dense
 def _channel_masked(wrapped, kernels: dict[str, np.ndarray], fraction: float):
     """Masks removing `fraction` of every prunable layer's channels (lowest L1 of the
     unpruned `kernels` first); (stripped model, narrowed model)."""
-    from lth_tf.export.narrow import narrow
-    from lth_tf.pruning import channels as CH
-    from lth_tf.pruning import masks as M
-    from lth_tf.pruning import wrap
-    from lth_tf.pruning.channel_graph import channel_plan
+    from lth_tf.core import masks as M
+    from lth_tf.core.masks import channels as CH
+    from lth_tf.keras_side.narrow import narrow
+    from lth_tf.keras_side.pruning import wrap
+    from lth_tf.keras_side.pruning.channel_graph import channel_plan
 
     plan = channel_plan(wrapped)
     wrap.set_masks(wrapped, CH.prune_to_fraction(kernels, M.ones_like(kernels), plan, fraction, "layerwise"))
@@ -32,9 +32,9 @@ def _channel_masked(wrapped, kernels: dict[str, np.ndarray], fraction: float):
 def narrow_latency(wrapped, name: str, fractions: list[float], data, signature: str,
                    feeds: list[tuple[Any, dict[str, Any], int]], work: Path) -> list[dict[str, Any]]:
     """Rows of narrow vs dense latency; `feeds` = [(batch label, inputs, calls)]."""
-    from lth_tf import flops
-    from lth_tf.export.narrow import costs
-    from lth_tf.pruning import wrap
+    from lth_tf.keras_side import flops
+    from lth_tf.keras_side.narrow import costs
+    from lth_tf.keras_side.pruning import wrap
 
     kernels = wrap.get_kernels(wrapped)
     graph = flops.graph_size(data)
@@ -53,10 +53,10 @@ def narrow_latency(wrapped, name: str, fractions: list[float], data, signature: 
 
 def image_narrow_latency(name: str, width: int | None, fractions: list[float], work: Path,
                          calls: int) -> list[dict[str, Any]]:
-    from lth_tf import config as C
-    from lth_tf import models
-    from lth_tf._keras import keras, tf
-    from lth_tf.pruning import wrap
+    from lth_tf.core import config as C
+    from lth_tf.keras_side import models
+    from lth_tf.keras_side.pruning import wrap
+    from lth_tf.platform.backend import keras, tf
 
     keras.backend.clear_session()
     cfg = C.Model(name=name, width=width) if width else C.Model(name=name)

@@ -1,14 +1,14 @@
 """Overhead of our training path against plain Keras `fit`, same batches, one process.
 
 Ours: the model inside tfmot pruning wrappers (a 50% global mask held fixed),
-trained by `lth_tf.train.train_round` with UpdatePruningStep, the mask enforcer,
+trained by `lth_tf.keras_side.training.train.train_round` with UpdatePruningStep, the mask enforcer,
 epoch events, best-epoch selection and the stop check. Plain: the same
 architecture without wrappers, `model.fit` with no callbacks. Both validate on
 the same data every epoch. The figure is the median seconds per epoch
 (first epoch excluded: tracing), ours / plain.
 
 Both sides run with the settings a user of `lth-tf run` gets (oneDNN as
-lth_tf._keras sets it, the config's precision and jit_compile defaults; they are
+lth_tf.platform.backend sets it, the config's precision and jit_compile defaults; they are
 recorded in the result as `runtime`), so this isolates the cost of the wrappers
 and callbacks; benchmarks/speed.py compares against TensorFlow's own defaults.
 
@@ -39,7 +39,7 @@ class _Feeds:
 
 
 def _epoch_timer():
-    from lth_tf._keras import keras
+    from lth_tf.platform.backend import keras
 
     class EpochTimer(keras.callbacks.Callback):
         def __init__(self):
@@ -56,16 +56,17 @@ def _epoch_timer():
 
 
 def measure(family: str, epochs: int, steps: int, data_dir: str | None) -> dict:
-    from lth_tf import config as C
-    from lth_tf import data as datasets
-    from lth_tf import models, runtime
-    from lth_tf._keras import keras, tf
-    from lth_tf.pruning import masks as M
-    from lth_tf.pruning import wrap
-    from lth_tf.train import train_round
-    from lth_tf.training.feeds import Feeds
-    from lth_tf.training.metrics import compile_plain
-    from lth_tf.training.optimizer import make_optimizer
+    from lth_tf.core import config as C
+    from lth_tf.core import masks as M
+    from lth_tf.keras_side import data as datasets
+    from lth_tf.keras_side import models
+    from lth_tf.keras_side.pruning import wrap
+    from lth_tf.keras_side.training.feeds import Feeds
+    from lth_tf.keras_side.training.metrics import compile_plain
+    from lth_tf.keras_side.training.optimizer import make_optimizer
+    from lth_tf.keras_side.training.train import train_round
+    from lth_tf.platform import runtime
+    from lth_tf.platform.backend import keras, tf
 
     if family == "resnet18_w16":
         exp = C.resolve("cifar10-resnet18-cpu", overrides=[f"train.epochs={epochs}", "train.schedule=constant"])

@@ -31,9 +31,9 @@ def main(argv=None) -> int:
     subset, epochs, rounds = (2000, 1, 2) if args.quick else (10000, 6, 4)
 
     import lth_tf
-    from lth_tf import config as C
-    from lth_tf import data as datasets
-    from lth_tf._keras import keras
+    from lth_tf.core import config as C
+    from lth_tf.keras_side import data as datasets
+    from lth_tf.platform.backend import keras
 
     data = datasets.load(C.Data(name="cifar10", train_subset=subset), args.data_dir, seed=0)
     keras.utils.set_random_seed(0)
@@ -79,7 +79,7 @@ def main(argv=None) -> int:
         print(row, flush=True)
     dense, last = table[0], table[-1]
     pruned = search.search.engine.model_for_round(0)
-    from lth_tf.pruning import wrap
+    from lth_tf.keras_side.pruning import wrap
 
     headline = {
         "model": "keras.applications.MobileNetV2(alpha=0.35, weights=None, 32x32x3, 10 classes)",

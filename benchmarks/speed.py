@@ -90,7 +90,7 @@ RATIOS = [
 
 def defaults() -> dict:
     """The speed fields of lth-tf's Train defaults (read from the config, not restated)."""
-    from lth_tf import config as C
+    from lth_tf.core import config as C
 
     t = C.Train()
     return {"jit_compile": t.jit_compile, "precision": t.precision}

@@ -36,7 +36,7 @@ def dense_round(preset: str, seed: int, setting: str, data_dir: str | None) -> d
     if SETTINGS[setting] is not None:
         env[ONEDNN_VAR] = SETTINGS[setting]
     env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
-    cmd = [sys.executable, "-m", "lth_tf.cli", "run", "--preset", preset, "--rounds", "0",
+    cmd = [sys.executable, "-m", "lth_tf.frontends.cli.main", "run", "--preset", preset, "--rounds", "0",
            "--set", "prune.controls=", "--seed", str(seed), "--out", str(out), "--quiet"]
     if data_dir:
         cmd += ["--data-dir", data_dir]

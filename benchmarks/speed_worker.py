@@ -7,7 +7,7 @@ environment and calls
     python benchmarks/speed_worker.py '{"family": ..., "runner": ..., ...}'
 
 which prints one JSON line: images per second of training (ResNet, Conv-4) or
-epochs per second including validation (GCN) for every timed epoch, the settings in force (lth_tf.runtime.settings) and the process's CPU
+epochs per second including validation (GCN) for every timed epoch, the settings in force (lth_tf.platform.runtime.settings) and the process's CPU
 use during the timed epochs (cpu seconds / wall seconds; below the core count
 means other processes took CPU).
 
@@ -16,7 +16,7 @@ Runners:
   changes nothing and TensorFlow's own oneDNN rule holds), the same architecture
   without pruning wrappers, `compile` + `fit` with no callbacks (the GCN: `fit`
   on a one-element dataset holding the whole graph).
-- `lth_tf`: `lth_tf.train.train_round` on the wrapped model with a 50% global
+- `lth_tf`: `lth_tf.keras_side.training.train.train_round` on the wrapped model with a 50% global
   mask, exactly as a lottery round trains (all of its callbacks).
 """
 
@@ -37,7 +37,7 @@ GRAPH_FAMILIES = {"gcn_cora": "cora-gcn"}
 
 
 def _experiment(spec: dict):
-    from lth_tf import config as C
+    from lth_tf.core import config as C
 
     family = spec["family"].removesuffix("_kd")
     ov = [f"train.epochs={spec['epochs']}", f"train.precision={spec['precision']}",
@@ -60,7 +60,7 @@ class _Images:
     def __init__(self, steps: int, batch_size: int):
         import numpy as np
 
-        from lth_tf._keras import tf
+        from lth_tf.platform.backend import tf
 
         rng = np.random.default_rng(0)
         n = steps * batch_size
@@ -76,7 +76,7 @@ class _Images:
 
 
 class _Feeds:
-    """The shape of lth_tf.training.feeds.Feeds over fixed batches."""
+    """The shape of lth_tf.keras_side.training.feeds.Feeds over fixed batches."""
 
     def __init__(self, train, val, steps: int, is_graph: bool):
         self.train, self.val, self.test = train, val, val
@@ -84,7 +84,7 @@ class _Feeds:
 
 
 def _timer(examples_per_epoch: int, train_only: bool):
-    from lth_tf._keras import keras
+    from lth_tf.platform.backend import keras
 
     class Timer(keras.callbacks.Callback):
         """Per epoch: wall and CPU seconds, up to validation if `train_only` (images: both
@@ -124,17 +124,18 @@ def measure(spec: dict) -> dict:
         os.environ["TF_USE_LEGACY_KERAS"] = "1"
         import tensorflow  # noqa: F401  first: lth_tf then leaves oneDNN to TensorFlow's rule
     else:
-        from lth_tf import onednn
+        from lth_tf.platform import onednn
 
         onednn.choose(graph=graph)  # as `lth-tf run` does once it has read the config
-    from lth_tf import data as datasets
-    from lth_tf import models, runtime
-    from lth_tf._keras import keras, tf
-    from lth_tf.pruning import masks as M
-    from lth_tf.pruning import wrap
-    from lth_tf.train import train_round
-    from lth_tf.training.feeds import Feeds
-    from lth_tf.training.optimizer import make_optimizer
+    from lth_tf.core import masks as M
+    from lth_tf.keras_side import data as datasets
+    from lth_tf.keras_side import models
+    from lth_tf.keras_side.pruning import wrap
+    from lth_tf.keras_side.training.feeds import Feeds
+    from lth_tf.keras_side.training.optimizer import make_optimizer
+    from lth_tf.keras_side.training.train import train_round
+    from lth_tf.platform import runtime
+    from lth_tf.platform.backend import keras, tf
 
     exp = _experiment(spec)
     t = exp.train

@@ -1,7 +1,7 @@
 """Structured (channels) vs unstructured (weights) pruning: accuracy vs sparsity and vs FLOPs.
 
 One product sweep per preset, `--grid prune.structure=weights,channels` over the
-seeds, then `lth_tf.compare` groups the cells by setting (mean and std over
+seeds, then `lth_tf.frontends.compare` groups the cells by setting (mean and std over
 seeds per round). For each structure it reports how far pruning goes while the
 mean test accuracy stays within 1 point of dense at that round and every earlier
 one (`compare.aggregate.max_matching_sparsity`, the one definition), measured
@@ -36,8 +36,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import RUNS, write_result
-from lth_tf.compare import aggregate as A
-from lth_tf.compare.command import load_run, run_dirs
+from lth_tf.frontends.compare import aggregate as A
+from lth_tf.frontends.compare.command import load_run, run_dirs
 
 STRUCTURES = ("weights", "channels")
 # (rounds, rate) per preset. Rate 0.36 = two of the presets' 20% steps per round
@@ -49,7 +49,7 @@ DEFAULTS = {"cora-gcn": (9, 0.36), "cifar10-resnet18-cpu": (6, 0.36)}
 
 def run_sweep(preset: str, seeds: str, rounds: int, rate: float, epochs: int | None, jobs: int,
               data_dir: str | None, out: Path) -> None:
-    cmd = [sys.executable, "-m", "lth_tf.cli", "sweep", "--preset", preset, "--seeds", seeds,
+    cmd = [sys.executable, "-m", "lth_tf.frontends.cli.main", "sweep", "--preset", preset, "--seeds", seeds,
            "--grid", "prune.structure=" + ",".join(STRUCTURES), "--set", f"prune.rounds={rounds}",
            "--set", f"prune.rate={rate}", "--set", "prune.controls=", "--jobs", str(jobs), "--out", str(out)]
     if epochs:

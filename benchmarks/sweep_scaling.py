@@ -33,7 +33,7 @@ ENGINES = {"jobs1": ["--jobs", "1"], "jobs2": ["--jobs", "2"], "ray2": ["--jobs"
 def run_sweep(engine: str, seeds: int, rounds: int, epochs: int, data_dir: str | None, out: Path) -> dict:
     if out.exists():
         shutil.rmtree(out)  # ours (benchmarks/runs): a timed sweep starts from nothing
-    cmd = [sys.executable, "-m", "lth_tf.cli", "sweep", "--preset", "cora-gcn", "--seeds", f"0-{seeds - 1}",
+    cmd = [sys.executable, "-m", "lth_tf.frontends.cli.main", "sweep", "--preset", "cora-gcn", "--seeds", f"0-{seeds - 1}",
            "--grid", "prune.rewind=init,lr", "--set", f"prune.rounds={rounds}", "--set", f"train.epochs={epochs}",
            "--set", "prune.controls=", "--out", str(out), *ENGINES[engine]]
     if data_dir:

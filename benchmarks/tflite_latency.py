@@ -25,7 +25,7 @@ MODELS = (("conv4", (32, 32, 3), (1, 8)), ("lenet300", (32, 32, 3), (1, 64)))
 
 
 def _interpreter(content: bytes, batch: int):
-    from lth_tf._keras import tf
+    from lth_tf.platform.backend import tf
 
     it = tf.lite.Interpreter(model_content=content, num_threads=1)
     inp = it.get_input_details()[0]["index"]
@@ -65,11 +65,11 @@ def paired(contents: dict[str, bytes], x: np.ndarray, pairs: int, warmup: int = 
 
 def model_rows(name: str, shape: tuple[int, ...], batches: tuple[int, ...], sparsities: list[float],
                pairs: int) -> list[dict[str, Any]]:
-    from lth_tf import config as C
-    from lth_tf import models
-    from lth_tf._keras import keras
+    from lth_tf.core import config as C
     from lth_tf.export import tflite
-    from lth_tf.pruning import wrap
+    from lth_tf.keras_side import models
+    from lth_tf.keras_side.pruning import wrap
+    from lth_tf.platform.backend import keras
 
     keras.backend.clear_session()
     wrapped = wrap.wrap(models.build(C.Model(name=name), shape, 10, 0))
@@ -94,7 +94,7 @@ def model_rows(name: str, shape: tuple[int, ...], batches: tuple[int, ...], spar
 
 def all_tflite_latency(sparsities: list[float], pairs: int) -> dict[str, Any]:
     """Rows for every model in MODELS, with the load average before and after."""
-    from lth_tf._keras import tf
+    from lth_tf.platform.backend import tf
 
     load = {"before": os.getloadavg()}
     rows = [r for name, shape, batches in MODELS for r in model_rows(name, shape, batches, sparsities, pairs)]

@@ -13,7 +13,7 @@ import argparse
 import numpy as np
 
 import lth_tf
-from lth_tf._keras import keras  # tf_keras (Keras 2), which tfmot needs
+from lth_tf.platform.backend import keras  # tf_keras (Keras 2), which tfmot needs
 
 
 def make_data(n: int, seed: int):

@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 from test_lottery import Probe, assert_starts_from, kept
 
-from lth_tf.pruning import masks as M
+from lth_tf.core import masks as M
+from lth_tf.core.schedule import expected_sparsity
 
 
 def check_search(store, prune, probe: Probe) -> None:
@@ -31,7 +32,7 @@ def check_search(store, prune, probe: Probe) -> None:
         weights, masks, _ = store.load_round(r)
         remaining -= M.prune_count(prune.rate, remaining)
         assert sum(kept(masks).values()) == remaining, r
-        assert abs(M.sparsity(masks) - M.expected_sparsity(prune.rate, r)) <= len(masks) / total
+        assert abs(M.sparsity(masks) - expected_sparsity(prune.rate, r)) <= len(masks) / total
         # Nested: a weight pruned once stays pruned.
         prev = store.load_round(r - 1)[1]
         assert all(np.all(masks[n] <= prev[n]) for n in masks)

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from lth_tf import models
-from lth_tf._keras import keras, tf
-from lth_tf.config import Model
+from lth_tf.core.config import Model
+from lth_tf.keras_side import models
+from lth_tf.platform.backend import keras, tf
 
 NUM_CLASSES = 5
 BATCH = 8

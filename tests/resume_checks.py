@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from lth_tf import store
-from lth_tf.events import read_events
+from lth_tf.core.events import read_events
+from lth_tf.storage import rundir, store
 
 ROOT = Path(__file__).resolve().parents[1]
 ROUND_KEYS = ("round", "sparsity", "val_acc", "test_acc", "layer_sparsity", "distill")
@@ -35,7 +35,7 @@ def smoke_args(rounds: int, epochs: int, *sets: str, seed: int = 3) -> list[str]
 def cli(*args: str, **kwargs) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.Popen(
-        [sys.executable, "-m", "lth_tf.cli", *args],
+        [sys.executable, "-m", "lth_tf.frontends.cli.main", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -93,7 +93,7 @@ def crash_and_resume(args: list[str], crashed_out: Path, clean_out: Path, kill_r
             raise AssertionError(f"the run ended early: {proc.communicate()[1]}")
         time.sleep(0.02)
     assert run_dir is not None, "no run dir appeared"
-    events = store.events_path(run_dir)
+    events = rundir.events_path(run_dir)
     wait_for_event(events, proc, lambda e: e["event"] == "round_finished" and e["round"] == kill_round - 1,
                    timeout=timeout)
     # inside round kill_round's training: after its first epoch, before its last
@@ -103,9 +103,9 @@ def crash_and_resume(args: list[str], crashed_out: Path, clean_out: Path, kill_r
     proc.communicate(timeout=30)
     assert proc.returncode == -signal.SIGKILL
     killed = {
-        "completed": sorted(int(p.name) for p in store.rounds_dir(run_dir).iterdir() if p.name.isdigit()),
+        "completed": sorted(int(p.name) for p in rundir.rounds_dir(run_dir).iterdir() if p.name.isdigit()),
         "events": read_events(events),
-        "summary": json.loads(store.summary_path(run_dir).read_text()),
+        "summary": json.loads(rundir.summary_path(run_dir).read_text()),
     }
     out, err = finish(cli(*args, "--out", str(crashed_out)), timeout=timeout)
     clean_stdout, _ = finish(clean, timeout=timeout)
@@ -115,8 +115,8 @@ def crash_and_resume(args: list[str], crashed_out: Path, clean_out: Path, kill_r
 
 def assert_same_summaries(run_dir: Path, clean_dir: Path) -> tuple[dict, dict]:
     """Both runs finished with equal summaries (times and paths aside); returns both."""
-    a = json.loads(store.summary_path(run_dir).read_text())
-    b = json.loads(store.summary_path(clean_dir).read_text())
+    a = json.loads(rundir.summary_path(run_dir).read_text())
+    b = json.loads(rundir.summary_path(clean_dir).read_text())
     assert a["status"] == b["status"] == "finished"
     assert comparable(a) == comparable(b)
     return a, b
@@ -139,6 +139,6 @@ def assert_same_stored_rounds(run_dir: Path, clean_dir: Path, rounds: int) -> No
 
 
 def assert_same_rewind_point(run_dir: Path, clean_dir: Path) -> None:
-    ra = np.load(store.rewind_path(run_dir))
-    rb = np.load(store.rewind_path(clean_dir))
+    ra = np.load(rundir.rewind_path(run_dir))
+    rb = np.load(rundir.rewind_path(clean_dir))
     assert all(ra[k].tobytes() == rb[k].tobytes() for k in ra.files)

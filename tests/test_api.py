@@ -12,10 +12,10 @@ from lottery_checks import check_search
 from test_lottery import Probe
 
 import lth_tf
-from lth_tf import store
-from lth_tf._keras import keras, tf
-from lth_tf.errors import LthError
-from lth_tf.report import write_report
+from lth_tf.core.errors import LthError
+from lth_tf.frontends.report import write_report
+from lth_tf.platform.backend import keras, tf
+from lth_tf.storage import rundir
 
 SETTINGS = {"rounds": 2, "rate": 0.5, "epochs": 2, "batch_size": 32, "controls": ["random_reinit"]}
 
@@ -84,7 +84,7 @@ def test_api_summary_controls_and_ticket(api_run, tmp_path):
 
 def test_api_export_sparse(api_run, tmp_path):
     """format="sparse" from the Python API: the generic signature gives the ticket's logits."""
-    from lth_tf._keras import tf
+    from lth_tf.platform.backend import tf
 
     search = api_run[0]
     out = search.export(tmp_path / "sparse", round=2, format="sparse")
@@ -98,7 +98,7 @@ def test_api_export_sparse(api_run, tmp_path):
 def test_api_run_dir_works_with_the_cli(api_run, tmp_path):
     """report and export on a run directory the Python API wrote."""
     search = api_run[0]
-    env_run = [sys.executable, "-m", "lth_tf.cli"]
+    env_run = [sys.executable, "-m", "lth_tf.frontends.cli.main"]
     rep = subprocess.run([*env_run, "report", str(search.run_dir)], capture_output=True, text=True, check=False)
     assert rep.returncode == 0, rep.stderr
     assert "round" in rep.stdout
@@ -181,7 +181,7 @@ def test_sequential_factory_and_tf_data(tmp_path):
     summary = search.fit(ds[0], validation_data=ds[1], test_data=ds[2], callbacks_factory=probe)
     check_search(search.search.store, search.search.exp.prune, probe)
     assert summary["status"] == "finished"
-    assert json.loads(store.summary_path(search.run_dir).read_text())["rounds"][2]["sparsity"] == 0.75
+    assert json.loads(rundir.summary_path(search.run_dir).read_text())["rounds"][2]["sparsity"] == 0.75
 
 
 @pytest.mark.parametrize(
@@ -213,7 +213,7 @@ def test_bad_data_is_a_one_line_error(tmp_path):
 def test_fit_and_rounds_share_one_keyword_list(tmp_path):
     """fit and rounds take the RunHooks keywords; another keyword is the TypeError Python
     gives for a named one, at the call (rounds is lazy otherwise) and before anything is written."""
-    from lth_tf.api import RunHooks
+    from lth_tf.frontends.api import RunHooks
 
     assert set(RunHooks.__annotations__) == {"sink", "stop", "callbacks_factory"}
     search = lth_tf.TicketSearch(functional_mlp(), directory=tmp_path, **SETTINGS)

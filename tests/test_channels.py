@@ -1,4 +1,4 @@
-"""Property tests for lth_tf/pruning/channels.py (structured pruning; pure numpy, no TF)."""
+"""Property tests for lth_tf/core/masks/channels.py (structured pruning; pure numpy, no TF)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lth_tf import config as C
-from lth_tf.errors import LthError
-from lth_tf.pruning import channels as CH
-from lth_tf.pruning import masks as M
+from lth_tf.core import config as C
+from lth_tf.core import masks as M
+from lth_tf.core.errors import LthError
+from lth_tf.core.masks import channels as CH
+from lth_tf.core.schedule import expected_sparsity
 
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -116,7 +117,7 @@ def test_schedule_over_rounds_matches_the_plan_on_wide_layers():
                     alive[n] = before - M.prune_count(0.2, before)
                     assert int(keep[n].sum()) == alive[n]
             kept = sum(int(k.sum()) for k in keep.values())
-            assert abs(CH.channel_sparsity(masks, plan) - M.expected_sparsity(0.2, r)) <= 2 * r / 160
+            assert abs(CH.channel_sparsity(masks, plan) - expected_sparsity(0.2, r)) <= 2 * r / 160
             assert_channel_masks(masks, plan)
             if scope == "global":
                 assert kept == 160 - round(160 * CH.channel_sparsity(masks, plan))
@@ -180,5 +181,5 @@ def test_config_accepts_channels_and_keeps_old_run_names():
 
 
 def test_channels_module_imports_no_tensorflow():
-    code = "import sys, lth_tf.pruning.channels; sys.exit('tensorflow' in sys.modules)"
+    code = "import sys, lth_tf.core.masks.channels; sys.exit('tensorflow' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

@@ -15,11 +15,11 @@ DATA_DIR = os.environ.get("LTH_DATA_DIR")
 
 @pytest.mark.skipif(not DATA_DIR, reason="LTH_DATA_DIR not set (needs cifar10-jpeg.tar.gz)")
 def test_resnet18_width8_loss_goes_down_on_cifar(capsys):
-    from lth_tf import config as C
-    from lth_tf import data as datasets
-    from lth_tf import models
-    from lth_tf._keras import keras
-    from lth_tf.training.metrics import compile_plain
+    from lth_tf.core import config as C
+    from lth_tf.keras_side import data as datasets
+    from lth_tf.keras_side import models
+    from lth_tf.keras_side.training.metrics import compile_plain
+    from lth_tf.platform.backend import keras
 
     data = datasets.load(C.Data(name="cifar10"), DATA_DIR, seed=0)
     model = models.build(C.Model(name="resnet18", width=8), data.input_shape, 10, seed=0)

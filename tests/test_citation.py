@@ -14,10 +14,10 @@ import pytest
 import scipy.sparse as sp
 from data_checks import CITATION, DATA_DIR, assert_gcn_normalised, needs, raw, snapshot
 
-from lth_tf import data
-from lth_tf.config import Data
-from lth_tf.data import planetoid
-from lth_tf.errors import LthError
+from lth_tf.core.config import Data
+from lth_tf.core.errors import LthError
+from lth_tf.keras_side import data
+from lth_tf.keras_side.data import planetoid
 
 # -- the real Cora and Citeseer -------------------------------------------------------------
 

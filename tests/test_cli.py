@@ -25,10 +25,11 @@ from pathlib import Path
 
 import pytest
 
-from lth_tf import cli, store
-from lth_tf import config as C
-from lth_tf.console import PlainSink, RichSink, console_sink
-from lth_tf.events import EVENT_NAMES, make_event, read_events
+from lth_tf.core import config as C
+from lth_tf.core.events import EVENT_NAMES, make_event, read_events
+from lth_tf.frontends.cli import main as cli
+from lth_tf.frontends.cli.console import PlainSink, RichSink, console_sink
+from lth_tf.storage import rundir, store
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ["--preset", "smoke", "--set", "train.epochs=1", "--set", "prune.tolerance=1.0"]
@@ -166,7 +167,7 @@ def test_run_prints_only_the_run_dir_and_writes_the_run(finished):
         assert (run_dir / name).is_file(), name
     for rnd in range(3):
         for f in ("weights.npz", "masks.npz", "metrics.json"):
-            assert (store.round_dir(run_dir, rnd) / f).is_file()
+            assert (rundir.round_dir(run_dir, rnd) / f).is_file()
     tb = list((run_dir / "tensorboard").rglob("events.out.tfevents.*"))
     assert {p.parent.name for p in tb} == {"round_000", "round_001", "round_002"}
     for p in tb:  # TFRecords of Event protos: the scalars' tags are in there as bytes
@@ -453,8 +454,8 @@ def test_missing_data_fails_before_a_run_dir_is_touched(tmp_path):
 def test_a_corrupt_checkpoint_is_a_clean_error_and_nothing_else_changes(finished, tmp_path):
     run_dir = copy_run(finished, tmp_path)
     # A run that stopped after round 1 (round 2 not stored), then round 1's weights got truncated.
-    shutil.rmtree(store.round_dir(run_dir, 2))
-    weights = store.round_dir(run_dir, 1) / "weights.npz"
+    shutil.rmtree(rundir.round_dir(run_dir, 2))
+    weights = rundir.round_dir(run_dir, 1) / "weights.npz"
     weights.write_bytes(weights.read_bytes()[:100])
     before = tree(run_dir)
     r = lth("run", *SMOKE, "--out", "runs", tmp=tmp_path)
@@ -469,7 +470,7 @@ def test_a_corrupt_checkpoint_is_a_clean_error_and_nothing_else_changes(finished
     assert not r.tf_imported and not (tmp_path / "t1").exists()
 
     # following the advice (delete that round's folder) recomputes it and finishes
-    shutil.rmtree(store.round_dir(run_dir, 1))
+    shutil.rmtree(rundir.round_dir(run_dir, 1))
     r = lth("run", *SMOKE, "--out", "runs", tmp=tmp_path)
     assert r.code == 0, r
     assert "resuming after round 0" in r.err

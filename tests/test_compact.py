@@ -1,4 +1,4 @@
-"""The compact ticket format (lth_tf/compact.py): exact round trip through the shared
+"""The compact ticket format (lth_tf/export/compact.py): exact round trip through the shared
 bit packing (lth_tf.export.packing.split/join), and its bound. numpy only."""
 
 from __future__ import annotations
@@ -6,8 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lth_tf import compact
-from lth_tf.export import packing
+from lth_tf.export import compact, packing
 
 
 def tensors(seed: int = 0) -> list[tuple[str, np.ndarray]]:

@@ -9,12 +9,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lth_tf import config as C
-from lth_tf import store
-from lth_tf.cli import main
-from lth_tf.compare import aggregate as A
-from lth_tf.errors import LthError
-from lth_tf.sweep import grid as G
+from lth_tf.core import config as C
+from lth_tf.core.errors import LthError
+from lth_tf.frontends.cli.main import main
+from lth_tf.frontends.compare import aggregate as A
+from lth_tf.frontends.sweep import grid as G
+from lth_tf.storage import store
 
 
 # -- grid -------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Tests for lth_tf/config/: presets, TOML round trip, hash stability, overrides, validation."""
+"""Tests for lth_tf/core/config/: presets, TOML round trip, hash stability, overrides, validation."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lth_tf import config as C
-from lth_tf.errors import LthError
+from lth_tf.core import config as C
+from lth_tf.core.errors import LthError
 
 FAST = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 REQUIRED_PRESETS = {"smoke", "cora-gcn", "cifar10-resnet18", "cifar10-resnet18-cpu"}
@@ -79,7 +79,7 @@ def test_preset_contents_match_the_contract():
 
 def test_no_tensorflow_imported():
     # In a fresh interpreter: other test modules import TF into this one.
-    code = "import sys, lth_tf.config; print('tensorflow' in sys.modules or 'tf_keras' in sys.modules)"
+    code = "import sys, lth_tf.core.config; print('tensorflow' in sys.modules or 'tf_keras' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

@@ -12,12 +12,12 @@ import math
 import pytest
 from test_early_bird import first_stop
 
-from lth_tf import config as C
-from lth_tf import flops
-from lth_tf.events import ListSink
-from lth_tf.lottery import LotterySearch
-from lth_tf.pruning import wrap
-from lth_tf.report import write_report
+from lth_tf.core import config as C
+from lth_tf.core.events import ListSink
+from lth_tf.frontends.report import write_report
+from lth_tf.keras_side import flops
+from lth_tf.keras_side.pruning import wrap
+from lth_tf.search.lottery import LotterySearch
 
 EPOCHS, WINDOW, DISTANCE = 6, 2, 0.5
 IMAGE = C.resolve(

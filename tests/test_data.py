@@ -20,9 +20,9 @@ import numpy as np
 import pytest
 from data_checks import assert_gcn_normalised, snapshot
 
-from lth_tf import data
-from lth_tf.config import DATASETS, Data
-from lth_tf.errors import LthError
+from lth_tf.core.config import DATASETS, Data
+from lth_tf.core.errors import LthError
+from lth_tf.keras_side import data
 
 DATA_DIR = os.environ.get("LTH_DATA_DIR")
 HAS_CIFAR = bool(DATA_DIR) and Path(DATA_DIR, "cifar10-jpeg.tar.gz").is_file()
@@ -39,7 +39,7 @@ def test_registry_names_equal_config_datasets():
 
 
 def test_import_is_light():
-    code = "import sys, lth_tf.data; print('tensorflow' in sys.modules, 'spektral' in sys.modules)"
+    code = "import sys, lth_tf.keras_side.data; print('tensorflow' in sys.modules, 'spektral' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
 
@@ -61,7 +61,7 @@ def test_data_dir_falls_back_to_env(monkeypatch, tmp_path):
 
 
 def test_stratified_split_is_balanced_disjoint_and_prefix_balanced():
-    from lth_tf.data.splits import stratified_split
+    from lth_tf.keras_side.data.splits import stratified_split
 
     labels = np.repeat(np.arange(10), 100)
     tr, va = stratified_split(labels, 50, seed=3)
@@ -75,7 +75,7 @@ def test_stratified_split_is_balanced_disjoint_and_prefix_balanced():
 
 
 def test_val_size_larger_than_a_class_is_an_lth_error():
-    from lth_tf.data.splits import stratified_split
+    from lth_tf.keras_side.data.splits import stratified_split
 
     with pytest.raises(LthError, match="data.val_size"):
         stratified_split(np.repeat(np.arange(2), 5), 20, seed=0)
@@ -85,8 +85,8 @@ def test_val_size_larger_than_a_class_is_an_lth_error():
 
 
 def test_augment_batch_is_a_padded_crop_or_its_flip_and_seeded():
-    from lth_tf._keras import tf
-    from lth_tf.data.images import PAD, augment_batch
+    from lth_tf.keras_side.data.images import PAD, augment_batch
+    from lth_tf.platform.backend import tf
 
     rng = np.random.default_rng(0)
     images = rng.integers(1, 256, (16, 8, 8, 3), dtype=np.uint8)  # no zeros: padding shows
@@ -192,7 +192,7 @@ def test_synthetic_graph_is_planetoid_like():
 
 def test_synthetic_sets_are_learnable():
     """A tiny CNN and a linear model on A^2 X beat chance (25%) by far in a few epochs."""
-    from lth_tf._keras import keras
+    from lth_tf.platform.backend import keras
 
     keras.utils.set_random_seed(0)
     d = data.load(Data(name="synthetic_images", val_size=64), seed=0)
@@ -251,7 +251,7 @@ def make_jpeg_archive(folder: Path, per_class: dict[str, int]) -> Path:
 
 
 def test_jpeg_archive_decoded_once_then_cached_outside_data_dir(tmp_path, monkeypatch):
-    from lth_tf.data import cifar10
+    from lth_tf.keras_side.data import cifar10
 
     data_dir, cache = tmp_path / "data", tmp_path / "cache"
     data_dir.mkdir()
@@ -336,7 +336,7 @@ def test_keras_pickles_are_read_in_either_layout(tmp_path):
                 pickle.dump({b"data": rows, b"labels": list(range(10))}, f)
         return first
 
-    from lth_tf.data import cifar10
+    from lth_tf.keras_side.data import cifar10
 
     for sub in ("a/cifar-10-batches-py", "b/datasets/cifar-10-batches-py"):
         first_rows = write(tmp_path / sub)
@@ -356,7 +356,7 @@ def test_data_dir_without_cifar_names_the_folder(tmp_path):
 
 
 def test_failed_keras_download_is_an_lth_error(monkeypatch):
-    from lth_tf._keras import keras
+    from lth_tf.platform.backend import keras
 
     def offline():
         raise OSError("no network")

@@ -21,11 +21,14 @@ from test_cli import tree
 from test_event_replay import replay
 
 import lth_tf
-from lth_tf import cli, cost, dense_from, rundir, store
-from lth_tf import config as C
-from lth_tf.errors import LthError
-from lth_tf.lottery import LotterySearch
-from lth_tf.sweep import runner
+from lth_tf.core import config as C
+from lth_tf.core import cost
+from lth_tf.core.errors import LthError
+from lth_tf.frontends.cli import main as cli
+from lth_tf.frontends.sweep import runner
+from lth_tf.search import dense_from
+from lth_tf.search.lottery import LotterySearch
+from lth_tf.storage import rundir, store
 
 ROUNDS, EPOCHS = 2, 1
 ARGS = smoke_args(ROUNDS, EPOCHS, "prune.controls=")

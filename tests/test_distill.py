@@ -5,16 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lth_tf._keras import keras, tf
+from lth_tf.platform.backend import keras, tf
 
 # isort: split
-# tfmot and spektral pick their Keras at import: lth_tf._keras must come first.
+# tfmot and spektral pick their Keras at import: lth_tf.platform.backend must come first.
 import tensorflow_model_optimization as tfmot
 from tensorflow_model_optimization.python.core.sparsity.keras.pruning_wrapper import (
     PruneLowMagnitude,
 )
 
-from lth_tf.distill import Distiller, distill_logs, soft_kl, weighted_mean
+from lth_tf.keras_side.training.distill import Distiller, distill_logs, soft_kl, weighted_mean
 
 prune = tfmot.sparsity.keras
 
@@ -248,9 +248,9 @@ def test_graph_full_batch_soft_on_all_both_ways():
 
 def test_real_gcn_wrapped_by_lth_tf_pruning():
     """The stack the lottery loop uses: models.build + pruning.wrap + Distiller."""
-    wrap = pytest.importorskip("lth_tf.pruning.wrap")
-    models = pytest.importorskip("lth_tf.models")
-    from lth_tf.config import Model
+    wrap = pytest.importorskip("lth_tf.keras_side.pruning.wrap")
+    models = pytest.importorskip("lth_tf.keras_side.models")
+    from lth_tf.core.config import Model
 
     x, a, y, train = _graph()
     n = len(y)

@@ -7,9 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from lth_tf import config as C
-from lth_tf import distribute as D
-from lth_tf.errors import LthError
+from lth_tf.core import config as C
+from lth_tf.core.config.strategy import Spec, parse_strategy
+from lth_tf.core.errors import LthError
+from lth_tf.core.masks import mask_digest
+from lth_tf.platform import distribute as D
 
 
 def tf_config(monkeypatch, kind: str, index: int, cluster: dict) -> None:
@@ -18,17 +20,17 @@ def tf_config(monkeypatch, kind: str, index: int, cluster: dict) -> None:
 
 @pytest.mark.parametrize(
     "text, spec",
-    [("default", D.Spec()), ("mirrored", D.Spec("mirrored")), ("mirrored:2", D.Spec("mirrored", 2)),
-     ("multi_worker", D.Spec("multi_worker"))],
+    [("default", Spec()), ("mirrored", Spec("mirrored")), ("mirrored:2", Spec("mirrored", 2)),
+     ("multi_worker", Spec("multi_worker"))],
 )
 def test_strategies_parse(text, spec):
-    assert D.parse_strategy(text) == spec
+    assert parse_strategy(text) == spec
 
 
 @pytest.mark.parametrize("bad", ["", "mirror", "mirrored:0", "mirrored:x", "multi_worker:2", "default:1"])
 def test_unknown_strategies_are_one_line_errors(bad):
     with pytest.raises(LthError, match="train.strategy"):
-        D.parse_strategy(bad)
+        parse_strategy(bad)
     with pytest.raises(LthError, match="train.strategy"):
         C.validate(C.Experiment(train=C.Train(strategy=bad)))
 
@@ -43,15 +45,15 @@ def test_chief_and_scratch_from_tf_config(monkeypatch, tmp_path):
     train = C.Train(strategy="multi_worker")
     workers = {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}
     tf_config(monkeypatch, "worker", 0, workers)
-    assert D.is_chief(D.parse_strategy("multi_worker"))
+    assert D.is_chief(parse_strategy("multi_worker"))
     assert D.output_root(tmp_path / "out", train) == tmp_path / "out"
     tf_config(monkeypatch, "worker", 1, workers)
     assert D.task() == ("worker", 1, 2)
-    assert not D.is_chief(D.parse_strategy("multi_worker"))
+    assert not D.is_chief(parse_strategy("multi_worker"))
     assert D.output_root(tmp_path / "out", train) == tmp_path / "scratch" / "worker-1"
     # with a chief task, worker 0 is not the chief
     tf_config(monkeypatch, "worker", 0, {"chief": ["127.0.0.1:3"], **workers})
-    assert not D.is_chief(D.parse_strategy("multi_worker"))
+    assert not D.is_chief(parse_strategy("multi_worker"))
     assert D.task()[2] == 3
     # other strategies ignore TF_CONFIG: one process writes
     assert D.output_root(tmp_path / "out", C.Train(strategy="mirrored:2")) == tmp_path / "out"
@@ -66,20 +68,20 @@ def test_a_broken_tf_config_is_one_line(monkeypatch):
 def test_mask_digest_sees_every_bit_and_not_the_key_order():
     rng = np.random.default_rng(0)
     masks = {"a": (rng.random((3, 4)) > 0.5).astype(np.float32), "b": np.ones(5, np.float32)}
-    d = D.mask_digest(masks)
-    assert D.mask_digest(dict(reversed(masks.items()))) == d
+    d = mask_digest(masks)
+    assert mask_digest(dict(reversed(masks.items()))) == d
     for key in masks:
         flipped = {k: v.copy() for k, v in masks.items()}
         flipped[key].flat[0] = 1.0 - flipped[key].flat[0]
-        assert D.mask_digest(flipped) != d
-    assert D.mask_digest({"a": masks["a"].reshape(4, 3), "b": masks["b"]}) != d  # shape counts
+        assert mask_digest(flipped) != d
+    assert mask_digest({"a": masks["a"].reshape(4, 3), "b": masks["b"]}) != d  # shape counts
 
 
 def test_local_without_a_strategy_is_the_default_one():
     """Export (`distribute.local()`) in a process that never set a strategy up, e.g. `lth-tf export`."""
     with D.local():
-        assert D.spec() == D.Spec()
-    assert D.spec() == D.Spec()
+        assert D.spec() == Spec()
+    assert D.spec() == Spec()
 
 
 @pytest.mark.parametrize("raw", ["ten", "0", "-5", "nan"])

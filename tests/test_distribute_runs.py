@@ -35,11 +35,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lth_tf import rundir, store
-from lth_tf.distribute import SCRATCH_VAR, TIMEOUT_VAR, mask_digest
-from lth_tf.events import read_events
-from lth_tf.pruning import masks as M
-from lth_tf.schedule import target_sparsity
+from lth_tf.core import masks as M
+from lth_tf.core.events import read_events
+from lth_tf.core.masks import mask_digest
+from lth_tf.core.schedule import target_sparsity
+from lth_tf.platform.distribute import SCRATCH_VAR, TIMEOUT_VAR
+from lth_tf.storage import rundir, store
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED, ROUNDS, RATE = 3, 2, 0.5  # the smoke preset's rounds and rate
@@ -58,7 +59,7 @@ def launch(out: Path, strategy: str, env_extra: dict | None = None, log: str = "
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", **(env_extra or {})}
     args = [*ARGS, "--out", str(out), "--set", f"train.strategy={strategy}"]
     err = open(out.parent / f"{out.name}-{log}.err", "w")  # noqa: SIM115 (closed with the process)
-    return subprocess.Popen([sys.executable, "-m", "lth_tf.cli", *args], env=env,
+    return subprocess.Popen([sys.executable, "-m", "lth_tf.frontends.cli.main", *args], env=env,
                             stdout=subprocess.DEVNULL, stderr=err)
 
 
@@ -107,14 +108,14 @@ CHIEF_GRACE = 150  # seconds the chief may take to fail on its own after its pee
 def launch_gcn(out: Path, strategy: str) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
     err = open(out.parent / f"{out.name}-run.err", "w")  # noqa: SIM115 (closed with the process)
-    return subprocess.Popen([sys.executable, "-m", "lth_tf.cli", *GCN_ARGS, "--out", str(out),
+    return subprocess.Popen([sys.executable, "-m", "lth_tf.frontends.cli.main", *GCN_ARGS, "--out", str(out),
                              "--set", f"train.strategy={strategy}"], env=env, stdout=subprocess.DEVNULL, stderr=err)
 
 
 def round_1_trains(out: Path) -> bool:
     """Whether the chief of the run in `out` has finished an epoch of round 1."""
     dirs = [d for d in out.iterdir() if rundir.is_run_dir(d)]
-    events = store.events_path(dirs[0]) if dirs else None
+    events = rundir.events_path(dirs[0]) if dirs else None
     return events is not None and any(e["event"] == "epoch_end" and e["round"] == 1 for e in read_events(events))
 
 
@@ -182,10 +183,10 @@ def test_masks_agree_and_keep_the_sparsity_invariants(runs, name):
     rd = runs[name]
     masks = stored_masks(rd)
     assert sorted(masks) == list(range(ROUNDS + 1))
-    digests = {r: e.get("mask_digest") for r, e in finished(store.events_path(rd)).items()}
+    digests = {r: e.get("mask_digest") for r, e in finished(rundir.events_path(rd)).items()}
     assert digests == {r: mask_digest(m) for r, m in masks.items()}
     if name == "multi":  # the other worker logged the same digests in its scratch copy
-        others = {r: e.get("mask_digest") for r, e in finished(store.events_path(runs["worker1"])).items()}
+        others = {r: e.get("mask_digest") for r, e in finished(rundir.events_path(runs["worker1"])).items()}
         assert others == digests
     for r, m in masks.items():
         assert all(set(np.unique(v)) <= {0.0, 1.0} for v in m.values())
@@ -196,14 +197,14 @@ def test_masks_agree_and_keep_the_sparsity_invariants(runs, name):
 
 @pytest.mark.parametrize("name, replicas, workers", [("mirrored", 2, 1), ("multi", 2, 2)])
 def test_runtime_records_the_strategy(runs, name, replicas, workers):
-    (started,) = [e for e in read_events(store.events_path(runs[name])) if e["event"] == "run_started"]
+    (started,) = [e for e in read_events(rundir.events_path(runs[name])) if e["event"] == "run_started"]
     rt = started["runtime"]
     assert (rt["strategy"], rt["replicas"], rt["workers"], rt["chief"]) == (
         {"mirrored": "mirrored", "multi": "multi_worker"}[name], replicas, workers, True)
 
 
 def test_default_runs_carry_no_digest(runs):
-    events = store.events_path(runs["default"])
+    events = rundir.events_path(runs["default"])
     assert all("mask_digest" not in e for e in finished(events).values())
     (started,) = [e for e in read_events(events) if e["event"] == "run_started"]
     assert (started["runtime"]["strategy"], started["runtime"]["replicas"]) == ("default", 1)
@@ -211,7 +212,7 @@ def test_default_runs_carry_no_digest(runs):
 
 @pytest.mark.parametrize("name", ["mirrored", "multi"])
 def test_numbers_match_the_one_device_run(runs, name):
-    ref, got = store.events_path(runs["default"]), store.events_path(runs[name])
+    ref, got = rundir.events_path(runs["default"]), rundir.events_path(runs[name])
     for a, b in zip(epochs(ref), epochs(got), strict=True):
         assert (a["round"], a["epoch"]) == (b["round"], b["epoch"])
         assert b["loss"] == pytest.approx(a["loss"], rel=LOSS_RTOL)
@@ -230,7 +231,7 @@ def test_only_the_chief_writes_the_run_dir(runs):
 
 def test_a_killed_worker_resumes_with_the_same_masks(runs):
     assert runs["completed_after_kill"] == [0]  # killed in round 1, round 0 stored
-    starts = [e for e in read_events(store.events_path(runs["killed"])) if e["event"] == "run_started"]
+    starts = [e for e in read_events(rundir.events_path(runs["killed"])) if e["event"] == "run_started"]
     assert [s["resumed_from"] for s in starts] == [None, 0]
     got, want = stored_masks(runs["killed"]), stored_masks(runs["multi"])
     assert sorted(got) == sorted(want) == list(range(ROUNDS + 1))
@@ -242,7 +243,7 @@ def test_a_killed_worker_resumes_with_the_same_masks(runs):
 def test_the_full_batch_gcn_trains_under_mirrored(runs):
     """Each replica takes the whole graph, its loss scaled by 1/2; each draws its own dropout masks,
     so the step averages two dropout samples: close to one device (measured: 0.5% of the loss), not equal."""
-    ref, got = (store.events_path(runs[s]) for s in ("gcn-default", "gcn-mirrored2"))
+    ref, got = (rundir.events_path(runs[s]) for s in ("gcn-default", "gcn-mirrored2"))
     for a, b in zip(epochs(ref), epochs(got), strict=True):
         assert b["loss"] == pytest.approx(a["loss"], rel=LOSS_RTOL)
     assert [e["mask_digest"] for e in finished(got).values()] == [

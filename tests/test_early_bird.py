@@ -14,9 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lth_tf import config as C
-from lth_tf.errors import LthError
-from lth_tf.pruning.early_bird import EarlyBird, mask_distance
+from lth_tf.core import config as C
+from lth_tf.core.errors import LthError
+from lth_tf.core.masks.early_bird import EarlyBird, mask_distance
 
 
 # -- the distance ------------------------------------------------------------------------------
@@ -117,9 +117,9 @@ class ScriptedMasks:
 
 
 def _tiny_fit(distances: list[float], epochs: int, threshold: float, window: int) -> tuple[int, list]:
-    from lth_tf._keras import keras
-    from lth_tf.early_stop import EarlyBirdStop
-    from lth_tf.pruning import wrap
+    from lth_tf.keras_side.pruning import wrap
+    from lth_tf.keras_side.pruning.early_stop import EarlyBirdStop
+    from lth_tf.platform.backend import keras
 
     keras.utils.set_random_seed(0)
     inp = keras.Input((4,))

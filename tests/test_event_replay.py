@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from lth_tf import events
+from lth_tf.core import events
 from tui.app import LthApp
 from tui.screens import RunScreen
 from tui.state import pct

@@ -1,12 +1,12 @@
 """docs/internals.md lists each event's fields; this checks the list against the typed
-records in lth_tf/events/records.py (names and order), so the two cannot drift apart."""
+records in lth_tf/core/events/records.py (names and order), so the two cannot drift apart."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-from lth_tf import events as E
+from lth_tf.core import events as E
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "internals.md"
 

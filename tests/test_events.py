@@ -1,4 +1,4 @@
-"""Tests for lth_tf/events/: event cleaning, the JSONL sink, reading and following."""
+"""Tests for lth_tf/core/events/: event cleaning, the JSONL sink, reading and following."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from lth_tf import events as E
+from lth_tf.core import events as E
 
 
 def test_make_event_cleans_numpy_and_non_finite():

@@ -22,8 +22,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lth_tf import cli, store
 from lth_tf.export import gzip_size
+from lth_tf.frontends.cli import main as cli
+from lth_tf.storage import store
 
 # tolerance 1.0: the sparsest round (2) is the winning ticket, exported by `run` itself.
 RUNS = {
@@ -107,8 +108,8 @@ def exports(tmp_path_factory):
         assert cli.main(["run", *args, "--out", str(out), "--quiet"]) == 0
         (run_dir,) = [d for d in out.iterdir() if d.is_dir()]
         # after cli.main, which imports TensorFlow with its start-up chatter filtered
-        from lth_tf.lottery import LotterySearch
-        from lth_tf.pruning import wrap
+        from lth_tf.keras_side.pruning import wrap
+        from lth_tf.search.lottery import LotterySearch
 
         search = LotterySearch.open(run_dir)
         inputs = _inputs(search.data)
@@ -142,7 +143,7 @@ def _inputs(data) -> dict[str, np.ndarray]:
 
 
 def _model_args(inputs):
-    from lth_tf._keras import tf
+    from lth_tf.platform.backend import tf
 
     if "image" in inputs:
         return tf.constant(inputs["image"])

@@ -20,8 +20,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from lth_tf import cli
 from lth_tf.export import MARKER_FILE, export_savedmodel
+from lth_tf.frontends.cli import main as cli
 
 ONE_ROUND = ["--set", "prune.rounds=1", "--set", "prune.tolerance=1.0", "--set", "prune.controls="]
 IMAGE_RUN = ["--preset", "smoke", "--set", "train.epochs=1", *ONE_ROUND]
@@ -110,8 +110,8 @@ def _run(tmp, name, args):
     assert cli.main(["run", *args, "--out", str(out), "--quiet"]) == 0
     (run_dir,) = [d for d in out.iterdir() if d.is_dir()]
     assert (run_dir / "ticket" / "saved_model.pb").is_file()
-    from lth_tf.lottery import LotterySearch
-    from lth_tf.pruning import wrap
+    from lth_tf.keras_side.pruning import wrap
+    from lth_tf.search.lottery import LotterySearch
 
     search = LotterySearch.open(run_dir)
     ticket_round = json.loads((run_dir / "summary.json").read_text())["ticket"]["round"]
@@ -134,7 +134,7 @@ def _bad_coo(coo: dict[str, np.ndarray]) -> dict[str, dict[str, list]]:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    from lth_tf._keras import keras, tf
+    from lth_tf.platform.backend import keras, tf
 
     tmp = tmp_path_factory.mktemp("serve")
     jobs = {"out": str(tmp / "out.npz")}
@@ -253,7 +253,7 @@ def test_without_data_only_the_float_signature(served):
 
 def test_gcn_dense_signature_matches_the_coo_one(served):
     res, ref = served
-    from lth_tf.data.graph import gcn_normalise
+    from lth_tf.keras_side.data.graph import gcn_normalise
 
     # the raw adjacency fed to serving_dense is the one the loader normalised
     np.testing.assert_allclose(

@@ -95,7 +95,7 @@ SERVE = textwrap.dedent(
 def _masked(wrapped, sparsity: float, seed: int):
     """Random masks of `sparsity` on every pruned kernel; returns (plain model, pruned variables)."""
     from lth_tf.export import sparse
-    from lth_tf.pruning import wrap
+    from lth_tf.keras_side.pruning import wrap
 
     rng = np.random.default_rng(seed)
     kernels = wrap.get_kernels(wrapped)
@@ -106,7 +106,7 @@ def _masked(wrapped, sparsity: float, seed: int):
 
 
 def _image_model(seed: int = 0, units: int = 32):
-    from lth_tf._keras import keras
+    from lth_tf.platform.backend import keras
 
     keras.utils.set_random_seed(seed)
     inp = keras.Input((8, 8, 3))
@@ -128,16 +128,16 @@ def _randomise_bn(model) -> None:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    from lth_tf import cli
     from lth_tf.export import description, export_savedmodel
-    from lth_tf.lottery import LotterySearch
-    from lth_tf.pruning import wrap
+    from lth_tf.frontends.cli import main as cli
+    from lth_tf.keras_side.pruning import wrap
+    from lth_tf.search.lottery import LotterySearch
 
     tmp = tmp_path_factory.mktemp("sparse")
     calls, ref, docs = {}, {}, {}
 
     # a tiny image model at 95%: conv rebuilt dense, both Dense kernels sparse matmuls
-    from lth_tf.pruning import wrap as W
+    from lth_tf.keras_side.pruning import wrap as W
 
     model = _image_model()
     _randomise_bn(model)
@@ -233,7 +233,7 @@ def test_cli_export_format_sparse(served):
 
 
 def test_sparse_export_saves_only_the_packed_blob(served):
-    from lth_tf._keras import tf
+    from lth_tf.platform.backend import tf
 
     names = {n for n, _ in tf.train.list_variables(str(served.tmp / "image-sparse" / "variables" / "variables"))}
     assert names == {"_CHECKPOINTABLE_OBJECT_GRAPH", "blob/.ATTRIBUTES/VARIABLE_VALUE"}
@@ -243,7 +243,7 @@ def test_sparse_export_saves_only_the_packed_blob(served):
 @pytest.mark.parametrize("sparsity", [0.5, 0.8, 0.95])
 def test_variables_within_1_2x_of_the_bound(tmp_path, sparsity):
     from lth_tf.export import description, directory_size, export_savedmodel
-    from lth_tf.pruning import wrap
+    from lth_tf.keras_side.pruning import wrap
 
     model = _image_model(units=64)  # 19.5k prunable weights
     plain, pruned = _masked(wrap.wrap(model), sparsity, seed=4)
@@ -261,9 +261,9 @@ def test_variables_within_1_2x_of_the_bound(tmp_path, sparsity):
 
 # -- TFLite ------------------------------------------------------------------------------------
 def test_tflite_export_is_sparse_and_gives_the_logits(tmp_path):
-    from lth_tf._keras import tf
     from lth_tf.export import description, export_savedmodel, is_our_export
-    from lth_tf.pruning import wrap
+    from lth_tf.keras_side.pruning import wrap
+    from lth_tf.platform.backend import tf
 
     plain, pruned = _masked(wrap.wrap(_image_model(units=64)), 0.9, seed=5)
     path = export_savedmodel(plain, tmp_path / "t", format="tflite")
@@ -282,10 +282,10 @@ def test_tflite_export_is_sparse_and_gives_the_logits(tmp_path):
 
 
 def test_tflite_refuses_graph_models(tmp_path):
-    from lth_tf import config as C
-    from lth_tf import models
-    from lth_tf.errors import LthError
+    from lth_tf.core import config as C
+    from lth_tf.core.errors import LthError
     from lth_tf.export import export_savedmodel
+    from lth_tf.keras_side import models
 
     gcn = models.build(C.Model(name="gcn"), (6,), 3, 0)
     with pytest.raises(LthError, match="image models"):

@@ -15,7 +15,7 @@ import pytest
 
 def _mlp(sparsity: float, seed: int = 0):
     """Flatten -> Dense 64 -> Dense 4 on (8, 8, 3), the hidden kernel masked at `sparsity`."""
-    from lth_tf._keras import keras
+    from lth_tf.platform.backend import keras
 
     keras.utils.set_random_seed(seed)
     inp = keras.Input((8, 8, 3))

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lth_tf import cost, flops
-from lth_tf._keras import keras
+from lth_tf.core import cost
+from lth_tf.keras_side import flops
+from lth_tf.platform.backend import keras
 
 
 def dense_model():
@@ -59,8 +60,8 @@ def test_conv_model_macs_by_hand():
 
 
 def test_wrapped_model_counts_the_masked_kernels():
-    from lth_tf.pruning import masks as M
-    from lth_tf.pruning import wrap
+    from lth_tf.core import masks as M
+    from lth_tf.keras_side.pruning import wrap
 
     wrapped = wrap.wrap(conv_model())
     kernels = wrap.get_kernels(wrapped)
@@ -74,9 +75,9 @@ def test_wrapped_model_counts_the_masked_kernels():
 
 
 def test_gcn_adds_the_adjacency_product_per_node():
-    from lth_tf import config as C
-    from lth_tf import data as D
-    from lth_tf import models
+    from lth_tf.core import config as C
+    from lth_tf.keras_side import data as D
+    from lth_tf.keras_side import models
 
     exp = C.resolve("smoke", overrides=["data.name=synthetic_graph", "model.name=gcn", "model.hidden=8"])
     data = D.load(exp.data)

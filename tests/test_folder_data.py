@@ -16,10 +16,10 @@ import pytest
 from data_checks import snapshot
 from PIL import Image
 
-from lth_tf import data
-from lth_tf.config import Data
-from lth_tf.data import folder
-from lth_tf.errors import LthError
+from lth_tf.core.config import Data
+from lth_tf.core.errors import LthError
+from lth_tf.keras_side import data
+from lth_tf.keras_side.data import folder
 
 COLOURS = {"cat": (200, 40, 40), "dog": (40, 200, 40), "owl": (40, 40, 200)}
 GREYS = {"cat": (60, 60, 60), "dog": (190, 190, 190)}
@@ -248,8 +248,8 @@ def test_errors_come_before_tensorflow_is_imported(tmp_path):
     bad_folder(tmp_path / "a", "class missing from test")
     bad_folder(tmp_path / "b", "truncated png")
     code = (
-        "import sys; from lth_tf import data; from lth_tf.config import Data\n"
-        "from lth_tf.errors import LthError\n"
+        "import sys; from lth_tf import data; from lth_tf.core.config import Data\n"
+        "from lth_tf.core.errors import LthError\n"
         "for p in sys.argv[1:]:\n"
         "    try: data.load(Data(name='folder:' + p))\n"
         "    except LthError as e: print(e)\n"

@@ -23,10 +23,10 @@ from fuzz_checks import dump_outcomes, mutate_file, mutations, one_line_error, r
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lth_tf import data
-from lth_tf.config import Data
-from lth_tf.data import planetoid
-from lth_tf.errors import LthError
+from lth_tf.core.config import Data
+from lth_tf.core.errors import LthError
+from lth_tf.keras_side import data
+from lth_tf.keras_side.data import planetoid
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = settings(
@@ -95,7 +95,7 @@ def test_damaged_planetoid_file_is_an_error_or_the_same_data(cora, suffix, m):
 def archive(tmp_path_factory):
     from test_data import make_jpeg_archive
 
-    from lth_tf.data import cifar10
+    from lth_tf.keras_side.data import cifar10
 
     folder = tmp_path_factory.mktemp("cifar")
     path = make_jpeg_archive(folder, {"train": 2, "test": 1})
@@ -106,7 +106,7 @@ def archive(tmp_path_factory):
 @settings(FAST, max_examples=60)
 @given(m=mutations())
 def test_damaged_cifar_archive_is_an_error_or_the_same_images(archive, m, monkeypatch):
-    from lth_tf.data import cifar10
+    from lth_tf.keras_side.data import cifar10
 
     good, ((xtr, ytr), (xte, yte)) = archive
     with tempfile.TemporaryDirectory() as tmp:

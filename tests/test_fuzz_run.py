@@ -24,8 +24,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_fuzz import FAST, ROOT, SMOKE_SETS, check
 
-from lth_tf import config as C
-from lth_tf import report, rundir, store
+from lth_tf.core import config as C
+from lth_tf.frontends import report
+from lth_tf.storage import rundir, store
 
 # The files of a finished run that lth-tf reads (ticket/ is a SavedModel it only writes).
 RUN_FILES = (
@@ -52,7 +53,7 @@ def tally():
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
-    from lth_tf.lottery import LotterySearch
+    from lth_tf.search.lottery import LotterySearch
 
     out = tmp_path_factory.mktemp("runs")
     exp = C.resolve("smoke", overrides=SMOKE_SETS)
@@ -112,7 +113,7 @@ def read_file_of_run(run: Path, rel: str, stored: dict) -> None:
         def same_round(got):
             w, m, metrics = got
             assert same_arrays(w, w0) and same_arrays(m, m0), "arrays changed silently"
-            assert all(k in metrics for k in store.ROUND_KEYS)
+            assert all(k in metrics for k in rundir.ROUND_KEYS)
 
         check(kind, lambda: s.load_round(r), path, expect=same_round)
     elif rel == "lock":  # names the holder; nobody holds it here, whatever it says
@@ -137,7 +138,7 @@ def test_damaged_run_file_is_an_error_or_what_was_stored(finished, rel, m):
 def lth(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.run(
-        [sys.executable, "-m", "lth_tf.cli", *args],
+        [sys.executable, "-m", "lth_tf.frontends.cli.main", *args],
         capture_output=True, text=True, cwd=cwd, env=env, timeout=300, check=False,
     )  # fmt: skip
 

@@ -16,11 +16,13 @@ import numpy as np
 import pytest
 from test_cli import SMOKE, Launched, assert_user_error, lth, tree
 
-from lth_tf import config as C
-from lth_tf import preflight, report, store
-from lth_tf.errors import LthError
-from lth_tf.plan import Plan
-from lth_tf.pruning import masks as M
+from lth_tf.core import config as C
+from lth_tf.core import masks as M
+from lth_tf.core.errors import LthError
+from lth_tf.frontends import report
+from lth_tf.search import preflight
+from lth_tf.search.plan import Plan
+from lth_tf.storage import atomic, rundir, store
 
 
 def error_of(fn, *args, **kwargs) -> str:
@@ -170,24 +172,24 @@ def run_dir(tmp_path) -> Path:
 
 
 def test_a_corrupt_rewind_point_names_it_and_round_0_not_the_run_dir(run_dir):
-    store.rewind_path(run_dir).write_bytes(b"PK\x03\x04 garbage")
+    rundir.rewind_path(run_dir).write_bytes(b"PK\x03\x04 garbage")
     msg = error_of(store.RunStore(run_dir).load_rewind)
-    assert f"delete {store.rewind_path(run_dir)} and {store.round_dir(run_dir, 0)} " in msg
+    assert f"delete {rundir.rewind_path(run_dir)} and {rundir.round_dir(run_dir, 0)} " in msg
     assert "its folder" not in msg and "run dir" not in msg
 
 
 @pytest.mark.parametrize("content", ["[]", "{", '{"round": 1}', "\xff"])
 def test_a_corrupt_round_file_names_that_round_only(run_dir, content):
-    (store.round_dir(run_dir, 1) / store.METRICS_FILE).write_text(content, encoding="latin-1")
+    (rundir.round_dir(run_dir, 1) / rundir.METRICS_FILE).write_text(content, encoding="latin-1")
     msg = error_of(store.RunStore(run_dir).load_round, 1)
-    assert f"delete {store.round_dir(run_dir, 1)} (that round only)" in msg
+    assert f"delete {rundir.round_dir(run_dir, 1)} (that round only)" in msg
 
 
 @pytest.mark.parametrize("content", ["[]", "{", "\xff\xfe"])
 def test_a_corrupt_summary_names_summary_json(run_dir, content):
-    store.summary_path(run_dir).write_text(content, encoding="latin-1")
+    rundir.summary_path(run_dir).write_text(content, encoding="latin-1")
     msg = error_of(store.RunStore(run_dir).read_summary)
-    assert f"delete {store.summary_path(run_dir)} and rerun" in msg
+    assert f"delete {rundir.summary_path(run_dir)} and rerun" in msg
 
 
 def good_summary() -> dict:
@@ -212,12 +214,12 @@ def good_summary() -> dict:
 def test_report_refuses_a_summary_lacking_fields_with_one_line(run_dir, damage):
     summary = good_summary()
     report.write_report(run_dir, plots=False)  # the undamaged summary (rounds: []) reports
-    store.write_json_atomic(store.summary_path(run_dir), summary)
+    atomic.write_json_atomic(rundir.summary_path(run_dir), summary)
     assert "| 0 | 0.00 | 50.00 | 50.00 |" in report.write_report(run_dir, plots=False)
     damage(summary)
-    store.write_json_atomic(store.summary_path(run_dir), summary)
+    atomic.write_json_atomic(rundir.summary_path(run_dir), summary)
     msg = error_of(report.write_report, run_dir, plots=False)
-    assert str(store.summary_path(run_dir)) in msg and "delete" in msg
+    assert str(rundir.summary_path(run_dir)) in msg and "delete" in msg
 
 
 # -- the CLI: exit 2, one line, nothing written ------------------------------------------------
@@ -261,14 +263,14 @@ def test_cli_on_damaged_run_files(tmp_path):
     d = tmp_path / "runs" / exp.run_name()
     store.RunStore(d).claim(exp.to_toml(), exp.hash())
     for content in ("[]", '{"rounds": [{"round": 0}]}'):
-        store.summary_path(d).write_text(content)
+        rundir.summary_path(d).write_text(content)
         assert_user_error(lth("report", str(d), tmp=tmp_path), "summary.json", "delete")
-    shutil.copy(store.config_path(d), tmp_path / "good.toml")
-    store.config_path(d).write_bytes(bytes(range(256)))
+    shutil.copy(rundir.config_path(d), tmp_path / "good.toml")
+    rundir.config_path(d).write_bytes(bytes(range(256)))
     before = tree(tmp_path)
     r = lth("export", str(d), "--out", "t", tmp=tmp_path)
     assert_user_error(r, "config.toml", "UTF-8")
     r = lth("run", *SMOKE, "--out", "runs", tmp=tmp_path)
     assert_user_error(r, "holds a different experiment")
     assert not r.tf_imported and tree(tmp_path) == before
-    assert json.loads(store.summary_path(d).read_text())["rounds"] == [{"round": 0}]
+    assert json.loads(rundir.summary_path(d).read_text())["rounds"] == [{"round": 0}]

@@ -8,12 +8,12 @@ from __future__ import annotations
 import numpy as np
 from test_narrow import tiny_conv
 
-from lth_tf import flops
-from lth_tf._keras import keras
-from lth_tf.pruning import masks as M
-from lth_tf.pruning import wrap
-from lth_tf.report import rounds_table, summary_problem
-from lth_tf.summary import build_summary
+from lth_tf.core import masks as M
+from lth_tf.frontends.report import rounds_table, summary_problem
+from lth_tf.keras_side import flops
+from lth_tf.keras_side.pruning import wrap
+from lth_tf.platform.backend import keras
+from lth_tf.storage.summary import build_summary
 
 
 def dense_model():
@@ -56,9 +56,9 @@ def test_wrapped_model_counts_kept_weights_and_not_the_wrapper_state():
 
 
 def test_channel_ticket_size_is_the_narrowed_models():
-    from lth_tf.export.narrow import narrow, ticket_size
-    from lth_tf.pruning import channels as CH
-    from lth_tf.pruning.channel_graph import channel_plan
+    from lth_tf.core.masks import channels as CH
+    from lth_tf.keras_side.narrow import narrow, ticket_size
+    from lth_tf.keras_side.pruning.channel_graph import channel_plan
 
     wrapped = wrap.wrap(tiny_conv(keras))
     plan = channel_plan(wrapped)
@@ -108,8 +108,8 @@ def test_summary_and_report_show_each_rounds_size():
 def test_report_of_a_channel_run_says_the_sizes_are_the_narrowed_models(tmp_path):
     import json
 
-    from lth_tf import rundir
-    from lth_tf.report import write_report
+    from lth_tf.frontends.report import write_report
+    from lth_tf.storage import rundir
 
     run = tmp_path / "run"
     run.mkdir()

@@ -23,13 +23,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lth_tf import config as C
-from lth_tf import store
-from lth_tf._keras import keras
-from lth_tf.errors import LthError
-from lth_tf.lottery import LotterySearch, Stopped, pick_winner
-from lth_tf.pruning import masks as M
-from lth_tf.pruning import wrap as W
+from lth_tf.core import config as C
+from lth_tf.core import masks as M
+from lth_tf.core.errors import LthError
+from lth_tf.core.schedule import expected_sparsity
+from lth_tf.export.ticket import TicketExporter
+from lth_tf.keras_side.pruning import wrap as W
+from lth_tf.keras_side.training.callbacks import Stopped
+from lth_tf.platform.backend import keras
+from lth_tf.search.lottery import LotterySearch
+from lth_tf.storage import rundir
+from lth_tf.storage.summary import pick_winner
 
 STEP_K = 5  # rewind step of the layerwise run; round 0 has 19 steps
 
@@ -187,7 +191,7 @@ class Run:
         return {name: w for (role, name), w in zip(self.layout(), weights) if role == "kernel"}
 
     def events(self) -> list[dict]:
-        lines = store.events_path(self.search.run_dir).read_text().splitlines()
+        lines = rundir.events_path(self.search.run_dir).read_text().splitlines()
         return [json.loads(line) for line in lines]
 
 
@@ -207,7 +211,7 @@ def _run(exp, out: Path, probe: Probe | None = None, upto: int | None = None) ->
 def global_run(tmp_path_factory) -> Run:
     """Global pruning, rewind to init, both controls, finished with its ticket."""
     run = _run(GLOBAL, tmp_path_factory.mktemp("global"), Probe())
-    run.summary = run.search.finish()
+    run.summary = run.search.finish(TicketExporter())
     return run
 
 
@@ -255,7 +259,7 @@ def resumed_run(tmp_path_factory) -> tuple[Run, Run]:
     with pytest.raises(Stopped):
         for result in search.rounds():
             first.yielded.append(result.round)
-    first.notes["rounds_dir"] = sorted(p.name for p in store.rounds_dir(search.run_dir).iterdir())
+    first.notes["rounds_dir"] = sorted(p.name for p in rundir.rounds_dir(search.run_dir).iterdir())
     first.notes["status"] = search.store.read_summary()["status"]
     second = _run(GLOBAL, out)
     return first, second
@@ -308,7 +312,7 @@ def test_layerwise_prunes_the_exact_count_per_layer_each_round(layerwise_run):
             assert int(np.count_nonzero(m)) == remaining[name], (r, name)
             # 1-(1-p)**r up to rounding: at most half a weight per round.
             frac = 1.0 - remaining[name] / m.size
-            assert abs(frac - M.expected_sparsity(rate, r)) <= 0.5 * r / m.size + 1e-12
+            assert abs(frac - expected_sparsity(rate, r)) <= 0.5 * r / m.size + 1e-12
     assert remaining["output"] != round(masks0["output"].size * 0.7**2)  # its own rate applied
 
 
@@ -324,7 +328,7 @@ def test_global_prunes_the_exact_total_each_round(request, name):
         remaining -= M.prune_count(p.rate, remaining)
         assert sum(kept(masks).values()) == remaining, r
         # within one weight per layer of 1-(1-p)**r
-        assert abs(M.sparsity(masks) - M.expected_sparsity(p.rate, r)) <= len(masks) / total
+        assert abs(M.sparsity(masks) - expected_sparsity(p.rate, r)) <= len(masks) / total
     # Global, not layerwise: the layers end at different sparsities.
     assert len(set(M.layer_sparsity(run.masks(p.rounds)).values())) > 1
 
@@ -414,7 +418,7 @@ def test_lr_and_finetune_rounds_start_from_the_previous_trained_weights(request,
     run = request.getfixturevalue(f"{name}_run")
     assert run.exp.prune.rewind in ("lr", "finetune")
     init = run.probe.starts[(0, "round")].weights
-    assert not store.rewind_path(run.search.run_dir).exists()
+    assert not rundir.rewind_path(run.search.run_dir).exists()
     for r in range(1, run.last + 1):
         trained_before = run.load(r - 1)[0]
         assert_all_differ(trained_before, init, run.layout(), f"round {r - 1} did not train")
@@ -545,7 +549,7 @@ def test_controls_are_stored(global_run):
 # -- 9. summary and events --------------------------------------------------------------------------
 def test_summary_follows_the_contract(global_run):
     run, s = global_run, global_run.summary
-    on_disk = json.loads(store.summary_path(run.search.run_dir).read_text())
+    on_disk = json.loads(rundir.summary_path(run.search.run_dir).read_text())
     assert on_disk == s
     assert s["status"] == "finished"
     assert s["config_hash"] == GLOBAL.hash() and s["preset"] == "smoke"
@@ -602,7 +606,7 @@ def test_events_come_in_order_with_their_fields(global_run):
     assert by["run_started"][0]["rounds"] == last
     assert [e["round"] for e in by["round_started"]] == list(range(last + 1))
     assert [e["target_sparsity"] for e in by["round_started"]] == pytest.approx(
-        [M.expected_sparsity(GLOBAL.prune.rate, r) for r in range(last + 1)]
+        [expected_sparsity(GLOBAL.prune.rate, r) for r in range(last + 1)]
     )
     assert [e["round"] for e in by["round_finished"]] == list(range(last + 1))
     assert [e["epoch"] for e in by["epoch_end"]] == list(range(1, epochs + 1)) * (last + 1)

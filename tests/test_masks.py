@@ -1,4 +1,4 @@
-"""Property tests for lth_tf/pruning/masks.py (pure numpy, no TensorFlow)."""
+"""Property tests for lth_tf/core/masks/magnitude.py (pure numpy, no TensorFlow)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lth_tf.pruning import masks as M
+from lth_tf.core import masks as M
+from lth_tf.core.schedule import expected_sparsity
 
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -88,17 +89,17 @@ def test_ones_like_and_counts():
 
 def test_no_tensorflow_imported():
     # In a fresh interpreter: other test modules import TF into this one.
-    code = "import sys, lth_tf.pruning.masks; print('tensorflow' in sys.modules or 'tf_keras' in sys.modules)"
+    code = "import sys, lth_tf.core.masks; print('tensorflow' in sys.modules or 'tf_keras' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
 
 def test_expected_sparsity_and_rate_for():
-    assert M.expected_sparsity(0.2, 0) == 0.0
-    assert M.expected_sparsity(0.2, 1) == pytest.approx(0.2)
-    assert M.expected_sparsity(0.2, 7) == pytest.approx(1 - 0.8**7)
+    assert expected_sparsity(0.2, 0) == 0.0
+    assert expected_sparsity(0.2, 1) == pytest.approx(0.2)
+    assert expected_sparsity(0.2, 7) == pytest.approx(1 - 0.8**7)
     for rounds, final in [(1, 0.5), (7, 0.79), (20, 0.988)]:
-        assert M.expected_sparsity(M.rate_for(rounds, final), rounds) == pytest.approx(final)
+        assert expected_sparsity(M.rate_for(rounds, final), rounds) == pytest.approx(final)
     for bad in [(0, 0.5), (3, 0.0), (3, 1.0), (3, -0.1), (2.5, 0.5)]:
         with pytest.raises(ValueError):
             M.rate_for(*bad)
@@ -172,7 +173,7 @@ def test_rounds_give_expected_sparsity(w, p, r, scope):
         assert {n: kept(m[n]) for n in names} == per_layer
     else:
         assert sum(kept(m[n]) for n in names) == remaining_total
-    assert abs(M.sparsity(m) - M.expected_sparsity(p, r)) <= len(names) * r / total
+    assert abs(M.sparsity(m) - expected_sparsity(p, r)) <= len(names) * r / total
 
 
 @FAST

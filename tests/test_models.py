@@ -19,10 +19,10 @@ from model_checks import (
     weights_equal,
 )
 
-from lth_tf import models
-from lth_tf._keras import keras
-from lth_tf.config import MODELS, Model
-from lth_tf.errors import LthError
+from lth_tf.core.config import MODELS, Model
+from lth_tf.core.errors import LthError
+from lth_tf.keras_side import models
+from lth_tf.platform.backend import keras
 
 
 def test_registry_matches_config():
@@ -35,7 +35,7 @@ def test_unknown_model_is_a_user_error():
 
 
 def test_importing_the_registry_does_not_import_tensorflow():
-    code = "import sys, lth_tf.models; assert 'tensorflow' not in sys.modules"
+    code = "import sys, lth_tf.keras_side.models; assert 'tensorflow' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

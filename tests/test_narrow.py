@@ -21,9 +21,9 @@ import textwrap
 import numpy as np
 import pytest
 
-from lth_tf import cli
-from lth_tf.config import Model
-from lth_tf.errors import LthError
+from lth_tf.core.config import Model
+from lth_tf.core.errors import LthError
+from lth_tf.frontends.cli import main as cli
 
 LOADER = textwrap.dedent(
     """
@@ -87,13 +87,13 @@ def _graph_inputs(tf, rng, n=9, f=5):
 
 @pytest.fixture(scope="module")
 def narrowed(tmp_path_factory):
-    from lth_tf._keras import keras, tf
+    from lth_tf.core.masks import channels as CH
     from lth_tf.export import export_savedmodel
-    from lth_tf.export.narrow import costs, narrow
-    from lth_tf.models import gcn, resnet
-    from lth_tf.pruning import channels as CH
-    from lth_tf.pruning import wrap
-    from lth_tf.pruning.channel_graph import channel_plan
+    from lth_tf.keras_side.models import gcn, resnet
+    from lth_tf.keras_side.narrow import costs, narrow
+    from lth_tf.keras_side.pruning import wrap
+    from lth_tf.keras_side.pruning.channel_graph import channel_plan
+    from lth_tf.platform.backend import keras, tf
 
     tmp = tmp_path_factory.mktemp("narrow")
     rng = np.random.default_rng(0)
@@ -154,7 +154,7 @@ def test_narrow_export_loads_without_lth_tf_and_matches_the_masked_model(narrowe
 
 
 def test_narrow_layers_are_physically_narrower(narrowed):
-    from lth_tf.pruning import channels as CH
+    from lth_tf.core.masks import channels as CH
 
     result, _, _ = narrowed
     for kind, r in result.items():
@@ -178,12 +178,12 @@ def test_resnet_prunes_only_the_first_conv_of_each_block(narrowed):
 
 def test_narrow_parameter_and_mac_counts_equal_a_hand_count():
     """Keep conv1 3/4, conv2 3/5, dense 3/6 channels of tiny_conv (6x6x3 input)."""
-    from lth_tf._keras import keras
-    from lth_tf.export.narrow import costs, narrow
-    from lth_tf.pruning import channels as CH
-    from lth_tf.pruning import masks as M
-    from lth_tf.pruning import wrap
-    from lth_tf.pruning.channel_graph import channel_plan
+    from lth_tf.core import masks as M
+    from lth_tf.core.masks import channels as CH
+    from lth_tf.keras_side.narrow import costs, narrow
+    from lth_tf.keras_side.pruning import wrap
+    from lth_tf.keras_side.pruning.channel_graph import channel_plan
+    from lth_tf.platform.backend import keras
 
     wrapped = wrap.wrap(tiny_conv(keras))
     plan = channel_plan(wrapped)
@@ -209,9 +209,9 @@ def test_narrow_parameter_and_mac_counts_equal_a_hand_count():
 
 
 def test_a_model_without_prunable_channels_is_refused():
-    from lth_tf import config as C
-    from lth_tf import preflight
-    from lth_tf._keras import keras
+    from lth_tf.core import config as C
+    from lth_tf.platform.backend import keras
+    from lth_tf.search import preflight
 
     x = keras.Input((4,))
     h = keras.layers.Dense(4, name="h")(x)
@@ -224,8 +224,8 @@ def test_a_model_without_prunable_channels_is_refused():
 
 def test_cli_channels_run_follows_the_schedule_and_exports_narrow(tmp_path):
     """smoke (tiny_cnn width 8: conv1 and conv2 prunable, 16 channels), 2 rounds at 0.5."""
-    from lth_tf import store
-    from lth_tf.pruning import masks as M
+    from lth_tf.core import masks as M
+    from lth_tf.storage import rundir, store
 
     args = ["run", "--preset", "smoke", "--set", "train.epochs=1", "--set", "prune.structure=channels",
             "--set", "prune.controls=random_mask", "--set", "prune.tolerance=1.0",
@@ -237,7 +237,7 @@ def test_cli_channels_run_follows_the_schedule_and_exports_narrow(tmp_path):
     for r in (1, 2):
         alive -= M.prune_count(0.5, alive)
         assert rs.round_metrics(r)["channel_sparsity"] == pytest.approx(1 - alive / 16)
-    events = [json.loads(line) for line in store.events_path(run_dir).read_text().splitlines()]
+    events = [json.loads(line) for line in rundir.events_path(run_dir).read_text().splitlines()]
     started = next(e for e in events if e["event"] == "run_started")
     assert {u["name"] for u in started["unpruned_channels"]} == {"output"}
     ctrl = rs.control_metrics("random_mask", 2)

@@ -16,9 +16,9 @@ from lottery_checks import check_search
 from test_folder_data import make_folder
 from test_lottery import Probe
 
-from lth_tf import config as C
-from lth_tf._keras import keras
-from lth_tf.lottery import LotterySearch
+from lth_tf.core import config as C
+from lth_tf.platform.backend import keras
+from lth_tf.search.lottery import LotterySearch
 
 SMALL = ["prune.rounds=2", "prune.rate=0.5", "train.epochs=1", "prune.controls=random_reinit"]
 
@@ -121,14 +121,14 @@ def test_citeseer_through_the_gcn(tmp_path):
 def _events(search):
     import json
 
-    from lth_tf import store
+    from lth_tf.storage import rundir
 
-    return [json.loads(line) for line in store.events_path(search.run_dir).read_text().splitlines()]
+    return [json.loads(line) for line in rundir.events_path(search.run_dir).read_text().splitlines()]
 
 
 def test_preflight_counts_every_layer_kind_it_prunes(tmp_path, monkeypatch):
     """The CLI's pre-run layer check reads separable and 1-D convolutions too."""
-    from lth_tf import preflight
+    from lth_tf.search import preflight
 
     (tmp_path / "my_models.py").write_text(textwrap.dedent(FACTORY))
     monkeypatch.syspath_prepend(str(tmp_path))

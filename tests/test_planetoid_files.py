@@ -18,10 +18,10 @@ import pytest
 import scipy.sparse as sp
 from data_checks import CITATION, needs, raw
 
-from lth_tf import data
-from lth_tf.config import Data
-from lth_tf.data import planetoid
-from lth_tf.errors import LthError
+from lth_tf.core.config import Data
+from lth_tf.core.errors import LthError
+from lth_tf.keras_side import data
+from lth_tf.keras_side.data import planetoid
 
 CORA_NODES = 2708
 
@@ -228,8 +228,8 @@ def test_flipped_bytes_in_x_no_longer_crash_the_process(tmp_path):
     blob[at : at + 4] = (50_000_000).to_bytes(4, "little")
     path.write_bytes(blob)
     code = (
-        "import sys; from lth_tf import data; from lth_tf.config import Data\n"
-        "from lth_tf.errors import LthError\n"
+        "import sys; from lth_tf import data; from lth_tf.core.config import Data\n"
+        "from lth_tf.core.errors import LthError\n"
         f"try: data.load(Data(name='cora'), {str(tmp_path)!r})\n"
         "except LthError as e: print(e)\n"
         "print('tensorflow' in sys.modules)"

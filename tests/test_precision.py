@@ -11,12 +11,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lth_tf import config as C
-from lth_tf import runtime
-from lth_tf._keras import keras
-from lth_tf.errors import LthError
-from lth_tf.lottery import LotterySearch
-from lth_tf.pruning import wrap as W
+from lth_tf.core import config as C
+from lth_tf.core.errors import LthError
+from lth_tf.keras_side.pruning import wrap as W
+from lth_tf.platform import runtime
+from lth_tf.platform.backend import keras
+from lth_tf.search.lottery import LotterySearch
 
 TINY = ["model.width=4", "train.epochs=1", "data.val_size=32", "train.batch_size=32",
         "prune.rounds=1", "prune.rate=0.5", "prune.controls="]
@@ -72,10 +72,10 @@ def test_rounds_stay_exact(tmp_path, policy, setting):
 
 
 def test_a_model_built_in_another_precision_is_refused(tmp_path, policy):
-    from lth_tf import data as datasets
-    from lth_tf import models
-    from lth_tf.train import train_round
-    from lth_tf.training.feeds import Feeds
+    from lth_tf.keras_side import data as datasets
+    from lth_tf.keras_side import models
+    from lth_tf.keras_side.training.feeds import Feeds
+    from lth_tf.keras_side.training.train import train_round
 
     exp = C.resolve("smoke", overrides=[*TINY, "train.precision=mixed_bfloat16"])
     data = datasets.load(exp.data, seed=0)

@@ -1,6 +1,6 @@
 """Pruning layers beyond Conv2D/Dense: what tfmot prunes, mask keys, masks, strip, export.
 
-The expected weights per layer class are the table in lth_tf/pruning/prunable.py;
+The expected weights per layer class are the table in lth_tf/keras_side/pruning/prunable.py;
 a tfmot upgrade that prunes more or less of a layer fails here.
 """
 
@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from lth_tf import export
-from lth_tf._keras import keras
-from lth_tf.pruning import masks as M
-from lth_tf.pruning import prunable
-from lth_tf.pruning import wrap as W
-from lth_tf.store import load_arrays, save_arrays
+from lth_tf.core import masks as M
+from lth_tf.keras_side.pruning import prunable
+from lth_tf.keras_side.pruning import wrap as W
+from lth_tf.platform.backend import keras
+from lth_tf.storage.store import load_arrays, save_arrays
 
 L = keras.layers
 

@@ -13,10 +13,10 @@ import math
 import numpy as np
 import pytest
 
-from lth_tf import config as C
-from lth_tf import schedule as S
-from lth_tf.errors import LthError
-from lth_tf.pruning import masks as M
+from lth_tf.core import config as C
+from lth_tf.core import masks as M
+from lth_tf.core import schedule as S
+from lth_tf.core.errors import LthError
 
 
 # -- the plan ----------------------------------------------------------------------------------
@@ -73,9 +73,10 @@ def test_the_default_leaves_run_identity_alone():
 
 # -- the pruning step (TF, no training) --------------------------------------------------------
 def test_each_round_and_its_early_bird_watch_prune_that_rounds_rate():
-    from lth_tf import models
-    from lth_tf.plan import Plan
-    from lth_tf.pruning import step, wrap
+    from lth_tf.keras_side import models
+    from lth_tf.keras_side.pruning import wrap
+    from lth_tf.search import prune_step as step
+    from lth_tf.search.plan import Plan
 
     exp = C.resolve("smoke", overrides=["prune.rounds=3", "prune.rate_schedule=0.6,0.3,0.1",
                                         "prune.early_bird=true", "prune.eb_window=1", "train.epochs=3"])
@@ -96,8 +97,8 @@ def test_each_round_and_its_early_bird_watch_prune_that_rounds_rate():
 
 # -- a real search -----------------------------------------------------------------------------
 def _search(tmp_path, *sets):
-    from lth_tf.events import ListSink
-    from lth_tf.lottery import LotterySearch
+    from lth_tf.core.events import ListSink
+    from lth_tf.search.lottery import LotterySearch
 
     exp = C.resolve("smoke", overrides=["train.epochs=1", "prune.controls=", "model.width=4", *sets])
     sink = ListSink()

@@ -24,8 +24,8 @@ from resume_checks import (
     smoke_args,
 )
 
-from lth_tf import store
-from lth_tf.events import read_events
+from lth_tf.core.events import read_events
+from lth_tf.storage import rundir
 
 # Three pruning rounds of 3 epochs (a round takes ~1.5 s); the kill lands in round 2.
 ROUNDS, EPOCHS = 3, 3
@@ -50,7 +50,7 @@ def test_rerun_resumes_after_the_last_stored_round(runs):
     run_dir = runs["run_dir"]
     assert runs["stdout"] == f"{run_dir}\n"
     assert "resuming after round 1" in runs["stderr"]
-    events = read_events(store.events_path(run_dir))
+    events = read_events(rundir.events_path(run_dir))
     starts = [e for e in events if e["event"] == "run_started"]
     assert [e["resumed_from"] for e in starts] == [None, 1]
     # rounds 0 and 1 were trained once; round 2 was started twice (killed, then redone)
@@ -58,7 +58,7 @@ def test_rerun_resumes_after_the_last_stored_round(runs):
     assert started == [0, 1, 2, *range(2, ROUNDS + 1)]
     finished = [e["round"] for e in events if e["event"] == "round_finished"]
     assert finished == list(range(ROUNDS + 1))
-    assert not list(store.rounds_dir(run_dir).glob(".*")), "the killed round's temp folder is left"
+    assert not list(rundir.rounds_dir(run_dir).glob(".*")), "the killed round's temp folder is left"
 
 
 def test_resumed_run_equals_an_uninterrupted_one(runs):

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lth_tf._keras import keras
-from lth_tf.pruning.rewind import RewindCallback, RewindMode
+from lth_tf.keras_side.pruning.rewind import RewindCallback, RewindMode
+from lth_tf.platform.backend import keras
 
 BATCH, SAMPLES = 8, 32  # 4 steps per epoch
 

@@ -1,4 +1,4 @@
-"""The run directory's names are spelled in one module (lth_tf/rundir.py), and its
+"""The run directory's names are spelled in one module (lth_tf/storage/rundir.py), and its
 read-only API gives one answer to "is this a run directory"."""
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from lth_tf import rundir
-from lth_tf.errors import LthError
+from lth_tf.core.errors import LthError
+from lth_tf.storage import rundir
 
 ROOT = Path(__file__).resolve().parents[1]
-HOME = ROOT / "lth_tf" / "rundir.py"
+HOME = ROOT / "lth_tf" / "storage" / "rundir.py"
 
 
 def spelled_names(path: Path) -> list[str]:
@@ -50,7 +50,7 @@ def sources() -> list[Path]:
 
 def test_no_module_but_rundir_builds_a_run_directory_path():
     found = [hit for path in sources() for hit in spelled_names(path)]
-    assert not found, "run-directory names spelled outside lth_tf/rundir.py:\n" + "\n".join(found)
+    assert not found, "run-directory names spelled outside lth_tf/storage/rundir.py:\n" + "\n".join(found)
 
 
 def test_the_scan_finds_a_hand_built_path(tmp_path):

@@ -1,4 +1,4 @@
-"""lth_tf.runtime: the settings in force, the oneDNN default rule, the new config fields.
+"""lth_tf.platform.runtime: the settings in force, the oneDNN default rule, the new config fields.
 
 The oneDNN rule is decided when TensorFlow loads, so each case runs in a fresh
 process that prints `runtime.settings()`.
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from lth_tf import config as C
-from lth_tf.errors import LthError
+from lth_tf.core import config as C
+from lth_tf.core.errors import LthError
 
 ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = "import json; from lth_tf import runtime; print(json.dumps(runtime.settings()))"
@@ -43,7 +43,7 @@ def test_the_users_onednn_choice_wins():
 
 
 def test_a_caller_that_knows_the_data_chooses_before_tensorflow_loads():
-    from lth_tf import onednn
+    from lth_tf.platform import onednn
 
     assert (onednn.default_for(graph=False), onednn.default_for(graph=True)) == ("1", "0")
     code = "from lth_tf import onednn; onednn.choose(graph=True); " + SETTINGS
@@ -73,7 +73,7 @@ def test_tensorflow_imported_first_keeps_its_own_rule():
 
 
 def test_settings_lists_what_a_run_records():
-    from lth_tf import runtime
+    from lth_tf.platform import runtime
 
     t = C.Train(jit_compile=True, precision="mixed_bfloat16")
     s = runtime.settings(t)
@@ -87,7 +87,7 @@ def test_settings_lists_what_a_run_records():
 
 
 def test_cpu_info_reads_model_and_speed_flags(tmp_path):
-    from lth_tf import runtime
+    from lth_tf.platform import runtime
 
     f = tmp_path / "cpuinfo"
     f.write_text(
@@ -99,8 +99,8 @@ def test_cpu_info_reads_model_and_speed_flags(tmp_path):
 
 
 def test_apply_precision_sets_the_policy_for_models_built_next():
-    from lth_tf import runtime
-    from lth_tf._keras import keras
+    from lth_tf.platform import runtime
+    from lth_tf.platform.backend import keras
 
     try:
         runtime.apply_precision("mixed_bfloat16")

@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 from test_cli import ROOT, SMOKE, assert_user_error, lth, tree
 
-from lth_tf import atomic, store
-from lth_tf import config as C
-from lth_tf.errors import LthError
+from lth_tf.core import config as C
+from lth_tf.core.errors import LthError
 from lth_tf.export import MARKER_FILE, export_savedmodel, is_our_export
+from lth_tf.storage import atomic, store
 
 
 def dead_pid() -> int:
@@ -93,7 +93,7 @@ def test_exchange_swaps_two_folders_in_one_step(tmp_path):
 # -- exports -----------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def model():
-    from lth_tf._keras import keras
+    from lth_tf.platform.backend import keras
 
     inp = keras.Input((3,))
     return keras.Model(inp, keras.layers.Dense(2, name="output")(inp))

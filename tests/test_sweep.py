@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from lth_tf import store
-from lth_tf.sweep import index as I
+from lth_tf.frontends.sweep import index as I
+from lth_tf.storage import rundir
 
 TINY = ["--preset", "smoke", "--set", "train.epochs=1", "--set", "prune.controls=",
         "--set", "data.val_size=32"]
@@ -26,7 +26,7 @@ GRID_2x2 = [*TINY, "--set", "prune.rounds=1", "--seeds", "0-1", "--grid", "prune
 
 
 def sweep(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "lth_tf.cli", "sweep", *args], capture_output=True, check=False,
+    proc = subprocess.run([sys.executable, "-m", "lth_tf.frontends.cli.main", "sweep", *args], capture_output=True, check=False,
                           text=True, cwd=cwd, timeout=900)
     if check:
         assert proc.returncode == 0, proc.stderr[-2000:]
@@ -34,7 +34,7 @@ def sweep(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess
 
 
 def round_events(run_dir: Path) -> list[int]:
-    lines = store.events_path(run_dir).read_text().splitlines()
+    lines = rundir.events_path(run_dir).read_text().splitlines()
     return [e["round"] for e in map(json.loads, lines) if e["event"] == "round_finished"]
 
 
@@ -53,10 +53,10 @@ def test_a_2x2_sweep_with_two_jobs_then_a_rerun_trains_nothing(tmp_path):
     statuses = check_all_done(out, rounds=1)
     assert sorted((s.label, s.seed) for s in statuses) == [
         ("prune.rewind=init", 0), ("prune.rewind=init", 1), ("prune.rewind=lr", 0), ("prune.rewind=lr", 1)]
-    mtimes = {s.name: store.summary_path(s.run_dir).stat().st_mtime_ns for s in statuses}
+    mtimes = {s.name: rundir.summary_path(s.run_dir).stat().st_mtime_ns for s in statuses}
     again = sweep(*GRID_2x2, "--out", str(out), "--jobs", "2")
     assert "0 to run, 4 skipped (4 done)" in again.stderr
-    assert {s.name: store.summary_path(s.run_dir).stat().st_mtime_ns for s in I.statuses(out)} == mtimes
+    assert {s.name: rundir.summary_path(s.run_dir).stat().st_mtime_ns for s in I.statuses(out)} == mtimes
     check_all_done(out, rounds=1)
     # another grid into the same folder is refused, and writes nothing
     other = sweep(*TINY, "--seeds", "5", "--out", str(out), check=False)
@@ -67,7 +67,7 @@ def test_a_2x2_sweep_with_two_jobs_then_a_rerun_trains_nothing(tmp_path):
 def test_a_killed_sweep_resumes_and_trains_no_round_twice(tmp_path):
     out = tmp_path / "sw"
     args = [*TINY, "--set", "prune.rounds=3", "--seeds", "0-1", "--out", str(out), "--jobs", "1"]
-    proc = subprocess.Popen([sys.executable, "-m", "lth_tf.cli", "sweep", *args],
+    proc = subprocess.Popen([sys.executable, "-m", "lth_tf.frontends.cli.main", "sweep", *args],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 600
     first = None
@@ -119,7 +119,7 @@ def test_ray_local_runs_a_grid_sweep(tmp_path):
     statuses = check_all_done(out, rounds=1)
     assert sorted((s.label, s.seed) for s in statuses) == [("prune.rewind=init", 1), ("prune.rewind=lr", 1)]
     for s in statuses:  # what each Ray task ran
-        lines = store.events_path(s.run_dir).read_text().splitlines()
+        lines = rundir.events_path(s.run_dir).read_text().splitlines()
         (config,) = [e["config"] for e in map(json.loads, lines) if e["event"] == "run_started"]
         assert (config["seed"], f"prune.rewind={config['prune']['rewind']}") == (1, s.label)
 

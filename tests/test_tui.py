@@ -19,11 +19,11 @@ from typing import Any, ClassVar
 import pytest
 from textual.widgets import RichLog
 
-from lth_tf import config as C
-from lth_tf import events as E
-from lth_tf import schedule
-from lth_tf.events import make_event, read_events
-from lth_tf.plan import Plan
+from lth_tf.core import config as C
+from lth_tf.core import events as E
+from lth_tf.core import schedule
+from lth_tf.core.events import make_event, read_events
+from lth_tf.search.plan import Plan
 from tui import messages as m
 from tui.app import LthApp, main
 from tui.relay import EventRelay
@@ -131,7 +131,7 @@ def test_attach_follows_a_growing_event_log(tmp_path):
 
 
 def test_attach_export_without_checkpoints_shows_an_error_not_a_traceback():
-    pytest.importorskip("lth_tf.lottery", reason="lottery search not importable")
+    pytest.importorskip("lth_tf.search.lottery", reason="lottery search not importable")
 
     async def body():
         app = LthApp(attach=FIXTURE)
@@ -249,7 +249,7 @@ class FakeSearch:
                 if self.stop.is_set():
                     raise FakeStopped()
                 if r == self.fail_in_round:
-                    from lth_tf.errors import LthError
+                    from lth_tf.core.errors import LthError
 
                     raise LthError("data folder /nowhere has no cifar10-jpeg.tar.gz; pass --data-dir")
                 self.emit("epoch_end", round=r, epoch=epoch, epochs=2, loss=1.0 / epoch,
@@ -277,13 +277,13 @@ def fake_lottery(monkeypatch):
 
 
 def install_fake_lottery(monkeypatch) -> type[FakeSearch]:
-    """FakeSearch in place of lth_tf.lottery (the other test_tui_* files use it too)."""
+    """FakeSearch in place of lth_tf.search.lottery (the other test_tui_* files use it too)."""
     FakeSearch.instances = []
     FakeSearch.fail_in_round = None
-    module = types.ModuleType("lth_tf.lottery")
+    module = types.ModuleType("lth_tf.search.lottery")
     module.LotterySearch = FakeSearch
     module.Stopped = FakeStopped
-    monkeypatch.setitem(sys.modules, "lth_tf.lottery", module)
+    monkeypatch.setitem(sys.modules, "lth_tf.search.lottery", module)
     return FakeSearch
 
 

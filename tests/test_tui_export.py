@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from test_tui import FIXTURE, FakeSearch, install_fake_lottery, log_text, replay_done, wait_for
 
-from lth_tf import rundir
-from lth_tf.errors import LthError
-from lth_tf.store import RunStore
+from lth_tf.core.errors import LthError
+from lth_tf.storage import rundir
+from lth_tf.storage.store import RunStore
 from tui import messages as m
 from tui import worker
 from tui.app import LthApp
@@ -258,7 +258,7 @@ def test_run_lock_held_elsewhere_is_a_failed_run_not_a_traceback(fake_lottery, t
 
 
 def app_exp_name() -> str:
-    from lth_tf import config as C
+    from lth_tf.core import config as C
 
     return C.resolve("smoke").run_name()
 

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from lth_tf import config as C
+from lth_tf.core import config as C
 from tui.app import LthApp
 from tui.screens import RunScreen
 from tui.widgets import LayerBars, RoundsTable
@@ -28,7 +28,7 @@ async def wait_for(pilot, condition, timeout: float, what: str) -> None:
 
 
 def test_step_mode_on_smoke_preset_then_resume(tmp_path):
-    lottery = pytest.importorskip("lth_tf.lottery", reason="lottery search not importable")
+    lottery = pytest.importorskip("lth_tf.search.lottery", reason="lottery search not importable")
 
     async def body() -> RunScreen:
         app = LthApp(preset="smoke", out=tmp_path)

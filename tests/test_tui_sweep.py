@@ -10,9 +10,9 @@ import shutil
 from test_tui import FIXTURE, SIZE, replay_done, wait_for
 from textual.widgets import DataTable
 
-from lth_tf.atomic import write_json_atomic
-from lth_tf.sweep import index as I
-from lth_tf.sweep.grid import Cell
+from lth_tf.frontends.sweep import index as I
+from lth_tf.frontends.sweep.grid import Cell
+from lth_tf.storage.atomic import write_json_atomic
 from tui.app import LthApp
 from tui.screens.sweep import CellRunScreen, SweepScreen
 

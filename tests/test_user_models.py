@@ -8,11 +8,11 @@ import textwrap
 import numpy as np
 import pytest
 
-from lth_tf import models
-from lth_tf._keras import keras
-from lth_tf.config import Model
-from lth_tf.errors import LthError
-from lth_tf.pruning import wrap as W
+from lth_tf.core.config import Model
+from lth_tf.core.errors import LthError
+from lth_tf.keras_side import models
+from lth_tf.keras_side.pruning import wrap as W
+from lth_tf.platform.backend import keras
 
 L = keras.layers
 SHAPE, CLASSES = (6, 6, 2), 3

@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 from model_checks import NAMES, build_small, compile_and_fit, predict, save_and_reload
 
-from lth_tf._keras import keras, tf
-from lth_tf.errors import LthError
-from lth_tf.pruning import wrap as W
-from lth_tf.pruning.prunable import is_prunable
-from lth_tf.pruning.wrappers import PruneLowMagnitude
+from lth_tf.core.errors import LthError
+from lth_tf.keras_side.pruning import wrap as W
+from lth_tf.keras_side.pruning.prunable import is_prunable
+from lth_tf.keras_side.pruning.wrappers import PruneLowMagnitude
+from lth_tf.platform.backend import keras, tf
 
-# After lth_tf._keras: tfmot must see Keras 2.
+# After lth_tf.platform.backend: tfmot must see Keras 2.
 import tensorflow_model_optimization as tfmot  # isort: skip
 
 

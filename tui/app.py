@@ -16,10 +16,10 @@ from pathlib import Path
 
 from textual.app import App
 
-from lth_tf import config as C
-from lth_tf import rundir
-from lth_tf.errors import LthError
-from lth_tf.sweep.index import is_sweep_dir
+from lth_tf.core import config as C
+from lth_tf.core.errors import LthError
+from lth_tf.frontends.sweep.index import is_sweep_dir
+from lth_tf.storage import rundir
 from tui.screens import RunScreen, StartScreen
 from tui.screens.sweep import SweepScreen
 

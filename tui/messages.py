@@ -3,7 +3,7 @@
 Each is a small dataclass. The threads never touch widgets: they post these
 (`post_message` is thread-safe) and the run screen applies them. Lottery events
 arrive as one generic `LthEvent` holding the event's typed record (the schema
-lives in lth_tf/events/records.py only).
+lives in lth_tf/core/events/records.py only).
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from typing import Any
 
 from textual.message import Message
 
-from lth_tf import events as E
+from lth_tf.core import events as E
 
 
 @dataclass
 class LthEvent(Message):
-    """A lottery event (a typed record of `lth_tf.events`) from the driver or the follower.
+    """A lottery event (a typed record of `lth_tf.core.events`) from the driver or the follower.
 
     Epoch and round_finished messages also carry the round's curves so far
     (`history`) and epoch times, so a newer epoch message supersedes an older

@@ -3,7 +3,7 @@
 Both the training driver (as the search's sink) and the run follower (reading
 events.jsonl) feed events through an EventRelay, so a live run and a replayed
 one look the same to the run screen. Events are parsed once, into the typed
-records of `lth_tf.events`; the screen gets them wrapped in `messages.LthEvent`.
+records of `lth_tf.core.events`; the screen gets them wrapped in `messages.LthEvent`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from lth_tf import events as E
+from lth_tf.core import events as E
 from tui import messages as m
 
 Post = Callable[[Any], Any]  # a thread-safe post_message

@@ -11,8 +11,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from lth_tf import schedule
-from lth_tf.cost import cumulative
+from lth_tf.core import schedule
+from lth_tf.core.cost import cumulative
 
 
 @dataclass
@@ -30,7 +30,7 @@ class RoundInfo:
     distill: dict[str, float] | None = None
     history: dict[str, list[float]] = field(default_factory=dict)
     epoch_seconds: list[float] = field(default_factory=list)
-    cost: dict[str, float] | None = None  # this round's training cost (lth_tf.cost)
+    cost: dict[str, float] | None = None  # this round's training cost (lth_tf.core.cost)
     stopped_at: int | None = None  # early-bird: the epoch the round stopped after
     inference: dict[str, float] | None = None  # params, nonzeros, flops (flops.inference_size)
 

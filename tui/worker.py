@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lth_tf import config as C
-from lth_tf import onednn, rundir
-from lth_tf.errors import LthError
+from lth_tf.core import config as C
+from lth_tf.core.errors import LthError
+from lth_tf.platform import onednn
+from lth_tf.storage import rundir
 from tui import messages as m
 from tui.relay import EventRelay, Post
 
@@ -149,7 +150,9 @@ def export_job(get_search: Callable[[], Any], r: int, post: Post) -> None:
             log.exception("cannot open the run for export")
             post(m.ExportFailed(r, f"cannot open the run for export: {type(e).__name__}: {e}"))
             return
-        run_export(lambda x: search.export(round=x, out=rundir.export_dir(search.run_dir, x)), r, post,
+        from lth_tf.export.ticket import export_round
+
+        run_export(lambda x: export_round(search, x, rundir.export_dir(search.run_dir, x)), r, post,
                    announce=False)
     finally:
         TF_JOBS.release()
@@ -181,9 +184,11 @@ def _drive(
 ) -> str:
     relay = EventRelay(post)
     post(m.Status("loading TensorFlow…"))
-    onednn.choose(graph=exp.is_graph)  # before TF loads (see lth_tf/onednn.py)
+    onednn.choose(graph=exp.is_graph)  # before TF loads (see lth_tf/platform/onednn.py)
     try:
-        from lth_tf.lottery import LotterySearch, Stopped
+        from lth_tf.export.ticket import TicketExporter, export_round
+        from lth_tf.keras_side.training.callbacks import Stopped
+        from lth_tf.search.lottery import LotterySearch
     except Exception as e:  # noqa: BLE001 - the UI shows it, never a traceback
         post(m.failed(f"cannot load the training code: {type(e).__name__}: {e}"))
         return "failed"
@@ -200,7 +205,7 @@ def _drive(
         relay(event)
 
     def export(r: int) -> Path:
-        return search.export(round=r, out=rundir.export_dir(run_dir, r))
+        return export_round(search, r, rundir.export_dir(run_dir, r))
 
     planned = exp.planned_rounds
     try:
@@ -218,7 +223,7 @@ def _drive(
         if gate.stop.is_set():
             return "stopped"
         post(m.Status("running the controls and picking the ticket…", phase="finishing"))
-        summary = search.finish()
+        summary = search.finish(TicketExporter())
         post(m.SummaryLoaded(summary))
         gate.run_pending_exports(post, export)
         return "finished"
@@ -268,7 +273,7 @@ def follow(run_dir: Path, stop: threading.Event, post: Post, poll: float = 0.2) 
 
 def open_search(run_dir: Path) -> Any:
     """A LotterySearch on an existing run directory (for exports in attach mode)."""
-    from lth_tf.lottery import LotterySearch
+    from lth_tf.search.lottery import LotterySearch
 
     exp = rundir.read_experiment(run_dir)
     if exp.run_name() != run_dir.name:

@@ -31,11 +31,11 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-from lth_tf import atomic
-from lth_tf.errors import LthError
+from lth_tf.core.errors import LthError
+from lth_tf.storage import atomic
 
 # No TensorFlow at import: the CLI checks an export target before loading TF.
-# `exportable` imports it (via lth_tf._keras, which arranges Keras 2 first).
+# `exportable` imports it (via lth_tf.platform.backend, which arranges Keras 2 first).
 
 SAVED_MODEL_FILE = "saved_model.pb"
 # Written into every folder lth-tf exports: only folders holding it are ever replaced.
@@ -172,8 +172,8 @@ def _dense_writer(model, data: Any, *_):
 
 
 def _sparse_writer(model, data: Any, pruned: Any, threshold: float | None):
-    from lth_tf._keras import tf
     from lth_tf.export import sparse
+    from lth_tf.platform.backend import tf
 
     threshold = sparse.DEFAULT_THRESHOLD if threshold is None else threshold
     module, signatures, described = sparse.build(model, data, pruned, threshold)
@@ -219,7 +219,7 @@ def exportable(model):
     """`model`, or a copy with Spektral conv layers made SavedModel-safe (see module doc)."""
     if not any(_spektral_base(type(layer)) for layer in model.layers):
         return model
-    from lth_tf._keras import keras
+    from lth_tf.platform.backend import keras
 
     def clone(layer):
         base = _spektral_base(type(layer))

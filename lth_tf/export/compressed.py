@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from lth_tf._keras import tf
 from lth_tf.export import packing
+from lth_tf.platform.backend import tf
 
 _SHIFTS = np.arange(7, -1, -1, dtype=np.uint8)  # MSB first, as np.packbits
 

@@ -1,22 +1,8 @@
-"""A channel-pruned ticket as a physically narrower model (`lth-tf export --format narrow`).
+"""`lth-tf export --format narrow`: a round's ticket written as its narrower model.
 
-`narrow(wrapped)` takes a wrapped model holding a round's weights and masks and
-returns a plain tf_keras model with fewer filters / units / GCN channels: every
-channel that no consumer reads any more (its input slice is masked to zero in
-each layer that reads it, see `lth_tf.pruning.channels`) is gone. The copy is
-made with `keras.models.clone_model`, lowering each producer's `filters`,
-`units` or `channels`; weights are sliced along the output axis by the layer's
-kept channels, along the input axis by its producer's kept channels (tiled
-through a Flatten), and BatchNorm's per-channel vectors by the channels they
-carry. It computes what the masked model computes (a removed channel's
-constant, e.g. a BatchNorm shift, reached nothing but zero weights).
-
-A weight-pruned ticket narrows too, but only channels whose every reader is
-entirely zero go, which magnitude pruning rarely produces.
-
-`costs(model)` measures a narrowed model for the export report (parameters and
-the MACs it really runs); `ticket_size` gives a round's per-round size figures
-(`flops.inference_size` of the narrowed model with channel pruning).
+The narrowing itself (which channels go, the sliced weights) is
+`lth_tf/keras_side/narrow.py`; here the narrowed model is exported as a
+SavedModel and compared with the dense one (parameters, MACs, kept channels).
 """
 
 from __future__ import annotations
@@ -24,100 +10,23 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from lth_tf._keras import keras
-from lth_tf.pruning import channels as CH
-from lth_tf.pruning import wrap
-from lth_tf.pruning.channel_graph import channel_plan
-
-
-def narrow(wrapped: keras.Model) -> keras.Model:
-    """A plain, narrower model computing what `wrapped` (weights and masks) computes."""
-    masks = wrap.get_masks(wrapped)
-    plain = wrap.strip(wrapped)
-    plan = channel_plan(plain)
-    keep = CH.narrow_keep(masks, plan)
-    return _narrowed(plain, plan, keep)
-
-
-def kept_channels(wrapped: keras.Model) -> dict[str, tuple[int, int]]:
-    """{producer: (kept, total) channels} the narrow export keeps."""
-    plan = channel_plan(wrapped)
-    keep = CH.narrow_keep(wrap.get_masks(wrapped), plan)
-    return {n: (int(k.sum()), int(k.size)) for n, k in keep.items()}
-
-
-def costs(model: keras.Model, graph: Any = None) -> dict[str, int]:
-    """What a (narrowed) plain model costs per example: {"params": weights incl. biases
-    and BatchNorm, "macs": multiply-adds of every kernel entry (lth_tf.flops; a
-    narrowed model runs all of its entries, so these are the MACs it really does)}.
-
-    `graph`: a `flops.GraphSize` for GCN layers (their adjacency product). The
-    export report prints every key returned.
-    """
-    from lth_tf import flops
-
-    return {"params": int(model.count_params()), "macs": int(flops.model_macs(model, graph=graph).dense)}
-
-
-def ticket_size(wrapped: keras.Model, graph: Any = None, channels: bool = False) -> dict[str, Any]:
-    """`flops.inference_size` of a round's ticket as it would be served: the narrowed
-    model when `channels` (structured pruning), else the masked model itself."""
-    from lth_tf import flops
-
-    return flops.inference_size(narrow(wrapped) if channels else wrapped, graph)
-
-
-def _narrowed(plain: keras.Model, plan: CH.ChannelPlan, keep: dict[str, np.ndarray]) -> keras.Model:
-    # index arrays per layer: out (own channels), in (producer's, tiled), carried (BatchNorm)
-    out_idx = {n: np.flatnonzero(k) for n, k in keep.items()}
-    in_idx: dict[str, np.ndarray] = {}
-    carried: dict[str, np.ndarray] = {}
-    for n, p in plan.producers.items():
-        for c in p.consumers:
-            in_idx[c.name] = np.flatnonzero(np.tile(keep[n], c.repeat))
-        for c in p.carriers:
-            carried[c.name] = np.flatnonzero(np.tile(keep[n], c.repeat))
-
-    def clone(layer):
-        config = layer.get_config()
-        if layer.name in plan.producers:
-            config[plan.producers[layer.name].width_key] = int(out_idx[layer.name].size)
-        return layer.__class__.from_config(config)
-
-    narrow_model = keras.models.clone_model(plain, clone_function=clone)
-    sources = {layer.name: layer for layer in plain.layers}
-    for layer in narrow_model.layers:
-        if layer.weights:
-            weights = sources[layer.name].get_weights()
-            layer.set_weights([_slice(w, layer.name, out_idx, in_idx, carried) for w in weights])
-    return narrow_model
-
-
-def _slice(w: np.ndarray, name: str, out_idx, in_idx, carried) -> np.ndarray:
-    if name in carried:  # BatchNorm: gamma, beta, moving mean and variance, one per channel
-        return w[carried[name]] if w.ndim == 1 else w
-    if w.ndim >= 2 and name in in_idx:
-        w = np.take(w, in_idx[name], axis=-2)
-    if name in out_idx:
-        w = np.take(w, out_idx[name], axis=-1)  # kernel's output axis, or the bias
-    return w
+from lth_tf.keras_side import flops
+from lth_tf.keras_side.narrow import costs, kept_channels, narrow
+from lth_tf.keras_side.pruning import wrap
 
 
 def export_narrow(search: Any, round: int, out: str | Path) -> tuple[Path, list[str]]:
     """Export round `round` of a `LotterySearch` narrowed; returns the path and report lines."""
-    from lth_tf import flops, sources
     from lth_tf.export import export_savedmodel
 
     wrapped = search.model_for_round(round)
     model = narrow(wrapped)
     kept = kept_channels(wrapped)
-    no_data = search._data is None and search.exp.data.name == sources.PYTHON
-    graph = None if no_data else flops.graph_size(search.data)
+    data = search.served_data
+    graph = None if data is None else flops.graph_size(data)
     dense = costs(wrap.strip(wrapped), graph)
     mine = costs(model, graph)
-    path = export_savedmodel(model, Path(out), None if no_data else search.data)
+    path = export_savedmodel(model, Path(out), data)
     lines = [
         f"{'dense:':8s} " + ", ".join(f"{v:,} {k}" for k, v in dense.items()),
         f"{'narrow:':8s} "

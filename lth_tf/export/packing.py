@@ -61,7 +61,7 @@ def split(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(packed bits of w's nonzero pattern, row-major, MSB first; its nonzero values in w's dtype).
 
     The one bit packing of lth_tf: the sparse export packs its kernels' concatenation
-    with it, the compact ticket format (`lth_tf.compact`) each tensor on its own.
+    with it, the compact ticket format (`lth_tf.export.compact`) each tensor on its own.
     """
     w = np.asarray(w)
     nz = nonzero(w)

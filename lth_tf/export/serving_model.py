@@ -14,11 +14,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from lth_tf._keras import tf
-from lth_tf.errors import LthError
+from lth_tf.core.errors import LthError
 from lth_tf.export import packing
 from lth_tf.export.compressed import Compressed
 from lth_tf.export.sparse_calls import dense_call, gcn_call, is_gcn, sparse_capable
+from lth_tf.platform.backend import tf
 
 
 # -- which weights, and where their layers keep them -------------------------------------------

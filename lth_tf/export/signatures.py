@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from lth_tf._keras import tf
+from lth_tf.platform.backend import tf
 
 IMAGE_RAW, IMAGE_FLOAT = "serving_default", "serving_normalized"
 GRAPH_COO, GRAPH_DENSE = "serving_default", "serving_dense"
@@ -238,7 +238,7 @@ def _graph(model, data: Any):
 
 
 def gcn_normalise(a):
-    """D^-1/2 (A+I) D^-1/2 of a dense (N, N) tensor, as lth_tf.data.graph.gcn_normalise."""
+    """D^-1/2 (A+I) D^-1/2 of a dense (N, N) tensor, as lth_tf.keras_side.data.graph.gcn_normalise."""
     a = tf.linalg.set_diag(a, tf.zeros_like(tf.linalg.diag_part(a)))
     a = a + tf.eye(tf.shape(a)[0], dtype=a.dtype)
     d = tf.math.rsqrt(tf.reduce_sum(a, axis=1))
@@ -246,7 +246,7 @@ def gcn_normalise(a):
 
 
 def row_normalise(x):
-    """Each row divided by its sum; rows summing to 0 stay 0 (lth_tf.data.graph.row_normalise)."""
+    """Each row divided by its sum; rows summing to 0 stay 0 (lth_tf.keras_side.data.graph.row_normalise)."""
     s = tf.reduce_sum(x, axis=1, keepdims=True)
     return tf.math.divide_no_nan(x, s)
 

@@ -24,9 +24,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from lth_tf._keras import tf
 from lth_tf.export.compressed import Compressed
 from lth_tf.export.serving_model import ServingModel, check_captures
+from lth_tf.platform.backend import tf
 
 # A Dense/GCN kernel at least this sparse is multiplied as a tf.SparseTensor.
 DEFAULT_THRESHOLD = 0.9
@@ -35,7 +35,7 @@ DEFAULT_THRESHOLD = 0.9
 # -- building the export ----------------------------------------------------------------------
 def pruned_weights(wrapped, plain) -> list[Any]:
     """The variables of `plain` (wrap.strip(wrapped)) that `wrapped`'s wrappers prune."""
-    from lth_tf.pruning import wrap
+    from lth_tf.keras_side.pruning import wrap
 
     found = []
     for w in wrap.wrappers(wrapped):
@@ -49,7 +49,7 @@ def pruned_weights(wrapped, plain) -> list[Any]:
 
 def default_pruned(model) -> list[Any]:
     """The weights lth_tf would prune in `model` (those of tfmot's wrappers)."""
-    from lth_tf.pruning import wrap
+    from lth_tf.keras_side.pruning import wrap
 
     return pruned_weights(wrap.wrap(model), model)
 

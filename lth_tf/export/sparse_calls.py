@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from lth_tf._keras import keras, tf
+from lth_tf.platform.backend import keras, tf
 
 
 def is_gcn(layer) -> bool:

@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from lth_tf._keras import tf
-from lth_tf.errors import LthError
+from lth_tf.core.errors import LthError
+from lth_tf.platform.backend import tf
 
 MODEL_FILE = "model.tflite"
 

@@ -24,8 +24,8 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, RichLog
 
-from lth_tf import config as C
-from lth_tf import events as E
+from lth_tf.core import config as C
+from lth_tf.core import events as E
 from tui import messages as m
 from tui.screens.exporting import ExportKey
 from tui.screens.layout import VIEWS, is_compact

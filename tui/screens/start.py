@@ -14,9 +14,10 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Label, OptionList, Static, Switch
 from textual.widgets.option_list import Option
 
-from lth_tf import config as C
-from lth_tf import rundir, schedule
-from lth_tf.errors import LthError
+from lth_tf.core import config as C
+from lth_tf.core import schedule
+from lth_tf.core.errors import LthError
+from lth_tf.storage import rundir
 from tui.screens.layout import is_compact
 
 # Form fields: input id -> dotted config key.

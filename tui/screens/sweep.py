@@ -2,7 +2,7 @@
 
 Each row is a cell's state (done, running, partial, failed, pending), its
 completed rounds and the sparsity of its ticket so far, read from the cell's
-run directory by `lth_tf.sweep.index` (the sweep's processes write; this
+run directory by `lth_tf.frontends.sweep.index` (the sweep's processes write; this
 screen only reads, so it can watch a sweep running elsewhere). Enter opens the
 cell's run view; `q` there comes back here.
 """
@@ -17,9 +17,9 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from lth_tf import rundir
-from lth_tf.errors import LthError
-from lth_tf.sweep import index as sweep_index
+from lth_tf.core.errors import LthError
+from lth_tf.frontends.sweep import index as sweep_index
+from lth_tf.storage import rundir
 from tui.screens.run import RunScreen
 
 REFRESH_SECONDS = 1.0

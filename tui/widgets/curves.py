@@ -6,7 +6,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, Sparkline
 
-from lth_tf.events import DISTILL_LOSS, STUDENT_LOSS, TEACHER_LOSS
+from lth_tf.core.events import DISTILL_LOSS, STUDENT_LOSS, TEACHER_LOSS
 from tui.state import RoundInfo
 
 KD_CURVES = (("teacher", TEACHER_LOSS), ("student", STUDENT_LOSS), ("distill", DISTILL_LOSS))

@@ -9,8 +9,8 @@ from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist
 
-from lth_tf.cost import human
-from lth_tf.events import DISTILL_LOSS, KD_KEYS
+from lth_tf.core.cost import human
+from lth_tf.core.events import DISTILL_LOSS, KD_KEYS
 from tui.state import RoundInfo, RunState, duration, pct, points
 
 BASE = (

@@ -1,0 +1,9 @@
+"""Layer 1, the core: pure Python and numpy, never TensorFlow.
+
+The experiment's configuration and its hash (`config`), the pruning schedule
+(`schedule`) and rewind modes (`rewind`), mask math (`masks`), event records
+(`events`), user-source names (`sources`), compute accounting (`cost`), the
+winner rule (`winner`) and the one exception type (`errors`). Everything above
+imports from here; nothing here imports from above, so these modules test in
+milliseconds.
+"""

@@ -1,0 +1,114 @@
+"""The settings of an experiment: one frozen dataclass per TOML section, and the
+names each field accepts.
+
+No TensorFlow here (see lth_tf/core/config/__init__.py).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+# Names the registries accept. Kept here as plain strings (not imported from the
+# registries) so validating a config never imports TensorFlow; tests check that
+# these lists and the registries agree.
+DATASETS = ("cifar10", "cora", "citeseer", "pubmed", "synthetic_images", "synthetic_graph")
+MODELS = ("resnet18", "gcn", "lenet300", "conv4", "tiny_cnn")
+GRAPH_DATASETS = ("cora", "citeseer", "pubmed", "synthetic_graph")
+GRAPH_MODELS = ("gcn",)
+SCOPES = ("global", "layerwise")
+STRUCTURES = ("weights", "channels")  # lth_tf.core.masks.channels.STRUCTURES (tested equal)
+OPTIMIZERS = ("sgd", "adam")
+SCHEDULES = ("constant", "cosine", "step")
+CONTROL_KINDS = ("random_reinit", "random_mask")
+PRECISIONS = ("float32", "mixed_bfloat16")  # Keras mixed precision policy names
+REWIND_RE = re.compile(r"^(init|lr|finetune|step:\d+)$")
+
+
+@dataclass(frozen=True)
+class Data:
+    """Which data set, and how much of it."""
+
+    name: str = "cora"  # a registry name, or folder:PATH (one subfolder per class)
+    image_size: int = 32  # folder: images are resized to image_size x image_size
+    val_size: int = 5000  # image sets: training images held out for validation
+    train_subset: int = 0  # image sets: use only the first N training images (0 = all)
+    augment: bool = True  # image sets: pad-4 random crop + horizontal flip
+
+
+@dataclass(frozen=True)
+class Model:
+    """Which architecture. Fields a model does not use are ignored by it."""
+
+    name: str = "gcn"  # a registry name, file:PATH (.keras/.h5) or py:module:function
+    reinit: bool = False  # file: models: re-initialise from the seed instead of the stored weights
+    width: int = 64  # resnet18: channels of the first stage; conv4/tiny_cnn: first conv
+    hidden: int = 16  # gcn: hidden units
+    dropout: float = 0.5  # gcn: dropout on inputs and hidden layer
+    l2: float = 5e-4  # gcn: L2 on the first layer's kernel; resnet18: on all kernels
+
+
+@dataclass(frozen=True)
+class Train:
+    """How one round trains."""
+
+    epochs: int = 200
+    batch_size: int = 128
+    optimizer: str = "adam"
+    learning_rate: float = 0.01
+    momentum: float = 0.9  # sgd only
+    schedule: str = "constant"  # constant | cosine | step (x0.1 at 50% and 75%)
+    select_best: bool = True  # keep the weights of the best validation epoch
+    patience: int = 0  # stop after this many epochs without val improvement (0 = never)
+    finetune_lr: float = 0.0  # rewind=finetune: constant rate (0 = learning_rate / 10)
+    deterministic: bool = False  # TF op determinism (slower, bit-reproducible)
+    # Measured by benchmarks/speed.py: XLA and bfloat16 are slower on CPUs without
+    # AVX512_BF16/AMX (this machine: AVX2), so both are opt-in.
+    jit_compile: bool = False  # XLA-compile the train and test steps
+    precision: str = "float32"  # float32 | mixed_bfloat16 (variables and masks stay float32)
+    # default | mirrored (local GPUs) | mirrored:N (N logical CPU devices) | multi_worker
+    # (TF_CONFIG); batch_size stays the global batch (lth_tf/platform/distribute.py)
+    strategy: str = "default"
+
+
+@dataclass(frozen=True)
+class Prune:
+    """How the lottery search prunes and rewinds."""
+
+    rounds: int = 20
+    rate: float = 0.2  # fraction of the remaining weights pruned per round
+    scope: str = "global"  # global | layerwise
+    rewind: str = "init"  # init | step:K | lr | finetune
+    layer_rates: dict[str, float] = field(default_factory=dict)  # per-layer rate overrides
+    exclude: tuple[str, ...] = ()  # layer names never pruned
+    one_shot: bool = False  # one round straight to 1-(1-rate)**rounds sparsity
+    controls: tuple[str, ...] = ()  # random_reinit, random_mask
+    control_rounds: str = "last"  # last | all | comma-separated round numbers
+    tolerance: float = 0.0  # winner: sparsest round with val_acc >= dense - tolerance
+    # weights | channels (whole filters/units by L1 norm; rate then counts channels)
+    structure: str = "weights"
+    # Early-bird rounds: a round stops once the mask its pruning step would take has
+    # moved less than eb_distance (normalised Hamming) for eb_window epochs running.
+    # The dense round 0 and the last round (the ticket) always train in full.
+    early_bird: bool = False
+    eb_distance: float = 0.1
+    eb_window: int = 5
+    # Per-round rates: constant (prune.rate every round) | cubic:S (reach sparsity S in
+    # prune.rounds rounds, large steps first) | one rate per round, e.g. "0.6,0.5,0.4".
+    rate_schedule: str = "constant"
+
+
+@dataclass(frozen=True)
+class Distill:
+    """Knowledge distillation from the dense (round 0) network."""
+
+    enabled: bool = False
+    alpha: float = 0.5  # weight of the soft (KL) term; 1-alpha on the hard labels
+    temperature: float = 2.0
+    from_round: int = 1
+    all_nodes: bool = False  # graphs: soft loss on every node, not only training nodes
+
+
+
+SECTIONS = {"data": Data, "model": Model, "train": Train, "prune": Prune, "distill": Distill}
+TOP_LEVEL = {"seed": int, "preset": str}

@@ -1,0 +1,297 @@
+"""The public Python API: find a winning ticket in your own Keras model.
+
+    import lth_tf
+
+    search = lth_tf.TicketSearch(model, rounds=5, epochs=10, controls=["random_reinit"])
+    summary = search.fit((x_train, y_train), validation_data=(x_val, y_val),
+                         test_data=(x_test, y_test))
+    ticket = search.ticket_model()            # the winner, a plain Keras model
+    search.export("my_ticket")                # SavedModel for plain TensorFlow
+
+`model` is a functional or Sequential Keras model (compiled or not) whose
+current weights are the initialisation theta0, or a factory `seed -> model`.
+Every other setting of `lth-tf run` is a keyword (the short names below) or a
+dotted key in `settings`. The run directory has the CLI's layout, so
+`lth-tf report`, `lth-tf export` and `lth-tui --attach` work on it; running
+the same search again resumes it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import numbers
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, TypedDict, Unpack
+
+import numpy as np
+
+from lth_tf.core import config as C
+from lth_tf.core import sources
+from lth_tf.core.errors import LthError
+from lth_tf.export.ticket import TicketExporter, export_round
+from lth_tf.keras_side import models
+from lth_tf.keras_side.data.user import as_data
+from lth_tf.keras_side.pruning import wrap
+from lth_tf.platform.backend import keras
+from lth_tf.search import dense_from, preflight
+from lth_tf.search.dense_from import DenseSource
+from lth_tf.search.engine import RoundResult
+from lth_tf.search.lottery import LotterySearch
+from lth_tf.storage import rundir
+
+# Keyword -> config key. Anything else goes through `settings={"key": value}`.
+SHORT_NAMES = {
+    "rounds": "prune.rounds",
+    "rate": "prune.rate",
+    "scope": "prune.scope",
+    "rewind": "prune.rewind",
+    "controls": "prune.controls",
+    "one_shot": "prune.one_shot",
+    "epochs": "train.epochs",
+    "batch_size": "train.batch_size",
+    "optimizer": "train.optimizer",
+    "learning_rate": "train.learning_rate",
+    "distill": "distill.enabled",
+    "seed": "seed",
+}
+MODEL_FILE = "model.keras"  # theta0 of a Python-API run, so the CLI can rebuild the model
+
+
+class RunHooks(TypedDict, total=False):
+    """The keywords `fit` and `rounds` share, passed on to `LotterySearch` (default None)."""
+
+    sink: Callable[[dict], None] | None  # receives every event (dicts)
+    stop: threading.Event | None  # when set, training stops; the run stays resumable
+    callbacks_factory: Callable[[int, str], list] | None  # (round, kind) -> Keras callbacks
+
+
+def _check_hooks(method: str, hooks: dict[str, Any]) -> None:
+    """The TypeError Python raises for an unknown keyword of `TicketSearch.<method>`."""
+    for name in hooks:
+        if name not in RunHooks.__annotations__:
+            raise TypeError(f"TicketSearch.{method}() got an unexpected keyword argument {name!r}")
+
+
+class TicketSearch:
+    """Iterative magnitude pruning with rewinding on a user's Keras model."""
+
+    def __init__(
+        self,
+        model: keras.Model | Callable[[int], keras.Model],
+        *,
+        directory: str | Path = "checkpoints",
+        name: str | None = None,
+        settings: dict[str, Any] | None = None,
+        dense_from: str | Path | None = None,
+        **short: Any,
+    ):
+        """Args:
+        model: a Keras model (its weights are theta0) or a factory `seed -> model`.
+        directory: where run directories go (like `lth-tf run --out`).
+        name: label of the run directory (default: the model's name).
+        settings: dotted config keys, e.g. {"distill.enabled": True}.
+        dense_from: the run directory of another TicketSearch on the same model and
+            data whose round 0 (the dense network) this one copies instead of training
+            (`lth-tf run --dense-from`); only prune/distill settings of later rounds may differ.
+        **short: rounds, rate, scope, rewind, controls, one_shot, epochs, batch_size,
+            optimizer, learning_rate, distill, seed.
+        """
+        unknown = sorted(set(short) - set(SHORT_NAMES))
+        if unknown:
+            raise LthError(f"unknown keyword {unknown[0]!r}; use {', '.join(SHORT_NAMES)} or settings={{...}}")
+        is_model = isinstance(model, keras.Model)
+        self._model = model
+        self._label = f"model '{model.name}'" if is_model else f"factory {getattr(model, '__qualname__', model)}"
+        # from_keras copies a model's weights when called: theta0 is the weights now.
+        self._source = models.from_keras(model, label=self._label)
+        self._reinit_source = models.from_keras(model, reinit=True, label=self._label)
+        exp = _compiled_settings(model) if is_model else C.Experiment()
+        for key, value in {**{SHORT_NAMES[k]: v for k, v in short.items()}, **(settings or {})}.items():
+            exp = C.set_value(exp, key, _as_setting(value))
+        self.exp = C.validate(exp)  # bad settings fail here, before any data or model is touched
+        self.directory = Path(directory)
+        self.name = name
+        self.dense_from = dense_from
+        self.search: LotterySearch | None = None
+
+    # -- running -------------------------------------------------------------------------
+    def fit(
+        self,
+        train: Any,
+        validation_data: Any = None,
+        test_data: Any = None,
+        *,
+        export: bool = True,
+        **hooks: Unpack[RunHooks],
+    ) -> dict[str, Any]:
+        """Run (or resume) every round, the controls and the ticket; returns summary.json's dict.
+
+        `hooks` (see `RunHooks`): `sink` receives every event (dicts), `stop` ends
+        training cooperatively (the run stays resumable), `callbacks_factory(round,
+        kind)` adds Keras callbacks.
+        """
+        _check_hooks("fit", hooks)
+        for _ in self.rounds(train, validation_data, test_data, **hooks):
+            pass
+        return self.search.finish(TicketExporter(), export=export)
+
+    def rounds(
+        self,
+        train: Any,
+        validation_data: Any = None,
+        test_data: Any = None,
+        **hooks: Unpack[RunHooks],
+    ) -> Iterator[RoundResult]:
+        """The rounds one at a time (round 0 is the dense model); `fit` runs them all."""
+        _check_hooks("rounds", hooks)  # at the call, as for a named keyword
+        return self._rounds(train, validation_data, test_data, hooks)
+
+    def _rounds(
+        self, train: Any, validation_data: Any, test_data: Any, hooks: RunHooks
+    ) -> Iterator[RoundResult]:
+        data = as_data(train, validation_data, test_data)
+        self.search = self._open(data, **hooks)
+        yield from self.search.rounds()
+
+    def _open(self, data: Any, **hooks: Any) -> LotterySearch:
+        if data.num_classes is None:  # tf.data input: the model says
+            data.num_classes = self._model_classes(data)
+        io = (tuple(data.input_shape), int(data.num_classes))
+        user_model = self._source(*io, self.exp.seed).model
+        # Layer names in exclude/layer_rates, emptied layers: refused before anything is written.
+        preflight.check_layers(self.exp, preflight.prunable_layer_sizes(user_model))
+        if self.exp.prune.structure == "channels":
+            preflight.check_channels(self.exp, user_model)
+        label = C.safe_label(self.name or user_model.name)
+        run_dir = self.directory / f"{label}-{_run_digest(self.exp, user_model, data)}"
+        dense = self._dense_source(run_dir, user_model, data)  # refused before anything is written
+        run_dir.mkdir(parents=True, exist_ok=True)
+        model_path = run_dir / MODEL_FILE
+        if not model_path.exists():
+            # Saved once: .keras files carry a save date, and the run's hash covers the bytes.
+            tmp = run_dir / f".{MODEL_FILE}.tmp.keras"
+            user_model.save(tmp)
+            tmp.replace(model_path)
+        model_cfg = replace(self.exp.model, name=f"{sources.FILE}{model_path.resolve()}", reinit=False)
+        data_cfg = replace(self.exp.data, name=sources.PYTHON)
+        exp = replace(self.exp, model=model_cfg, data=data_cfg, preset=None)
+        return LotterySearch(
+            exp,
+            run_dir=run_dir,
+            data=data,
+            model_source=self._source,
+            reinit_source=self._reinit_source,
+            dense_from=dense,
+            **hooks,
+        )
+
+    def _dense_source(self, run_dir: Path, user_model: keras.Model, data: Any) -> DenseSource | None:
+        """The checked `dense_from` run, None without one or once this run has its round 0.
+
+        Its config names its own model file and data "python", so those names are put
+        back before comparing; that it was made from this model and data is the digest
+        its directory name carries (`_run_digest` over its settings).
+        """
+        if self.dense_from is None or 0 in rundir.completed_rounds(run_dir):
+            return None
+
+        def seen_as(src: C.Experiment) -> C.Experiment:
+            if src.data.name != sources.PYTHON:
+                raise LthError(f"dense_from: {self.dense_from} is not a TicketSearch run; give one made from Python")
+            model = replace(src.model, name=self.exp.model.name, reinit=self.exp.model.reinit)
+            return replace(src, model=model, data=replace(src.data, name=self.exp.data.name), preset=self.exp.preset)
+
+        source = dense_from.check(self.exp, self.dense_from, seen_as, flag="dense_from")
+        if not source.run_dir.name.endswith("-" + _run_digest(seen_as(rundir.read_experiment(source.run_dir)), user_model, data)):
+            raise LthError(
+                f"dense_from: {source.run_dir} was made from another model or data (or renamed); "
+                "give the run of a TicketSearch on this model and data"
+            )
+        return source
+
+    def _model_classes(self, data: Any) -> int:
+        """The class count for data without array labels: the model's output width."""
+        model = self._model if isinstance(self._model, keras.Model) else self._model(self.exp.seed)
+        if isinstance(model, keras.Sequential) and not model.built:
+            model.build((None, *data.input_shape))
+        if not isinstance(model, keras.Model) or not model.built:
+            raise LthError(f"{self._label}: give numpy labels or a built model, so the class count is known")
+        return int(model.output_shape[-1])
+
+    # -- results ---------------------------------------------------------------------------
+    @property
+    def run_dir(self) -> Path:
+        return self._opened().run_dir
+
+    def summary(self) -> dict[str, Any]:
+        return self._opened().store.read_summary() or {}
+
+    def ticket_model(self, round: int | None = None) -> keras.Model:
+        """A round's ticket (default: the winner) as a plain Keras model, pruned weights 0."""
+        search = self._opened()
+        if round is None:
+            ticket = self.summary().get("ticket") or {}
+            if "round" not in ticket:
+                raise LthError("no round matched the dense model's accuracy; pass round=R")
+            round = ticket["round"]
+        return wrap.strip(search.model_for_round(round))
+
+    def export(self, path: str | Path, round: int | None = None, format: str = "dense") -> Path:
+        """A SavedModel of a round's ticket (default: the winner) that loads in plain TF.
+
+        format: "dense" (a Keras SavedModel), "sparse" (pruned kernels stored without
+        their zeros; `tf.saved_model.load` only) or "tflite" (a .tflite file, image models).
+        """
+        return export_round(self._opened(), round, path, format=format)
+
+    def _opened(self) -> LotterySearch:
+        if self.search is None:
+            raise LthError("call fit(...) first")
+        return self.search
+
+
+def _as_setting(value: Any) -> Any:
+    """Python values as config values (`controls=["random_reinit"]` -> a tuple)."""
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _compiled_settings(model: keras.Model) -> C.Experiment:
+    """Defaults taken from a compiled model's optimizer (Adam or SGD, constant rate)."""
+    exp = C.Experiment()
+    opt = getattr(model, "optimizer", None)
+    if opt is None:
+        return exp
+    kind = type(opt).__name__.lower()
+    if kind not in C.OPTIMIZERS:
+        return exp
+    cfg = opt.get_config()
+    exp = C.set_value(exp, "train.optimizer", kind)
+    if isinstance(cfg.get("learning_rate"), numbers.Real):  # a schedule is left to the config
+        exp = C.set_value(exp, "train.learning_rate", _f32(cfg["learning_rate"]))
+    if kind == "sgd":
+        exp = C.set_value(exp, "train.momentum", _f32(cfg.get("momentum", 0.0)))
+    return exp
+
+
+def _f32(value: numbers.Real) -> float:
+    """A float32 hyperparameter as the decimal the user typed (0.05, not 0.0500000007)."""
+    return float(str(np.float32(value)))
+
+
+def _run_digest(exp: C.Experiment, user_model: keras.Model, data: Any) -> str:
+    """What names a Python-API run: its settings, the model (architecture, theta0) and the data."""
+    digest = hashlib.sha256()
+    digest.update(exp.canonical().encode())
+    digest.update(_model_digest(user_model).encode())
+    digest.update((data.digest() if hasattr(data, "digest") else getattr(data, "name", "")).encode())
+    return digest.hexdigest()[:10]
+
+
+def _model_digest(model: keras.Model) -> str:
+    h = hashlib.sha256(model.to_json().encode())
+    for w in model.get_weights():
+        h.update(w.tobytes())
+    return h.hexdigest()

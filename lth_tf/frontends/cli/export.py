@@ -1,0 +1,95 @@
+"""`lth-tf export`: a round's ticket (default: the winner) as dense, sparse, tflite or narrow."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+from lth_tf.core import sources
+from lth_tf.core.errors import LthError
+from lth_tf.export import FORMATS as EXPORT_FORMATS
+from lth_tf.frontends.cli.checks import _check_data_dir
+from lth_tf.frontends.cli.tf_startup import _import_tf_quietly
+from lth_tf.platform import onednn
+from lth_tf.storage import rundir, store
+
+NARROW = "narrow"  # export format of channel-pruned tickets (lth_tf/export/narrow.py)
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    exp = sub.add_parser("export", help="SavedModel of a round's ticket (default: the winner)")
+    exp.add_argument("run_dir")
+    exp.add_argument("--round", type=int, default=None)
+    exp.add_argument("--out", required=True)
+    exp.add_argument("--data-dir", default=None, help="data folder (for the model's input shape)")
+    exp.add_argument(
+        "--format", choices=(*EXPORT_FORMATS, NARROW), default="dense",
+        help="dense: Keras SavedModel; sparse: pruned kernels stored without their zeros "
+        "(tf.saved_model.load only); tflite: a TFLite model with sparse weights (image models; "
+        "smaller file, same speed: TFLite densifies them when it loads); "
+        "narrow: a channel-pruned ticket as a physically narrower model (fewer filters/units)",
+    )  # fmt: skip
+
+
+def cmd_export(args) -> int:
+    from lth_tf.export import check_target, size_report, usage
+
+    run_dir = rundir.existing(args.run_dir)
+    exp = rundir.read_experiment(run_dir)
+    done = rundir.completed_rounds(run_dir)
+    if args.round is not None:
+        if args.round not in done:
+            raise LthError(
+                f"round {args.round} is not stored in {run_dir}; stored rounds: {_ranges(done)}"
+            )
+        store.RunStore(run_dir).load_round(args.round)  # a corrupt checkpoint fails here, fast
+    out = check_target(args.out)
+    if out.resolve() == rundir.ticket_dir(run_dir).resolve():
+        raise LthError(
+            f"--out {out} is the run's own ticket folder (kept by `lth-tf run`); give another path"
+        )
+    data_dir = _check_data_dir(args.data_dir)
+    if args.format == "tflite" and exp.is_graph:
+        raise LthError("--format tflite takes image models (TFLite has no sparse graph "
+                       "inputs); use --format sparse for a GCN")
+
+    onednn.choose(graph=exp.is_graph)  # before TF loads: TF reads it once
+    _import_tf_quietly()
+    from lth_tf.export.ticket import export_round
+    from lth_tf.keras_side import data as datasets
+    from lth_tf.search.lottery import LotterySearch
+
+    # A run given its data from Python exports from its model file alone.
+    data = None if exp.data.name == sources.PYTHON else datasets.load(exp.data, data_dir, seed=exp.seed)
+    search = LotterySearch.open(run_dir, exp=exp, data_dir=data_dir, data=data)
+    chosen = args.round if args.round is not None else search.winner_round()
+    metrics = search.store.round_metrics(chosen)
+    kind = "" if args.format == "dense" else f", {args.format} format"
+    label = f"round {chosen} ({100 * metrics['sparsity']:.2f}% sparse{kind})"
+    if args.format == NARROW:  # parameters of the narrower model vs the dense one
+        from lth_tf.export.narrow import export_narrow
+
+        path, lines = export_narrow(search, chosen, out)
+    elif chosen == 0 and args.format == "dense":
+        path = export_round(search, chosen, out)
+        lines = size_report(path, label="dense")
+    else:
+        path = export_round(search, chosen, out, format=args.format)
+        with tempfile.TemporaryDirectory(prefix="lth-dense-") as tmp:
+            dense = export_round(search, 0, Path(tmp) / "dense")
+            lines = size_report(path, dense=dense, label="ticket")
+    print(f"exported {label} of {run_dir}", file=sys.stderr)
+    for line in lines:
+        print(line, file=sys.stderr)
+    for line in usage(path):
+        print(line, file=sys.stderr)
+    print(path, flush=True)
+    return 0
+
+
+def _ranges(rounds: list[int]) -> str:
+    if not rounds:
+        return "none (run `lth-tf run` until a round finishes)"
+    return f"{rounds[0]}..{rounds[-1]}" if len(rounds) > 1 else str(rounds[0])

@@ -1,0 +1,116 @@
+"""`lth-tf run`: run (or resume) an experiment; prints the run directory on stdout."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from lth_tf.core import config as C
+from lth_tf.core.errors import LthError
+from lth_tf.core.schedule import RewindMode
+from lth_tf.frontends.cli.checks import _check_data_dir
+from lth_tf.frontends.cli.tf_startup import _import_tf_quietly
+from lth_tf.platform import distribute, onednn
+from lth_tf.search import dense_from
+from lth_tf.search.dense_from import DenseSource
+from lth_tf.storage import rundir, store
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    run = sub.add_parser("run", help="run (or resume) an experiment; prints the run dir")
+    add_experiment_args(run)
+    run.add_argument(
+        "--quiet", action="store_true", help="plain log lines instead of progress bars"
+    )
+    run.add_argument("--no-export", action="store_true", help="do not export the winning ticket")
+    run.add_argument(
+        "--dense-from",
+        default=None,
+        metavar="RUN_DIR",
+        help="take round 0 (the dense network, its rewind point and cost) from this finished "
+        "round 0 of another run instead of training it; every setting round 0 depends on must "
+        "be equal (prune.* and distill.* of later rounds may differ); the source is only read",
+    )
+
+
+def add_experiment_args(p: argparse.ArgumentParser) -> None:
+    """Arguments shared by `lth-tf run` and `lth-tui`."""
+    p.add_argument("--preset", default=None, help="a preset name (see `lth-tf presets`)")
+    p.add_argument("--config", default=None, help="a TOML config layered over the preset")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--rounds", type=int, default=None, help="same as --set prune.rounds=N")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--out", default="checkpoints", help="root of run directories")
+    p.add_argument("--data-dir", default=None, help="offline data folder (else $LTH_DATA_DIR)")
+
+
+def experiment_from_args(args: argparse.Namespace) -> C.Experiment:
+    if not args.preset and not args.config:
+        raise LthError(
+            "no experiment given; pass --preset NAME (see `lth-tf presets`) or --config FILE"
+        )
+    overrides = list(args.overrides)
+    if args.rounds is not None:
+        overrides.append(f"prune.rounds={args.rounds}")
+    if args.seed is not None:
+        overrides.append(f"seed={args.seed}")
+    return C.resolve(args.preset, args.config, overrides)
+
+
+def cmd_run(args) -> int:
+    exp = experiment_from_args(args)
+    data_dir = _check_data_dir(args.data_dir)
+    out = distribute.output_root(args.out, exp.train)  # a non-chief worker writes to scratch
+    run_dir = out / exp.run_name()
+    _check_out(out, run_dir, exp)
+    run_store = store.RunStore(run_dir)
+    run_store.check_unlocked()  # another process runs it: say so before loading anything
+    run_store.check_resume_point(exp.planned_rounds, RewindMode.parse(exp.prune.rewind).uses_snapshot)
+    dense = _dense_source(exp, run_store, args.dense_from)
+
+    onednn.choose(graph=exp.is_graph)  # before TF loads: TF reads it once
+    _import_tf_quietly()
+    distribute.setup(exp.train)  # before TF touches a device: logical CPUs, worker collectives
+    from lth_tf.export.ticket import TicketExporter
+    from lth_tf.frontends.cli.console import console_sink
+    from lth_tf.keras_side import data as datasets
+    from lth_tf.search import preflight
+    from lth_tf.search.lottery import LotterySearch
+
+    # Data and the model's layers first: a missing data set or a layer name the
+    # model does not have fails here, before a run dir is created or touched.
+    data = datasets.load(exp.data, data_dir, seed=exp.seed)
+    preflight.check_model(exp, data)
+    with run_store.lock(), console_sink(quiet=args.quiet) as sink:
+        search = LotterySearch(exp, out=out, data_dir=data_dir, sink=sink, data=data, dense_from=dense)
+        for _ in search.rounds():
+            pass
+        search.finish(TicketExporter(), export=not args.no_export)
+        _write_report(search.run_dir)
+    print(search.run_dir, flush=True)
+    return 0
+
+
+def _check_out(out: Path, run_dir: Path, exp: C.Experiment) -> None:
+    """--out must be a folder (or creatable); an existing run dir must hold this config."""
+    for p in (out, run_dir):
+        if p.exists() and not p.is_dir():
+            raise LthError(f"--out: {p} exists and is not a folder; give another --out")
+    rundir.check_holds(run_dir, exp.hash())
+
+
+def _dense_source(exp: C.Experiment, run_store: store.RunStore, path: str | None) -> DenseSource | None:
+    """The checked --dense-from source; None without one or when round 0 is already stored.
+
+    A resumed run keeps the round 0 it has, so the flag is then a no-op (not checked:
+    the source may be gone by now).
+    """
+    if path is None or 0 in run_store.completed_rounds():
+        return None
+    return dense_from.check(exp, path)
+
+
+def _write_report(run_dir: Path) -> None:
+    from lth_tf.frontends.report import write_report
+
+    write_report(run_dir, plots=True)

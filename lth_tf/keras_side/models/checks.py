@@ -1,0 +1,125 @@
+"""Checks a user's Keras model before anything trains, and turns a softmax head into logits.
+
+`checked(model, input_shape, num_classes, label)` returns the model ready for
+`lth_tf.keras_side.pruning.wrap.wrap` plus notes on what it changed, or raises a one-line
+LthError naming the problem and the fix. What it accepts:
+
+- functional and Sequential models; an unbuilt Sequential is built with the
+  data's input shape. Subclassed models are refused: tfmot wraps layers by
+  cloning the model from its config, which a subclassed model does not have.
+- a first input whose shape (without the batch axis) matches the data's, with
+  None for any size; exactly one output of shape (None, num_classes).
+- no nested models (a Model used as a layer) and no pruning wrappers.
+- a softmax at the end (lth_tf trains on logits, `from_logits=True`): a last
+  layer with `activation="softmax"` (e.g. keras.applications' classifiers) gets
+  a linear activation, same weights; a final `Softmax` or `Activation("softmax")`
+  layer is dropped. Either is recorded in the notes. The model must be one the
+  caller may change (a fresh load or a clone, never the user's own object).
+"""
+
+from __future__ import annotations
+
+from lth_tf.core.errors import LthError
+from lth_tf.keras_side.pruning.wrappers import PruneLowMagnitude
+from lth_tf.platform.backend import keras
+
+
+def one_line(e: BaseException, limit: int = 200) -> str:
+    """`Type: message` of an exception on one line, shortened to `limit` characters."""
+    text = " ".join(f"{type(e).__name__}: {e}".split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def checked(
+    model: object, input_shape: tuple, num_classes: int, label: str
+) -> tuple[keras.Model, list[str]]:
+    """(model ready to wrap, notes on changes made) or LthError; `label` names the source."""
+    if not isinstance(model, keras.Model):
+        raise LthError(
+            f"{label} gave a {type(model).__name__}, not a tf_keras Model; "
+            "return a functional or Sequential tf_keras model (import tf_keras as keras)"
+        )
+    if isinstance(model, keras.Sequential) and not model.built:
+        try:
+            model.build((None, *input_shape))
+        except Exception as e:  # noqa: BLE001 - any build failure is the user's model
+            raise LthError(
+                f"{label}: cannot build the Sequential model for input {tuple(input_shape)} "
+                f"({one_line(e)}); give it an Input layer that fits the data"
+            ) from None
+    if not getattr(model, "_is_graph_network", False):
+        raise LthError(
+            f"{label} is a subclassed model ({type(model).__name__}); pruning clones the model "
+            "from its config, so rebuild it as a functional or Sequential model"
+        )
+    _check_layers(model, label)
+    _check_shapes(model, input_shape, num_classes, label)
+    return _logits(model, label)
+
+
+def _check_layers(model: keras.Model, label: str) -> None:
+    for layer in model.layers:
+        if isinstance(layer, PruneLowMagnitude):
+            raise LthError(
+                f"{label} already holds pruning wrappers ({layer.name}); "
+                "give the plain model (tfmot.sparsity.keras.strip_pruning)"
+            )
+        if isinstance(layer, keras.Model):
+            raise LthError(
+                f"{label} nests the model '{layer.name}' as a layer, which pruning cannot wrap; "
+                "flatten it: build one functional model by calling its layers on your Input"
+            )
+
+
+def _fits(shape: tuple, wanted: tuple) -> bool:
+    return len(shape) == len(wanted) and all(s is None or s == w for s, w in zip(shape, wanted))
+
+
+def _check_shapes(model: keras.Model, input_shape: tuple, num_classes: int, label: str) -> None:
+    got_in = tuple(model.inputs[0].shape[1:])
+    if not _fits(got_in, tuple(input_shape)):
+        raise LthError(
+            f"{label} takes input of shape {got_in}, the data has {tuple(input_shape)}; "
+            "give the model an Input of the data's shape (or resize the data)"
+        )
+    if len(model.outputs) != 1:
+        raise LthError(
+            f"{label} has {len(model.outputs)} outputs; give it one output of {num_classes} logits"
+        )
+    got_out = tuple(model.outputs[0].shape)
+    if got_out[1:] != (num_classes,) or len(got_out) != 2:
+        raise LthError(
+            f"{label} outputs shape {got_out}, the data needs (None, {num_classes}); "
+            f"end the model with Dense({num_classes}) on a flat input"
+        )
+
+
+def _is_softmax(fn: object) -> bool:
+    return getattr(fn, "__name__", None) == "softmax"
+
+
+def _logits(model: keras.Model, label: str) -> tuple[keras.Model, list[str]]:
+    """The model with a final softmax removed, and a note saying so (or no note)."""
+    last, node_index, _ = model.outputs[0]._keras_history
+    kind = type(last).__name__
+    if isinstance(last, keras.layers.Softmax) or (
+        isinstance(last, keras.layers.Activation) and _is_softmax(last.activation)
+    ):
+        before = last._inbound_nodes[node_index].input_tensors
+        if isinstance(before, (list, tuple)):
+            raise LthError(
+                f"{label} ends in a softmax layer '{last.name}' over several tensors; "
+                "end the model with a layer that outputs logits"
+            )
+        logits = keras.Model(model.inputs, before, name=model.name)
+        return logits, [f"removed the final {kind} layer '{last.name}': lth_tf trains on logits"]
+    if _is_softmax(getattr(last, "activation", None)):
+        # In place, on our own copy: the layer's call and get_config read
+        # `activation`, so both the model and wrap()'s clone compute logits.
+        last.activation = keras.activations.linear
+        note = (
+            f"set the softmax activation of the last layer '{last.name}' ({kind}) to linear, "
+            "weights unchanged: lth_tf trains on logits"
+        )
+        return model, [note]
+    return model, []

@@ -1,0 +1,27 @@
+"""The one place that arranges TensorFlow and Keras 2 before TensorFlow loads.
+
+tensorflow-model-optimization only works with Keras 2 (the `tf_keras` package).
+TF_USE_LEGACY_KERAS=1 must be set before TensorFlow is first imported so that
+`tf.keras` (and Spektral's `tensorflow.keras` imports) resolve to tf_keras too.
+Every other module imports `tf` and `keras` from here; none sets the variables.
+
+oneDNN is chosen here too, before TensorFlow loads (see lth_tf/platform/onednn.py): on,
+unless the user set TF_ENABLE_ONEDNN_OPTS or a caller already chose for graph data.
+`lth_tf.platform.runtime.settings()` reports what is in force.
+"""
+
+from __future__ import annotations
+
+import os
+
+from lth_tf.platform import onednn
+
+onednn.choose()
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+# Quiet TF's C++ start-up chatter unless the user asked for it.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import tensorflow as tf
+import tf_keras as keras
+
+__all__ = ["keras", "tf"]

@@ -1,0 +1,300 @@
+"""The round engine: one IMP round or control at a time, with no registries.
+
+    engine = RoundEngine(build_model, load_data, plan, store, sink)
+    result = engine.run_round(r)          # r = 0 is the dense network
+    metrics = engine.run_control("random_reinit", r)
+
+It takes what a round needs and nothing else: a model factory `(seed) ->
+keras.Model` (plain, unwrapped, outputs logits), the data (anything with
+`kind`, `input_shape` and the train/eval dataset methods `training.feeds.Feeds` reads:
+`ImageData`, `GraphData` or `lth_tf.keras_side.data.user.UserData`), the training plan
+(`Plan`: train, prune and distill settings plus the seed), a `RunStore` and an
+event sink. Which model and data set a config names, run-directory claiming,
+summaries and the winning ticket are the callers' business (`lottery.py`, the
+Python API).
+
+Every round starts from a fresh Keras session: the model is rebuilt from the
+seed, its weights loaded from the stored checkpoints, and all random seeds reset
+from (seed, round). A round therefore computes the same thing whether the
+process ran the rounds before it or resumed from their checkpoints, which is
+what makes a killed run finish with the same masks as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from lth_tf.core import events as E
+from lth_tf.core import masks as M
+from lth_tf.core.errors import LthError
+from lth_tf.core.masks import channels as CH
+from lth_tf.keras_side import flops
+from lth_tf.keras_side.narrow import ticket_size
+from lth_tf.keras_side.pruning import wrap
+from lth_tf.keras_side.pruning.channel_graph import channel_plan
+from lth_tf.keras_side.pruning.rewind import RewindCallback
+from lth_tf.keras_side.training.feeds import Feeds
+from lth_tf.keras_side.training.train import train_round
+from lth_tf.platform import distribute, runtime
+from lth_tf.platform.backend import keras, tf
+from lth_tf.search import prune_step as step
+from lth_tf.search.mask_agreement import check_masks
+from lth_tf.search.plan import Plan
+from lth_tf.storage import rundir
+from lth_tf.storage import store as S
+
+log = logging.getLogger(__name__)
+
+# Offsets that keep the random streams of rounds and controls apart.
+ROUND_SEED = 1_000
+REINIT_SEED = 7_919
+MASK_SEED = 104_729
+
+ModelFactory = Callable[[int], Any]  # seed -> plain keras.Model (logits)
+
+
+@dataclass(frozen=True)
+class RoundResult:
+    round: int
+    sparsity: float
+    val_acc: float
+    test_acc: float
+    layer_sparsity: dict[str, float]
+    seconds: float
+    best_epoch: int
+    distill: dict[str, float] | None = None
+
+
+@dataclass(frozen=True)
+class _Schedule:
+    """What a pruned round's training uses besides the model: shared by its controls."""
+
+    constant_lr: float | None
+    teacher: Any
+
+
+class RoundEngine:
+    """Trains the rounds and controls of one search into its store."""
+
+    def __init__(
+        self,
+        build_model: ModelFactory,
+        load_data: Callable[[], Any],
+        plan: Plan,
+        store: S.RunStore,
+        sink: Callable[[dict], None],
+        stop: threading.Event | None = None,
+        callbacks_factory: Callable[[int, str], list] | None = None,
+        build_reinit_model: ModelFactory | None = None,
+    ):
+        """`build_reinit_model(seed)` gives the random-reinit control's fresh weights
+        (default `build_model`; a model whose theta0 is fixed, e.g. loaded from a
+        file, must re-initialise here or the control would equal the ticket).
+        `callbacks_factory(round, kind)`, if given, returns extra Keras callbacks
+        for one training: kind "round" for IMP round `round`, or the control kind
+        ("random_reinit", "random_mask") for a control of that round. They run after
+        tfmot's callbacks (so kernels are masked at `on_train_begin`) and see the
+        trainer as `self.model`: a Distiller with KD, whose `.student` is the
+        wrapped model. For tests and instrumentation.
+        """
+        self.build_model = build_model
+        self.build_reinit_model = build_reinit_model or build_model
+        self.load_data = load_data
+        self.plan = plan
+        self.store = store
+        self.sink = sink
+        self.stop = stop
+        self.callbacks_factory = callbacks_factory
+        self.rewind = plan.rewind
+        if plan.train.deterministic:
+            tf.config.experimental.enable_op_determinism()
+        # Models built from here on use the configured precision (masks stay float32).
+        runtime.apply_precision(plan.train.precision)
+
+    # -- one round ---------------------------------------------------------------------
+    def run_round(self, r: int) -> RoundResult:
+        """Train round r from the stored round r-1 (or the dense net for r = 0) and store it."""
+        plan = self.plan
+        self._emit(E.RoundStarted(round=r, target_sparsity=plan.target_sparsity(r), epochs=plan.train.epochs))
+        wrapped = self.fresh_model(plan.seed)
+        extra: list = []
+        rewind_cb = None
+        if r == 0:
+            wrap.set_masks(wrapped, M.ones_like(wrap.get_kernels(wrapped)))
+            if self.rewind.uses_snapshot:
+                rewind_cb = RewindCallback(self.rewind.step)
+                extra.append(rewind_cb)
+        else:
+            prev_weights, prev_masks, _ = self.store.load_round(r - 1)
+            dense = self.store.load_round(0)[0] if plan.prune.one_shot else None
+            new_masks = step.next_masks(plan, wrapped, r, prev_weights, prev_masks, dense)
+            wrapped.set_weights(self._start_weights(r))
+            wrap.set_masks(wrapped, new_masks)
+        early_bird = step.early_bird_stop(plan, wrapped, r)
+        if early_bird is not None:
+            extra.append(early_bird)
+        training, feeds = self._train(wrapped, r, "round", plan.seed * ROUND_SEED + r, extra)
+        if rewind_cb is not None:
+            if not rewind_cb.reached:
+                log.warning(
+                    "rewind step %d is beyond round 0's %d steps; rewinding to its end",
+                    self.rewind.step,
+                    training.epochs_run * feeds.steps_per_epoch,
+                )
+            # Saved before round 0's folder: that folder is the completion marker.
+            self.store.save_rewind(rewind_cb.snapshot)
+
+        masks_now = wrap.get_masks(wrapped)
+        result = RoundResult(
+            round=r,
+            sparsity=M.sparsity(masks_now),
+            val_acc=training.val_acc,
+            test_acc=training.test_acc,
+            layer_sparsity=M.layer_sparsity(masks_now),
+            seconds=training.seconds,
+            best_epoch=training.best_epoch,
+            distill=training.distill,
+        )
+        metrics = {
+            "round": r,
+            "sparsity": result.sparsity,
+            "val_acc": result.val_acc,
+            "test_acc": result.test_acc,
+            "val_loss": training.val_loss,
+            "test_loss": training.test_loss,
+            "layer_sparsity": result.layer_sparsity,
+            "seconds": result.seconds,
+            "best_epoch": result.best_epoch,
+            "epochs_run": training.epochs_run,
+            "distill": result.distill,
+            "cost": flops.training_cost(wrapped, training, feeds.data),
+            # params, nonzeros, flops per example of the ticket as served (narrowed with channels)
+            "inference": ticket_size(wrapped, flops.graph_size(feeds.data), plan.channels),
+            "early_bird": None if early_bird is None else {
+                "stopped_at": early_bird.stopped_at,  # 1-based epoch, or None: trained in full
+                "distances": early_bird.distances,
+            },
+            "history": training.history,
+            **check_masks(wrapped, r),  # mask_digest, only under a strategy
+        }
+        if plan.channels:
+            metrics["channel_sparsity"] = CH.channel_sparsity(masks_now, channel_plan(wrapped), plan.prune.exclude)
+        self.store.save_round(r, wrapped.get_weights(), masks_now, metrics)
+        self._emit(E.RoundFinished.of({k: v for k, v in metrics.items() if k != "history"}))
+        return result
+
+    def _train(self, wrapped, r: int, kind: str, seed: int, extra: list) -> tuple[Any, Feeds]:
+        """Train one round (kind "round") or control of round r with round r's schedule.
+
+        Only rounds emit epoch events and TensorBoard scalars; controls report once.
+        """
+        schedule = self._schedule(r)
+        if self.callbacks_factory is not None:
+            extra = [*extra, *self.callbacks_factory(r, kind)]
+        keras.utils.set_random_seed(seed)
+        feeds = Feeds(self.load_data(), self.plan.train.batch_size, seed)
+        is_round = kind == "round"
+        training = train_round(
+            wrapped,
+            feeds,
+            self.plan,
+            r,
+            constant_lr=schedule.constant_lr,
+            teacher=schedule.teacher,
+            sink=self.sink if is_round else None,
+            stop=self.stop,
+            extra_callbacks=extra,
+            tb_dir=rundir.tensorboard_dir(self.store.run_dir, r) if is_round else None,
+        )
+        return training, feeds
+
+    def _start_weights(self, r: int) -> list[np.ndarray]:
+        """The weights a pruned round (and its random-mask control) starts from."""
+        if self.rewind.uses_snapshot:
+            return self.store.load_rewind()
+        return self.store.load_round(r - 1)[0]  # lr / finetune: keep the trained weights
+
+    def _schedule(self, r: int) -> _Schedule:
+        """Learning-rate override and KD teacher of round r, used by its controls too."""
+        if r == 0:
+            return _Schedule(None, None)
+        plan = self.plan
+        constant_lr = None
+        if self.rewind.kind == "finetune":
+            constant_lr = plan.train.finetune_lr or plan.train.learning_rate / 10
+        teacher = None
+        if plan.distill.enabled and r >= plan.distill.from_round:
+            teacher = self._teacher()
+        return _Schedule(constant_lr, teacher)
+
+    # -- models ------------------------------------------------------------------------
+    def fresh_model(self, seed: int, build: ModelFactory | None = None):
+        """A new Keras session and a wrapped model from `build` (default build_model)."""
+        keras.backend.clear_session()
+        distribute.enter_scope()  # models, masks, optimizer and Distiller live in it
+        keras.utils.set_random_seed(seed)
+        return wrap.wrap((build or self.build_model)(seed), exclude=self.plan.prune.exclude)
+
+    def _teacher(self):
+        """The dense network of round 0, stripped of wrappers and frozen."""
+        holder = wrap.wrap(self.build_model(self.plan.seed), exclude=self.plan.prune.exclude)
+        holder.set_weights(self.store.load_round(0)[0])
+        teacher = wrap.strip(holder)
+        teacher.trainable = False
+        return teacher
+
+    def model_for_round(self, r: int):
+        """The wrapped model holding round r's stored weights and masks."""
+        done = self.store.completed_rounds()
+        if r not in done:
+            raise LthError(f"round {r} is not stored in {self.store.run_dir}; completed rounds: {done}")
+        wrapped = self.fresh_model(self.plan.seed)
+        wrapped.set_weights(self.store.load_round(r)[0])
+        return wrapped
+
+    # -- controls ----------------------------------------------------------------------
+    def run_control(self, kind: str, r: int) -> dict[str, Any]:
+        """Train one control of pruned round r with round r's own plan, and store it.
+
+        random_reinit: round r's mask on a fresh initialisation. random_mask: round
+        r's starting weights, the same count of survivors per layer, random
+        positions. Both use round r's learning-rate override and KD teacher, so the
+        comparison with the ticket differs only in the weights or the mask.
+        """
+        plan = self.plan
+        _, masks_r, _ = self.store.load_round(r)
+        if kind == "random_reinit":
+            wrapped = self.fresh_model(plan.seed + REINIT_SEED, self.build_reinit_model)
+            ctrl_masks = masks_r
+        else:
+            wrapped = self.fresh_model(plan.seed)
+            wrapped.set_weights(self._start_weights(r))
+            rng = np.random.default_rng(plan.seed * MASK_SEED + r)
+            if plan.channels:  # same live channels per layer, at random positions
+                ctrl_masks = CH.random_masks(masks_r, channel_plan(wrapped), rng, plan.prune.exclude)
+            else:
+                ctrl_masks = M.random_masks(masks_r, rng, exclude=plan.prune.exclude)
+        wrap.set_masks(wrapped, ctrl_masks)
+        seed = plan.seed * ROUND_SEED + r + (REINIT_SEED if kind == "random_reinit" else MASK_SEED)
+        training, feeds = self._train(wrapped, r, kind, seed, [])
+        metrics = {
+            "kind": kind,
+            "round": r,
+            "sparsity": M.sparsity(wrap.get_masks(wrapped)),
+            "val_acc": training.val_acc,
+            "test_acc": training.test_acc,
+            "seconds": training.seconds,
+            "cost": flops.training_cost(wrapped, training, feeds.data),
+        }
+        self.store.save_control(kind, r, metrics)
+        self._emit(E.ControlFinished.of(metrics))
+        return metrics
+
+    def _emit(self, record: E.Record) -> None:
+        self.sink(record.to_dict())

@@ -1,0 +1,305 @@
+"""The lottery-ticket search of one configured experiment.
+
+    search = LotterySearch(exp, out="checkpoints")
+    for result in search.rounds():      # round 0 = dense, then one per pruning round
+        ...
+    summary = search.finish(exporter)   # controls, the winning ticket (written by `exporter`)
+
+`LotterySearch` is the adapter from an `Experiment` (registry names, presets,
+user sources) to the round engine (`lth_tf.search.engine`): it claims the run
+directory, loads the data and builds the model the config names, and around the
+engine's rounds writes summary.json, runs the controls and picks the winner.
+Writing the winner is the deployment layer's (`lth_tf.export.ticket`): the
+front ends pass its `TicketExporter` to `finish`, so this layer never imports it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Protocol
+
+from lth_tf.core import config as C
+from lth_tf.core import events as E
+from lth_tf.core import sources
+from lth_tf.core.errors import LthError
+from lth_tf.core.events import FanOut, JsonlSink
+from lth_tf.keras_side import data as datasets
+from lth_tf.keras_side import models
+from lth_tf.keras_side.models.user import ModelSource
+from lth_tf.keras_side.pruning import wrap
+from lth_tf.keras_side.pruning.channel_graph import unpruned_channels
+from lth_tf.keras_side.training.callbacks import Stopped
+from lth_tf.platform import distribute, runtime
+from lth_tf.search.dense_copy import copy_round0
+from lth_tf.search.dense_from import DenseSource
+from lth_tf.search.engine import Plan, RoundEngine, RoundResult
+from lth_tf.search.worker_sync import sync_run_dir
+from lth_tf.storage import rundir, store
+from lth_tf.storage.summary import TICKET_KEYS, build_summary, cost_to_reach, pick_winner
+
+__all__ = ["LotterySearch", "TicketExporter"]
+
+_KEEP = object()  # _write_summary: keep the ticket recorded by an earlier finish
+
+
+class TicketExporter(Protocol):
+    """Writes the winning ticket for `LotterySearch.finish` (`lth_tf.export.ticket` has one)."""
+
+    def write(self, search: LotterySearch, round: int, path: Path) -> dict[str, Any]:
+        """Export round `round` of `search` to `path`; its ticket fields: path and sizes."""
+
+    def existing(self, path: Path) -> dict[str, Any] | None:
+        """The sizes of an export already at `path`, or None when there is none."""
+
+
+class LotterySearch:
+    """One experiment's rounds, checkpointed in `out/<run name>/`."""
+
+    def __init__(
+        self,
+        exp: C.Experiment,
+        out: str | Path = "checkpoints",
+        data_dir: str | Path | None = None,
+        sink: Callable[[dict], None] | None = None,
+        stop: threading.Event | None = None,
+        run_dir: str | Path | None = None,
+        callbacks_factory: Callable[[int, str], list] | None = None,
+        data: Any = None,
+        model_source: ModelSource | None = None,
+        reinit_source: ModelSource | None = None,
+        dense_from: DenseSource | None = None,
+    ):
+        """`data`: already loaded data (the CLI loads it before claiming the run
+        directory, the Python API passes the user's). `model_source` (and the
+        random-reinit control's `reinit_source`): `(input_shape, num_classes, seed)
+        -> Built`, used instead of the model `exp.model` names (the Python API's
+        in-memory model). `callbacks_factory`: see `RoundEngine`. `dense_from`
+        (from `dense_from.check`): a run whose round 0 is copied while this has none.
+        """
+        self.exp = C.validate(exp)
+        # Non-chief workers of a multi_worker run write their copy to scratch.
+        # A non-chief multi_worker process writes its copy under scratch, never into the chief's folder.
+        where = (Path(run_dir).parent, Path(run_dir).name) if run_dir else (out, exp.run_name())
+        self.run_dir = distribute.output_root(where[0], exp.train) / where[1]
+        self.store = store.RunStore(self.run_dir)
+        self.resumed = self.store.claim(exp.to_toml(), exp.hash())
+        self.sink = FanOut(JsonlSink(rundir.events_path(self.run_dir)), sink)
+        self.data_dir = data_dir
+        self._data: Any = data
+        self.model_source = model_source or models.source(exp.model)
+        if reinit_source is None and sources.is_user_model(exp.model.name):
+            # A file: model's theta0 is fixed; its control needs fresh weights.
+            reinit_source = models.source(replace(exp.model, reinit=True))
+        self.reinit_source = reinit_source or self.model_source
+        self.dense_from = dense_from
+        self.engine = RoundEngine(
+            lambda seed: self._build(self.model_source, seed),
+            lambda: self.data,
+            Plan.of(self.exp),
+            self.store,
+            self.sink,
+            stop=stop,
+            callbacks_factory=callbacks_factory,
+            build_reinit_model=lambda seed: self._build(self.reinit_source, seed),
+        )
+
+    @classmethod
+    def open(cls, run_dir: str | Path, exp: C.Experiment | None = None, **kwargs) -> LotterySearch:
+        """The search of an existing run directory (its config.toml decides)."""
+        run_dir = Path(run_dir)
+        exp = exp or rundir.read_experiment(run_dir)
+        return cls(exp, run_dir=run_dir, **kwargs)
+
+    # -- facts ------------------------------------------------------------------------
+    @property
+    def planned_rounds(self) -> int:
+        """Pruning rounds after the dense round 0."""
+        return self.exp.planned_rounds
+
+    @property
+    def data(self):
+        if self._data is None:
+            self._data = datasets.load(self.exp.data, self.data_dir, seed=self.exp.seed)
+        return self._data
+
+    def completed_rounds(self) -> list[int]:
+        return self.store.completed_rounds()
+
+    # -- the loop -----------------------------------------------------------------------
+    def rounds(self) -> Iterator[RoundResult]:
+        """Run (or resume) the rounds, yielding each as it completes."""
+        # Every client (CLI, TUI, Python API) holds the run's lock while it trains;
+        # it is reentrant, so the CLI's own earlier lock is no conflict.
+        distribute.setup(self.exp.train)  # the process's strategy (the CLI made it before TF started)
+        with self.store.lock():
+            sync_run_dir(self.run_dir)  # multi_worker: every worker resumes from the chief's
+            done = self.completed_rounds()
+            self._emit(
+                E.RunStarted(
+                    run_dir=str(self.run_dir),
+                    config_hash=self.exp.hash(),
+                    preset=self.exp.preset,
+                    rounds=self.planned_rounds,
+                    resumed_from=done[-1] if done else None,
+                    model=self.exp.model.name,
+                    dataset=self.exp.data.name,
+                    config=self.exp.to_dict(),
+                    runtime=runtime.settings(self.exp.train),  # oneDNN, XLA, precision, threads
+                    **self.model_facts(),
+                )
+            )
+            self._write_summary("running")
+            start = done[-1] + 1 if done else 0
+            for r in range(start, self.planned_rounds + 1):
+                try:
+                    if r == 0 and self.dense_from is not None:
+                        result = copy_round0(self.engine, self.dense_from)
+                    else:
+                        result = self.engine.run_round(r)
+                except Stopped:
+                    raise  # cooperative stop: not a failure, the run stays resumable
+                except Exception as e:
+                    self._emit(E.RunFailed(error=f"{type(e).__name__}: {e}", round=r))
+                    self._write_summary("failed")
+                    raise
+                self._write_summary("running")
+                yield result
+
+    def run(self, exporter: TicketExporter | None = None) -> dict[str, Any]:
+        """All rounds, then controls and the ticket; returns the summary."""
+        for _ in self.rounds():
+            pass
+        return self.finish(exporter)
+
+    def _build(self, source: ModelSource, seed: int):
+        """A plain model from `source` for this data, initialised from `seed`."""
+        return source(*self._model_io(), seed).model
+
+    @property
+    def served_data(self) -> Any:
+        """The data, or None for a run given its data from Python and opened without it.
+
+        Such a run cannot load its data again (export, report from the CLI): its
+        model file still knows the input shape and classes, and its exports go
+        without mean/std (float inputs only; the export's marker JSON says so).
+        """
+        if self._data is None and self.exp.data.name == sources.PYTHON:
+            return None
+        return self.data
+
+    def _model_io(self) -> tuple[tuple, int]:
+        """(input shape, classes) the model must fit."""
+        data = self.served_data
+        if data is None:
+            return models.file_model_io(self.exp.model.name)
+        return tuple(data.input_shape), int(data.num_classes)
+
+    def model_facts(self) -> dict[str, Any]:
+        """What the run's events say about the model: what was changed, what stays dense."""
+        built = self.model_source(*self._model_io(), self.exp.seed)
+        facts = {
+            "model_notes": list(built.notes),
+            "unpruned_layers": [
+                {"name": n, "class": c} for n, c in wrap.unpruned_layers(built.model, self.exp.prune.exclude)
+            ],
+        }
+        if self.exp.prune.structure == "channels":
+            # pruned layers whose channels stay whole (residual ties, the logits): left dense
+            facts["unpruned_channels"] = unpruned_channels(built.model, self.exp.prune.exclude)
+        return facts
+
+    def model_for_round(self, r: int):
+        """The wrapped model holding round r's stored weights and masks."""
+        return self.engine.model_for_round(r)
+
+    # -- controls and the ticket ------------------------------------------------------------
+    def finish(self, exporter: TicketExporter | None = None, export: bool = True) -> dict[str, Any]:
+        """Controls for the chosen rounds and the winning ticket, written by `exporter`.
+
+        Without an exporter (or with `export=False`) the winner is recorded with
+        path null; a ticket an earlier finish exported is kept while it is still there.
+        """
+        distribute.setup(self.exp.train)  # controls train under the run's strategy
+        with self.store.lock():
+            return self._finish(exporter, export and distribute.writes_exports())
+
+    def _finish(self, exporter: TicketExporter | None, export: bool) -> dict[str, Any]:
+        done = self.completed_rounds()
+        if not done or done[-1] < self.planned_rounds:
+            raise LthError(
+                f"{self.run_dir} has rounds {done} of 0..{self.planned_rounds}; "
+                "run the remaining rounds before finishing"
+            )
+        for r in self.exp.control_round_list():
+            if r < 1 or r > self.planned_rounds:
+                continue
+            for kind in self.exp.prune.controls:
+                if self.store.control_metrics(kind, r) is None:
+                    self.engine.run_control(kind, r)
+                    self._write_summary("running")
+        ticket = None
+        winner = pick_winner(self._round_metrics_list(), self.exp.prune.tolerance)
+        previous = self._previous_ticket()
+        path = rundir.ticket_dir(self.run_dir)
+        kept = None
+        if (
+            winner is not None
+            and previous is not None
+            and exporter is not None
+            and [previous.get(k) for k in TICKET_KEYS] == [winner[k] for k in TICKET_KEYS]
+        ):
+            kept = exporter.existing(path)
+        if kept is not None:
+            # Finished before: the export is already there (finish is idempotent).
+            ticket = previous if "gzip_bytes" in previous else {**previous, **kept}  # sizes: recorded later
+        elif winner is not None and export and exporter is not None:
+            ticket = {
+                "round": winner["round"],
+                "sparsity": winner["sparsity"],
+                "test_acc": winner["test_acc"],
+                **exporter.write(self, winner["round"], path),  # path, saved_model_bytes, gzip_bytes
+            }
+            self._emit(E.TicketExported.of(ticket))
+        elif winner is not None:  # no export: record the winner, path null
+            ticket = {k: winner[k] for k in TICKET_KEYS} | {"path": None}
+        if ticket is not None:  # what the ticket cost: all rounds up to its own
+            ticket = {**ticket, "cumulative_cost": cost_to_reach(self._round_metrics_list(), ticket["round"])}
+        summary = self._write_summary("finished", ticket=ticket)
+        self._emit(E.RunFinished(run_dir=str(self.run_dir), ticket=ticket))
+        return summary
+
+    def winner_round(self) -> int:
+        """The winning ticket's round, or LthError when no pruned round qualifies."""
+        winner = pick_winner(self._round_metrics_list(), self.exp.prune.tolerance)
+        if winner is None:
+            raise LthError(
+                f"no pruned round of {self.run_dir} matched dense validation accuracy; "
+                "pass --round R to export a given round"
+            )
+        return int(winner["round"])
+
+    # -- summary and events ---------------------------------------------------------------
+    def _round_metrics_list(self) -> list[dict[str, Any]]:
+        return [self.store.round_metrics(r) for r in self.completed_rounds()]
+
+    def _previous_ticket(self) -> dict[str, Any] | None:
+        try:
+            return (self.store.read_summary() or {}).get("ticket")
+        except LthError:  # an unreadable summary is rewritten from the rounds
+            return None
+
+    def _write_summary(self, status: str, ticket: Any = _KEEP) -> dict[str, Any]:
+        """Rewrite summary.json; the ticket of an earlier finish is kept unless given."""
+        if ticket is _KEEP:
+            ticket = self._previous_ticket()
+        rounds = self._round_metrics_list()
+        controls = self.store.all_controls()
+        summary = build_summary(self.exp.hash(), self.exp.preset, status, rounds, controls, ticket)
+        self.store.write_summary(summary)
+        return summary
+
+    def _emit(self, record: E.Record) -> None:
+        self.sink(record.to_dict())

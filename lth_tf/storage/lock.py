@@ -1,0 +1,180 @@
+"""One process at a time per run directory.
+
+The lock is `flock(LOCK_EX)` on a lock file (`store.lock_path`) that the holder
+fills with its pid, host and start time, so a second process can say who holds
+it. The kernel drops an flock when its process dies, however it dies (kill -9
+included), so the lock of a killed run is free again at once: the next process
+takes it over and overwrites the stale pid. The file itself is never deleted
+(deleting a lock file others may have open lets two processes hold "the" lock).
+
+Within one process the lock is reentrant for the thread that holds it (the CLI
+can hold it around a search that takes it again), and refused to other threads.
+On a file system without locks (some network mounts) a warning is logged and
+the run goes on unlocked. No TensorFlow here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Self
+
+from lth_tf.core.errors import LthError
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX
+    fcntl = None  # type: ignore[assignment]
+
+log = logging.getLogger(__name__)
+
+# A holder writes its details right after it locks; a reader that finds the
+# lock taken but the file still empty waits this long for them.
+_DETAILS_WAIT = 0.5
+# Another process may hold the lock for an instant only (`check_free` probing):
+# acquiring retries for this long before it reports the holder.
+_ACQUIRE_WAIT = 0.3
+
+
+class RunLock:
+    """A held run lock; `release()` (or leaving the `with` block) gives it back."""
+
+    def __init__(self, key: str):
+        self._key = key
+        self._released = False
+
+    def release(self) -> None:
+        if self._released:
+            return
+        self._released = True
+        with _registry_lock:
+            held = _held[self._key]
+            held["count"] -= 1
+            if held["count"] > 0:
+                return
+            del _held[self._key]
+        fd = held["fd"]
+        if fd is not None:
+            os.ftruncate(fd, 0)  # nobody holds it now; the next holder writes its own details
+            os.close(fd)  # closing drops the flock
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+_registry_lock = threading.Lock()
+_held: dict[str, dict[str, Any]] = {}  # realpath of the lock file -> {fd, thread, count}
+
+
+def acquire(path: Path, run_dir: Path) -> RunLock:
+    """Lock `path` (created with its folder if needed) for the run at `run_dir`.
+
+    Raises LthError naming the holder's pid (and host, start time) if another
+    process holds it, or if another thread of this process does.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = os.path.realpath(path)
+    with _registry_lock:
+        held = _held.get(key)
+        if held is not None:
+            if held["thread"] != threading.get_ident():
+                raise LthError(
+                    f"{run_dir} is in use by another job of this process (pid {os.getpid()}); "
+                    "wait for it to finish"
+                )
+            held["count"] += 1
+            return RunLock(key)
+        fd = _lock_file(path, run_dir)
+        _held[key] = {"fd": fd, "thread": threading.get_ident(), "count": 1}
+        return RunLock(key)
+
+
+def _lock_file(path: Path, run_dir: Path) -> int | None:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    deadline = time.monotonic() + _ACQUIRE_WAIT
+    while True:
+        try:
+            if fcntl is None:
+                raise OSError("fcntl is not available")
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() < deadline:
+                time.sleep(0.05)
+                continue
+            os.close(fd)
+            raise LthError(busy_message(run_dir, holder(path))) from None
+        except OSError as e:  # ENOLCK, EOPNOTSUPP: the file system has no locks
+            os.close(fd)
+            log.warning("cannot lock %s (%s); running without a lock", path, e)
+            return None
+    details = {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, (json.dumps(details) + "\n").encode(), 0)
+    os.fsync(fd)
+    return fd
+
+
+def check_free(path: Path, run_dir: Path) -> None:
+    """LthError naming the holder if another process holds `path`; creates nothing.
+
+    A fast early check (before TensorFlow loads); `acquire` is the real thing.
+    """
+    path = Path(path)
+    if fcntl is None or not path.is_file():
+        return
+    with _registry_lock:
+        if os.path.realpath(path) in _held:
+            return  # this process holds it; `acquire` decides about threads
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        # A shared lock conflicts with the holder's exclusive one and with nothing else.
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise LthError(busy_message(run_dir, holder(path))) from None
+    except OSError:
+        return  # no locks on this file system: `acquire` warns
+    finally:
+        os.close(fd)  # drops the shared lock, if taken
+
+
+def holder(path: Path) -> dict[str, Any] | None:
+    """The details the holder of `path` wrote ({pid, host, started}), if any."""
+    deadline = time.monotonic() + _DETAILS_WAIT
+    while True:
+        try:
+            details = json.loads(Path(path).read_text(encoding="utf-8"))
+            if isinstance(details, dict) and "pid" in details:
+                return details
+        except (OSError, ValueError):
+            pass
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.05)
+
+
+def busy_message(run_dir: Path, details: dict[str, Any] | None) -> str:
+    if not details:
+        who = "another process (it has not written its pid yet)"
+    else:
+        who = (
+            f"process {details.get('pid')} on {details.get('host')} since {details.get('started')}"
+        )
+    return (
+        f"{run_dir} is in use by {who}; wait for it to finish or stop it, "
+        "then run the same command again"
+    )
