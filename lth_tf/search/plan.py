@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lth_tf.core import config as C
-from lth_tf.core.schedule import RewindMode, round_rates, target_sparsity
+from lth_tf.core.schedule import RewindMode, planned_rounds, round_rates, target_sparsity
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class Plan:
     @property
     def last_round(self) -> int:
         """The final round, the ticket (one-shot prunes once, in round 1)."""
-        return 1 if self.prune.one_shot else self.prune.rounds
+        return planned_rounds(self.prune.rounds, self.prune.one_shot)
 
     def stops_early(self, r: int) -> bool:
         """Whether round r may stop early (early-bird): the pruned rounds before the ticket's.

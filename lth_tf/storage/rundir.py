@@ -52,8 +52,10 @@ NAMES = (
     METRICS_FILE,
 )
 
-ROUND_KEYS = ("round", "sparsity", "val_acc", "test_acc")  # required in a round's metrics.json
-CONTROL_KEYS = ("kind", "round", "sparsity", "val_acc", "test_acc")
+# Keys every stored metrics.json must hold (a file without one is damaged). summary.json's
+# rounds carry these and more (summary.SUMMARY_ROUND_KEYS); its controls carry exactly these.
+REQUIRED_ROUND_KEYS = ("round", "sparsity", "val_acc", "test_acc")
+REQUIRED_CONTROL_KEYS = ("kind", "round", "sparsity", "val_acc", "test_acc")
 _HASH_LINE = "# config_hash = "
 
 
@@ -201,14 +203,14 @@ def completed_rounds(run_dir: Path) -> list[int]:
 
 
 def round_metrics(run_dir: Path, r: int) -> dict[str, Any]:
-    return read_json(round_dir(run_dir, r) / METRICS_FILE, round_remedy(run_dir, r), ROUND_KEYS)
+    return read_json(round_dir(run_dir, r) / METRICS_FILE, round_remedy(run_dir, r), REQUIRED_ROUND_KEYS)
 
 
 def control_metrics(run_dir: Path, kind: str, r: int) -> dict[str, Any] | None:
     path = control_dir(run_dir, kind, r) / METRICS_FILE
     if not path.exists():
         return None
-    return read_json(path, _control_remedy(path.parent), CONTROL_KEYS)
+    return read_json(path, _control_remedy(path.parent), REQUIRED_CONTROL_KEYS)
 
 
 def all_controls(run_dir: Path) -> list[dict[str, Any]]:
@@ -216,7 +218,7 @@ def all_controls(run_dir: Path) -> list[dict[str, Any]]:
     if not base.is_dir():
         return []
     return [
-        read_json(c / METRICS_FILE, _control_remedy(c), CONTROL_KEYS)
+        read_json(c / METRICS_FILE, _control_remedy(c), REQUIRED_CONTROL_KEYS)
         for c in sorted(base.iterdir())
         if (c / METRICS_FILE).exists()
     ]

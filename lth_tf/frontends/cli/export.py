@@ -10,7 +10,7 @@ from pathlib import Path
 from lth_tf.core import sources
 from lth_tf.core.errors import LthError
 from lth_tf.export import FORMATS as EXPORT_FORMATS
-from lth_tf.frontends.cli.checks import _check_data_dir
+from lth_tf.frontends.cli.options import check_data_dir
 from lth_tf.frontends.cli.tf_startup import _import_tf_quietly
 from lth_tf.platform import onednn
 from lth_tf.storage import rundir, store
@@ -50,7 +50,7 @@ def cmd_export(args) -> int:
         raise LthError(
             f"--out {out} is the run's own ticket folder (kept by `lth-tf run`); give another path"
         )
-    data_dir = _check_data_dir(args.data_dir)
+    data_dir = check_data_dir(args.data_dir)
     if args.format == "tflite" and exp.is_graph:
         raise LthError("--format tflite takes image models (TFLite has no sparse graph "
                        "inputs); use --format sparse for a GCN")

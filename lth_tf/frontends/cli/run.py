@@ -8,7 +8,7 @@ from pathlib import Path
 from lth_tf.core import config as C
 from lth_tf.core.errors import LthError
 from lth_tf.core.schedule import RewindMode
-from lth_tf.frontends.cli.checks import _check_data_dir
+from lth_tf.frontends.cli import options
 from lth_tf.frontends.cli.tf_startup import _import_tf_quietly
 from lth_tf.platform import distribute, onednn
 from lth_tf.search import dense_from
@@ -18,7 +18,9 @@ from lth_tf.storage import rundir, store
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     run = sub.add_parser("run", help="run (or resume) an experiment; prints the run dir")
-    add_experiment_args(run)
+    options.add_experiment_options(run)
+    run.add_argument("--out", default="checkpoints", help="root of run directories")
+    options.add_data_dir_option(run)
     run.add_argument(
         "--quiet", action="store_true", help="plain log lines instead of progress bars"
     )
@@ -33,33 +35,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
 
 
-def add_experiment_args(p: argparse.ArgumentParser) -> None:
-    """Arguments shared by `lth-tf run` and `lth-tui`."""
-    p.add_argument("--preset", default=None, help="a preset name (see `lth-tf presets`)")
-    p.add_argument("--config", default=None, help="a TOML config layered over the preset")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    p.add_argument("--rounds", type=int, default=None, help="same as --set prune.rounds=N")
-    p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--out", default="checkpoints", help="root of run directories")
-    p.add_argument("--data-dir", default=None, help="offline data folder (else $LTH_DATA_DIR)")
-
-
-def experiment_from_args(args: argparse.Namespace) -> C.Experiment:
-    if not args.preset and not args.config:
-        raise LthError(
-            "no experiment given; pass --preset NAME (see `lth-tf presets`) or --config FILE"
-        )
-    overrides = list(args.overrides)
-    if args.rounds is not None:
-        overrides.append(f"prune.rounds={args.rounds}")
-    if args.seed is not None:
-        overrides.append(f"seed={args.seed}")
-    return C.resolve(args.preset, args.config, overrides)
-
-
 def cmd_run(args) -> int:
-    exp = experiment_from_args(args)
-    data_dir = _check_data_dir(args.data_dir)
+    exp = options.experiment_from_args(args)
+    data_dir = options.check_data_dir(args.data_dir)
     out = distribute.output_root(args.out, exp.train)  # a non-chief worker writes to scratch
     run_dir = out / exp.run_name()
     _check_out(out, run_dir, exp)
