@@ -40,7 +40,7 @@ ROUND0_FREE: dict[str, str] = {
     "prune.tolerance": "winner picking in the summary",
     "prune.structure": (
         "round 0 trains with all-ones masks either way; the two round-0 metrics that depend "
-        "on it (channel_sparsity, the narrowed ticket size) are recomputed by dense_copy.py"
+        "on it (channel_sparsity, the narrowed ticket size) are recomputed by round_metrics.served"
     ),
     "prune.early_bird": "Plan.stops_early(0) is False: round 0 always trains in full",
     "prune.eb_distance": "early-bird only, rounds >= 1",

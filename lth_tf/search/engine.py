@@ -35,7 +35,6 @@ from lth_tf.core import masks as M
 from lth_tf.core.errors import LthError
 from lth_tf.core.masks import channels as CH
 from lth_tf.keras_side import flops
-from lth_tf.keras_side.narrow import ticket_size
 from lth_tf.keras_side.pruning import wrap
 from lth_tf.keras_side.pruning.channel_graph import channel_plan
 from lth_tf.keras_side.pruning.rewind import RewindCallback
@@ -44,7 +43,7 @@ from lth_tf.keras_side.training.train import train_round
 from lth_tf.platform import distribute, runtime
 from lth_tf.platform.backend import keras, tf
 from lth_tf.search import prune_step as step
-from lth_tf.search.mask_agreement import check_masks
+from lth_tf.search import round_metrics
 from lth_tf.search.plan import Plan
 from lth_tf.storage import rundir
 from lth_tf.storage import store as S
@@ -69,6 +68,20 @@ class RoundResult:
     seconds: float
     best_epoch: int
     distill: dict[str, float] | None = None
+
+    @classmethod
+    def of(cls, metrics: dict[str, Any]) -> RoundResult:
+        """The result of a round from its stored metrics (`round_metrics`)."""
+        return cls(
+            round=metrics["round"],
+            sparsity=metrics["sparsity"],
+            val_acc=metrics["val_acc"],
+            test_acc=metrics["test_acc"],
+            layer_sparsity=metrics["layer_sparsity"],
+            seconds=metrics["seconds"],
+            best_epoch=metrics["best_epoch"],
+            distill=metrics.get("distill"),
+        )
 
 
 @dataclass(frozen=True)
@@ -151,43 +164,16 @@ class RoundEngine:
             self.store.save_rewind(rewind_cb.snapshot)
 
         masks_now = wrap.get_masks(wrapped)
-        result = RoundResult(
-            round=r,
-            sparsity=M.sparsity(masks_now),
-            val_acc=training.val_acc,
-            test_acc=training.test_acc,
-            layer_sparsity=M.layer_sparsity(masks_now),
-            seconds=training.seconds,
-            best_epoch=training.best_epoch,
-            distill=training.distill,
-        )
-        metrics = {
-            "round": r,
-            "sparsity": result.sparsity,
-            "val_acc": result.val_acc,
-            "test_acc": result.test_acc,
-            "val_loss": training.val_loss,
-            "test_loss": training.test_loss,
-            "layer_sparsity": result.layer_sparsity,
-            "seconds": result.seconds,
-            "best_epoch": result.best_epoch,
-            "epochs_run": training.epochs_run,
-            "distill": result.distill,
-            "cost": flops.training_cost(wrapped, training, feeds.data),
-            # params, nonzeros, flops per example of the ticket as served (narrowed with channels)
-            "inference": ticket_size(wrapped, flops.graph_size(feeds.data), plan.channels),
-            "early_bird": None if early_bird is None else {
-                "stopped_at": early_bird.stopped_at,  # 1-based epoch, or None: trained in full
-                "distances": early_bird.distances,
-            },
-            "history": training.history,
-            **check_masks(wrapped, r),  # mask_digest, only under a strategy
-        }
-        if plan.channels:
-            metrics["channel_sparsity"] = CH.channel_sparsity(masks_now, channel_plan(wrapped), plan.prune.exclude)
-        self.store.save_round(r, wrapped.get_weights(), masks_now, metrics)
+        metrics = round_metrics.trained(r, wrapped, masks_now, training, feeds.data, plan, early_bird)
+        return self.store_round(r, wrapped.get_weights(), masks_now, metrics)
+
+    def store_round(
+        self, r: int, weights: list[np.ndarray], masks: M.Masks, metrics: dict[str, Any]
+    ) -> RoundResult:
+        """Save round r (trained, or copied by dense_copy) and emit its round_finished."""
+        self.store.save_round(r, weights, masks, metrics)
         self._emit(E.RoundFinished.of({k: v for k, v in metrics.items() if k != "history"}))
-        return result
+        return RoundResult.of(metrics)
 
     def _train(self, wrapped, r: int, kind: str, seed: int, extra: list) -> tuple[Any, Feeds]:
         """Train one round (kind "round") or control of round r with round r's schedule.
