@@ -41,6 +41,7 @@ from lth_tf.search.dense_from import DenseSource
 from lth_tf.search.engine import RoundResult
 from lth_tf.search.lottery import LotterySearch
 from lth_tf.storage import rundir
+from lth_tf.storage.store import RunStore
 
 # Keyword -> config key. Anything else goes through `settings={"key": value}`.
 SHORT_NAMES = {
@@ -57,7 +58,6 @@ SHORT_NAMES = {
     "distill": "distill.enabled",
     "seed": "seed",
 }
-MODEL_FILE = "model.keras"  # theta0 of a Python-API run, so the CLI can rebuild the model
 
 
 class RunHooks(TypedDict, total=False):
@@ -168,13 +168,9 @@ class TicketSearch:
         label = C.safe_label(self.name or user_model.name)
         run_dir = self.directory / f"{label}-{_run_digest(self.exp, user_model, data)}"
         dense = self._dense_source(run_dir, user_model, data)  # refused before anything is written
-        run_dir.mkdir(parents=True, exist_ok=True)
-        model_path = run_dir / MODEL_FILE
-        if not model_path.exists():
-            # Saved once: .keras files carry a save date, and the run's hash covers the bytes.
-            tmp = run_dir / f".{MODEL_FILE}.tmp.keras"
-            user_model.save(tmp)
-            tmp.replace(model_path)
+        # theta0, so the CLI can rebuild the model; saved once: .keras files carry a save
+        # date, and the run's hash covers the bytes.
+        model_path = RunStore(run_dir).save_model(user_model.save)
         model_cfg = replace(self.exp.model, name=f"{sources.FILE}{model_path.resolve()}", reinit=False)
         data_cfg = replace(self.exp.data, name=sources.PYTHON)
         exp = replace(self.exp, model=model_cfg, data=data_cfg, preset=None)

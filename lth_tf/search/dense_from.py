@@ -88,10 +88,7 @@ def read_source(path: str | Path, flag: str = "--dense-from") -> tuple[Path, C.E
 
 def settings(exp: C.Experiment) -> dict[str, Any]:
     """Every setting as `section.field -> value`, plus what user sources point at."""
-    out: dict[str, Any] = {"seed": exp.seed, "preset": exp.preset}
-    for section, values in exp.to_dict().items():
-        if isinstance(values, dict):
-            out.update({f"{section}.{k}": C._jsonable(v) for k, v in values.items()})
+    out: dict[str, Any] = {"seed": exp.seed, "preset": exp.preset, **exp.values_by_key()}
     for key, name in (("model", exp.model.name), ("data", exp.data.name)):
         digest = sources.fingerprint(name)
         if digest is not None:  # a changed model file or image folder is another round 0

@@ -4,6 +4,7 @@
     RUN_DIR/events.jsonl     appended by the event sink
     RUN_DIR/summary.json     rewritten after every round
     RUN_DIR/rewind.npz       the rewind point (weights at step k of round 0)
+    RUN_DIR/model.keras      theta0 of a user's model (Python API), written once
     RUN_DIR/rounds/NNN/      weights.npz, masks.npz, metrics.json
     RUN_DIR/controls/KIND-NNN/metrics.json
     RUN_DIR/ticket/          SavedModel of the winning ticket (with lth-tf's export marker)
@@ -33,6 +34,7 @@ CONFIG_FILE = "config.toml"
 EVENTS_FILE = "events.jsonl"
 SUMMARY_FILE = "summary.json"
 REWIND_FILE = "rewind.npz"
+MODEL_FILE = "model.keras"
 ROUNDS_DIR = "rounds"
 CONTROLS_DIR = "controls"
 TICKET_DIR = "ticket"
@@ -47,9 +49,9 @@ METRICS_FILE = "metrics.json"
 
 # Every name above: tests/test_rundir.py fails if a module other than this one spells one.
 NAMES = (
-    CONFIG_FILE, EVENTS_FILE, SUMMARY_FILE, REWIND_FILE, ROUNDS_DIR, CONTROLS_DIR, TICKET_DIR,
-    EXPORTS_DIR, TENSORBOARD_DIR, REPORT_FILE, PLOT_FILE, LOCK_FILE, WEIGHTS_FILE, MASKS_FILE,
-    METRICS_FILE,
+    CONFIG_FILE, EVENTS_FILE, SUMMARY_FILE, REWIND_FILE, MODEL_FILE, ROUNDS_DIR, CONTROLS_DIR,
+    TICKET_DIR, EXPORTS_DIR, TENSORBOARD_DIR, REPORT_FILE, PLOT_FILE, LOCK_FILE, WEIGHTS_FILE,
+    MASKS_FILE, METRICS_FILE,
 )
 
 # Keys every stored metrics.json must hold (a file without one is damaged). summary.json's
@@ -74,6 +76,10 @@ def summary_path(run_dir: Path) -> Path:
 
 def rewind_path(run_dir: Path) -> Path:
     return Path(run_dir) / REWIND_FILE
+
+
+def model_path(run_dir: Path) -> Path:
+    return Path(run_dir) / MODEL_FILE
 
 
 def rounds_dir(run_dir: Path) -> Path:
