@@ -44,7 +44,7 @@ def measure(spec: dict) -> dict:
     from benchmarks.speed_worker import _experiment, _Feeds, _Images, _timer
     from lth_tf.core import masks as M
     from lth_tf.keras_side import models
-    from lth_tf.keras_side.pruning import wrap
+    from lth_tf.keras_side import pruning as P
     from lth_tf.keras_side.training.train import train_round
     from lth_tf.platform import distribute, runtime
     from lth_tf.platform.backend import keras
@@ -61,9 +61,9 @@ def measure(spec: dict) -> dict:
     timer = _timer(examples, train_only=True)
     keras.backend.clear_session()
     distribute.enter_scope()  # as RoundEngine.fresh_model does
-    wrapped = wrap.wrap(models.build(exp.model, data.input_shape, data.num_classes, 0))
-    kernels = wrap.get_kernels(wrapped)
-    wrap.set_masks(wrapped, M.prune(kernels, M.ones_like(kernels), 0.5))
+    wrapped = P.wrap(models.build(exp.model, data.input_shape, data.num_classes, 0))
+    kernels = P.get_kernels(wrapped)
+    P.set_masks(wrapped, M.prune(kernels, M.ones_like(kernels), 0.5))
     train_round(wrapped, feeds, exp, 1, extra_callbacks=[timer])
     wall, cpu = timer.wall[1:], timer.cpu[1:]
     return {**spec, "per_second": [examples / w for w in wall], "cpu_use": sum(cpu) / sum(wall),

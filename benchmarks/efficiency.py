@@ -72,16 +72,16 @@ EXPORTS: dict[str, Callable[..., Path]] = {
 
 # -- helpers -------------------------------------------------------------------------------------
 def _random_masks(wrapped, kernels: dict[str, np.ndarray], sparsity: float, seed: int):
-    """Random masks of `sparsity` over the unpruned `kernels` (wrap.get_kernels before any
+    """Random masks of `sparsity` over the unpruned `kernels` (P.get_kernels before any
     mask; masks do not compound); (stripped model, pruned variables)."""
     from lth_tf.export import sparse
-    from lth_tf.keras_side.pruning import wrap
+    from lth_tf.keras_side import pruning as P
 
     rng = np.random.default_rng(seed)
-    wrap.set_masks(wrapped, {k: (rng.random(v.shape) >= sparsity).astype(np.float32)
+    P.set_masks(wrapped, {k: (rng.random(v.shape) >= sparsity).astype(np.float32)
                              for k, v in kernels.items()})
-    wrap.set_kernels(wrapped, kernels)  # kernel * new mask
-    plain = wrap.strip(wrapped)
+    P.set_kernels(wrapped, kernels)  # kernel * new mask
+    plain = P.strip(wrapped)
     return plain, sparse.pruned_weights(wrapped, plain)
 
 
@@ -117,12 +117,12 @@ def resnet64_sizes(sparsities: list[float], work: Path) -> list[dict[str, Any]]:
     from lth_tf.core import config as C
     from lth_tf.export import directory_size
     from lth_tf.keras_side import models
-    from lth_tf.keras_side.pruning import wrap
+    from lth_tf.keras_side import pruning as P
     from lth_tf.platform.backend import keras
 
     keras.backend.clear_session()
-    wrapped = wrap.wrap(models.build(C.Model(name="resnet18", width=64), (32, 32, 3), 10, 0))
-    kernels = wrap.get_kernels(wrapped)
+    wrapped = P.wrap(models.build(C.Model(name="resnet18", width=64), (32, 32, 3), 10, 0))
+    kernels = P.get_kernels(wrapped)
     rows = []
     for i, s in enumerate(sparsities):
         plain, pruned = _random_masks(wrapped, kernels, s, seed=i)
@@ -168,11 +168,11 @@ def gcn_sizes(search, work: Path) -> list[dict[str, Any]]:
 # -- latency ---------------------------------------------------------------------------------
 def gcn_latency(search, work: Path, calls: int) -> list[dict[str, Any]]:
     from lth_tf.export import sparse
-    from lth_tf.keras_side.pruning import wrap
+    from lth_tf.keras_side import pruning as P
 
     r = search.completed_rounds()[-1]
     wrapped = search.model_for_round(r)
-    plain = wrap.strip(wrapped)
+    plain = P.strip(wrapped)
     pruned = sparse.pruned_weights(wrapped, plain)
     paths = {k: f(plain, pruned, search.data, work / f"gcn-lat-{k}") for k, f in EXPORTS.items()}
     x, a = search.data.inputs()
@@ -188,13 +188,13 @@ def image_latency(name: str, width: int | None, sparsities: list[float], work: P
                   calls: int) -> list[dict[str, Any]]:
     from lth_tf.core import config as C
     from lth_tf.keras_side import models
-    from lth_tf.keras_side.pruning import wrap
+    from lth_tf.keras_side import pruning as P
     from lth_tf.platform.backend import keras, tf
 
     keras.backend.clear_session()
     cfg = C.Model(name=name, width=width) if width else C.Model(name=name)
-    wrapped = wrap.wrap(models.build(cfg, (32, 32, 3), 10, 0))
-    kernels = wrap.get_kernels(wrapped)
+    wrapped = P.wrap(models.build(cfg, (32, 32, 3), 10, 0))
+    kernels = P.get_kernels(wrapped)
     rows = []
     for i, s in enumerate(sparsities):
         plain, pruned = _random_masks(wrapped, kernels, s, seed=10 + i)

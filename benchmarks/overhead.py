@@ -60,7 +60,7 @@ def measure(family: str, epochs: int, steps: int, data_dir: str | None) -> dict:
     from lth_tf.core import masks as M
     from lth_tf.keras_side import data as datasets
     from lth_tf.keras_side import models
-    from lth_tf.keras_side.pruning import wrap
+    from lth_tf.keras_side import pruning as P
     from lth_tf.keras_side.training.feeds import Feeds
     from lth_tf.keras_side.training.metrics import compile_plain
     from lth_tf.keras_side.training.optimizer import make_optimizer
@@ -102,9 +102,9 @@ def measure(family: str, epochs: int, steps: int, data_dir: str | None) -> dict:
 
     # Ours: wrapped, 50% global mask, the full callback set of a lottery round.
     keras.backend.clear_session()
-    wrapped = wrap.wrap(models.build(exp.model, data.input_shape, data.num_classes, 0))
-    kernels = wrap.get_kernels(wrapped)
-    wrap.set_masks(wrapped, M.prune(kernels, M.ones_like(kernels), 0.5))
+    wrapped = P.wrap(models.build(exp.model, data.input_shape, data.num_classes, 0))
+    kernels = P.get_kernels(wrapped)
+    P.set_masks(wrapped, M.prune(kernels, M.ones_like(kernels), 0.5))
     t_ours = _epoch_timer()
     train_round(wrapped, feeds, exp, 1, extra_callbacks=[t_ours])
 

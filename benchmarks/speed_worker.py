@@ -130,7 +130,7 @@ def measure(spec: dict) -> dict:
     from lth_tf.core import masks as M
     from lth_tf.keras_side import data as datasets
     from lth_tf.keras_side import models
-    from lth_tf.keras_side.pruning import wrap
+    from lth_tf.keras_side import pruning as P
     from lth_tf.keras_side.training.feeds import Feeds
     from lth_tf.keras_side.training.optimizer import make_optimizer
     from lth_tf.keras_side.training.train import train_round
@@ -166,9 +166,9 @@ def measure(spec: dict) -> dict:
         else:
             model.fit(feeds.train, validation_data=feeds.val, epochs=t.epochs, callbacks=[timer], verbose=0)
     else:
-        wrapped = wrap.wrap(build(0))
-        kernels = wrap.get_kernels(wrapped)
-        wrap.set_masks(wrapped, M.prune(kernels, M.ones_like(kernels), 0.5))
+        wrapped = P.wrap(build(0))
+        kernels = P.get_kernels(wrapped)
+        P.set_masks(wrapped, M.prune(kernels, M.ones_like(kernels), 0.5))
         teacher = build(1) if spec["family"].endswith("_kd") else None
         if teacher is not None:
             exp = dataclasses.replace(exp, distill=dataclasses.replace(exp.distill, enabled=True))

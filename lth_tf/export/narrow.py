@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from lth_tf.keras_side import flops
+from lth_tf.keras_side import pruning as P
 from lth_tf.keras_side.narrow import costs, kept_channels, narrow
-from lth_tf.keras_side.pruning import wrap
 
 
 def export_narrow(search: Any, round: int, out: str | Path) -> tuple[Path, list[str]]:
@@ -24,7 +24,7 @@ def export_narrow(search: Any, round: int, out: str | Path) -> tuple[Path, list[
     kept = kept_channels(wrapped)
     data = search.served_data
     graph = None if data is None else flops.graph_size(data)
-    dense = costs(wrap.strip(wrapped), graph)
+    dense = costs(P.strip(wrapped), graph)
     mine = costs(model, graph)
     path = export_savedmodel(model, Path(out), data)
     lines = [

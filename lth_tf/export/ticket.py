@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from lth_tf.export import export_savedmodel, is_savedmodel, sizes, sparse
-from lth_tf.keras_side.pruning import wrap
+from lth_tf.keras_side import pruning as P
 from lth_tf.platform import distribute
 from lth_tf.search.lottery import LotterySearch
 from lth_tf.storage import rundir
@@ -33,7 +33,7 @@ def export_round(
     path = Path(out) if out else rundir.ticket_dir(search.run_dir)
     with distribute.local():  # plain variables: one process exports, no collectives
         wrapped = search.model_for_round(round)
-        plain = wrap.strip(wrapped)
+        plain = P.strip(wrapped)
     pruned = sparse.pruned_weights(wrapped, plain) if format == "sparse" else None
     export_savedmodel(plain, path, search.served_data, format=format, pruned=pruned)
     return path

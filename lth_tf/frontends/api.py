@@ -33,8 +33,8 @@ from lth_tf.core import sources
 from lth_tf.core.errors import LthError
 from lth_tf.export.ticket import TicketExporter, export_round
 from lth_tf.keras_side import models
+from lth_tf.keras_side import pruning as P
 from lth_tf.keras_side.data.user import as_data
-from lth_tf.keras_side.pruning import wrap
 from lth_tf.platform.backend import keras
 from lth_tf.search import dense_from, preflight
 from lth_tf.search.dense_from import DenseSource
@@ -233,7 +233,7 @@ class TicketSearch:
             if "round" not in ticket:
                 raise LthError("no round matched the dense model's accuracy; pass round=R")
             round = ticket["round"]
-        return wrap.strip(search.model_for_round(round))
+        return P.strip(search.model_for_round(round))
 
     def export(self, path: str | Path, round: int | None = None, format: str = "dense") -> Path:
         """A SavedModel of a round's ticket (default: the winner) that loads in plain TF.

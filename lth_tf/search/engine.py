@@ -35,9 +35,7 @@ from lth_tf.core import masks as M
 from lth_tf.core.errors import LthError
 from lth_tf.core.masks import channels as CH
 from lth_tf.keras_side import flops
-from lth_tf.keras_side.pruning import wrap
-from lth_tf.keras_side.pruning.channel_graph import channel_plan
-from lth_tf.keras_side.pruning.rewind import RewindCallback
+from lth_tf.keras_side import pruning as P
 from lth_tf.keras_side.training.feeds import Feeds
 from lth_tf.keras_side.training.train import train_round
 from lth_tf.platform import distribute, runtime
@@ -139,16 +137,16 @@ class RoundEngine:
         extra: list = []
         rewind_cb = None
         if r == 0:
-            wrap.set_masks(wrapped, M.ones_like(wrap.get_kernels(wrapped)))
+            P.set_masks(wrapped, M.ones_like(P.get_kernels(wrapped)))
             if self.rewind.uses_snapshot:
-                rewind_cb = RewindCallback(self.rewind.step)
+                rewind_cb = P.RewindCallback(self.rewind.step)
                 extra.append(rewind_cb)
         else:
             prev_weights, prev_masks, _ = self.store.load_round(r - 1)
             dense = self.store.load_round(0)[0] if plan.prune.one_shot else None
             new_masks = step.next_masks(plan, wrapped, r, prev_weights, prev_masks, dense)
             wrapped.set_weights(self._start_weights(r))
-            wrap.set_masks(wrapped, new_masks)
+            P.set_masks(wrapped, new_masks)
         early_bird = step.early_bird_stop(plan, wrapped, r)
         if early_bird is not None:
             extra.append(early_bird)
@@ -163,7 +161,7 @@ class RoundEngine:
             # Saved before round 0's folder: that folder is the completion marker.
             self.store.save_rewind(rewind_cb.snapshot)
 
-        masks_now = wrap.get_masks(wrapped)
+        masks_now = P.get_masks(wrapped)
         metrics = round_metrics.trained(r, wrapped, masks_now, training, feeds.data, plan, early_bird)
         return self.store_round(r, wrapped.get_weights(), masks_now, metrics)
 
@@ -225,13 +223,13 @@ class RoundEngine:
         keras.backend.clear_session()
         distribute.enter_scope()  # models, masks, optimizer and Distiller live in it
         keras.utils.set_random_seed(seed)
-        return wrap.wrap((build or self.build_model)(seed), exclude=self.plan.prune.exclude)
+        return P.wrap((build or self.build_model)(seed), exclude=self.plan.prune.exclude)
 
     def _teacher(self):
         """The dense network of round 0, stripped of wrappers and frozen."""
-        holder = wrap.wrap(self.build_model(self.plan.seed), exclude=self.plan.prune.exclude)
+        holder = P.wrap(self.build_model(self.plan.seed), exclude=self.plan.prune.exclude)
         holder.set_weights(self.store.load_round(0)[0])
-        teacher = wrap.strip(holder)
+        teacher = P.strip(holder)
         teacher.trainable = False
         return teacher
 
@@ -263,16 +261,16 @@ class RoundEngine:
             wrapped.set_weights(self._start_weights(r))
             rng = np.random.default_rng(plan.seed * MASK_SEED + r)
             if plan.channels:  # same live channels per layer, at random positions
-                ctrl_masks = CH.random_masks(masks_r, channel_plan(wrapped), rng, plan.prune.exclude)
+                ctrl_masks = CH.random_masks(masks_r, P.channel_plan(wrapped), rng, plan.prune.exclude)
             else:
                 ctrl_masks = M.random_masks(masks_r, rng, exclude=plan.prune.exclude)
-        wrap.set_masks(wrapped, ctrl_masks)
+        P.set_masks(wrapped, ctrl_masks)
         seed = plan.seed * ROUND_SEED + r + (REINIT_SEED if kind == "random_reinit" else MASK_SEED)
         training, feeds = self._train(wrapped, r, kind, seed, [])
         metrics = {
             "kind": kind,
             "round": r,
-            "sparsity": M.sparsity(wrap.get_masks(wrapped)),
+            "sparsity": M.sparsity(P.get_masks(wrapped)),
             "val_acc": training.val_acc,
             "test_acc": training.test_acc,
             "seconds": training.seconds,

@@ -28,9 +28,8 @@ from lth_tf.core.errors import LthError
 from lth_tf.core.events import FanOut, JsonlSink
 from lth_tf.keras_side import data as datasets
 from lth_tf.keras_side import models
+from lth_tf.keras_side import pruning as P
 from lth_tf.keras_side.models.user import ModelSource
-from lth_tf.keras_side.pruning import wrap
-from lth_tf.keras_side.pruning.channel_graph import unpruned_channels
 from lth_tf.keras_side.training.callbacks import Stopped
 from lth_tf.platform import distribute, runtime
 from lth_tf.search.dense_copy import copy_round0
@@ -203,12 +202,12 @@ class LotterySearch:
         facts = {
             "model_notes": list(built.notes),
             "unpruned_layers": [
-                {"name": n, "class": c} for n, c in wrap.unpruned_layers(built.model, self.exp.prune.exclude)
+                {"name": n, "class": c} for n, c in P.unpruned_layers(built.model, self.exp.prune.exclude)
             ],
         }
         if self.exp.prune.structure == "channels":
             # pruned layers whose channels stay whole (residual ties, the logits): left dense
-            facts["unpruned_channels"] = unpruned_channels(built.model, self.exp.prune.exclude)
+            facts["unpruned_channels"] = P.unpruned_channels(built.model, self.exp.prune.exclude)
         return facts
 
     def model_for_round(self, r: int):

@@ -13,7 +13,7 @@ import numpy as np
 
 from lth_tf.core.errors import LthError
 from lth_tf.core.masks import mask_digest
-from lth_tf.keras_side.pruning.wrappers import pruned_variables
+from lth_tf.keras_side import pruning as P
 from lth_tf.platform import distribute
 
 log = logging.getLogger(__name__)
@@ -23,7 +23,7 @@ def check_masks(wrapped, round_: int) -> dict[str, str]:
     """{"mask_digest": d} after proving every replica and worker holds the same masks; {} for default."""
     if not distribute.spec().distributed:
         return {}
-    slots = pruned_variables(wrapped)
+    slots = P.pruned_variables(wrapped)
     n = len(getattr(next(iter(slots.values()))[1], "values", [None]))
     per_replica = [
         mask_digest({k: _component(mask, i) for k, (_w, mask) in slots.items()}) for i in range(n)

@@ -112,9 +112,9 @@ def prunable_layer_sizes(model: Any) -> dict[str, int]:
     pointwise kernels, RNN kernels, ...) counts exactly what its masks cover; a
     layer's first pruned weight is keyed by the layer's name.
     """
-    from lth_tf.keras_side.pruning import wrap
+    from lth_tf.keras_side import pruning as P
 
-    kernels = wrap.get_kernels(wrap.wrap(model))
+    kernels = P.get_kernels(P.wrap(model))
     return {key: int(k.size) for key, k in kernels.items()}
 
 
@@ -139,10 +139,10 @@ def check_model(exp: C.Experiment, data: Any) -> None:
 
 def check_channels(exp: C.Experiment, model: Any) -> None:
     """With prune.structure = channels, refuse a model where no channel can go whole."""
-    from lth_tf.keras_side.pruning.channel_graph import prunable_channels, unpruned_channels
+    from lth_tf.keras_side import pruning as P
 
-    if not prunable_channels(model, exp.prune.exclude):
-        why = "; ".join(f"{u['name']}: {u['reason']}" for u in unpruned_channels(model, exp.prune.exclude)[:3])
+    if not P.prunable_channels(model, exp.prune.exclude):
+        why = "; ".join(f"{u['name']}: {u['reason']}" for u in P.unpruned_channels(model, exp.prune.exclude)[:3])
         raise LthError(
             f"prune.structure=channels: model {exp.model.name!r} has no layer whose channels can be "
             f"pruned whole ({why or 'no Dense, Conv or GCN layer'}); use prune.structure=weights"

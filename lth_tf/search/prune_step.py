@@ -16,9 +16,7 @@ import numpy as np
 from lth_tf.core import masks as M
 from lth_tf.core.masks import channels as CH
 from lth_tf.core.schedule import expected_sparsity
-from lth_tf.keras_side.pruning import wrap
-from lth_tf.keras_side.pruning.channel_graph import channel_plan
-from lth_tf.keras_side.pruning.early_stop import EarlyBirdStop
+from lth_tf.keras_side import pruning as P
 from lth_tf.search.plan import Plan
 
 MaskRule = Callable[[dict, dict], dict[str, np.ndarray]]
@@ -36,7 +34,7 @@ def mask_rule(plan: Plan, wrapped, r: int) -> MaskRule:
     target = plan.target_sparsity(1)  # one-shot: the final sparsity at once
     rate = None if p.one_shot else plan.round_rate(r)
     if plan.channels:
-        cplan = channel_plan(wrapped)
+        cplan = P.channel_plan(wrapped)
         if p.one_shot:
             return lambda k, m: CH.prune_to_fraction(k, m, cplan, target, p.scope, p.exclude)
         return lambda k, m: CH.prune(k, m, cplan, rate, p.scope, p.exclude)
@@ -65,13 +63,13 @@ def next_masks(
     rule = mask_rule(plan, wrapped, r)
     if plan.prune.one_shot:
         wrapped.set_weights(dense_weights)
-        kernels = wrap.get_kernels(wrapped)
+        kernels = P.get_kernels(wrapped)
         return rule(kernels, M.ones_like(kernels))
     wrapped.set_weights(prev_weights)
-    return rule(wrap.get_kernels(wrapped), prev_masks)
+    return rule(P.get_kernels(wrapped), prev_masks)
 
 
-def early_bird_stop(plan: Plan, wrapped, r: int) -> EarlyBirdStop | None:
+def early_bird_stop(plan: Plan, wrapped, r: int) -> P.EarlyBirdStop | None:
     """The early-bird callback of round r, or None when round r trains in full.
 
     It watches the masks round r+1 will take (its rate, under a rate schedule).
@@ -79,4 +77,4 @@ def early_bird_stop(plan: Plan, wrapped, r: int) -> EarlyBirdStop | None:
     if not plan.stops_early(r):
         return None
     p = plan.prune
-    return EarlyBirdStop(wrapped, mask_rule(plan, wrapped, r + 1), p.eb_distance, p.eb_window)
+    return P.EarlyBirdStop(wrapped, mask_rule(plan, wrapped, r + 1), p.eb_distance, p.eb_window)

@@ -19,8 +19,8 @@ from typing import Any
 from lth_tf.core import masks as M
 from lth_tf.core.masks import channels as CH
 from lth_tf.keras_side import flops
+from lth_tf.keras_side import pruning as P
 from lth_tf.keras_side.narrow import ticket_size
-from lth_tf.keras_side.pruning.channel_graph import channel_plan
 from lth_tf.search.mask_agreement import check_masks
 from lth_tf.search.plan import Plan
 
@@ -38,7 +38,7 @@ def served(wrapped: Any, r: int, masks: M.Masks, data: Any, plan: Plan) -> dict[
     """
     out: dict[str, Any] = {"inference": ticket_size(wrapped, flops.graph_size(data), plan.channels)}
     if plan.channels:
-        out["channel_sparsity"] = CH.channel_sparsity(masks, channel_plan(wrapped), plan.prune.exclude)
+        out["channel_sparsity"] = CH.channel_sparsity(masks, P.channel_plan(wrapped), plan.prune.exclude)
     out.update(check_masks(wrapped, r))
     return out
 

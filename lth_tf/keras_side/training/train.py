@@ -16,7 +16,7 @@ from pathlib import Path
 
 from lth_tf.core import config as C
 from lth_tf.core.errors import LthError
-from lth_tf.keras_side.pruning import wrap
+from lth_tf.keras_side import pruning as P
 from lth_tf.keras_side.training.callbacks import EpochEvents, KeepBest, StopOnEvent
 from lth_tf.keras_side.training.distill import distill_logs
 from lth_tf.keras_side.training.feeds import Feeds
@@ -81,7 +81,7 @@ def train_round(
 
     keep = KeepBest(t.select_best, t.patience)
     events = EpochEvents(sink, round_, epochs, tb_dir)
-    callbacks = [*wrap.callbacks(), *(extra_callbacks or []), events]
+    callbacks = [*P.callbacks(), *(extra_callbacks or []), events]
     if stop is not None:
         callbacks.append(StopOnEvent(stop))
     callbacks.append(keep)  # last: restores the best weights after the others ran
@@ -99,7 +99,7 @@ def train_round(
         )
     # KeepBest restored the best weights into the trainer; masks are re-applied so
     # pruned weights are exactly 0.0 whatever the last optimizer step did.
-    wrap.apply_masks(wrapped)
+    P.apply_masks(wrapped)
     seconds = time.time() - t0
 
     compile_plain(wrapped, make_optimizer(t, 1), t.jit_compile)
