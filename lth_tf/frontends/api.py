@@ -29,7 +29,7 @@ from typing import Any, TypedDict, Unpack
 import numpy as np
 
 from lth_tf.core import config as C
-from lth_tf.core import sources
+from lth_tf.core import criteria, sources
 from lth_tf.core.errors import LthError
 from lth_tf.export.ticket import TicketExporter, export_round
 from lth_tf.keras_side import models
@@ -163,7 +163,7 @@ class TicketSearch:
         user_model = self._source(*io, self.exp.seed).model
         # Layer names in exclude/layer_rates, emptied layers: refused before anything is written.
         preflight.check_layers(self.exp, preflight.prunable_layer_sizes(user_model))
-        if self.exp.prune.structure == "channels":
+        if criteria.get(self.exp.prune.structure).channels:
             preflight.check_channels(self.exp, user_model)
         label = C.safe_label(self.name or user_model.name)
         run_dir = self.directory / f"{label}-{_run_digest(self.exp, user_model, data)}"
