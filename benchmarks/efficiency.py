@@ -13,7 +13,7 @@ loaded with tf.saved_model.load in this process, against the dense export:
     random masks at 90% and 98%.
 Export kinds are functions in EXPORTS (dense, sparse = rebuild convs + sparse
 matmul above 90%, sparse_rebuild = every kernel rebuilt dense).
-Narrowed latency: the narrow export (lth_tf.export.narrow: a physically smaller
+Narrowed latency: the narrow export (lth_tf/export/formats/narrow.py: a physically smaller
 model) of channel-pruned models against the dense export of the same masked
 model, with 50% and 75% of each prunable layer's channels removed (lowest L1
 first): the GCN (round 0 weights of the Cora run), ResNet-18 w16 and Conv-4.

@@ -1,6 +1,6 @@
 """Narrowed-export latency for benchmarks/efficiency.py (see its docstring).
 
-The narrow export (lth_tf.export.narrow) of a channel-pruned model against the
+The narrow export (lth_tf/export/formats/narrow.py) of a channel-pruned model against the
 dense export of the same masked model: median seconds per call, interleaved.
 """
 
