@@ -160,8 +160,8 @@ def test_narrow_keep_needs_every_reader_dead():
 @pytest.mark.parametrize(
     "key,value,needle",
     [
-        ("prune.structure", "filters", "prune.structure 'filters' is unknown; use weights, channels or random"),
-        ("prune.layer_rates", {"output": 0.1}, "prune.layer_rates works with prune.structure=weights or random only"),
+        ("prune.structure", "filters", "prune.structure 'filters' is unknown; use weights, channels"),
+        ("prune.layer_rates", {"output": 0.1}, "prune.layer_rates works with prune.structure=weights"),
     ],
 )
 def test_config_refuses_bad_structure_in_one_line(key, value, needle):

@@ -242,8 +242,9 @@ class TicketSearch:
     def export(self, path: str | Path, round: int | None = None, format: str = "dense") -> Path:
         """A SavedModel of a round's ticket (default: the winner) that loads in plain TF.
 
-        format: "dense" (a Keras SavedModel), "sparse" (pruned kernels stored without
-        their zeros; `tf.saved_model.load` only) or "tflite" (a .tflite file, image models).
+        format: a name of lth_tf/export/formats/: "dense" (a Keras SavedModel), "sparse"
+        (pruned kernels stored without their zeros; `tf.saved_model.load` only), "tflite"
+        (a .tflite file, image models) or "narrow" (channels no layer reads removed).
         """
         return export_round(self._opened(), round, path, format=format)
 
