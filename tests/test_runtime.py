@@ -18,7 +18,7 @@ from lth_tf.core import config as C
 from lth_tf.core.errors import LthError
 
 ROOT = Path(__file__).resolve().parents[1]
-SETTINGS = "import json; from lth_tf import runtime; print(json.dumps(runtime.settings()))"
+SETTINGS = "import json; from lth_tf.platform import runtime; print(json.dumps(runtime.settings()))"
 
 
 def settings_in_fresh_process(onednn: str | None, code: str = SETTINGS) -> dict:
@@ -46,7 +46,7 @@ def test_a_caller_that_knows_the_data_chooses_before_tensorflow_loads():
     from lth_tf.platform import onednn
 
     assert (onednn.default_for(graph=False), onednn.default_for(graph=True)) == ("1", "0")
-    code = "from lth_tf import onednn; onednn.choose(graph=True); " + SETTINGS
+    code = "from lth_tf.platform import onednn; onednn.choose(graph=True); " + SETTINGS
     s = settings_in_fresh_process(None, code)
     assert s["onednn"] is False and s["onednn_source"] == "lth_tf"
     assert s["TF_ENABLE_ONEDNN_OPTS"] == "0"
@@ -56,7 +56,7 @@ def test_a_caller_that_knows_the_data_chooses_before_tensorflow_loads():
 
 
 def test_onednn_module_stays_free_of_tensorflow():
-    code = "import sys; from lth_tf import onednn; onednn.choose(); print(int('tensorflow' in sys.modules))"
+    code = "import sys; from lth_tf.platform import onednn; onednn.choose(); print(int('tensorflow' in sys.modules))"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "0"
