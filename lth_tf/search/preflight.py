@@ -21,7 +21,7 @@ from typing import Any
 from lth_tf.core import config as C
 from lth_tf.core import masks as M
 from lth_tf.core.errors import LthError
-from lth_tf.core.schedule import CONSTANT
+from lth_tf.core.schedule import CONSTANT, expected_sparsity
 from lth_tf.search.plan import Plan
 
 
