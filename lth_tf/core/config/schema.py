@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from lth_tf.core.controls import CONTROLS
 from lth_tf.core.criteria import CRITERIA
 
-# Names the registries accept. The model and data registries import TensorFlow, so
-# their names are kept here as plain strings (tests check that they agree); the
-# pruning criteria and controls are pure registries whose names are read from them.
+# Names the registries accept. The model and data registries live in keras_side, above
+# the core, so their names are kept here as plain strings (tests check that they agree);
+# the pruning criteria and controls are core registries whose names are read from them.
 DATASETS = ("cifar10", "cora", "citeseer", "pubmed", "synthetic_images", "synthetic_graph")
 MODELS = ("resnet18", "gcn", "lenet300", "conv4", "tiny_cnn")
 GRAPH_DATASETS = ("cora", "citeseer", "pubmed", "synthetic_graph")
