@@ -16,7 +16,6 @@ from typing import Any
 
 from lth_tf.export import export_savedmodel, is_savedmodel, sizes, sparse
 from lth_tf.keras_side.pruning import wrap
-from lth_tf.platform import distribute
 from lth_tf.search.lottery import LotterySearch
 from lth_tf.storage import rundir
 
@@ -31,7 +30,7 @@ def export_round(
     if round is None:
         round = search.winner_round()
     path = Path(out) if out else rundir.ticket_dir(search.run_dir)
-    with distribute.local():  # plain variables: one process exports, no collectives
+    with search.platform.local():  # plain variables: one process exports, no collectives
         wrapped = search.model_for_round(round)
         plain = wrap.strip(wrapped)
     pruned = sparse.pruned_weights(wrapped, plain) if format == "sparse" else None

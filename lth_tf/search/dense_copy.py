@@ -44,7 +44,7 @@ def copy_round0(engine: RoundEngine, source: DenseSource) -> RoundResult:
     metrics["inference"] = ticket_size(wrapped, flops.graph_size(engine.load_data()), plan.channels)
     if plan.channels:
         metrics["channel_sparsity"] = CH.channel_sparsity(masks, channel_plan(wrapped), plan.prune.exclude)
-    metrics.update(check_masks(wrapped, 0))
+    metrics.update(check_masks(wrapped, 0, engine.platform))
     metrics["reused_from"] = source.note()
     if source.copy_rewind:
         # Saved before round 0's folder, as when trained: that folder is the completion marker.

@@ -1,6 +1,6 @@
 """The round engine: one IMP round or control at a time, with no registries.
 
-    engine = RoundEngine(build_model, load_data, plan, store, sink)
+    engine = RoundEngine(build_model, load_data, plan, store, sink, platform=platform)
     result = engine.run_round(r)          # r = 0 is the dense network
     metrics = engine.run_control("random_reinit", r)
 
@@ -8,8 +8,8 @@ It takes what a round needs and nothing else: a model factory `(seed) ->
 keras.Model` (plain, unwrapped, outputs logits), the data (anything with
 `kind`, `input_shape` and the train/eval dataset methods `training.feeds.Feeds` reads:
 `ImageData`, `GraphData` or `lth_tf.keras_side.data.user.UserData`), the training plan
-(`Plan`: train, prune and distill settings plus the seed), a `RunStore` and an
-event sink. Which model and data set a config names, run-directory claiming,
+(`Plan`: train, prune and distill settings plus the seed), a `RunStore`, an
+event sink and the process's `Platform` (the strategy rounds train under). Which model and data set a config names, run-directory claiming,
 summaries and the winning ticket are the callers' business (`lottery.py`, the
 Python API).
 
@@ -41,8 +41,9 @@ from lth_tf.keras_side.pruning.channel_graph import channel_plan
 from lth_tf.keras_side.pruning.rewind import RewindCallback
 from lth_tf.keras_side.training.feeds import Feeds
 from lth_tf.keras_side.training.train import train_round
-from lth_tf.platform import distribute, runtime
+from lth_tf.platform import runtime
 from lth_tf.platform.backend import keras, tf
+from lth_tf.platform.platform import Platform
 from lth_tf.search import prune_step as step
 from lth_tf.search.mask_agreement import check_masks
 from lth_tf.search.plan import Plan
@@ -92,6 +93,7 @@ class RoundEngine:
         stop: threading.Event | None = None,
         callbacks_factory: Callable[[int, str], list] | None = None,
         build_reinit_model: ModelFactory | None = None,
+        platform: Platform | None = None,
     ):
         """`build_reinit_model(seed)` gives the random-reinit control's fresh weights
         (default `build_model`; a model whose theta0 is fixed, e.g. loaded from a
@@ -101,7 +103,8 @@ class RoundEngine:
         ("random_reinit", "random_mask") for a control of that round. They run after
         tfmot's callbacks (so kernels are masked at `on_train_begin`) and see the
         trainer as `self.model`: a Distiller with KD, whose `.student` is the
-        wrapped model. For tests and instrumentation.
+        wrapped model. For tests and instrumentation. `platform`: where rounds
+        train (default: one device, `Platform.single`).
         """
         self.build_model = build_model
         self.build_reinit_model = build_reinit_model or build_model
@@ -111,6 +114,7 @@ class RoundEngine:
         self.sink = sink
         self.stop = stop
         self.callbacks_factory = callbacks_factory
+        self.platform = platform or Platform.single(plan.train)
         self.rewind = plan.rewind
         if plan.train.deterministic:
             tf.config.experimental.enable_op_determinism()
@@ -181,7 +185,7 @@ class RoundEngine:
                 "distances": early_bird.distances,
             },
             "history": training.history,
-            **check_masks(wrapped, r),  # mask_digest, only under a strategy
+            **check_masks(wrapped, r, self.platform),  # mask_digest, only under a strategy
         }
         if plan.channels:
             metrics["channel_sparsity"] = CH.channel_sparsity(masks_now, channel_plan(wrapped), plan.prune.exclude)
@@ -211,6 +215,7 @@ class RoundEngine:
             stop=self.stop,
             extra_callbacks=extra,
             tb_dir=rundir.tensorboard_dir(self.store.run_dir, r) if is_round else None,
+            platform=self.platform,
         )
         return training, feeds
 
@@ -237,7 +242,7 @@ class RoundEngine:
     def fresh_model(self, seed: int, build: ModelFactory | None = None):
         """A new Keras session and a wrapped model from `build` (default build_model)."""
         keras.backend.clear_session()
-        distribute.enter_scope()  # models, masks, optimizer and Distiller live in it
+        self.platform.enter_scope()  # models, masks, optimizer and Distiller live in it
         keras.utils.set_random_seed(seed)
         return wrap.wrap((build or self.build_model)(seed), exclude=self.plan.prune.exclude)
 
