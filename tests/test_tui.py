@@ -7,6 +7,7 @@ Each test drives the real App with `app.run_test()`; async bodies run under
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
 import sys
@@ -283,6 +284,9 @@ class FakePlatform:
         self.train = train
 
     from_settings = single = classmethod(lambda cls, train=None: cls(train))
+
+    def local(self):
+        return contextlib.nullcontext()
 
 
 def install_fake_lottery(monkeypatch) -> type[FakeSearch]:
