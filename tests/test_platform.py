@@ -15,7 +15,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 from lth_tf.core import config as C
 from lth_tf.core.config.strategy import Spec
 from lth_tf.platform import onednn
