@@ -1,4 +1,4 @@
-"""Layer 1, the core: pure Python and numpy, never TensorFlow.
+"""The core, the lowest layer (docs/internals.md, "Layers"): pure Python and numpy, never TensorFlow.
 
 The experiment's configuration and its hash (`config`), the pruning schedule
 (`schedule`) and rewind modes (`rewind`), mask math (`masks`), event records

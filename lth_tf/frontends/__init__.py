@@ -1,4 +1,4 @@
-"""Layer 6, the front ends: the `lth-tf` CLI, the Python API, sweeps, compare, reports.
+"""The front ends, the top layer: the `lth-tf` CLI, the Python API, sweeps, compare, reports.
 
 `cli` (the `lth-tf` commands), `api` (`TicketSearch`), `sweep` (grids of runs,
 locally or on Ray), `compare` (settings over seeds), `report` (report.md and its

@@ -1,4 +1,4 @@
-"""Layer 3, the Keras side: models, data, the tfmot wrappers, training of one round.
+"""The Keras side: models, data, the tfmot wrappers, training of one round.
 
 `models` and `data` (registries of built-in models and data sets, plus the
 user's own), `pruning` (tfmot wrappers, masks held in variables, rewinding and

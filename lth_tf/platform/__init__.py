@@ -1,4 +1,4 @@
-"""Layer 2, the platform: TensorFlow and Keras 2 for this process, and where it runs.
+"""The platform layer: TensorFlow and Keras 2 for this process, and where it runs.
 
 `backend` is the one module that imports TensorFlow and tf_keras (after arranging
 Keras 2 for tfmot); `onednn` chooses oneDNN before TensorFlow loads; `distribute`

@@ -1,4 +1,4 @@
-"""Layer 4, the search: the plan of a run, the round engine, the lottery loop.
+"""The search layer: the plan of a run, the round engine, the lottery loop.
 
 `plan` (the settings one search trains by), `prune_step` (the masks a round
 takes), `engine` (one round or one control, given a model factory, data, a

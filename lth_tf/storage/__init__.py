@@ -1,4 +1,4 @@
-"""Layer 2, storage: the run directory on disk. No TensorFlow.
+"""The storage layer: the run directory on disk. No TensorFlow.
 
 `rundir` spells every name of the run directory and holds every read; `store`
 (`RunStore`) is the only writer; `atomic` writes files and folders whole or not
