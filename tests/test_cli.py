@@ -38,7 +38,7 @@ SMOKE = ["--preset", "smoke", "--set", "train.epochs=1", "--set", "prune.toleran
 # and stderr stay exactly what the user would see).
 RUNNER = """
 import sys
-from lth_tf import cli
+from lth_tf.frontends.cli import main as cli
 try:
     code = cli.main(sys.argv[2:])
 finally:

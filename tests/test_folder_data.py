@@ -248,7 +248,7 @@ def test_errors_come_before_tensorflow_is_imported(tmp_path):
     bad_folder(tmp_path / "a", "class missing from test")
     bad_folder(tmp_path / "b", "truncated png")
     code = (
-        "import sys; from lth_tf import data; from lth_tf.core.config import Data\n"
+        "import sys; from lth_tf.keras_side import data; from lth_tf.core.config import Data\n"
         "from lth_tf.core.errors import LthError\n"
         "for p in sys.argv[1:]:\n"
         "    try: data.load(Data(name='folder:' + p))\n"

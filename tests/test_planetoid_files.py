@@ -228,7 +228,7 @@ def test_flipped_bytes_in_x_no_longer_crash_the_process(tmp_path):
     blob[at : at + 4] = (50_000_000).to_bytes(4, "little")
     path.write_bytes(blob)
     code = (
-        "import sys; from lth_tf import data; from lth_tf.core.config import Data\n"
+        "import sys; from lth_tf.keras_side import data; from lth_tf.core.config import Data\n"
         "from lth_tf.core.errors import LthError\n"
         f"try: data.load(Data(name='cora'), {str(tmp_path)!r})\n"
         "except LthError as e: print(e)\n"

@@ -159,7 +159,7 @@ def test_cli_export_refuses_a_foreign_savedmodel_folder(tmp_path):
 # -- the run-directory lock --------------------------------------------------------------------
 HOLDER = """
 import sys, time
-from lth_tf import store
+from lth_tf.storage import store
 held = store.RunStore(sys.argv[1]).lock()
 print("locked", flush=True)
 time.sleep(600)

@@ -7,7 +7,6 @@ Each test drives the real App with `app.run_test()`; async bodies run under
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import shutil
 import sys
@@ -260,7 +259,7 @@ class FakeSearch:
                       layer_sparsity=layers, seconds=1.0, best_epoch=2, distill=None)
             yield types.SimpleNamespace(round=r, sparsity=sparsity)
 
-    def finish(self):
+    def finish(self, exporter=None):
         self.finished = True
         ticket = {"round": 1, "sparsity": 0.5, "test_acc": 0.69, "path": str(self.run_dir / "ticket")}
         self.emit("ticket_exported", **ticket)
@@ -285,9 +284,6 @@ class FakePlatform:
 
     from_settings = single = classmethod(lambda cls, train=None: cls(train))
 
-    def local(self):
-        return contextlib.nullcontext()
-
 
 def install_fake_lottery(monkeypatch) -> type[FakeSearch]:
     """FakeSearch in place of lth_tf.search.lottery, FakePlatform in place of the platform
@@ -299,7 +295,16 @@ def install_fake_lottery(monkeypatch) -> type[FakeSearch]:
     module.Stopped = FakeStopped
     monkeypatch.setitem(sys.modules, "lth_tf.search.lottery", module)
     monkeypatch.setattr("tui.worker.Platform", FakePlatform)
+    install_fake_ticket(monkeypatch)
     return FakeSearch
+
+
+def install_fake_ticket(monkeypatch) -> None:
+    """Exports go through lth_tf.export.ticket: with this, a fake search exports itself."""
+    ticket = types.ModuleType("lth_tf.export.ticket")
+    ticket.export_round = lambda search, round=None, out=None, format="dense": search.export(round, out)
+    ticket.TicketExporter = lambda: None
+    monkeypatch.setitem(sys.modules, "lth_tf.export.ticket", ticket)
 
 
 def test_step_mode_waits_after_each_round_and_steps_on_n(fake_lottery, tmp_path):

@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_tui import FIXTURE, FakeSearch, install_fake_lottery, log_text, replay_done, wait_for
+from test_tui import (
+    FIXTURE,
+    FakeSearch,
+    install_fake_lottery,
+    install_fake_ticket,
+    log_text,
+    replay_done,
+    wait_for,
+)
 
 from lth_tf.core.errors import LthError
 from lth_tf.storage import rundir
@@ -23,6 +31,12 @@ from tui.app import LthApp
 from tui.screens import RunScreen
 
 SIZE = (80, 24)  # the compact layout: the status line must carry the feedback
+
+
+@pytest.fixture(autouse=True)
+def fake_ticket(monkeypatch):
+    """The fake searches below export themselves (see install_fake_ticket)."""
+    install_fake_ticket(monkeypatch)
 
 
 @pytest.fixture

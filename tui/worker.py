@@ -188,8 +188,7 @@ def _drive(
     onednn.choose(graph=exp.is_graph)  # before TF loads (see lth_tf/platform/onednn.py)
     try:
         from lth_tf.export.ticket import TicketExporter, export_round
-        from lth_tf.keras_side.training.callbacks import Stopped
-        from lth_tf.search.lottery import LotterySearch
+        from lth_tf.search.lottery import LotterySearch, Stopped
     except Exception as e:  # noqa: BLE001 - the UI shows it, never a traceback
         post(m.failed(f"cannot load the training code: {type(e).__name__}: {e}"))
         return "failed"

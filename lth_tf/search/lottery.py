@@ -40,7 +40,8 @@ from lth_tf.search.worker_sync import sync_run_dir
 from lth_tf.storage import rundir, store
 from lth_tf.storage.summary import TICKET_KEYS, build_summary, cost_to_reach, pick_winner
 
-__all__ = ["LotterySearch", "TicketExporter"]
+# Stopped: what rounds() raises when its stop event is set (the run stays resumable).
+__all__ = ["LotterySearch", "Stopped", "TicketExporter"]
 
 _KEEP = object()  # _write_summary: keep the ticket recorded by an earlier finish
 

@@ -7,7 +7,7 @@ their defaults (as open_lth does); its MD5 names the run directory. Adding a new
 field with a default therefore never renames an existing run, and running the
 same config again finds the same directory and resumes.
 
-The package is the one public face (`from lth_tf import config as C`); each
+The package is the one public face (`from lth_tf.core import config as C`); each
 concept lives in its own module:
 - `schema`: the section dataclasses (Data, Model, Train, Prune, Distill) and the
   names their fields accept. A new setting is a field here...

@@ -1,6 +1,6 @@
 """Events: the typed records, the sinks that receive them, the reading of events.jsonl.
 
-Callers use the package (`from lth_tf import events as E`: `E.RoundFinished`,
+Callers use the package (`from lth_tf.core import events as E`: `E.RoundFinished`,
 `E.parse`, `E.JsonlSink`, `E.read_events`, ...); each concept has its module:
 - `records`: the schema, one typed record per event (a new field is declared
   there), `parse`, `make_event`, `clean`, `KD_KEYS`.

@@ -20,7 +20,7 @@ Example:
 
 ```python
 from lth_tf.core.config import Model
-from lth_tf import models
+from lth_tf.keras_side import models
 
 model = models.build(Model(name="resnet18", width=16), (32, 32, 3), 10, seed=0)
 ```
