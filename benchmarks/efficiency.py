@@ -13,7 +13,7 @@ loaded with tf.saved_model.load in this process, against the dense export:
     random masks at 90% and 98%.
 Export kinds are functions in EXPORTS (dense, sparse = rebuild convs + sparse
 matmul above 90%, sparse_rebuild = every kernel rebuilt dense).
-Narrowed latency: the narrow export (lth_tf.export.narrow: a physically smaller
+Narrowed latency: the narrow export (lth_tf/export/formats/narrow.py: a physically smaller
 model) of channel-pruned models against the dense export of the same masked
 model, with 50% and 75% of each prunable layer's channels removed (lowest L1
 first): the GCN (round 0 weights of the Cora run), ResNet-18 w16 and Conv-4.
@@ -29,11 +29,9 @@ on CIFAR-shaped input at 0/50/90/95%, median of paired (interleaved) ratios.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,32 +40,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import RUNS, write_result
-
-
-# -- export kinds: (stripped model, pruned variables, data, path) -> path ------------------------
-def export_dense(plain, pruned, data, path: Path) -> Path:
-    from lth_tf.export import export_savedmodel
-
-    return export_savedmodel(plain, path, data)
-
-
-def export_sparse(plain, pruned, data, path: Path) -> Path:
-    from lth_tf.export import export_savedmodel
-
-    return export_savedmodel(plain, path, data, format="sparse", pruned=pruned)
-
-
-def export_sparse_rebuild(plain, pruned, data, path: Path) -> Path:
-    from lth_tf.export import export_savedmodel
-
-    return export_savedmodel(plain, path, data, format="sparse", pruned=pruned, sparse_threshold=2.0)
-
-
-EXPORTS: dict[str, Callable[..., Path]] = {
-    "dense": export_dense,
-    "sparse": export_sparse,
-    "sparse_rebuild": export_sparse_rebuild,
-}
+from benchmarks.serving import EXPORTS, export_dense, export_sparse, latencies
 
 
 # -- helpers -------------------------------------------------------------------------------------
@@ -93,23 +66,6 @@ def _size_row(path: Path, model: str, sparsity: float, **extra: Any) -> dict[str
     return {"model": model, "sparsity": sparsity, **extra, "variables_bytes": stored,
             "bound_bytes": w["bound_bytes"], "ratio": stored / w["bound_bytes"],
             "nonzeros": w["nonzeros"], "pruned_weights": w["pruned_weights"]}
-
-
-def _latencies(paths: dict[str, Path], signature: str, feeds: dict[str, Any], calls: int,
-               warmup: int = 3) -> dict[str, float]:
-    """Median seconds per call of each export; calls interleaved (kind by kind, round by
-    round) so that load from other processes falls on every kind alike."""
-    from lth_tf.platform.backend import tf
-
-    fns = {kind: tf.saved_model.load(str(path)).signatures[signature] for kind, path in paths.items()}
-    times: dict[str, list[float]] = {kind: [] for kind in fns}
-    for i in range(warmup + calls):
-        for kind, fn in fns.items():
-            t0 = time.perf_counter()
-            fn(**feeds)["logits"].numpy()
-            if i >= warmup:
-                times[kind].append(time.perf_counter() - t0)
-    return {kind: statistics.median(t) for kind, t in times.items()}
 
 
 # -- size ------------------------------------------------------------------------------------
@@ -178,7 +134,7 @@ def gcn_latency(search, work: Path, calls: int) -> list[dict[str, Any]]:
     x, a = search.data.inputs()
     feeds = {"x_indices": x.indices, "x_values": x.values, "x_dense_shape": x.dense_shape,
              "a_indices": a.indices, "a_values": a.values, "a_dense_shape": a.dense_shape}
-    sec = _latencies(paths, "serving_default", feeds, calls)
+    sec = latencies(paths, "serving_default", feeds, calls)
     return [{"model": "gcn_cora", "round": r, "sparsity": search.store.round_metrics(r)["sparsity"],
              "batch": "whole graph (2708 nodes)", "seconds": sec,
              "vs_dense": {k: v / sec["dense"] for k, v in sec.items()}}]
@@ -202,7 +158,7 @@ def image_latency(name: str, width: int | None, sparsities: list[float], work: P
         for batch in (1, 256):
             x = tf.constant(np.random.default_rng(batch).standard_normal((batch, 32, 32, 3)), tf.float32)
             n = calls if batch == 1 else max(5, calls // 10)
-            sec = _latencies(paths, "serving_normalized", {"image": x}, n)
+            sec = latencies(paths, "serving_normalized", {"image": x}, n)
             rows.append({"model": f"{name}_w{width}" if width else name, "sparsity": s, "batch": batch,
                          "calls": n, "seconds": sec, "vs_dense": {k: v / sec["dense"] for k, v in sec.items()}})
     return rows

@@ -1,6 +1,6 @@
 """Narrowed-export latency for benchmarks/efficiency.py (see its docstring).
 
-The narrow export (lth_tf.export.narrow) of a channel-pruned model against the
+The narrow export (lth_tf/export/formats/narrow.py) of a channel-pruned model against the
 dense export of the same masked model: median seconds per call, interleaved.
 """
 
@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.efficiency import _latencies, export_dense
+from benchmarks.serving import export_dense, latencies
 
 
 def _channel_masked(wrapped, kernels: dict[str, np.ndarray], fraction: float):
@@ -45,7 +45,7 @@ def narrow_latency(wrapped, name: str, fractions: list[float], data, signature: 
                  "narrow": export_dense(small, None, data, work / f"{name}-n{i}-narrow")}
         size = {"dense": costs(plain, graph), "narrow": costs(small, graph)}
         for batch, inputs, calls in feeds:
-            sec = _latencies(paths, signature, inputs, calls)
+            sec = latencies(paths, signature, inputs, calls)
             rows.append({"model": name, "channels_removed": f, "batch": batch, "calls": calls, "seconds": sec,
                          "vs_dense": {k: v / sec["dense"] for k, v in sec.items()}, "costs": size})
     return rows

@@ -33,7 +33,7 @@ def layer_table() -> dict[str, int]:
     """{folder under lth_tf/: layer number} from the table under '## Layers' in internals.md."""
     text = INTERNALS.read_text(encoding="utf-8")
     section = text.split("\n## Layers", 1)[1].split("\n## ", 1)[0]
-    rows = re.findall(r"^\|\s*(\d+)\s*\|\s*`lth_tf/(\w+)/`", section, re.M)
+    rows = re.findall(r"^\|\s*(\d+)\s*\|\s*`lth_tf/(\w+)/`", section, re.MULTILINE)
     assert rows, "docs/internals.md has no layer table under '## Layers'"
     return {folder: int(n) for n, folder in rows}
 

@@ -29,7 +29,7 @@ from typing import Any, TypedDict, Unpack
 import numpy as np
 
 from lth_tf.core import config as C
-from lth_tf.core import sources
+from lth_tf.core import criteria, sources
 from lth_tf.core.errors import LthError
 from lth_tf.export.ticket import TicketExporter, export_round
 from lth_tf.keras_side import models
@@ -165,7 +165,7 @@ class TicketSearch:
         user_model = self._source(*io, self.exp.seed).model
         # Layer names in exclude/layer_rates, emptied layers: refused before anything is written.
         preflight.check_layers(self.exp, preflight.prunable_layer_sizes(user_model))
-        if self.exp.prune.structure == "channels":
+        if criteria.get(self.exp.prune.structure).channels:
             preflight.check_channels(self.exp, user_model)
         label = C.safe_label(self.name or user_model.name)
         run_dir = self.directory / f"{label}-{_run_digest(self.exp, user_model, data)}"
@@ -246,8 +246,9 @@ class TicketSearch:
     def export(self, path: str | Path, round: int | None = None, format: str = "dense") -> Path:
         """A SavedModel of a round's ticket (default: the winner) that loads in plain TF.
 
-        format: "dense" (a Keras SavedModel), "sparse" (pruned kernels stored without
-        their zeros; `tf.saved_model.load` only) or "tflite" (a .tflite file, image models).
+        format: a name of lth_tf/export/formats/: "dense" (a Keras SavedModel), "sparse"
+        (pruned kernels stored without their zeros; `tf.saved_model.load` only), "tflite"
+        (a .tflite file, image models) or "narrow" (channels no layer reads removed).
         """
         return export_round(self._opened(), round, path, format=format)
 

@@ -19,9 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from lth_tf.core import config as C
-from lth_tf.core import sources
+from lth_tf.core import rewind, sources
 from lth_tf.core.errors import LthError
-from lth_tf.core.schedule import RewindMode
 from lth_tf.storage import rundir
 
 # Keys whose value round 0 never reads, so a source run may hold another value.
@@ -117,8 +116,8 @@ def _rewind_problem(exp: C.Experiment, src: C.Experiment) -> str | None:
     a run that rewinds to one (init = step 0, step:K) needs a source that took the
     same step; lr and finetune rounds start from round r-1 and need none.
     """
-    want, have = RewindMode.parse(exp.prune.rewind), RewindMode.parse(src.prune.rewind)
-    if not want.uses_snapshot or (have.uses_snapshot and have.step == want.step):
+    want, have = rewind.parse(exp.prune.rewind), rewind.parse(src.prune.rewind)
+    if not want.uses_snapshot or have.snapshot_step == want.snapshot_step:
         return None
     return f"{REWIND_KEY} {exp.prune.rewind!r} needs round 0's snapshot at that step, the source took {src.prune.rewind!r}"
 
@@ -142,4 +141,4 @@ def check(exp: C.Experiment, path: str | Path, seen_as=None, flag: str = "--dens
     problem = _rewind_problem(exp, compared)
     if problem:
         raise LthError(f"{flag} {run_dir}: {problem}; use its rewind or drop {flag}")
-    return DenseSource(run_dir, rundir.stored_hash(run_dir) or src.hash(), RewindMode.parse(exp.prune.rewind).uses_snapshot)
+    return DenseSource(run_dir, rundir.stored_hash(run_dir) or src.hash(), rewind.parse(exp.prune.rewind).uses_snapshot)

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from lth_tf.core import controls
 from lth_tf.core import events as E
 from lth_tf.core import masks as M
 from lth_tf.core.errors import LthError
@@ -52,10 +53,8 @@ from lth_tf.storage import store as S
 
 log = logging.getLogger(__name__)
 
-# Offsets that keep the random streams of rounds and controls apart.
+# Keeps the random streams of rounds apart (each control has its own seed_offset).
 ROUND_SEED = 1_000
-REINIT_SEED = 7_919
-MASK_SEED = 104_729
 
 ModelFactory = Callable[[int], Any]  # seed -> plain keras.Model (logits)
 
@@ -132,7 +131,7 @@ class RoundEngine:
         if r == 0:
             wrap.set_masks(wrapped, M.ones_like(wrap.get_kernels(wrapped)))
             if self.rewind.uses_snapshot:
-                rewind_cb = RewindCallback(self.rewind.step)
+                rewind_cb = RewindCallback(self.rewind.snapshot_step)
                 extra.append(rewind_cb)
         else:
             prev_weights, prev_masks, _ = self.store.load_round(r - 1)
@@ -148,7 +147,7 @@ class RoundEngine:
             if not rewind_cb.reached:
                 log.warning(
                     "rewind step %d is beyond round 0's %d steps; rewinding to its end",
-                    self.rewind.step,
+                    self.rewind.snapshot_step,
                     training.epochs_run * feeds.steps_per_epoch,
                 )
             # Saved before round 0's folder: that folder is the completion marker.
@@ -223,16 +222,14 @@ class RoundEngine:
         """The weights a pruned round (and its random-mask control) starts from."""
         if self.rewind.uses_snapshot:
             return self.store.load_rewind()
-        return self.store.load_round(r - 1)[0]  # lr / finetune: keep the trained weights
+        return self.store.load_round(r - 1)[0]  # e.g. lr / finetune: keep the trained weights
 
     def _schedule(self, r: int) -> _Schedule:
         """Learning-rate override and KD teacher of round r, used by its controls too."""
         if r == 0:
             return _Schedule(None, None)
         plan = self.plan
-        constant_lr = None
-        if self.rewind.kind == "finetune":
-            constant_lr = plan.train.finetune_lr or plan.train.learning_rate / 10
+        constant_lr = self.rewind.constant_lr(plan.train)
         teacher = None
         if plan.distill.enabled and r >= plan.distill.from_round:
             teacher = self._teacher()
@@ -267,26 +264,27 @@ class RoundEngine:
     def run_control(self, kind: str, r: int) -> dict[str, Any]:
         """Train one control of pruned round r with round r's own plan, and store it.
 
-        random_reinit: round r's mask on a fresh initialisation. random_mask: round
-        r's starting weights, the same count of survivors per layer, random
-        positions. Both use round r's learning-rate override and KD teacher, so the
-        comparison with the ticket differs only in the weights or the mask.
+        What the control changes is its registry entry (lth_tf/core/controls/):
+        its weights (round r's start, or a fresh initialisation built by
+        `build_reinit_model`) and its mask (round r's, or the criterion's random
+        masks with round r's counts per layer). It uses round r's learning-rate
+        rule and KD teacher, so the comparison with the ticket differs only there.
         """
         plan = self.plan
+        control = controls.get(kind)
         _, masks_r, _ = self.store.load_round(r)
-        if kind == "random_reinit":
-            wrapped = self.fresh_model(plan.seed + REINIT_SEED, self.build_reinit_model)
-            ctrl_masks = masks_r
-        else:
+        if control.weights == controls.REINIT:
+            wrapped = self.fresh_model(plan.seed + control.seed_offset, self.build_reinit_model)
+        else:  # ROUND_START
             wrapped = self.fresh_model(plan.seed)
             wrapped.set_weights(self._start_weights(r))
-            rng = np.random.default_rng(plan.seed * MASK_SEED + r)
-            if plan.channels:  # same live channels per layer, at random positions
-                ctrl_masks = CH.random_masks(masks_r, channel_plan(wrapped), rng, plan.prune.exclude)
-            else:
-                ctrl_masks = M.random_masks(masks_r, rng, exclude=plan.prune.exclude)
+        if control.mask == controls.RANDOM_MASK:
+            rng = np.random.default_rng(plan.seed * control.seed_offset + r)
+            ctrl_masks = step.control_masks(plan, wrapped, r, masks_r, rng)
+        else:  # ROUND_MASK
+            ctrl_masks = masks_r
         wrap.set_masks(wrapped, ctrl_masks)
-        seed = plan.seed * ROUND_SEED + r + (REINIT_SEED if kind == "random_reinit" else MASK_SEED)
+        seed = plan.seed * ROUND_SEED + r + control.seed_offset
         training, feeds = self._train(wrapped, r, kind, seed, [])
         metrics = {
             "kind": kind,

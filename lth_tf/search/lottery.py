@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from lth_tf.core import config as C
+from lth_tf.core import criteria, sources
 from lth_tf.core import events as E
-from lth_tf.core import sources
 from lth_tf.core.errors import LthError
 from lth_tf.core.events import FanOut, JsonlSink
 from lth_tf.keras_side import data as datasets
@@ -210,7 +210,7 @@ class LotterySearch:
                 {"name": n, "class": c} for n, c in wrap.unpruned_layers(built.model, self.exp.prune.exclude)
             ],
         }
-        if self.exp.prune.structure == "channels":
+        if criteria.get(self.exp.prune.structure).channels:
             # pruned layers whose channels stay whole (residual ties, the logits): left dense
             facts["unpruned_channels"] = unpruned_channels(built.model, self.exp.prune.exclude)
         return facts

@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 
 from lth_tf.core import config as C
+from lth_tf.core import rewind
 from lth_tf.core.errors import LthError
-from lth_tf.core.schedule import RewindMode
 from lth_tf.frontends.cli.checks import _check_data_dir
 from lth_tf.frontends.cli.tf_startup import _import_tf_quietly
 from lth_tf.platform import onednn
@@ -68,7 +68,7 @@ def cmd_run(args) -> int:
     _check_out(out, run_dir, exp)
     run_store = store.RunStore(run_dir)
     run_store.check_unlocked()  # another process runs it: say so before loading anything
-    run_store.check_resume_point(exp.planned_rounds, RewindMode.parse(exp.prune.rewind).uses_snapshot)
+    run_store.check_resume_point(exp.planned_rounds, rewind.parse(exp.prune.rewind).uses_snapshot)
     dense = _dense_source(exp, run_store, args.dense_from)
 
     onednn.choose(graph=exp.is_graph)  # before TF loads: TF reads it once
