@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     q = args.quick
     from benchmarks.narrow_latency import all_narrow_latency, narrow_headline, print_narrow
-    from lth_tf.platform import runtime
+    from lth_tf.platform.platform import Platform
 
     calls = 10 if q else 100
     fractions = [0.5] if q else [0.5, 0.75]
@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="lth-efficiency-") as tmp:
             narrowed = all_narrow_latency(gcn_run(1, args.data_dir, first_only=True), fractions, Path(tmp), calls)
         headline = {"narrow_latency_vs_dense": narrow_headline(narrowed)}
-        path = write_result("efficiency_narrow", headline, {"runtime": runtime.settings(), "narrow_latency": narrowed},
+        path = write_result("efficiency_narrow", headline, {"runtime": Platform.single().settings(), "narrow_latency": narrowed},
                             q, time.time() - t0)
         print(path)
         print_narrow(narrowed)
@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
                              {k: round(v, 3) for k, v in r["vs_dense"].items()} for r in latency},
         "narrow_latency_vs_dense": narrow_headline(narrowed),
     }
-    body = {"runtime": runtime.settings(), "sizes": sizes, "latency": latency, "narrow_latency": narrowed}
+    body = {"runtime": Platform.single().settings(), "sizes": sizes, "latency": latency, "narrow_latency": narrowed}
     path = write_result("efficiency", headline, body, q, time.time() - t0)
     print(path)
     for r in sizes:

@@ -23,6 +23,7 @@ dense model's; its zeros show in the gzip size (what sharing the export costs).
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import logging
@@ -166,9 +167,6 @@ def export_savedmodel(
 
 
 # -- graph layers ------------------------------------------------------------------------
-_EXPORT_CLASSES: dict[type, type] = {}
-
-
 def _spektral_base(cls: type) -> type | None:
     """The first Spektral class in `cls`'s MRO, if `cls` is a Spektral Conv layer."""
     for c in cls.__mro__:
@@ -177,16 +175,14 @@ def _spektral_base(cls: type) -> type | None:
     return None
 
 
+@functools.cache  # one subclass per Spektral class: the same class on every export
 def _export_class(base: type) -> type:
-    if base not in _EXPORT_CLASSES:
+    def __init__(self, *args, **kwargs):
+        base.__init__(self, *args, **kwargs)
+        # Spektral's Conv.__init__ sets `self.call = check_dtypes_decorator(self.call)`.
+        self.__dict__.pop("call", None)
 
-        def __init__(self, *args, **kwargs):
-            base.__init__(self, *args, **kwargs)
-            # Spektral's Conv.__init__ sets `self.call = check_dtypes_decorator(self.call)`.
-            self.__dict__.pop("call", None)
-
-        _EXPORT_CLASSES[base] = type(base.__name__, (base,), {"__init__": __init__})
-    return _EXPORT_CLASSES[base]
+    return type(base.__name__, (base,), {"__init__": __init__})
 
 
 def exportable(model):

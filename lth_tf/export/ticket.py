@@ -18,7 +18,6 @@ from typing import Any
 
 from lth_tf.export import export_format, export_savedmodel, is_savedmodel, sizes
 from lth_tf.export.formats import Exported
-from lth_tf.platform import distribute
 from lth_tf.search.lottery import LotterySearch
 from lth_tf.storage import rundir
 
@@ -43,7 +42,7 @@ def _export(search: LotterySearch, round: int | None, out: str | Path | None, fo
     if round is None:
         round = search.winner_round()
     path = Path(out) if out else rundir.ticket_dir(search.run_dir)
-    with distribute.local():  # plain variables: one process exports, no collectives
+    with search.platform.local():  # plain variables: one process exports, no collectives
         wrapped = search.model_for_round(round)
         model, pruned = fmt.model(wrapped)
     export_savedmodel(model, path, search.served_data, format=format, pruned=pruned)

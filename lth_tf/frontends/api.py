@@ -36,6 +36,7 @@ from lth_tf.keras_side import models
 from lth_tf.keras_side import pruning as P
 from lth_tf.keras_side.data.user import as_data
 from lth_tf.platform.backend import keras
+from lth_tf.platform.platform import Platform
 from lth_tf.search import dense_from, preflight
 from lth_tf.search.dense_from import DenseSource
 from lth_tf.search.engine import RoundResult
@@ -116,6 +117,7 @@ class TicketSearch:
         self.name = name
         self.dense_from = dense_from
         self.search: LotterySearch | None = None
+        self.platform: Platform | None = None  # made from the settings by the first fit/rounds, then reused
 
     # -- running -------------------------------------------------------------------------
     def fit(
@@ -174,6 +176,7 @@ class TicketSearch:
         model_cfg = replace(self.exp.model, name=f"{sources.FILE}{model_path.resolve()}", reinit=False)
         data_cfg = replace(self.exp.data, name=sources.PYTHON)
         exp = replace(self.exp, model=model_cfg, data=data_cfg, preset=None)
+        self.platform = self.platform or Platform.from_settings(self.exp.train)  # once: TF fixes the strategy
         return LotterySearch(
             exp,
             run_dir=run_dir,
@@ -181,6 +184,7 @@ class TicketSearch:
             model_source=self._source,
             reinit_source=self._reinit_source,
             dense_from=dense,
+            platform=self.platform,
             **hooks,
         )
 

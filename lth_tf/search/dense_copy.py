@@ -30,7 +30,9 @@ def copy_round0(engine: RoundEngine, source: DenseSource) -> RoundResult:
     weights, masks, src_metrics = src.load_round(0)
     wrapped = engine.fresh_model(engine.plan.seed)
     wrapped.set_weights(weights)  # the wrapper's mask variables are among the weights
-    metrics = round_metrics.copied(wrapped, src_metrics, masks, engine.load_data(), engine.plan, source.note())
+    metrics = round_metrics.copied(
+        wrapped, src_metrics, masks, engine.load_data(), engine.plan, engine.platform, source.note()
+    )
     if source.copy_rewind:
         # Saved before round 0's folder, as when trained: that folder is the completion marker.
         engine.store.save_rewind(src.load_rewind())

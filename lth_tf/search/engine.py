@@ -1,6 +1,6 @@
 """The round engine: one IMP round or control at a time, with no registries.
 
-    engine = RoundEngine(build_model, load_data, plan, store, sink)
+    engine = RoundEngine(build_model, load_data, plan, store, sink, platform=platform)
     result = engine.run_round(r)          # r = 0 is the dense network
     metrics = engine.run_control("random_reinit", r)
 
@@ -8,8 +8,8 @@ It takes what a round needs and nothing else: a model factory `(seed) ->
 keras.Model` (plain, unwrapped, outputs logits), the data (anything with
 `kind`, `input_shape` and the train/eval dataset methods `training.feeds.Feeds` reads:
 `ImageData`, `GraphData` or `lth_tf.keras_side.data.user.UserData`), the training plan
-(`Plan`: train, prune and distill settings plus the seed), a `RunStore` and an
-event sink. Which model and data set a config names, run-directory claiming,
+(`Plan`: train, prune and distill settings plus the seed), a `RunStore`, an
+event sink and the process's `Platform` (the strategy rounds train under). Which model and data set a config names, run-directory claiming,
 summaries and the winning ticket are the callers' business (`lottery.py`, the
 Python API).
 
@@ -38,8 +38,9 @@ from lth_tf.keras_side import flops
 from lth_tf.keras_side import pruning as P
 from lth_tf.keras_side.training.feeds import Feeds
 from lth_tf.keras_side.training.train import train_round
-from lth_tf.platform import distribute, runtime
+from lth_tf.platform import runtime
 from lth_tf.platform.backend import keras, tf
+from lth_tf.platform.platform import Platform
 from lth_tf.search import prune_step as step
 from lth_tf.search import round_metrics
 from lth_tf.search.plan import Plan
@@ -101,6 +102,7 @@ class RoundEngine:
         stop: threading.Event | None = None,
         callbacks_factory: Callable[[int, str], list] | None = None,
         build_reinit_model: ModelFactory | None = None,
+        platform: Platform | None = None,
     ):
         """`build_reinit_model(seed)` gives the random-reinit control's fresh weights
         (default `build_model`; a model whose theta0 is fixed, e.g. loaded from a
@@ -110,7 +112,8 @@ class RoundEngine:
         ("random_reinit", "random_mask") for a control of that round. They run after
         tfmot's callbacks (so kernels are masked at `on_train_begin`) and see the
         trainer as `self.model`: a Distiller with KD, whose `.student` is the
-        wrapped model. For tests and instrumentation.
+        wrapped model. For tests and instrumentation. `platform`: where rounds
+        train (default: one device, `Platform.single`).
         """
         self.build_model = build_model
         self.build_reinit_model = build_reinit_model or build_model
@@ -120,6 +123,7 @@ class RoundEngine:
         self.sink = sink
         self.stop = stop
         self.callbacks_factory = callbacks_factory
+        self.platform = platform or Platform.single(plan.train)
         self.rewind = plan.rewind
         if plan.train.deterministic:
             tf.config.experimental.enable_op_determinism()
@@ -160,7 +164,9 @@ class RoundEngine:
             self.store.save_rewind(rewind_cb.snapshot)
 
         masks_now = P.get_masks(wrapped)
-        metrics = round_metrics.trained(r, wrapped, masks_now, training, feeds.data, plan, early_bird)
+        metrics = round_metrics.trained(
+            r, wrapped, masks_now, training, feeds.data, plan, self.platform, early_bird
+        )
         return self.store_round(r, wrapped.get_weights(), masks_now, metrics)
 
     def store_round(
@@ -193,6 +199,7 @@ class RoundEngine:
             stop=self.stop,
             extra_callbacks=extra,
             tb_dir=rundir.tensorboard_dir(self.store.run_dir, r) if is_round else None,
+            platform=self.platform,
         )
         return training, feeds
 
@@ -217,7 +224,7 @@ class RoundEngine:
     def fresh_model(self, seed: int, build: ModelFactory | None = None):
         """A new Keras session and a wrapped model from `build` (default build_model)."""
         keras.backend.clear_session()
-        distribute.enter_scope()  # models, masks, optimizer and Distiller live in it
+        self.platform.enter_scope()  # models, masks, optimizer and Distiller live in it
         keras.utils.set_random_seed(seed)
         return P.wrap((build or self.build_model)(seed), exclude=self.plan.prune.exclude)
 

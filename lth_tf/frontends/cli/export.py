@@ -11,6 +11,7 @@ from lth_tf.export import formats
 from lth_tf.frontends.cli.options import check_data_dir
 from lth_tf.frontends.cli.tf_startup import _import_tf_quietly
 from lth_tf.platform import onednn
+from lth_tf.platform.platform import Platform
 from lth_tf.storage import rundir, store
 
 
@@ -53,7 +54,8 @@ def cmd_export(args) -> int:
 
     # A run given its data from Python exports from its model file alone.
     data = None if exp.data.name == sources.PYTHON else datasets.load(exp.data, data_dir, seed=exp.seed)
-    search = LotterySearch.open(run_dir, exp=exp, data_dir=data_dir, data=data)
+    # One device, no strategy: a run of any strategy exports on any machine.
+    search = LotterySearch.open(run_dir, exp=exp, data_dir=data_dir, data=data, platform=Platform.single(exp.train))
     chosen = args.round if args.round is not None else search.winner_round()
     metrics = search.store.round_metrics(chosen)
     kind = "" if args.format == "dense" else f", {args.format} format"

@@ -10,7 +10,9 @@ from lth_tf.core import rewind
 from lth_tf.core.errors import LthError
 from lth_tf.frontends.cli import options
 from lth_tf.frontends.cli.tf_startup import _import_tf_quietly
-from lth_tf.platform import distribute, onednn
+from lth_tf.platform import onednn
+from lth_tf.platform.placement import Placement
+from lth_tf.platform.platform import Platform
 from lth_tf.search import dense_from
 from lth_tf.search.dense_from import DenseSource
 from lth_tf.storage import rundir, store
@@ -38,7 +40,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def cmd_run(args) -> int:
     exp = options.experiment_from_args(args)
     data_dir = options.check_data_dir(args.data_dir)
-    out = distribute.output_root(args.out, exp.train)  # a non-chief worker writes to scratch
+    placement = Placement.from_settings(exp.train)  # train.strategy, parsed once for this process
+    out = placement.output_root(args.out)  # a non-chief worker writes to scratch
     run_dir = out / exp.run_name()
     _check_out(out, run_dir, exp)
     run_store = store.RunStore(run_dir)
@@ -48,7 +51,7 @@ def cmd_run(args) -> int:
 
     onednn.choose(graph=exp.is_graph)  # before TF loads: TF reads it once
     _import_tf_quietly()
-    distribute.setup(exp.train)  # before TF touches a device: logical CPUs, worker collectives
+    platform = Platform.from_settings(exp.train, placement)  # before TF touches a device: logical CPUs, collectives
     from lth_tf.export.ticket import TicketExporter
     from lth_tf.frontends.cli.console import console_sink
     from lth_tf.keras_side import data as datasets
@@ -60,7 +63,8 @@ def cmd_run(args) -> int:
     data = datasets.load(exp.data, data_dir, seed=exp.seed)
     preflight.check_model(exp, data)
     with run_store.lock(), console_sink(quiet=args.quiet) as sink:
-        search = LotterySearch(exp, out=out, data_dir=data_dir, sink=sink, data=data, dense_from=dense)
+        search = LotterySearch(exp, out=out, data_dir=data_dir, sink=sink, data=data, dense_from=dense,
+                               platform=platform)
         for _ in search.rounds():
             pass
         search.finish(TicketExporter(), export=not args.no_export)
