@@ -8,8 +8,8 @@ import sys
 
 import numpy as np
 import pytest
-from lottery_checks import check_search
-from test_lottery import Probe
+from helpers.lottery import Probe, check_search
+from helpers.models import blobs, functional_mlp, splits
 
 import lth_tf
 from lth_tf.core.errors import LthError
@@ -18,24 +18,6 @@ from lth_tf.platform.backend import keras, tf
 from lth_tf.storage import rundir
 
 SETTINGS = {"rounds": 2, "rate": 0.5, "epochs": 2, "batch_size": 32, "controls": ["random_reinit"]}
-
-
-def blobs(n: int, seed: int, dims: int = 12, classes: int = 4):
-    rng = np.random.default_rng(seed)
-    centres = np.random.default_rng(99).normal(size=(classes, dims))
-    y = rng.integers(0, classes, n)
-    return (centres[y] + rng.normal(scale=0.8, size=(n, dims))).astype("float32"), y
-
-
-def splits(dims: int = 12):
-    return blobs(192, 1, dims), blobs(64, 2, dims), blobs(64, 3, dims)
-
-
-def functional_mlp(seed: int = 0):
-    keras.utils.set_random_seed(seed)
-    x = keras.Input((12,))
-    h = keras.layers.Dense(16, activation="relu", name="h1")(x)
-    return keras.Model(x, keras.layers.Dense(4, name="logits")(h), name="user_mlp")
 
 
 @pytest.fixture(scope="module")

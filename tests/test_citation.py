@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from data_checks import CITATION, DATA_DIR, assert_gcn_normalised, needs, raw, snapshot
+from helpers.data import CITATION, DATA_DIR, assert_gcn_normalised, needs, raw, snapshot
 
 from lth_tf.core.config import Data
 from lth_tf.core.errors import LthError

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from test_early_bird import first_stop
+from helpers.lottery import first_stop
 
 from lth_tf.core import config as C
 from lth_tf.core.events import ListSink

@@ -11,6 +11,7 @@ import re
 
 import numpy as np
 import pytest
+from helpers.lottery import first_stop
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -51,14 +52,6 @@ def _masks_with_distances(distances: list[float], n: int = 100) -> list[dict[str
         m[:flip] = 1 - m[:flip]
         seq.append({"k": m.copy()})
     return seq
-
-
-def first_stop(distances: list[float], threshold: float, window: int) -> int | None:
-    """The 1-based epoch the rule should stop after: the first whose last `window` distances are all < threshold."""
-    for i in range(window, len(distances) + 1):
-        if all(d < threshold for d in distances[i - window : i]):
-            return i + 1  # distance i-1 (0-based) is measured at epoch i + 1
-    return None
 
 
 def test_rule_stops_exactly_when_the_window_is_below_threshold():

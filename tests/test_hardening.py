@@ -1,7 +1,7 @@
 """User errors caught before a run directory exists, and advice that names one file.
 
 Issue 13 items 2 (early checks, labels, exact advice). The pure checks run in
-milliseconds; the CLI cases run `lth-tf` in subprocesses (helpers from test_cli)
+milliseconds; the CLI cases run `lth-tf` in subprocesses (tests/helpers/cli.py)
 and check the contract: exit 2, one line on stderr, nothing written.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_cli import SMOKE, Launched, assert_user_error, lth, tree
+from helpers.cli import SMOKE, Launched, assert_user_error, lth, tree
 
 from lth_tf.core import config as C
 from lth_tf.core import masks as M

@@ -20,6 +20,7 @@ import textwrap
 
 import numpy as np
 import pytest
+from helpers.models import tiny_conv
 
 from lth_tf.core.config import Model
 from lth_tf.core.errors import LthError
@@ -49,18 +50,6 @@ LOADER = textwrap.dedent(
     print(json.dumps(leaked))
     """
 )
-
-
-def tiny_conv(keras):
-    """Conv-BN-ReLU-Conv-Dense: conv1 (4) -> bn -> relu -> conv2 (5) -> pool -> flatten -> dense (6) -> output (3)."""
-    L = keras.layers
-    x_in = keras.Input((6, 6, 3), name="image")
-    x = L.Conv2D(4, 3, padding="same", name="conv1")(x_in)
-    x = L.ReLU(name="relu1")(L.BatchNormalization(name="bn1")(x))
-    x = L.Conv2D(5, 3, padding="same", activation="relu", name="conv2")(x)
-    x = L.Flatten(name="flatten")(L.MaxPooling2D(2, name="pool")(x))
-    x = L.Dense(6, activation="relu", name="dense")(x)
-    return keras.Model(x_in, L.Dense(3, name="output")(x), name="tiny_conv")
 
 
 def _randomise(keras, wrapped, rng):

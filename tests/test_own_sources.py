@@ -1,7 +1,7 @@
 """The engine on sources the registries do not have, driven by config names:
 `py:` factories, `file:` saved models (pretrained theta0), `folder:` image data,
 and Citeseer through the GCN. Each run is held to the registry models' rules
-(tests/lottery_checks.py)."""
+(tests/helpers/lottery.py)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from lottery_checks import check_search
-from test_folder_data import make_folder
-from test_lottery import Probe
+from helpers.data import make_folder
+from helpers.lottery import Probe, check_search
 
 from lth_tf.core import config as C
 from lth_tf.platform.backend import keras

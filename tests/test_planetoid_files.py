@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from data_checks import CITATION, needs, raw
+from helpers.data import CITATION, needs, raw
 
 from lth_tf.core.config import Data
 from lth_tf.core.errors import LthError

@@ -16,7 +16,7 @@ results from process to process.
 from __future__ import annotations
 
 import pytest
-from resume_checks import (
+from helpers.resume import (
     assert_same_rewind_point,
     assert_same_stored_rounds,
     assert_same_summaries,

@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from test_cli import ROOT, SMOKE, assert_user_error, lth, tree
+from helpers.cli import ROOT, SMOKE, assert_user_error, lth, tree
 
 from lth_tf.core import config as C
 from lth_tf.core.errors import LthError
