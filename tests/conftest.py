@@ -1,4 +1,11 @@
-"""Fixtures several test modules share; the helpers they share are in tests/helpers/.
+"""Test tiers and the fixtures several test modules share.
+
+Tiers: `pytest` runs the fast tier (pure logic and tiny in-process models; the
+default `-m` in pyproject.toml); `pytest -m "slow or cluster"` runs the rest:
+subprocess CLI runs, real data, kill-and-resume, sweeps, training-heavy searches,
+TUI runs that train (`slow`), and multi-worker, mirrored or Ray runs (`cluster`).
+.ci/run runs both. Every collected test is in exactly one of the two selections;
+`pytest_collection_modifyitems` below refuses a run where that is not so.
 
 Helpers shared by tests live in tests/helpers/, never in a test module.
 """
@@ -9,6 +16,46 @@ import shutil
 from pathlib import Path
 
 import pytest
+
+# -- tiers -------------------------------------------------------------------------------------
+MARKERS = {
+    "slow": "subprocess CLI runs, real data, kill/resume, sweeps, training-heavy searches, "
+    "TUI runs that train; run with -m 'slow or cluster'",
+    "cluster": "multi-worker, mirrored or Ray runs; run with -m 'slow or cluster'",
+}
+FULL_TIER = "slow or cluster"  # .ci/run and the README run the rest with this expression
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, text in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {text}")
+
+
+def _default_expression(config: pytest.Config) -> str:
+    """The `-m` expression in pyproject's addopts: the fast tier."""
+    args = config.getini("addopts")
+    return next((args[i + 1] for i, a in enumerate(args[:-1]) if a == "-m"), "")
+
+
+def _selected(expression: str, item: pytest.Item) -> bool:
+    # The tier expressions use only marker names, `not`, `and`, `or` and parentheses:
+    # valid Python once each name is a bool.
+    names = {name: item.get_closest_marker(name) is not None for name in MARKERS}
+    return bool(eval(expression, {"__builtins__": {}}, names))
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects: see the whole collection
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    fast = _default_expression(config)
+    if not fast:  # addopts overridden (`-o addopts=...`): no default tier to check
+        return
+    both = [i.nodeid for i in items if _selected(fast, i) and _selected(FULL_TIER, i)]
+    neither = [i.nodeid for i in items if not _selected(fast, i) and not _selected(FULL_TIER, i)]
+    if both or neither:
+        raise pytest.UsageError(
+            f"tiers {fast!r} and {FULL_TIER!r} must split the tests: in both {both[:5]}, "
+            f"in neither {neither[:5]}"
+        )
 
 
 # -- a finished smoke run, made once per session -----------------------------------------------

@@ -35,6 +35,7 @@ def api_run(tmp_path_factory):
     return search, summary, probe, theta0
 
 
+@pytest.mark.slow  # `api_run`: a whole search (TicketSearch.fit)
 def test_api_run_keeps_the_lottery_invariants(api_run):
     search, _, probe, theta0 = api_run
     check_search(search.search.store, search.search.exp.prune, probe)
@@ -46,12 +47,14 @@ def test_api_run_keeps_the_lottery_invariants(api_run):
     np.testing.assert_array_equal(kernels[1], theta0[2])
 
 
+@pytest.mark.slow  # `api_run`: a whole search (TicketSearch.fit)
 def test_api_takes_the_compiled_optimizer(api_run):
     search = api_run[0]
     t = search.search.exp.train
     assert (t.optimizer, t.learning_rate, t.momentum) == ("sgd", 0.05, 0.5)
 
 
+@pytest.mark.slow  # `api_run`: a whole search (TicketSearch.fit)
 def test_api_summary_controls_and_ticket(api_run, tmp_path):
     search, summary, _, _ = api_run
     assert [r["round"] for r in summary["rounds"]] == [0, 1, 2]
@@ -64,6 +67,7 @@ def test_api_summary_controls_and_ticket(api_run, tmp_path):
     assert (out / "saved_model.pb").is_file()
 
 
+@pytest.mark.slow  # `api_run`: a whole search (TicketSearch.fit)
 def test_api_export_sparse(api_run, tmp_path):
     """format="sparse" from the Python API: the generic signature gives the ticket's logits."""
     from lth_tf.platform.backend import tf
@@ -77,6 +81,7 @@ def test_api_export_sparse(api_run, tmp_path):
     np.testing.assert_allclose(got.numpy(), search.ticket_model(round=2)(x).numpy(), atol=1e-5)
 
 
+@pytest.mark.slow  # `api_run`, then report and export by the CLI in subprocesses
 def test_api_run_dir_works_with_the_cli(api_run, tmp_path):
     """report and export on a run directory the Python API wrote."""
     search = api_run[0]
@@ -98,6 +103,7 @@ def test_api_run_dir_works_with_the_cli(api_run, tmp_path):
     np.testing.assert_allclose(next(iter(got.values())).numpy(), want, atol=1e-5)
 
 
+@pytest.mark.slow  # `api_run`: a whole search (TicketSearch.fit)
 def test_api_resumes_without_retraining(api_run):
     """The same model, settings and data find the same run directory and train nothing."""
     search = api_run[0]
@@ -113,6 +119,7 @@ def test_api_resumes_without_retraining(api_run):
     assert not trained and any(e["event"] == "run_finished" for e in events)
 
 
+@pytest.mark.slow  # `api_run`: a whole search (TicketSearch.fit)
 def test_random_reinit_control_gets_fresh_weights(api_run):
     """theta0 is fixed for a user's model, so the control must re-initialise, not copy it."""
     probe = api_run[2]
@@ -126,6 +133,7 @@ def test_random_reinit_control_gets_fresh_weights(api_run):
             assert not np.array_equal(a, b), name
 
 
+@pytest.mark.slow  # a whole search (TicketSearch.fit)
 def test_run_started_lists_what_stays_dense(tmp_path):
     """A layer nothing can prune is listed, and a softmax head is noted and removed."""
     keras.utils.set_random_seed(0)
@@ -147,6 +155,7 @@ def test_run_started_lists_what_stays_dense(tmp_path):
     assert not np.allclose(sums, 1.0)
 
 
+@pytest.mark.slow  # a whole search (TicketSearch.fit)
 def test_sequential_factory_and_tf_data(tmp_path):
     """An unbuilt Sequential from a factory, fed with tf.data datasets."""
 

@@ -62,6 +62,7 @@ def test_presets_lists_four_with_descriptions(capsys):
 
 
 # -- run -------------------------------------------------------------------------------------
+@pytest.mark.slow  # `finished`: lth-tf run twice in subprocesses
 def test_run_prints_only_the_run_dir_and_writes_the_run(finished):
     r, run_dir = finished["first"], finished["run_dir"]
     assert r.out == f"{Path('runs') / run_dir.name}\n"
@@ -92,6 +93,7 @@ def test_run_prints_only_the_run_dir_and_writes_the_run(finished):
         assert all(tag in data for tag in (b"loss", b"acc", b"val_loss", b"val_acc")), p
 
 
+@pytest.mark.slow  # `finished`
 def test_run_writes_events_and_summary_by_the_contract(finished):
     run_dir = finished["run_dir"]
     events = read_events(run_dir / "events.jsonl")
@@ -111,6 +113,7 @@ def test_run_writes_events_and_summary_by_the_contract(finished):
     assert exported["saved_model_bytes"] == t["saved_model_bytes"]
 
 
+@pytest.mark.slow  # `finished`
 def test_rerunning_a_finished_run_resumes_without_training(finished):
     first, second, run_dir = finished["first"], finished["second"], finished["run_dir"]
     assert second.code == 0, second
@@ -338,6 +341,7 @@ def bad_runs(tmp_path_factory):
     return {case: (tmp, run.result()) for case, (tmp, run) in launched.items()}
 
 
+@pytest.mark.slow  # `bad_runs`: lth-tf in 20 subprocesses
 @pytest.mark.parametrize("case", list(BAD))
 def test_bad_input_is_one_line_exit_2_before_tensorflow(case, bad_runs):
     tmp, r = bad_runs[case]
@@ -346,6 +350,7 @@ def test_bad_input_is_one_line_exit_2_before_tensorflow(case, bad_runs):
     assert sorted(tmp.iterdir()) == [tmp / "keep.txt"] and (tmp / "keep.txt").read_text() == "mine"
 
 
+@pytest.mark.slow  # lth-tf in subprocesses
 def test_out_that_is_a_file_is_refused(tmp_path):
     (tmp_path / "out").write_text("mine")
     r = lth("run", *SMOKE, "--out", "out", tmp=tmp_path)
@@ -353,6 +358,7 @@ def test_out_that_is_a_file_is_refused(tmp_path):
     assert not r.tf_imported and (tmp_path / "out").read_text() == "mine"
 
 
+@pytest.mark.slow  # lth-tf in subprocesses
 def test_missing_data_fails_before_a_run_dir_is_touched(tmp_path):
     """cora-gcn with an empty data folder: no new run dir, an existing one unchanged."""
     (tmp_path / "empty").mkdir()
@@ -368,6 +374,7 @@ def test_missing_data_fails_before_a_run_dir_is_touched(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "runs"]
 
 
+@pytest.mark.slow  # lth-tf in subprocesses
 def test_a_corrupt_checkpoint_is_a_clean_error_and_nothing_else_changes(smoke_run, tmp_path):
     run_dir = smoke_run  # tmp_path/runs/NAME
     # A run that stopped after round 1 (round 2 not stored), then round 1's weights got truncated.
@@ -395,6 +402,7 @@ def test_a_corrupt_checkpoint_is_a_clean_error_and_nothing_else_changes(smoke_ru
     assert before["rounds/000/weights.npz"] == tree(run_dir)["rounds/000/weights.npz"]
 
 
+@pytest.mark.slow  # lth-tf in subprocesses
 def test_a_run_dir_of_another_config_is_never_touched(smoke_run, tmp_path):
     run_dir = smoke_run  # tmp_path/runs/NAME
     config = run_dir / "config.toml"
@@ -409,6 +417,7 @@ def test_a_run_dir_of_another_config_is_never_touched(smoke_run, tmp_path):
     assert tree(run_dir) == before
 
 
+@pytest.mark.slow  # lth-tf in subprocesses
 def test_export_errors_come_before_tensorflow(smoke_run, tmp_path):
     run_dir = smoke_run
     (tmp_path / "mine").mkdir()

@@ -19,6 +19,8 @@ from lth_tf.keras_side import flops
 from lth_tf.keras_side import pruning as P
 from lth_tf.search.lottery import LotterySearch
 
+pytestmark = pytest.mark.slow  # two searches of 6 and 10 epochs a round
+
 EPOCHS, WINDOW, DISTANCE = 6, 2, 0.5
 IMAGE = C.resolve(
     "smoke",

@@ -347,6 +347,7 @@ def cifar():
     return d, before
 
 
+@pytest.mark.slow  # the real CIFAR-10 copy (decoded once, then cached)
 @needs_cifar
 def test_cifar10_splits_shapes_and_balance(cifar):
     d, _ = cifar
@@ -361,6 +362,7 @@ def test_cifar10_splits_shapes_and_balance(cifar):
     assert d.input_shape == (32, 32, 3) and d.num_classes == 10 and d.kind == "image"
 
 
+@pytest.mark.slow  # the real CIFAR-10 copy (decoded once, then cached)
 @needs_cifar
 def test_cifar10_second_load_is_fast_and_data_dir_untouched(cifar):
     d, before = cifar
@@ -372,6 +374,7 @@ def test_cifar10_second_load_is_fast_and_data_dir_untouched(cifar):
     assert snapshot(Path(DATA_DIR)) == before
 
 
+@pytest.mark.slow  # the real CIFAR-10 copy (decoded once, then cached)
 @needs_cifar
 def test_cifar10_train_batches_normalised_and_augmented(cifar):
     d, _ = cifar

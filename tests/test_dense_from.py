@@ -31,6 +31,8 @@ from lth_tf.search import dense_from
 from lth_tf.search.lottery import LotterySearch
 from lth_tf.storage import rundir, store
 
+pytestmark = pytest.mark.slow  # four smoke searches through cli.main, and TicketSearch runs
+
 ROUNDS, EPOCHS = 2, 1
 ARGS = smoke_args(ROUNDS, EPOCHS, "prune.controls=")
 OTHER_RATE = ["--set", "prune.rate=0.3"]  # a later-rounds setting the source does not share

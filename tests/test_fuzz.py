@@ -51,6 +51,7 @@ def same_graph(a, b) -> None:
         assert np.array_equal(getattr(a, m), getattr(b, m))
 
 
+@pytest.mark.slow  # the real Cora files
 @needs("cora")
 @settings(FAST, max_examples=120)
 @given(suffix=st.sampled_from(planetoid.SUFFIXES), m=mutations())

@@ -152,6 +152,7 @@ def assert_exit_0_or_one_line(p: subprocess.CompletedProcess) -> str:
     return "ok"
 
 
+@pytest.mark.slow  # lth-tf in subprocesses
 @settings(FAST, max_examples=4, suppress_health_check=list(HealthCheck))
 @given(
     command=st.sampled_from(["report", "report", "export", "run", "run"]),

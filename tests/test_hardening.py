@@ -248,6 +248,7 @@ def cli_errors(tmp_path_factory):
     return {case: (tmp, run.result(timeout=300)) for case, (tmp, run) in launched.items()}
 
 
+@pytest.mark.slow  # `cli_errors`: lth-tf runs in subprocesses
 @pytest.mark.parametrize("case", [*EARLY, *LAYERS])
 def test_cli_refuses_bad_input_before_creating_the_run_dir(case, cli_errors):
     tmp, r = cli_errors[case]
@@ -257,6 +258,7 @@ def test_cli_refuses_bad_input_before_creating_the_run_dir(case, cli_errors):
         assert not r.tf_imported
 
 
+@pytest.mark.slow  # lth-tf runs in subprocesses
 def test_cli_on_damaged_run_files(tmp_path):
     """report on `[]` / keyless summaries, export and run on a binary config.toml."""
     exp = C.resolve("smoke", overrides=SMOKE[3::2])

@@ -36,6 +36,8 @@ from lth_tf.search.lottery import LotterySearch
 from lth_tf.storage import rundir
 from lth_tf.storage.summary import pick_winner
 
+pytestmark = pytest.mark.slow  # five tiny searches (module fixtures), one stopped and resumed
+
 STEP_K = 5  # rewind step of the layerwise run; round 0 has 19 steps
 
 IMAGE = ["model.width=4", "train.epochs=1", "data.val_size=32", "train.batch_size=32"]

@@ -50,6 +50,7 @@ def image_folder(tmp_path) -> Path:
     return make_folder(tmp_path / "images", {"cat": 14, "dog": 14, "owl": 14})
 
 
+@pytest.mark.slow  # a whole search
 def test_py_factory_on_an_image_folder(tmp_path, image_folder, monkeypatch):
     (tmp_path / "my_models.py").write_text(textwrap.dedent(FACTORY))
     monkeypatch.chdir(tmp_path)
@@ -70,6 +71,7 @@ def test_py_factory_on_an_image_folder(tmp_path, image_folder, monkeypatch):
     assert {"name": "depthwise", "class": "DepthwiseConv2D"} in started["unpruned_layers"]
 
 
+@pytest.mark.slow  # a whole search
 def test_pretrained_keras_file_is_theta0(tmp_path, image_folder):
     keras.utils.set_random_seed(3)
     x = keras.Input((8, 8, 3))
@@ -108,6 +110,7 @@ def test_changed_model_file_is_another_run(tmp_path):
     assert exp.run_name() != before
 
 
+@pytest.mark.slow  # the real Citeseer files
 @pytest.mark.skipif(not os.environ.get("LTH_DATA_DIR"), reason="needs LTH_DATA_DIR with citation/")
 def test_citeseer_through_the_gcn(tmp_path):
     exp = C.resolve("cora-gcn", overrides=["data.name=citeseer", *SMALL, "train.epochs=5"])

@@ -23,6 +23,8 @@ from lth_tf.core.errors import LthError
 from lth_tf.keras_side import data
 from lth_tf.keras_side.data import planetoid
 
+pytestmark = pytest.mark.slow  # the real Cora files under $LTH_DATA_DIR
+
 CORA_NODES = 2708
 
 

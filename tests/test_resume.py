@@ -27,6 +27,8 @@ from helpers.resume import (
 from lth_tf.core.events import read_events
 from lth_tf.storage import rundir
 
+pytestmark = pytest.mark.slow  # kill and resume of CLI subprocesses
+
 # Three pruning rounds of 3 epochs (a round takes ~1.5 s); the kill lands in round 2.
 ROUNDS, EPOCHS = 3, 3
 ARGS = smoke_args(ROUNDS, EPOCHS)

@@ -17,6 +17,8 @@ from helpers.resume import (
     smoke_args,
 )
 
+pytestmark = pytest.mark.slow  # kill and resume of CLI subprocesses
+
 ROUNDS, EPOCHS = 3, 6
 EARLY_BIRD = (
     "prune.early_bird=true",

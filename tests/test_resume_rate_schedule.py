@@ -18,6 +18,8 @@ from helpers.resume import (
     smoke_args,
 )
 
+pytestmark = pytest.mark.slow  # kill and resume of CLI subprocesses
+
 ROUNDS, EPOCHS = 3, 4
 RATES = (0.6, 0.4, 0.2)
 ARGS = smoke_args(
