@@ -1,4 +1,4 @@
-"""Test tiers and the fixtures several test modules share.
+"""Test tiers, Hypothesis profiles and the fixtures several test modules share.
 
 Tiers: `pytest` runs the fast tier (pure logic and tiny in-process models; the
 default `-m` in pyproject.toml); `pytest -m "slow or cluster"` runs the rest:
@@ -7,15 +7,21 @@ TUI runs that train (`slow`), and multi-worker, mirrored or Ray runs (`cluster`)
 .ci/run runs both. Every collected test is in exactly one of the two selections;
 `pytest_collection_modifyitems` below refuses a run where that is not so.
 
+Hypothesis: the "dev" profile (the default) draws fewer examples, "ci" draws many;
+HYPOTHESIS_PROFILE=ci (or CI=true) picks "ci". Tests that set max_examples
+themselves (the fuzz tests, whose examples cost seconds) keep their own count.
+
 Helpers shared by tests live in tests/helpers/, never in a test module.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 # -- tiers -------------------------------------------------------------------------------------
 MARKERS = {
@@ -56,6 +62,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             f"tiers {fast!r} and {FULL_TIER!r} must split the tests: in both {both[:5]}, "
             f"in neither {neither[:5]}"
         )
+
+
+# -- Hypothesis --------------------------------------------------------------------------------
+# Property tests of pure logic take milliseconds an example; "ci" runs ten times as many.
+settings.register_profile("dev", max_examples=25, deadline=None)
+settings.register_profile(
+    "ci", max_examples=250, deadline=None, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)  # fmt: skip
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
 
 
 # -- a finished smoke run, made once per session -----------------------------------------------

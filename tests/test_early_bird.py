@@ -72,7 +72,7 @@ def test_rule_never_stops_at_or_above_threshold():
         assert not rule.stable  # "below" is strict
 
 
-@settings(max_examples=60, deadline=None)
+@settings(deadline=None)  # max_examples: the Hypothesis profile (tests/conftest.py)
 @given(
     st.lists(st.integers(0, 30), min_size=1, max_size=12),
     st.integers(1, 20),

@@ -46,7 +46,7 @@ def kernels(draw):
     return out
 
 
-@settings(max_examples=200, deadline=None)
+@settings(deadline=None)  # max_examples: the Hypothesis profile (tests/conftest.py)
 @given(kernels())
 def test_pack_unpack_round_trip_is_exact(ks):
     packed = packing.pack(ks)
