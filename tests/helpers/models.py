@@ -119,7 +119,7 @@ def splits(dims: int = 12):
 
 def functional_mlp(seed: int = 0):
     keras.utils.set_random_seed(seed)
-    x = keras.Input((12,))
+    x = keras.Input((12,), name="x")  # named: an automatic name depends on what was built before
     h = keras.layers.Dense(16, activation="relu", name="h1")(x)
     return keras.Model(x, keras.layers.Dense(4, name="logits")(h), name="user_mlp")
 
