@@ -15,18 +15,12 @@ import threading
 from pathlib import Path
 
 import pytest
-from helpers.cli import ROOT, SMOKE, assert_user_error, lth, tree
+from helpers.cli import ROOT, SMOKE, assert_user_error, dead_pid, lth, tree
 
 from lth_tf.core import config as C
 from lth_tf.core.errors import LthError
 from lth_tf.export import MARKER_FILE, export_savedmodel, is_our_export
 from lth_tf.storage import atomic, store
-
-
-def dead_pid() -> int:
-    p = subprocess.Popen([sys.executable, "-c", "pass"])
-    p.wait()
-    return p.pid
 
 
 # -- atomic writes and leftovers -------------------------------------------------------------

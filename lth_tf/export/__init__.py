@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from lth_tf.core.errors import LthError
+from lth_tf.export import keep
 from lth_tf.storage import atomic
 
 # No TensorFlow at import: the CLI checks an export target before loading TF.
@@ -135,6 +136,8 @@ def export_savedmodel(
     (see lth_tf.export.signatures). The marker JSON describes the signatures.
 
     `path` must not exist, or hold an export of ours (LthError otherwise). The
+    marker lists the files the export wrote; files a user added to an older export
+    at `path` are carried into the new one (lth_tf/export/keep.py). The
     new export is written beside it under a temporary name, marked, and swapped
     in with one atomic exchange where the system has one; otherwise the old
     export is moved aside and moved back if the swap fails (atomic.replace_dir).
@@ -153,9 +156,12 @@ def export_savedmodel(
     tf_log.addFilter(quiet)
     try:
         described = write(new)
-        marker = {"written_by": "lth-tf", "format": "SavedModel", **described}
+        files = sorted([*keep.listing(new), MARKER_FILE])
+        marker = {"written_by": "lth-tf", "format": "SavedModel", **described, "files": files}
         atomic.write_json_atomic(new / MARKER_FILE, marker)
         check_target(path)  # still ours (or absent) now that the new export is ready
+        if path.exists():  # what the user put into the old export goes into the new one
+            keep.carry(path, new, description(path).get("files"))
         atomic.replace_dir(new, path, spare=work / atomic.SPARE_NAME)
     finally:
         tf_log.removeFilter(quiet)
@@ -202,16 +208,32 @@ def exportable(model):
 
 
 # -- sizes -----------------------------------------------------------------------------------
+# Sizes leave out our temporary names (the dense reference `lth-tf export` writes
+# inside --out while it measures, see formats/base.py) and what links point to.
+def _counted(path: Path, root: Path) -> bool:
+    return not any(atomic.TEMP_RE.match(p) for p in path.relative_to(root).parts)
+
+
 def directory_size(path: str | Path) -> int:
     """Bytes of all files below `path`."""
-    return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
+    root = Path(path)
+    return sum(
+        f.lstat().st_size
+        for f in root.rglob("*")
+        if f.is_file() and not f.is_symlink() and _counted(f, root)
+    )
 
 
 def gzip_size(path: str | Path) -> int:
     """Bytes of the folder packed as .tar.gz (what sharing it costs)."""
     buf = io.BytesIO()
+
+    def skip_temp(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
+        parts = Path(info.name).parts
+        return None if any(atomic.TEMP_RE.match(p) for p in parts) else info
+
     with tarfile.open(fileobj=buf, mode="w:gz", compresslevel=9) as tar:
-        tar.add(str(path), arcname=Path(path).name)
+        tar.add(str(path), arcname=Path(path).name, filter=skip_temp)
     return buf.tell()
 
 

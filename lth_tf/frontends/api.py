@@ -34,7 +34,7 @@ from lth_tf.core.errors import LthError
 from lth_tf.export.ticket import TicketExporter, export_round
 from lth_tf.keras_side import models
 from lth_tf.keras_side import pruning as P
-from lth_tf.keras_side.data.user import as_data
+from lth_tf.keras_side.data.user import as_data, check_labels
 from lth_tf.platform.backend import keras
 from lth_tf.platform.platform import Platform
 from lth_tf.search import dense_from, preflight
@@ -161,6 +161,9 @@ class TicketSearch:
     def _open(self, data: Any, **hooks: Any) -> LotterySearch:
         if data.num_classes is None:  # tf.data input: the model says
             data.num_classes = self._model_classes(data)
+        shape = getattr(self._model, "output_shape", None) if isinstance(self._model, keras.Model) else None
+        if isinstance(shape, tuple) and len(shape) == 2 and shape[-1]:
+            check_labels(data, int(shape[-1]), self._label)  # the labels, named first
         io = (tuple(data.input_shape), int(data.num_classes))
         user_model = self._source(*io, self.exp.seed).model
         # Layer names in exclude/layer_rates, emptied layers: refused before anything is written.

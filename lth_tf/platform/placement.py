@@ -37,12 +37,37 @@ def task() -> tuple[str, int, int]:
         cfg = json.loads(raw)
         cluster, t = cfg["cluster"], cfg["task"]
         workers = sum(len(cluster.get(k, [])) for k in ("chief", "worker"))
-        return str(t["type"]), int(t["index"]), workers
-    except (ValueError, KeyError, TypeError):
+        kind, index = str(t["type"]), int(t["index"])
+        listed = len(cluster.get(kind, []))
+    except (ValueError, KeyError, TypeError, AttributeError):
         raise LthError(
             'TF_CONFIG is not {"cluster": {"worker": [...]}, "task": {"type": ..., "index": ...}}; '
             "set it in that shape (README, 'One search on several devices or machines')"
         ) from None
+    if kind not in ("chief", "worker"):
+        raise LthError(f"TF_CONFIG task type {kind!r} is not one lth-tf runs; use \"chief\" or \"worker\"")
+    if not 0 <= index < listed:
+        where = f"indices 0..{listed - 1}" if listed else "none"
+        raise LthError(
+            f"TF_CONFIG task {kind} index {index} is not in the cluster, which lists {listed} {kind} "
+            f"address{'es' if listed != 1 else ''} ({where}); set task.index to this process's place in that list"
+        )
+    return kind, index, workers
+
+
+def usable_cpus() -> int:
+    """CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
+def max_devices() -> int:
+    """The most logical CPU devices mirrored:N may ask for: one per core (two always work,
+    as the tests and docs use them); more only make each replica slower, and TensorFlow
+    hangs setting up very many."""
+    return max(2, usable_cpus())
 
 
 @dataclass(frozen=True)
@@ -62,6 +87,11 @@ class Placement:
 
     @classmethod
     def of(cls, spec: Spec) -> Placement:
+        if spec.devices is not None and spec.devices > max_devices():
+            raise LthError(
+                f"train.strategy mirrored:{spec.devices} asks for {spec.devices} replicas, and this process "
+                f"has {usable_cpus()} CPU core(s); use mirrored:N with N at most {max_devices()}, or default"
+            )
         if spec.kind != "multi_worker":
             return cls(spec)
         kind, index, workers = task()  # checks TF_CONFIG's shape

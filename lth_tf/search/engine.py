@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from lth_tf.core import config as C
 from lth_tf.core import controls
 from lth_tf.core import events as E
 from lth_tf.core import masks as M
@@ -51,6 +52,16 @@ log = logging.getLogger(__name__)
 
 # Keeps the random streams of rounds apart (each control has its own seed_offset).
 ROUND_SEED = 1_000
+
+
+def derived_seed(seed: int) -> int:
+    """A seed computed from the run's (seed * ROUND_SEED + r, seed + offset) in numpy's range.
+
+    The run's seed is at most C.SEED_MAX; what is derived from it may exceed it, and
+    `keras.utils.set_random_seed` (numpy's legacy seeding) refuses more. Below the
+    limit (every seed in use before the limit existed) nothing changes.
+    """
+    return seed % (C.SEED_MAX + 1)
 
 ModelFactory = Callable[[int], Any]  # seed -> plain keras.Model (logits)
 
@@ -185,6 +196,7 @@ class RoundEngine:
         schedule = self._schedule(r)
         if self.callbacks_factory is not None:
             extra = [*extra, *self.callbacks_factory(r, kind)]
+        seed = derived_seed(seed)
         keras.utils.set_random_seed(seed)
         feeds = Feeds(self.load_data(), self.plan.train.batch_size, seed)
         is_round = kind == "round"
@@ -225,6 +237,7 @@ class RoundEngine:
         """A new Keras session and a wrapped model from `build` (default build_model)."""
         keras.backend.clear_session()
         self.platform.enter_scope()  # models, masks, optimizer and Distiller live in it
+        seed = derived_seed(seed)
         keras.utils.set_random_seed(seed)
         return P.wrap((build or self.build_model)(seed), exclude=self.plan.prune.exclude)
 

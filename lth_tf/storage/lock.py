@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import socket
+import stat
 import threading
 import time
 from datetime import UTC, datetime
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from lth_tf.core.errors import LthError
+from lth_tf.storage.rundir import link_refusal
 
 try:
     import fcntl
@@ -79,7 +81,7 @@ def acquire(path: Path, run_dir: Path) -> RunLock:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    fd = open_lock_file(path, run_dir, os.O_RDWR | os.O_CREAT)
     deadline = time.monotonic() + _ACQUIRE_WAIT
     while True:
         try:
@@ -118,6 +120,30 @@ def acquire(path: Path, run_dir: Path) -> RunLock:
     return RunLock(fd)
 
 
+def open_lock_file(path: Path, run_dir: Path, flags: int) -> int:
+    """Open the lock file, never through a link and never blocking: LthError unless it is a
+    regular file (a link to a file outside the run would be truncated; a FIFO would hang)."""
+    try:
+        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK, 0o666)
+    except OSError:
+        if path.is_symlink():  # ELOOP: refused, its target untouched
+            raise link_refusal(path) from None
+        if path.is_dir():
+            raise _not_a_file(path, run_dir) from None
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise _not_a_file(path, run_dir)
+    return fd
+
+
+def _not_a_file(path: Path, run_dir: Path) -> LthError:
+    return LthError(
+        f"{path} is not a regular file; lth-tf keeps the lock of {run_dir} there: "
+        "move it away, then run the same command again"
+    )
+
+
 def _ours(details: dict[str, Any] | None) -> bool:
     """Whether the lock's details name this process (then the flock held is ours)."""
     return bool(details) and details.get("pid") == os.getpid() and details.get("host") == socket.gethostname()
@@ -129,9 +155,12 @@ def check_free(path: Path, run_dir: Path) -> None:
     A fast early check (before TensorFlow loads); `acquire` is the real thing.
     """
     path = Path(path)
-    if fcntl is None or not path.is_file():
+    if not (path.exists() or path.is_symlink()):
         return
-    fd = os.open(path, os.O_RDONLY)
+    fd = open_lock_file(path, run_dir, os.O_RDONLY)
+    if fcntl is None:
+        os.close(fd)
+        return
     try:
         # A shared lock conflicts with the holder's exclusive one and with nothing else.
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)

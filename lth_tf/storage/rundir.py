@@ -21,6 +21,7 @@ is in progress. No TensorFlow and no numpy here.
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -139,6 +140,10 @@ def existing(path: str | Path) -> Path:
     """The run directory at `path`, or LthError saying what is wrong with it."""
     p = Path(path).expanduser()
     if not p.is_dir():
+        if p.exists():
+            raise LthError(
+                f"{p} is a file, not a run directory; give the folder `lth-tf run` printed"
+            )
         raise LthError(
             f"run directory not found: {p} does not exist; give the folder `lth-tf run` printed"
         )
@@ -147,6 +152,36 @@ def existing(path: str | Path) -> Path:
             f"{p} is not a run directory (no {CONFIG_FILE}); give the folder `lth-tf run` printed"
         )
     return p
+
+
+def links(run_dir: Path) -> list[Path]:
+    """The run's own names (and the entries of its folders) that are symbolic links.
+
+    lth-tf writes and deletes only regular files and folders it made there; a link
+    in their place (to a file outside the run, say) is refused, never followed.
+    The run directory itself may be a link.
+    """
+    top = [run_dir / name for name in NAMES]
+    found = [p for p in top if p.is_symlink()]
+    for folder in (ROUNDS_DIR, CONTROLS_DIR, EXPORTS_DIR, TENSORBOARD_DIR):
+        d = run_dir / folder
+        if d.is_dir() and not d.is_symlink():
+            found += [p for p in sorted(d.iterdir()) if p.is_symlink()]
+            found += [q for p in sorted(d.iterdir()) if p.is_dir() and not p.is_symlink()
+                      for q in sorted(p.iterdir()) if q.is_symlink()]
+    return found
+
+
+def link_refusal(path: Path) -> LthError:
+    """LthError for a link where lth-tf writes its own file or folder `path`."""
+    try:
+        to = f" to {os.readlink(path)}"
+    except OSError:
+        to = ""
+    return LthError(
+        f"{path} is a symbolic link{to}; lth-tf writes only files and folders it made there and never "
+        "through a link: move the link away (its target is untouched), then run the same command again"
+    )
 
 
 def stored_hash(run_dir: Path) -> str | None:

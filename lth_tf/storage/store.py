@@ -94,6 +94,7 @@ class RunStore:
 
         Use as `with store.lock(): ...` around everything that writes the run.
         """
+        self.check_links()
         held = run_lock.acquire(lock_path(self.run_dir), self.run_dir)
         try:
             self.clean_leftovers()
@@ -104,7 +105,14 @@ class RunStore:
 
     def check_unlocked(self) -> None:
         """LthError naming the holder if another process runs this directory (writes nothing)."""
+        self.check_links()
         run_lock.check_free(lock_path(self.run_dir), self.run_dir)
+
+    def check_links(self) -> None:
+        """LthError naming the first of the run's names that is a symbolic link (see `rundir.links`)."""
+        found = R.links(self.run_dir)
+        if found:
+            raise R.link_refusal(found[0])
 
     def clean_leftovers(self) -> list[Path]:
         """Temporary files and folders of killed writers (ours by exact name; see atomic.py)."""
@@ -132,6 +140,8 @@ class RunStore:
             save_arrays(tmp / WEIGHTS_FILE, weights)
             save_arrays(tmp / MASKS_FILE, masks)
             atomic.write_json_atomic(tmp / METRICS_FILE, metrics)
+            if final.is_symlink():
+                raise R.link_refusal(final)
             if final.exists():  # a round recomputed after a gap: ours, replaced whole
                 shutil.rmtree(final)
             os.replace(tmp, final)

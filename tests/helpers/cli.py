@@ -91,3 +91,10 @@ def tree(path: Path) -> dict[str, str]:
         for p in sorted(path.rglob("*"))
         if p.is_file()
     }
+
+
+def dead_pid() -> int:
+    """The pid of a process that has exited (a killed writer's, for leftover names)."""
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    return p.pid

@@ -115,3 +115,23 @@ class Distill:
 
 SECTIONS = {"data": Data, "model": Model, "train": Train, "prune": Prune, "distill": Distill}
 TOP_LEVEL = {"seed": int, "preset": str}
+
+# Seeds numpy's legacy seeding takes (np.random.seed, which keras.utils.set_random_seed
+# calls; TensorFlow takes any int64). Seeds derived from it (per round, per control) are
+# taken modulo SEED_MAX + 1, so every seed in range runs.
+SEED_MAX = 2**32 - 1
+# Upper bounds of whole-number settings, checked before anything is written: beyond them a
+# run would not finish (epochs, rounds) or not fit in memory (image size, width, batch).
+LIMITS = {
+    "train.epochs": 100_000,
+    "train.batch_size": 1_000_000,
+    "train.patience": 100_000,
+    "prune.rounds": 1_000,
+    "prune.eb_window": 100_000,
+    "distill.from_round": 1_000,
+    "data.image_size": 1_024,
+    "data.val_size": 100_000_000,
+    "data.train_subset": 100_000_000,
+    "model.width": 4_096,
+    "model.hidden": 65_536,
+}

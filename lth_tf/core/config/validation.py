@@ -12,11 +12,13 @@ from lth_tf.core.config.schema import (
     DATASETS,
     GRAPH_DATASETS,
     GRAPH_MODELS,
+    LIMITS,
     MODELS,
     OPTIMIZERS,
     PRECISIONS,
     SCHEDULES,
     SCOPES,
+    SEED_MAX,
     STRUCTURES,
 )
 from lth_tf.core.config.strategy import parse_strategy
@@ -26,6 +28,16 @@ from lth_tf.core.errors import LthError
 def validate(exp: Experiment) -> Experiment:
     """Check values a user may get wrong; raise LthError naming value and fix."""
     d, m, t, p, k = exp.data, exp.model, exp.train, exp.prune, exp.distill
+    if not 0 <= exp.seed <= SEED_MAX:
+        raise LthError(
+            f"seed {exp.seed} is outside 0..{SEED_MAX} (numpy's seed range; TensorFlow's is wider); "
+            "use e.g. --seed 0"
+        )
+    for key, most in LIMITS.items():
+        section, name = key.split(".")
+        value = getattr(getattr(exp, section), name)
+        if value > most:
+            raise LthError(f"{key} {value} is more than {most}, the most lth-tf accepts; use a smaller value")
     if sources.is_user_data(d.name):
         if d.name != sources.PYTHON:
             sources.data_folder(d.name)

@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from lth_tf.core.errors import LthError
 from lth_tf.core.events.records import Event
 
 
@@ -21,13 +22,26 @@ class JsonlSink:
 
     def __call__(self, event: Event) -> None:
         line = json.dumps(event, sort_keys=False) + "\n"
-        with self._lock, open(self.path, "a", encoding="utf-8") as f:
+        with self._lock, open(self.path, "a", encoding="utf-8", opener=_append_no_link) as f:
             f.write(line)
             f.flush()
             # fsync only what a resume relies on; per-epoch fsyncs cost more than
             # a GCN training step and a lost epoch line is harmless.
             if event.get("event") != "epoch_end":
                 os.fsync(f.fileno())
+
+
+def _append_no_link(path: str, flags: int) -> int:
+    """Open for appending, never through a symbolic link (a link to a user's file is refused)."""
+    try:
+        return os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK, 0o666)
+    except OSError:
+        if os.path.islink(path):
+            raise LthError(
+                f"{path} is a symbolic link to {os.readlink(path)}; lth-tf appends its events "
+                "only to a file it made: move the link away (its target is untouched), then run again"
+            ) from None
+        raise
 
 
 class ListSink:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lth_tf.storage import atomic
+
 Writer = Callable[[Path], dict[str, Any]]  # writes the export into a new folder; returns the marker's fields
 
 
@@ -53,7 +55,10 @@ class ExportFormat:
         """The lines `lth-tf export` prints: the export's sizes next to the dense round 0's."""
         from lth_tf.export import size_report
 
-        with tempfile.TemporaryDirectory(prefix="lth-dense-") as tmp:
+        # Inside the export, under a temporary name: a kill leaves nothing outside --out,
+        # and the next export to --out drops the leftover (lth_tf/export/keep.py).
+        with tempfile.TemporaryDirectory(dir=exported.path, prefix=atomic.temp_prefix("dense"),
+                                         suffix=".tmp") as tmp:
             dense = exported.export_dense(Path(tmp) / "dense")
             return size_report(exported.path, dense=dense, label="ticket")
 

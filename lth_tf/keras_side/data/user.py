@@ -108,4 +108,61 @@ def _split(name: str, data: Any) -> Any:
     y = y.reshape(-1) if y.ndim == 2 and y.shape[1] == 1 else y
     if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer) or y.min() < 0:
         raise LthError(f"{name} labels must be class numbers 0..K-1 of shape (n,); use np.argmax for one-hot")
-    return x.astype(np.float32, copy=False), y.astype(np.int64, copy=False)
+    try:
+        x = x.astype(np.float32, copy=False)
+    except (TypeError, ValueError) as e:
+        raise LthError(f"{ARGUMENT[name]}: x is not numeric ({x.dtype}: {e}); give float or integer arrays") from None
+    _check_finite(ARGUMENT[name], x)
+    return x, y.astype(np.int64, copy=False)
+
+
+# What each split is called in `TicketSearch.fit(train, validation_data=, test_data=)`.
+ARGUMENT = {"train": "train", "val": "validation", "test": "test"}
+
+
+def _check_finite(name: str, x: np.ndarray) -> None:
+    """LthError counting the NaN and inf values of `x` and saying where they are."""
+    finite = np.isfinite(x)
+    if finite.all():
+        return
+    nan, inf = int(np.isnan(x).sum()), int(np.isinf(x).sum())
+    counts = " and ".join(f"{n} {kind}" for n, kind in ((nan, "NaN"), (inf, "inf")) if n)
+    bad = ~finite.reshape(len(x), -1)
+    rows = np.flatnonzero(bad.any(axis=1))
+    first = tuple(int(i) for i in np.argwhere(~finite)[0])
+    where = f"in {len(rows)} of {len(x)} rows, first at row {first[0]}"
+    if len(first) > 1:
+        where += f" position {first[1:] if len(first) > 2 else first[1]}"
+    if x.ndim == 2 and len(cols := np.unique(np.nonzero(~finite)[1])) == 1:
+        where += f"; all in column {int(cols[0])}"
+    raise LthError(
+        f"{name} data: x holds {counts} values ({where}); training on them gives NaN weights: "
+        "replace them (np.nan_to_num) or drop those rows before fit"
+    )
+
+
+def check_labels(data: Any, outputs: int, label: str) -> None:
+    """LthError when the array labels of `data` do not match a model of `outputs` logits.
+
+    Too few classes in the labels is more often a labelling mistake (a class
+    filtered out, labels shifted) than a model one, so the labels are named first.
+    """
+    if not isinstance(data, UserData):
+        return
+    splits = {ARGUMENT[s]: getattr(data, s) for s in SPLITS}
+    labels = {s: d[1] for s, d in splits.items() if isinstance(d, tuple)}
+    if not labels or data.num_classes == outputs:
+        return
+    classes = data.num_classes
+    if classes < outputs:
+        missing = f"{classes}" if outputs - classes == 1 else f"{classes}..{outputs - 1}"
+        raise LthError(
+            f"the labels hold classes 0..{classes - 1} but {label} has {outputs} outputs: class "
+            f"{missing} never occurs in {', '.join(labels)}; check the labels (a class filtered out?), "
+            f"or, if the model should have {classes} classes, end it with Dense({classes})"
+        )
+    over = [f"{int((y >= outputs).sum())} {s} labels" for s, y in labels.items() if (y >= outputs).any()]
+    raise LthError(
+        f"{' and '.join(over)} are {outputs} or more, but {label} has {outputs} outputs "
+        f"(classes 0..{outputs - 1}); fix those labels, or end the model with Dense({classes})"
+    )

@@ -15,11 +15,54 @@ from pathlib import Path
 import numpy as np
 
 from lth_tf.core import events as E
+from lth_tf.core.errors import LthError
 from lth_tf.platform.backend import keras, tf
 
 
 class Stopped(Exception):
     """Raised inside training when the caller's stop event is set."""
+
+
+class Diverged(LthError):
+    """Raised inside training when the loss or a weight stops being finite (NaN or inf)."""
+
+
+class StopOnDivergence(keras.callbacks.Callback):
+    """Ends the round at the first non-finite training loss (checked every batch) or
+    weight (every epoch end), with one line naming the round, the epoch and the fix.
+
+    `advice`: the settings to name (the learning rate in force). The round is then
+    not stored: the run is marked failed and the rounds before it stay as they were.
+    """
+
+    def __init__(self, round_: int, epochs: int, advice: str):
+        super().__init__()
+        self.round, self.epochs, self.advice = round_, epochs, advice
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch + 1
+
+    def on_train_batch_end(self, batch, logs=None):
+        for key in ("loss", E.STUDENT_LOSS):
+            value = (logs or {}).get(key)
+            if value is not None and not np.isfinite(float(value)):
+                self._stop(f"the training loss is {float(value)} at batch {batch + 1}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch = epoch + 1
+        for w in self.model.trainable_weights:
+            values = w.numpy()
+            if not np.isfinite(values).all():
+                bad = int(values.size - np.count_nonzero(np.isfinite(values)))
+                self._stop(f"{bad} of {values.size} weights of {w.name} are not finite")
+
+    def _stop(self, what: str) -> None:
+        raise Diverged(
+            f"round {self.round} diverged in epoch {self.epoch} of {self.epochs}: {what} "
+            f"(not finite); {self.advice}, or check the data for NaN/inf, then run again "
+            "(new settings make a new run; this one stays readable, marked failed)"
+        )
 
 
 class KeepBest(keras.callbacks.Callback):

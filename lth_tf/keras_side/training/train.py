@@ -17,7 +17,12 @@ from pathlib import Path
 from lth_tf.core import config as C
 from lth_tf.core.errors import LthError
 from lth_tf.keras_side import pruning as P
-from lth_tf.keras_side.training.callbacks import EpochEvents, KeepBest, StopOnEvent
+from lth_tf.keras_side.training.callbacks import (
+    EpochEvents,
+    KeepBest,
+    StopOnDivergence,
+    StopOnEvent,
+)
 from lth_tf.keras_side.training.distill import distill_logs
 from lth_tf.keras_side.training.feeds import Feeds
 from lth_tf.keras_side.training.full_batch import fit_full_batch
@@ -86,7 +91,12 @@ def train_round(
 
     keep = KeepBest(t.select_best, t.patience)
     events = EpochEvents(sink, round_, epochs, tb_dir)
-    callbacks = [*P.callbacks(), *(extra_callbacks or []), events]
+    lr = constant_lr if constant_lr is not None else t.learning_rate
+    key = "train.finetune_lr" if constant_lr is not None else "train.learning_rate"
+    diverged = StopOnDivergence(round_, epochs, f"lower {key} (now {lr:g})")
+    # the divergence check after the user's callbacks (they may change the weights), before
+    # the events, so a diverged epoch is not reported as a finished one
+    callbacks = [*P.callbacks(), *(extra_callbacks or []), diverged, events]
     if stop is not None:
         callbacks.append(StopOnEvent(stop))
     callbacks.append(keep)  # last: restores the best weights after the others ran
