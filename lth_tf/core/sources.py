@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 
 from lth_tf.core.errors import LthError
+from lth_tf.core.paths import what_is
 
 FILE, PY, FOLDER = "file:", "py:", "folder:"
 # data.name of a run whose data was handed over from Python (lth_tf.TicketSearch):
@@ -56,7 +57,9 @@ def model_file(name: str) -> Path:
             "save the model with model.save('model.keras')"
         )
     if not path.is_file():
-        raise LthError(f"model.name {name!r}: no such file {path}; give the path of a saved .keras or .h5 model")
+        kind = what_is(path)
+        found = f"no such file {path}" if kind == "missing" else f"{path} is {kind}, not a file"
+        raise LthError(f"model.name {name!r}: {found}; give the path of a saved .keras or .h5 model")
     return path
 
 
@@ -95,7 +98,9 @@ def factory_source(name: str) -> Path:
 def data_folder(name: str) -> Path:
     path = Path(split(name)[1]).expanduser()
     if not path.is_dir():
-        raise LthError(f"data.name {name!r}: no such folder {path}; give a folder with one subfolder per class")
+        kind = what_is(path)
+        found = f"no such folder {path}" if kind == "missing" else f"{path} is {kind}, not a folder"
+        raise LthError(f"data.name {name!r}: {found}; give a folder with one subfolder per class")
     return path
 
 
@@ -108,7 +113,8 @@ def folder_listing(folder: Path) -> list[tuple[str, int]]:
             if f.startswith("."):
                 continue
             p = Path(root) / f
-            items.append((p.relative_to(folder).as_posix(), p.stat().st_size))
+            size = p.stat().st_size if p.exists() else -1  # a broken link: refused when the images are listed
+            items.append((p.relative_to(folder).as_posix(), size))
     return sorted(items)
 
 

@@ -21,7 +21,7 @@ from typing import Any
 from lth_tf.core import config as C
 from lth_tf.core import rewind, sources
 from lth_tf.core.errors import LthError
-from lth_tf.storage import rundir
+from lth_tf.storage import rundir, store
 
 # Keys whose value round 0 never reads, so a source run may hold another value.
 # Checked against lth_tf/search/engine.py (run_round with r == 0, _schedule), plan.py and
@@ -81,8 +81,27 @@ def read_source(path: str | Path, flag: str = "--dense-from") -> tuple[Path, C.E
             f"{flag}: {run_dir} has no completed round 0 (still running, or stopped in "
             f"round 0); let it finish round 0 or drop {flag}"
         )
-    rundir.round_metrics(run_dir, 0)  # a damaged metrics.json fails here, naming its remedy
+    check_files(run_dir, flag)
     return run_dir.resolve(), src
+
+
+def check_files(run_dir: Path, flag: str = "--dense-from") -> None:
+    """Read the source's round 0 and rewind point, so a damaged one fails before any work.
+
+    The advice is for this command (drop the flag) and for the source (repaired by the
+    command that made it, never by this one), not the store's "rerun the same command".
+    """
+    round0 = rundir.round_dir(run_dir, 0)
+    remedy = (
+        f"drop {flag} to train round 0 in this run, or repair the source: delete {round0} "
+        f"and rerun the command that made {run_dir}"
+    )
+    for name in (rundir.WEIGHTS_FILE, rundir.MASKS_FILE):
+        store.load_arrays(round0 / name, remedy)
+    rundir.read_json(round0 / rundir.METRICS_FILE, remedy, rundir.REQUIRED_ROUND_KEYS)
+    rewind_point = rundir.rewind_path(run_dir)
+    if rewind_point.exists():
+        store.load_arrays(rewind_point, remedy.replace(f"delete {round0}", f"delete {rewind_point} and {round0}"))
 
 
 def settings(exp: C.Experiment) -> dict[str, Any]:

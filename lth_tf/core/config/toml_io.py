@@ -8,12 +8,16 @@ from pathlib import Path
 from typing import Any
 
 from lth_tf.core.errors import LthError
+from lth_tf.core.paths import what_is
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:
     p = Path(path)
     if not p.is_file():
-        raise LthError(f"config file not found: {p}; give the path of a TOML file")
+        kind = what_is(p)
+        if kind == "missing":
+            raise LthError(f"config file not found: {p}; give the path of a TOML file")
+        raise LthError(f"config file {p} is {kind}, not a file; give the path of a TOML file")
     try:
         text = p.read_bytes().decode("utf-8")
     except UnicodeDecodeError as e:  # a binary file or another encoding: TOML is UTF-8

@@ -46,6 +46,7 @@ import numpy as np
 
 from lth_tf.core import sources
 from lth_tf.core.errors import LthError
+from lth_tf.core.paths import what_is
 
 if TYPE_CHECKING:
     from lth_tf.core.config import Data
@@ -197,7 +198,11 @@ def _labelled(folder: Path, classes: tuple[str, ...]) -> list[tuple[Path, int]]:
 
 
 def image_files(folder: Path) -> list[Path]:
-    """Image files under `folder`, recursively, sorted; hidden files and folders skipped."""
+    """Image files under `folder`, recursively, sorted; hidden files and folders skipped.
+
+    An image name that is not a regular file (a FIFO, socket, device or broken link)
+    is refused by name: opening a FIFO would wait for a writer forever.
+    """
     found = []
     for here, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
@@ -206,6 +211,12 @@ def image_files(folder: Path) -> list[Path]:
             for f in files
             if not f.startswith(".") and f.lower().endswith(IMAGE_SUFFIXES)
         )
+    for path in found:
+        kind = what_is(path)
+        if kind != "a file":
+            raise LthError(
+                f"image {path} is {kind}, not a file; remove it or put the image file there"
+            )
     return sorted(found)
 
 
