@@ -84,6 +84,33 @@ def test_labels_beyond_the_models_outputs_are_counted(tmp_path):
 
 
 # -- item 1: divergence during training -----------------------------------------------------------
+def test_the_divergence_check_names_round_epoch_batch_and_rate():
+    from lth_tf.keras_side.training.callbacks import Diverged, StopOnDivergence
+
+    (x, y), _, _ = splits()
+    model = functional_mlp()
+    model.compile(keras.optimizers.SGD(1e30), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    check = StopOnDivergence(3, 5, "lower train.learning_rate (now 1e+30)")
+    with pytest.raises(Diverged) as e:
+        model.fit(x, y, batch_size=32, epochs=5, callbacks=[check], verbose=0)
+    msg = str(e.value)
+    assert msg.startswith("round 3 diverged in epoch 1 of 5: the training loss is") and "at batch" in msg, msg
+    assert "lower train.learning_rate (now 1e+30)" in msg and "check the data" in msg and "\n" not in msg
+    assert isinstance(e.value, LthError)  # the CLI prints it as one line, exit 2
+
+
+def test_non_finite_weights_with_a_finite_loss_are_caught_at_the_epoch_end():
+    from lth_tf.keras_side.training.callbacks import Diverged, StopOnDivergence
+
+    (x, y), _, _ = splits()
+    model = functional_mlp()
+    model.compile(keras.optimizers.SGD(0.0), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.get_layer("h1").bias.assign(np.full(16, -np.inf, np.float32))  # relu(-inf) = 0: the loss stays finite
+    with pytest.raises(Diverged, match="weights of h1/bias"):
+        model.fit(x[:32], y[:32], batch_size=32, epochs=1, callbacks=[StopOnDivergence(0, 1, "x")], verbose=0)
+
+
+@pytest.mark.slow  # two searches train (TicketSearch.fit)
 def test_a_diverging_round_stops_with_one_line_and_the_run_is_marked_failed(tmp_path):
     train, val, test = splits()
     good = lth_tf.TicketSearch(functional_mlp(), directory=tmp_path / "runs", name="lr", **QUICK)
@@ -111,7 +138,8 @@ def test_a_diverging_round_stops_with_one_line_and_the_run_is_marked_failed(tmp_
     assert rundir.completed_rounds(bad_dir) == []
 
 
-def test_a_round_that_diverges_later_leaves_the_earlier_rounds(tmp_path, monkeypatch):
+@pytest.mark.slow  # a search trains two rounds (TicketSearch.fit)
+def test_a_round_that_diverges_later_leaves_the_earlier_rounds(tmp_path):
     """Divergence in round 1 (weights made NaN by a callback): round 0 stays as stored."""
     train, val, test = splits()
 

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from lth_tf.core.errors import LthError
+from lth_tf.core.paths import what_is
 from lth_tf.frontends.compare import aggregate as A
 from lth_tf.frontends.compare import write
 from lth_tf.frontends.sweep import index as sweep_index
@@ -37,7 +38,9 @@ def run_dirs(paths: list[str]) -> list[Path]:
     for text in paths:
         path = Path(text)
         if not path.is_dir():
-            raise LthError(f"{path} does not exist; give run directories or sweep directories")
+            kind = what_is(path)
+            found = "does not exist" if kind == "missing" else f"is {kind}, not a folder"
+            raise LthError(f"{path} {found}; give run directories or sweep directories")
         if sweep_index.is_sweep_dir(path):
             index = sweep_index.read_index(path)
             found += [path / c["run_dir"] for c in index["cells"]]
