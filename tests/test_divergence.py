@@ -160,3 +160,20 @@ def test_a_round_that_diverges_later_leaves_the_earlier_rounds(tmp_path):
     assert rundir.completed_rounds(run_dir) == [0]
     summary = json.loads(rundir.summary_path(run_dir).read_text())
     assert summary["status"] == "failed" and [r["round"] for r in summary["rounds"]] == [0]
+
+
+@pytest.mark.slow  # lth-tf run in a subprocess
+def test_cli_run_with_a_huge_learning_rate_ends_in_one_error_line(tmp_path):
+    from helpers.cli import SMOKE, lth
+
+    r = lth("run", *SMOKE, "--set", "train.learning_rate=1e30", "--out", "runs", "--quiet", tmp=tmp_path)
+    assert r.code == 2 and r.out == "", r
+    last = r.err.splitlines()[-1]
+    assert last.startswith("lth-tf: error: round 0 diverged in epoch 1"), r.err
+    assert "lower train.learning_rate (now 1e+30)" in last
+    assert "Traceback" not in r.err
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert json.loads(rundir.summary_path(run_dir).read_text())["status"] == "failed"
+    # the old run stays readable: `lth-tf report` shows it
+    rep = lth("report", str(run_dir), tmp=tmp_path)
+    assert rep.code in (0, 2) and "Traceback" not in rep.err, rep

@@ -13,6 +13,7 @@ No TensorFlow in this process: the cells load it.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from lth_tf.frontends.cli import options
 from lth_tf.frontends.sweep import grid as G
 from lth_tf.frontends.sweep import index as I
 from lth_tf.frontends.sweep import runner
+from lth_tf.platform.placement import Placement
 from lth_tf.search import dense_from
 
 EXIT_CELL_FAILED = 1
@@ -54,6 +56,9 @@ def plan(args: argparse.Namespace) -> tuple[dict, list, list[int], list[I.Planne
     options.require_experiment(args)
     if args.jobs < 1:
         raise LthError(f"--jobs {args.jobs} must be at least 1")
+    check_cpus(args)
+    if args.ray not in (None, "local"):
+        runner.check_reachable(args.ray)  # before the sweep folder is written
     options.check_data_dir(args.data_dir)
     axes = G.parse_grid(args.grid)
     seeds = G.parse_seeds(_seeds(args))
@@ -68,6 +73,7 @@ def plan(args: argparse.Namespace) -> tuple[dict, list, list[int], list[I.Planne
         if exp.train.strategy == "multi_worker":  # every cell would join the same TF_CONFIG cluster
             raise LthError("a sweep runs each cell as one process, and train.strategy=multi_worker needs one "
                            "process per machine; run it with lth-tf run on each machine (README, 'One search on several devices or machines')")
+        Placement.from_settings(exp.train)  # mirrored:N within this machine's cores, as `run` checks
         if args.dense_from:  # a cell whose round 0 differs from the source's is refused now
             try:
                 dense_from.check(exp, args.dense_from)
@@ -81,6 +87,19 @@ def plan(args: argparse.Namespace) -> tuple[dict, list, list[int], list[I.Planne
     base = {"preset": args.preset, "config": args.config, "overrides": base_overrides,
             "data_dir": args.data_dir}
     return base, axes, seeds, planned
+
+
+def check_cpus(args: argparse.Namespace) -> None:
+    """--cpus-per-cell: a positive number a Ray node can give (with --ray local, at most --jobs
+    CPUs exist: a cell asking for more would wait for ever)."""
+    cpus = args.cpus_per_cell
+    if not math.isfinite(cpus) or cpus <= 0:
+        raise LthError(f"--cpus-per-cell {cpus:g} must be a positive number of CPUs; use e.g. 1 or 0.5")
+    if args.ray == "local" and cpus > max(1, args.jobs):
+        raise LthError(
+            f"--cpus-per-cell {cpus:g} is more than --ray local starts ({max(1, args.jobs)} CPUs, one per "
+            f"--jobs), so no cell could start; use --jobs {math.ceil(cpus)} or a smaller --cpus-per-cell"
+        )
 
 
 def _seeds(args: argparse.Namespace) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -114,6 +115,7 @@ def run_ray(jobs: list[CellJob], address: str, n_jobs: int, cpus_per_cell: float
     if address == "local":
         ray.init(num_cpus=max(1, n_jobs), include_dashboard=False, log_to_driver=False)
     else:
+        check_reachable(address)  # ray.init waits minutes for an address where nothing listens
         try:
             ray.init(address=address, log_to_driver=False)
         except (ConnectionError, RuntimeError, ValueError) as e:
@@ -136,6 +138,25 @@ def run_ray(jobs: list[CellJob], address: str, n_jobs: int, cpus_per_cell: float
         return results
     finally:
         ray.shutdown()
+
+
+PROBE_SECONDS = 5.0  # how long a Ray address may take to accept a connection
+
+
+def check_reachable(address: str, seconds: float = PROBE_SECONDS) -> None:
+    """LthError unless something accepts a TCP connection at a HOST:PORT `address` within
+    `seconds` ("auto" and other forms are left to Ray, which fails fast for them)."""
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=seconds).close()
+    except (OSError, OverflowError, ValueError) as e:
+        reason = "no answer" if isinstance(e, TimeoutError) else (getattr(e, "strerror", None) or str(e))
+        raise LthError(
+            f"nothing answers at the Ray address {address!r} ({reason} within {seconds:g} s); "
+            "start the cluster there with `ray start --head`, or pass --ray local"
+        ) from None
 
 
 def _first_line(e: BaseException) -> str:
