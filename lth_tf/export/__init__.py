@@ -146,9 +146,15 @@ def export_savedmodel(
     """
     fmt = export_format(format)
     path = check_target(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic.clean_leftovers([path.parent], target=path.name)
-    write = fmt.writer(model, data, pruned, sparse_threshold)
+    needed = 4 * int(model.count_params())  # float32 weights: about what a dense export stores
+    with atomic.writing(path, needed):  # a full disk names the export, not its temporary folder
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic.clean_leftovers([path.parent], target=path.name)
+        return _write_export(path, fmt.writer(model, data, pruned, sparse_threshold))
+
+
+def _write_export(path: Path, write) -> Path:
+    """`write` into a temporary folder beside `path`, marked, then swapped in (see above)."""
     work = atomic.temp_dir(path.parent, path.name)
     new = work / "new"
     tf_log = logging.getLogger("tensorflow")

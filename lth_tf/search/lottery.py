@@ -15,6 +15,7 @@ front ends pass its `TicketExporter` to `finish`, so this layer never imports it
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -41,6 +42,8 @@ from lth_tf.storage.summary import TICKET_KEYS, build_summary, cost_to_reach, pi
 
 # Stopped: what rounds() raises when its stop event is set (the run stays resumable).
 __all__ = ["LotterySearch", "Stopped", "TicketExporter"]
+
+log = logging.getLogger(__name__)
 
 _KEEP = object()  # _write_summary: keep the ticket recorded by an earlier finish
 
@@ -165,8 +168,7 @@ class LotterySearch:
                 except Stopped:
                     raise  # cooperative stop: not a failure, the run stays resumable
                 except Exception as e:
-                    self._emit(E.RunFailed(error=f"{type(e).__name__}: {e}", round=r))
-                    self._write_summary("failed")
+                    self._record_failure(e, r)
                     raise
                 self._write_summary("running")
                 yield result
@@ -302,6 +304,15 @@ class LotterySearch:
         summary = build_summary(self.exp.hash(), self.exp.preset, status, rounds, controls, ticket)
         self.store.write_summary(summary)
         return summary
+
+    def _record_failure(self, error: Exception, r: int) -> None:
+        """run_failed and a failed summary; if they cannot be written either (a full disk),
+        the round's own error is still the one raised, and the run stays resumable."""
+        try:
+            self._emit(E.RunFailed(error=f"{type(error).__name__}: {error}", round=r))
+            self._write_summary("failed")
+        except (OSError, LthError) as e:
+            log.warning("could not record the failure of round %d in %s: %s", r, self.run_dir, e)
 
     def _emit(self, record: E.Record) -> None:
         self.sink(record.to_dict())

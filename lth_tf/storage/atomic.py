@@ -13,16 +13,20 @@ the forms older versions used, see `LEGACY`). No TensorFlow here.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
+import io
 import json
 import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
+
+from lth_tf.core.paths import NoSpace, is_no_space
 
 _RANDOM = r"[a-z0-9_]{8}"  # tempfile's random part: 8 of [a-z0-9_]
 TEMP_RE = re.compile(rf"^\.(?P<name>.+)\.lth-(?P<pid>\d+)-{_RANDOM}\.tmp$")
@@ -50,33 +54,70 @@ def _read_umask() -> int:
 FILE_MODE = 0o666 & ~_read_umask()
 
 
+def public_path(path: str | Path) -> Path:
+    """`path` as the user knows it: each temporary name replaced by the name it stands for
+    (and an export's work folders, new/ and old/, left out), for messages."""
+    parts, out, skip = Path(path).parts, [], False
+    for part in parts:
+        if skip and part in ("new", SPARE_NAME):
+            skip = False
+            continue
+        m = TEMP_RE.match(part)
+        out.append(m["name"] if m else part)
+        skip = bool(m)
+    return Path(*out) if out else Path(path)
+
+
 def temp_prefix(name: str) -> str:
     return f".{name}.lth-{os.getpid()}-"
 
 
+@contextlib.contextmanager
+def writing(path: Path, needed: int | None = None) -> Iterator[None]:
+    """A full disk met inside becomes `NoSpace` naming `path`, the file or folder being
+    made, never the temporary names on the way (`needed`: its size, when known)."""
+    try:
+        yield
+    except NoSpace as e:
+        if e.path == Path(path):
+            raise
+        raise NoSpace(path, needed or e.needed) from None
+    except Exception as e:  # OSError, or TensorFlow's ResourceExhaustedError saying the same
+        if not is_no_space(e):
+            raise
+        raise NoSpace(path, needed) from None
+
+
 def temp_dir(parent: Path, name: str) -> Path:
     """A new empty folder in `parent` under a temporary name for `name`."""
-    parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(dir=parent, prefix=temp_prefix(name), suffix=".tmp"))
+    with writing(parent / name):
+        parent.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(dir=parent, prefix=temp_prefix(name), suffix=".tmp"))
 
 
 def write_bytes_atomic(path: Path, write) -> None:
-    """Create `path` by calling `write(file)` on a temporary file, then renaming it.
+    """Create `path` from what `write(file)` writes (to memory first, so its size is known),
+    through a temporary file renamed into place.
 
-    On any failure the temporary file is removed and `path` is left as it was.
+    On any failure the temporary file is removed and `path` is left as it was; a
+    full disk is `NoSpace` naming `path` and the bytes it needed.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temp_prefix(path.name), suffix=".tmp")
-    try:
-        os.fchmod(fd, FILE_MODE)
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    buf = io.BytesIO()
+    write(buf)
+    data = buf.getbuffer()
+    with writing(path, len(data)):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temp_prefix(path.name), suffix=".tmp")
+        try:
+            os.fchmod(fd, FILE_MODE)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
 
 def write_file_atomic(path: Path, write: Callable[[Path], None]) -> None:
@@ -87,15 +128,16 @@ def write_file_atomic(path: Path, write: Callable[[Path], None]) -> None:
     `model.save` picks the format by it). No TensorFlow here: the caller brings it.
     On any failure the temporary folder is removed and `path` is left as it was.
     """
-    tmp = temp_dir(path.parent, path.name)
-    try:
-        inside = tmp / path.name
-        write(inside)
-        with open(inside, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(inside, path)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with writing(path):
+        tmp = temp_dir(path.parent, path.name)
+        try:
+            inside = tmp / path.name
+            write(inside)
+            with open(inside, "rb") as f:
+                os.fsync(f.fileno())
+            os.replace(inside, path)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def write_text_atomic(path: Path, text: str) -> None:

@@ -135,19 +135,21 @@ class RunStore:
         metrics: dict[str, Any],
     ) -> Path:
         final = round_dir(self.run_dir, r)
-        tmp = atomic.temp_dir(final.parent, final.name)
-        try:
-            save_arrays(tmp / WEIGHTS_FILE, weights)
-            save_arrays(tmp / MASKS_FILE, masks)
-            atomic.write_json_atomic(tmp / METRICS_FILE, metrics)
-            if final.is_symlink():
-                raise R.link_refusal(final)
-            if final.exists():  # a round recomputed after a gap: ours, replaced whole
-                shutil.rmtree(final)
-            os.replace(tmp, final)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+        needed = sum(np.asarray(a).nbytes for a in [*weights, *masks.values()])
+        with atomic.writing(final, needed):  # a full disk names the round, not its temporary folder
+            tmp = atomic.temp_dir(final.parent, final.name)
+            try:
+                save_arrays(tmp / WEIGHTS_FILE, weights)
+                save_arrays(tmp / MASKS_FILE, masks)
+                atomic.write_json_atomic(tmp / METRICS_FILE, metrics)
+                if final.is_symlink():
+                    raise R.link_refusal(final)
+                if final.exists():  # a round recomputed after a gap: ours, replaced whole
+                    shutil.rmtree(final)
+                os.replace(tmp, final)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
         return final
 
     def load_round(self, r: int) -> tuple[list[np.ndarray], dict[str, np.ndarray], dict[str, Any]]:

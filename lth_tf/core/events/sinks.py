@@ -10,6 +10,7 @@ from pathlib import Path
 
 from lth_tf.core.errors import LthError
 from lth_tf.core.events.records import Event
+from lth_tf.core.paths import NoSpace, is_no_space
 
 
 class JsonlSink:
@@ -22,19 +23,29 @@ class JsonlSink:
 
     def __call__(self, event: Event) -> None:
         line = json.dumps(event, sort_keys=False) + "\n"
-        with self._lock, open(self.path, "a", encoding="utf-8", opener=_append_no_link) as f:
-            f.write(line)
-            f.flush()
-            # fsync only what a resume relies on; per-epoch fsyncs cost more than
-            # a GCN training step and a lost epoch line is harmless.
-            if event.get("event") != "epoch_end":
-                os.fsync(f.fileno())
+        with self._lock, open(self.path, "ab", opener=_append_no_link) as f:
+            size = os.fstat(f.fileno()).st_size
+            # a line torn by a kill (or a full disk) is ended first, so this one stays whole
+            torn = size > 0 and os.pread(f.fileno(), 1, size - 1) != b"\n"
+            try:
+                f.write((("\n" if torn else "") + line).encode("utf-8"))
+                f.flush()
+                # fsync only what a resume relies on; per-epoch fsyncs cost more than
+                # a GCN training step and a lost epoch line is harmless.
+                if event.get("event") != "epoch_end":
+                    os.fsync(f.fileno())
+            except OSError as e:
+                os.ftruncate(f.fileno(), size)  # no half line left behind
+                if is_no_space(e):
+                    raise NoSpace(self.path, len(line)) from None
+                raise
 
 
 def _append_no_link(path: str, flags: int) -> int:
     """Open for appending, never through a symbolic link (a link to a user's file is refused)."""
     try:
-        return os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK, 0o666)
+        # read-write: the sink reads the last byte back (a torn line is ended first)
+        return os.open(path, (flags & ~os.O_WRONLY) | os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK, 0o666)
     except OSError:
         if os.path.islink(path):
             raise LthError(

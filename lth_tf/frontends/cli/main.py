@@ -20,16 +20,18 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from lth_tf.core import config as C
 from lth_tf.core.errors import LthError
+from lth_tf.core.paths import NoSpace, is_no_space, path_in
 from lth_tf.frontends.cli import export as export_command
 from lth_tf.frontends.cli import run as run_command
 from lth_tf.frontends.cli.export import cmd_export
 from lth_tf.frontends.cli.run import cmd_run
 from lth_tf.frontends.compare import command as compare_command
 from lth_tf.frontends.sweep import command as sweep_command
-from lth_tf.storage import rundir
+from lth_tf.storage import atomic, rundir
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
@@ -67,15 +69,32 @@ def main(argv: list[str] | None = None) -> int:
     except LthError as e:
         print(f"lth-tf: error: {_one_line(str(e))}", file=sys.stderr)
         return EXIT_USAGE
-    except OSError as e:  # unwritable --out, full disk, ...: the user's to fix
-        print(
-            f"lth-tf: error: {_one_line(str(e))}; check the path, its permissions and free space",
-            file=sys.stderr,
-        )
+    except Exception as e:
+        # unwritable --out, full disk, ...: the user's to fix (a full disk may also come as
+        # another library's error, e.g. TensorFlow's ResourceExhaustedError)
+        if not (isinstance(e, OSError) or is_no_space(e)):
+            raise
+        where = path_in(e)
+        if is_no_space(e):
+            text = str(NoSpace(atomic.public_path(where))) if where else (
+                "no space left on the disk; free some space (or use another --out), then run the "
+                "same command again: what was stored before is kept")
+        else:
+            text = f"{_os_error(e)}; check the path, its permissions and free space"
+        print(f"lth-tf: error: {_one_line(text)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("lth-tf: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
+
+
+def _os_error(e: OSError) -> str:
+    """The error's text with our temporary names replaced by the paths they stand for."""
+    text = str(e)
+    for name in (e.filename, e.filename2):
+        if isinstance(name, (str, Path)):
+            text = text.replace(str(name), str(atomic.public_path(name)))
+    return text
 
 
 def _one_line(text: str) -> str:

@@ -17,6 +17,7 @@ import numpy as np
 from lth_tf.core import events as E
 from lth_tf.core.errors import LthError
 from lth_tf.platform.backend import keras, tf
+from lth_tf.storage import atomic
 
 
 class Stopped(Exception):
@@ -97,8 +98,11 @@ class EpochEvents(keras.callbacks.Callback):
 
     def __init__(self, sink: Callable | None, round_: int, epochs: int, tb_dir: Path | None):
         super().__init__()
-        self.sink, self.round, self.epochs = sink, round_, epochs
-        self.writer = tf.summary.create_file_writer(str(tb_dir)) if tb_dir else None
+        self.sink, self.round, self.epochs, self.tb_dir = sink, round_, epochs, tb_dir
+        self.writer = None
+        if tb_dir:
+            with atomic.writing(tb_dir):  # a full disk names the folder (TensorFlow's own error does not)
+                self.writer = tf.summary.create_file_writer(str(tb_dir))
         self.history: list[dict[str, float]] = []
         self._t0 = time.time()
 
@@ -120,12 +124,12 @@ class EpochEvents(keras.callbacks.Callback):
         # Scalars are written once per round from the history: per-epoch writes
         # cost ~4 ms each, as much as a GCN training step.
         if self.writer is not None:
-            with self.writer.as_default():
+            with atomic.writing(self.tb_dir), self.writer.as_default():
                 for epoch, epoch_logs in enumerate(self.history, start=1):
                     for k, v in epoch_logs.items():
                         tf.summary.scalar(k, v, step=epoch)
-            self.writer.flush()
-            self.writer.close()
+                self.writer.flush()
+                self.writer.close()
 
 
 class StopOnEvent(keras.callbacks.Callback):
