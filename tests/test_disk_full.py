@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers.cli import SMOKE, lth, tree
+from helpers.cli import SMOKE, Launched, lth, tree
 
 from lth_tf.core.events import JsonlSink, read_events
 from lth_tf.core.paths import NoSpace, free_bytes
@@ -158,7 +158,7 @@ def grow(fs: Path, size: str) -> None:
 
 @pytest.mark.slow  # lth-tf run in subprocesses, into a real full file system
 def test_a_run_into_a_full_disk_ends_in_one_line_and_resumes_once_space_is_freed(small_fs, tmp_path):
-    r = lth("run", *SMOKE, "--out", str(small_fs / "runs"), "--quiet", tmp=tmp_path)
+    r = Launched("run", *SMOKE, "--out", str(small_fs / "runs"), "--quiet", tmp=tmp_path).result(900)
     assert r.code == 2 and "Traceback" not in r.err, r
     last = r.err.splitlines()[-1]
     assert last.startswith("lth-tf: error: no space left to write ") and ".lth-" not in last, r.err
@@ -171,7 +171,7 @@ def test_a_run_into_a_full_disk_ends_in_one_line_and_resumes_once_space_is_freed
         json.loads(summary.read_text())  # whole, never half-written
 
     grow(small_fs, "4m")
-    r = lth("run", *SMOKE, "--out", str(small_fs / "runs"), "--quiet", tmp=tmp_path)
+    r = Launched("run", *SMOKE, "--out", str(small_fs / "runs"), "--quiet", tmp=tmp_path).result(900)
     assert r.code == 0, r
     if stored:
         assert f"resuming after round {stored[-1]}" in r.err

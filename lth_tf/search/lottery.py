@@ -147,7 +147,7 @@ class LotterySearch:
                 E.RunStarted(
                     run_dir=str(self.run_dir),
                     config_hash=self.exp.hash(),
-                    preset=self.exp.preset,
+                    preset=self.exp.trained_preset,
                     rounds=self.planned_rounds,
                     resumed_from=done[-1] if done else None,
                     model=self.exp.model.name,
@@ -301,7 +301,7 @@ class LotterySearch:
             ticket = self._previous_ticket()
         rounds = self._round_metrics_list()
         controls = self.store.all_controls()
-        summary = build_summary(self.exp.hash(), self.exp.preset, status, rounds, controls, ticket)
+        summary = build_summary(self.exp.hash(), self.exp.trained_preset, status, rounds, controls, ticket)
         self.store.write_summary(summary)
         return summary
 

@@ -35,6 +35,12 @@ def check_layers(exp: C.Experiment, layer_sizes: Mapping[str, int]) -> None:
     p = exp.prune
     names = list(layer_sizes)
     known = ", ".join(names) or "none"
+    if not names and exp.planned_rounds > 0:
+        raise LthError(
+            f"model {exp.model.name!r} has no layer lth-tf can prune (Dense, Conv1D/2D/3D and their "
+            "transposed and separable forms, Embedding, LSTM/GRU/SimpleRNN, GCNConv); give it one, "
+            "or set --rounds 0 to train it dense only"
+        )
     for key, given in (("prune.exclude", p.exclude), ("prune.layer_rates", p.layer_rates)):
         for name in given:
             if name not in layer_sizes:
@@ -115,7 +121,10 @@ def prunable_layer_sizes(model: Any) -> dict[str, int]:
     """
     from lth_tf.keras_side import pruning as P
 
-    kernels = P.get_kernels(P.wrap(model))
+    wrapped = P.wrap(model)
+    if not P.wrappers(wrapped):  # nothing to prune: check_layers says so
+        return {}
+    kernels = P.get_kernels(wrapped)
     return {key: int(k.size) for key, k in kernels.items()}
 
 

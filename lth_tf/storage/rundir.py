@@ -206,6 +206,27 @@ def check_holds(run_dir: Path, config_hash: str) -> None:
             f"{run_dir} holds a different experiment (config hash {stored}, "
             f"this one {config_hash}); choose another --out or rerun its own {CONFIG_FILE}"
         )
+    check_unedited(run_dir)
+
+
+def check_unedited(run_dir: Path) -> None:
+    """LthError if config.toml no longer holds the settings its recorded hash names.
+
+    A hand-edited config would otherwise be resumed (and reported finished) under
+    the old hash, while export and compare, which read it, refuse the run.
+    """
+    path = config_path(run_dir)
+    stored = stored_hash(run_dir)
+    try:
+        edited = C.resolve(config_file=path).hash() != stored
+        why = "its settings no longer match the hash on its first line"
+    except LthError as e:
+        edited, why = True, f"it no longer reads as a config ({e})"
+    if edited:
+        raise LthError(
+            f"{path} was edited after the run wrote it ({why}); restore the file the run wrote, "
+            f"or put the new settings in a config of your own (--config) and run that: a new run"
+        )
 
 
 def read_experiment(run_dir: str | Path) -> C.Experiment:

@@ -52,13 +52,19 @@ class Experiment:
         experiment still trains that preset's model on its data (a Cora run made
         from `smoke` is not called smoke-...); otherwise model and data names.
         """
-        label = f"{_source_label(self.model.name)}-{_source_label(self.data.name)}"
-        if self.preset in preset_names() and _preset_subject(self.preset) == (
-            self.model.name,
-            self.data.name,
-        ):
-            label = self.preset
+        label = self.trained_preset or f"{_source_label(self.model.name)}-{_source_label(self.data.name)}"
         return f"{safe_label(label)}-{self.hash()[:10]}"
+
+    @property
+    def trained_preset(self) -> str | None:
+        """The preset this experiment still is: a shipped one whose model and data it trains.
+
+        What the run directory, summary.json and run_started name (a Cora run made
+        from `smoke` with --set is not reported as smoke); None otherwise.
+        """
+        if self.preset in preset_names() and _preset_subject(self.preset) == (self.model.name, self.data.name):
+            return self.preset
+        return None
 
     # -- derived facts ------------------------------------------------------
     @property

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from lth_tf.core.errors import LthError
+from lth_tf.core.paths import what_is
 from lth_tf.keras_side.data.assemble import make_image_data
 from lth_tf.keras_side.data.images import ImageData
 
@@ -76,9 +77,13 @@ def read_arrays(data_dir: Path | None):
         return _from_keras()
     folder = Path(data_dir).expanduser()
     if not folder.is_dir():
-        raise LthError(f"data folder {folder} does not exist; {HINT}")
+        kind = what_is(folder)
+        found = "does not exist" if kind == "missing" else f"is {kind}, not a folder"
+        raise LthError(f"data folder {folder} {found}; {HINT}")
     if (folder / ARCHIVE).is_file():
         return _from_archive(folder / ARCHIVE)
+    if what_is(folder / ARCHIVE) != "missing":  # a FIFO would block, a folder is not the archive
+        raise LthError(f"{folder / ARCHIVE} is {what_is(folder / ARCHIVE)}, not a file; {HINT}")
     for sub in PICKLE_DIRS:
         if (folder / sub).is_dir():
             return _from_pickles(folder / sub)

@@ -33,6 +33,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from lth_tf.core.errors import LthError
+from lth_tf.core.paths import what_is
 from lth_tf.keras_side.data import planetoid_digests
 
 SUFFIXES = ("x", "y", "tx", "ty", "allx", "ally", "graph", "test.index")  # Spektral's order
@@ -93,6 +94,12 @@ def read(folder: Path, name: str) -> dict[str, Any]:
     """
     folder = Path(folder)
     absent = missing(folder, name)
+    odd = [f for f in absent if what_is(folder / f) != "missing"]
+    if odd:  # there, but a folder, a FIFO, a broken link: say so, not "missing"
+        raise LthError(
+            f"{folder / odd[0]} is {what_is(folder / odd[0])}, not a file; put the {title(name)} file "
+            f"there; {hint(name)}"
+        )
     if absent:
         raise LthError(f"no {title(name)} in {folder} (missing {', '.join(absent)}); {hint(name)}")
     path = {s: folder / file_name(name, s) for s in SUFFIXES}

@@ -10,14 +10,19 @@ LthError naming the problem and the fix. What it accepts:
 - a first input whose shape (without the batch axis) matches the data's, with
   None for any size; exactly one output of shape (None, num_classes).
 - no nested models (a Model used as a layer) and no pruning wrappers.
-- a softmax at the end (lth_tf trains on logits, `from_logits=True`): a last
-  layer with `activation="softmax"` (e.g. keras.applications' classifiers) gets
-  a linear activation, same weights; a final `Softmax` or `Activation("softmax")`
-  layer is dropped. Either is recorded in the notes. The model must be one the
-  caller may change (a fresh load or a clone, never the user's own object).
+- a softmax or sigmoid at the end (lth_tf trains on logits, `from_logits=True`): a
+  last layer with `activation="softmax"` or `"sigmoid"` (e.g. keras.applications'
+  classifiers) gets a linear activation, same weights; a final `Softmax` or
+  `Activation("softmax"/"sigmoid")` layer is dropped. Either is recorded in the
+  notes. A head it cannot see (a `Lambda(tf.nn.softmax)`) is refused when the
+  outputs on random inputs are probabilities (rows summing to 1, or all in [0, 1]).
+  The model must be one the caller may change (a fresh load or a clone, never the
+  user's own object).
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 from lth_tf.core.errors import LthError
 from lth_tf.keras_side import pruning as P
@@ -54,7 +59,9 @@ def checked(
         )
     _check_layers(model, label)
     _check_shapes(model, input_shape, num_classes, label)
-    return _logits(model, label)
+    model, notes = _logits(model, label)
+    _check_not_probabilities(model, input_shape, label)
+    return model, notes
 
 
 def _check_layers(model: keras.Model, label: str) -> None:
@@ -95,7 +102,39 @@ def _check_shapes(model: keras.Model, input_shape: tuple, num_classes: int, labe
 
 
 def _is_softmax(fn: object) -> bool:
-    return getattr(fn, "__name__", None) == "softmax"
+    return getattr(fn, "__name__", None) in _SQUASHES
+
+
+# Final activations that turn logits into probabilities; lth_tf's losses take logits.
+_SQUASHES = ("softmax", "sigmoid")
+
+
+def _check_not_probabilities(model: keras.Model, input_shape: tuple, label: str) -> None:
+    """Refuse a model whose outputs are probabilities after the known heads were made linear.
+
+    A head `_logits` cannot see (a Lambda(tf.nn.softmax), a custom layer) shows in its
+    outputs: on random inputs they all lie in [0, 1], or each row sums to 1.
+    """
+    if len(model.inputs) != 1 or model.outputs[0].shape[-1] in (None, 1):
+        return
+    if any(d is None for d in input_shape):
+        return
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(8, *input_shape)).astype(model.inputs[0].dtype.name)
+    try:
+        y = np.asarray(model(x, training=False), dtype=np.float64)
+    except Exception:  # noqa: BLE001 - inputs it cannot take (sparse, integer ids): no verdict
+        return
+    rows_sum_to_one = bool(np.allclose(y.sum(axis=-1), 1.0, atol=1e-3)) and y.min() >= 0
+    in_unit_range = bool(y.min() >= 0.0 and y.max() <= 1.0)
+    if rows_sum_to_one or in_unit_range:
+        last = model.layers[-1]
+        kind = "sum to 1 like a softmax's" if rows_sum_to_one else "all lie in [0, 1] like a sigmoid's"
+        raise LthError(
+            f"{label}'s outputs {kind} (its last layer '{last.name}' is a {type(last).__name__} "
+            "lth_tf cannot make linear); lth_tf trains on logits (from_logits=True): end the model "
+            "with the Dense layer's output and no softmax or sigmoid after it"
+        )
 
 
 def _logits(model: keras.Model, label: str) -> tuple[keras.Model, list[str]]:
@@ -114,12 +153,13 @@ def _logits(model: keras.Model, label: str) -> tuple[keras.Model, list[str]]:
         logits = keras.Model(model.inputs, before, name=model.name)
         return logits, [f"removed the final {kind} layer '{last.name}': lth_tf trains on logits"]
     if _is_softmax(getattr(last, "activation", None)):
+        squash = last.activation.__name__
         # In place, on our own copy: the layer's call and get_config read
         # `activation`, so both the model and wrap()'s clone compute logits.
         last.activation = keras.activations.linear
         note = (
-            f"set the softmax activation of the last layer '{last.name}' ({kind}) to linear, "
-            "weights unchanged: lth_tf trains on logits"
+            f"set the {squash} activation of the last layer '{last.name}' ({kind}) "
+            "to linear, weights unchanged: lth_tf trains on logits"
         )
         return model, [note]
     return model, []
