@@ -23,22 +23,32 @@ class JsonlSink:
 
     def __call__(self, event: Event) -> None:
         line = json.dumps(event, sort_keys=False) + "\n"
-        with self._lock, open(self.path, "ab", opener=_append_no_link) as f:
-            size = os.fstat(f.fileno()).st_size
-            # a line torn by a kill (or a full disk) is ended first, so this one stays whole
-            torn = size > 0 and os.pread(f.fileno(), 1, size - 1) != b"\n"
+        with self._lock:
+            fd = _append_no_link(str(self.path), os.O_WRONLY | os.O_APPEND | os.O_CREAT)
             try:
-                f.write((("\n" if torn else "") + line).encode("utf-8"))
-                f.flush()
-                # fsync only what a resume relies on; per-epoch fsyncs cost more than
-                # a GCN training step and a lost epoch line is harmless.
-                if event.get("event") != "epoch_end":
-                    os.fsync(f.fileno())
-            except OSError as e:
-                os.ftruncate(f.fileno(), size)  # no half line left behind
-                if is_no_space(e):
-                    raise NoSpace(self.path, len(line)) from None
-                raise
+                self._append(fd, line, fsync=event.get("event") != "epoch_end")
+            finally:
+                os.close(fd)
+
+    def _append(self, fd: int, line: str, fsync: bool) -> None:
+        """Write `line` whole or not at all (unbuffered: nothing is left for a close to flush)."""
+        size = os.fstat(fd).st_size
+        # a line torn by a kill (or a full disk) is ended first, so this one stays whole
+        torn = size > 0 and os.pread(fd, 1, size - 1) != b"\n"
+        data = (("\n" if torn else "") + line).encode("utf-8")
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            # fsync only what a resume relies on; per-epoch fsyncs cost more than
+            # a GCN training step and a lost epoch line is harmless.
+            if fsync:
+                os.fsync(fd)
+        except OSError as e:
+            os.ftruncate(fd, size)  # no half line left behind
+            if is_no_space(e):
+                raise NoSpace(self.path, len(data)) from None
+            raise
 
 
 def _append_no_link(path: str, flags: int) -> int:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from lth_tf.core.errors import LthError
+from lth_tf.core.paths import is_regular_file, what_is
 from lth_tf.frontends.compare.aggregate import MATCH_POINTS, Setting
 from lth_tf.storage import atomic
 
@@ -22,12 +23,19 @@ MATCHING_NOTE = ("Matching: the highest sparsity at which the mean test accuracy
 
 
 def check_out(out: Path) -> None:
+    if what_is(out) not in ("missing", "a folder"):
+        raise LthError(f"--out {out} is {what_is(out)}, not a folder; pass a folder for compare's files")
     ours = out / DATA_FILE
-    try:
-        owned = json.loads(ours.read_text(encoding="utf-8")).get("kind") == KIND
+    try:  # only a regular file is read (a FIFO there would block)
+        owned = is_regular_file(ours) and json.loads(ours.read_text(encoding="utf-8")).get("kind") == KIND
     except (OSError, ValueError, AttributeError):
         owned = False
-    clash = [n for n in (MARKDOWN_FILE, PLOT_FILE, DATA_FILE) if (out / n).exists()]
+    clash = [n for n in (MARKDOWN_FILE, PLOT_FILE, DATA_FILE) if what_is(out / n) != "missing"]
+    clash += [n for n in (MARKDOWN_FILE, PLOT_FILE, DATA_FILE) if (out / n).is_symlink() and n not in clash]
+    odd = [n for n in clash if not is_regular_file(out / n) or (out / n).is_symlink()]
+    if odd:  # never written through, whoever made it
+        raise LthError(f"{out / odd[0]} is {'a link' if (out / odd[0]).is_symlink() else what_is(out / odd[0])}, "
+                       "not a file `lth-tf compare` wrote; pass another --out folder")
     if clash and not owned:
         raise LthError(f"{out / clash[0]} exists and was not written by `lth-tf compare`; "
                        "pass another --out folder")

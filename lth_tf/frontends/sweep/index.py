@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from lth_tf.core.errors import LthError
+from lth_tf.core.paths import what_is
 from lth_tf.frontends.sweep.grid import Cell, setting_label
 from lth_tf.storage import atomic, rundir, store
 
@@ -39,6 +40,8 @@ def runs_dir(sweep_dir: Path) -> Path:
 
 
 def is_sweep_dir(path: Path) -> bool:
+    if what_is(index_path(path)) != "a file":  # never open a FIFO or a device
+        return False
     try:
         return json.loads(index_path(path).read_text(encoding="utf-8")).get("kind") == KIND
     except (OSError, ValueError, AttributeError):
@@ -75,7 +78,7 @@ def claim(sweep_dir: Path, index: dict[str, Any]) -> dict[str, Any]:
     Returns the index on disk (with its recorded failures, for a rerun).
     """
     path = index_path(sweep_dir)
-    if path.exists():
+    if path.exists() or path.is_symlink():
         old = read_index(sweep_dir)
         if [c["run_dir"] for c in old["cells"]] != [c["run_dir"] for c in index["cells"]]:
             raise LthError(
@@ -83,6 +86,8 @@ def claim(sweep_dir: Path, index: dict[str, Any]) -> dict[str, Any]:
                 "choose another --out, or rerun that sweep's own command"
             )
         return old
+    if sweep_dir.exists() and not sweep_dir.is_dir():
+        raise LthError(f"--out {sweep_dir} is {what_is(sweep_dir)}, not a folder; choose an empty or new folder")
     if sweep_dir.exists() and any(sweep_dir.iterdir()):
         raise LthError(f"{sweep_dir} is not empty and holds no sweep; choose an empty or new --out folder")
     sweep_dir.mkdir(parents=True, exist_ok=True)
@@ -92,6 +97,8 @@ def claim(sweep_dir: Path, index: dict[str, Any]) -> dict[str, Any]:
 
 def read_index(sweep_dir: Path) -> dict[str, Any]:
     path = index_path(sweep_dir)
+    if what_is(path) not in ("missing", "a file"):  # a FIFO would block, a folder is no index
+        raise LthError(f"{path} is {what_is(path)}, not a sweep index; pass a folder made by `lth-tf sweep`")
     try:
         index = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

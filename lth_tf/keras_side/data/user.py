@@ -97,12 +97,18 @@ def as_data(train: Any, val: Any = None, test: Any = None) -> Any:
     return UserData(*parts, num_classes=classes)
 
 
-def _split(name: str, data: Any) -> Any:
+def _split(split: str, data: Any) -> Any:
     if isinstance(data, tf.data.Dataset):
         return data
+    name = ARGUMENT[split]  # as `fit` calls it
     if not isinstance(data, (tuple, list)) or len(data) != 2:
         raise LthError(f"{name} data must be (x, y) arrays or a tf.data.Dataset of (x, y) batches")
-    x, y = np.asarray(data[0]), np.asarray(data[1])
+    try:
+        x, y = np.asarray(data[0]), np.asarray(data[1])
+    except ValueError as e:  # ragged lists
+        raise LthError(f"{name} data is not a pair of rectangular arrays ({e}); give numpy arrays") from None
+    if x.ndim == 0 or y.ndim == 0:
+        raise LthError(f"{name} data: x and y must be arrays with one row per example, not single values")
     if len(x) != len(y) or len(x) == 0:
         raise LthError(f"{name} data: x has {len(x)} rows and y {len(y)}; give the same non-zero number")
     y = y.reshape(-1) if y.ndim == 2 and y.shape[1] == 1 else y
@@ -111,8 +117,8 @@ def _split(name: str, data: Any) -> Any:
     try:
         x = x.astype(np.float32, copy=False)
     except (TypeError, ValueError) as e:
-        raise LthError(f"{ARGUMENT[name]}: x is not numeric ({x.dtype}: {e}); give float or integer arrays") from None
-    _check_finite(ARGUMENT[name], x)
+        raise LthError(f"{name}: x is not numeric ({x.dtype}: {e}); give float or integer arrays") from None
+    _check_finite(name, x)
     return x, y.astype(np.int64, copy=False)
 
 
