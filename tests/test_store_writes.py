@@ -19,6 +19,7 @@ from helpers.cli import ROOT, SMOKE, assert_user_error, dead_pid, lth, tree
 
 from lth_tf.core import config as C
 from lth_tf.core.errors import LthError
+from lth_tf.core.paths import NoSpace
 from lth_tf.export import MARKER_FILE, export_savedmodel, is_our_export
 from lth_tf.storage import atomic, store
 
@@ -129,7 +130,7 @@ def test_a_failed_swap_keeps_the_old_export(model, tmp_path, monkeypatch):
         return real_rename(src, dst, *a, **k)
 
     monkeypatch.setattr(os, "rename", rename)
-    with pytest.raises(OSError):
+    with pytest.raises(NoSpace, match=str(target)):  # the full disk, named by the export's path
         export_savedmodel(model, target)
     assert failed, "the swap was not attempted"
     assert tree(target) == before
