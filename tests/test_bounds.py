@@ -121,3 +121,54 @@ def test_a_good_tf_config_places_the_process(monkeypatch):
     tf_config(monkeypatch, {"cluster": TWO, "task": {"type": "worker", "index": 1}})
     p = Placement.from_settings(C.Train(strategy="multi_worker"))
     assert (p.task_type, p.task_index, p.workers, p.chief) == ("worker", 1, 2, False)
+
+
+# -- a lost or missing peer ------------------------------------------------------------------------
+def multi_worker_platform(workers: int = 2):
+    from lth_tf.core.config.strategy import Spec
+    from lth_tf.platform import runtime
+    from lth_tf.platform.platform import Platform
+
+    return Platform(Placement(Spec("multi_worker"), "worker", 0, workers, True), None, runtime.onednn_state())
+
+
+def test_a_collective_that_times_out_is_one_line_naming_the_lost_worker():
+    from lth_tf.platform.backend import tf
+
+    timed_out = tf.errors.DeadlineExceededError(None, None, "Collective ops is aborted by: peer down\nmore")
+    lost = multi_worker_platform().lost_peer(timed_out)
+    assert isinstance(lost, LthError) and "\n" not in str(lost)
+    assert "a worker of this 2-worker run stopped answering" in str(lost) and "resumes" in str(lost)
+    assert multi_worker_platform().lost_peer(ValueError("a bug")) is None  # other errors stay themselves
+    assert multi_worker_platform(workers=1).lost_peer(timed_out) is None
+
+
+@pytest.mark.cluster  # TensorFlow joins (or fails to join) a cluster in a fresh process
+def test_a_chief_whose_peer_never_starts_gives_up_after_the_timeout(tmp_path):
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from helpers.cli import ROOT, SMOKE
+
+    ports = []
+    for _ in range(2):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            ports.append(s.getsockname()[1])
+    cluster = {"cluster": {"worker": [f"127.0.0.1:{p}" for p in ports]}, "task": {"type": "worker", "index": 0}}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CONFIG": json.dumps(cluster), "LTH_COLLECTIVE_TIMEOUT": "10",
+           "TF_CPP_MIN_LOG_LEVEL": "3"}  # fmt: skip
+    t0 = time.monotonic()
+    r = subprocess.run([sys.executable, "-m", "lth_tf", "run", *SMOKE, "--set", "train.strategy=multi_worker",
+                        "--out", str(tmp_path / "runs"), "--quiet"],
+                       env=env, capture_output=True, text=True, timeout=600, check=False)  # fmt: skip
+    lines = [line for line in r.stderr.splitlines() if line.startswith("lth-tf")]
+    want = ("lth-tf: error: the cluster of TF_CONFIG did not form within LTH_COLLECTIVE_TIMEOUT=10 s (not all of "
+            "its 2 workers joined); start every worker's command, then this one again")
+    assert r.returncode == 1 and lines == [want], r.stderr[-2000:]
+    assert "Traceback" not in r.stderr and "Thread 0x" not in r.stderr  # faulthandler's dump is dropped
+    assert time.monotonic() - t0 < 300
+    assert not (tmp_path / "runs").exists()

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from lth_tf.core.config.strategy import Spec
+from lth_tf.core.errors import LthError
 from lth_tf.platform import onednn
 from lth_tf.platform.placement import Placement
 
@@ -116,6 +117,24 @@ class Platform:
             "workers": self.workers,
             "chief": self.chief,
         }
+
+    def lost_peer(self, error: BaseException) -> LthError | None:
+        """The one-line error for `error` if it is how a multi-worker run sees a worker that
+        stopped answering (a collective timed out or was cancelled), else None."""
+        if self.spec.kind != "multi_worker" or self.workers < 2:
+            return None
+        from lth_tf.platform.backend import tf
+
+        lost = (tf.errors.DeadlineExceededError, tf.errors.UnavailableError, tf.errors.CancelledError,
+                tf.errors.AbortedError)
+        if not isinstance(error, lost):
+            return None
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0][:160]
+        return LthError(
+            f"a worker of this {self.workers}-worker run stopped answering ({type(error).__name__}: {first}); "
+            "stop every worker, then start the same command on each machine again: the run resumes "
+            "after its last stored round"
+        )
 
     def __repr__(self) -> str:
         return f"Platform({self.spec}, replicas={self.replicas}, workers={self.workers}, chief={self.chief})"

@@ -15,6 +15,7 @@ front ends pass its `TicketExporter` to `finish`, so this layer never imports it
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -141,7 +142,8 @@ class LotterySearch:
         # Every client (CLI, TUI, Python API) holds the run's lock while it trains;
         # it is reentrant, so the CLI's own earlier lock is no conflict.
         with self.store.lock():
-            sync_run_dir(self.run_dir, self.platform)  # multi_worker: every worker resumes from the chief's
+            with self._peers_answer():
+                sync_run_dir(self.run_dir, self.platform)  # multi_worker: every worker resumes from the chief's
             done = self.completed_rounds()
             self._emit(
                 E.RunStarted(
@@ -169,6 +171,9 @@ class LotterySearch:
                     raise  # cooperative stop: not a failure, the run stays resumable
                 except Exception as e:
                     self._record_failure(e, r)
+                    lost = self.platform.lost_peer(e)
+                    if lost is not None:  # one line on every survivor, not TensorFlow's traceback
+                        raise lost from e
                     raise
                 self._write_summary("running")
                 yield result
@@ -227,8 +232,19 @@ class LotterySearch:
         Without an exporter (or with `export=False`) the winner is recorded with
         path null; a ticket an earlier finish exported is kept while it is still there.
         """
-        with self.store.lock():  # controls train under the run's platform, only the chief exports
-            return self._finish(exporter, export and self.platform.writes_exports)
+        with self.store.lock(), self._peers_answer():  # controls train under the run's platform
+            return self._finish(exporter, export and self.platform.writes_exports)  # only the chief exports
+
+    @contextlib.contextmanager
+    def _peers_answer(self) -> Iterator[None]:
+        """A worker lost in a multi-worker run is one line (`Platform.lost_peer`), not a traceback."""
+        try:
+            yield
+        except Exception as e:
+            lost = self.platform.lost_peer(e)
+            if lost is None:
+                raise
+            raise lost from e
 
     def _finish(self, exporter: TicketExporter | None, export: bool) -> dict[str, Any]:
         done = self.completed_rounds()

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import faulthandler
+import subprocess
+import sys
 from pathlib import Path
 
 from lth_tf.core import config as C
@@ -11,6 +14,7 @@ from lth_tf.core.errors import LthError
 from lth_tf.frontends.cli import options
 from lth_tf.frontends.cli.tf_startup import _import_tf_quietly
 from lth_tf.platform import onednn
+from lth_tf.platform.distribute import TIMEOUT_VAR, collective_timeout
 from lth_tf.platform.placement import Placement
 from lth_tf.platform.platform import Platform
 from lth_tf.search import dense_from
@@ -51,7 +55,7 @@ def cmd_run(args) -> int:
 
     onednn.choose(graph=exp.is_graph)  # before TF loads: TF reads it once
     _import_tf_quietly()
-    platform = Platform.from_settings(exp.train, placement)  # before TF touches a device: logical CPUs, collectives
+    platform = _make_platform(exp, placement)  # before TF touches a device: logical CPUs, collectives
     from lth_tf.export.ticket import TicketExporter
     from lth_tf.frontends.cli.console import console_sink
     from lth_tf.keras_side import data as datasets
@@ -71,6 +75,35 @@ def cmd_run(args) -> int:
         _write_report(search.run_dir)
     print(search.run_dir, flush=True)
     return 0
+
+
+def _make_platform(exp: C.Experiment, placement: Placement) -> Platform:
+    """`Platform.from_settings`, bounded by LTH_COLLECTIVE_TIMEOUT for a multi_worker run.
+
+    Joining the cluster waits inside TensorFlow for every worker of TF_CONFIG, with no
+    limit of its own and holding the GIL (no Python thread or signal handler runs, so
+    a chief whose peer never starts would wait for ever). faulthandler's watchdog is a
+    C thread: after the timeout it writes its dump into a pipe and ends this process
+    (exit 1); the pipe's reader, a small process, drops the dump and prints one line.
+    Nothing of the run is written before this point.
+    """
+    timeout = collective_timeout() if placement.spec.kind == "multi_worker" else None
+    if timeout is None:
+        return Platform.from_settings(exp.train, placement)
+    line = (f"lth-tf: error: the cluster of TF_CONFIG did not form within {TIMEOUT_VAR}={timeout:g} s "
+            f"(not all of its {placement.workers} workers joined); start every worker's command, "
+            "then this one again\n")
+    reader = subprocess.Popen(  # prints `line` if anything arrives before the pipe closes
+        [sys.executable, "-c", "import sys; sys.stdin.buffer.read() and sys.stderr.write(sys.argv[1])", line],
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+    )
+    faulthandler.dump_traceback_later(timeout, exit=True, file=reader.stdin)
+    try:
+        return Platform.from_settings(exp.train, placement)
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+        reader.stdin.close()  # EOF, nothing read: the reader ends without a word
+        reader.wait()
 
 
 def _check_out(out: Path, run_dir: Path, exp: C.Experiment) -> None:
