@@ -154,11 +154,14 @@ def runs(tmp_path_factory):
         w0, w1 = procs["killed"]
         w1.send_signal(signal.SIGKILL)
         w1.wait()
+        killed_at = time.monotonic()
         try:  # the chief loses its peer: it fails (collective error) or we kill it too
             w0.wait(timeout=CHIEF_GRACE)
         except subprocess.TimeoutExpired:
             w0.send_signal(signal.SIGKILL)
             w0.wait()
+        chief = {"code": w0.returncode, "seconds": time.monotonic() - killed_at,
+                 "err": (base / "killed-b-w0.err").read_text()}
         completed_after_kill = rundir.completed_rounds(run_dir(outs["killed"]))
         procs["resumed"] = workers(outs["killed"], [free_port() for _ in range(2)], "c")
         started += procs["resumed"]
@@ -173,7 +176,7 @@ def runs(tmp_path_factory):
         for p in started:
             if p.poll() is None:
                 p.kill()
-    return {**{k: run_dir(v) for k, v in outs.items()}, "completed_after_kill": completed_after_kill,
+    return {**{k: run_dir(v) for k, v in outs.items()}, "completed_after_kill": completed_after_kill, "chief": chief,
             "worker1": run_dir(outs["multi"] / "scratch" / "worker-1")}
 
 
@@ -230,6 +233,16 @@ def test_only_the_chief_writes_the_run_dir(runs):
     assert scratch.parent.name == "worker-1" and scratch.parent.parent.name == "scratch"
     out = runs["multi"].parent
     assert [d.name for d in out.iterdir() if rundir.is_run_dir(d)] == [runs["multi"].name]
+
+
+def test_the_survivor_of_a_lost_worker_ends_with_one_line(runs):
+    """LTH_COLLECTIVE_TIMEOUT is set (120 s): the chief's collective fails and it says so in one line."""
+    chief = runs["chief"]
+    lines = [line for line in chief["err"].splitlines() if line.startswith(("lth-tf", "Traceback"))]
+    assert chief["code"] == 2 and len(lines) == 1, chief["err"][-3000:]
+    assert lines[0].startswith("lth-tf: error: a worker of this 2-worker run stopped answering"), lines
+    assert "{{function_node" not in lines[0]
+    assert chief["seconds"] < CHIEF_GRACE
 
 
 def test_a_killed_worker_resumes_with_the_same_masks(runs):

@@ -26,6 +26,7 @@ TensorFlow loads makes the placement first and passes it in).
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -129,7 +130,8 @@ class Platform:
                 tf.errors.AbortedError)
         if not isinstance(error, lost):
             return None
-        first = (str(error).strip().splitlines() or [type(error).__name__])[0][:160]
+        text = re.sub(r"\{\{[^}]*\}\}\s*", "", str(error)).strip()  # TensorFlow's function names: noise
+        first = (text.splitlines() or [type(error).__name__])[0][:160]
         return LthError(
             f"a worker of this {self.workers}-worker run stopped answering ({type(error).__name__}: {first}); "
             "stop every worker, then start the same command on each machine again: the run resumes "
