@@ -153,3 +153,21 @@ def test_a_damaged_dense_from_source_advises_dropping_the_flag_or_its_own_comman
     msg = refused(lambda: dense_from.check(exp, smoke_run))
     assert name in msg and "drop --dense-from" in msg and "the command that made" in msg, msg
     assert "rerun the same command" not in msg
+
+
+@pytest.mark.parametrize("name", ["config.toml", "summary.json", "rounds/000/weights.npz", "rounds/000/metrics.json"])
+def test_a_fifo_in_place_of_a_run_file_is_named_never_opened(smoke_run, name):
+    from lth_tf.storage import store
+
+    path = smoke_run / name
+    path.unlink()
+    os.mkfifo(path)
+    exp = C.resolve("smoke", overrides=["train.epochs=1", "prune.tolerance=1.0"])
+
+    def read_everything():
+        rundir.check_holds(smoke_run, exp.hash())
+        rundir.read_summary(smoke_run)
+        store.RunStore(smoke_run).load_round(0)
+
+    e = within(30, read_everything)
+    assert isinstance(e, LthError) and name.split("/")[-1] in str(e) and "FIFO" in str(e), e

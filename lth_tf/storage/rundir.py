@@ -30,6 +30,7 @@ from typing import Any
 from lth_tf.core import config as C
 from lth_tf.core import events as E
 from lth_tf.core.errors import LthError
+from lth_tf.core.paths import what_is
 
 CONFIG_FILE = "config.toml"
 EVENTS_FILE = "events.jsonl"
@@ -187,7 +188,7 @@ def link_refusal(path: Path) -> LthError:
 def stored_hash(run_dir: Path) -> str | None:
     """The config hash recorded in config.toml, None without one."""
     path = config_path(run_dir)
-    if not path.exists():
+    if what_is(path) != "a file":  # missing, or a FIFO/folder that is not ours to open
         return None
     with open(path, "rb") as f:  # bytes: a damaged file must not raise UnicodeDecodeError
         first = f.readline(200).decode("utf-8", errors="replace").strip()
@@ -198,8 +199,12 @@ def stored_hash(run_dir: Path) -> str | None:
 
 def check_holds(run_dir: Path, config_hash: str) -> None:
     """LthError unless `run_dir` is new or already holds the config with this hash."""
-    if not config_path(run_dir).exists():
+    kind = what_is(config_path(run_dir))
+    if kind == "missing":
         return
+    if kind != "a file":
+        raise LthError(f"{config_path(run_dir)} is {kind}, not the config file a run writes; "
+                       "choose another --out or move it away")
     stored = stored_hash(run_dir)
     if stored != config_hash:
         raise LthError(
@@ -346,6 +351,9 @@ def _control_remedy(folder: Path) -> str:
 
 def read_json(path: Path, remedy: str, required: tuple[str, ...] = ()) -> dict[str, Any]:
     """A JSON object from `path` holding the `required` keys, or LthError with `remedy`."""
+    kind = what_is(path)
+    if kind not in ("a file", "missing"):  # a FIFO or device would block the reading
+        raise corrupt(path, f"{kind}, not a file", remedy)
     try:
         data = json.loads(path.read_bytes().decode("utf-8"))
     except (OSError, ValueError) as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from lth_tf.core.paths import what_is
 from lth_tf.storage import atomic
 from lth_tf.storage import lock as run_lock
 from lth_tf.storage import rundir as R
@@ -52,6 +53,9 @@ def load_arrays(path: Path, remedy: str) -> list[np.ndarray] | dict[str, np.ndar
 
     `remedy` says what to delete to recompute it (see `rundir.corrupt`).
     """
+    kind = what_is(path)
+    if kind not in ("a file", "missing"):  # a FIFO or device would block np.load
+        raise R.corrupt(path, f"{kind}, not a file", remedy)
     try:
         with np.load(path, allow_pickle=False) as z:
             keys = sorted(z.files)
