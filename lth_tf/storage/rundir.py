@@ -224,13 +224,13 @@ def check_unedited(run_dir: Path) -> None:
     stored = stored_hash(run_dir)
     try:
         edited = C.resolve(config_file=path).hash() != stored
-        why = "its settings no longer match the hash on its first line"
-    except LthError as e:
-        edited, why = True, f"it no longer reads as a config ({e})"
+    except LthError as e:  # a value refused now (a moved model file, a hand edit): the check's own words
+        raise LthError(str(e) if str(path) in str(e) else f"{path}: {e}") from None
     if edited:
         raise LthError(
-            f"{path} was edited after the run wrote it ({why}); restore the file the run wrote, "
-            f"or put the new settings in a config of your own (--config) and run that: a new run"
+            f"{path} was edited after the run wrote it (its settings no longer match the hash on its "
+            "first line); restore the file the run wrote, or put the new settings in a config of "
+            "your own (--config) and run that: a new run"
         )
 
 
