@@ -141,9 +141,9 @@ def existing(path: str | Path) -> Path:
     """The run directory at `path`, or LthError saying what is wrong with it."""
     p = Path(path).expanduser()
     if not p.is_dir():
-        if p.exists():
+        if what_is(p) != "missing":
             raise LthError(
-                f"{p} is a file, not a run directory; give the folder `lth-tf run` printed"
+                f"{p} is {what_is(p)}, not a run directory; give the folder `lth-tf run` printed"
             )
         raise LthError(
             f"run directory not found: {p} does not exist; give the folder `lth-tf run` printed"
