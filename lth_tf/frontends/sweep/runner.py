@@ -152,9 +152,10 @@ def check_reachable(address: str, seconds: float = PROBE_SECONDS) -> None:
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=seconds).close()
     except (OSError, OverflowError, ValueError) as e:
-        reason = "no answer" if isinstance(e, TimeoutError) else (getattr(e, "strerror", None) or str(e))
+        reason = (f"no answer within {seconds:g} s" if isinstance(e, TimeoutError)
+                  else (getattr(e, "strerror", None) or str(e)))
         raise LthError(
-            f"nothing answers at the Ray address {address!r} ({reason} within {seconds:g} s); "
+            f"nothing answers at the Ray address {address!r} ({reason}); "
             "start the cluster there with `ray start --head`, or pass --ray local"
         ) from None
 
