@@ -4,6 +4,7 @@ tensorflow-model-optimization only works with Keras 2 (the `tf_keras` package).
 TF_USE_LEGACY_KERAS=1 must be set before TensorFlow is first imported so that
 `tf.keras` (and Spektral's `tensorflow.keras` imports) resolve to tf_keras too.
 Every other module imports `tf` and `keras` from here; none sets the variables.
+`keras3()` imports Keras 3 (the `keras` package) for a user's Keras 3 model.
 
 oneDNN is chosen here too, before TensorFlow loads (see lth_tf/platform/onednn.py): on,
 unless the user set TF_ENABLE_ONEDNN_OPTS or a caller already chose for graph data.
@@ -24,4 +25,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import tensorflow as tf
 import tf_keras as keras
 
-__all__ = ["keras", "tf"]
+__all__ = ["keras", "keras3", "tf"]
+
+
+def keras3():  # noqa: ANN201 - the module `keras`, version 3
+    """Keras 3 (the `keras` package), imported on first use.
+
+    Only for a user's Keras 3 model (lth_tf.keras_side.keras3); lth_tf itself trains
+    tf_keras. Importing it here keeps TF_USE_LEGACY_KERAS set before anything loads TF.
+    """
+    import keras as keras_3
+
+    return keras_3

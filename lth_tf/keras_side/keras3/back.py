@@ -1,0 +1,88 @@
+"""A tf_keras model's weights given back in the user's Keras 3 architecture.
+
+`to_keras3(model2, like=model3)` rebuilds the user's model from its own Keras 3
+config (`like.get_config()`: their layer classes, names and head, softmax
+included) and copies every weight from the tf_keras namesake layer: a ticket's
+pruned weights arrive exactly zero. It then checks both models on a batch: the
+outputs agree within `atol`, or, when lth_tf trained the model on logits (a
+softmax head made linear), the Keras 3 outputs agree with softmax(logits).
+
+`model2` must be a plain model (pruning wrappers stripped: tfmot's
+`strip_pruning`, or lth_tf's `keras_side.pruning.wrap.strip`).
+
+Example:
+
+```python
+ticket3 = to_keras3(ticket2, like=model3)
+ticket3.save("ticket.keras")   # opens with keras.saving.load_model, no lth_tf needed
+```
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from lth_tf.core.errors import LthError
+from lth_tf.keras_side.keras3 import check, detect, weights
+from lth_tf.keras_side.keras3.translate import ATOL, subclassed_refusal
+from lth_tf.keras_side.models.checks import one_line
+
+
+def rebuilt(like: Any, label: str) -> Any:
+    """A new Keras 3 model from `like`'s config (its own layer classes and names)."""
+    what = detect.kind(like)
+    if what == "keras3_subclassed":
+        raise subclassed_refusal(like, label)
+    if what != "keras3":
+        raise LthError(f"{label}: `like` is a {type(like).__name__}; pass the user's Keras 3 model")
+    k3 = detect.loaded_keras3()
+    live = {k3.saving.get_registered_name(type(layer)): type(layer) for layer in _all_layers(like)}
+    try:
+        with k3.saving.custom_object_scope(live):
+            return type(like).from_config(like.get_config())
+    except Exception as e:  # noqa: BLE001 - the user's classes may raise anything
+        raise LthError(
+            f"{label}: Keras 3 cannot rebuild the model from its config ({one_line(e)}); "
+            "give its custom layers get_config() and register them"
+        ) from None
+
+
+def _all_layers(model: Any) -> list[Any]:
+    found = []
+    for layer in model.layers:
+        found.append(layer)
+        if hasattr(layer, "layers"):
+            found.extend(_all_layers(layer))
+    return found
+
+
+def to_keras3(
+    model2: Any,
+    like: Any,
+    sample: list[np.ndarray] | None = None,
+    atol: float = ATOL,
+    label: str | None = None,
+) -> Any:
+    """The Keras 3 model `like` holding `model2`'s weights, checked on a batch."""
+    label = label or f"model '{getattr(like, 'name', '?')}'"
+    model3 = rebuilt(like, label)
+    weights.copy(model2, model3, strict=True)
+    x = sample if sample is not None else check.sample_batch(model3)
+    y2, y3 = check.outputs(model2, x), check.outputs(model3, x)
+    if not (_close(y2, y3, atol) or _close([_softmax(y) for y in y2], y3, atol)):
+        raise LthError(
+            f"{label}: the Keras 3 model with the tf_keras weights computes other outputs "
+            f"(atol {atol:g}); give the Keras 3 model the tf_keras model was translated from"
+        )
+    return model3
+
+
+def _close(a: list[np.ndarray], b: list[np.ndarray], atol: float) -> bool:
+    return len(a) == len(b) and all(p.shape == q.shape and np.allclose(p, q, rtol=0, atol=atol) for p, q in zip(a, b))
+
+
+def _softmax(y: np.ndarray) -> np.ndarray:
+    e = np.exp(y - y.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
