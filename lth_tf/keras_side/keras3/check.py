@@ -1,12 +1,16 @@
 """Does a translated model compute what the user's model computes?
 
 `sample_batch(model)` is a deterministic batch for the model's inputs (float
-inputs from N(0, 1), integer inputs below the smallest Embedding's input_dim,
-unknown sizes set to 8). `max_difference(a, b, x)` runs both models in
-inference mode and returns the largest absolute difference over all outputs.
-`first_difference(reference, other, x, atol)` compares every layer output both
-models have, in the reference's order, and names the first that differs by
-more than `atol` times max(1, its largest magnitude): the layer to blame.
+inputs from N(0, 1); integer inputs below the smallest Embedding's input_dim,
+sequence i ending in i zeros so masks matter; unknown sizes set to 8).
+`compare(a, b, x)` runs both models in inference mode: the largest absolute
+output difference and the largest |output|. They `agree` when the difference
+is at most `atol`, or `atol` times the output scale when outputs are smaller
+than 1 (a freshly initialised deep network can output 1e-10, where an absolute
+1e-5 would check nothing). `first_difference(reference, other, x, atol)`
+compares every layer output both models have, in the reference's order,
+relative to that output's largest magnitude, and names the first that differs
+by more than `atol`: the layer to blame.
 """
 
 from __future__ import annotations
@@ -50,7 +54,11 @@ def sample_batch(model: Any, batch: int = 4, seed: int = 0) -> list[np.ndarray]:
         shape = (batch, *(UNKNOWN_SIZE if s is None else int(s) for s in tuple(t.shape)[1:]))
         dtype = _dtype_name(t)
         if "int" in dtype:
-            arrays.append(rng.integers(0, high, size=shape).astype(dtype))
+            ints = rng.integers(1, high, size=shape) if high > 1 else np.zeros(shape, dtype=np.int64)
+            if len(shape) == 2:  # sequences: row i ends in i zeros (padding, for masks)
+                for i in range(min(batch, shape[1])):
+                    ints[i, shape[1] - i :] = 0
+            arrays.append(ints.astype(dtype))
         elif dtype == "bool":
             arrays.append(rng.random(shape) < 0.5)
         else:
@@ -63,12 +71,19 @@ def outputs(model: Any, x: list[np.ndarray]) -> list[np.ndarray]:
     return [_numpy(y).astype(np.float64) for y in _flat(model(x if len(x) > 1 else x[0], training=False))]
 
 
-def max_difference(a: Any, b: Any, x: list[np.ndarray]) -> float:
-    """Largest absolute difference between the outputs of `a` and `b` on `x`."""
-    ya, yb = outputs(a, x), outputs(b, x)
+def agree(difference: float, scale: float, atol: float) -> bool:
+    """`atol` for outputs of magnitude 1 or more; relative to `scale` below (tiny outputs)."""
+    return difference <= atol * min(1.0, scale)
+
+
+def compare(reference: Any, other: Any, x: list[np.ndarray]) -> tuple[float, float]:
+    """(largest absolute output difference, largest |output| of `reference`) on `x`."""
+    ya, yb = outputs(reference, x), outputs(other, x)
     if len(ya) != len(yb) or any(p.shape != q.shape for p, q in zip(ya, yb)):
-        return float("inf")
-    return max((float(np.max(np.abs(p - q))) if p.size else 0.0) for p, q in zip(ya, yb))
+        return float("inf"), 0.0
+    diff = max((float(np.max(np.abs(p - q))) if p.size else 0.0) for p, q in zip(ya, yb))
+    scale = max((float(np.max(np.abs(p))) if p.size else 0.0) for p in ya)
+    return diff, scale
 
 
 def _layer_outputs(model: Any, names: list[str]) -> tuple[Any, list[str]]:
@@ -84,7 +99,10 @@ def _layer_outputs(model: Any, names: list[str]) -> tuple[Any, list[str]]:
             continue
         kept.append(name)
         tensors.append(out)
-    return (_model_class(model)(model.inputs, tensors), kept) if tensors else (None, [])
+    if not tensors:
+        return None, []
+    inputs = model.inputs if len(model.inputs) > 1 else model.inputs[0]
+    return _model_class(model)(inputs, tensors), kept
 
 
 def _model_class(model: Any) -> Any:
@@ -103,11 +121,10 @@ def first_difference(reference: Any, other: Any, x: list[np.ndarray], atol: floa
     if other_probe is None or kept_other != kept:
         return None
     for name, p, q in zip(kept, outputs(ref_probe, x), outputs(other_probe, x)):
-        scale = max(1.0, float(np.max(np.abs(p)))) if p.size else 1.0
         if p.shape != q.shape:
             return name, type(reference.get_layer(name)).__name__, float("inf")
         diff = float(np.max(np.abs(p - q))) if p.size else 0.0
-        if diff > atol * scale:
+        if diff > atol * (float(np.max(np.abs(p))) if p.size else 0.0):  # relative: activations vary in scale
             return name, type(reference.get_layer(name)).__name__, diff
     return None
 

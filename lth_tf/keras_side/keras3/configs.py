@@ -8,6 +8,9 @@ rules (`Translator`):
   `input_layers`/`output_layers` become lists of `[layer, node, tensor]`;
   a nested Functional or Sequential is translated the same way.
 - InputLayer: `batch_shape` -> `batch_input_shape`; `optional` is dropped.
+- BatchNormalization: `fused=False`, tf_keras' path through the same TensorFlow
+  ops Keras 3 uses (the fused kernel rounds differently: 1e-5 apart after the
+  50 BatchNorms of a calibrated ResNet50; unfused, outputs are bit-identical).
 - dtype policies: `{"class_name": "DTypePolicy", "config": {"name": "float32"}}`
   -> `"float32"` (a quantized policy is refused: its weights are not float).
 - nested objects (initializers, regularizers, constraints, an RNN's layer):
@@ -132,6 +135,7 @@ class Translator:
         self.defaults = defaults or (lambda class_name: {})
         self.notes: list[str] = []
         self.custom_objects: dict[str, type] = {}
+        self.mask_ops: set[str] = set()
 
     # -- models ---------------------------------------------------------------------
 
@@ -146,10 +150,13 @@ class Translator:
                 f"model '{config.get('name')}' ({class_name}) has no functional config; "
                 "build it as a functional or Sequential Keras model"
             )
+        self.mask_ops |= mask_only_operations(config)
         return {
             "name": config.get("name"),
             "trainable": config.get("trainable", True),
-            "layers": [self.functional_layer(entry) for entry in config["layers"]],
+            "layers": [
+                self.functional_layer(entry) for entry in config["layers"] if entry["name"] not in self.mask_ops
+            ],
             "input_layers": _node_list(config["input_layers"]),
             "output_layers": _node_list(config["output_layers"]),
         }
@@ -169,7 +176,7 @@ class Translator:
         class_name = entry["class_name"]
         module = entry.get("module") or ""
         name = entry.get("config", {}).get("name", entry.get("name"))
-        if module.startswith("keras.src.ops") or module.startswith("keras.ops"):
+        if is_operation(entry):
             instead = _OP_LAYERS.get(class_name, "a keras.layers layer")
             raise LthError(
                 f"layer '{name}' is the Keras 3 operation {class_name} applied to symbolic tensors, "
@@ -197,6 +204,10 @@ class Translator:
 
     def layer_config(self, cls: type, class_name: str, config: dict, name: str) -> dict:
         out = {k: self.value(v, f"{name}.{k}") for k, v in config.items()}
+        if class_name == "BatchNormalization" and issubclass(cls, keras.layers.BatchNormalization):
+            # Keras 3 normalises with tf.nn.batch_normalization; tf_keras' fused kernel
+            # rounds differently (1e-5 after 50 layers), its unfused path is the same ops.
+            out["fused"] = False
         if class_name == "InputLayer":
             if "batch_shape" in out:
                 out["batch_input_shape"] = out.pop("batch_shape")
@@ -273,6 +284,8 @@ class Translator:
         any_keyword = _takes_any_keyword(cls)
         call_kwargs = {}
         for key, value in kwargs.items():
+            if key == "training" or (key == "mask" and self._from_mask_op(value)):
+                continue  # training comes from the outer call; tf_keras propagates masks itself
             if key in takes or any_keyword:
                 call_kwargs[key] = _tensor_refs(value)
             elif value is not None:
@@ -297,6 +310,10 @@ class Translator:
         # tf_keras' node: a list of tensor entries (one entry for a single tensor).
         return [inputs] if _is_entry(inputs) else inputs
 
+    def _from_mask_op(self, value: Any) -> bool:
+        refs = _tensors(value)
+        return bool(refs) and all(t["config"]["keras_history"][0] in self.mask_ops for t in refs)
+
     def _class_of(self, out: dict, entry: dict) -> type:
         key = out["class_name"]
         if key in self.custom_objects:
@@ -304,6 +321,51 @@ class Translator:
         if key == "Functional":
             return keras.Model
         return getattr(keras.layers, key, keras.layers.Layer)
+
+
+def _tensors(value: Any) -> list[dict]:
+    """Every `__keras_tensor__` entry inside a node argument."""
+    if is_keras_tensor(value):
+        return [value]
+    if isinstance(value, list):
+        return [t for v in value for t in _tensors(v)]
+    if isinstance(value, dict) and not is_serialized(value):
+        return [t for v in value.values() for t in _tensors(v)]
+    return []
+
+
+def is_operation(entry: dict) -> bool:
+    """True for a Keras 3 operation (`keras.ops.*` on symbolic tensors), not a layer."""
+    module = entry.get("module") or ""
+    return module.startswith("keras.src.ops") or module.startswith("keras.ops")
+
+
+def mask_only_operations(config: dict) -> set[str]:
+    """Names of the operations whose outputs only ever serve as `mask=` of a call.
+
+    Keras 3 records the mask an Embedding(mask_zero=True) computes as operations
+    (NotEqual, ...) feeding the next layer's `mask` keyword; tf_keras computes and
+    passes masks itself, so these operations and keywords are left out.
+    """
+    ops = {e["name"] for e in config["layers"] if is_operation(e)}
+    uses: dict[str, set[tuple[str, bool]]] = {name: set() for name in ops}
+    for entry in config["layers"]:
+        for node in entry.get("inbound_nodes", []):
+            plain = list(node.get("args", [])) + [v for k, v in node.get("kwargs", {}).items() if k != "mask"]
+            for t in _tensors(plain):
+                uses.setdefault(t["config"]["keras_history"][0], set()).add((entry["name"], False))
+            for t in _tensors(node.get("kwargs", {}).get("mask")):
+                uses.setdefault(t["config"]["keras_history"][0], set()).add((entry["name"], True))
+    outputs = {ref[0] for ref in _node_list(config["output_layers"])}
+    found = ops - outputs
+    changed = True
+    while changed:
+        changed = False
+        for name in sorted(found):
+            if any(not is_mask and user not in found for user, is_mask in uses[name]):
+                found.discard(name)
+                changed = True
+    return found
 
 
 def _is_entry(x: Any) -> bool:

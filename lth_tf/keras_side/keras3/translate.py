@@ -3,7 +3,8 @@
 `translate(model3)` rewrites the model's config for tf_keras (`configs.py`),
 builds it, copies the weights layer by layer (`weights.py`) and runs both
 models on a deterministic batch (`check.py`): the outputs must agree within
-`atol` (1e-5), else one LthError names the first layer whose output differs.
+`atol` (1e-5; relative for outputs below 1, see `check.agree`), else one
+LthError names the first layer whose output differs.
 `to_tf_keras(model3)` is the same, returning the model alone.
 
 Example:
@@ -91,8 +92,8 @@ def translate(
         ) from None
     weights.copy(model3, model2)
     x = sample if sample is not None else check.sample_batch(model3)
-    difference = check.max_difference(model3, model2, x)
-    if not difference <= atol:
+    difference, scale = check.compare(model3, model2, x)
+    if not check.agree(difference, scale, atol):
         raise _difference_error(model3, model2, x, atol, difference, label)
     return Translation(model2, tuple(translator.notes), difference)
 

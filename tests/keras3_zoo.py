@@ -1,0 +1,126 @@
+"""The Keras 3 model zoo of the translation tests, and the checks they share.
+
+Every builder returns a fresh Keras 3 model (seeded) for 32x32x3 images or the
+input its kind needs; `calibrated` gives the BatchNorm layers the statistics of
+a batch, so activations have the scale of a trained network (a freshly
+initialised MobileNetV2 otherwise outputs logits near 1e-10, where any
+comparison passes).
+"""
+
+from __future__ import annotations
+
+from lth_tf.platform.backend import keras3
+
+keras = keras3()
+
+import keras3_custom as custom  # noqa: E402 - after the backend set TF_USE_LEGACY_KERAS
+import numpy as np  # noqa: E402
+
+IMAGE = (32, 32, 3)
+CLASSES = 3
+
+
+def mobilenetv2():
+    return keras.applications.MobileNetV2(alpha=0.35, weights=None, input_shape=IMAGE, classes=CLASSES)
+
+
+def resnet50():
+    return keras.applications.ResNet50(weights=None, input_shape=IMAGE, classes=CLASSES)
+
+
+def efficientnetb0():
+    """With its Rescaling and Normalization layers (weights=None: mean 0, variance 1)."""
+    return keras.applications.EfficientNetB0(weights=None, input_shape=IMAGE, classes=CLASSES)
+
+
+def residual_cnn():
+    """Functional CNN: residual Add, BatchNormalization, Dropout, SeparableConv2D."""
+    x = keras.Input(IMAGE, name="image")
+    h = keras.layers.Conv2D(16, 3, padding="same", name="stem")(x)
+    h = keras.layers.BatchNormalization(name="stem_bn")(h)
+    h = keras.layers.ReLU(name="stem_relu")(h)
+    r = keras.layers.SeparableConv2D(16, 3, padding="same", name="sep1")(h)
+    r = keras.layers.BatchNormalization(name="sep1_bn")(r)
+    r = keras.layers.Activation("relu", name="sep1_relu")(r)
+    r = keras.layers.Conv2D(16, 3, padding="same", name="conv2")(r)
+    h = keras.layers.Add(name="residual")([h, r])
+    h = keras.layers.MaxPooling2D(name="pool")(h)
+    h = keras.layers.Dropout(0.3, name="drop")(h)
+    h = keras.layers.GlobalAveragePooling2D(name="gap")(h)
+    return keras.Model(x, keras.layers.Dense(CLASSES, activation="softmax", name="head")(h), name="residual_cnn")
+
+
+def mlp():
+    """Sequential MLP on 12 features."""
+    return keras.Sequential(
+        [
+            keras.Input((12,)),
+            keras.layers.Dense(32, activation="relu", name="fc1"),
+            keras.layers.Dropout(0.2, name="drop"),
+            keras.layers.Dense(16, activation="gelu", name="fc2"),
+            keras.layers.Dense(CLASSES, name="logits"),
+        ],
+        name="mlp",
+    )
+
+
+def text_lstm():
+    """Embedding (mask_zero) + LSTM text classifier on 20 token ids."""
+    x = keras.Input((20,), dtype="int32", name="tokens")
+    h = keras.layers.Embedding(100, 16, mask_zero=True, name="embed")(x)
+    h = keras.layers.LSTM(16, name="lstm")(h)
+    return keras.Model(x, keras.layers.Dense(CLASSES, name="logits")(h), name="text_lstm")
+
+
+def custom_layers():
+    """Registered custom layers: a Dense subclass and a plain Layer written with keras.ops."""
+    x = keras.Input((12,), name="features")
+    h = custom.ScaledDense(16, factor=1.5, activation="relu", name="scaled")(x)
+    h = custom.Scale(0.5, name="scale")(h)
+    return keras.Model(x, keras.layers.Dense(CLASSES, name="logits")(h), name="custom_layers")
+
+
+# name -> (builder, slow)
+ZOO = {
+    "mobilenetv2": (mobilenetv2, False),
+    "resnet50": (resnet50, True),
+    "efficientnetb0": (efficientnetb0, True),
+    "residual_cnn": (residual_cnn, False),
+    "mlp": (mlp, False),
+    "text_lstm": (text_lstm, False),
+    "custom_layers": (custom_layers, False),
+}
+
+
+def build(name: str, seed: int = 0):
+    keras.utils.set_random_seed(seed)
+    return ZOO[name][0]()
+
+
+def calibrated(model, batch: int = 32):
+    """`model` with each BatchNormalization's moving statistics set to a batch's."""
+    from lth_tf.keras_side.keras3.check import sample_batch
+
+    x = sample_batch(model, batch=batch, seed=1)
+    bns = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    if not bns:
+        return model
+    momenta = [bn.momentum for bn in bns]
+    for bn in bns:
+        bn.momentum = 0.0
+    model(x if len(x) > 1 else x[0], training=True)
+    for bn, m in zip(bns, momenta):
+        bn.momentum = m
+    return model
+
+
+def random_masks(shapes: dict[str, tuple], sparsity: float, seed: int = 0) -> dict[str, np.ndarray]:
+    """0/1 float32 masks with exactly round(sparsity * size) zeros each."""
+    rng = np.random.default_rng(seed)
+    masks = {}
+    for key, shape in sorted(shapes.items()):
+        size = int(np.prod(shape))
+        flat = np.ones(size, np.float32)
+        flat[rng.permutation(size)[: int(round(sparsity * size))]] = 0.0
+        masks[key] = flat.reshape(shape)
+    return masks

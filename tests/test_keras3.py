@@ -1,0 +1,355 @@
+"""Keras 3 models translated to tf_keras and back (lth_tf.keras_side.keras3).
+
+Over a zoo of Keras 3 models (tests/keras3_zoo.py): the tf_keras translation
+computes the same outputs (and the same output at every layer), tfmot wraps it,
+a ticket (random masks applied through lth_tf's wrappers, then stripped) comes
+back as the user's Keras 3 model with exact zeros, and its .keras file loads in
+a fresh process that cannot import lth_tf or tf_keras. Then the refusals, each
+one LthError line, and the detection by type.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import keras3_zoo as zoo
+from keras3_zoo import keras as k3
+import keras3_custom as custom
+from lth_tf.core.errors import LthError
+from lth_tf.keras_side.keras3 import check, detect
+from lth_tf.keras_side.keras3.back import to_keras3
+from lth_tf.keras_side.keras3.translate import ATOL, translate
+from lth_tf.keras_side.pruning import wrap
+from lth_tf.keras_side.pruning.wrappers import pruned_variables
+from lth_tf.platform.backend import keras
+
+TESTS = Path(__file__).resolve().parent
+SPARSITY = 0.6
+
+
+@dataclass
+class Case:
+    model3: object  # the user's Keras 3 model
+    x: list  # the check batch
+    translation: object  # Translation
+    ticket2: object  # tf_keras ticket: masked and stripped
+    masks: dict  # {mask key: 0/1 array}
+    kernels: dict  # {mask key: (layer name, weight short name)}
+    ticket3: object  # the ticket as the user's Keras 3 model
+
+
+def make_case(name: str) -> Case:
+    model3 = zoo.build(name)
+    x = check.sample_batch(model3)
+    zoo.calibrated(model3)
+    t = translate(model3)
+    wrapped = wrap.wrap(t.model)
+    slots = pruned_variables(wrapped)
+    masks = zoo.random_masks({key: tuple(kernel.shape) for key, (kernel, _) in slots.items()}, SPARSITY)
+    wrap.set_masks(wrapped, masks)
+    ticket2 = wrap.strip(wrapped)
+    kernels = {key: (key.split("/")[0], kernel.name.split("/")[-1].split(":")[0]) for key, (kernel, _) in slots.items()}
+    return Case(model3, x, t, ticket2, masks, kernels, to_keras3(ticket2, like=model3))
+
+
+@pytest.fixture(scope="module")
+def cases():
+    built: dict[str, Case] = {}
+
+    def get(name: str) -> Case:
+        if name not in built:
+            built[name] = make_case(name)
+        return built[name]
+
+    return get
+
+
+NAMES = [pytest.param(n, marks=pytest.mark.slow) if slow else n for n, (_, slow) in zoo.ZOO.items()]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_translation_computes_the_same_outputs(cases, name):
+    case = cases(name)
+    diff, scale = check.compare(case.model3, case.translation.model, case.x)
+    assert check.agree(diff, scale, ATOL), (diff, scale)
+    assert scale > 1e-2  # calibrated: a real comparison, not of numbers near zero
+    # ... and so does every layer (relative to its own scale).
+    assert check.first_difference(case.model3, case.translation.model, case.x, ATOL) is None
+    assert isinstance(case.translation.model, keras.Model)
+    names3 = [layer.name for layer in case.model3.layers if type(layer).__name__ != "InputLayer"]
+    names2 = [layer.name for layer in case.translation.model.layers if type(layer).__name__ != "InputLayer"]
+    assert names2 == names3
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_ticket_comes_back_as_the_users_keras3_model(cases, name):
+    case = cases(name)
+    ticket3 = case.ticket3
+    assert detect.kind(ticket3) == "keras3"
+    assert [type(layer) for layer in ticket3.layers] == [type(layer) for layer in case.model3.layers]
+    assert [layer.name for layer in ticket3.layers] == [layer.name for layer in case.model3.layers]
+    # every weight equals the tf_keras ticket's, bit for bit
+    for layer in ticket3.layers:
+        if layer.weights:
+            for a, b in zip(layer.get_weights(), case.ticket2.get_layer(layer.name).get_weights(), strict=True):
+                assert np.array_equal(a, b), layer.name
+    # pruned weights exactly zero, and exactly as many as the masks prune
+    zeros = pruned = total = 0
+    for key, mask in case.masks.items():
+        layer, weight = case.kernels[key]
+        (value,) = [w.numpy() for w in ticket3.get_layer(layer).weights if w.path.split("/")[-1] == weight]
+        assert np.all(value[mask == 0] == 0.0), key
+        zeros += int(np.sum(value == 0.0))
+        pruned += int(np.sum(mask == 0))
+        total += mask.size
+    assert zeros == pruned  # exact sparsity: the pruned weights and no others are zero
+    assert pruned / total == pytest.approx(SPARSITY, abs=0.01)
+    diff, scale = check.compare(case.ticket2, ticket3, case.x)
+    assert check.agree(diff, scale, ATOL)
+
+
+LOADER = textwrap.dedent(
+    """
+    import importlib.abc, json, sys
+    import numpy as np
+
+    class Refuse(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path, target=None):
+            if name.split(".")[0] in ("lth_tf", "tf_keras", "tensorflow_model_optimization"):
+                raise ImportError(f"{name} must not be needed to load a Keras 3 ticket")
+            return None
+
+    sys.meta_path.insert(0, Refuse())
+    import keras
+    import keras3_custom  # registers the zoo's custom layers, as the user's own module would
+
+    out = {}
+    for name, path, inputs in json.loads(sys.argv[1]):
+        model = keras.saving.load_model(path)
+        with np.load(inputs) as z:
+            x = [z[f"x{i}"] for i in range(len(z.files) - 1)]
+            expected = z["expected"]
+        got = np.asarray(model.predict(x if len(x) > 1 else x[0], verbose=0))
+        out[name] = [float(np.max(np.abs(got - expected))), float(np.max(np.abs(expected)))]
+    leaked = [m for m in sys.modules if m.split(".")[0] in ("lth_tf", "tf_keras")]
+    print(json.dumps({"diffs": out, "leaked": leaked, "keras": keras.__version__}))
+    """
+)
+
+
+def fresh_process_load(cases, names, tmp_path) -> dict:
+    jobs = []
+    for name in names:
+        case = cases(name)
+        path = tmp_path / f"{name}.keras"
+        case.ticket3.save(path)
+        expected = check.outputs(case.ticket2, case.x)[0]
+        inputs = tmp_path / f"{name}.npz"
+        np.savez(inputs, expected=expected, **{f"x{i}": a for i, a in enumerate(case.x)})
+        jobs.append([name, str(path), str(inputs)])
+    script = tmp_path / "load.py"
+    script.write_text(LOADER)
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_USE_LEGACY_KERAS", "PYTHONPATH")}
+    env.update(PYTHONPATH=str(TESTS), TF_CPP_MIN_LOG_LEVEL="2", KERAS_BACKEND="tensorflow")
+    proc = subprocess.run(
+        [sys.executable, str(script), json.dumps(jobs)],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize(
+    "group",
+    ["fast", pytest.param("slow", marks=pytest.mark.slow)],
+)
+def test_ticket_keras_file_loads_without_lth_tf(cases, tmp_path, group):
+    names = [n for n, (_, slow) in zoo.ZOO.items() if slow == (group == "slow")]
+    info = fresh_process_load(cases, names, tmp_path)
+    assert info["leaked"] == [] and info["keras"].startswith("3.")
+    for name in names:
+        diff, scale = info["diffs"][name]
+        assert check.agree(diff, scale, ATOL), (name, diff, scale)
+
+
+# -- files a user names (model.name = file:PATH) -------------------------------------------
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+def test_a_keras3_file_loads_and_translates(tmp_path, suffix):
+    model3 = zoo.build("custom_layers")
+    path = tmp_path / f"model{suffix}"
+    model3.save(path)
+    assert detect.saved_by_keras3(path)
+    loaded = k3.saving.load_model(path, compile=False)
+    t = translate(loaded)
+    x = check.sample_batch(model3)
+    diff, scale = check.compare(model3, t.model, x)
+    assert check.agree(diff, scale, ATOL)
+
+
+def test_a_tf_keras_file_is_not_taken_for_keras3(tmp_path):
+    x = keras.Input((4,))
+    path = tmp_path / "model.keras"
+    keras.Model(x, keras.layers.Dense(2)(x)).save(path)
+    assert not detect.saved_by_keras3(path)
+    assert detect.saved_keras_version(path).startswith("2.")
+    assert detect.saved_keras_version(tmp_path / "missing.keras") is None
+
+
+# -- detection by type ----------------------------------------------------------------------
+
+
+class Exploding(k3.Model):
+    """A subclassed Keras 3 model whose call fails: detection must never call it."""
+
+    def __init__(self):
+        super().__init__()
+        self.dense = k3.layers.Dense(2)
+
+    def call(self, x):
+        raise AssertionError("a model was called to find out what it is")
+
+
+def test_kind_by_type_never_calls_a_model():
+    x2 = keras.Input((4,))
+    assert detect.kind(zoo.build("mlp")) == "keras3"
+    assert detect.kind(zoo.build("residual_cnn")) == "keras3"
+    assert detect.kind(Exploding()) == "keras3_subclassed"
+    assert detect.kind(keras.Model(x2, keras.layers.Dense(2)(x2))) == "tf_keras"
+    assert detect.kind(lambda seed: None) == "factory"
+    assert detect.kind(3) == "other"
+    assert detect.is_keras3(Exploding()) and not detect.is_keras3(keras.Sequential())
+
+
+TF_KERAS_FIRST = textwrap.dedent(
+    """
+    import tensorflow as tf   # before lth_tf: tf.keras is Keras 3
+    x = tf.keras.Input((6,))
+    model = tf.keras.Model(x, tf.keras.layers.Dense(3)(tf.keras.layers.Dense(8, activation="relu")(x)))
+    from lth_tf.keras_side.keras3 import detect
+    from lth_tf.keras_side.keras3.translate import translate
+    t = translate(model)
+    print(detect.kind(model), type(t.model).__module__.split(".")[0], t.difference)
+    """
+)
+
+
+def test_a_tf_keras_model_built_before_lth_tf_translates(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
+    env.update(TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(TESTS.parent))
+    proc = subprocess.run(
+        [sys.executable, "-c", TF_KERAS_FIRST], capture_output=True, text=True, env=env,
+        cwd=tmp_path, timeout=300, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    kind, module, diff = proc.stdout.split()[-3:]
+    assert (kind, module) == ("keras3", "tf_keras") and float(diff) <= ATOL
+
+
+# -- rules with a reason ---------------------------------------------------------------------
+
+
+def test_keras3_activations_tf_keras_defines_otherwise_are_substituted():
+    x = k3.Input((6,))
+    h = k3.layers.Dense(8, activation="hard_sigmoid", name="hs")(x)
+    h = k3.layers.Dense(8, activation="hard_silu", name="hsilu")(h)
+    model3 = k3.Model(x, k3.layers.Dense(3, name="out")(h))
+    t = translate(model3, sample=[np.linspace(-5, 5, 24, dtype="float32").reshape(4, 6)])
+    assert t.model.get_layer("hs").activation is not keras.activations.hard_sigmoid  # tf_keras' differs
+    wrapped = wrap.wrap(t.model)  # tfmot's clone finds the substitutes again
+    assert np.allclose(wrapped(np.ones((1, 6), "float32")), t.model(np.ones((1, 6), "float32")), atol=1e-6)
+
+
+def test_mask_operations_and_recorded_training_flags_are_left_out():
+    t = translate(zoo.build("text_lstm"))
+    config = t.model.get_config()
+    assert [layer["class_name"] for layer in config["layers"]] == ["InputLayer", "Embedding", "LSTM", "Dense"]
+    assert "training" not in json.dumps(config["layers"][2]["inbound_nodes"])
+
+
+class GateTwin(keras.layers.Layer):
+    """A tf_keras twin the user registers for keras3_custom.Gate; `factor` 1 is right."""
+
+    factor = 1.0
+
+    def build(self, input_shape):
+        self.g = self.add_weight(shape=(input_shape[-1],), initializer="ones", name="g")
+
+    def call(self, x):
+        return x * keras.activations.sigmoid(self.g) * self.factor
+
+
+keras.saving.register_keras_serializable(package="lth_zoo", name="Gate")(GateTwin)
+
+
+def gate_model():
+    x = k3.Input((5,))
+    h = k3.layers.Dense(4, name="fc")(x)
+    return k3.Model(x, k3.layers.Dense(2, name="out")(custom.Gate(name="gate")(h)))
+
+
+def test_a_registered_tf_keras_twin_is_used(monkeypatch):
+    model3 = gate_model()
+    t = translate(model3)
+    assert type(t.model.get_layer("gate")) is GateTwin
+    back = to_keras3(t.model, like=model3)
+    assert type(back.get_layer("gate")) is custom.Gate
+    monkeypatch.setattr(GateTwin, "factor", 2.0)
+    with pytest.raises(LthError, match=r"first at layer 'gate' \(Gate"):
+        translate(model3)
+
+
+def _unregistered():
+    x = k3.Input((4,))
+    return k3.Model(x, custom.Unregistered(name="mine")(k3.layers.Dense(3)(x)))
+
+
+def _lambda():
+    x = k3.Input((4,))
+    return k3.Model(x, k3.layers.Lambda(lambda t: t * 2, name="double")(x))
+
+
+def _operation():
+    x = k3.Input((4,))
+    return k3.Model(x, k3.layers.Dense(3)(x) + 1.0)
+
+
+def _keras3_only_layer():
+    x = k3.Input((4,))
+    return k3.Model(x, k3.layers.RMSNormalization(name="rms")(x))
+
+
+def _keras3_only_activation():
+    x = k3.Input((4,))
+    return k3.Model(x, k3.layers.Dense(3, activation="celu", name="fc")(x))
+
+
+def _subclassed():
+    return Exploding()
+
+
+@pytest.mark.parametrize(
+    "build,message",
+    [
+        (_unregistered, "'mine' is the custom class Unregistered, which is not registered; decorate it"),
+        (_lambda, "'double' is a Keras 3 Lambda"),
+        (_operation, "the Keras 3 operation Add .* use keras.layers.Add()"),
+        (_keras3_only_layer, "'rms' is a Keras 3 RMSNormalization, which tf_keras .* does not have"),
+        (_keras3_only_activation, "activation 'celu', which tf_keras does not have"),
+        (_subclassed, "is a subclassed model \\(Exploding\\); pruning clones the model from its config"),
+    ],
+)
+def test_what_cannot_be_translated_is_one_line_naming_the_fix(build, message):
+    with pytest.raises(LthError, match=message) as info:
+        translate(build())
+    assert "\n" not in str(info.value)
