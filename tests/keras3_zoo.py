@@ -1,7 +1,8 @@
 """The Keras 3 model zoo of the translation tests, and the checks they share.
 
 Every builder returns a fresh Keras 3 model (seeded) for 32x32x3 images or the
-input its kind needs; `calibrated` gives the BatchNorm layers the statistics of
+input its kind needs, under any Keras backend (the module imports lth_tf only
+where TensorFlow is there); `calibrated` gives the BatchNorm layers the statistics of
 a batch, so activations have the scale of a trained network (a freshly
 initialised MobileNetV2 otherwise outputs logits near 1e-10, where any
 comparison passes).
@@ -9,11 +10,14 @@ comparison passes).
 
 from __future__ import annotations
 
-from lth_tf.platform.backend import keras3
+try:
+    from lth_tf.platform.backend import keras3
 
-keras = keras3()
+    keras = keras3()  # after lth_tf set TF_USE_LEGACY_KERAS
+except ImportError:  # a process with another Keras backend and no TensorFlow
+    import keras
 
-import keras3_custom as custom  # noqa: E402 - after the backend set TF_USE_LEGACY_KERAS
+import keras3_custom as custom  # noqa: E402
 import numpy as np  # noqa: E402
 
 IMAGE = (32, 32, 3)
@@ -97,11 +101,26 @@ def build(name: str, seed: int = 0):
     return ZOO[name][0]()
 
 
-def calibrated(model, batch: int = 32):
-    """`model` with each BatchNormalization's moving statistics set to a batch's."""
-    from lth_tf.keras_side.keras3.check import sample_batch
+def batch(model, size: int = 4, seed: int = 0) -> list[np.ndarray]:
+    """Inputs for `model` (numpy only, any backend): N(0, 1) floats; token ids in 1..99,
+    sequence i ending in i zeros."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for t in model.inputs:
+        shape = (size, *tuple(t.shape)[1:])
+        if "int" in str(t.dtype):
+            ids = rng.integers(1, 100, shape).astype("int32")
+            for i in range(min(size, shape[1])):
+                ids[i, shape[1] - i :] = 0  # padding at the end, so masks matter
+            out.append(ids)
+        else:
+            out.append(rng.standard_normal(shape).astype("float32"))
+    return out
 
-    x = sample_batch(model, batch=batch, seed=1)
+
+def calibrated(model, size: int = 32):
+    """`model` with each BatchNormalization's moving statistics set to a batch's."""
+    x = batch(model, size, seed=1)
     bns = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
     if not bns:
         return model

@@ -26,7 +26,7 @@ import numpy as np
 
 from lth_tf.core.errors import LthError
 from lth_tf.keras_side.keras3 import check, detect, weights
-from lth_tf.keras_side.keras3.translate import ATOL, subclassed_refusal
+from lth_tf.keras_side.keras3.translate import ATOL, OTHER_BACKEND_ATOL, subclassed_refusal
 from lth_tf.keras_side.models.checks import one_line
 
 
@@ -62,12 +62,14 @@ def to_keras3(
     model2: Any,
     like: Any,
     sample: list[np.ndarray] | None = None,
-    atol: float = ATOL,
+    atol: float | None = None,
     label: str | None = None,
 ) -> Any:
-    """The Keras 3 model `like` holding `model2`'s weights, checked on a batch."""
+    """The Keras 3 model `like` holding `model2`'s weights, checked on a batch (atol as `translate`)."""
     label = label or f"model '{getattr(like, 'name', '?')}'"
     model3 = rebuilt(like, label)
+    if atol is None:
+        atol = ATOL if detect.loaded_keras3().backend.backend() == "tensorflow" else OTHER_BACKEND_ATOL
     weights.copy(model2, model3, strict=True)
     x = sample if sample is not None else check.sample_batch(model3)
     y2, y3 = check.outputs(model2, x), check.outputs(model3, x)

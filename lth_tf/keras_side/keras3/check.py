@@ -20,16 +20,17 @@ from typing import Any
 import numpy as np
 
 from lth_tf.keras_side.keras3 import detect
-from lth_tf.platform.backend import keras
+from lth_tf.platform.backend import keras, tf
 
 UNKNOWN_SIZE = 8
 
 
 def _numpy(x: Any) -> np.ndarray:
+    """A tf.Tensor or a Keras 3 backend tensor (jax, torch) as numpy."""
+    if isinstance(x, (tf.Tensor, tf.Variable)):
+        return np.asarray(x.numpy())
     k3 = detect.loaded_keras3()
-    if k3 is not None and not hasattr(x, "numpy"):
-        return np.asarray(k3.ops.convert_to_numpy(x))
-    return np.asarray(x.numpy() if hasattr(x, "numpy") else x)
+    return np.asarray(k3.ops.convert_to_numpy(x) if k3 is not None else x)
 
 
 def _flat(x: Any) -> list:

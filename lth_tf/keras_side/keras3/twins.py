@@ -11,7 +11,9 @@ anyway to load again) and a tf_keras twin can be had, tried in this order:
    has (most often `keras.layers.Layer` itself), the same class rebased on the
    tf_keras namesakes: its own methods, unchanged, on tf_keras' Layer. Code
    written with `keras.ops` or TensorFlow ops runs there under the TensorFlow
-   backend; the output check after translation catches anything that differs.
+   backend (only there: under KERAS_BACKEND=jax or torch `keras.ops` cannot
+   take TensorFlow tensors, so such a layer needs a registered twin); the
+   output check after translation catches anything that differs.
 
 Anything else is one LthError naming the class and what to do.
 """
@@ -61,6 +63,11 @@ def resolve(entry: dict) -> type:
     if not (isinstance(cls, type) and issubclass(cls, k3.layers.Layer)):
         raise LthError(f"'{name}' is the custom {class_name}, not a layer tf_keras can rebuild; {_fix()}")
     return rebased(cls, name)
+
+
+def is_rebased(cls: type) -> bool:
+    """True for a class `rebased` made (not one the user registered)."""
+    return cls in _twins.values()
 
 
 def rebased(cls: type, layer: str) -> type:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from lth_tf.core.errors import LthError
+from lth_tf.keras_side.keras3 import detect
 
 
 def short_name(variable: Any) -> str:
@@ -75,9 +76,17 @@ def copy(source: Any, target: Any, strict: bool = True) -> list[str]:
                 )
             continue
         for s, d in pairs(src, dst):
-            d.assign(np.asarray(s.numpy()).astype(_dtype(d), copy=False))
+            d.assign(value(s).astype(_dtype(d), copy=False))
         copied.append(name)
     return copied
+
+
+def value(variable: Any) -> np.ndarray:
+    """A tf_keras or Keras 3 variable's value (any Keras 3 backend: jax, torch, ...)."""
+    k3 = detect.loaded_keras3()
+    if k3 is not None and isinstance(variable, k3.Variable):
+        return np.asarray(k3.ops.convert_to_numpy(variable))
+    return np.asarray(variable.numpy())
 
 
 def _dtype(variable: Any) -> str:
