@@ -1,12 +1,17 @@
-"""Registered Keras 3 custom layers for the Keras 3 zoo (imports Keras 3 only).
+"""Registered Keras 3 custom layers for the Keras 3 zoo.
 
-A fresh process loading a saved ticket imports this module (no lth_tf, no
-tf_keras) so `keras.saving.load_model` finds the classes.
+A fresh process loading a saved ticket imports this module with lth_tf out of
+reach (it then imports Keras 3 alone) so `keras.saving.load_model` finds the classes.
 """
 
 from __future__ import annotations
 
-import keras
+try:
+    from lth_tf.platform.backend import keras3
+
+    keras = keras3()  # in lth_tf's tests: after lth_tf set TF_USE_LEGACY_KERAS
+except ImportError:  # a fresh process without lth_tf, or another Keras backend
+    import keras
 
 
 @keras.saving.register_keras_serializable(package="lth_zoo")

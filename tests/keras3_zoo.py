@@ -17,8 +17,8 @@ try:
 except ImportError:  # a process with another Keras backend and no TensorFlow
     import keras
 
-import keras3_custom as custom  # noqa: E402
-import numpy as np  # noqa: E402
+import keras3_custom as custom
+import numpy as np
 
 IMAGE = (32, 32, 3)
 CLASSES = 3
@@ -140,6 +140,6 @@ def random_masks(shapes: dict[str, tuple], sparsity: float, seed: int = 0) -> di
     for key, shape in sorted(shapes.items()):
         size = int(np.prod(shape))
         flat = np.ones(size, np.float32)
-        flat[rng.permutation(size)[: int(round(sparsity * size))]] = 0.0
+        flat[rng.permutation(size)[: round(sparsity * size)]] = 0.0
         masks[key] = flat.reshape(shape)
     return masks

@@ -18,12 +18,12 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
+import keras3_custom as custom
+import keras3_zoo as zoo
 import numpy as np
 import pytest
-
-import keras3_zoo as zoo
 from keras3_zoo import keras as k3
-import keras3_custom as custom
+
 from lth_tf.core.errors import LthError
 from lth_tf.keras_side.keras3 import check, detect
 from lth_tf.keras_side.keras3.back import to_keras3

@@ -28,7 +28,7 @@ import tf_keras as keras
 __all__ = ["keras", "keras3", "tf"]
 
 
-def keras3():  # noqa: ANN201 - the module `keras`, version 3
+def keras3():  # the module `keras`, version 3
     """Keras 3 (the `keras` package), imported on first use.
 
     Only for a user's Keras 3 model (lth_tf.keras_side.keras3); lth_tf itself trains

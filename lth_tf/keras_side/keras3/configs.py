@@ -216,8 +216,8 @@ class Translator:
         if accepted is not None:
             defaults = self.defaults(class_name) if _is_builtin_class(cls) else {}
             for key in sorted(set(out) - accepted):
-                value = out.pop(key)
-                if key in defaults and defaults[key] != config.get(key):
+                out.pop(key)
+                if defaults.get(key, None) != config.get(key):
                     self.notes.append(
                         f"layer '{name}': dropped {key}={config.get(key)!r} (tf_keras {class_name} has no such argument)"
                     )
@@ -244,10 +244,11 @@ class Translator:
             return value["config"]["name"]
         if class_name == "function":
             return activations.tf_keras_function(value, where)
-        if module.startswith("keras.layers") or module == "" or class_name in MODEL_CLASSES:
-            if module.startswith("keras.layers") or value.get("registered_name"):
-                return self.serialized_layer(value)
         target = _NESTED_MODULES.get(module)
+        if module.startswith("keras.layers") or class_name in MODEL_CLASSES:
+            return self.serialized_layer(value)  # an RNN's cell, a Bidirectional's layer, ...
+        if target is None and value.get("registered_name"):
+            return self.serialized_layer(value)  # a custom object: its tf_keras twin
         if target is None:
             raise LthError(
                 f"{where} is a {module or 'custom'} {class_name} that tf_keras cannot rebuild; "
@@ -337,7 +338,7 @@ def _tensors(value: Any) -> list[dict]:
 def is_operation(entry: dict) -> bool:
     """True for a Keras 3 operation (`keras.ops.*` on symbolic tensors), not a layer."""
     module = entry.get("module") or ""
-    return module.startswith("keras.src.ops") or module.startswith("keras.ops")
+    return module.startswith(("keras.src.ops", "keras.ops"))
 
 
 def mask_only_operations(config: dict) -> set[str]:
@@ -394,7 +395,7 @@ def _node_list(spec: Any) -> list:
 
 def _is_builtin(entry: dict) -> bool:
     module = entry.get("module") or ""
-    return module.startswith("keras.layers") or module.startswith("keras.src.layers")
+    return module.startswith(("keras.layers", "keras.src.layers"))
 
 
 def _is_builtin_class(cls: type) -> bool:
