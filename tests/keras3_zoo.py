@@ -37,6 +37,11 @@ def efficientnetb0():
     return keras.applications.EfficientNetB0(weights=None, input_shape=IMAGE, classes=CLASSES)
 
 
+def mobilenetv3small():
+    """Arithmetic on symbolic tensors (its hard sigmoid: relu6(x + 3) * (1 / 6)) and hard_silu."""
+    return keras.applications.MobileNetV3Small(weights=None, input_shape=IMAGE, classes=CLASSES)
+
+
 def residual_cnn():
     """Functional CNN: residual Add, BatchNormalization, Dropout, SeparableConv2D."""
     x = keras.Input(IMAGE, name="image")
@@ -89,6 +94,7 @@ ZOO = {
     "mobilenetv2": (mobilenetv2, False),
     "resnet50": (resnet50, True),
     "efficientnetb0": (efficientnetb0, True),
+    "mobilenetv3small": (mobilenetv3small, True),
     "residual_cnn": (residual_cnn, False),
     "mlp": (mlp, False),
     "text_lstm": (text_lstm, False),

@@ -27,7 +27,7 @@ from keras3_zoo import keras as k3
 from lth_tf.core.errors import LthError
 from lth_tf.keras_side.keras3 import check, detect
 from lth_tf.keras_side.keras3.back import to_keras3
-from lth_tf.keras_side.keras3.translate import ATOL, OTHER_BACKEND_ATOL, translate
+from lth_tf.keras_side.keras3.translate import ATOL, OTHER_BACKEND_ATOL, translate, unfused
 from lth_tf.keras_side.pruning import wrap
 from lth_tf.keras_side.pruning.wrappers import pruned_variables
 from lth_tf.platform.backend import keras
@@ -61,7 +61,8 @@ def case_of(model3, x: list | None = None) -> Case:
     slots = pruned_variables(wrapped)
     masks = zoo.random_masks({key: tuple(kernel.shape) for key, (kernel, _) in slots.items()}, SPARSITY)
     wrap.set_masks(wrapped, masks)
-    ticket2 = wrap.strip(wrapped)
+    # unfused BatchNorm as the translation built it (tf_keras' clones forget `fused`)
+    ticket2 = unfused(wrap.strip(wrapped))
     kernels = {key: (key.split("/")[0], kernel.name.split("/")[-1].split(":")[0]) for key, (kernel, _) in slots.items()}
     return Case(model3, x, t, ticket2, masks, kernels, to_keras3(ticket2, like=model3))
 
@@ -275,6 +276,23 @@ def test_keras3_activations_tf_keras_defines_otherwise_are_substituted():
     assert np.allclose(wrapped(np.ones((1, 6), "float32")), t.model(np.ones((1, 6), "float32")), atol=1e-6)
 
 
+def test_arithmetic_on_symbolic_tensors_becomes_tf_op_layers():
+    x = k3.Input((6,))
+    h = k3.layers.Dense(8, name="fc")(x)
+    y = 2.0 * k3.ops.relu(h + 1.0) - h / 3.0
+    y = k3.ops.maximum(y, h) * h
+    model3 = k3.Model(x, k3.layers.Dense(3, name="out")(y))
+    t = translate(model3)
+    assert t.difference == 0.0
+    kinds = [type(layer).__name__ for layer in t.model.layers]
+    assert kinds.count("TFOpLambda") == 7
+    wrapped = wrap.wrap(t.model)  # tfmot clones TFOpLambda layers too
+    x1 = check.sample_batch(model3)
+    assert check.compare(t.model, wrapped, x1)[0] == 0.0
+    back = to_keras3(wrap.strip(wrapped), like=model3)
+    assert check.compare(model3, back, x1)[0] == 0.0
+
+
 def test_mask_operations_and_recorded_training_flags_are_left_out():
     t = translate(zoo.build("text_lstm"))
     config = t.model.get_config()
@@ -326,7 +344,7 @@ def _lambda():
 
 def _operation():
     x = k3.Input((4,))
-    return k3.Model(x, k3.layers.Dense(3)(x) + 1.0)
+    return k3.Model(x, k3.ops.concatenate([k3.layers.Dense(3)(x), x], axis=-1))
 
 
 def _keras3_only_layer():
@@ -348,7 +366,7 @@ def _subclassed():
     [
         (_unregistered, "'mine' is the custom class Unregistered, which is not registered; decorate it"),
         (_lambda, "'double' is a Keras 3 Lambda"),
-        (_operation, "the Keras 3 operation Add .* use keras.layers.Add()"),
+        (_operation, "the Keras 3 operation Concatenate .* use keras.layers.Concatenate()"),
         (_keras3_only_layer, "'rms' is a Keras 3 RMSNormalization, which tf_keras .* does not have"),
         (_keras3_only_activation, "activation 'celu', which tf_keras does not have"),
         (_subclassed, "is a subclassed model \\(Exploding\\); pruning clones the model from its config"),

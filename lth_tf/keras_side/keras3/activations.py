@@ -29,8 +29,8 @@ def keras3_hard_sigmoid(x: Any) -> Any:
 
 @keras.saving.register_keras_serializable(package="lth_tf", name="keras3_hard_silu")
 def keras3_hard_silu(x: Any) -> Any:
-    """Keras 3's hard_silu (hard_swish): x * relu6(x + 3) / 6."""
-    return x * tf.nn.relu6(x + 3.0) / 6.0
+    """Keras 3's hard_silu (hard_swish): x * hard_sigmoid(x), rounded as Keras 3 does."""
+    return x * keras3_hard_sigmoid(x)
 
 
 _SUBSTITUTES = {

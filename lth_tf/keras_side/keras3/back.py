@@ -2,10 +2,12 @@
 
 `to_keras3(model2, like=model3)` rebuilds the user's model from its own Keras 3
 config (`like.get_config()`: their layer classes, names and head, softmax
-included) and copies every weight from the tf_keras namesake layer: a ticket's
+included; `keras.models.clone_model` where Keras 3 cannot read its own config) and copies every weight from the tf_keras namesake layer: a ticket's
 pruned weights arrive exactly zero. It then checks both models on a batch: the
 outputs agree within `atol`, or, when lth_tf trained the model on logits (a
-softmax head made linear), the Keras 3 outputs agree with softmax(logits).
+softmax head made linear), the Keras 3 outputs agree with softmax(logits). The
+tf_keras side is run with unfused BatchNorm (`translate.unfused`), so the check
+is of the weights, not of tf_keras' fused kernel's rounding.
 
 `model2` must be a plain model (pruning wrappers stripped: tfmot's
 `strip_pruning`, or lth_tf's `keras_side.pruning.wrap.strip`).
@@ -26,7 +28,7 @@ import numpy as np
 
 from lth_tf.core.errors import LthError
 from lth_tf.keras_side.keras3 import check, detect, weights
-from lth_tf.keras_side.keras3.translate import ATOL, OTHER_BACKEND_ATOL, subclassed_refusal
+from lth_tf.keras_side.keras3.translate import ATOL, OTHER_BACKEND_ATOL, subclassed_refusal, unfused
 from lth_tf.keras_side.models.checks import one_line
 
 
@@ -41,7 +43,12 @@ def rebuilt(like: Any, label: str) -> Any:
     live = {k3.saving.get_registered_name(type(layer)): type(layer) for layer in _all_layers(like)}
     try:
         with k3.saving.custom_object_scope(live):
-            return type(like).from_config(like.get_config())
+            try:
+                return type(like).from_config(like.get_config())
+            except ValueError:
+                # Keras 3.15 cannot call an operation with a constant (x + 3.0, as in
+                # MobileNetV3) from a config; clone_model re-runs the graph instead.
+                return k3.models.clone_model(like)
     except Exception as e:  # noqa: BLE001 - the user's classes may raise anything
         raise LthError(
             f"{label}: Keras 3 cannot rebuild the model from its config ({one_line(e)}); "
@@ -72,7 +79,8 @@ def to_keras3(
         atol = ATOL if detect.loaded_keras3().backend.backend() == "tensorflow" else OTHER_BACKEND_ATOL
     weights.copy(model2, model3, strict=True)
     x = sample if sample is not None else check.sample_batch(model3)
-    y2, y3 = check.outputs(model2, x), check.outputs(model3, x)
+    # unfused: the check is of the weights copied, not of tf_keras' fused BatchNorm kernel
+    y2, y3 = check.outputs(unfused(model2), x), check.outputs(model3, x)
     if not (_close(y2, y3, atol) or _close([_softmax(y) for y in y2], y3, atol)):
         raise LthError(
             f"{label}: the Keras 3 model with the tf_keras weights computes other outputs "

@@ -29,8 +29,13 @@ rules (`Translator`):
   position; a `None` keyword tf_keras' `call` does not take is dropped.
 - Layers: built-in layers are looked up by class name in `tf_keras.layers`;
   custom layers through `resolve_custom` (see `twins.py`); Keras 3 operations
-  (`x + y` on symbolic tensors, `keras.ops.*`) and Lambda layers are refused
-  with the layer to use instead.
+  (`x + 3.0`, `keras.ops.relu(x)` on symbolic tensors) become TFOpLambda layers
+  (`operations.py`), except those that only compute a mask (below); Lambda
+  layers are refused with the layer to use instead.
+- masks: Keras 3 records the mask an `Embedding(mask_zero=True)` computes as
+  operations feeding the next call's `mask=`; tf_keras propagates masks itself,
+  so those operations and keywords are left out, as is a recorded `training=`
+  (the outer call decides, as in Keras 3).
 
 Everything that cannot be translated raises one LthError naming the layer and
 the fix. The output check after building (`check.py`) is the safety net for
@@ -44,7 +49,7 @@ from collections.abc import Callable
 from typing import Any
 
 from lth_tf.core.errors import LthError
-from lth_tf.keras_side.keras3 import activations
+from lth_tf.keras_side.keras3 import activations, operations
 from lth_tf.platform.backend import keras
 
 # What tf_keras' base Layer.__init__ takes besides trainable, name, dtype, dynamic.
@@ -65,12 +70,6 @@ _REFUSED_LAYERS = {
     "TorchModuleWrapper": "it wraps a PyTorch module; rebuild it with Keras layers",
     "JaxLayer": "it wraps a JAX function; rebuild it with Keras layers",
     "FlaxLayer": "it wraps a Flax module; rebuild it with Keras layers",
-}
-# Keras 3 operations on symbolic tensors and the layer that does the same.
-_OP_LAYERS = {
-    "Add": "keras.layers.Add()", "Subtract": "keras.layers.Subtract()",
-    "Multiply": "keras.layers.Multiply()", "Concatenate": "keras.layers.Concatenate()",
-    "Relu": "keras.layers.ReLU()", "Reshape": "keras.layers.Reshape()",
 }
 
 
@@ -163,6 +162,8 @@ class Translator:
 
     def functional_layer(self, entry: dict) -> dict:
         """One entry of a Functional config's `layers`, with its inbound nodes."""
+        if is_operation(entry):
+            return operations.functional_entry(entry)
         out = self.serialized_layer(entry)
         cls = self._class_of(out, entry)
         out["name"] = entry["name"]
@@ -176,11 +177,10 @@ class Translator:
         class_name = entry["class_name"]
         module = entry.get("module") or ""
         name = entry.get("config", {}).get("name", entry.get("name"))
-        if is_operation(entry):
-            instead = _OP_LAYERS.get(class_name, "a keras.layers layer")
+        if is_operation(entry):  # outside a functional model's layers (a Sequential's)
             raise LthError(
-                f"layer '{name}' is the Keras 3 operation {class_name} applied to symbolic tensors, "
-                f"which tf_keras cannot rebuild; use {instead} in the model instead"
+                f"layer '{name}' is the Keras 3 operation {class_name}, which only a functional "
+                "model can hold; use a keras.layers layer"
             )
         if class_name in MODEL_CLASSES and module.startswith("keras"):
             nested = "Sequential" if class_name == "Sequential" else "Functional"

@@ -121,6 +121,26 @@ def to_tf_keras(model3: Any, sample: list[np.ndarray] | None = None, atol: float
     return translate(model3, sample=sample, atol=atol).model
 
 
+def unfused(model2: Any) -> Any:
+    """A copy of a tf_keras model whose BatchNormalization layers run unfused (Keras 3's ops).
+
+    tf_keras' BatchNormalization.get_config leaves `fused` out, so every clone
+    (tfmot's wrapping, `wrap.strip`, `clone_model`) of a translated model runs
+    the fused kernel again: outputs then differ from Keras 3 by float rounding
+    (up to 1e-5 after 50 layers). This copy computes exactly what Keras 3 does.
+    """
+
+    def clone(layer: Any) -> Any:
+        config = layer.get_config()
+        if isinstance(layer, keras.layers.BatchNormalization):
+            config["fused"] = False
+        return layer.__class__.from_config(config)
+
+    copy = keras.models.clone_model(model2, clone_function=clone)
+    copy.set_weights(model2.get_weights())
+    return copy
+
+
 def _built(model3: Any, label: str, input_shape: tuple | None) -> Any:
     k3 = detect.loaded_keras3()
     if model3.built and model3.inputs:
