@@ -47,13 +47,25 @@ def rebuilt(like: Any, label: str) -> Any:
                 return type(like).from_config(like.get_config())
             except ValueError:
                 # Keras 3.15 cannot call an operation with a constant (x + 3.0, as in
-                # MobileNetV3) from a config; clone_model re-runs the graph instead.
-                return k3.models.clone_model(like)
+                # MobileNetV3) from a config; clone_model re-runs the graph instead,
+                # on inputs named as the user's.
+                return k3.models.clone_model(like, input_tensors=_inputs_like(k3, like))
     except Exception as e:  # noqa: BLE001 - the user's classes may raise anything
         raise LthError(
             f"{label}: Keras 3 cannot rebuild the model from its config ({one_line(e)}); "
             "give its custom layers get_config() and register them"
         ) from None
+
+
+def _inputs_like(k3: Any, model: Any) -> list[Any]:
+    spec = model.get_config().get("input_layers") or []
+    names = [spec[0]] if spec and isinstance(spec[0], str) else [ref[0] for ref in spec]
+    if len(names) != len(model.inputs):
+        names = [None] * len(model.inputs)
+    tensors = [
+        k3.Input(batch_shape=tuple(t.shape), dtype=t.dtype, name=name) for t, name in zip(model.inputs, names)
+    ]
+    return tensors if len(tensors) > 1 else tensors[0]
 
 
 def _all_layers(model: Any) -> list[Any]:
