@@ -42,6 +42,16 @@ def mobilenetv3small():
     return keras.applications.MobileNetV3Small(weights=None, input_shape=IMAGE, classes=CLASSES)
 
 
+def transfer_mobilenetv2():
+    """The transfer-learning pattern: a headless MobileNetV2 nested as a layer, a new head."""
+    base = keras.applications.MobileNetV2(
+        alpha=0.35, include_top=False, weights=None, input_shape=IMAGE, pooling="avg"
+    )
+    x = keras.Input(IMAGE, name="image")
+    h = keras.layers.Dropout(0.2, name="head_drop")(base(x))
+    return keras.Model(x, keras.layers.Dense(CLASSES, name="head")(h), name="transfer")
+
+
 def residual_cnn():
     """Functional CNN: residual Add, BatchNormalization, Dropout, SeparableConv2D."""
     x = keras.Input(IMAGE, name="image")
@@ -95,6 +105,7 @@ ZOO = {
     "resnet50": (resnet50, True),
     "efficientnetb0": (efficientnetb0, True),
     "mobilenetv3small": (mobilenetv3small, True),
+    "transfer_mobilenetv2": (transfer_mobilenetv2, True),
     "residual_cnn": (residual_cnn, False),
     "mlp": (mlp, False),
     "text_lstm": (text_lstm, False),

@@ -40,7 +40,7 @@ def rebuilt(like: Any, label: str) -> Any:
     if what != "keras3":
         raise LthError(f"{label}: `like` is a {type(like).__name__}; pass the user's Keras 3 model")
     k3 = detect.loaded_keras3()
-    live = {k3.saving.get_registered_name(type(layer)): type(layer) for layer in _all_layers(like)}
+    live = {k3.saving.get_registered_name(type(layer)): type(layer) for layer in check.all_layers(like)}
     try:
         with k3.saving.custom_object_scope(live):
             try:
@@ -66,15 +66,6 @@ def _inputs_like(k3: Any, model: Any) -> list[Any]:
         k3.Input(batch_shape=tuple(t.shape), dtype=t.dtype, name=name) for t, name in zip(model.inputs, names)
     ]
     return tensors if len(tensors) > 1 else tensors[0]
-
-
-def _all_layers(model: Any) -> list[Any]:
-    found = []
-    for layer in model.layers:
-        found.append(layer)
-        if hasattr(layer, "layers"):
-            found.extend(_all_layers(layer))
-    return found
 
 
 def to_keras3(

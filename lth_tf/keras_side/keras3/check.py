@@ -45,10 +45,20 @@ def _dtype_name(t: Any) -> str:
     return str(getattr(t.dtype, "name", t.dtype))
 
 
+def all_layers(model: Any) -> list[Any]:
+    """The layers of `model` and of the models nested in it."""
+    found = []
+    for layer in model.layers:
+        found.append(layer)
+        if hasattr(layer, "layers"):
+            found.extend(all_layers(layer))
+    return found
+
+
 def sample_batch(model: Any, batch: int = 4, seed: int = 0) -> list[np.ndarray]:
     """One array per model input: a fixed batch to compare two models on."""
     rng = np.random.default_rng(seed)
-    vocab = [int(layer.input_dim) for layer in model.layers if isinstance(getattr(layer, "input_dim", None), int)]
+    vocab = [int(layer.input_dim) for layer in all_layers(model) if isinstance(getattr(layer, "input_dim", None), int)]
     high = max(2, min(vocab)) if vocab else 2
     arrays = []
     for t in model.inputs:

@@ -6,8 +6,11 @@ rules (`Translator`):
 
 - the model: Functional and Sequential configs keep their layers in order;
   `input_layers`/`output_layers` become lists of `[layer, node, tensor]`;
-  a nested Functional or Sequential is translated the same way.
+  a nested Functional or Sequential model is inlined (`nested.py`), so the
+  tf_keras model is flat, as tfmot needs.
 - InputLayer: `batch_shape` -> `batch_input_shape`; `optional` is dropped.
+- MultiHeadAttention: `query_shape`/`key_shape`/`value_shape` = None (tf_keras'
+  from_config reads them; the layer is built when called).
 - BatchNormalization: `fused=False`, tf_keras' path through the same TensorFlow
   ops Keras 3 uses (the fused kernel rounds differently: 1e-5 apart after the
   50 BatchNorms of a calibrated ResNet50; unfused, outputs are bit-identical).
@@ -49,7 +52,8 @@ from collections.abc import Callable
 from typing import Any
 
 from lth_tf.core.errors import LthError
-from lth_tf.keras_side.keras3 import activations, operations
+from lth_tf.keras_side.keras3 import activations, nested, operations
+from lth_tf.keras_side.keras3.nested import MODEL_CLASSES
 from lth_tf.platform.backend import keras
 
 # What tf_keras' base Layer.__init__ takes besides trainable, name, dtype, dynamic.
@@ -62,7 +66,6 @@ _NESTED_MODULES = {
     "keras.regularizers": keras.regularizers,
     "keras.constraints": keras.constraints,
 }
-MODEL_CLASSES = ("Functional", "Sequential", "Model")
 _REFUSED_LAYERS = {
     "Lambda": "its function is Python code that Keras 3 serialises for Keras 3 only; "
     "replace it with a built-in layer or a registered custom layer",
@@ -73,10 +76,15 @@ _REFUSED_LAYERS = {
 }
 
 
+# Arguments tf_keras classes take through **kwargs (popped in __init__, not in a signature).
+_POPPED = {"RNN": {"zero_output_for_mask", "input_length"}, "BaseDenseAttention": {"causal"}}
+
+
 def accepted_arguments(cls: type) -> frozenset[str] | None:
     """Keyword arguments `cls.__init__` takes (following **kwargs up the MRO); None = any."""
     names: set[str] = set()
     for klass in cls.__mro__:
+        names |= _POPPED.get(klass.__name__, set())
         init = klass.__dict__.get("__init__")
         if init is None:
             continue
@@ -149,6 +157,7 @@ class Translator:
                 f"model '{config.get('name')}' ({class_name}) has no functional config; "
                 "build it as a functional or Sequential Keras model"
             )
+        config = nested.flattened(config)
         self.mask_ops |= mask_only_operations(config)
         return {
             "name": config.get("name"),
@@ -208,12 +217,16 @@ class Translator:
             # Keras 3 normalises with tf.nn.batch_normalization; tf_keras' fused kernel
             # rounds differently (1e-5 after 50 layers), its unfused path is the same ops.
             out["fused"] = False
+        if class_name == "MultiHeadAttention":
+            for key in ("query_shape", "key_shape", "value_shape"):
+                out.setdefault(key, None)  # tf_keras' from_config reads them; None: built on call
         if class_name == "InputLayer":
             if "batch_shape" in out:
                 out["batch_input_shape"] = out.pop("batch_shape")
             out.pop("optional", None)
         accepted = accepted_arguments(cls)
         if accepted is not None:
+            accepted |= {"query_shape", "key_shape", "value_shape"} if class_name == "MultiHeadAttention" else set()
             defaults = self.defaults(class_name) if _is_builtin_class(cls) else {}
             for key in sorted(set(out) - accepted):
                 out.pop(key)

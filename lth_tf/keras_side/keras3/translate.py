@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from lth_tf.core.errors import LthError
-from lth_tf.keras_side.keras3 import check, configs, detect, twins, weights
+from lth_tf.keras_side.keras3 import check, configs, detect, nested, twins, weights
 from lth_tf.keras_side.models.checks import one_line
 from lth_tf.platform.backend import keras
 
@@ -85,7 +85,10 @@ def translate(
     sequential = isinstance(model3, detect.loaded_keras3().Sequential)
     class_name = "Sequential" if sequential else "Functional"
     translator = configs.Translator(twins.resolve, defaults=_keras3_defaults)
-    config = translator.model(class_name, model3.get_config())
+    config3 = plain(model3.get_config())
+    if sequential and any(nested.is_nested_model(e) for e in config3["layers"]):
+        config3, class_name, sequential = nested.sequential_as_functional(config3), "Functional", False
+    config = translator.model(class_name, config3)
     try:
         with keras.utils.custom_object_scope(translator.custom_objects):
             cls = keras.Sequential if sequential else keras.Model
@@ -119,6 +122,15 @@ def translate(
 def to_tf_keras(model3: Any, sample: list[np.ndarray] | None = None, atol: float | None = None) -> Any:
     """The checked tf_keras twin of a Keras 3 model (see `translate`)."""
     return translate(model3, sample=sample, atol=atol).model
+
+
+def plain(value: Any) -> Any:
+    """A config with tuples as lists (Keras 3 configs mix them; JSON would make lists)."""
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    return value
 
 
 def unfused(model2: Any) -> Any:
