@@ -138,7 +138,7 @@ def batch(model, size: int = 4, seed: int = 0) -> list[np.ndarray]:
 def calibrated(model, size: int = 32):
     """`model` with each BatchNormalization's moving statistics set to a batch's."""
     x = batch(model, size, seed=1)
-    bns = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    bns = [layer for layer in _all_layers(model) if isinstance(layer, keras.layers.BatchNormalization)]
     if not bns:
         return model
     momenta = [bn.momentum for bn in bns]
@@ -148,6 +148,10 @@ def calibrated(model, size: int = 32):
     for bn, m in zip(bns, momenta):
         bn.momentum = m
     return model
+
+
+def _all_layers(model) -> list:
+    return [x for layer in model.layers for x in ([layer, *_all_layers(layer)] if hasattr(layer, "layers") else [layer])]
 
 
 def random_masks(shapes: dict[str, tuple], sparsity: float, seed: int = 0) -> dict[str, np.ndarray]:
