@@ -44,15 +44,15 @@ def measure(spec: dict) -> dict:
     from benchmarks.speed_worker import _experiment, _Feeds, _Images, _timer
     from lth_tf.core import masks as M
     from lth_tf.keras_side import models
-    from lth_tf.keras_side.pruning import wrap
+    from lth_tf.keras_side import pruning as P
     from lth_tf.keras_side.training.train import train_round
-    from lth_tf.platform import distribute, runtime
     from lth_tf.platform.backend import keras
+    from lth_tf.platform.platform import Platform
 
     exp = _experiment({"family": "resnet18_w16", "epochs": spec["epochs"], "precision": "float32",
                        "jit_compile": False})
     exp = dataclasses.replace(exp, train=dataclasses.replace(exp.train, strategy=spec["strategy"]))
-    distribute.setup(exp.train)  # before TensorFlow touches a device
+    platform = Platform.from_settings(exp.train)  # before TensorFlow touches a device
     t = exp.train
     data = _Images(spec["steps"], t.batch_size)
     feeds = _Feeds(data.train, data.val, spec["steps"], False)
@@ -60,14 +60,14 @@ def measure(spec: dict) -> dict:
     feeds.examples_per_epoch = examples  # what train_round counts into the round's cost
     timer = _timer(examples, train_only=True)
     keras.backend.clear_session()
-    distribute.enter_scope()  # as RoundEngine.fresh_model does
-    wrapped = wrap.wrap(models.build(exp.model, data.input_shape, data.num_classes, 0))
-    kernels = wrap.get_kernels(wrapped)
-    wrap.set_masks(wrapped, M.prune(kernels, M.ones_like(kernels), 0.5))
-    train_round(wrapped, feeds, exp, 1, extra_callbacks=[timer])
+    platform.enter_scope()  # as RoundEngine.fresh_model does
+    wrapped = P.wrap(models.build(exp.model, data.input_shape, data.num_classes, 0))
+    kernels = P.get_kernels(wrapped)
+    P.set_masks(wrapped, M.prune(kernels, M.ones_like(kernels), 0.5))
+    train_round(wrapped, feeds, exp, 1, extra_callbacks=[timer], platform=platform)
     wall, cpu = timer.wall[1:], timer.cpu[1:]
     return {**spec, "per_second": [examples / w for w in wall], "cpu_use": sum(cpu) / sum(wall),
-            "runtime": runtime.settings(t), "loadavg": os.getloadavg()[0]}
+            "runtime": platform.settings(), "loadavg": os.getloadavg()[0]}
 
 
 def run_worker(spec: dict) -> dict:

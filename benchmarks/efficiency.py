@@ -13,7 +13,7 @@ loaded with tf.saved_model.load in this process, against the dense export:
     random masks at 90% and 98%.
 Export kinds are functions in EXPORTS (dense, sparse = rebuild convs + sparse
 matmul above 90%, sparse_rebuild = every kernel rebuilt dense).
-Narrowed latency: the narrow export (lth_tf.export.narrow: a physically smaller
+Narrowed latency: the narrow export (lth_tf/export/formats/narrow.py: a physically smaller
 model) of channel-pruned models against the dense export of the same masked
 model, with 50% and 75% of each prunable layer's channels removed (lowest L1
 first): the GCN (round 0 weights of the Cora run), ResNet-18 w16 and Conv-4.
@@ -45,16 +45,16 @@ from benchmarks.serving import EXPORTS, export_dense, export_sparse, latencies
 
 # -- helpers -------------------------------------------------------------------------------------
 def _random_masks(wrapped, kernels: dict[str, np.ndarray], sparsity: float, seed: int):
-    """Random masks of `sparsity` over the unpruned `kernels` (wrap.get_kernels before any
+    """Random masks of `sparsity` over the unpruned `kernels` (P.get_kernels before any
     mask; masks do not compound); (stripped model, pruned variables)."""
     from lth_tf.export import sparse
-    from lth_tf.keras_side.pruning import wrap
+    from lth_tf.keras_side import pruning as P
 
     rng = np.random.default_rng(seed)
-    wrap.set_masks(wrapped, {k: (rng.random(v.shape) >= sparsity).astype(np.float32)
+    P.set_masks(wrapped, {k: (rng.random(v.shape) >= sparsity).astype(np.float32)
                              for k, v in kernels.items()})
-    wrap.set_kernels(wrapped, kernels)  # kernel * new mask
-    plain = wrap.strip(wrapped)
+    P.set_kernels(wrapped, kernels)  # kernel * new mask
+    plain = P.strip(wrapped)
     return plain, sparse.pruned_weights(wrapped, plain)
 
 
@@ -73,12 +73,12 @@ def resnet64_sizes(sparsities: list[float], work: Path) -> list[dict[str, Any]]:
     from lth_tf.core import config as C
     from lth_tf.export import directory_size
     from lth_tf.keras_side import models
-    from lth_tf.keras_side.pruning import wrap
+    from lth_tf.keras_side import pruning as P
     from lth_tf.platform.backend import keras
 
     keras.backend.clear_session()
-    wrapped = wrap.wrap(models.build(C.Model(name="resnet18", width=64), (32, 32, 3), 10, 0))
-    kernels = wrap.get_kernels(wrapped)
+    wrapped = P.wrap(models.build(C.Model(name="resnet18", width=64), (32, 32, 3), 10, 0))
+    kernels = P.get_kernels(wrapped)
     rows = []
     for i, s in enumerate(sparsities):
         plain, pruned = _random_masks(wrapped, kernels, s, seed=i)
@@ -124,11 +124,11 @@ def gcn_sizes(search, work: Path) -> list[dict[str, Any]]:
 # -- latency ---------------------------------------------------------------------------------
 def gcn_latency(search, work: Path, calls: int) -> list[dict[str, Any]]:
     from lth_tf.export import sparse
-    from lth_tf.keras_side.pruning import wrap
+    from lth_tf.keras_side import pruning as P
 
     r = search.completed_rounds()[-1]
     wrapped = search.model_for_round(r)
-    plain = wrap.strip(wrapped)
+    plain = P.strip(wrapped)
     pruned = sparse.pruned_weights(wrapped, plain)
     paths = {k: f(plain, pruned, search.data, work / f"gcn-lat-{k}") for k, f in EXPORTS.items()}
     x, a = search.data.inputs()
@@ -144,13 +144,13 @@ def image_latency(name: str, width: int | None, sparsities: list[float], work: P
                   calls: int) -> list[dict[str, Any]]:
     from lth_tf.core import config as C
     from lth_tf.keras_side import models
-    from lth_tf.keras_side.pruning import wrap
+    from lth_tf.keras_side import pruning as P
     from lth_tf.platform.backend import keras, tf
 
     keras.backend.clear_session()
     cfg = C.Model(name=name, width=width) if width else C.Model(name=name)
-    wrapped = wrap.wrap(models.build(cfg, (32, 32, 3), 10, 0))
-    kernels = wrap.get_kernels(wrapped)
+    wrapped = P.wrap(models.build(cfg, (32, 32, 3), 10, 0))
+    kernels = P.get_kernels(wrapped)
     rows = []
     for i, s in enumerate(sparsities):
         plain, pruned = _random_masks(wrapped, kernels, s, seed=10 + i)
@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     q = args.quick
     from benchmarks.narrow_latency import all_narrow_latency, narrow_headline, print_narrow
-    from lth_tf.platform import runtime
+    from lth_tf.platform.platform import Platform
 
     calls = 10 if q else 100
     fractions = [0.5] if q else [0.5, 0.75]
@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="lth-efficiency-") as tmp:
             narrowed = all_narrow_latency(gcn_run(1, args.data_dir, first_only=True), fractions, Path(tmp), calls)
         headline = {"narrow_latency_vs_dense": narrow_headline(narrowed)}
-        path = write_result("efficiency_narrow", headline, {"runtime": runtime.settings(), "narrow_latency": narrowed},
+        path = write_result("efficiency_narrow", headline, {"runtime": Platform.single().settings(), "narrow_latency": narrowed},
                             q, time.time() - t0)
         print(path)
         print_narrow(narrowed)
@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
                              {k: round(v, 3) for k, v in r["vs_dense"].items()} for r in latency},
         "narrow_latency_vs_dense": narrow_headline(narrowed),
     }
-    body = {"runtime": runtime.settings(), "sizes": sizes, "latency": latency, "narrow_latency": narrowed}
+    body = {"runtime": Platform.single().settings(), "sizes": sizes, "latency": latency, "narrow_latency": narrowed}
     path = write_result("efficiency", headline, body, q, time.time() - t0)
     print(path)
     for r in sizes:

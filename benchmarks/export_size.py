@@ -55,7 +55,7 @@ def _prunable_names(stripped, names: list[str]) -> set[str]:
 def gcn_rows(rounds: int, data_dir: str | None, workdir: Path) -> list[dict]:
     from lth_tf.core import config as C
     from lth_tf.core import masks as M
-    from lth_tf.keras_side.pruning import wrap
+    from lth_tf.keras_side import pruning as P
     from lth_tf.search.lottery import LotterySearch
 
     exp = C.resolve("cora-gcn", overrides=[f"prune.rounds={rounds}", "prune.controls="])
@@ -65,8 +65,8 @@ def gcn_rows(rounds: int, data_dir: str | None, workdir: Path) -> list[dict]:
     rows = []
     for r in search.completed_rounds():
         wrapped = search.model_for_round(r)
-        masks = wrap.get_masks(wrapped)
-        stripped = wrap.strip(wrapped)
+        masks = P.get_masks(wrapped)
+        stripped = P.strip(wrapped)
         prunable = _prunable_names(stripped, list(masks))
         row = {"model": "gcn_cora", "round": r, "sparsity": M.sparsity(masks),
                **_measure(stripped, prunable, workdir, f"gcn{r:03d}")}
@@ -78,20 +78,20 @@ def resnet_rows(rounds: int, workdir: Path) -> list[dict]:
     from lth_tf.core import config as C
     from lth_tf.core import masks as M
     from lth_tf.keras_side import models
-    from lth_tf.keras_side.pruning import wrap
+    from lth_tf.keras_side import pruning as P
     from lth_tf.platform.backend import keras
 
     cfg = C.Model(name="resnet18", width=16)
     keras.backend.clear_session()
-    wrapped = wrap.wrap(models.build(cfg, (32, 32, 3), 10, 0))
-    kernels = wrap.get_kernels(wrapped)
+    wrapped = P.wrap(models.build(cfg, (32, 32, 3), 10, 0))
+    kernels = P.get_kernels(wrapped)
     masks = M.ones_like(kernels)
     rows = []
     for r in range(rounds + 1):
         if r:
             masks = M.prune(kernels, masks, 0.2)
-        wrap.set_masks(wrapped, masks)
-        stripped = wrap.strip(wrapped)
+        P.set_masks(wrapped, masks)
+        stripped = P.strip(wrapped)
         prunable = _prunable_names(stripped, list(masks))
         rows.append({"model": "resnet18_w16_untrained", "round": r, "sparsity": M.sparsity(masks),
                      **_measure(stripped, prunable, workdir, f"resnet{r:03d}")})

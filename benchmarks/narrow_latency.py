@@ -1,6 +1,6 @@
 """Narrowed-export latency for benchmarks/efficiency.py (see its docstring).
 
-The narrow export (lth_tf.export.narrow) of a channel-pruned model against the
+The narrow export (lth_tf/export/formats/narrow.py) of a channel-pruned model against the
 dense export of the same masked model: median seconds per call, interleaved.
 """
 
@@ -19,24 +19,23 @@ def _channel_masked(wrapped, kernels: dict[str, np.ndarray], fraction: float):
     unpruned `kernels` first); (stripped model, narrowed model)."""
     from lth_tf.core import masks as M
     from lth_tf.core.masks import channels as CH
+    from lth_tf.keras_side import pruning as P
     from lth_tf.keras_side.narrow import narrow
-    from lth_tf.keras_side.pruning import wrap
-    from lth_tf.keras_side.pruning.channel_graph import channel_plan
 
-    plan = channel_plan(wrapped)
-    wrap.set_masks(wrapped, CH.prune_to_fraction(kernels, M.ones_like(kernels), plan, fraction, "layerwise"))
-    wrap.set_kernels(wrapped, kernels)
-    return wrap.strip(wrapped), narrow(wrapped)
+    plan = P.channel_plan(wrapped)
+    P.set_masks(wrapped, CH.prune_to_fraction(kernels, M.ones_like(kernels), plan, fraction, "layerwise"))
+    P.set_kernels(wrapped, kernels)
+    return P.strip(wrapped), narrow(wrapped)
 
 
 def narrow_latency(wrapped, name: str, fractions: list[float], data, signature: str,
                    feeds: list[tuple[Any, dict[str, Any], int]], work: Path) -> list[dict[str, Any]]:
     """Rows of narrow vs dense latency; `feeds` = [(batch label, inputs, calls)]."""
     from lth_tf.keras_side import flops
+    from lth_tf.keras_side import pruning as P
     from lth_tf.keras_side.narrow import costs
-    from lth_tf.keras_side.pruning import wrap
 
-    kernels = wrap.get_kernels(wrapped)
+    kernels = P.get_kernels(wrapped)
     graph = flops.graph_size(data)
     rows = []
     for i, f in enumerate(fractions):
@@ -55,12 +54,12 @@ def image_narrow_latency(name: str, width: int | None, fractions: list[float], w
                          calls: int) -> list[dict[str, Any]]:
     from lth_tf.core import config as C
     from lth_tf.keras_side import models
-    from lth_tf.keras_side.pruning import wrap
+    from lth_tf.keras_side import pruning as P
     from lth_tf.platform.backend import keras, tf
 
     keras.backend.clear_session()
     cfg = C.Model(name=name, width=width) if width else C.Model(name=name)
-    wrapped = wrap.wrap(models.build(cfg, (32, 32, 3), 10, 0))
+    wrapped = P.wrap(models.build(cfg, (32, 32, 3), 10, 0))
     feeds = []
     for batch in (1, 256):
         x = tf.constant(np.random.default_rng(batch).standard_normal((batch, 32, 32, 3)), tf.float32)

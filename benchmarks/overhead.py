@@ -60,13 +60,14 @@ def measure(family: str, epochs: int, steps: int, data_dir: str | None) -> dict:
     from lth_tf.core import masks as M
     from lth_tf.keras_side import data as datasets
     from lth_tf.keras_side import models
-    from lth_tf.keras_side.pruning import wrap
+    from lth_tf.keras_side import pruning as P
     from lth_tf.keras_side.training.feeds import Feeds
     from lth_tf.keras_side.training.metrics import compile_plain
     from lth_tf.keras_side.training.optimizer import make_optimizer
     from lth_tf.keras_side.training.train import train_round
     from lth_tf.platform import runtime
     from lth_tf.platform.backend import keras, tf
+    from lth_tf.platform.platform import Platform
 
     if family == "resnet18_w16":
         exp = C.resolve("cifar10-resnet18-cpu", overrides=[f"train.epochs={epochs}", "train.schedule=constant"])
@@ -91,6 +92,7 @@ def measure(family: str, epochs: int, steps: int, data_dir: str | None) -> dict:
         as_ds = tf.data.Dataset.from_tensors
         fit_data = {"x": as_ds(feeds.train), "validation_data": as_ds(feeds.val)}
 
+    platform = Platform.from_settings(exp.train)
     runtime.apply_precision(exp.train.precision)
     # Plain Keras: same architecture and initial weights, no wrappers, no callbacks.
     keras.backend.clear_session()
@@ -102,11 +104,11 @@ def measure(family: str, epochs: int, steps: int, data_dir: str | None) -> dict:
 
     # Ours: wrapped, 50% global mask, the full callback set of a lottery round.
     keras.backend.clear_session()
-    wrapped = wrap.wrap(models.build(exp.model, data.input_shape, data.num_classes, 0))
-    kernels = wrap.get_kernels(wrapped)
-    wrap.set_masks(wrapped, M.prune(kernels, M.ones_like(kernels), 0.5))
+    wrapped = P.wrap(models.build(exp.model, data.input_shape, data.num_classes, 0))
+    kernels = P.get_kernels(wrapped)
+    P.set_masks(wrapped, M.prune(kernels, M.ones_like(kernels), 0.5))
     t_ours = _epoch_timer()
-    train_round(wrapped, feeds, exp, 1, extra_callbacks=[t_ours])
+    train_round(wrapped, feeds, exp, 1, extra_callbacks=[t_ours], platform=platform)
 
     plain_s = statistics.median(t_plain.times[1:])
     ours_s = statistics.median(t_ours.times[1:])
@@ -120,7 +122,7 @@ def measure(family: str, epochs: int, steps: int, data_dir: str | None) -> dict:
         "plain_examples_per_second": images_per_epoch / plain_s,
         "ours_examples_per_second": images_per_epoch / ours_s,
         "ratio": ours_s / plain_s,
-        "runtime": runtime.settings(exp.train),
+        "runtime": platform.settings(),
     }
 
 

@@ -79,11 +79,11 @@ def main(argv=None) -> int:
         print(row, flush=True)
     dense, last = table[0], table[-1]
     pruned = search.search.engine.model_for_round(0)
-    from lth_tf.keras_side.pruning import wrap
+    from lth_tf.keras_side import pruning as P
 
     headline = {
         "model": "keras.applications.MobileNetV2(alpha=0.35, weights=None, 32x32x3, 10 classes)",
-        "prunable_layers": len(wrap.prunable_layer_names(pruned)),
+        "prunable_layers": len(P.prunable_layer_names(pruned)),
         "dense_test": dense["test_acc"],
         "final_sparsity": last["sparsity"],
         "ticket_test": last["test_acc"],

@@ -7,7 +7,7 @@ environment and calls
     python benchmarks/speed_worker.py '{"family": ..., "runner": ..., ...}'
 
 which prints one JSON line: images per second of training (ResNet, Conv-4) or
-epochs per second including validation (GCN) for every timed epoch, the settings in force (lth_tf.platform.runtime.settings) and the process's CPU
+epochs per second including validation (GCN) for every timed epoch, the settings in force (Platform.settings(), lth_tf/platform/platform.py) and the process's CPU
 use during the timed epochs (cpu seconds / wall seconds; below the core count
 means other processes took CPU).
 
@@ -130,15 +130,17 @@ def measure(spec: dict) -> dict:
     from lth_tf.core import masks as M
     from lth_tf.keras_side import data as datasets
     from lth_tf.keras_side import models
-    from lth_tf.keras_side.pruning import wrap
+    from lth_tf.keras_side import pruning as P
     from lth_tf.keras_side.training.feeds import Feeds
     from lth_tf.keras_side.training.optimizer import make_optimizer
     from lth_tf.keras_side.training.train import train_round
     from lth_tf.platform import runtime
     from lth_tf.platform.backend import keras, tf
+    from lth_tf.platform.platform import Platform
 
     exp = _experiment(spec)
     t = exp.train
+    platform = Platform.from_settings(t)
     runtime.apply_precision(t.precision)
     if graph:
         data = datasets.load(exp.data, spec.get("data_dir"), seed=0)
@@ -166,13 +168,13 @@ def measure(spec: dict) -> dict:
         else:
             model.fit(feeds.train, validation_data=feeds.val, epochs=t.epochs, callbacks=[timer], verbose=0)
     else:
-        wrapped = wrap.wrap(build(0))
-        kernels = wrap.get_kernels(wrapped)
-        wrap.set_masks(wrapped, M.prune(kernels, M.ones_like(kernels), 0.5))
+        wrapped = P.wrap(build(0))
+        kernels = P.get_kernels(wrapped)
+        P.set_masks(wrapped, M.prune(kernels, M.ones_like(kernels), 0.5))
         teacher = build(1) if spec["family"].endswith("_kd") else None
         if teacher is not None:
             exp = dataclasses.replace(exp, distill=dataclasses.replace(exp.distill, enabled=True))
-        train_round(wrapped, feeds, exp, 1, teacher=teacher, extra_callbacks=[timer])
+        train_round(wrapped, feeds, exp, 1, teacher=teacher, extra_callbacks=[timer], platform=platform)
 
     skip = spec["warmup_epochs"]  # tracing / XLA compilation
     wall, cpu = timer.wall[skip:], timer.cpu[skip:]
@@ -180,7 +182,7 @@ def measure(spec: dict) -> dict:
         **spec,
         "per_second": [examples / w for w in wall],
         "cpu_use": sum(cpu) / sum(wall),
-        "settings": runtime.settings(t),
+        "settings": platform.settings(),
         "loadavg": os.getloadavg()[0],
     }
 

@@ -68,18 +68,18 @@ def model_rows(name: str, shape: tuple[int, ...], batches: tuple[int, ...], spar
     from lth_tf.core import config as C
     from lth_tf.export import tflite
     from lth_tf.keras_side import models
-    from lth_tf.keras_side.pruning import wrap
+    from lth_tf.keras_side import pruning as P
     from lth_tf.platform.backend import keras
 
     keras.backend.clear_session()
-    wrapped = wrap.wrap(models.build(C.Model(name=name), shape, 10, 0))
-    kernels = wrap.get_kernels(wrapped)
+    wrapped = P.wrap(models.build(C.Model(name=name), shape, 10, 0))
+    kernels = P.get_kernels(wrapped)
     rows = []
     for i, s in enumerate(sparsities):
         rng = np.random.default_rng(20 + i)
-        wrap.set_masks(wrapped, {k: (rng.random(v.shape) >= s).astype(np.float32) for k, v in kernels.items()})
-        wrap.set_kernels(wrapped, kernels)  # kernel * new mask
-        plain = wrap.strip(wrapped)
+        P.set_masks(wrapped, {k: (rng.random(v.shape) >= s).astype(np.float32) for k, v in kernels.items()})
+        P.set_kernels(wrapped, kernels)  # kernel * new mask
+        plain = P.strip(wrapped)
         contents = {"dense": tflite.convert(plain, sparse=False), "sparse": tflite.convert(plain)}
         stored = tflite.sparse_weights(contents["sparse"])
         for batch in batches:

@@ -12,8 +12,10 @@ import argparse
 
 import numpy as np
 
-import lth_tf
-from lth_tf.platform.backend import keras  # tf_keras (Keras 2), which tfmot needs
+from lth_tf import TicketSearch  # first: it loads TensorFlow set up for Keras 2
+
+# lth-tf runs on tf_keras (Keras 2), which tfmot needs; Keras 3 models come in a later release.
+import tf_keras as keras  # isort: skip
 
 
 def make_data(n: int, seed: int):
@@ -36,7 +38,7 @@ def main() -> None:
     model = keras.Model(inputs, keras.layers.Dense(10, name="logits")(h), name="mlp")
     model.compile(optimizer=keras.optimizers.Adam(1e-3))  # lth-tf takes the optimizer and rate
 
-    search = lth_tf.TicketSearch(
+    search = TicketSearch(
         model, rounds=4, rate=0.5, epochs=15, batch_size=64, controls=["random_reinit"],
         directory=args.out,
     )

@@ -7,6 +7,10 @@
 - `lth_tf` never imports `tui`, `benchmarks` or `tests`.
 - No underscore name (a private module or attribute) is imported from another package.
 - The core and storage layers never import TensorFlow, Keras, tfmot or Spektral.
+- No module-level mutable state in `lth_tf`: no `global`, no module name bound to a
+  mutable container unless it is an UPPER_CASE constant, and no constant written by a
+  function that does not run at import (a registry filled by `register(...)` at import
+  may be; a cache may not: use functools.cache). The platform object is passed instead.
 
 Imports inside functions count like top-level ones: a lazy import is still an arrow.
 """
@@ -181,3 +185,166 @@ def test_core_and_storage_never_import_tensorflow():
             if base.split(".")[0] in TF_MODULES or base == "lth_tf.platform.backend":
                 heavy.append(f"{found[m].relative_to(ROOT)}:{line}: {base}")
     assert table and not heavy, "TensorFlow imported by a pure layer:\n" + "\n".join(heavy)
+
+
+# -- no module-level mutable state ------------------------------------------------------------
+MUTABLE_CALLS = {"dict", "list", "set", "bytearray", "defaultdict", "OrderedDict", "Counter", "deque",
+                 "WeakKeyDictionary", "WeakValueDictionary"}
+MUTATORS = {"append", "extend", "insert", "remove", "pop", "popitem", "clear", "update", "setdefault",
+            "add", "discard", "difference_update", "intersection_update", "symmetric_difference_update",
+            "appendleft", "extendleft"}
+Function = ast.FunctionDef | ast.AsyncFunctionDef
+
+
+def _is_mutable(value: ast.expr | None) -> bool:
+    if isinstance(value, ast.Dict | ast.List | ast.Set | ast.DictComp | ast.ListComp | ast.SetComp):
+        return True
+    if isinstance(value, ast.Call):
+        f = value.func
+        return (f.id if isinstance(f, ast.Name) else getattr(f, "attr", None)) in MUTABLE_CALLS
+    return False
+
+
+def _is_constant_name(name: str) -> bool:
+    bare = name.strip("_")
+    return (name.startswith("__") and name.endswith("__")) or (bare.isupper() and bare.replace("_", "").isalnum())
+
+
+def _module_level(tree: ast.Module) -> Iterator[ast.stmt]:
+    """Statements that run at import: the module body, into if/try/with blocks (not defs or classes)."""
+    todo = list(tree.body)
+    while todo:
+        node = todo.pop(0)
+        yield node
+        if isinstance(node, ast.If | ast.Try | ast.With | ast.For | ast.While):
+            for field in ("body", "orelse", "finalbody", "handlers"):
+                todo.extend(getattr(node, field, []))
+        elif isinstance(node, ast.ExceptHandler):
+            todo.extend(node.body)
+
+
+def applied_at_import(trees: list[ast.Module]) -> set[str]:
+    """Names of functions called or used as decorators by module-level code of any module
+    (a registry filled through `register(...)` at import is filled at import)."""
+    names = set()
+    for tree in trees:
+        for node in _module_level(tree):
+            if isinstance(node, Function | ast.ClassDef):  # its body runs later: only its decorators now
+                applied = node.decorator_list
+            else:
+                applied = [n.func for n in ast.walk(node) if isinstance(n, ast.Call)]
+            for expr in applied:
+                expr = expr.func if isinstance(expr, ast.Call) else expr
+                names.add(expr.id if isinstance(expr, ast.Name) else getattr(expr, "attr", ""))
+    return names
+
+
+def module_state(tree: ast.Module, at_import: set[str] = frozenset()) -> list[str]:
+    """Module-level mutable state in one module: `global` statements, module names bound to a
+    mutable container that are not UPPER_CASE constants, and constants written by functions
+    that do not run at import (a cache is state, whatever its name)."""
+    found = [f"{n.lineno}: global {', '.join(n.names)}" for n in ast.walk(tree) if isinstance(n, ast.Global)]
+    containers = set()
+    for node in _module_level(tree):
+        if isinstance(node, ast.Assign | ast.AnnAssign) and _is_mutable(node.value):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for t in targets:
+                if isinstance(t, ast.Name):
+                    containers.add(t.id)
+                    if not _is_constant_name(t.id):
+                        found.append(f"{node.lineno}: {t.id} is a mutable container, not a constant")
+    for fn, exempt in _functions(tree, at_import, False):
+        if exempt:
+            continue
+        for n in _own_nodes(fn):
+            written = None
+            if isinstance(n, ast.Assign | ast.AugAssign | ast.Delete):
+                for t in n.targets if isinstance(n, ast.Assign | ast.Delete) else [n.target]:
+                    if isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name):
+                        written = t.value.id
+            elif (isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in MUTATORS
+                  and isinstance(n.func.value, ast.Name)):
+                written = n.func.value.id
+            if written in containers and not _shadowed(fn, written):
+                found.append(f"{n.lineno}: {fn.name}() writes the module's {written}")
+    return found
+
+
+def _functions(node: ast.AST, at_import: set[str], exempt: bool) -> Iterator[tuple[Function, bool]]:
+    """Every function under `node`, and whether it runs at import (itself, or inside one that does)."""
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, Function):
+            mine = exempt or child.name in at_import
+            yield child, mine
+            yield from _functions(child, at_import, mine)
+        else:
+            yield from _functions(child, at_import, exempt)
+
+
+def _own_nodes(fn: Function) -> Iterator[ast.AST]:
+    """The nodes of `fn`'s body, without those of functions defined in it."""
+    todo = list(fn.body)
+    while todo:
+        node = todo.pop()
+        yield node
+        todo.extend(c for c in ast.iter_child_nodes(node) if not isinstance(c, Function | ast.Lambda))
+
+
+def _shadowed(fn: Function, name: str) -> bool:
+    """Whether `name` is a local of `fn` (an argument or assigned there), not the module's."""
+    args = fn.args
+    if name in {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg] if a}:
+        return True
+    return any(isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Store) for n in ast.walk(fn))
+
+
+def test_no_module_level_mutable_state():
+    """A platform object is passed down; nothing in lth_tf keeps state in a module (see
+    docs/internals.md, Conventions). Constants may be containers filled at import."""
+    paths = sorted((ROOT / "lth_tf").rglob("*.py"))
+    trees = {p: ast.parse(p.read_text(encoding="utf-8")) for p in paths}
+    at_import = applied_at_import(list(trees.values()))
+    found = [f"{p.relative_to(ROOT)}:{line}" for p, tree in trees.items() for line in module_state(tree, at_import)]
+    assert not found, "module-level mutable state:\n" + "\n".join(found)
+
+
+def test_the_state_check_sees_globals_tables_and_caches():
+    old = '''
+_made: dict = {}
+SOURCE = None
+_CACHE: dict = {}
+REGISTRY = {}
+__all__ = ["x"]
+
+def choose():
+    global SOURCE
+    SOURCE = "lth_tf"
+
+def setup(spec):
+    _made.update(spec=spec)
+
+def cached(k):
+    if k not in _CACHE:
+        _CACHE[k] = k
+    return _CACHE[k]
+
+def register(name):
+    def deco(f):
+        REGISTRY[name] = f
+        return f
+    return deco
+
+@register("a")
+def a():
+    pass
+
+def local_shadow():
+    _made = {}
+    _made["x"] = 1
+'''
+    tree = ast.parse(old)
+    found = module_state(tree, applied_at_import([tree]))
+    assert [f.split(": ", 1)[1] for f in found] == [
+        "global SOURCE", "_made is a mutable container, not a constant",
+        "setup() writes the module's _made", "cached() writes the module's _CACHE",
+    ]

@@ -16,7 +16,7 @@ from lth_tf.core import config as C
 from lth_tf.core.events import ListSink
 from lth_tf.frontends.report import write_report
 from lth_tf.keras_side import flops
-from lth_tf.keras_side.pruning import wrap
+from lth_tf.keras_side import pruning as P
 from lth_tf.search.lottery import LotterySearch
 
 EPOCHS, WINDOW, DISTANCE = 6, 2, 0.5
@@ -134,10 +134,10 @@ def test_rounds_record_the_ticket_size_as_served(image_run):
     finished = {e["round"]: e for e in events if e["event"] == "round_finished"}
     for row in summary["rounds"]:
         wrapped = s.model_for_round(row["round"])
-        zeros = sum(int((m == 0).sum()) for m in wrap.get_masks(wrapped).values())
+        zeros = sum(int((m == 0).sum()) for m in P.get_masks(wrapped).values())
         size = row["inference"]
         assert finished[row["round"]]["inference"] == size
-        assert size["params"] == wrap.strip(wrapped).count_params()
+        assert size["params"] == P.strip(wrapped).count_params()
         assert size["nonzeros"] == size["params"] - zeros  # trained biases and norms are nonzero
         assert size["flops"] == 2 * row["cost"]["macs"]
 

@@ -248,7 +248,7 @@ def test_graph_full_batch_soft_on_all_both_ways():
 
 def test_real_gcn_wrapped_by_lth_tf_pruning():
     """The stack the lottery loop uses: models.build + pruning.wrap + Distiller."""
-    wrap = pytest.importorskip("lth_tf.keras_side.pruning.wrap")
+    P = pytest.importorskip("lth_tf.keras_side.pruning")
     models = pytest.importorskip("lth_tf.keras_side.models")
     from lth_tf.core.config import Model
 
@@ -257,12 +257,12 @@ def test_real_gcn_wrapped_by_lth_tf_pruning():
     cfg = Model(name="gcn", hidden=8, dropout=0.5, l2=5e-4)
     teacher = models.build(cfg, (x.shape[1],), 3, seed=0)
     before = [w.copy() for w in teacher.get_weights()]
-    student = wrap.wrap(models.build(cfg, (x.shape[1],), 3, seed=0))
+    student = P.wrap(models.build(cfg, (x.shape[1],), 3, seed=0))
     rng = np.random.default_rng(0)
     masks = {
-        k: (rng.random(m.shape) < 0.5).astype("float32") for k, m in wrap.get_masks(student).items()
+        k: (rng.random(m.shape) < 0.5).astype("float32") for k, m in P.get_masks(student).items()
     }
-    wrap.set_masks(student, masks)
+    P.set_masks(student, masks)
     reg0 = float(tf.add_n(student.losses))
     assert reg0 > 0
 
@@ -270,7 +270,7 @@ def test_real_gcn_wrapped_by_lth_tf_pruning():
     data = tf.data.Dataset.from_tensors(((x, a), y, weights)).repeat()
     distiller = Distiller(student, teacher, alpha=0.7, temperature=2.0, soft_on_all=True)
     distiller.compile(keras.optimizers.Adam(0.01))
-    hist = distiller.fit(data, steps_per_epoch=1, epochs=3, verbose=0, callbacks=wrap.callbacks())
+    hist = distiller.fit(data, steps_per_epoch=1, epochs=3, verbose=0, callbacks=P.callbacks())
     h = {k: np.asarray(v) for k, v in hist.history.items()}
 
     # epoch 1 = the initial weights: loss = 0.3 CE + 0.7 T^2 KL + L2
@@ -278,7 +278,7 @@ def test_real_gcn_wrapped_by_lth_tf_pruning():
     assert h["loss"][0] == pytest.approx(expected, rel=1e-5)
     assert all(np.isfinite(v).all() for v in h.values())
     assert all(np.array_equal(p, q) for p, q in zip(before, teacher.get_weights()))
-    kernels = wrap.get_kernels(student)
+    kernels = P.get_kernels(student)
     for name, m in masks.items():
-        np.testing.assert_array_equal(wrap.get_masks(student)[name], m)
+        np.testing.assert_array_equal(P.get_masks(student)[name], m)
         assert np.all(kernels[name][m == 0] == 0.0)

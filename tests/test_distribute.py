@@ -1,4 +1,4 @@
-"""train.strategy parsing, the cluster facts from TF_CONFIG and the mask digest (no TensorFlow)."""
+"""train.strategy parsing, the placement from TF_CONFIG and the mask digest (no TensorFlow)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from lth_tf.core.config.strategy import Spec, parse_strategy
 from lth_tf.core.errors import LthError
 from lth_tf.core.masks import mask_digest
 from lth_tf.platform import distribute as D
+from lth_tf.platform import placement as P
+from lth_tf.platform.placement import Placement
 
 
 def tf_config(monkeypatch, kind: str, index: int, cluster: dict) -> None:
@@ -41,28 +43,40 @@ def test_the_default_strategy_keeps_the_run_name():
 
 
 def test_chief_and_scratch_from_tf_config(monkeypatch, tmp_path):
-    monkeypatch.setenv(D.SCRATCH_VAR, str(tmp_path / "scratch"))
+    monkeypatch.setenv(P.SCRATCH_VAR, str(tmp_path / "scratch"))
     train = C.Train(strategy="multi_worker")
     workers = {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}
     tf_config(monkeypatch, "worker", 0, workers)
-    assert D.is_chief(parse_strategy("multi_worker"))
-    assert D.output_root(tmp_path / "out", train) == tmp_path / "out"
+    assert Placement.from_settings(train) == Placement(Spec("multi_worker"), "worker", 0, 2, chief=True)
+    assert Placement.from_settings(train).output_root(tmp_path / "out") == tmp_path / "out"
     tf_config(monkeypatch, "worker", 1, workers)
-    assert D.task() == ("worker", 1, 2)
-    assert not D.is_chief(parse_strategy("multi_worker"))
-    assert D.output_root(tmp_path / "out", train) == tmp_path / "scratch" / "worker-1"
+    assert P.task() == ("worker", 1, 2)
+    assert not Placement.from_settings(train).chief
+    assert Placement.from_settings(train).output_root(tmp_path / "out") == tmp_path / "scratch" / "worker-1"
     # with a chief task, worker 0 is not the chief
     tf_config(monkeypatch, "worker", 0, {"chief": ["127.0.0.1:3"], **workers})
-    assert not D.is_chief(parse_strategy("multi_worker"))
-    assert D.task()[2] == 3
+    assert not Placement.from_settings(train).chief
+    assert Placement.from_settings(train).workers == 3
+    tf_config(monkeypatch, "chief", 0, {"chief": ["127.0.0.1:3"], **workers})
+    assert Placement.from_settings(train).chief
     # other strategies ignore TF_CONFIG: one process writes
-    assert D.output_root(tmp_path / "out", C.Train(strategy="mirrored:2")) == tmp_path / "out"
+    mirrored = Placement.from_settings(C.Train(strategy="mirrored:2"))
+    assert mirrored == Placement(Spec("mirrored", 2))
+    assert mirrored.output_root(tmp_path / "out") == tmp_path / "out"
+    assert (mirrored.workers, mirrored.chief) == (1, True)
 
 
 def test_a_broken_tf_config_is_one_line(monkeypatch):
     monkeypatch.setenv("TF_CONFIG", "{not json")
     with pytest.raises(LthError, match="TF_CONFIG"):
-        D.task()
+        P.task()
+    with pytest.raises(LthError, match="TF_CONFIG"):
+        Placement.from_settings(C.Train(strategy="multi_worker"))
+
+
+def test_a_spec_reads_as_its_setting():
+    for text in ("default", "mirrored", "mirrored:2", "multi_worker"):
+        assert str(parse_strategy(text)) == text
 
 
 def test_mask_digest_sees_every_bit_and_not_the_key_order():
@@ -75,13 +89,6 @@ def test_mask_digest_sees_every_bit_and_not_the_key_order():
         flipped[key].flat[0] = 1.0 - flipped[key].flat[0]
         assert mask_digest(flipped) != d
     assert mask_digest({"a": masks["a"].reshape(4, 3), "b": masks["b"]}) != d  # shape counts
-
-
-def test_local_without_a_strategy_is_the_default_one():
-    """Export (`distribute.local()`) in a process that never set a strategy up, e.g. `lth-tf export`."""
-    with D.local():
-        assert D.spec() == Spec()
-    assert D.spec() == Spec()
 
 
 @pytest.mark.parametrize("raw", ["ten", "0", "-5", "nan"])

@@ -5,7 +5,7 @@
   each run the smoke search (2 pruning rounds, 2 epochs, no controls) next to
   the one-device run with the same seed and global batch.
 - Masks agree everywhere: each run checks its replicas and workers after every
-  round (`distribute.check_masks`, the run fails otherwise); here the digest in
+  round (`mask_agreement.check_masks`, the run fails otherwise); here the digest in
   each worker's events must equal the digest of the chief's stored masks.
 - Numbers: a strategy changes the summation order of gradients (per-replica
   sums, then an all-reduce), so results are close, not equal: every epoch's
@@ -39,7 +39,8 @@ from lth_tf.core import masks as M
 from lth_tf.core.events import read_events
 from lth_tf.core.masks import mask_digest
 from lth_tf.core.schedule import target_sparsity
-from lth_tf.platform.distribute import SCRATCH_VAR, TIMEOUT_VAR
+from lth_tf.platform.distribute import TIMEOUT_VAR
+from lth_tf.platform.placement import SCRATCH_VAR
 from lth_tf.storage import rundir, store
 
 ROOT = Path(__file__).resolve().parents[1]

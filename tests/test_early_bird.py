@@ -117,21 +117,20 @@ class ScriptedMasks:
 
 
 def _tiny_fit(distances: list[float], epochs: int, threshold: float, window: int) -> tuple[int, list]:
-    from lth_tf.keras_side.pruning import wrap
-    from lth_tf.keras_side.pruning.early_stop import EarlyBirdStop
+    from lth_tf.keras_side import pruning as P
     from lth_tf.platform.backend import keras
 
     keras.utils.set_random_seed(0)
     inp = keras.Input((4,))
     model = keras.Model(inp, keras.layers.Dense(25, name="output")(inp))  # 100 kernel weights
-    wrapped = wrap.wrap(model)
+    wrapped = P.wrap(model)
     wrapped.compile(optimizer="sgd", loss="mse")
     seq = _masks_with_distances(distances, n=100)
-    stop = EarlyBirdStop(wrapped, ScriptedMasks(seq), threshold, window)
+    stop = P.EarlyBirdStop(wrapped, ScriptedMasks(seq), threshold, window)
     logs: list[dict] = []
     record = keras.callbacks.LambdaCallback(on_epoch_end=lambda e, lg: logs.append(dict(lg)))
     x, y = np.zeros((8, 4), np.float32), np.zeros((8, 25), np.float32)
-    wrapped.fit(x, y, epochs=epochs, verbose=0, callbacks=[*wrap.callbacks(), stop, record])
+    wrapped.fit(x, y, epochs=epochs, verbose=0, callbacks=[*P.callbacks(), stop, record])
     return len(logs), logs
 
 

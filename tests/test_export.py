@@ -108,7 +108,7 @@ def exports(tmp_path_factory):
         assert cli.main(["run", *args, "--out", str(out), "--quiet"]) == 0
         (run_dir,) = [d for d in out.iterdir() if d.is_dir()]
         # after cli.main, which imports TensorFlow with its start-up chatter filtered
-        from lth_tf.keras_side.pruning import wrap
+        from lth_tf.keras_side import pruning as P
         from lth_tf.search.lottery import LotterySearch
 
         search = LotterySearch.open(run_dir)
@@ -116,7 +116,7 @@ def exports(tmp_path_factory):
         entry = {"run_dir": run_dir, "inputs": tmp / f"{kind}-inputs.npz", "rounds": {}}
         np.savez(entry["inputs"], **inputs)
         for r in (2, 0):
-            stripped = wrap.strip(search.model_for_round(r))
+            stripped = P.strip(search.model_for_round(r))
             args_ = _model_args(inputs)
             reference = stripped(args_, training=False).numpy()
             path = tmp / f"{kind}-round{r}"

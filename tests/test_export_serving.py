@@ -110,12 +110,12 @@ def _run(tmp, name, args):
     assert cli.main(["run", *args, "--out", str(out), "--quiet"]) == 0
     (run_dir,) = [d for d in out.iterdir() if d.is_dir()]
     assert (run_dir / "ticket" / "saved_model.pb").is_file()
-    from lth_tf.keras_side.pruning import wrap
+    from lth_tf.keras_side import pruning as P
     from lth_tf.search.lottery import LotterySearch
 
     search = LotterySearch.open(run_dir)
     ticket_round = json.loads((run_dir / "summary.json").read_text())["ticket"]["round"]
-    return run_dir, search, wrap.strip(search.model_for_round(ticket_round))
+    return run_dir, search, P.strip(search.model_for_round(ticket_round))
 
 
 def _bad_coo(coo: dict[str, np.ndarray]) -> dict[str, dict[str, list]]:

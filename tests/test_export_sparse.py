@@ -95,13 +95,13 @@ SERVE = textwrap.dedent(
 def _masked(wrapped, sparsity: float, seed: int):
     """Random masks of `sparsity` on every pruned kernel; returns (plain model, pruned variables)."""
     from lth_tf.export import sparse
-    from lth_tf.keras_side.pruning import wrap
+    from lth_tf.keras_side import pruning as P
 
     rng = np.random.default_rng(seed)
-    kernels = wrap.get_kernels(wrapped)
-    wrap.set_masks(wrapped, {k: (rng.random(v.shape) >= sparsity).astype(np.float32)
+    kernels = P.get_kernels(wrapped)
+    P.set_masks(wrapped, {k: (rng.random(v.shape) >= sparsity).astype(np.float32)
                              for k, v in kernels.items()})
-    plain = wrap.strip(wrapped)
+    plain = P.strip(wrapped)
     return plain, sparse.pruned_weights(wrapped, plain)
 
 
@@ -130,18 +130,17 @@ def _randomise_bn(model) -> None:
 def served(tmp_path_factory):
     from lth_tf.export import description, export_savedmodel
     from lth_tf.frontends.cli import main as cli
-    from lth_tf.keras_side.pruning import wrap
+    from lth_tf.keras_side import pruning as P
     from lth_tf.search.lottery import LotterySearch
 
     tmp = tmp_path_factory.mktemp("sparse")
     calls, ref, docs = {}, {}, {}
 
     # a tiny image model at 95%: conv rebuilt dense, both Dense kernels sparse matmuls
-    from lth_tf.keras_side.pruning import wrap as W
 
     model = _image_model()
     _randomise_bn(model)
-    plain, pruned = _masked(W.wrap(model), 0.95, seed=0)
+    plain, pruned = _masked(P.wrap(model), 0.95, seed=0)
     _randomise_bn(plain)
     info = SimpleNamespace(mean=np.full(3, 120.0), std=np.full(3, 60.0), class_names=())
     raw = np.random.default_rng(2).integers(0, 256, (5, 8, 8, 3), dtype=np.uint8)
@@ -179,7 +178,7 @@ def served(tmp_path_factory):
         coo[f"{name}_values"] = t.values.numpy()
         coo[f"{name}_dense_shape"] = t.dense_shape.numpy()
     np.savez(tmp / "coo.npz", **coo)
-    ref["gcn-cli"] = wrap.strip(search.model_for_round(1))([x, a], training=False).numpy()
+    ref["gcn-cli"] = P.strip(search.model_for_round(1))([x, a], training=False).numpy()
     calls["gcn-cli"] = {"path": str(tmp / "gcn-cli"), "signature": "serving_default",
                         "inputs": str(tmp / "coo.npz")}
     docs["gcn-cli"] = description(tmp / "gcn-cli")
@@ -243,10 +242,10 @@ def test_sparse_export_saves_only_the_packed_blob(served):
 @pytest.mark.parametrize("sparsity", [0.5, 0.8, 0.95])
 def test_variables_within_1_2x_of_the_bound(tmp_path, sparsity):
     from lth_tf.export import description, directory_size, export_savedmodel
-    from lth_tf.keras_side.pruning import wrap
+    from lth_tf.keras_side import pruning as P
 
     model = _image_model(units=64)  # 19.5k prunable weights
-    plain, pruned = _masked(wrap.wrap(model), sparsity, seed=4)
+    plain, pruned = _masked(P.wrap(model), sparsity, seed=4)
     path = export_savedmodel(plain, tmp_path / "t", format="sparse", pruned=pruned)
     ids = {id(v) for v in pruned}
     nonzeros = sum(int(np.count_nonzero(v.numpy())) for v in pruned)
@@ -262,10 +261,10 @@ def test_variables_within_1_2x_of_the_bound(tmp_path, sparsity):
 # -- TFLite ------------------------------------------------------------------------------------
 def test_tflite_export_is_sparse_and_gives_the_logits(tmp_path):
     from lth_tf.export import description, export_savedmodel, is_our_export
-    from lth_tf.keras_side.pruning import wrap
+    from lth_tf.keras_side import pruning as P
     from lth_tf.platform.backend import tf
 
-    plain, pruned = _masked(wrap.wrap(_image_model(units=64)), 0.9, seed=5)
+    plain, pruned = _masked(P.wrap(_image_model(units=64)), 0.9, seed=5)
     path = export_savedmodel(plain, tmp_path / "t", format="tflite")
     assert is_our_export(path) and description(path)["format"] == "TFLite"
     blob = (path / "model.tflite").read_bytes()

@@ -61,12 +61,12 @@ def test_conv_model_macs_by_hand():
 
 def test_wrapped_model_counts_the_masked_kernels():
     from lth_tf.core import masks as M
-    from lth_tf.keras_side.pruning import wrap
+    from lth_tf.keras_side import pruning as P
 
-    wrapped = wrap.wrap(conv_model())
-    kernels = wrap.get_kernels(wrapped)
+    wrapped = P.wrap(conv_model())
+    kernels = P.get_kernels(wrapped)
     masks = M.prune(kernels, M.ones_like(kernels), 0.5, "layerwise")
-    wrap.set_masks(wrapped, masks)
+    P.set_masks(wrapped, masks)
     rows = {r.name: r for r in flops.layer_macs(wrapped)}
     for name, m in masks.items():
         assert rows[name].nonzero == int(m.sum())

@@ -113,7 +113,7 @@ def read_file_of_run(run: Path, rel: str, stored: dict) -> None:
         def same_round(got):
             w, m, metrics = got
             assert same_arrays(w, w0) and same_arrays(m, m0), "arrays changed silently"
-            assert all(k in metrics for k in rundir.ROUND_KEYS)
+            assert all(k in metrics for k in rundir.REQUIRED_ROUND_KEYS)
 
         check(kind, lambda: s.load_round(r), path, expect=same_round)
     elif rel == "lock":  # names the holder; nobody holds it here, whatever it says

@@ -11,7 +11,7 @@ from test_narrow import tiny_conv
 from lth_tf.core import masks as M
 from lth_tf.frontends.report import rounds_table, summary_problem
 from lth_tf.keras_side import flops
-from lth_tf.keras_side.pruning import wrap
+from lth_tf.keras_side import pruning as P
 from lth_tf.platform.backend import keras
 from lth_tf.storage.summary import build_summary
 
@@ -35,13 +35,13 @@ def test_plain_model_size_by_hand():
 
 
 def test_wrapped_model_counts_kept_weights_and_not_the_wrapper_state():
-    wrapped = wrap.wrap(dense_model())
-    kernels = wrap.get_kernels(wrapped)
+    wrapped = P.wrap(dense_model())
+    kernels = P.get_kernels(wrapped)
     masks = M.ones_like(kernels)
     masks["h"].flat[[0, 3, 7, 11, 14]] = 0.0  # 5 of 15
     masks["output"].flat[[1, 4]] = 0.0  # 2 of 6
-    wrap.set_masks(wrapped, masks)
-    wrap.apply_masks(wrapped)
+    P.set_masks(wrapped, masks)
+    P.apply_masks(wrapped)
     for layer in wrapped.layers:  # nonzero biases, so every kept weight is nonzero
         inner = getattr(layer, "layer", layer)
         if getattr(inner, "bias", None) is not None:
@@ -50,21 +50,21 @@ def test_wrapped_model_counts_kept_weights_and_not_the_wrapper_state():
     prunable = sum(m.size for m in masks.values())
     sparsity = M.sparsity(masks)
     others = 3 + 2  # biases
-    assert size["params"] == wrap.strip(wrapped).count_params() == prunable + others
+    assert size["params"] == P.strip(wrapped).count_params() == prunable + others
     assert size["nonzeros"] == round((1 - sparsity) * prunable) + others == 26 - 7
     assert size["flops"] == 2 * (15 - 5 + 6 - 2)
 
 
 def test_channel_ticket_size_is_the_narrowed_models():
     from lth_tf.core.masks import channels as CH
+    from lth_tf.keras_side import pruning as P
     from lth_tf.keras_side.narrow import narrow, ticket_size
-    from lth_tf.keras_side.pruning.channel_graph import channel_plan
 
-    wrapped = wrap.wrap(tiny_conv(keras))
-    plan = channel_plan(wrapped)
+    wrapped = P.wrap(tiny_conv(keras))
+    plan = P.channel_plan(wrapped)
     keep = {"conv1": np.array([1, 0, 1, 1], bool), "conv2": np.array([0, 1, 1, 0, 1], bool),
             "dense": np.array([1, 1, 0, 0, 1, 0], bool)}
-    wrap.set_masks(wrapped, CH.masks_from_keep(M.ones_like(wrap.get_kernels(wrapped)), plan, keep))
+    P.set_masks(wrapped, CH.masks_from_keep(M.ones_like(P.get_kernels(wrapped)), plan, keep))
     # as test_narrow's hand count: conv1 3 filters + bias, bn1 4 vectors of 3, conv2 3->3, dense 27->3, output 3->3
     hand = (81 + 3) + 4 * 3 + (81 + 3) + (81 + 3) + (9 + 3)
     macs = 81 * 36 + 81 * 36 + 81 + 9

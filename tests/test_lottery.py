@@ -28,7 +28,7 @@ from lth_tf.core import masks as M
 from lth_tf.core.errors import LthError
 from lth_tf.core.schedule import expected_sparsity
 from lth_tf.export.ticket import TicketExporter
-from lth_tf.keras_side.pruning import wrap as W
+from lth_tf.keras_side import pruning as P
 from lth_tf.keras_side.training.callbacks import Stopped
 from lth_tf.platform.backend import keras
 from lth_tf.search.lottery import LotterySearch
@@ -108,7 +108,7 @@ def layout(model) -> list[tuple[str, str]]:
     moving statistics) is never masked.
     """
     roles = {}
-    for w in W.wrappers(model):
+    for w in P.wrappers(model):
         kernel, mask, threshold = w.pruning_vars[0]
         roles[kernel.ref()] = ("kernel", w.layer.name)
         roles[mask.ref()] = ("mask", w.layer.name)
@@ -144,7 +144,7 @@ class _ProbeCallback(keras.callbacks.Callback):
         self.probe.starts[self.key] = Start(
             layout=layout(student),
             weights=student.get_weights(),
-            masks=W.get_masks(student),
+            masks=P.get_masks(student),
             teacher=teacher.get_weights() if teacher is not None else None,
         )
 
@@ -364,11 +364,11 @@ def test_pruned_weights_are_exactly_zero_after_training(any_run):
         weights, masks, _ = run.load(r)
         stored = run.kernels(weights)
         wrapped = run.search.model_for_round(r)
-        plain = W.strip(wrapped)
-        views = {"stored": stored, "wrapped": W.get_kernels(wrapped)}
+        plain = P.strip(wrapped)
+        views = {"stored": stored, "wrapped": P.get_kernels(wrapped)}
         views["stripped"] = {n: plain.get_layer(n).get_weights()[0] for n in masks}
         for name, m in masks.items():
-            np.testing.assert_array_equal(W.get_masks(wrapped)[name], m)
+            np.testing.assert_array_equal(P.get_masks(wrapped)[name], m)
             for view, kernels in views.items():
                 k = kernels[name]
                 assert np.all(k[m == 0.0] == 0.0), f"round {r}, {view}: {name} pruned weights"
@@ -643,7 +643,7 @@ def test_gcn_with_distillation_reports_finite_losses(gcn_run):
 
 def test_gcn_teacher_is_the_dense_round_and_stays_frozen(gcn_run):
     run = gcn_run
-    dense = W.strip(run.search.model_for_round(0)).get_weights()
+    dense = P.strip(run.search.model_for_round(0)).get_weights()
     assert run.probe.starts[(0, "round")].teacher is None
     for r in (1, 2):
         start = run.probe.starts[(r, "round")]

@@ -389,3 +389,10 @@ def test_inputs_are_not_modified():
     M.prune(w, m, 0.5)
     M.random_masks(m, np.random.default_rng(0))
     assert w["a"].tolist() == [3.0, 1.0, 2.0] and m["a"].tolist() == [1.0, 1.0, 1.0]
+
+
+def test_one_shot_with_every_layer_at_its_own_rate_leaves_no_rest_to_prune():
+    """Global one-shot: nothing is left to absorb the target once every layer has its own rate."""
+    w = {"a": np.arange(1.0, 8.0), "b": np.arange(1.0, 5.0)}
+    out = M.prune_to_sparsity(w, M.ones_like(w), 0.5, "global", {"a": 0.0, "b": 0.5})
+    assert out["a"].tolist() == [1] * 7 and out["b"].tolist() == [0, 0, 1, 1]

@@ -89,10 +89,9 @@ def _graph_inputs(tf, rng, n=9, f=5):
 def narrowed(tmp_path_factory):
     from lth_tf.core.masks import channels as CH
     from lth_tf.export import export_savedmodel
+    from lth_tf.keras_side import pruning as P
     from lth_tf.keras_side.models import gcn, resnet
     from lth_tf.keras_side.narrow import costs, narrow
-    from lth_tf.keras_side.pruning import wrap
-    from lth_tf.keras_side.pruning.channel_graph import channel_plan
     from lth_tf.platform.backend import keras, tf
 
     tmp = tmp_path_factory.mktemp("narrow")
@@ -107,13 +106,13 @@ def narrowed(tmp_path_factory):
     }
     result = {}
     for kind, (model, inputs) in cases.items():
-        wrapped = wrap.wrap(model)
+        wrapped = P.wrap(model)
         _randomise(keras, wrapped, rng)
-        plan = channel_plan(wrapped)
-        masks = wrap.get_masks(wrapped)
+        plan = P.channel_plan(wrapped)
+        masks = P.get_masks(wrapped)
         for _ in range(2):
-            masks = CH.prune(wrap.get_kernels(wrapped), masks, plan, 0.4, "layerwise")
-        wrap.set_masks(wrapped, masks)
+            masks = CH.prune(P.get_kernels(wrapped), masks, plan, 0.4, "layerwise")
+        P.set_masks(wrapped, masks)
         if "image" in inputs:
             args = tf.constant(inputs["image"])
         else:
@@ -124,7 +123,7 @@ def narrowed(tmp_path_factory):
         result[kind] = {
             "path": str(path), "inputs": str(tmp / f"{kind}.npz"), "plan": plan, "masks": masks,
             "reference": wrapped(args, training=False).numpy(), "narrow": small,
-            "params": costs(small)["params"], "dense_params": costs(wrap.strip(wrapped))["params"],
+            "params": costs(small)["params"], "dense_params": costs(P.strip(wrapped))["params"],
         }
     # one fresh process for all three: no lth_tf on the path
     script = tmp / "load.py"
@@ -180,19 +179,18 @@ def test_narrow_parameter_and_mac_counts_equal_a_hand_count():
     """Keep conv1 3/4, conv2 3/5, dense 3/6 channels of tiny_conv (6x6x3 input)."""
     from lth_tf.core import masks as M
     from lth_tf.core.masks import channels as CH
+    from lth_tf.keras_side import pruning as P
     from lth_tf.keras_side.narrow import costs, narrow
-    from lth_tf.keras_side.pruning import wrap
-    from lth_tf.keras_side.pruning.channel_graph import channel_plan
     from lth_tf.platform.backend import keras
 
-    wrapped = wrap.wrap(tiny_conv(keras))
-    plan = channel_plan(wrapped)
+    wrapped = P.wrap(tiny_conv(keras))
+    plan = P.channel_plan(wrapped)
     keep = {
         "conv1": np.array([1, 0, 1, 1], bool),
         "conv2": np.array([0, 1, 1, 0, 1], bool),
         "dense": np.array([1, 1, 0, 0, 1, 0], bool),
     }
-    wrap.set_masks(wrapped, CH.masks_from_keep(M.ones_like(wrap.get_kernels(wrapped)), plan, keep))
+    P.set_masks(wrapped, CH.masks_from_keep(M.ones_like(P.get_kernels(wrapped)), plan, keep))
     hand = (
         (3 * 3 * 3 * 3 + 3)  # conv1: 3x3 kernel, 3 input channels, 3 filters, bias
         + 4 * 3  # bn1: gamma, beta, moving mean, moving variance per channel
@@ -205,7 +203,7 @@ def test_narrow_parameter_and_mac_counts_equal_a_hand_count():
     macs = 3 * 3 * 3 * 3 * 36 + 3 * 3 * 3 * 3 * 36 + 27 * 3 + 3 * 3
     dense_macs = 3 * 3 * 3 * 4 * 36 + 3 * 3 * 4 * 5 * 36 + 45 * 6 + 6 * 3
     assert costs(narrow(wrapped)) == {"params": hand, "macs": macs}
-    assert costs(wrap.strip(wrapped)) == {"params": dense_hand, "macs": dense_macs}
+    assert costs(P.strip(wrapped)) == {"params": dense_hand, "macs": dense_macs}
 
 
 def test_a_model_without_prunable_channels_is_refused():

@@ -13,7 +13,7 @@ import pytest
 
 from lth_tf.core import config as C
 from lth_tf.core.errors import LthError
-from lth_tf.keras_side.pruning import wrap as W
+from lth_tf.keras_side import pruning as P
 from lth_tf.platform import runtime
 from lth_tf.platform.backend import keras
 from lth_tf.search.lottery import LotterySearch
@@ -30,7 +30,7 @@ class StartProbe(keras.callbacks.Callback):
         self.starts, self.r = starts, r
 
     def on_train_begin(self, logs=None):
-        self.starts[self.r] = (W.get_kernels(self.model), W.get_masks(self.model),
+        self.starts[self.r] = (P.get_kernels(self.model), P.get_masks(self.model),
                                [v.dtype.name for v in self.model.weights])
 
 
@@ -65,7 +65,7 @@ def test_rounds_stay_exact(tmp_path, policy, setting):
         np.testing.assert_array_equal(start_masks[name], m)
         np.testing.assert_array_equal(start_kernels[name], init_kernels[name] * m)
         # after training: pruned weights exactly 0.0, the kept ones trained (not 0.0)
-        k = W.get_kernels(model)[name]
+        k = P.get_kernels(model)[name]
         assert k.dtype == np.float32
         assert np.all(k[m == 0.0] == 0.0) and np.count_nonzero(k) == np.count_nonzero(m), name
         assert not np.array_equal(k, start_kernels[name]), f"{name} did not train"
@@ -79,6 +79,6 @@ def test_a_model_built_in_another_precision_is_refused(tmp_path, policy):
 
     exp = C.resolve("smoke", overrides=[*TINY, "train.precision=mixed_bfloat16"])
     data = datasets.load(exp.data, seed=0)
-    wrapped = W.wrap(models.build(exp.model, data.input_shape, data.num_classes, 0))  # float32 policy
+    wrapped = P.wrap(models.build(exp.model, data.input_shape, data.num_classes, 0))  # float32 policy
     with pytest.raises(LthError, match="train.precision"):
         train_round(wrapped, Feeds(data, exp.train.batch_size, 0), exp, 0)

@@ -11,8 +11,8 @@ import pytest
 
 from lth_tf import export
 from lth_tf.core import masks as M
+from lth_tf.keras_side import pruning as P
 from lth_tf.keras_side.pruning import prunable
-from lth_tf.keras_side.pruning import wrap as W
 from lth_tf.platform.backend import keras
 from lth_tf.storage.store import load_arrays, save_arrays
 
@@ -57,17 +57,17 @@ def test_each_layer_prunes_what_tfmot_prunes(key):
     layer = model.get_layer(key)
     expected = PRUNED[key][3]
     assert prunable.is_prunable(layer) == bool(expected)
-    wrapped = W.wrap(model)
+    wrapped = P.wrap(model)
     if not expected:
-        assert W.wrappers(wrapped) == []
-        assert W.unpruned_layers(model) == [(key, type(layer).__name__)]
+        assert P.wrappers(wrapped) == []
+        assert P.unpruned_layers(model) == [(key, type(layer).__name__)]
         return
-    masks = W.get_masks(wrapped)
+    masks = P.get_masks(wrapped)
     keys = [key] + [f"{key}/{n}" for n in expected[1:]]
     assert list(masks) == keys
     for k, name in zip(keys, expected, strict=True):
         assert masks[k].shape == tuple(inner_weight(layer, name).shape)
-    assert W.unpruned_layers(model) == []
+    assert P.unpruned_layers(model) == []
 
 
 def mixed_model() -> keras.Model:
@@ -94,20 +94,20 @@ def mixed_data(n: int = 8, seed: int = 0):
 
 def test_mixed_model_masks_round_trip_prune_train_strip_and_export(tmp_path):
     model = mixed_model()
-    wrapped = W.wrap(model)
-    masks = W.get_masks(wrapped)
+    wrapped = P.wrap(model)
+    masks = P.get_masks(wrapped)
     assert sorted(masks) == ["conv1d", "embed", "lstm", "lstm/recurrent_kernel", "output", "sep"]
-    assert dict(W.unpruned_layers(model)) == {"dw": "DepthwiseConv2D", "bn": "BatchNormalization"}
+    assert dict(P.unpruned_layers(model)) == {"dw": "DepthwiseConv2D", "bn": "BatchNormalization"}
     x, y = mixed_data()
     np.testing.assert_allclose(wrapped(x).numpy(), model(x).numpy(), rtol=1e-6, atol=1e-6)
 
     # One IMP step with the project's own mask math.
-    kernels = W.get_kernels(wrapped)
+    kernels = P.get_kernels(wrapped)
     new = M.prune(kernels, M.ones_like(kernels), 0.5, "layerwise")
-    W.set_masks(wrapped, new)
-    got = W.get_masks(wrapped)
+    P.set_masks(wrapped, new)
+    got = P.get_masks(wrapped)
     assert all(np.array_equal(got[k], new[k]) for k in new)
-    after = W.get_kernels(wrapped)
+    after = P.get_kernels(wrapped)
     for k in new:
         assert np.all(after[k][new[k] == 0] == 0.0)
         np.testing.assert_array_equal(after[k][new[k] == 1], kernels[k][new[k] == 1])
@@ -115,13 +115,13 @@ def test_mixed_model_masks_round_trip_prune_train_strip_and_export(tmp_path):
 
     wrapped.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
                     loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    wrapped.fit(x, y, batch_size=4, epochs=1, callbacks=W.callbacks(), verbose=0)
-    trained = W.get_kernels(wrapped)
+    wrapped.fit(x, y, batch_size=4, epochs=1, callbacks=P.callbacks(), verbose=0)
+    trained = P.get_kernels(wrapped)
     assert any(not np.array_equal(trained[k], after[k]) for k in new)  # it did train
     assert all(np.all(trained[k][new[k] == 0] == 0.0) for k in new)
 
-    plain = W.strip(wrapped)
-    assert not W.wrappers(plain) and plain.get_layer("lstm").__class__ is L.LSTM
+    plain = P.strip(wrapped)
+    assert not P.wrappers(plain) and plain.get_layer("lstm").__class__ is L.LSTM
     assert np.all(plain.get_layer("lstm").cell.recurrent_kernel.numpy()[new["lstm/recurrent_kernel"] == 0] == 0.0)
     assert np.all(plain.get_layer("sep").pointwise_kernel.numpy()[new["sep"] == 0] == 0.0)
     np.testing.assert_allclose(plain(x).numpy(), wrapped(x).numpy(), rtol=1e-6, atol=1e-6)
@@ -141,11 +141,11 @@ def test_layer_slash_weight_keys_survive_the_store(tmp_path):
 
 def test_excluded_and_wrapped_models_list_their_unpruned_layers():
     model = mixed_model()
-    wrapped = W.wrap(model, exclude=("conv1d",))
-    assert "conv1d" not in W.get_masks(wrapped)
-    listed = dict(W.unpruned_layers(wrapped))
+    wrapped = P.wrap(model, exclude=("conv1d",))
+    assert "conv1d" not in P.get_masks(wrapped)
+    listed = dict(P.unpruned_layers(wrapped))
     assert listed == {"dw": "DepthwiseConv2D", "bn": "BatchNormalization", "conv1d": "Conv1D"}
-    assert dict(W.unpruned_layers(model, exclude=("conv1d",))) == listed
+    assert dict(P.unpruned_layers(model, exclude=("conv1d",))) == listed
 
 
 def test_mask_keys_stay_unique_for_weights_with_equal_names():

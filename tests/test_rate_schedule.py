@@ -74,15 +74,15 @@ def test_the_default_leaves_run_identity_alone():
 # -- the pruning step (TF, no training) --------------------------------------------------------
 def test_each_round_and_its_early_bird_watch_prune_that_rounds_rate():
     from lth_tf.keras_side import models
-    from lth_tf.keras_side.pruning import wrap
+    from lth_tf.keras_side import pruning as P
     from lth_tf.search import prune_step as step
     from lth_tf.search.plan import Plan
 
     exp = C.resolve("smoke", overrides=["prune.rounds=3", "prune.rate_schedule=0.6,0.3,0.1",
                                         "prune.early_bird=true", "prune.eb_window=1", "train.epochs=3"])
     plan = Plan.of(exp)
-    wrapped = wrap.wrap(models.build(exp.model, (8, 8, 3), 10, 0))
-    kernels = wrap.get_kernels(wrapped)
+    wrapped = P.wrap(models.build(exp.model, (8, 8, 3), 10, 0))
+    kernels = P.get_kernels(wrapped)
     ones = M.ones_like(kernels)
     total = sum(m.size for m in ones.values())
     for r, rate in enumerate((0.6, 0.3, 0.1), start=1):

@@ -1,4 +1,4 @@
-"""RewindMode parsing and RewindCallback's snapshot point (tiny plain Keras models).
+"""Rewind modes parsed from prune.rewind, and RewindCallback's snapshot point (tiny plain Keras models).
 
 The lottery-level checks (rounds start from the snapshot) are in test_lottery.py;
 here the snapshot at step k is compared with an independent run of exactly k
@@ -10,31 +10,54 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lth_tf.keras_side.pruning.rewind import RewindCallback, RewindMode
+from lth_tf.core import config as C
+from lth_tf.core import rewind
+from lth_tf.keras_side.pruning.rewind import RewindCallback
 from lth_tf.platform.backend import keras
 
 BATCH, SAMPLES = 8, 32  # 4 steps per epoch
 
 
+TRAIN = C.Train(learning_rate=0.2, finetune_lr=0.0)
+
+
 @pytest.mark.parametrize(
-    ("text", "kind", "step", "snapshot", "label"),
+    ("text", "snapshot_step", "constant_lr", "label"),
     [
-        ("init", "step", 0, True, "init"),
-        ("step:0", "step", 0, True, "init"),
-        ("step:250", "step", 250, True, "step:250"),
-        ("lr", "lr", 0, False, "lr"),
-        ("finetune", "finetune", 0, False, "finetune"),
+        ("init", 0, None, "init"),
+        ("step:0", 0, None, "init"),
+        ("step:250", 250, None, "step:250"),
+        ("lr", None, None, "lr"),
+        ("finetune", None, 0.02, "finetune"),
     ],
 )
-def test_parse(text, kind, step, snapshot, label):
-    mode = RewindMode.parse(text)
-    assert (mode.kind, mode.step, mode.uses_snapshot, mode.label) == (kind, step, snapshot, label)
+def test_parse(text, snapshot_step, constant_lr, label):
+    mode = rewind.parse(text)
+    assert (mode.snapshot_step, mode.uses_snapshot, mode.label) == (snapshot_step, snapshot_step is not None, label)
+    assert mode.constant_lr(TRAIN) == (None if constant_lr is None else pytest.approx(constant_lr))
+    assert rewind.parse(mode.label).snapshot_step == snapshot_step  # the label parses back
 
 
-@pytest.mark.parametrize("text", ["", "step:", "step:-1", "step:1.5", "init\n", "LR", "k:3"])
+def test_finetune_takes_its_own_rate_when_set():
+    assert rewind.parse("finetune").constant_lr(C.Train(learning_rate=0.2, finetune_lr=0.005)) == 0.005
+
+
+@pytest.mark.parametrize(
+    "text", ["", "step:", "step:-1", "step:1.5", "init\n", "step:5\n", "LR", "k:3", "lr:3", "init:0", ":"]
+)
 def test_parse_rejects(text):
     with pytest.raises(ValueError, match="unknown rewind mode"):
-        RewindMode.parse(text)
+        rewind.parse(text)
+
+
+def test_config_takes_the_grammar_and_the_message_from_the_registry():
+    assert rewind.usage() == "init, step:K (K>=0), lr or finetune"
+    for word, mode in rewind.MODES.items():
+        assert mode.word == word and mode.usage.startswith(word)
+        text = f"{word}:3" if mode.takes_step else word
+        C.validate(C.set_value(C.Experiment(), "prune.rewind", text))
+    with pytest.raises(C.LthError, match=r"prune.rewind 'step:x' is unknown; use init, step:K \(K>=0\), lr or finetune"):
+        C.validate(C.set_value(C.Experiment(), "prune.rewind", "step:x"))
 
 
 def _model() -> keras.Model:

@@ -1,7 +1,7 @@
 """lth_tf.platform.runtime: the settings in force, the oneDNN default rule, the new config fields.
 
 The oneDNN rule is decided when TensorFlow loads, so each case runs in a fresh
-process that prints `runtime.settings()`.
+process that prints `Platform.single().settings()` (what `run_started.runtime` holds).
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from lth_tf.core import config as C
 from lth_tf.core.errors import LthError
 
 ROOT = Path(__file__).resolve().parents[1]
-SETTINGS = "import json; from lth_tf.platform import runtime; print(json.dumps(runtime.settings()))"
+SETTINGS = ("import json; from lth_tf.platform.platform import Platform; "
+            "print(json.dumps(Platform.single().settings()))")
 
 
 def settings_in_fresh_process(onednn: str | None, code: str = SETTINGS) -> dict:
@@ -72,11 +73,19 @@ def test_tensorflow_imported_first_keeps_its_own_rule():
         assert s["onednn"] is False
 
 
+# run_started.runtime: these keys, in this order (readers of old runs rely on them)
+RUNTIME_KEYS = ["onednn", "onednn_source", "TF_ENABLE_ONEDNN_OPTS", "jit_compile", "precision", "keras_policy",
+                "intra_op_threads", "inter_op_threads", "cpu_count", "tensorflow", "tf_keras", "cpu",
+                "strategy", "replicas", "workers", "chief"]
+
+
 def test_settings_lists_what_a_run_records():
-    from lth_tf.platform import runtime
+    from lth_tf.platform.platform import Platform
 
     t = C.Train(jit_compile=True, precision="mixed_bfloat16")
-    s = runtime.settings(t)
+    s = Platform.from_settings(t).settings()
+    assert list(s) == RUNTIME_KEYS
+    assert (s["strategy"], s["replicas"], s["workers"], s["chief"]) == ("default", 1, 1, True)
     assert s["jit_compile"] is True and s["precision"] == "mixed_bfloat16"
     assert s["keras_policy"] == "float32"  # nobody applied the precision in this process
     assert isinstance(s["onednn"], bool)

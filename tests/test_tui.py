@@ -221,8 +221,8 @@ class FakeSearch:
     instances: ClassVar[list[FakeSearch]] = []
     fail_in_round: ClassVar[int | None] = None
 
-    def __init__(self, exp, out="checkpoints", data_dir=None, sink=None, stop=None):
-        self.exp, self.sink, self.stop = exp, sink, stop
+    def __init__(self, exp, out="checkpoints", data_dir=None, sink=None, stop=None, platform=None):
+        self.exp, self.sink, self.stop, self.platform = exp, sink, stop, platform
         self.run_dir = Path(out) / exp.run_name()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.exported: list[int] = []
@@ -276,14 +276,25 @@ def fake_lottery(monkeypatch):
     return install_fake_lottery(monkeypatch)
 
 
+class FakePlatform:
+    """What the TUI makes for a search (no TensorFlow: the fake search needs no strategy)."""
+
+    def __init__(self, train):
+        self.train = train
+
+    from_settings = single = classmethod(lambda cls, train=None: cls(train))
+
+
 def install_fake_lottery(monkeypatch) -> type[FakeSearch]:
-    """FakeSearch in place of lth_tf.search.lottery (the other test_tui_* files use it too)."""
+    """FakeSearch in place of lth_tf.search.lottery, FakePlatform in place of the platform
+    the TUI makes (the other test_tui_* files use it too)."""
     FakeSearch.instances = []
     FakeSearch.fail_in_round = None
     module = types.ModuleType("lth_tf.search.lottery")
     module.LotterySearch = FakeSearch
     module.Stopped = FakeStopped
     monkeypatch.setitem(sys.modules, "lth_tf.search.lottery", module)
+    monkeypatch.setattr("tui.worker.Platform", FakePlatform)
     install_fake_ticket(monkeypatch)
     return FakeSearch
 

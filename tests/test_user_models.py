@@ -11,7 +11,7 @@ import pytest
 from lth_tf.core.config import Model
 from lth_tf.core.errors import LthError
 from lth_tf.keras_side import models
-from lth_tf.keras_side.pruning import wrap as W
+from lth_tf.keras_side import pruning as P
 from lth_tf.platform.backend import keras
 
 L = keras.layers
@@ -69,9 +69,9 @@ def test_file_model_starts_from_its_stored_weights(saved):
     b = models.build(cfg, SHAPE, CLASSES, seed=1)  # the seed does not matter
     assert same(a, original) and same(b, original)
     assert a is not b and a.weights[0] is not b.weights[0]  # each round its own variables
-    wrapped = W.wrap(a)
-    assert sorted(W.get_masks(wrapped)) == ["conv", "head"]
-    assert W.unpruned_layers(wrapped) == [("bn", "BatchNormalization")]
+    wrapped = P.wrap(a)
+    assert sorted(P.get_masks(wrapped)) == ["conv", "head"]
+    assert P.unpruned_layers(wrapped) == [("bn", "BatchNormalization")]
 
 
 def test_file_model_reinit_is_fresh_and_seed_deterministic(saved):
@@ -111,7 +111,7 @@ def test_softmax_activation_of_the_last_layer_becomes_linear():
     logits = built.model(x).numpy()
     np.testing.assert_allclose(softmax(logits), user(x).numpy(), atol=1e-6)
     assert user.get_layer("head").activation.__name__ == "softmax"  # the user's model is untouched
-    assert W.wrap(built.model).get_layer("prune_low_magnitude_head").layer.activation.__name__ == "linear"
+    assert P.wrap(built.model).get_layer("prune_low_magnitude_head").layer.activation.__name__ == "linear"
 
 
 @pytest.mark.parametrize("final", [L.Softmax, lambda name: L.Activation("softmax", name=name)])
@@ -160,7 +160,7 @@ def test_sequential_models_built_and_unbuilt():
         a, b = src(SHAPE, CLASSES, 7).model, src(SHAPE, CLASSES, 7).model
         assert a.built and tuple(a.input_shape) == (None, *SHAPE)
         assert same(a, b)
-        assert list(W.get_masks(W.wrap(a))) == ["out"]
+        assert list(P.get_masks(P.wrap(a))) == ["out"]
     assert not unbuilt.built  # the user's object is left as it was
 
 
@@ -257,7 +257,7 @@ def test_nested_and_wrapped_models_are_refused():
     inp = keras.Input(SHAPE)
     nested = keras.Model(inp, L.Dense(CLASSES)(inner(inp)))
     refused(nested, "nests the model 'backbone'.*flatten it")
-    refused(W.wrap(small()), "already holds pruning wrappers")
+    refused(P.wrap(small()), "already holds pruning wrappers")
 
 
 def test_things_that_are_not_models_are_refused():

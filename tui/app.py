@@ -1,7 +1,8 @@
 """lth-tui: the App and the `lth-tui` console script.
 
     lth-tui                                   pick a preset, then step through the run
-    lth-tui --preset smoke [--set k=v ...]    straight to the run, in step mode
+    lth-tui --preset smoke [--set k=v ...]    straight to the run, in step mode (also --config,
+                                              --rounds, --seed: the experiment options of `lth-tf run`)
     lth-tui --attach checkpoints/RUN          follow (or replay) a run directory
     lth-tui --attach sweeps/NAME              the cells of an `lth-tf sweep`; Enter opens one
 """
@@ -18,6 +19,7 @@ from textual.app import App
 
 from lth_tf.core import config as C
 from lth_tf.core.errors import LthError
+from lth_tf.frontends.cli import options
 from lth_tf.frontends.sweep.index import is_sweep_dir
 from lth_tf.storage import rundir
 from tui.screens import RunScreen, StartScreen
@@ -25,7 +27,7 @@ from tui.screens.sweep import SweepScreen
 
 
 class LthApp(App):
-    """Start screen, or a run screen straight away (--preset / --attach)."""
+    """Start screen, or a run screen straight away (--preset or --config / --attach)."""
 
     CSS_PATH = "app.tcss"
     TITLE = "lth-tui"
@@ -37,10 +39,15 @@ class LthApp(App):
         out: str | Path = "checkpoints",
         data_dir: str | Path | None = None,
         attach: str | Path | None = None,
+        config: str | Path | None = None,
     ) -> None:
+        """`overrides` are --set items (with --rounds and --seed among them, see `options.overrides`)."""
         super().__init__()
-        self.preset, self.overrides = preset, list(overrides)
+        self.preset, self.config, self.overrides = preset, config, list(overrides)
         self.out, self.data_dir, self.attach = str(out), data_dir, attach
+
+    def start_screen(self, preset: str | None = None, error: str | None = None) -> StartScreen:
+        return StartScreen(self.overrides, self.out, self.data_dir, preset, error=error, config=self.config)
 
     def on_mount(self) -> None:
         if self.attach is not None and is_sweep_dir(Path(self.attach)):
@@ -49,20 +56,18 @@ class LthApp(App):
             try:
                 run_dir = rundir.existing(self.attach)
             except LthError as e:
-                self.push_screen(StartScreen(self.overrides, self.out, self.data_dir, error=str(e)))
+                self.push_screen(self.start_screen(error=str(e)))
                 return
             self.push_screen(RunScreen(attach=run_dir))
-        elif self.preset is not None:
+        elif self.preset is not None or self.config is not None:
             try:
-                exp = C.resolve(self.preset, overrides=self.overrides)
+                exp = C.resolve(self.preset, self.config, self.overrides)
             except LthError as e:  # show the form with the message instead
-                self.push_screen(
-                    StartScreen(self.overrides, self.out, self.data_dir, self.preset, error=str(e))
-                )
+                self.push_screen(self.start_screen(self.preset, error=str(e)))
                 return
             self.push_screen(RunScreen(exp=exp, out=self.out, data_dir=self.data_dir))
         else:
-            self.push_screen(StartScreen(self.overrides, self.out, self.data_dir))
+            self.push_screen(self.start_screen())
 
     async def action_quit(self) -> None:
         """ctrl+q: on a run screen, stop training cleanly first."""
@@ -74,13 +79,13 @@ class LthApp(App):
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
-        prog="lth-tui", description="Watch a lottery-ticket run and step through it round by round."
+        prog="lth-tui",
+        description="Watch a lottery-ticket run and step through it round by round. With --preset "
+        "or --config (the experiment options of `lth-tf run`) the run starts at once, in step mode.",
     )
-    p.add_argument("--preset", help="start this preset at once, in step mode (see `lth-tf presets`)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a setting, e.g. --set prune.rate=0.3 (repeatable)")
+    options.add_experiment_options(p)
     p.add_argument("--out", default="checkpoints", help="where run directories go (default: checkpoints/)")
-    p.add_argument("--data-dir", default=None, help="data folder (default: $LTH_DATA_DIR or download)")
+    options.add_data_dir_option(p)
     p.add_argument("--attach", metavar="RUN_DIR", help="follow a run directory (replays a finished run), or a sweep directory")
     return p.parse_args(argv)
 
@@ -120,20 +125,16 @@ def restore_stderr(terminal: int | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # Mistakes on the command line get the CLI treatment: one line, exit code 2.
+    overrides = options.overrides(args)
     try:
-        if args.data_dir and not Path(args.data_dir).expanduser().is_dir():
-            raise LthError(
-                f"--data-dir {args.data_dir} is not a folder; give one laid out like "
-                "../shared/data (citation/ind.cora.*, cifar10-jpeg.tar.gz)"
-            )
-        if args.attach and args.preset:
-            raise LthError("give either --attach RUN_DIR or --preset NAME, not both")
+        options.check_data_dir(args.data_dir)
+        if args.attach and (args.preset or args.config):
+            given = "--preset NAME" if args.preset else "--config FILE"
+            raise LthError(f"give either --attach RUN_DIR or {given}, not both")
         if args.attach and not is_sweep_dir(Path(args.attach)):
             rundir.existing(args.attach)
-        elif args.preset:
-            C.resolve(args.preset, overrides=args.overrides)
-        elif args.overrides:
-            C.resolve(None, overrides=args.overrides)
+        elif args.preset or args.config or overrides:
+            C.resolve(args.preset, args.config, overrides)
     except LthError as e:
         print(f"lth-tui: {e}", file=sys.stderr)
         return 2
@@ -145,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
                             format="%(asctime)s %(name)s %(levelname)s %(message)s")
     except OSError:
         pass  # no log file: TensorFlow's messages may show up on the screen
-    app = LthApp(args.preset, args.overrides, args.out, args.data_dir, args.attach)
+    app = LthApp(args.preset, overrides, args.out, args.data_dir, args.attach, config=args.config)
     try:
         app.run()
     finally:

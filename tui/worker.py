@@ -18,6 +18,7 @@ from typing import Any
 from lth_tf.core import config as C
 from lth_tf.core.errors import LthError
 from lth_tf.platform import onednn
+from lth_tf.platform.platform import Platform
 from lth_tf.storage import rundir
 from tui import messages as m
 from tui.relay import EventRelay, Post
@@ -192,7 +193,8 @@ def _drive(
         post(m.failed(f"cannot load the training code: {type(e).__name__}: {e}"))
         return "failed"
     try:
-        search = LotterySearch(exp, out=out, data_dir=data_dir, sink=relay, stop=gate.stop)
+        platform = Platform.from_settings(exp.train)  # this run's strategy: one per process
+        search = LotterySearch(exp, out=out, data_dir=data_dir, sink=relay, stop=gate.stop, platform=platform)
     except Exception as e:  # noqa: BLE001 - the UI shows it (see _failed), never a traceback
         return _failed(post, e, "could not open the run")
     run_dir = Path(search.run_dir)
@@ -280,4 +282,4 @@ def open_search(run_dir: Path) -> Any:
             f"{run_dir} was renamed (its config names it {exp.run_name()}); "
             f"export with `lth-tf export {run_dir} --round R --out PATH`"
         )
-    return LotterySearch(exp, out=run_dir.parent)
+    return LotterySearch(exp, out=run_dir.parent, platform=Platform.single(exp.train))  # exports: one device

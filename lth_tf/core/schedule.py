@@ -1,4 +1,6 @@
-"""The pruning schedule: how many rounds, what sparsity each reaches, where they rewind to.
+"""The pruning schedule: how many rounds, and what sparsity each reaches.
+
+Where the rounds rewind to is lth_tf/core/rewind/.
 
 The one home of these facts for the engine, the CLI, the TUI and the presets'
 descriptions. Pure Python (no numpy, no TensorFlow), so the TUI and the CLI's
@@ -9,8 +11,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import re
-from dataclasses import dataclass
 
 CONSTANT = "constant"  # prune.rate_schedule: every round prunes prune.rate of the remaining weights
 CUBIC = "cubic:"  # "cubic:S": reach sparsity S in prune.rounds rounds, large steps first
@@ -88,33 +88,3 @@ def _compound(rates: tuple[float, ...]) -> float:
     for x in rates:
         kept *= 1.0 - x
     return 1.0 - kept
-
-
-@dataclass(frozen=True)
-class RewindMode:
-    """Parsed `prune.rewind`: where round r>=1 starts and how it trains."""
-
-    kind: str  # "step" (init is step 0) | "lr" | "finetune"
-    step: int = 0  # for "step"; "init" is step 0
-
-    @classmethod
-    def parse(cls, text: str) -> RewindMode:
-        if text == "init":
-            return cls("step", 0)
-        m = re.fullmatch(r"step:(\d+)", text)
-        if m:
-            return cls("step", int(m.group(1)))
-        if text in ("lr", "finetune"):
-            return cls(text)
-        raise ValueError(f"unknown rewind mode {text!r}")
-
-    @property
-    def uses_snapshot(self) -> bool:
-        """True when rounds restart from weights saved during round 0."""
-        return self.kind == "step"
-
-    @property
-    def label(self) -> str:
-        if self.kind == "step":
-            return "init" if self.step == 0 else f"step:{self.step}"
-        return self.kind

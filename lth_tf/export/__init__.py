@@ -23,6 +23,7 @@ dense model's; its zeros show in the gzip size (what sharing the export costs).
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import logging
@@ -102,7 +103,14 @@ def check_target(path: str | Path) -> Path:
     return path
 
 
-FORMATS = ("dense", "sparse", "tflite")
+def export_format(name: str):
+    """The export format `name` (lth_tf/export/formats/); LthError naming the formats otherwise."""
+    from lth_tf.export import formats
+
+    try:
+        return formats.get(name)
+    except ValueError:
+        raise LthError(f"export format '{name}' is unknown; use one of {', '.join(formats.NAMES)}") from None
 
 
 def export_savedmodel(
@@ -115,10 +123,12 @@ def export_savedmodel(
 ) -> Path:
     """Write `model` as a SavedModel at `path`, replacing an older export of ours.
 
-    `format`: "dense" (a Keras SavedModel, kernels with their zeros), "sparse"
-    (lth_tf.export.sparse: pruned kernels as bit mask + nonzero values, only for
-    `tf.saved_model.load`) or "tflite" (lth_tf.export.tflite); `pruned` lists the variables of `model` the sparse
-    export packs (default: those lth_tf prunes).
+    `format`: a name of lth_tf/export/formats/: "dense" (a Keras SavedModel,
+    kernels with their zeros), "sparse" (lth_tf.export.sparse: pruned kernels as
+    bit mask + nonzero values, only for `tf.saved_model.load`), "tflite"
+    (lth_tf.export.tflite) or "narrow" (written as dense: `model` is already the
+    narrowed one); `pruned` lists the variables of `model` the sparse export
+    packs (default: those lth_tf prunes).
 
     `data` (the run's ImageData/GraphData, or None) supplies what serving needs
     beyond the weights: mean/std and class names, the graph's normalisation
@@ -131,13 +141,11 @@ def export_savedmodel(
     Either way, a failed export leaves the old one as it was. Temporary folders
     of killed exports to the same path are removed first.
     """
-    if format not in FORMATS:
-        raise LthError(f"export format '{format}' is unknown; use one of {', '.join(FORMATS)}")
+    fmt = export_format(format)
     path = check_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic.clean_leftovers([path.parent], target=path.name)
-    writers = {"dense": _dense_writer, "sparse": _sparse_writer, "tflite": _tflite_writer}
-    write = writers[format](model, data, pruned, sparse_threshold)
+    write = fmt.writer(model, data, pruned, sparse_threshold)
     work = atomic.temp_dir(path.parent, path.name)
     new = work / "new"
     tf_log = logging.getLogger("tensorflow")
@@ -158,43 +166,7 @@ def export_savedmodel(
     return path
 
 
-def _dense_writer(model, data: Any, *_):
-    from lth_tf.export import signatures as sig
-
-    model = exportable(model)
-    signatures, described = sig.build(model, data)
-
-    def write(new: Path) -> dict[str, Any]:
-        model.save(str(new), save_format="tf", include_optimizer=False, signatures=signatures or None)
-        return described
-
-    return write
-
-
-def _sparse_writer(model, data: Any, pruned: Any, threshold: float | None):
-    from lth_tf.export import sparse
-    from lth_tf.platform.backend import tf
-
-    threshold = sparse.DEFAULT_THRESHOLD if threshold is None else threshold
-    module, signatures, described = sparse.build(model, data, pruned, threshold)
-
-    def write(new: Path) -> dict[str, Any]:
-        tf.saved_model.save(module, str(new), signatures=signatures)
-        return described
-
-    return write
-
-
-def _tflite_writer(model, data: Any, *_):
-    from lth_tf.export import tflite
-
-    return lambda new: tflite.write(model, data, new)
-
-
 # -- graph layers ------------------------------------------------------------------------
-_EXPORT_CLASSES: dict[type, type] = {}
-
-
 def _spektral_base(cls: type) -> type | None:
     """The first Spektral class in `cls`'s MRO, if `cls` is a Spektral Conv layer."""
     for c in cls.__mro__:
@@ -203,16 +175,14 @@ def _spektral_base(cls: type) -> type | None:
     return None
 
 
+@functools.cache  # one subclass per Spektral class: the same class on every export
 def _export_class(base: type) -> type:
-    if base not in _EXPORT_CLASSES:
+    def __init__(self, *args, **kwargs):
+        base.__init__(self, *args, **kwargs)
+        # Spektral's Conv.__init__ sets `self.call = check_dtypes_decorator(self.call)`.
+        self.__dict__.pop("call", None)
 
-        def __init__(self, *args, **kwargs):
-            base.__init__(self, *args, **kwargs)
-            # Spektral's Conv.__init__ sets `self.call = check_dtypes_decorator(self.call)`.
-            self.__dict__.pop("call", None)
-
-        _EXPORT_CLASSES[base] = type(base.__name__, (base,), {"__init__": __init__})
-    return _EXPORT_CLASSES[base]
+    return type(base.__name__, (base,), {"__init__": __init__})
 
 
 def exportable(model):

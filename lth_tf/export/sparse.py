@@ -34,11 +34,11 @@ DEFAULT_THRESHOLD = 0.9
 
 # -- building the export ----------------------------------------------------------------------
 def pruned_weights(wrapped, plain) -> list[Any]:
-    """The variables of `plain` (wrap.strip(wrapped)) that `wrapped`'s wrappers prune."""
-    from lth_tf.keras_side.pruning import wrap
+    """The variables of `plain` (P.strip(wrapped)) that `wrapped`'s wrappers prune."""
+    from lth_tf.keras_side import pruning as P
 
     found = []
-    for w in wrap.wrappers(wrapped):
+    for w in P.wrappers(wrapped):
         inner = list(w.layer.weights)
         layer = plain.get_layer(w.layer.name)
         for weight, _mask, _threshold in w.pruning_vars:
@@ -49,9 +49,9 @@ def pruned_weights(wrapped, plain) -> list[Any]:
 
 def default_pruned(model) -> list[Any]:
     """The weights lth_tf would prune in `model` (those of tfmot's wrappers)."""
-    from lth_tf.keras_side.pruning import wrap
+    from lth_tf.keras_side import pruning as P
 
-    return pruned_weights(wrap.wrap(model), model)
+    return pruned_weights(P.wrap(model), model)
 
 
 def _generic(serving: ServingModel) -> tuple[dict[str, Any], dict[str, Any]]:

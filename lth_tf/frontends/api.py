@@ -29,18 +29,20 @@ from typing import Any, TypedDict, Unpack
 import numpy as np
 
 from lth_tf.core import config as C
-from lth_tf.core import sources
+from lth_tf.core import criteria, sources
 from lth_tf.core.errors import LthError
 from lth_tf.export.ticket import TicketExporter, export_round
 from lth_tf.keras_side import models
+from lth_tf.keras_side import pruning as P
 from lth_tf.keras_side.data.user import as_data
-from lth_tf.keras_side.pruning import wrap
 from lth_tf.platform.backend import keras
+from lth_tf.platform.platform import Platform
 from lth_tf.search import dense_from, preflight
 from lth_tf.search.dense_from import DenseSource
 from lth_tf.search.engine import RoundResult
 from lth_tf.search.lottery import LotterySearch
 from lth_tf.storage import rundir
+from lth_tf.storage.store import RunStore
 
 # Keyword -> config key. Anything else goes through `settings={"key": value}`.
 SHORT_NAMES = {
@@ -57,7 +59,6 @@ SHORT_NAMES = {
     "distill": "distill.enabled",
     "seed": "seed",
 }
-MODEL_FILE = "model.keras"  # theta0 of a Python-API run, so the CLI can rebuild the model
 
 
 class RunHooks(TypedDict, total=False):
@@ -116,6 +117,7 @@ class TicketSearch:
         self.name = name
         self.dense_from = dense_from
         self.search: LotterySearch | None = None
+        self.platform: Platform | None = None  # made from the settings by the first fit/rounds, then reused
 
     # -- running -------------------------------------------------------------------------
     def fit(
@@ -163,21 +165,18 @@ class TicketSearch:
         user_model = self._source(*io, self.exp.seed).model
         # Layer names in exclude/layer_rates, emptied layers: refused before anything is written.
         preflight.check_layers(self.exp, preflight.prunable_layer_sizes(user_model))
-        if self.exp.prune.structure == "channels":
+        if criteria.get(self.exp.prune.structure).channels:
             preflight.check_channels(self.exp, user_model)
         label = C.safe_label(self.name or user_model.name)
         run_dir = self.directory / f"{label}-{_run_digest(self.exp, user_model, data)}"
         dense = self._dense_source(run_dir, user_model, data)  # refused before anything is written
-        run_dir.mkdir(parents=True, exist_ok=True)
-        model_path = run_dir / MODEL_FILE
-        if not model_path.exists():
-            # Saved once: .keras files carry a save date, and the run's hash covers the bytes.
-            tmp = run_dir / f".{MODEL_FILE}.tmp.keras"
-            user_model.save(tmp)
-            tmp.replace(model_path)
+        # theta0, so the CLI can rebuild the model; saved once: .keras files carry a save
+        # date, and the run's hash covers the bytes.
+        model_path = RunStore(run_dir).save_model(user_model.save)
         model_cfg = replace(self.exp.model, name=f"{sources.FILE}{model_path.resolve()}", reinit=False)
         data_cfg = replace(self.exp.data, name=sources.PYTHON)
         exp = replace(self.exp, model=model_cfg, data=data_cfg, preset=None)
+        self.platform = self.platform or Platform.from_settings(self.exp.train)  # once: TF fixes the strategy
         return LotterySearch(
             exp,
             run_dir=run_dir,
@@ -185,6 +184,7 @@ class TicketSearch:
             model_source=self._source,
             reinit_source=self._reinit_source,
             dense_from=dense,
+            platform=self.platform,
             **hooks,
         )
 
@@ -237,13 +237,14 @@ class TicketSearch:
             if "round" not in ticket:
                 raise LthError("no round matched the dense model's accuracy; pass round=R")
             round = ticket["round"]
-        return wrap.strip(search.model_for_round(round))
+        return P.strip(search.model_for_round(round))
 
     def export(self, path: str | Path, round: int | None = None, format: str = "dense") -> Path:
         """A SavedModel of a round's ticket (default: the winner) that loads in plain TF.
 
-        format: "dense" (a Keras SavedModel), "sparse" (pruned kernels stored without
-        their zeros; `tf.saved_model.load` only) or "tflite" (a .tflite file, image models).
+        format: a name of lth_tf/export/formats/: "dense" (a Keras SavedModel), "sparse"
+        (pruned kernels stored without their zeros; `tf.saved_model.load` only), "tflite"
+        (a .tflite file, image models) or "narrow" (channels no layer reads removed).
         """
         return export_round(self._opened(), round, path, format=format)
 

@@ -11,7 +11,9 @@ from typing import Any
 
 from lth_tf.core.cost import human
 from lth_tf.core.errors import LthError
+from lth_tf.core.events import DISTILL_LOSS, STUDENT_LOSS, TEACHER_LOSS
 from lth_tf.storage import atomic, rundir
+from lth_tf.storage.summary import DENSE_KEYS, TICKET_KEYS
 
 
 def load_summary(run_dir: str | Path) -> dict[str, Any]:
@@ -32,8 +34,8 @@ def summary_problem(summary: dict[str, Any]) -> str | None:
     if not isinstance(rounds, list):
         return "no list of 'rounds'"
     for where, items, keys in (
-        ("rounds", rounds, ("round", "sparsity", "val_acc", "test_acc")),
-        ("controls", summary.get("controls") or [], ("kind", "round", "sparsity", "test_acc")),
+        ("rounds", rounds, rundir.REQUIRED_ROUND_KEYS),
+        ("controls", summary.get("controls") or [], rundir.REQUIRED_CONTROL_KEYS),
     ):
         if not isinstance(items, list):
             return f"'{where}' is not a list"
@@ -41,7 +43,7 @@ def summary_problem(summary: dict[str, Any]) -> str | None:
             bad = _bad_fields(item, keys)
             if bad:
                 return f"{where}[{i}] lacks a valid {bad}"
-    for where, keys in (("dense", ("val_acc", "test_acc")), ("ticket", ("round", "sparsity", "test_acc"))):
+    for where, keys in (("dense", DENSE_KEYS), ("ticket", TICKET_KEYS)):
         value = summary.get(where)
         bad = None if value is None else _bad_fields(value, keys)
         if bad:
@@ -98,8 +100,8 @@ def rounds_table(summary: dict[str, Any]) -> list[str]:
         lines.append(
             f"| {r['round']} | {_pct(r['sparsity'])} | {_pct(r['val_acc'])} | {_pct(r['test_acc'])} "
             f"| {delta} | {_size_cells(r.get('inference'))} "
-            f"| {_fmt(d.get('student_loss'))} | {_fmt(d.get('distill_loss'))} "
-            f"| {_fmt(d.get('teacher_loss'))} | {_seconds(r.get('seconds'))} "
+            f"| {_fmt(d.get(STUDENT_LOSS))} | {_fmt(d.get(DISTILL_LOSS))} "
+            f"| {_fmt(d.get(TEACHER_LOSS))} | {_seconds(r.get('seconds'))} "
             f"| {_epochs(r)} | {human(total.get('examples'))} | {human(total.get('train_flops'))} |"
         )
     controls = summary.get("controls") or []

@@ -28,24 +28,23 @@ import numpy as np
 
 from lth_tf.core.masks import channels as CH
 from lth_tf.keras_side import flops
-from lth_tf.keras_side.pruning import wrap
-from lth_tf.keras_side.pruning.channel_graph import channel_plan
+from lth_tf.keras_side import pruning as P
 from lth_tf.platform.backend import keras
 
 
 def narrow(wrapped: keras.Model) -> keras.Model:
     """A plain, narrower model computing what `wrapped` (weights and masks) computes."""
-    masks = wrap.get_masks(wrapped)
-    plain = wrap.strip(wrapped)
-    plan = channel_plan(plain)
+    masks = P.get_masks(wrapped)
+    plain = P.strip(wrapped)
+    plan = P.channel_plan(plain)
     keep = CH.narrow_keep(masks, plan)
     return _narrowed(plain, plan, keep)
 
 
 def kept_channels(wrapped: keras.Model) -> dict[str, tuple[int, int]]:
     """{producer: (kept, total) channels} the narrow export keeps."""
-    plan = channel_plan(wrapped)
-    keep = CH.narrow_keep(wrap.get_masks(wrapped), plan)
+    plan = P.channel_plan(wrapped)
+    keep = CH.narrow_keep(P.get_masks(wrapped), plan)
     return {n: (int(k.sum()), int(k.size)) for n, k in keep.items()}
 
 

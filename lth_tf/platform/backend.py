@@ -8,7 +8,7 @@ Every other module imports `tf` and `keras` from here; none sets the variables.
 
 oneDNN is chosen here too, before TensorFlow loads (see lth_tf/platform/onednn.py): on,
 unless the user set TF_ENABLE_ONEDNN_OPTS or a caller already chose for graph data.
-`lth_tf.platform.runtime.settings()` reports what is in force.
+`Platform.settings()` (lth_tf/platform/platform.py) reports what is in force.
 """
 
 from __future__ import annotations

@@ -1,87 +1,34 @@
-"""tf.distribute inside one run: `train.strategy` = default | mirrored[:N] | multi_worker.
+"""tf.distribute for `train.strategy` = default | mirrored[:N] | multi_worker: making the strategy, running a step.
 
-    distribute.setup(exp.train)   # once per process, before TensorFlow touches a device
-    out = distribute.output_root(out, exp.train)   # non-chief workers write to scratch
-
-- `default`: one device, TensorFlow's default strategy (today's behaviour, no scope).
+- `default`: one device, TensorFlow's default strategy (no scope).
 - `mirrored`: `MirroredStrategy` over the local GPUs (the one CPU without GPUs);
   `mirrored:N` splits the CPU into N logical devices (for tests and benchmarks).
 - `multi_worker`: `MultiWorkerMirroredStrategy`, the cluster and this process's
-  task read from `TF_CONFIG`. Every worker runs the same `lth-tf run`; the chief
-  (task `chief`, or `worker` 0 in a cluster without one) writes the run directory,
-  the others write theirs under `scratch_root()`. At the start of a run the chief
-  sends its stored rounds, controls and rewind point to the others
-  (`worker_sync.sync_run_dir`), so all workers resume from the chief's checkpoints.
+  task read from `TF_CONFIG` (lth_tf/platform/placement.py says who is chief).
+
+`make_strategy(spec)` is called once per process, by `Platform.from_settings`
+(lth_tf/platform/platform.py), before TensorFlow touches a device. A process has
+one strategy: TensorFlow fixes the logical devices and the multi-worker
+collectives once, so a second, different one is refused. Which one the process
+has is asked of TensorFlow itself (its CPU split, whether it joined a cluster),
+never kept here.
 
 `train.batch_size` is the global batch: Keras splits each batch over the replicas.
-Models, wrappers, masks, optimizers and the Distiller are created under the
-strategy's scope: `enter_scope()` enters it for the current Keras session (the
-engine calls it right after `clear_session`, which drops any scope because the
-strategy stack lives on the default graph it resets).
-
-Masks are computed on every worker from the same stored weights with the same
-numpy rule; `check_masks` proves they agree after each round: the digest of every
-local replica's mask variables must be equal, and equal to the chief's.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
 import os
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-from lth_tf.core.config.strategy import Spec, parse_strategy
+from lth_tf.core.config.strategy import Spec
 from lth_tf.core.errors import LthError
 
 log = logging.getLogger(__name__)
 
-SCRATCH_VAR = "LTH_SCRATCH_DIR"  # where non-chief workers write (default: the temp dir)
 TIMEOUT_VAR = "LTH_COLLECTIVE_TIMEOUT"  # seconds a collective may wait for a peer (default: no limit)
-
-
-# -- the cluster (pure: TF_CONFIG) ------------------------------------------------------------
-def task() -> tuple[str, int, int]:
-    """(task type, task index, workers) from TF_CONFIG; ("worker", 0, 1) without it."""
-    raw = os.environ.get("TF_CONFIG")
-    if not raw:
-        return "worker", 0, 1
-    try:
-        cfg = json.loads(raw)
-        cluster, t = cfg["cluster"], cfg["task"]
-        workers = sum(len(cluster.get(k, [])) for k in ("chief", "worker"))
-        return str(t["type"]), int(t["index"]), workers
-    except (ValueError, KeyError, TypeError):
-        raise LthError(
-            'TF_CONFIG is not {"cluster": {"worker": [...]}, "task": {"type": ..., "index": ...}}; '
-            "set it in that shape (README, 'One search on several devices or machines')"
-        ) from None
-
-
-def is_chief(spec: Spec) -> bool:
-    """Whether this process writes the run directory (always, unless a non-chief worker)."""
-    if spec.kind != "multi_worker":
-        return True
-    kind, index, _ = task()
-    has_chief = "chief" in json.loads(os.environ.get("TF_CONFIG") or "{}").get("cluster", {})
-    return kind == "chief" or (kind == "worker" and index == 0 and not has_chief)
-
-
-def scratch_root() -> Path:
-    """Where a non-chief worker of this host writes its copy of the run."""
-    kind, index, _ = task()
-    base = os.environ.get(SCRATCH_VAR) or Path(tempfile.gettempdir()) / "lth-tf-scratch"
-    return Path(base) / f"{kind}-{index}"
-
-
-def output_root(out: str | Path, train: Any) -> Path:
-    """`out` for the chief (and single-process runs); the scratch folder for other workers."""
-    spec = parse_strategy(train.strategy)
-    return Path(out) if is_chief(spec) else scratch_root()
+NEW_PROCESS = "run it in a new process"
 
 
 def collective_timeout() -> float | None:
@@ -98,42 +45,50 @@ def collective_timeout() -> float | None:
     return seconds
 
 
-# -- the strategy (TensorFlow from here on) ---------------------------------------------------
-_made: dict[str, Any] = {}  # {"spec": Spec, "strategy": tf.distribute.Strategy}
+def make_strategy(spec: Spec):
+    """The tf.distribute strategy `spec` names, made for this process.
 
-
-def setup(train: Any):
-    """The process's strategy for `train.strategy`, made on the first call.
-
-    A process has one: logical devices and the multi-worker collectives are fixed
-    once TensorFlow initialises its devices, so asking for another one fails.
+    LthError when TensorFlow already fixed another one here: a CPU split into
+    another number of logical devices, or a cluster this process joined.
     """
     from lth_tf.platform.backend import tf
 
-    spec = parse_strategy(train.strategy)
-    if "spec" in _made:
-        if _made["spec"] != spec:
-            raise LthError(f"train.strategy {train.strategy!r} in a process already using "
-                           f"{_made['spec'].kind}; run it in a new process")
-        return _made["strategy"]
+    in_use = strategy_in_use(tf)
+    if in_use is not None and (in_use != spec or spec.kind == "multi_worker"):
+        again = " (a process joins its cluster once: pass the platform made first)" if in_use == spec else ""
+        raise LthError(f"train.strategy {str(spec)!r} in a process already using {in_use}{again}; {NEW_PROCESS}")
     if spec.kind == "default":
-        strategy = tf.distribute.get_strategy()
-    elif spec.kind == "mirrored":
-        strategy = tf.distribute.MirroredStrategy(_mirrored_devices(tf, spec))
-    else:
-        if not os.environ.get("TF_CONFIG"):
-            raise LthError("train.strategy=multi_worker needs TF_CONFIG (cluster and task) in the "
-                           "environment; see README, 'One search on several devices or machines'")
-        timeout = collective_timeout()
-        try:
-            strategy = tf.distribute.MultiWorkerMirroredStrategy(
-                communication_options=tf.distribute.experimental.CommunicationOptions(timeout_seconds=timeout)
-            )
-        except RuntimeError as e:  # TensorFlow's context is already initialised
-            raise LthError(f"train.strategy=multi_worker must be set up before TensorFlow runs anything ({e}); "
-                           "use a new process") from None
-    _made.update(spec=spec, strategy=strategy)
-    return strategy
+        tf.config.list_logical_devices("CPU")  # fixes the devices as they are: one strategy per process
+        return tf.distribute.get_strategy()
+    if spec.kind == "mirrored":
+        return tf.distribute.MirroredStrategy(_mirrored_devices(tf, spec))
+    if not os.environ.get("TF_CONFIG"):
+        raise LthError("train.strategy=multi_worker needs TF_CONFIG (cluster and task) in the "
+                       "environment; see README, 'One search on several devices or machines'")
+    timeout = collective_timeout()
+    try:
+        return tf.distribute.MultiWorkerMirroredStrategy(
+            communication_options=tf.distribute.experimental.CommunicationOptions(timeout_seconds=timeout)
+        )
+    except RuntimeError as e:  # TensorFlow's context is already initialised
+        raise LthError(f"train.strategy=multi_worker must be set up before TensorFlow runs anything ({e}); "
+                       "use a new process") from None
+
+
+def strategy_in_use(tf) -> Spec | None:
+    """The strategy TensorFlow has fixed for this process, as far as it tells; None: nothing fixed.
+
+    A joined cluster means multi_worker; a CPU split into N > 1 logical devices
+    means mirrored:N. Neither is undone within a process.
+    """
+    from tensorflow.python.eager import context
+
+    if context.context().coordination_service is not None:  # set when the process joined a cluster
+        return Spec("multi_worker")
+    split = tf.config.get_logical_device_configuration(tf.config.list_physical_devices("CPU")[0])
+    if split and len(split) > 1:
+        return Spec("mirrored", len(split))
+    return None
 
 
 def _mirrored_devices(tf, spec: Spec) -> list[str] | None:
@@ -148,54 +103,6 @@ def _mirrored_devices(tf, spec: Spec) -> list[str] | None:
             raise LthError(f"train.strategy=mirrored:{spec.devices} must be set before TensorFlow initialises "
                            "its devices; start a new process (lth-tf run does this)") from None
     return [d.name for d in tf.config.list_logical_devices("CPU")]
-
-
-def current():
-    """The strategy `setup` made, or TensorFlow's default one."""
-    from lth_tf.platform.backend import tf
-
-    return _made["strategy"] if "strategy" in _made else tf.distribute.get_strategy()
-
-
-def spec() -> Spec:
-    return _made.get("spec", Spec())
-
-
-def enter_scope() -> None:
-    """Enter the strategy's scope for the current Keras session (no-op for default).
-
-    Not exited on purpose: the next `clear_session` resets the default graph that
-    holds the strategy stack, which ends it.
-    """
-    if spec().distributed and not _made.get("local"):
-        scope = current().scope()
-        scope.__enter__()
-        # Kept alive: a collected scope object closes its variable-creator context.
-        _made["scope"] = scope
-
-
-@contextlib.contextmanager
-def local() -> Iterator[None]:
-    """Models built inside are plain, outside the strategy (exports: the chief alone)."""
-    _made["local"] = True
-    try:
-        yield
-    finally:
-        _made.pop("local", None)
-
-
-def writes_exports() -> bool:
-    """Whether this process exports tickets (every process but a non-chief worker)."""
-    return is_chief(spec())
-
-
-def settings() -> dict[str, Any]:
-    """What runs where, for `run_started.runtime`."""
-    s = spec()
-    replicas = current().num_replicas_in_sync if "strategy" in _made else 1
-    workers = task()[2] if s.kind == "multi_worker" else 1
-    return {"strategy": s.kind, "replicas": replicas, "workers": workers,
-            "chief": is_chief(s)}
 
 
 # -- steps outside fit (the full-batch GCN) ------------------------------------------------------

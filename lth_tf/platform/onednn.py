@@ -11,21 +11,38 @@ was 1.13-1.21x faster. As the GCN may be slower and must never be, the rule is:
 on for image data, off (TensorFlow's default here) for graph data, and a value
 the user exported always wins. Pure module: no TensorFlow import.
 
-`choose(graph)` applies the rule once; lth_tf.platform.backend calls `choose()` (image
-default) when TensorFlow is imported through lth_tf, so a caller that knows the
-data kind (the CLI, after reading the config) calls `choose(graph=...)` first.
+`choose(graph)` applies the rule once per process; lth_tf.platform.backend calls
+`choose()` (image default) when TensorFlow is imported through lth_tf, so a caller
+that knows the data kind (the CLI, after reading the config) calls
+`choose(graph=...)` first.
+
+Who chose is recorded in the environment, next to the variable TensorFlow read:
+`LTH_ONEDNN_CHOSEN=<pid>:<source>`. The choice is a fact of the process (TF reads
+the variable once), and the environment is the process's own record of it, so
+`source()` recovers it from anywhere without a module global. The pid keeps it
+per process: a child inherits the variable (its source is then "environment",
+as before) but not our record of who set it.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from dataclasses import dataclass
 
 VAR = "TF_ENABLE_ONEDNN_OPTS"
-# Where this process's choice came from, set by the first choose():
-# "environment" (the variable was set before lth_tf chose), "lth_tf" (our rule),
-# or "tensorflow" (TensorFlow was loaded before lth_tf: its own rule holds).
-SOURCE: str | None = None
+RECORD = "LTH_ONEDNN_CHOSEN"  # "<pid>:<source>", written by the first choose() of process <pid>
+# Sources: "environment" (the variable was set before lth_tf chose), "lth_tf" (our
+# rule), or "tensorflow" (TensorFlow was loaded before lth_tf: its own rule holds).
+
+
+@dataclass(frozen=True)
+class State:
+    """oneDNN in this process: on or off, who chose, and the variable's value TF read."""
+
+    enabled: bool
+    source: str | None
+    value: str | None
 
 
 def default_for(graph: bool) -> str:
@@ -33,15 +50,22 @@ def default_for(graph: bool) -> str:
     return "0" if graph else "1"
 
 
+def source() -> str | None:
+    """Who chose oneDNN for this process, or None before the first `choose`."""
+    pid, _, chosen = os.environ.get(RECORD, "").partition(":")
+    return chosen if pid == str(os.getpid()) and chosen else None
+
+
 def choose(graph: bool = False) -> str:
     """Apply the rule for this process (only the first call decides); return the source."""
-    global SOURCE
-    if SOURCE is None:
+    chosen = source()
+    if chosen is None:
         if VAR in os.environ:
-            SOURCE = "environment"
+            chosen = "environment"
         elif "tensorflow" in sys.modules:
-            SOURCE = "tensorflow"
+            chosen = "tensorflow"
         else:
             os.environ[VAR] = default_for(graph)
-            SOURCE = "lth_tf"
-    return SOURCE
+            chosen = "lth_tf"
+        os.environ[RECORD] = f"{os.getpid()}:{chosen}"
+    return chosen

@@ -1,11 +1,13 @@
 """The speed settings of this process: what is in force, and setting the precision.
 
-`settings(train)` is what a run records so a result can be reproduced: oneDNN
-on/off and who chose it (lth_tf/platform/onednn.py), XLA, the Keras precision policy, TensorFlow's thread
-pools, versions and the CPU features that decide which kernels are fast.
-`apply_precision(precision)` sets the Keras global policy; models built
-afterwards compute in that precision (their variables, masks included, stay
-float32). Call it before building the models of a run.
+`speed_settings(onednn, jit_compile, precision)` is what a run records so a
+result can be reproduced (the platform adds where it runs: `Platform.settings()`
+is `run_started.runtime`): oneDNN on/off and who chose it
+(lth_tf/platform/onednn.py, `onednn_state()`), XLA, the Keras precision policy,
+TensorFlow's thread pools, versions and the CPU features that decide which
+kernels are fast. `apply_precision(precision)` sets the Keras global policy;
+models built afterwards compute in that precision (their variables, masks
+included, stay float32). Call it before building the models of a run.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from lth_tf.core import config as C
-from lth_tf.platform import distribute, onednn
+from lth_tf.platform import onednn
 from lth_tf.platform.backend import keras, tf
 
 # CPU flags (as /proc/cpuinfo spells them) that decide the fast paths: oneDNN's
@@ -47,19 +49,24 @@ def onednn_enabled() -> bool:
     return bool(_pywrap_util_port.IsMklEnabled())
 
 
-def settings(train: C.Train | None = None) -> dict[str, Any]:
-    """The settings in force, as a JSON-ready dict.
+def onednn_state() -> onednn.State:
+    """oneDNN as TensorFlow loaded it in this process: on/off, who chose, the variable's value."""
+    return onednn.State(onednn_enabled(), onednn.source(), os.environ.get(onednn.VAR))
 
-    `jit_compile` and `precision` come from `train` (the run's config) when given;
+
+def speed_settings(state: onednn.State, jit_compile: bool | None, precision: str | None) -> dict[str, Any]:
+    """The speed settings in force, as a JSON-ready dict.
+
+    `jit_compile` and `precision` are the run's config (None: no run);
     `keras_policy` is the global policy actually set, so a mismatch is visible.
     Thread counts of 0 mean TensorFlow's choice (one per core, `cpu_count`).
     """
     return {
-        "onednn": onednn_enabled(),
-        "onednn_source": onednn.SOURCE,
-        onednn.VAR: os.environ.get(onednn.VAR),
-        "jit_compile": None if train is None else train.jit_compile,
-        "precision": None if train is None else train.precision,
+        "onednn": state.enabled,
+        "onednn_source": state.source,
+        onednn.VAR: state.value,
+        "jit_compile": jit_compile,
+        "precision": precision,
         "keras_policy": keras.mixed_precision.global_policy().name,
         "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
         "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
@@ -67,7 +74,6 @@ def settings(train: C.Train | None = None) -> dict[str, Any]:
         "tensorflow": tf.__version__,
         "tf_keras": keras.__version__,
         "cpu": cpu_info(),
-        **distribute.settings(),  # strategy, replicas, workers, chief
     }
 
 

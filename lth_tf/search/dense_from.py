@@ -19,9 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from lth_tf.core import config as C
-from lth_tf.core import sources
+from lth_tf.core import rewind, sources
 from lth_tf.core.errors import LthError
-from lth_tf.core.schedule import RewindMode
 from lth_tf.storage import rundir
 
 # Keys whose value round 0 never reads, so a source run may hold another value.
@@ -40,7 +39,7 @@ ROUND0_FREE: dict[str, str] = {
     "prune.tolerance": "winner picking in the summary",
     "prune.structure": (
         "round 0 trains with all-ones masks either way; the two round-0 metrics that depend "
-        "on it (channel_sparsity, the narrowed ticket size) are recomputed by dense_copy.py"
+        "on it (channel_sparsity, the narrowed ticket size) are recomputed by round_metrics.served"
     ),
     "prune.early_bird": "Plan.stops_early(0) is False: round 0 always trains in full",
     "prune.eb_distance": "early-bird only, rounds >= 1",
@@ -88,10 +87,7 @@ def read_source(path: str | Path, flag: str = "--dense-from") -> tuple[Path, C.E
 
 def settings(exp: C.Experiment) -> dict[str, Any]:
     """Every setting as `section.field -> value`, plus what user sources point at."""
-    out: dict[str, Any] = {"seed": exp.seed, "preset": exp.preset}
-    for section, values in exp.to_dict().items():
-        if isinstance(values, dict):
-            out.update({f"{section}.{k}": C._jsonable(v) for k, v in values.items()})
+    out: dict[str, Any] = {"seed": exp.seed, "preset": exp.preset, **exp.values_by_key()}
     for key, name in (("model", exp.model.name), ("data", exp.data.name)):
         digest = sources.fingerprint(name)
         if digest is not None:  # a changed model file or image folder is another round 0
@@ -117,8 +113,8 @@ def _rewind_problem(exp: C.Experiment, src: C.Experiment) -> str | None:
     a run that rewinds to one (init = step 0, step:K) needs a source that took the
     same step; lr and finetune rounds start from round r-1 and need none.
     """
-    want, have = RewindMode.parse(exp.prune.rewind), RewindMode.parse(src.prune.rewind)
-    if not want.uses_snapshot or (have.uses_snapshot and have.step == want.step):
+    want, have = rewind.parse(exp.prune.rewind), rewind.parse(src.prune.rewind)
+    if not want.uses_snapshot or have.snapshot_step == want.snapshot_step:
         return None
     return f"{REWIND_KEY} {exp.prune.rewind!r} needs round 0's snapshot at that step, the source took {src.prune.rewind!r}"
 
@@ -142,4 +138,4 @@ def check(exp: C.Experiment, path: str | Path, seen_as=None, flag: str = "--dens
     problem = _rewind_problem(exp, compared)
     if problem:
         raise LthError(f"{flag} {run_dir}: {problem}; use its rewind or drop {flag}")
-    return DenseSource(run_dir, rundir.stored_hash(run_dir) or src.hash(), RewindMode.parse(exp.prune.rewind).uses_snapshot)
+    return DenseSource(run_dir, rundir.stored_hash(run_dir) or src.hash(), rewind.parse(exp.prune.rewind).uses_snapshot)

@@ -1,6 +1,6 @@
 """The round engine: one IMP round or control at a time, with no registries.
 
-    engine = RoundEngine(build_model, load_data, plan, store, sink)
+    engine = RoundEngine(build_model, load_data, plan, store, sink, platform=platform)
     result = engine.run_round(r)          # r = 0 is the dense network
     metrics = engine.run_control("random_reinit", r)
 
@@ -8,8 +8,8 @@ It takes what a round needs and nothing else: a model factory `(seed) ->
 keras.Model` (plain, unwrapped, outputs logits), the data (anything with
 `kind`, `input_shape` and the train/eval dataset methods `training.feeds.Feeds` reads:
 `ImageData`, `GraphData` or `lth_tf.keras_side.data.user.UserData`), the training plan
-(`Plan`: train, prune and distill settings plus the seed), a `RunStore` and an
-event sink. Which model and data set a config names, run-directory claiming,
+(`Plan`: train, prune and distill settings plus the seed), a `RunStore`, an
+event sink and the process's `Platform` (the strategy rounds train under). Which model and data set a config names, run-directory claiming,
 summaries and the winning ticket are the callers' business (`lottery.py`, the
 Python API).
 
@@ -30,31 +30,27 @@ from typing import Any
 
 import numpy as np
 
+from lth_tf.core import controls
 from lth_tf.core import events as E
 from lth_tf.core import masks as M
 from lth_tf.core.errors import LthError
-from lth_tf.core.masks import channels as CH
 from lth_tf.keras_side import flops
-from lth_tf.keras_side.narrow import ticket_size
-from lth_tf.keras_side.pruning import wrap
-from lth_tf.keras_side.pruning.channel_graph import channel_plan
-from lth_tf.keras_side.pruning.rewind import RewindCallback
+from lth_tf.keras_side import pruning as P
 from lth_tf.keras_side.training.feeds import Feeds
 from lth_tf.keras_side.training.train import train_round
-from lth_tf.platform import distribute, runtime
+from lth_tf.platform import runtime
 from lth_tf.platform.backend import keras, tf
+from lth_tf.platform.platform import Platform
 from lth_tf.search import prune_step as step
-from lth_tf.search.mask_agreement import check_masks
+from lth_tf.search import round_metrics
 from lth_tf.search.plan import Plan
 from lth_tf.storage import rundir
 from lth_tf.storage import store as S
 
 log = logging.getLogger(__name__)
 
-# Offsets that keep the random streams of rounds and controls apart.
+# Keeps the random streams of rounds apart (each control has its own seed_offset).
 ROUND_SEED = 1_000
-REINIT_SEED = 7_919
-MASK_SEED = 104_729
 
 ModelFactory = Callable[[int], Any]  # seed -> plain keras.Model (logits)
 
@@ -69,6 +65,20 @@ class RoundResult:
     seconds: float
     best_epoch: int
     distill: dict[str, float] | None = None
+
+    @classmethod
+    def of(cls, metrics: dict[str, Any]) -> RoundResult:
+        """The result of a round from its stored metrics (`round_metrics`)."""
+        return cls(
+            round=metrics["round"],
+            sparsity=metrics["sparsity"],
+            val_acc=metrics["val_acc"],
+            test_acc=metrics["test_acc"],
+            layer_sparsity=metrics["layer_sparsity"],
+            seconds=metrics["seconds"],
+            best_epoch=metrics["best_epoch"],
+            distill=metrics.get("distill"),
+        )
 
 
 @dataclass(frozen=True)
@@ -92,6 +102,7 @@ class RoundEngine:
         stop: threading.Event | None = None,
         callbacks_factory: Callable[[int, str], list] | None = None,
         build_reinit_model: ModelFactory | None = None,
+        platform: Platform | None = None,
     ):
         """`build_reinit_model(seed)` gives the random-reinit control's fresh weights
         (default `build_model`; a model whose theta0 is fixed, e.g. loaded from a
@@ -101,7 +112,8 @@ class RoundEngine:
         ("random_reinit", "random_mask") for a control of that round. They run after
         tfmot's callbacks (so kernels are masked at `on_train_begin`) and see the
         trainer as `self.model`: a Distiller with KD, whose `.student` is the
-        wrapped model. For tests and instrumentation.
+        wrapped model. For tests and instrumentation. `platform`: where rounds
+        train (default: one device, `Platform.single`).
         """
         self.build_model = build_model
         self.build_reinit_model = build_reinit_model or build_model
@@ -111,6 +123,7 @@ class RoundEngine:
         self.sink = sink
         self.stop = stop
         self.callbacks_factory = callbacks_factory
+        self.platform = platform or Platform.single(plan.train)
         self.rewind = plan.rewind
         if plan.train.deterministic:
             tf.config.experimental.enable_op_determinism()
@@ -126,16 +139,16 @@ class RoundEngine:
         extra: list = []
         rewind_cb = None
         if r == 0:
-            wrap.set_masks(wrapped, M.ones_like(wrap.get_kernels(wrapped)))
+            P.set_masks(wrapped, M.ones_like(P.get_kernels(wrapped)))
             if self.rewind.uses_snapshot:
-                rewind_cb = RewindCallback(self.rewind.step)
+                rewind_cb = P.RewindCallback(self.rewind.snapshot_step)
                 extra.append(rewind_cb)
         else:
             prev_weights, prev_masks, _ = self.store.load_round(r - 1)
             dense = self.store.load_round(0)[0] if plan.prune.one_shot else None
             new_masks = step.next_masks(plan, wrapped, r, prev_weights, prev_masks, dense)
             wrapped.set_weights(self._start_weights(r))
-            wrap.set_masks(wrapped, new_masks)
+            P.set_masks(wrapped, new_masks)
         early_bird = step.early_bird_stop(plan, wrapped, r)
         if early_bird is not None:
             extra.append(early_bird)
@@ -144,50 +157,25 @@ class RoundEngine:
             if not rewind_cb.reached:
                 log.warning(
                     "rewind step %d is beyond round 0's %d steps; rewinding to its end",
-                    self.rewind.step,
+                    self.rewind.snapshot_step,
                     training.epochs_run * feeds.steps_per_epoch,
                 )
             # Saved before round 0's folder: that folder is the completion marker.
             self.store.save_rewind(rewind_cb.snapshot)
 
-        masks_now = wrap.get_masks(wrapped)
-        result = RoundResult(
-            round=r,
-            sparsity=M.sparsity(masks_now),
-            val_acc=training.val_acc,
-            test_acc=training.test_acc,
-            layer_sparsity=M.layer_sparsity(masks_now),
-            seconds=training.seconds,
-            best_epoch=training.best_epoch,
-            distill=training.distill,
+        masks_now = P.get_masks(wrapped)
+        metrics = round_metrics.trained(
+            r, wrapped, masks_now, training, feeds.data, plan, self.platform, early_bird
         )
-        metrics = {
-            "round": r,
-            "sparsity": result.sparsity,
-            "val_acc": result.val_acc,
-            "test_acc": result.test_acc,
-            "val_loss": training.val_loss,
-            "test_loss": training.test_loss,
-            "layer_sparsity": result.layer_sparsity,
-            "seconds": result.seconds,
-            "best_epoch": result.best_epoch,
-            "epochs_run": training.epochs_run,
-            "distill": result.distill,
-            "cost": flops.training_cost(wrapped, training, feeds.data),
-            # params, nonzeros, flops per example of the ticket as served (narrowed with channels)
-            "inference": ticket_size(wrapped, flops.graph_size(feeds.data), plan.channels),
-            "early_bird": None if early_bird is None else {
-                "stopped_at": early_bird.stopped_at,  # 1-based epoch, or None: trained in full
-                "distances": early_bird.distances,
-            },
-            "history": training.history,
-            **check_masks(wrapped, r),  # mask_digest, only under a strategy
-        }
-        if plan.channels:
-            metrics["channel_sparsity"] = CH.channel_sparsity(masks_now, channel_plan(wrapped), plan.prune.exclude)
-        self.store.save_round(r, wrapped.get_weights(), masks_now, metrics)
+        return self.store_round(r, wrapped.get_weights(), masks_now, metrics)
+
+    def store_round(
+        self, r: int, weights: list[np.ndarray], masks: M.Masks, metrics: dict[str, Any]
+    ) -> RoundResult:
+        """Save round r (trained, or copied by dense_copy) and emit its round_finished."""
+        self.store.save_round(r, weights, masks, metrics)
         self._emit(E.RoundFinished.of({k: v for k, v in metrics.items() if k != "history"}))
-        return result
+        return RoundResult.of(metrics)
 
     def _train(self, wrapped, r: int, kind: str, seed: int, extra: list) -> tuple[Any, Feeds]:
         """Train one round (kind "round") or control of round r with round r's schedule.
@@ -211,6 +199,7 @@ class RoundEngine:
             stop=self.stop,
             extra_callbacks=extra,
             tb_dir=rundir.tensorboard_dir(self.store.run_dir, r) if is_round else None,
+            platform=self.platform,
         )
         return training, feeds
 
@@ -218,16 +207,14 @@ class RoundEngine:
         """The weights a pruned round (and its random-mask control) starts from."""
         if self.rewind.uses_snapshot:
             return self.store.load_rewind()
-        return self.store.load_round(r - 1)[0]  # lr / finetune: keep the trained weights
+        return self.store.load_round(r - 1)[0]  # e.g. lr / finetune: keep the trained weights
 
     def _schedule(self, r: int) -> _Schedule:
         """Learning-rate override and KD teacher of round r, used by its controls too."""
         if r == 0:
             return _Schedule(None, None)
         plan = self.plan
-        constant_lr = None
-        if self.rewind.kind == "finetune":
-            constant_lr = plan.train.finetune_lr or plan.train.learning_rate / 10
+        constant_lr = self.rewind.constant_lr(plan.train)
         teacher = None
         if plan.distill.enabled and r >= plan.distill.from_round:
             teacher = self._teacher()
@@ -237,15 +224,15 @@ class RoundEngine:
     def fresh_model(self, seed: int, build: ModelFactory | None = None):
         """A new Keras session and a wrapped model from `build` (default build_model)."""
         keras.backend.clear_session()
-        distribute.enter_scope()  # models, masks, optimizer and Distiller live in it
+        self.platform.enter_scope()  # models, masks, optimizer and Distiller live in it
         keras.utils.set_random_seed(seed)
-        return wrap.wrap((build or self.build_model)(seed), exclude=self.plan.prune.exclude)
+        return P.wrap((build or self.build_model)(seed), exclude=self.plan.prune.exclude)
 
     def _teacher(self):
         """The dense network of round 0, stripped of wrappers and frozen."""
-        holder = wrap.wrap(self.build_model(self.plan.seed), exclude=self.plan.prune.exclude)
+        holder = P.wrap(self.build_model(self.plan.seed), exclude=self.plan.prune.exclude)
         holder.set_weights(self.store.load_round(0)[0])
-        teacher = wrap.strip(holder)
+        teacher = P.strip(holder)
         teacher.trainable = False
         return teacher
 
@@ -262,31 +249,32 @@ class RoundEngine:
     def run_control(self, kind: str, r: int) -> dict[str, Any]:
         """Train one control of pruned round r with round r's own plan, and store it.
 
-        random_reinit: round r's mask on a fresh initialisation. random_mask: round
-        r's starting weights, the same count of survivors per layer, random
-        positions. Both use round r's learning-rate override and KD teacher, so the
-        comparison with the ticket differs only in the weights or the mask.
+        What the control changes is its registry entry (lth_tf/core/controls/):
+        its weights (round r's start, or a fresh initialisation built by
+        `build_reinit_model`) and its mask (round r's, or the criterion's random
+        masks with round r's counts per layer). It uses round r's learning-rate
+        rule and KD teacher, so the comparison with the ticket differs only there.
         """
         plan = self.plan
+        control = controls.get(kind)
         _, masks_r, _ = self.store.load_round(r)
-        if kind == "random_reinit":
-            wrapped = self.fresh_model(plan.seed + REINIT_SEED, self.build_reinit_model)
-            ctrl_masks = masks_r
-        else:
+        if control.weights == controls.REINIT:
+            wrapped = self.fresh_model(plan.seed + control.seed_offset, self.build_reinit_model)
+        else:  # ROUND_START
             wrapped = self.fresh_model(plan.seed)
             wrapped.set_weights(self._start_weights(r))
-            rng = np.random.default_rng(plan.seed * MASK_SEED + r)
-            if plan.channels:  # same live channels per layer, at random positions
-                ctrl_masks = CH.random_masks(masks_r, channel_plan(wrapped), rng, plan.prune.exclude)
-            else:
-                ctrl_masks = M.random_masks(masks_r, rng, exclude=plan.prune.exclude)
-        wrap.set_masks(wrapped, ctrl_masks)
-        seed = plan.seed * ROUND_SEED + r + (REINIT_SEED if kind == "random_reinit" else MASK_SEED)
+        if control.mask == controls.RANDOM_MASK:
+            rng = np.random.default_rng(plan.seed * control.seed_offset + r)
+            ctrl_masks = step.control_masks(plan, wrapped, r, masks_r, rng)
+        else:  # ROUND_MASK
+            ctrl_masks = masks_r
+        P.set_masks(wrapped, ctrl_masks)
+        seed = plan.seed * ROUND_SEED + r + control.seed_offset
         training, feeds = self._train(wrapped, r, kind, seed, [])
         metrics = {
             "kind": kind,
             "round": r,
-            "sparsity": M.sparsity(wrap.get_masks(wrapped)),
+            "sparsity": M.sparsity(P.get_masks(wrapped)),
             "val_acc": training.val_acc,
             "test_acc": training.test_acc,
             "seconds": training.seconds,

@@ -22,17 +22,16 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from lth_tf.core import config as C
+from lth_tf.core import criteria, sources
 from lth_tf.core import events as E
-from lth_tf.core import sources
 from lth_tf.core.errors import LthError
 from lth_tf.core.events import FanOut, JsonlSink
 from lth_tf.keras_side import data as datasets
 from lth_tf.keras_side import models
+from lth_tf.keras_side import pruning as P
 from lth_tf.keras_side.models.user import ModelSource
-from lth_tf.keras_side.pruning import wrap
-from lth_tf.keras_side.pruning.channel_graph import unpruned_channels
 from lth_tf.keras_side.training.callbacks import Stopped
-from lth_tf.platform import distribute, runtime
+from lth_tf.platform.platform import Platform
 from lth_tf.search.dense_copy import copy_round0
 from lth_tf.search.dense_from import DenseSource
 from lth_tf.search.engine import Plan, RoundEngine, RoundResult
@@ -72,6 +71,7 @@ class LotterySearch:
         model_source: ModelSource | None = None,
         reinit_source: ModelSource | None = None,
         dense_from: DenseSource | None = None,
+        platform: Platform | None = None,
     ):
         """`data`: already loaded data (the CLI loads it before claiming the run
         directory, the Python API passes the user's). `model_source` (and the
@@ -79,12 +79,14 @@ class LotterySearch:
         -> Built`, used instead of the model `exp.model` names (the Python API's
         in-memory model). `callbacks_factory`: see `RoundEngine`. `dense_from`
         (from `dense_from.check`): a run whose round 0 is copied while this has none.
+        `platform`: the process's `Platform` (default: made from `exp.train` here; a
+        front end makes it once and passes it, `Platform.single` for exports).
         """
         self.exp = C.validate(exp)
-        # Non-chief workers of a multi_worker run write their copy to scratch.
+        self.platform = platform or Platform.from_settings(self.exp.train)
         # A non-chief multi_worker process writes its copy under scratch, never into the chief's folder.
         where = (Path(run_dir).parent, Path(run_dir).name) if run_dir else (out, exp.run_name())
-        self.run_dir = distribute.output_root(where[0], exp.train) / where[1]
+        self.run_dir = self.platform.output_root(where[0]) / where[1]
         self.store = store.RunStore(self.run_dir)
         self.resumed = self.store.claim(exp.to_toml(), exp.hash())
         self.sink = FanOut(JsonlSink(rundir.events_path(self.run_dir)), sink)
@@ -105,6 +107,7 @@ class LotterySearch:
             stop=stop,
             callbacks_factory=callbacks_factory,
             build_reinit_model=lambda seed: self._build(self.reinit_source, seed),
+            platform=self.platform,
         )
 
     @classmethod
@@ -134,9 +137,8 @@ class LotterySearch:
         """Run (or resume) the rounds, yielding each as it completes."""
         # Every client (CLI, TUI, Python API) holds the run's lock while it trains;
         # it is reentrant, so the CLI's own earlier lock is no conflict.
-        distribute.setup(self.exp.train)  # the process's strategy (the CLI made it before TF started)
         with self.store.lock():
-            sync_run_dir(self.run_dir)  # multi_worker: every worker resumes from the chief's
+            sync_run_dir(self.run_dir, self.platform)  # multi_worker: every worker resumes from the chief's
             done = self.completed_rounds()
             self._emit(
                 E.RunStarted(
@@ -148,7 +150,7 @@ class LotterySearch:
                     model=self.exp.model.name,
                     dataset=self.exp.data.name,
                     config=self.exp.to_dict(),
-                    runtime=runtime.settings(self.exp.train),  # oneDNN, XLA, precision, threads
+                    runtime=self.platform.settings(),  # oneDNN, XLA, precision, threads, strategy
                     **self.model_facts(),
                 )
             )
@@ -204,12 +206,12 @@ class LotterySearch:
         facts = {
             "model_notes": list(built.notes),
             "unpruned_layers": [
-                {"name": n, "class": c} for n, c in wrap.unpruned_layers(built.model, self.exp.prune.exclude)
+                {"name": n, "class": c} for n, c in P.unpruned_layers(built.model, self.exp.prune.exclude)
             ],
         }
-        if self.exp.prune.structure == "channels":
+        if criteria.get(self.exp.prune.structure).channels:
             # pruned layers whose channels stay whole (residual ties, the logits): left dense
-            facts["unpruned_channels"] = unpruned_channels(built.model, self.exp.prune.exclude)
+            facts["unpruned_channels"] = P.unpruned_channels(built.model, self.exp.prune.exclude)
         return facts
 
     def model_for_round(self, r: int):
@@ -223,9 +225,8 @@ class LotterySearch:
         Without an exporter (or with `export=False`) the winner is recorded with
         path null; a ticket an earlier finish exported is kept while it is still there.
         """
-        distribute.setup(self.exp.train)  # controls train under the run's strategy
-        with self.store.lock():
-            return self._finish(exporter, export and distribute.writes_exports())
+        with self.store.lock():  # controls train under the run's platform, only the chief exports
+            return self._finish(exporter, export and self.platform.writes_exports)
 
     def _finish(self, exporter: TicketExporter | None, export: bool) -> dict[str, Any]:
         done = self.completed_rounds()

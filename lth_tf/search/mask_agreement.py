@@ -13,17 +13,17 @@ import numpy as np
 
 from lth_tf.core.errors import LthError
 from lth_tf.core.masks import mask_digest
-from lth_tf.keras_side.pruning.wrappers import pruned_variables
-from lth_tf.platform import distribute
+from lth_tf.keras_side import pruning as P
+from lth_tf.platform.platform import Platform
 
 log = logging.getLogger(__name__)
 
 
-def check_masks(wrapped, round_: int) -> dict[str, str]:
+def check_masks(wrapped, round_: int, platform: Platform) -> dict[str, str]:
     """{"mask_digest": d} after proving every replica and worker holds the same masks; {} for default."""
-    if not distribute.spec().distributed:
+    if not platform.spec.distributed:
         return {}
-    slots = pruned_variables(wrapped)
+    slots = P.pruned_variables(wrapped)
     n = len(getattr(next(iter(slots.values()))[1], "values", [None]))
     per_replica = [
         mask_digest({k: _component(mask, i) for k, (_w, mask) in slots.items()}) for i in range(n)
@@ -32,15 +32,16 @@ def check_masks(wrapped, round_: int) -> dict[str, str]:
         raise LthError(f"round {round_}: the replicas of this worker hold different masks {per_replica}; "
                        "rerun with train.strategy=default and report it")
     digest = per_replica[0]
-    if distribute.spec().kind == "multi_worker":
+    if platform.spec.kind == "multi_worker":
         from lth_tf.platform.collectives import all_reduce_sum, broadcast
 
-        chief = int(broadcast(np.array([int(digest[:15], 16)], np.int64))[0])
-        differ = all_reduce_sum(np.array([int(chief != int(digest[:15], 16))], np.int64))[0]
+        chief = int(broadcast(platform.strategy, np.array([int(digest[:15], 16)], np.int64))[0])
+        differ = all_reduce_sum(platform.strategy, np.array([int(chief != int(digest[:15], 16))], np.int64))[0]
         if differ:
             raise LthError(f"round {round_}: {differ} worker(s) hold masks that differ from the chief's; "
                            "check that every worker runs the same code and config")
-    log.info("%s-%d round %d mask digest %s", *distribute.task()[:2], round_, digest)
+    place = platform.placement
+    log.info("%s-%d round %d mask digest %s", place.task_type, place.task_index, round_, digest)
     return {"mask_digest": digest}
 
 

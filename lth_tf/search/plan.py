@@ -9,7 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lth_tf.core import config as C
-from lth_tf.core.schedule import RewindMode, round_rates, target_sparsity
+from lth_tf.core import criteria
+from lth_tf.core.rewind import RewindMode
+from lth_tf.core.rewind import parse as parse_rewind
+from lth_tf.core.schedule import planned_rounds, round_rates, target_sparsity
 
 
 @dataclass(frozen=True)
@@ -27,11 +30,18 @@ class Plan:
 
     @property
     def rewind(self) -> RewindMode:
-        return RewindMode.parse(self.prune.rewind)
+        """The rewind mode (lth_tf/core/rewind/): where pruned rounds start, their learning rate."""
+        return parse_rewind(self.prune.rewind)
+
+    @property
+    def criterion(self) -> criteria.Criterion:
+        """The pruning criterion prune.structure names (lth_tf/core/criteria/)."""
+        return criteria.get(self.prune.structure)
 
     @property
     def channels(self) -> bool:
-        return self.prune.structure == "channels"
+        """Whether the criterion removes whole channels (then rounds report channel_sparsity)."""
+        return self.criterion.channels
 
     def target_sparsity(self, r: int) -> float:
         """The planned sparsity after round r (one-shot reaches the final one at once).
@@ -44,7 +54,7 @@ class Plan:
     def round_rate(self, r: int) -> float:
         """The fraction of the remaining weights (or channels) pruning round r removes (r >= 1).
 
-        Follows prune.rate_schedule; one-shot's single step is not a rate (see pruning/step.py).
+        Follows prune.rate_schedule; one-shot's single step is not a rate (see prune_step.py).
         """
         p = self.prune
         return round_rates(p.rate, p.rounds, p.rate_schedule)[r - 1]
@@ -52,7 +62,7 @@ class Plan:
     @property
     def last_round(self) -> int:
         """The final round, the ticket (one-shot prunes once, in round 1)."""
-        return 1 if self.prune.one_shot else self.prune.rounds
+        return planned_rounds(self.prune.rounds, self.prune.one_shot)
 
     def stops_early(self, r: int) -> bool:
         """Whether round r may stop early (early-bird): the pruned rounds before the ticket's.

@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from lth_tf.core import config as C
+from lth_tf.core import criteria
 from lth_tf.core import masks as M
 from lth_tf.core.errors import LthError
 from lth_tf.core.schedule import CONSTANT, expected_sparsity
@@ -47,8 +48,8 @@ def check_layers(exp: C.Experiment, layer_sizes: Mapping[str, int]) -> None:
             "leave at least one layer to prune"
         )
     emptied = []  # (round, model position, message, fix) of each layer that empties
-    # Channel pruning keeps one channel per layer: no layer empties.
-    for i, name in enumerate(names if p.structure == "weights" else []):
+    # A criterion removing whole channels keeps one per layer: no layer empties.
+    for i, name in enumerate([] if criteria.get(p.structure).channels else names):
         if name in p.exclude:
             continue
         if name in p.layer_rates:  # a layer's own rate applies every round, whatever the schedule
@@ -112,9 +113,9 @@ def prunable_layer_sizes(model: Any) -> dict[str, int]:
     pointwise kernels, RNN kernels, ...) counts exactly what its masks cover; a
     layer's first pruned weight is keyed by the layer's name.
     """
-    from lth_tf.keras_side.pruning import wrap
+    from lth_tf.keras_side import pruning as P
 
-    kernels = wrap.get_kernels(wrap.wrap(model))
+    kernels = P.get_kernels(P.wrap(model))
     return {key: int(k.size) for key, k in kernels.items()}
 
 
@@ -130,7 +131,7 @@ def check_model(exp: C.Experiment, data: Any) -> None:
     model = models.build(exp.model, data.input_shape, data.num_classes, exp.seed)
     try:
         check_layers(exp, prunable_layer_sizes(model))
-        if exp.prune.structure == "channels":
+        if criteria.get(exp.prune.structure).channels:
             check_channels(exp, model)
     finally:
         del model
@@ -138,12 +139,12 @@ def check_model(exp: C.Experiment, data: Any) -> None:
 
 
 def check_channels(exp: C.Experiment, model: Any) -> None:
-    """With prune.structure = channels, refuse a model where no channel can go whole."""
-    from lth_tf.keras_side.pruning.channel_graph import prunable_channels, unpruned_channels
+    """With a criterion removing whole channels, refuse a model where no channel can go whole."""
+    from lth_tf.keras_side import pruning as P
 
-    if not prunable_channels(model, exp.prune.exclude):
-        why = "; ".join(f"{u['name']}: {u['reason']}" for u in unpruned_channels(model, exp.prune.exclude)[:3])
+    if not P.prunable_channels(model, exp.prune.exclude):
+        why = "; ".join(f"{u['name']}: {u['reason']}" for u in P.unpruned_channels(model, exp.prune.exclude)[:3])
         raise LthError(
-            f"prune.structure=channels: model {exp.model.name!r} has no layer whose channels can be "
+            f"prune.structure={exp.prune.structure}: model {exp.model.name!r} has no layer whose channels can be "
             f"pruned whole ({why or 'no Dense, Conv or GCN layer'}); use prune.structure=weights"
         )

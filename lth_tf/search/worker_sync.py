@@ -2,7 +2,7 @@
 
 At the start of a run the chief sends its stored rounds, controls and rewind
 point to the other workers (each writes its own copy of the run under scratch,
-see `lth_tf/platform/distribute.py`), so all of them resume from the same round
+see `lth_tf/platform/placement.py`), so all of them resume from the same round
 with the same weights and masks.
 """
 
@@ -14,30 +14,31 @@ import shutil
 import tarfile
 from pathlib import Path
 
-from lth_tf.platform import collectives, distribute
+from lth_tf.platform import collectives
+from lth_tf.platform.platform import Platform
 from lth_tf.storage import rundir
 
 log = logging.getLogger(__name__)
 
 
-def sync_run_dir(run_dir: Path) -> None:
+def sync_run_dir(run_dir: Path, platform: Platform) -> None:
     """Give every worker the chief's stored rounds, controls and rewind point (multi_worker only).
 
     The chief packs them; the others replace theirs with the chief's, so all
     workers resume from the same round with the same weights and masks.
     """
-    if distribute.spec().kind != "multi_worker":
+    if platform.spec.kind != "multi_worker":
         return
     run_dir = Path(run_dir)
     parts = [rundir.rounds_dir(run_dir), rundir.controls_dir(run_dir), rundir.rewind_path(run_dir)]
-    chief = distribute.is_chief(distribute.spec())
+    chief = platform.chief
     buf = io.BytesIO()
     if chief:
         with tarfile.open(fileobj=buf, mode="w") as tar:
             for p in parts:
                 if p.exists():
                     tar.add(p, arcname=p.relative_to(run_dir).as_posix(), filter=_no_temp)
-    received = collectives.broadcast_bytes(buf.getvalue() if chief else b"")
+    received = collectives.broadcast_bytes(platform.strategy, buf.getvalue() if chief else b"")
     if chief:
         return
     for p in parts:

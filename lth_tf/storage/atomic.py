@@ -20,7 +20,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ LEGACY = (
     ),
     re.compile(r"^\.\d{3}\.tmp$"),  # a round folder being written
     re.compile(rf"^\.ticket\.{_RANDOM}$"),  # an export of the run's ticket
+    re.compile(r"^\.model\.keras\.tmp\.keras$"),  # theta0 being saved by the Python API
 )
 
 
@@ -76,6 +77,25 @@ def write_bytes_atomic(path: Path, write) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_file_atomic(path: Path, write: Callable[[Path], None]) -> None:
+    """Create `path` by calling `write(p)`, `p` a path of the same name in a temporary
+    folder beside it, then renaming it into place.
+
+    For writers that take a path, not an open file, and read its suffix (Keras'
+    `model.save` picks the format by it). No TensorFlow here: the caller brings it.
+    On any failure the temporary folder is removed and `path` is left as it was.
+    """
+    tmp = temp_dir(path.parent, path.name)
+    try:
+        inside = tmp / path.name
+        write(inside)
+        with open(inside, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(inside, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def write_text_atomic(path: Path, text: str) -> None:

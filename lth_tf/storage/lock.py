@@ -9,6 +9,9 @@ takes it over and overwrites the stale pid. The file itself is never deleted
 
 Within one process the lock is reentrant for the thread that holds it (the CLI
 can hold it around a search that takes it again), and refused to other threads.
+The lock file says which: the holder writes its thread next to its pid, so a
+second acquire that finds the flock taken reads whether it is its own (then it
+holds nothing and the outer holder releases) without a table in this module.
 On a file system without locks (some network mounts) a warning is logged and
 the run goes on unlocked. No TensorFlow here.
 """
@@ -43,36 +46,29 @@ _ACQUIRE_WAIT = 0.3
 
 
 class RunLock:
-    """A held run lock; `release()` (or leaving the `with` block) gives it back."""
+    """A held run lock; `release()` (or leaving the `with` block) gives it back.
 
-    def __init__(self, key: str):
-        self._key = key
+    `fd` None: nothing to give back (a reentrant acquire, whose outer holder
+    releases, or a file system without locks).
+    """
+
+    def __init__(self, fd: int | None):
+        self._fd = fd
         self._released = False
 
     def release(self) -> None:
         if self._released:
             return
         self._released = True
-        with _registry_lock:
-            held = _held[self._key]
-            held["count"] -= 1
-            if held["count"] > 0:
-                return
-            del _held[self._key]
-        fd = held["fd"]
-        if fd is not None:
-            os.ftruncate(fd, 0)  # nobody holds it now; the next holder writes its own details
-            os.close(fd)  # closing drops the flock
+        if self._fd is not None:
+            os.ftruncate(self._fd, 0)  # nobody holds it now; the next holder writes its own details
+            os.close(self._fd)  # closing drops the flock
 
     def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.release()
-
-
-_registry_lock = threading.Lock()
-_held: dict[str, dict[str, Any]] = {}  # realpath of the lock file -> {fd, thread, count}
 
 
 def acquire(path: Path, run_dir: Path) -> RunLock:
@@ -83,23 +79,6 @@ def acquire(path: Path, run_dir: Path) -> RunLock:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    key = os.path.realpath(path)
-    with _registry_lock:
-        held = _held.get(key)
-        if held is not None:
-            if held["thread"] != threading.get_ident():
-                raise LthError(
-                    f"{run_dir} is in use by another job of this process (pid {os.getpid()}); "
-                    "wait for it to finish"
-                )
-            held["count"] += 1
-            return RunLock(key)
-        fd = _lock_file(path, run_dir)
-        _held[key] = {"fd": fd, "thread": threading.get_ident(), "count": 1}
-        return RunLock(key)
-
-
-def _lock_file(path: Path, run_dir: Path) -> int | None:
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
     deadline = time.monotonic() + _ACQUIRE_WAIT
     while True:
@@ -109,24 +88,39 @@ def _lock_file(path: Path, run_dir: Path) -> int | None:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             break
         except BlockingIOError:
-            if time.monotonic() < deadline:
+            details = _read_details(path)
+            if not _ours(details) and time.monotonic() < deadline:
                 time.sleep(0.05)
                 continue
             os.close(fd)
-            raise LthError(busy_message(run_dir, holder(path))) from None
+            details = details if _ours(details) else holder(path)
+            if _ours(details):
+                if details.get("thread") == threading.get_ident():
+                    return RunLock(None)  # reentrant: the outer holder releases
+                raise LthError(
+                    f"{run_dir} is in use by another job of this process (pid {os.getpid()}); "
+                    "wait for it to finish"
+                ) from None
+            raise LthError(busy_message(run_dir, details)) from None
         except OSError as e:  # ENOLCK, EOPNOTSUPP: the file system has no locks
             os.close(fd)
             log.warning("cannot lock %s (%s); running without a lock", path, e)
-            return None
+            return RunLock(None)
     details = {
         "pid": os.getpid(),
         "host": socket.gethostname(),
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "thread": threading.get_ident(),  # the holder within its process (reentrant for it alone)
     }
     os.ftruncate(fd, 0)
     os.pwrite(fd, (json.dumps(details) + "\n").encode(), 0)
     os.fsync(fd)
-    return fd
+    return RunLock(fd)
+
+
+def _ours(details: dict[str, Any] | None) -> bool:
+    """Whether the lock's details name this process (then the flock held is ours)."""
+    return bool(details) and details.get("pid") == os.getpid() and details.get("host") == socket.gethostname()
 
 
 def check_free(path: Path, run_dir: Path) -> None:
@@ -137,15 +131,15 @@ def check_free(path: Path, run_dir: Path) -> None:
     path = Path(path)
     if fcntl is None or not path.is_file():
         return
-    with _registry_lock:
-        if os.path.realpath(path) in _held:
-            return  # this process holds it; `acquire` decides about threads
     fd = os.open(path, os.O_RDONLY)
     try:
         # A shared lock conflicts with the holder's exclusive one and with nothing else.
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:
-        raise LthError(busy_message(run_dir, holder(path))) from None
+        details = holder(path)
+        if _ours(details):
+            return  # this process holds it; `acquire` decides about threads
+        raise LthError(busy_message(run_dir, details)) from None
     except OSError:
         return  # no locks on this file system: `acquire` warns
     finally:
@@ -153,18 +147,21 @@ def check_free(path: Path, run_dir: Path) -> None:
 
 
 def holder(path: Path) -> dict[str, Any] | None:
-    """The details the holder of `path` wrote ({pid, host, started}), if any."""
+    """The details the holder of `path` wrote ({pid, host, started, thread}), if any."""
     deadline = time.monotonic() + _DETAILS_WAIT
     while True:
-        try:
-            details = json.loads(Path(path).read_text(encoding="utf-8"))
-            if isinstance(details, dict) and "pid" in details:
-                return details
-        except (OSError, ValueError):
-            pass
-        if time.monotonic() >= deadline:
-            return None
+        details = _read_details(path)
+        if details is not None or time.monotonic() >= deadline:
+            return details
         time.sleep(0.05)
+
+
+def _read_details(path: Path) -> dict[str, Any] | None:
+    try:
+        details = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return details if isinstance(details, dict) and "pid" in details else None
 
 
 def busy_message(run_dir: Path, details: dict[str, Any] | None) -> str:

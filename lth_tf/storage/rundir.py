@@ -4,6 +4,7 @@
     RUN_DIR/events.jsonl     appended by the event sink
     RUN_DIR/summary.json     rewritten after every round
     RUN_DIR/rewind.npz       the rewind point (weights at step k of round 0)
+    RUN_DIR/model.keras      theta0 of a user's model (Python API), written once
     RUN_DIR/rounds/NNN/      weights.npz, masks.npz, metrics.json
     RUN_DIR/controls/KIND-NNN/metrics.json
     RUN_DIR/ticket/          SavedModel of the winning ticket (with lth-tf's export marker)
@@ -33,6 +34,7 @@ CONFIG_FILE = "config.toml"
 EVENTS_FILE = "events.jsonl"
 SUMMARY_FILE = "summary.json"
 REWIND_FILE = "rewind.npz"
+MODEL_FILE = "model.keras"
 ROUNDS_DIR = "rounds"
 CONTROLS_DIR = "controls"
 TICKET_DIR = "ticket"
@@ -47,13 +49,15 @@ METRICS_FILE = "metrics.json"
 
 # Every name above: tests/test_rundir.py fails if a module other than this one spells one.
 NAMES = (
-    CONFIG_FILE, EVENTS_FILE, SUMMARY_FILE, REWIND_FILE, ROUNDS_DIR, CONTROLS_DIR, TICKET_DIR,
-    EXPORTS_DIR, TENSORBOARD_DIR, REPORT_FILE, PLOT_FILE, LOCK_FILE, WEIGHTS_FILE, MASKS_FILE,
-    METRICS_FILE,
+    CONFIG_FILE, EVENTS_FILE, SUMMARY_FILE, REWIND_FILE, MODEL_FILE, ROUNDS_DIR, CONTROLS_DIR,
+    TICKET_DIR, EXPORTS_DIR, TENSORBOARD_DIR, REPORT_FILE, PLOT_FILE, LOCK_FILE, WEIGHTS_FILE,
+    MASKS_FILE, METRICS_FILE,
 )
 
-ROUND_KEYS = ("round", "sparsity", "val_acc", "test_acc")  # required in a round's metrics.json
-CONTROL_KEYS = ("kind", "round", "sparsity", "val_acc", "test_acc")
+# Keys every stored metrics.json must hold (a file without one is damaged). summary.json's
+# rounds carry these and more (summary.SUMMARY_ROUND_KEYS); its controls carry exactly these.
+REQUIRED_ROUND_KEYS = ("round", "sparsity", "val_acc", "test_acc")
+REQUIRED_CONTROL_KEYS = ("kind", "round", "sparsity", "val_acc", "test_acc")
 _HASH_LINE = "# config_hash = "
 
 
@@ -72,6 +76,10 @@ def summary_path(run_dir: Path) -> Path:
 
 def rewind_path(run_dir: Path) -> Path:
     return Path(run_dir) / REWIND_FILE
+
+
+def model_path(run_dir: Path) -> Path:
+    return Path(run_dir) / MODEL_FILE
 
 
 def rounds_dir(run_dir: Path) -> Path:
@@ -201,14 +209,14 @@ def completed_rounds(run_dir: Path) -> list[int]:
 
 
 def round_metrics(run_dir: Path, r: int) -> dict[str, Any]:
-    return read_json(round_dir(run_dir, r) / METRICS_FILE, round_remedy(run_dir, r), ROUND_KEYS)
+    return read_json(round_dir(run_dir, r) / METRICS_FILE, round_remedy(run_dir, r), REQUIRED_ROUND_KEYS)
 
 
 def control_metrics(run_dir: Path, kind: str, r: int) -> dict[str, Any] | None:
     path = control_dir(run_dir, kind, r) / METRICS_FILE
     if not path.exists():
         return None
-    return read_json(path, _control_remedy(path.parent), CONTROL_KEYS)
+    return read_json(path, _control_remedy(path.parent), REQUIRED_CONTROL_KEYS)
 
 
 def all_controls(run_dir: Path) -> list[dict[str, Any]]:
@@ -216,7 +224,7 @@ def all_controls(run_dir: Path) -> list[dict[str, Any]]:
     if not base.is_dir():
         return []
     return [
-        read_json(c / METRICS_FILE, _control_remedy(c), CONTROL_KEYS)
+        read_json(c / METRICS_FILE, _control_remedy(c), REQUIRED_CONTROL_KEYS)
         for c in sorted(base.iterdir())
         if (c / METRICS_FILE).exists()
     ]

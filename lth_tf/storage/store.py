@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from lth_tf.storage.rundir import (
     control_dir,
     controls_dir,
     lock_path,
+    model_path,
     rewind_path,
     round_dir,
     rounds_dir,
@@ -185,6 +187,15 @@ class RunStore:
         self.load_round(done[-1])
         if uses_snapshot or rewind_path(self.run_dir).exists():
             self.load_rewind()
+
+    # theta0 of a user's model
+    def save_model(self, write: Callable[[Path], None]) -> Path:
+        """model.keras, written once by `write(path)` (a Keras model's `save`) and atomically;
+        an existing one is kept (the run's hash covers its bytes). Returns its path."""
+        path = model_path(self.run_dir)
+        if not path.exists():
+            atomic.write_file_atomic(path, write)
+        return path
 
     # summary
     def write_summary(self, summary: dict[str, Any]) -> None:

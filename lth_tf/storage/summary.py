@@ -9,13 +9,15 @@ from __future__ import annotations
 from typing import Any
 
 from lth_tf.core.cost import cumulative
+from lth_tf.storage.rundir import REQUIRED_CONTROL_KEYS, REQUIRED_ROUND_KEYS
 
-ROUND_KEYS = (
-    "round", "sparsity", "val_acc", "test_acc", "layer_sparsity", "seconds", "distill", "cost",
+# The keys of a round's metrics.json that summary.json's rounds carry (null when absent).
+SUMMARY_ROUND_KEYS = (
+    *REQUIRED_ROUND_KEYS, "layer_sparsity", "seconds", "distill", "cost",
     "channel_sparsity",  # prune.structure=channels only
     "inference",  # params, nonzeros, flops per example of the round's ticket (flops.inference_size)
 )
-CONTROL_KEYS = ("kind", "round", "sparsity", "val_acc", "test_acc")
+DENSE_KEYS = ("val_acc", "test_acc")  # summary.json's "dense": round 0's accuracies
 TICKET_KEYS = ("round", "sparsity", "test_acc")
 
 
@@ -49,7 +51,7 @@ def build_summary(
     totals = cumulative(rounds)
     rows = []
     for m, total in zip(rounds, totals):
-        row = {k: m.get(k) for k in ROUND_KEYS}
+        row = {k: m.get(k) for k in SUMMARY_ROUND_KEYS}
         row["cumulative_cost"] = total  # the compute spent to reach this round (rounds 0..r)
         row["stopped_at"] = (m.get("early_bird") or {}).get("stopped_at")  # early-bird epoch or None
         rows.append(row)
@@ -57,8 +59,8 @@ def build_summary(
         "config_hash": config_hash,
         "preset": preset,
         "status": status,
-        "dense": {"val_acc": dense["val_acc"], "test_acc": dense["test_acc"]} if dense else None,
+        "dense": {k: dense[k] for k in DENSE_KEYS} if dense else None,
         "rounds": rows,
-        "controls": [{k: c[k] for k in CONTROL_KEYS} for c in controls],  # costs: in the store
+        "controls": [{k: c[k] for k in REQUIRED_CONTROL_KEYS} for c in controls],  # costs: in the store
         "ticket": ticket,
     }

@@ -51,7 +51,9 @@ class StartScreen(Screen):
         data_dir: str | None = None,
         preset: str | None = None,
         error: str | None = None,
+        config: str | Path | None = None,
     ) -> None:
+        """`config`: a TOML file (--config) layered over the picked preset, under the form."""
         super().__init__()
         # --set values of fields on the form go into the form (so a bad one can
         # be seen and fixed there); the rest are applied as they are.
@@ -64,7 +66,7 @@ class StartScreen(Screen):
                 self.form_values[key] = value
             else:
                 self.overrides.append(item)
-        self.out, self.data_dir = out, data_dir
+        self.out, self.data_dir, self.config = out, data_dir, config
         self.initial_preset = preset
         self.initial_error = error
         self.preset: str | None = None
@@ -129,7 +131,7 @@ class StartScreen(Screen):
         """Fill the form with the preset's values."""
         self.preset = name
         try:
-            exp = C.resolve(name)
+            exp = C.resolve(name, self.config)
         except LthError as e:
             self.show_error(str(e))
             return
@@ -156,7 +158,7 @@ class StartScreen(Screen):
         """The settings as an Experiment; LthError names what is wrong."""
         if not self.preset:
             raise LthError("pick a preset in the list on the left")
-        return C.resolve(self.preset, overrides=self.form_overrides())
+        return C.resolve(self.preset, self.config, self.form_overrides())
 
     def update_plan(self) -> None:
         try:

@@ -7,32 +7,20 @@ their defaults (as open_lth does); its MD5 names the run directory. Adding a new
 field with a default therefore never renames an existing run, and running the
 same config again finds the same directory and resumes.
 
-The package is the one public face (`from lth_tf.core import config as C`); each
-concept lives in its own module:
+The package is the one public face (`from lth_tf.core import config as C`; `__all__`
+holds only public names); each concept lives in its own module:
 - `schema`: the section dataclasses (Data, Model, Train, Prune, Distill) and the
   names their fields accept. A new setting is a field here...
 - `validation`: ...plus its check in `validate()`.
-- `experiment`: `Experiment` (canonical string, hash, run name).
+- `experiment`: `Experiment` (canonical string, hash, run name, `values_by_key`).
 - `coerce`: a value (TOML or --set string) converted to its field's type.
 - `overrides`: `from_dict`, `set_value`, `all_keys`, `resolve`.
 - `presets`: the shipped presets. `toml_io`: `load_toml`, `dumps_toml`.
 """
 
-from lth_tf.core.config.coerce import _coerce, _example, _type_word
-from lth_tf.core.config.experiment import (
-    Experiment,
-    _jsonable,
-    _non_defaults,
-    _source_label,
-    safe_label,
-)
+from lth_tf.core.config.experiment import Experiment, safe_label
 from lth_tf.core.config.overrides import all_keys, from_dict, resolve, set_value
-from lth_tf.core.config.presets import (
-    _preset_subject,
-    _read_preset,
-    preset_description,
-    preset_names,
-)
+from lth_tf.core.config.presets import preset_description, preset_names
 from lth_tf.core.config.schema import (
     CONTROL_KINDS,
     DATASETS,
@@ -41,7 +29,6 @@ from lth_tf.core.config.schema import (
     MODELS,
     OPTIMIZERS,
     PRECISIONS,
-    REWIND_RE,
     SCHEDULES,
     SCOPES,
     SECTIONS,
@@ -53,7 +40,7 @@ from lth_tf.core.config.schema import (
     Prune,
     Train,
 )
-from lth_tf.core.config.toml_io import _toml_str, _toml_value, dumps_toml, load_toml
+from lth_tf.core.config.toml_io import dumps_toml, load_toml
 from lth_tf.core.config.validation import validate
 from lth_tf.core.errors import LthError
 
@@ -65,7 +52,6 @@ __all__ = [
     "MODELS",
     "OPTIMIZERS",
     "PRECISIONS",
-    "REWIND_RE",
     "SCHEDULES",
     "SCOPES",
     "SECTIONS",
@@ -78,16 +64,6 @@ __all__ = [
     "Model",
     "Prune",
     "Train",
-    "_coerce",
-    "_example",
-    "_jsonable",
-    "_non_defaults",
-    "_preset_subject",
-    "_read_preset",
-    "_source_label",
-    "_toml_str",
-    "_toml_value",
-    "_type_word",
     "all_keys",
     "dumps_toml",
     "from_dict",

@@ -73,6 +73,15 @@ class Experiment:
             del out["preset"]
         return out
 
+    def values_by_key(self) -> dict[str, Any]:
+        """Every field of the sections as `section.field -> value` (the keys `--set` takes),
+        JSON-ready: tuples as lists, dicts with sorted keys. `seed` and `preset` are not in it."""
+        return {
+            f"{section}.{f.name}": _jsonable(getattr(getattr(self, section), f.name))
+            for section, cls in SECTIONS.items()
+            for f in fields(cls)
+        }
+
     def to_toml(self) -> str:
         return dumps_toml(self.to_dict())
 

@@ -6,23 +6,24 @@ No TensorFlow here (see lth_tf/core/config/__init__.py).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
-# Names the registries accept. Kept here as plain strings (not imported from the
-# registries) so validating a config never imports TensorFlow; tests check that
-# these lists and the registries agree.
+from lth_tf.core.controls import CONTROLS
+from lth_tf.core.criteria import CRITERIA
+
+# Names the registries accept. The model and data registries live in keras_side, above
+# the core, so their names are kept here as plain strings (tests check that they agree);
+# the pruning criteria and controls are core registries whose names are read from them.
 DATASETS = ("cifar10", "cora", "citeseer", "pubmed", "synthetic_images", "synthetic_graph")
 MODELS = ("resnet18", "gcn", "lenet300", "conv4", "tiny_cnn")
 GRAPH_DATASETS = ("cora", "citeseer", "pubmed", "synthetic_graph")
 GRAPH_MODELS = ("gcn",)
 SCOPES = ("global", "layerwise")
-STRUCTURES = ("weights", "channels")  # lth_tf.core.masks.channels.STRUCTURES (tested equal)
+STRUCTURES = tuple(CRITERIA)  # prune.structure: the pruning criterion (lth_tf/core/criteria/)
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("constant", "cosine", "step")
-CONTROL_KINDS = ("random_reinit", "random_mask")
+CONTROL_KINDS = tuple(CONTROLS)  # lth_tf/core/controls/
 PRECISIONS = ("float32", "mixed_bfloat16")  # Keras mixed precision policy names
-REWIND_RE = re.compile(r"^(init|lr|finetune|step:\d+)$")
 
 
 @dataclass(frozen=True)
@@ -78,14 +79,16 @@ class Prune:
     rounds: int = 20
     rate: float = 0.2  # fraction of the remaining weights pruned per round
     scope: str = "global"  # global | layerwise
-    rewind: str = "init"  # init | step:K | lr | finetune
+    rewind: str = "init"  # init | step:K | lr | finetune (lth_tf/core/rewind/)
     layer_rates: dict[str, float] = field(default_factory=dict)  # per-layer rate overrides
     exclude: tuple[str, ...] = ()  # layer names never pruned
     one_shot: bool = False  # one round straight to 1-(1-rate)**rounds sparsity
-    controls: tuple[str, ...] = ()  # random_reinit, random_mask
+    controls: tuple[str, ...] = ()  # random_reinit, random_mask (lth_tf/core/controls/)
     control_rounds: str = "last"  # last | all | comma-separated round numbers
     tolerance: float = 0.0  # winner: sparsest round with val_acc >= dense - tolerance
-    # weights | channels (whole filters/units by L1 norm; rate then counts channels)
+    # The pruning criterion (lth_tf/core/criteria/): weights (magnitude) | channels (whole
+    # filters/units by L1 norm; rate then counts channels) | random (random positions,
+    # magnitude's counts: the random-pruning baseline)
     structure: str = "weights"
     # Early-bird rounds: a round stops once the mask its pruning step would take has
     # moved less than eb_distance (normalised Hamming) for eb_window epochs running.

@@ -1,8 +1,9 @@
 """`train.strategy`: its grammar, parsed without TensorFlow.
 
 default | mirrored (local GPUs) | mirrored:N (N logical CPU devices) | multi_worker
-(TF_CONFIG). The platform (`lth_tf/platform/distribute.py`) makes the strategy a
-parsed `Spec` names; config validation checks the text here, before TF loads.
+(TF_CONFIG). A front end parses it once into the process's platform
+(`lth_tf/platform/platform.py`), which makes the strategy the `Spec` names;
+config validation checks the text here, before TF loads.
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ class Spec:
     @property
     def distributed(self) -> bool:
         return self.kind != "default"
+
+    def __str__(self) -> str:
+        """The setting's text: default, mirrored, mirrored:N or multi_worker."""
+        return self.kind if self.devices is None else f"{self.kind}:{self.devices}"
 
 
 def parse_strategy(text: str) -> Spec:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from lth_tf.core import schedule, sources
+from lth_tf.core import criteria, rewind, schedule, sources
 from lth_tf.core.config.experiment import Experiment
 from lth_tf.core.config.presets import preset_names
 from lth_tf.core.config.schema import (
@@ -15,7 +15,6 @@ from lth_tf.core.config.schema import (
     MODELS,
     OPTIMIZERS,
     PRECISIONS,
-    REWIND_RE,
     SCHEDULES,
     SCOPES,
     STRUCTURES,
@@ -72,14 +71,17 @@ def validate(exp: Experiment) -> Experiment:
     if p.scope not in SCOPES:
         raise LthError(f"prune.scope {p.scope!r} is unknown; use global or layerwise")
     if p.structure not in STRUCTURES:
-        raise LthError(f"prune.structure {p.structure!r} is unknown; use weights or channels")
-    if p.structure == "channels" and p.layer_rates:
+        raise LthError(f"prune.structure {p.structure!r} is unknown; use {_one_of(STRUCTURES)}")
+    if criteria.get(p.structure).channels and p.layer_rates:
+        per_weight = [n for n, c in criteria.CRITERIA.items() if not c.channels]
         raise LthError(
-            "prune.layer_rates works with prune.structure=weights only; "
+            f"prune.layer_rates works with prune.structure={_one_of(per_weight)} only; "
             "drop layer_rates or use prune.exclude to keep a layer's channels"
         )
-    if not REWIND_RE.fullmatch(p.rewind):  # match() would let 'init\n' through
-        raise LthError(f"prune.rewind {p.rewind!r} is unknown; use init, step:K (K>=0), lr or finetune")
+    try:
+        rewind.parse(p.rewind)
+    except ValueError:
+        raise LthError(f"prune.rewind {p.rewind!r} is unknown; use {rewind.usage()}") from None
     for c in p.controls:
         if c not in CONTROL_KINDS:
             raise LthError(f"prune.controls: {c!r} is unknown; use {' and/or '.join(CONTROL_KINDS)}")
@@ -153,3 +155,8 @@ def validate(exp: Experiment) -> Experiment:
         raise LthError("data.val_size and data.train_subset must be 0 or more")
     return exp
 
+
+def _one_of(names) -> str:
+    """The names as "a, b or c"."""
+    names = list(names)
+    return ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else names[0]

@@ -138,7 +138,7 @@ class RoundFinished(Record):
     early_bird: dict[str, Any] | None = field(default=None, metadata=OMIT_NONE)
     # the ticket as served (flops.inference_size; narrowed with channels): params, nonzeros, flops
     inference: dict[str, float] | None = field(default=None, metadata=OMIT_NONE)
-    # train.strategy other than default: digest of the masks this worker holds (lth_tf/platform/distribute.py)
+    # train.strategy other than default: digest of the masks this worker holds (lth_tf/search/mask_agreement.py)
     mask_digest: str | None = field(default=None, metadata=OMIT_NONE)
     # round 0 taken from another run (--dense-from, lth_tf/search/dense_copy.py): {run_dir, config_hash}
     reused_from: dict[str, str] | None = field(default=None, metadata=OMIT_NONE)

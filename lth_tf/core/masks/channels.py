@@ -43,10 +43,7 @@ import numpy as np
 
 from lth_tf.core.masks import SCOPES, Masks, Weights, prune_count
 
-STRUCTURES = ("weights", "channels")
-
 __all__ = [
-    "STRUCTURES",
     "ChannelPlan",
     "Consumer",
     "Producer",

@@ -84,7 +84,7 @@ def _prune_smallest(
     Order: magnitude, then position of the layer in `names`, then flat C index.
     Returns new boolean kept-maps for `names`.
     """
-    if k <= 0:
+    if k <= 0 or not names:  # no names: one-shot with every layer at its own rate
         return {n: keep[n].copy() for n in names}
     parts = [mags[n][keep[n]] for n in names]  # boolean indexing: C order, fresh copies
     vals = np.concatenate(parts) if len(parts) != 1 else parts[0]

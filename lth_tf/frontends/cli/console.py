@@ -20,7 +20,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from lth_tf.core.events import Event
+from lth_tf.core.events import DISTILL_LOSS, STUDENT_LOSS, TEACHER_LOSS, Event
 
 
 def round_line(e: Event) -> str:
@@ -35,9 +35,9 @@ def round_line(e: Event) -> str:
     d = e.get("distill")
     if d:
         text += (
-            f"  KD student {_num(d.get('student_loss'), '.3f')}"
-            f" distill {_num(d.get('distill_loss'), '.3f')}"
-            f" teacher {_num(d.get('teacher_loss'), '.3f')}"
+            f"  KD student {_num(d.get(STUDENT_LOSS), '.3f')}"
+            f" distill {_num(d.get(DISTILL_LOSS), '.3f')}"
+            f" teacher {_num(d.get(TEACHER_LOSS), '.3f')}"
         )
     return text
 

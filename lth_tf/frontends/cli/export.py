@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
-from pathlib import Path
 
 from lth_tf.core import sources
 from lth_tf.core.errors import LthError
-from lth_tf.export import FORMATS as EXPORT_FORMATS
-from lth_tf.frontends.cli.checks import _check_data_dir
+from lth_tf.export import formats
+from lth_tf.frontends.cli.options import check_data_dir
 from lth_tf.frontends.cli.tf_startup import _import_tf_quietly
 from lth_tf.platform import onednn
+from lth_tf.platform.platform import Platform
 from lth_tf.storage import rundir, store
-
-NARROW = "narrow"  # export format of channel-pruned tickets (lth_tf/export/narrow.py)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -24,17 +21,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     exp.add_argument("--round", type=int, default=None)
     exp.add_argument("--out", required=True)
     exp.add_argument("--data-dir", default=None, help="data folder (for the model's input shape)")
-    exp.add_argument(
-        "--format", choices=(*EXPORT_FORMATS, NARROW), default="dense",
-        help="dense: Keras SavedModel; sparse: pruned kernels stored without their zeros "
-        "(tf.saved_model.load only); tflite: a TFLite model with sparse weights (image models; "
-        "smaller file, same speed: TFLite densifies them when it loads); "
-        "narrow: a channel-pruned ticket as a physically narrower model (fewer filters/units)",
-    )  # fmt: skip
+    exp.add_argument("--format", choices=formats.NAMES, default="dense", help=formats.help_text())
 
 
 def cmd_export(args) -> int:
-    from lth_tf.export import check_target, size_report, usage
+    from lth_tf.export import check_target, usage
 
     run_dir = rundir.existing(args.run_dir)
     exp = rundir.read_experiment(run_dir)
@@ -50,36 +41,26 @@ def cmd_export(args) -> int:
         raise LthError(
             f"--out {out} is the run's own ticket folder (kept by `lth-tf run`); give another path"
         )
-    data_dir = _check_data_dir(args.data_dir)
-    if args.format == "tflite" and exp.is_graph:
-        raise LthError("--format tflite takes image models (TFLite has no sparse graph "
-                       "inputs); use --format sparse for a GCN")
+    data_dir = check_data_dir(args.data_dir)
+    fmt = formats.get(args.format)
+    if fmt.graph_refusal and exp.is_graph:
+        raise LthError(f"--format {fmt.name} {fmt.graph_refusal}")
 
     onednn.choose(graph=exp.is_graph)  # before TF loads: TF reads it once
     _import_tf_quietly()
-    from lth_tf.export.ticket import export_round
+    from lth_tf.export.ticket import export_with_report
     from lth_tf.keras_side import data as datasets
     from lth_tf.search.lottery import LotterySearch
 
     # A run given its data from Python exports from its model file alone.
     data = None if exp.data.name == sources.PYTHON else datasets.load(exp.data, data_dir, seed=exp.seed)
-    search = LotterySearch.open(run_dir, exp=exp, data_dir=data_dir, data=data)
+    # One device, no strategy: a run of any strategy exports on any machine.
+    search = LotterySearch.open(run_dir, exp=exp, data_dir=data_dir, data=data, platform=Platform.single(exp.train))
     chosen = args.round if args.round is not None else search.winner_round()
     metrics = search.store.round_metrics(chosen)
     kind = "" if args.format == "dense" else f", {args.format} format"
     label = f"round {chosen} ({100 * metrics['sparsity']:.2f}% sparse{kind})"
-    if args.format == NARROW:  # parameters of the narrower model vs the dense one
-        from lth_tf.export.narrow import export_narrow
-
-        path, lines = export_narrow(search, chosen, out)
-    elif chosen == 0 and args.format == "dense":
-        path = export_round(search, chosen, out)
-        lines = size_report(path, label="dense")
-    else:
-        path = export_round(search, chosen, out, format=args.format)
-        with tempfile.TemporaryDirectory(prefix="lth-dense-") as tmp:
-            dense = export_round(search, 0, Path(tmp) / "dense")
-            lines = size_report(path, dense=dense, label="ticket")
+    path, lines = export_with_report(search, chosen, out, args.format)  # the format's report lines
     print(f"exported {label} of {run_dir}", file=sys.stderr)
     for line in lines:
         print(line, file=sys.stderr)

@@ -25,21 +25,13 @@ from lth_tf.core import config as C
 from lth_tf.core.errors import LthError
 from lth_tf.frontends.cli import export as export_command
 from lth_tf.frontends.cli import run as run_command
-from lth_tf.frontends.cli.export import NARROW, cmd_export
-from lth_tf.frontends.cli.run import add_experiment_args, cmd_run, experiment_from_args
+from lth_tf.frontends.cli.export import cmd_export
+from lth_tf.frontends.cli.run import cmd_run
 from lth_tf.frontends.compare import command as compare_command
 from lth_tf.frontends.sweep import command as sweep_command
 from lth_tf.storage import rundir
 
-# add_experiment_args and experiment_from_args are re-exported for lth-tui and scripts.
-__all__ = [
-    "COMMANDS",
-    "NARROW",
-    "add_experiment_args",
-    "build_parser",
-    "experiment_from_args",
-    "main",
-]
+__all__ = ["COMMANDS", "build_parser", "main"]
 
 EXIT_USAGE = 2
 

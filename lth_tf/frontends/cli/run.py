@@ -6,11 +6,13 @@ import argparse
 from pathlib import Path
 
 from lth_tf.core import config as C
+from lth_tf.core import rewind
 from lth_tf.core.errors import LthError
-from lth_tf.core.schedule import RewindMode
-from lth_tf.frontends.cli.checks import _check_data_dir
+from lth_tf.frontends.cli import options
 from lth_tf.frontends.cli.tf_startup import _import_tf_quietly
-from lth_tf.platform import distribute, onednn
+from lth_tf.platform import onednn
+from lth_tf.platform.placement import Placement
+from lth_tf.platform.platform import Platform
 from lth_tf.search import dense_from
 from lth_tf.search.dense_from import DenseSource
 from lth_tf.storage import rundir, store
@@ -18,7 +20,9 @@ from lth_tf.storage import rundir, store
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     run = sub.add_parser("run", help="run (or resume) an experiment; prints the run dir")
-    add_experiment_args(run)
+    options.add_experiment_options(run)
+    run.add_argument("--out", default="checkpoints", help="root of run directories")
+    options.add_data_dir_option(run)
     run.add_argument(
         "--quiet", action="store_true", help="plain log lines instead of progress bars"
     )
@@ -33,44 +37,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
 
 
-def add_experiment_args(p: argparse.ArgumentParser) -> None:
-    """Arguments shared by `lth-tf run` and `lth-tui`."""
-    p.add_argument("--preset", default=None, help="a preset name (see `lth-tf presets`)")
-    p.add_argument("--config", default=None, help="a TOML config layered over the preset")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    p.add_argument("--rounds", type=int, default=None, help="same as --set prune.rounds=N")
-    p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--out", default="checkpoints", help="root of run directories")
-    p.add_argument("--data-dir", default=None, help="offline data folder (else $LTH_DATA_DIR)")
-
-
-def experiment_from_args(args: argparse.Namespace) -> C.Experiment:
-    if not args.preset and not args.config:
-        raise LthError(
-            "no experiment given; pass --preset NAME (see `lth-tf presets`) or --config FILE"
-        )
-    overrides = list(args.overrides)
-    if args.rounds is not None:
-        overrides.append(f"prune.rounds={args.rounds}")
-    if args.seed is not None:
-        overrides.append(f"seed={args.seed}")
-    return C.resolve(args.preset, args.config, overrides)
-
-
 def cmd_run(args) -> int:
-    exp = experiment_from_args(args)
-    data_dir = _check_data_dir(args.data_dir)
-    out = distribute.output_root(args.out, exp.train)  # a non-chief worker writes to scratch
+    exp = options.experiment_from_args(args)
+    data_dir = options.check_data_dir(args.data_dir)
+    placement = Placement.from_settings(exp.train)  # train.strategy, parsed once for this process
+    out = placement.output_root(args.out)  # a non-chief worker writes to scratch
     run_dir = out / exp.run_name()
     _check_out(out, run_dir, exp)
     run_store = store.RunStore(run_dir)
     run_store.check_unlocked()  # another process runs it: say so before loading anything
-    run_store.check_resume_point(exp.planned_rounds, RewindMode.parse(exp.prune.rewind).uses_snapshot)
+    run_store.check_resume_point(exp.planned_rounds, rewind.parse(exp.prune.rewind).uses_snapshot)
     dense = _dense_source(exp, run_store, args.dense_from)
 
     onednn.choose(graph=exp.is_graph)  # before TF loads: TF reads it once
     _import_tf_quietly()
-    distribute.setup(exp.train)  # before TF touches a device: logical CPUs, worker collectives
+    platform = Platform.from_settings(exp.train, placement)  # before TF touches a device: logical CPUs, collectives
     from lth_tf.export.ticket import TicketExporter
     from lth_tf.frontends.cli.console import console_sink
     from lth_tf.keras_side import data as datasets
@@ -82,7 +63,8 @@ def cmd_run(args) -> int:
     data = datasets.load(exp.data, data_dir, seed=exp.seed)
     preflight.check_model(exp, data)
     with run_store.lock(), console_sink(quiet=args.quiet) as sink:
-        search = LotterySearch(exp, out=out, data_dir=data_dir, sink=sink, data=data, dense_from=dense)
+        search = LotterySearch(exp, out=out, data_dir=data_dir, sink=sink, data=data, dense_from=dense,
+                               platform=platform)
         for _ in search.rounds():
             pass
         search.finish(TicketExporter(), export=not args.no_export)

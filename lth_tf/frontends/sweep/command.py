@@ -18,6 +18,7 @@ from pathlib import Path
 
 from lth_tf.core import config as C
 from lth_tf.core.errors import LthError
+from lth_tf.frontends.cli import options
 from lth_tf.frontends.sweep import grid as G
 from lth_tf.frontends.sweep import index as I
 from lth_tf.frontends.sweep import runner
@@ -27,21 +28,22 @@ EXIT_CELL_FAILED = 1
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("sweep", help="run a grid of settings x seeds, one run per cell; prints the sweep dir")
-    p.add_argument("--preset", default=None, help="a preset name (see `lth-tf presets`)")
-    p.add_argument("--config", default=None, help="a TOML config layered over the preset")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="the same in every cell")
+    p = sub.add_parser(
+        "sweep", help="run a grid of settings x seeds, one run per cell; prints the sweep dir",
+        description="Run a grid of settings x seeds, one `lth-tf run` per cell. The experiment "
+        "options are those of `lth-tf run`, the same in every cell; --seed S is --seeds S.",
+    )
+    options.add_experiment_options(p)
     p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
                    help="one axis of the grid (repeatable; axes multiply)")
-    p.add_argument("--seeds", default="0", help="e.g. 0-4 or 0,3,7 (default 0)")
+    p.add_argument("--seeds", default=None, help="e.g. 0-4 or 0,3,7 (default 0)")
     p.add_argument("--out", required=True, help="the sweep directory (new, empty, or this sweep's)")
     p.add_argument("--jobs", type=int, default=1, help="cells at a time (local pool; Ray local CPUs)")
     p.add_argument("--ray", default=None, metavar="ADDRESS",
                    help="run cells as Ray tasks: 'local' (start Ray here), 'auto' or HOST:PORT")
     p.add_argument("--cpus-per-cell", type=float, default=1.0, help="Ray CPUs reserved per cell")
     p.add_argument("--export", action="store_true", help="export each cell's ticket (default: no)")
-    p.add_argument("--data-dir", default=None, help="offline data folder (else $LTH_DATA_DIR)")
+    options.add_data_dir_option(p)
     p.add_argument("--dense-from", default=None, metavar="RUN_DIR",
                    help="every cell takes round 0 from this run (as `lth-tf run --dense-from`); "
                         "each cell is checked against it first")
@@ -49,15 +51,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def plan(args: argparse.Namespace) -> tuple[dict, list, list[int], list[I.PlannedCell]]:
     """The base, grid, seeds and every cell's run name; LthError on any bad value."""
-    if not args.preset and not args.config:
-        raise LthError("no experiment given; pass --preset NAME (see `lth-tf presets`) or --config FILE")
+    options.require_experiment(args)
     if args.jobs < 1:
         raise LthError(f"--jobs {args.jobs} must be at least 1")
-    if args.data_dir and not Path(args.data_dir).is_dir():
-        raise LthError(f"--data-dir {args.data_dir} is not a folder; pass the folder that holds the data")
+    options.check_data_dir(args.data_dir)
     axes = G.parse_grid(args.grid)
-    seeds = G.parse_seeds(args.seeds)
-    base_overrides = list(args.overrides)
+    seeds = G.parse_seeds(_seeds(args))
+    base_overrides = options.overrides(args, seed=False)  # the seed is each cell's own
     planned = []
     for cell in G.plan_cells(axes, seeds):
         overrides = (*base_overrides, *cell.setting, f"seed={cell.seed}")
@@ -81,6 +81,15 @@ def plan(args: argparse.Namespace) -> tuple[dict, list, list[int], list[I.Planne
     base = {"preset": args.preset, "config": args.config, "overrides": base_overrides,
             "data_dir": args.data_dir}
     return base, axes, seeds, planned
+
+
+def _seeds(args: argparse.Namespace) -> str:
+    """The --seeds text; --seed S (the option `run` and `lth-tui` take) is the one seed S."""
+    if args.seed is None:
+        return "0" if args.seeds is None else args.seeds
+    if args.seeds is not None:
+        raise LthError(f"give --seed {args.seed} or --seeds {args.seeds}, not both")
+    return str(args.seed)
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:

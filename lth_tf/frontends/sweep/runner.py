@@ -54,7 +54,7 @@ def cell_command(base: dict[str, Any], entry: dict[str, Any], sweep_dir: Path, e
     if base.get("config"):
         cmd += ["--config", str(Path(base["config"]).resolve())]
     if base.get("data_dir"):
-        cmd += ["--data-dir", str(Path(base["data_dir"]).resolve())]
+        cmd += ["--data-dir", str(Path(base["data_dir"]).expanduser().resolve())]
     for item in entry["overrides"]:
         cmd += ["--set", item]
     if dense_from:

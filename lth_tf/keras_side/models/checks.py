@@ -1,7 +1,7 @@
 """Checks a user's Keras model before anything trains, and turns a softmax head into logits.
 
 `checked(model, input_shape, num_classes, label)` returns the model ready for
-`lth_tf.keras_side.pruning.wrap.wrap` plus notes on what it changed, or raises a one-line
+`lth_tf.keras_side.pruning.wrap` plus notes on what it changed, or raises a one-line
 LthError naming the problem and the fix. What it accepts:
 
 - functional and Sequential models; an unbuilt Sequential is built with the
@@ -20,7 +20,7 @@ LthError naming the problem and the fix. What it accepts:
 from __future__ import annotations
 
 from lth_tf.core.errors import LthError
-from lth_tf.keras_side.pruning.wrappers import PruneLowMagnitude
+from lth_tf.keras_side import pruning as P
 from lth_tf.platform.backend import keras
 
 
@@ -59,7 +59,7 @@ def checked(
 
 def _check_layers(model: keras.Model, label: str) -> None:
     for layer in model.layers:
-        if isinstance(layer, PruneLowMagnitude):
+        if isinstance(layer, P.PruneLowMagnitude):
             raise LthError(
                 f"{label} already holds pruning wrappers ({layer.name}); "
                 "give the plain model (tfmot.sparsity.keras.strip_pruning)"

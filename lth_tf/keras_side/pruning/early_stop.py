@@ -18,7 +18,7 @@ from collections.abc import Callable
 import numpy as np
 
 from lth_tf.core.masks.early_bird import EarlyBird
-from lth_tf.keras_side.pruning import wrap
+from lth_tf.keras_side.pruning.mask_vars import get_kernels, get_masks
 from lth_tf.platform.backend import keras
 
 MaskRule = Callable[[dict[str, np.ndarray], dict[str, np.ndarray]], dict[str, np.ndarray]]
@@ -42,8 +42,8 @@ class EarlyBirdStop(keras.callbacks.Callback):
         self.stopped_at: int | None = None  # 1-based epoch the rule stopped training after
 
     def on_epoch_end(self, epoch, logs=None):
-        masks = wrap.get_masks(self.wrapped)
-        proposed = self.next_masks(wrap.get_kernels(self.wrapped), masks)
+        masks = get_masks(self.wrapped)
+        proposed = self.next_masks(get_kernels(self.wrapped), masks)
         # Only the weights this round keeps are in play (excluded layers are not wrapped).
         distance = self.rule.observe(proposed, alive=masks)
         if logs is not None and distance is not None:

@@ -56,7 +56,7 @@ def _check_mask(key: str, m: Any, slots: dict[str, tuple[Any, Any]]) -> np.ndarr
 def get_kernels(wrapped: keras.Model) -> dict[str, np.ndarray]:
     """{mask key: kernel} of every pruned weight, as numpy copies.
 
-    Call `apply_masks` first when reading mid-training (see `lth_tf.keras_side.pruning.wrap`).
+    Call `apply_masks` first when reading mid-training (see `lth_tf.keras_side.pruning`).
     """
     return {key: weight.numpy() for key, (weight, _m) in pruned_variables(wrapped).items()}
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from lth_tf.core.schedule import RewindMode  # noqa: F401  (its home is the schedule)
 from lth_tf.platform.backend import keras
 
 

@@ -1,7 +1,7 @@
 """Finding tfmot's pruning wrappers in a model, and the variables they hold.
 
 A wrapper is named `prune_low_magnitude_<name>`; its `.layer.name` is `<name>`,
-the ORIGINAL layer name that keys masks (see `lth_tf.keras_side.pruning.wrap`).
+the ORIGINAL layer name that keys masks (see `lth_tf.keras_side.pruning`).
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
-from lth_tf.platform import distribute
 from lth_tf.platform.backend import keras, tf
+from lth_tf.platform.platform import Platform
 
 
 def float32_sparse_ce(y_true, logits):
@@ -28,12 +28,12 @@ def compile_plain(model, optimizer, jit_compile: bool = False) -> None:
     )
 
 
-def evaluate(model, data) -> tuple[float, float]:
-    """(loss, accuracy) of a compiled model on a dataset or one full batch."""
+def evaluate(model, data, platform: Platform) -> tuple[float, float]:
+    """(loss, accuracy) of a compiled model on a dataset or one full batch (a step of `platform`)."""
     if isinstance(data, tuple):  # full batch ((x, a), y, w)
         for m in model.metrics:
             m.reset_state()
-        out = {k: float(v) for k, v in distribute.run_step(model, model.test_step, data).items()}
+        out = {k: float(v) for k, v in platform.run_step(model, model.test_step, data).items()}
     else:
         out = model.evaluate(data, verbose=0, return_dict=True)
     loss, acc = float(out["loss"]), float(out["acc"])

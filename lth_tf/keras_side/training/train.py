@@ -16,7 +16,7 @@ from pathlib import Path
 
 from lth_tf.core import config as C
 from lth_tf.core.errors import LthError
-from lth_tf.keras_side.pruning import wrap
+from lth_tf.keras_side import pruning as P
 from lth_tf.keras_side.training.callbacks import EpochEvents, KeepBest, StopOnEvent
 from lth_tf.keras_side.training.distill import distill_logs
 from lth_tf.keras_side.training.feeds import Feeds
@@ -24,6 +24,7 @@ from lth_tf.keras_side.training.full_batch import fit_full_batch
 from lth_tf.keras_side.training.metrics import compile_plain, evaluate
 from lth_tf.keras_side.training.optimizer import make_optimizer
 from lth_tf.platform import runtime
+from lth_tf.platform.platform import Platform
 
 
 @dataclass
@@ -55,12 +56,16 @@ def train_round(
     stop: threading.Event | None = None,
     extra_callbacks: list | None = None,
     tb_dir: Path | None = None,
+    platform: Platform | None = None,
 ) -> RoundTraining:
     """Train `wrapped` for one round (masks held fixed) and evaluate it.
 
     With `teacher`, training goes through the Distiller (knowledge distillation).
+    `platform` runs the full-batch steps (default: one device, `Platform.single`);
+    the model was built in its scope.
     """
     t, epochs = exp.train, exp.train.epochs
+    platform = platform or Platform.single(t)
     check_precision(wrapped, t.precision)
     total_steps = epochs * feeds.steps_per_epoch
     optimizer = make_optimizer(t, total_steps, constant_lr)
@@ -81,14 +86,14 @@ def train_round(
 
     keep = KeepBest(t.select_best, t.patience)
     events = EpochEvents(sink, round_, epochs, tb_dir)
-    callbacks = [*wrap.callbacks(), *(extra_callbacks or []), events]
+    callbacks = [*P.callbacks(), *(extra_callbacks or []), events]
     if stop is not None:
         callbacks.append(StopOnEvent(stop))
     callbacks.append(keep)  # last: restores the best weights after the others ran
 
     t0 = time.time()
     if feeds.is_graph:
-        fit_full_batch(trainer, feeds.train, feeds.val, epochs, callbacks, t.jit_compile)
+        fit_full_batch(trainer, feeds.train, feeds.val, epochs, callbacks, platform, t.jit_compile)
     else:
         trainer.fit(
             feeds.train,
@@ -99,12 +104,12 @@ def train_round(
         )
     # KeepBest restored the best weights into the trainer; masks are re-applied so
     # pruned weights are exactly 0.0 whatever the last optimizer step did.
-    wrap.apply_masks(wrapped)
+    P.apply_masks(wrapped)
     seconds = time.time() - t0
 
     compile_plain(wrapped, make_optimizer(t, 1), t.jit_compile)
-    val_loss, val_acc = evaluate(wrapped, feeds.val)
-    test_loss, test_acc = evaluate(wrapped, feeds.test)
+    val_loss, val_acc = evaluate(wrapped, feeds.val, platform)
+    test_loss, test_acc = evaluate(wrapped, feeds.test, platform)
     distill = None
     if teacher is not None:
         best = keep.best_logs or (events.history[-1] if events.history else {})

@@ -1,0 +1,61 @@
+"""What every export format is: the `ExportFormat` interface and the `Exported` round it reports on.
+
+No TensorFlow at import (the CLI checks --format before TF loads): a format
+imports what it writes with inside its methods.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+Writer = Callable[[Path], dict[str, Any]]  # writes the export into a new folder; returns the marker's fields
+
+
+@dataclass(frozen=True)
+class Exported:
+    """A round just exported (lth_tf/export/ticket.py `export_with_report`), for its report lines."""
+
+    search: Any  # the LotterySearch
+    round: int
+    path: Path
+    wrapped: Any  # the round's wrapped model (masks in its wrappers)
+    model: Any  # the plain model that was written
+    export_dense: Callable[[Path], Path]  # writes round 0 as a dense export there; returns the path
+
+
+class ExportFormat:
+    """An export format of `lth-tf export --format` and `TicketSearch.export(format=)`.
+
+    A subclass sets `name`, `help` (its part of the --format help) and
+    `graph_refusal`, and implements `writer`; `model` and `report` have defaults.
+    """
+
+    name: str = ""
+    help: str = ""
+    # Non-empty: graph models are refused before TensorFlow loads, with this reason and fix.
+    graph_refusal: str = ""
+
+    def model(self, wrapped: Any) -> tuple[Any, Any]:
+        """(the plain model to write, the variables it prunes or None) from a round's wrapped model."""
+        from lth_tf.keras_side import pruning as P
+
+        return P.strip(wrapped), None
+
+    def writer(self, model: Any, data: Any, pruned: Any, threshold: float | None) -> Writer:
+        """What `lth_tf.export.export_savedmodel` calls to write `model` (after its own checks)."""
+        raise NotImplementedError
+
+    def report(self, exported: Exported) -> list[str]:
+        """The lines `lth-tf export` prints: the export's sizes next to the dense round 0's."""
+        from lth_tf.export import size_report
+
+        with tempfile.TemporaryDirectory(prefix="lth-dense-") as tmp:
+            dense = exported.export_dense(Path(tmp) / "dense")
+            return size_report(exported.path, dense=dense, label="ticket")
+
+    def __repr__(self) -> str:
+        return f"<export format {self.name!r}>"

@@ -1,0 +1,47 @@
+"""`narrow`: a channel-pruned ticket as a physically narrower model (fewer filters/units).
+
+The narrowing (which channels go, the sliced weights) is
+lth_tf/keras_side/narrow.py; the narrowed plain model is written as the dense
+format writes any model, and the report compares it with the dense one
+(parameters, MACs, kept channels).
+"""
+
+from __future__ import annotations
+
+from lth_tf.export.formats.base import Exported, ExportFormat
+from lth_tf.export.formats.dense import FORMAT as DENSE
+
+
+class Narrow(ExportFormat):
+    name = "narrow"
+    help = "a channel-pruned ticket as a physically narrower model (fewer filters/units)"
+
+    def model(self, wrapped):
+        from lth_tf.keras_side.narrow import narrow
+
+        return narrow(wrapped), None
+
+    def writer(self, model, data, pruned, threshold):
+        return DENSE.writer(model, data, pruned, threshold)
+
+    def report(self, exported: Exported) -> list[str]:
+        from lth_tf.keras_side import flops
+        from lth_tf.keras_side import pruning as P
+        from lth_tf.keras_side.narrow import costs, kept_channels
+
+        data = exported.search.served_data
+        graph = None if data is None else flops.graph_size(data)
+        dense = costs(P.strip(exported.wrapped), graph)
+        mine = costs(exported.model, graph)
+        lines = [
+            f"{'dense:':8s} " + ", ".join(f"{v:,} {k}" for k, v in dense.items()),
+            f"{'narrow:':8s} "
+            + ", ".join(f"{v:,} {k} ({100 * v / max(1, dense[k]):.1f}%)" for k, v in mine.items())
+            + f"  ({exported.path})",
+        ]
+        cut = [f"{n} {k}/{t}" for n, (k, t) in kept_channels(exported.wrapped).items() if k < t]
+        lines.append(f"{'':8s} channels kept: {', '.join(cut) if cut else 'all (no channel is unused)'}")
+        return lines
+
+
+FORMAT = Narrow()
