@@ -28,7 +28,7 @@ from lth_tf.core.errors import LthError
 from lth_tf.keras_side.keras3 import check, detect
 from lth_tf.keras_side.keras3.back import to_keras3
 from lth_tf.keras_side.keras3.translate import ATOL, OTHER_BACKEND_ATOL, translate, unfused
-from lth_tf.keras_side.pruning import wrap
+from lth_tf.keras_side import pruning as P
 from lth_tf.keras_side.pruning.wrappers import pruned_variables
 from lth_tf.platform.backend import keras
 
@@ -57,12 +57,12 @@ def case_of(model3, x: list | None = None) -> Case:
     """Translate, prune at random through lth_tf's wrappers, strip, give back as Keras 3."""
     x = x if x is not None else check.sample_batch(model3)
     t = translate(model3)
-    wrapped = wrap.wrap(t.model)
+    wrapped = P.wrap(t.model)
     slots = pruned_variables(wrapped)
     masks = zoo.random_masks({key: tuple(kernel.shape) for key, (kernel, _) in slots.items()}, SPARSITY)
-    wrap.set_masks(wrapped, masks)
+    P.set_masks(wrapped, masks)
     # unfused BatchNorm as the translation built it (tf_keras' clones forget `fused`)
-    ticket2 = unfused(wrap.strip(wrapped))
+    ticket2 = unfused(P.strip(wrapped))
     kernels = {key: (key.split("/")[0], kernel.name.split("/")[-1].split(":")[0]) for key, (kernel, _) in slots.items()}
     return Case(model3, x, t, ticket2, masks, kernels, to_keras3(ticket2, like=model3))
 
@@ -291,7 +291,7 @@ def test_keras3_activations_tf_keras_defines_otherwise_are_substituted():
     model3 = k3.Model(x, k3.layers.Dense(3, name="out")(h))
     t = translate(model3, sample=[np.linspace(-5, 5, 24, dtype="float32").reshape(4, 6)])
     assert t.model.get_layer("hs").activation is not keras.activations.hard_sigmoid  # tf_keras' differs
-    wrapped = wrap.wrap(t.model)  # tfmot's clone finds the substitutes again
+    wrapped = P.wrap(t.model)  # tfmot's clone finds the substitutes again
     assert np.allclose(wrapped(np.ones((1, 6), "float32")), t.model(np.ones((1, 6), "float32")), atol=1e-6)
 
 
@@ -305,10 +305,10 @@ def test_arithmetic_on_symbolic_tensors_becomes_tf_op_layers():
     assert t.difference == 0.0
     kinds = [type(layer).__name__ for layer in t.model.layers]
     assert kinds.count("TFOpLambda") == 7
-    wrapped = wrap.wrap(t.model)  # tfmot clones TFOpLambda layers too
+    wrapped = P.wrap(t.model)  # tfmot clones TFOpLambda layers too
     x1 = check.sample_batch(model3)
     assert check.compare(t.model, wrapped, x1)[0] == 0.0
-    back = to_keras3(wrap.strip(wrapped), like=model3)
+    back = to_keras3(P.strip(wrapped), like=model3)
     assert check.compare(model3, back, x1)[0] == 0.0
 
 
@@ -328,9 +328,9 @@ def test_a_nested_model_is_inlined_and_given_back_nested(kind):
     model3 = _nested(kind)
     t = translate(model3)
     assert [layer.name for layer in t.model.layers] == ["x", "pre", "in_fc", "out"]
-    wrapped = wrap.wrap(t.model)  # flat: tfmot and lth_tf's checks take it
-    assert wrap.prunable_layer_names(wrapped) == ["pre", "in_fc", "out"]
-    back = to_keras3(wrap.strip(wrapped), like=model3)
+    wrapped = P.wrap(t.model)  # flat: tfmot and lth_tf's checks take it
+    assert P.prunable_layer_names(wrapped) == ["pre", "in_fc", "out"]
+    back = to_keras3(P.strip(wrapped), like=model3)
     assert [layer.name for layer in back.layers] == ["x", "pre", "inner", "out"]
     assert check.compare(model3, back, check.sample_batch(model3))[0] == 0.0
 

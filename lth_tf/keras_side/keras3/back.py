@@ -10,7 +10,7 @@ tf_keras side is run with unfused BatchNorm (`translate.unfused`), so the check
 is of the weights, not of tf_keras' fused kernel's rounding.
 
 `model2` must be a plain model (pruning wrappers stripped: tfmot's
-`strip_pruning`, or lth_tf's `keras_side.pruning.wrap.strip`).
+`strip_pruning`, or lth_tf's `keras_side.pruning.strip`).
 
 Example:
 

@@ -137,7 +137,7 @@ def unfused(model2: Any) -> Any:
     """A copy of a tf_keras model whose BatchNormalization layers run unfused (Keras 3's ops).
 
     tf_keras' BatchNormalization.get_config leaves `fused` out, so every clone
-    (tfmot's wrapping, `wrap.strip`, `clone_model`) of a translated model runs
+    (tfmot's wrapping, `P.strip`, `clone_model`) of a translated model runs
     the fused kernel again: outputs then differ from Keras 3 by float rounding
     (up to 1e-5 after 50 layers). This copy computes exactly what Keras 3 does.
     """
