@@ -24,12 +24,12 @@ import numpy as np
 import pytest
 from keras3_zoo import keras as k3
 
+from lth_tf.core import sources
 from lth_tf.core.errors import LthError
+from lth_tf.keras_side import pruning as P
 from lth_tf.keras_side.keras3 import check, detect
 from lth_tf.keras_side.keras3.back import to_keras3
 from lth_tf.keras_side.keras3.translate import ATOL, OTHER_BACKEND_ATOL, translate, unfused
-from lth_tf.keras_side import pruning as P
-from lth_tf.keras_side.pruning.wrappers import pruned_variables
 from lth_tf.platform.backend import keras
 
 TESTS = Path(__file__).resolve().parent
@@ -58,7 +58,7 @@ def case_of(model3, x: list | None = None) -> Case:
     x = x if x is not None else check.sample_batch(model3)
     t = translate(model3)
     wrapped = P.wrap(t.model)
-    slots = pruned_variables(wrapped)
+    slots = P.pruned_variables(wrapped)
     masks = zoo.random_masks({key: tuple(kernel.shape) for key, (kernel, _) in slots.items()}, SPARSITY)
     P.set_masks(wrapped, masks)
     # unfused BatchNorm as the translation built it (tf_keras' clones forget `fused`)
@@ -214,7 +214,7 @@ def test_a_keras3_file_loads_and_translates(tmp_path, suffix):
     model3 = zoo.build("custom_layers")
     path = tmp_path / f"model{suffix}"
     model3.save(path)
-    assert detect.saved_by_keras3(path)
+    assert sources.saved_by_keras3(path)
     loaded = k3.saving.load_model(path, compile=False)
     t = translate(loaded)
     x = check.sample_batch(model3)
@@ -226,9 +226,9 @@ def test_a_tf_keras_file_is_not_taken_for_keras3(tmp_path):
     x = keras.Input((4,))
     path = tmp_path / "model.keras"
     keras.Model(x, keras.layers.Dense(2)(x)).save(path)
-    assert not detect.saved_by_keras3(path)
-    assert detect.saved_keras_version(path).startswith("2.")
-    assert detect.saved_keras_version(tmp_path / "missing.keras") is None
+    assert not sources.saved_by_keras3(path)
+    assert sources.saved_keras_version(path).startswith("2.")
+    assert sources.saved_keras_version(tmp_path / "missing.keras") is None
 
 
 # -- detection by type ----------------------------------------------------------------------

@@ -200,9 +200,14 @@ class LotterySearch:
             return models.file_model_io(self.exp.model.name)
         return tuple(data.input_shape), int(data.num_classes)
 
+    def user_model(self):
+        """The run's model as its source builds it with the run's seed: a `Built` (model, notes,
+        and `keras3`, the user's Keras 3 model when it was translated from one)."""
+        return self.model_source(*self._model_io(), self.exp.seed)
+
     def model_facts(self) -> dict[str, Any]:
         """What the run's events say about the model: what was changed, what stays dense."""
-        built = self.model_source(*self._model_io(), self.exp.seed)
+        built = self.user_model()
         facts = {
             "model_notes": list(built.notes),
             "unpruned_layers": [

@@ -16,7 +16,7 @@ class Narrow(ExportFormat):
     name = "narrow"
     help = "a channel-pruned ticket as a physically narrower model (fewer filters/units)"
 
-    def model(self, wrapped):
+    def model(self, wrapped, search):
         from lth_tf.keras_side.narrow import narrow
 
         return narrow(wrapped), None

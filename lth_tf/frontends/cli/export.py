@@ -1,4 +1,4 @@
-"""`lth-tf export`: a round's ticket (default: the winner) as dense, sparse, tflite or narrow."""
+"""`lth-tf export`: a round's ticket (default: the winner) as dense, sparse, tflite, narrow or keras."""
 
 from __future__ import annotations
 
@@ -43,8 +43,8 @@ def cmd_export(args) -> int:
         )
     data_dir = check_data_dir(args.data_dir)
     fmt = formats.get(args.format)
-    if fmt.graph_refusal and exp.is_graph:
-        raise LthError(f"--format {fmt.name} {fmt.graph_refusal}")
+    if reason := fmt.refusal(exp) or fmt.out_refusal(out):
+        raise LthError(f"--format {fmt.name} {reason}")
 
     onednn.choose(graph=exp.is_graph)  # before TF loads: TF reads it once
     _import_tf_quietly()

@@ -2,8 +2,12 @@
 
 `to_keras3(model2, like=model3)` rebuilds the user's model from its own Keras 3
 config (`like.get_config()`: their layer classes, names and head, softmax
-included; `keras.models.clone_model` where Keras 3 cannot read its own config) and copies every weight from the tf_keras namesake layer: a ticket's
-pruned weights arrive exactly zero. It then checks both models on a batch: the
+included; `keras.models.clone_model` where Keras 3 cannot read its own config)
+and copies every weight from the tf_keras namesake layer: a ticket's pruned
+weights arrive exactly zero. What it returns is what the user's model returns:
+for a model ending in softmax (which lth_tf trained as logits, the tf_keras model's
+output), the probabilities, softmax of the tf_keras ticket's logits
+(`ends_in_softmax`). It then checks both models on a batch: the
 outputs agree within `atol`, or, when lth_tf trained the model on logits (a
 softmax head made linear), the Keras 3 outputs agree with softmax(logits). The
 tf_keras side is run with unfused BatchNorm (`translate.unfused`), so the check
@@ -28,8 +32,8 @@ import numpy as np
 
 from lth_tf.core.errors import LthError
 from lth_tf.keras_side.keras3 import check, detect, weights
-from lth_tf.keras_side.keras3.translate import ATOL, OTHER_BACKEND_ATOL, subclassed_refusal, unfused
-from lth_tf.keras_side.models.checks import one_line
+from lth_tf.keras_side.keras3.translate import ATOL, OTHER_BACKEND_ATOL, unfused
+from lth_tf.keras_side.models.checks import one_line, subclassed_refusal
 
 
 def rebuilt(like: Any, label: str) -> Any:
@@ -90,6 +94,18 @@ def to_keras3(
             f"(atol {atol:g}); give the Keras 3 model the tf_keras model was translated from"
         )
     return model3
+
+
+def ends_in_softmax(model3: Any) -> bool:
+    """True when a Keras 3 model's output is a softmax (its last layer's activation, or a
+    Softmax / Activation("softmax") layer): its ticket then returns probabilities, not logits."""
+    last = model3.layers[-1] if model3.layers else None
+    while hasattr(last, "layers") and last.layers:  # a nested model at the end
+        last = last.layers[-1]
+    if type(last).__name__ == "Softmax":
+        return True
+    activation = getattr(last, "activation", None)
+    return getattr(activation, "__name__", None) == "softmax"
 
 
 def _close(a: list[np.ndarray], b: list[np.ndarray], atol: float) -> bool:

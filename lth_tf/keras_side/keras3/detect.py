@@ -13,17 +13,13 @@
 Keras 3 is never imported here: an object can only be a Keras 3 model if the
 `keras` package is already loaded, so `sys.modules` answers without loading it.
 
-`saved_keras_version(path)` reads which Keras wrote a `.keras` or `.h5` file
-(zip/JSON and HDF5 attributes only, no TensorFlow), so a `file:` model is
-loaded by the Keras that can read it.
+Which Keras wrote a saved `.keras` or `.h5` file is `lth_tf.core.sources.saved_by_keras3`
+(no TensorFlow: the CLI asks before TensorFlow loads).
 """
 
 from __future__ import annotations
 
-import json
 import sys
-import zipfile
-from pathlib import Path
 from typing import Any
 
 from lth_tf.platform.backend import keras
@@ -49,9 +45,9 @@ def is_graph_model(model: object) -> bool:
     k3 = loaded_keras3()
     if k3 is None or not isinstance(model, k3.Model):
         return False
-    from keras.src.models.functional import Functional  # Sequential subclasses it
-
-    return isinstance(model, (Functional, k3.Sequential))
+    # Keras 3 has no public name for its functional class; keras.Model loaded it. Sequential subclasses it.
+    functional = getattr(sys.modules.get("keras.src.models.functional"), "Functional", k3.Sequential)
+    return isinstance(model, (functional, k3.Sequential))
 
 
 def kind(obj: object) -> str:
@@ -63,34 +59,15 @@ def kind(obj: object) -> str:
     return "factory" if callable(obj) else "other"
 
 
-def saved_keras_version(path: Path) -> str | None:
-    """The `keras_version` a `.keras` zip or `.h5` file records, or None if it names none."""
-    path = Path(path)
-    if zipfile.is_zipfile(path):
-        try:
-            with zipfile.ZipFile(path) as z:
-                meta = json.loads(z.read("metadata.json"))
-        except (KeyError, ValueError, OSError, zipfile.BadZipFile):
-            return None
-        version = meta.get("keras_version") if isinstance(meta, dict) else None
-        return str(version) if version else None
-    if path.is_file():
-        try:
-            import h5py
-        except ImportError:  # pragma: no cover - h5py comes with TensorFlow
-            return None
-        try:
-            with h5py.File(path, "r") as f:
-                version = f.attrs.get("keras_version")
-        except OSError:
-            return None
-        if isinstance(version, bytes):
-            version = version.decode("utf-8", "replace")
-        return str(version) if version else None
-    return None
+def reset_layer_names() -> None:
+    """Start Keras 3's automatic layer names again (`dense`, `dense_1`, ...), if Keras 3 is loaded.
 
-
-def saved_by_keras3(path: Path) -> bool:
-    """True when Keras 3 wrote the file (load it with Keras 3, then translate)."""
-    version = saved_keras_version(path)
-    return version is not None and version.startswith("3.")
+    What tf_keras' `clear_session` does for its names, without Keras 3's
+    `clear_session`, which would also reset TensorFlow's default graph and with it
+    the distribution strategy the engine entered. Keras 3 keeps the counter in
+    `keras.src.utils.naming` (no public name); a Keras without it keeps its names.
+    """
+    naming = sys.modules.get("keras.src.utils.naming")
+    reset = getattr(naming, "reset_uids", None)
+    if loaded_keras3() is not None and callable(reset):
+        reset()

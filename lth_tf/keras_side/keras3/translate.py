@@ -29,7 +29,7 @@ import numpy as np
 
 from lth_tf.core.errors import LthError
 from lth_tf.keras_side.keras3 import check, configs, detect, nested, twins, weights
-from lth_tf.keras_side.models.checks import one_line
+from lth_tf.keras_side.models.checks import one_line, subclassed_refusal
 from lth_tf.platform.backend import keras
 
 ATOL = 1e-5
@@ -45,14 +45,7 @@ class Translation:
     model: Any  # tf_keras Model
     notes: tuple[str, ...]  # what the translation changed (arguments dropped, ...)
     difference: float  # largest absolute output difference on the check batch
-
-
-def subclassed_refusal(model: Any, label: str) -> LthError:
-    """The refusal for a subclassed model (the wording of lth_tf.keras_side.models.checks)."""
-    return LthError(
-        f"{label} is a subclassed model ({type(model).__name__}); pruning clones the model "
-        "from its config, so rebuild it as a functional or Sequential model"
-    )
+    source: Any = None  # the Keras 3 model translated: the user's, or a built clone of an unbuilt Sequential
 
 
 def translate(
@@ -116,7 +109,7 @@ def translate(
     notes = list(translator.notes)
     if backend != "tensorflow":
         notes.append(f"checked at atol {atol:g}: the model runs on Keras' {backend} backend, its translation on TensorFlow")
-    return Translation(model2, tuple(notes), difference)
+    return Translation(model2, tuple(notes), difference, model3)
 
 
 def to_tf_keras(model3: Any, sample: list[np.ndarray] | None = None, atol: float | None = None) -> Any:
@@ -136,10 +129,11 @@ def plain(value: Any) -> Any:
 def unfused(model2: Any) -> Any:
     """A copy of a tf_keras model whose BatchNormalization layers run unfused (Keras 3's ops).
 
-    tf_keras' BatchNormalization.get_config leaves `fused` out, so every clone
-    (tfmot's wrapping, `P.strip`, `clone_model`) of a translated model runs
-    the fused kernel again: outputs then differ from Keras 3 by float rounding
-    (up to 1e-5 after 50 layers). This copy computes exactly what Keras 3 does.
+    tf_keras' BatchNormalization.get_config leaves `fused` out, so a clone made by
+    anything but lth_tf (tfmot's `strip_pruning`, a plain `clone_model`) runs the
+    fused kernel again: outputs then differ from Keras 3 by float rounding (up to
+    1e-5 after 50 layers). lth_tf's own clones keep it (`lth_tf.keras_side.clone`);
+    this copy computes exactly what Keras 3 does whatever made `model2`.
     """
 
     def clone(layer: Any) -> Any:

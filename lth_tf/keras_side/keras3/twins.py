@@ -20,6 +20,7 @@ Anything else is one LthError naming the class and what to do.
 
 from __future__ import annotations
 
+import functools
 import types
 from typing import Any
 
@@ -28,7 +29,7 @@ from lth_tf.keras_side.keras3 import detect
 from lth_tf.platform.backend import keras
 
 _SKIP = frozenset({"__dict__", "__weakref__", "__module__", "__qualname__", "__doc__"})
-_twins: dict[type, type] = {}
+_TWIN_OF = "_lth_tf_twin_of"  # set on a rebased class: the Keras 3 class it stands in for
 
 
 def _fix() -> str:
@@ -67,22 +68,23 @@ def resolve(entry: dict) -> type:
 
 def is_rebased(cls: type) -> bool:
     """True for a class `rebased` made (not one the user registered)."""
-    return cls in _twins.values()
+    return _TWIN_OF in vars(cls)
 
 
 def rebased(cls: type, layer: str) -> type:
-    """`cls` with its Keras 3 layer bases replaced by their tf_keras namesakes."""
-    if cls in _twins:
-        return _twins[cls]
-    bases = []
+    """`cls` with its Keras 3 layer bases replaced by their tf_keras namesakes (one class per `cls`)."""
     for base in cls.__bases__:
-        twin = _builtin_twin(base)
-        if twin is None:
+        if _builtin_twin(base) is None:
             raise LthError(
                 f"layer '{layer}' is the custom {cls.__name__}, a subclass of {base.__name__} "
                 f"that tf_keras cannot stand in for; {_fix()}"
             )
-        bases.append(twin)
+    return _rebased(cls)
+
+
+@functools.cache  # the same twin class for every layer of `cls`, in every translation
+def _rebased(cls: type) -> type:
+    bases = [_builtin_twin(base) for base in cls.__bases__]
     twin_cls = types.new_class(cls.__name__, tuple(bases))
     twin_cls.__module__ = cls.__module__
     twin_cls.__qualname__ = cls.__qualname__
@@ -90,7 +92,7 @@ def rebased(cls: type, layer: str) -> type:
     for key, value in cls.__dict__.items():
         if key not in _SKIP:
             setattr(twin_cls, key, _rebind(value, cls, twin_cls))
-    _twins[cls] = twin_cls
+    setattr(twin_cls, _TWIN_OF, cls)
     return twin_cls
 
 
