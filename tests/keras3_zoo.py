@@ -17,6 +17,13 @@ try:
 except ImportError:  # a process with another Keras backend and no TensorFlow
     import keras
 
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
 import keras3_custom as custom
 import numpy as np
 
@@ -164,3 +171,56 @@ def random_masks(shapes: dict[str, tuple], sparsity: float, seed: int = 0) -> di
         flat[rng.permutation(size)[: round(sparsity * size)]] = 0.0
         masks[key] = flat.reshape(shape)
     return masks
+
+
+# -- a saved Keras 3 ticket, loaded where lth_tf and tf_keras cannot be imported ---------------
+
+TESTS = Path(__file__).resolve().parent
+LOADER = textwrap.dedent(
+    """
+    import importlib.abc, json, sys
+    import numpy as np
+
+    class Refuse(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path, target=None):
+            if name.split(".")[0] in ("lth_tf", "tf_keras", "tensorflow_model_optimization"):
+                raise ImportError(f"{name} must not be needed to load a Keras 3 ticket")
+            return None
+
+    sys.meta_path.insert(0, Refuse())
+    import keras
+    import keras3_custom  # registers the zoo's custom layers, as the user's own module would
+
+    out = {}
+    for name, path, inputs in json.loads(sys.argv[1]):
+        model = keras.saving.load_model(path)
+        with np.load(inputs) as z:
+            x = [z[f"x{i}"] for i in range(len(z.files) - 1)]
+            expected = z["expected"]
+        got = np.asarray(model.predict(x if len(x) > 1 else x[0], verbose=0))
+        out[name] = [float(np.max(np.abs(got - expected))), float(np.max(np.abs(expected)))]
+    leaked = [m for m in sys.modules if m.split(".")[0] in ("lth_tf", "tf_keras")]
+    print(json.dumps({"diffs": out, "leaked": leaked, "keras": keras.__version__}))
+    """
+)
+
+
+def save_inputs(path: Path, x: list, expected: np.ndarray) -> str:
+    """An .npz of the inputs x0, x1, ... and the outputs a loaded model must predict."""
+    np.savez(path, expected=expected, **{f"x{i}": a for i, a in enumerate(x)})
+    return str(path)
+
+
+def load_in_fresh_process(jobs: list, cwd: Path) -> dict:
+    """Load each [name, .keras path, inputs .npz] with Keras 3 alone; {"diffs": {name: [max |diff|,
+    max |expected|]}, "leaked": modules of lth_tf/tf_keras imported, "keras": version}."""
+    script = cwd / "load_keras3.py"
+    script.write_text(LOADER)
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_USE_LEGACY_KERAS", "PYTHONPATH")}
+    env.update(PYTHONPATH=str(TESTS), TF_CPP_MIN_LOG_LEVEL="2", KERAS_BACKEND="tensorflow")
+    proc = subprocess.run(
+        [sys.executable, str(script), json.dumps(jobs)],
+        capture_output=True, text=True, env=env, cwd=cwd, timeout=600, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
