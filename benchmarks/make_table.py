@@ -137,7 +137,30 @@ def own_data_rows() -> list[str]:
             f"{pct(h['ticket_test'])} vs dense {pct(h['dense_test'])}, random reinit "
             f"{pct(h['random_reinit_test'])} | report | – | {ran_where(own)} |"
         )
+    rows += keras3_ticket_rows()
     return rows
+
+
+def keras3_ticket_rows() -> list[str]:
+    """The row of benchmarks/keras3_ticket.py: examples/keras3_ticket.py, a Keras 3 model in and out."""
+    res = load_result("keras3_ticket")
+    if not res:
+        return ["| keras3_ticket | not run | | | |"]
+    h = res["headline"]
+    n = res.get("neighbours", {})
+    per_round = ", ".join(
+        f"r{r['round']} {pct(r['sparsity'], 0)}: {pct(r['test_acc'])}"
+        + (f" (reinit {pct(r['random_reinit_test_acc'])})" if r.get("random_reinit_test_acc") is not None else "")
+        for r in res["rounds"]
+    )
+    row = (
+        f"| keras3_ticket (examples/keras3_ticket.py: Keras 3 MobileNetV2 α0.35 in, Keras 3 ticket out; "
+        f"{h['train_images']} CIFAR images, {h['epochs_per_round']} epochs/round) | test accuracy {per_round}; "
+        f"the ticket as a Keras 3 .keras, reloaded with equal predictions (Keras 3 test accuracy "
+        f"{pct(h['ticket_test_keras3'])}); {h['wall_minutes']:.1f} min wall on {res['machine'].get('cpu') or 'CPU'} "
+        f"(load average {n.get('load_average_1min_mean')} while it ran) | report | – | {ran_where(res)} |"
+    )
+    return [row]
 
 
 CHEAPER_LABELS = {"early_bird": "early-bird IMP", "one_shot": "one-shot", "schedule": "cubic rate schedule"}

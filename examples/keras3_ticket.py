@@ -42,6 +42,11 @@ def cifar10(data_dir: str | None):
     return keras.datasets.cifar10.load_data()
 
 
+def scale(x: np.ndarray) -> np.ndarray:
+    """uint8 images to MobileNetV2's [-1, 1]."""
+    return x.astype("float32") / 127.5 - 1.0
+
+
 def mobilenetv2() -> keras.Model:
     model = keras.applications.MobileNetV2(alpha=0.35, weights=None, input_shape=(32, 32, 3), classes=10)
     # Its BatchNorm momentum (0.999) needs thousands of steps before the moving statistics
@@ -59,7 +64,6 @@ def run(args: argparse.Namespace) -> dict:
     y_train, y_test = y_train.reshape(-1), y_test.reshape(-1)
     order = np.random.default_rng(0).permutation(len(x_train))
     train, val = order[: args.train_images], order[args.train_images : args.train_images + args.val_images]
-    scale = lambda x: (x.astype("float32") / 127.5 - 1.0)  # noqa: E731 - MobileNetV2's [-1, 1]
 
     keras.utils.set_random_seed(0)
     model = mobilenetv2()

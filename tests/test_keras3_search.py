@@ -395,3 +395,27 @@ def test_tf_keras_used_before_lth_tf(tmp_path):
     assert out["kind"] == "keras3"
     assert "graph models need Spektral on tf_keras, but tf.keras was already Keras 3" in out["gcn"]
     assert "\n" not in out["gcn"]
+
+
+def test_lth_tui_attaches_to_a_keras3_api_run(searched):
+    import asyncio
+
+    from tui.app import LthApp
+    from tui.screens import RunScreen
+    from tui.widgets import RoundsTable
+
+    s = searched("mlp")
+
+    async def body():
+        app = LthApp(attach=s.search.run_dir)
+        async with app.run_test(size=(120, 40)) as pilot:
+            screen = app.screen
+            assert isinstance(screen, RunScreen) and screen.mode == "attach"
+            for _ in range(100):
+                await pilot.pause(0.1)
+                if screen.query_one(RoundsTable).row_count == ROUNDS + 1:
+                    break
+            assert screen.query_one(RoundsTable).row_count == ROUNDS + 1
+            await pilot.press("q")
+
+    asyncio.run(body())
