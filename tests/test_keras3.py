@@ -1,6 +1,6 @@
 """Keras 3 models translated to tf_keras and back (lth_tf.keras_side.keras3).
 
-Over a zoo of Keras 3 models (tests/keras3_zoo.py): the tf_keras translation
+Over a zoo of Keras 3 models (tests/helpers/keras3_zoo.py): the tf_keras translation
 computes the same outputs (and the same output at every layer), tfmot wraps it,
 a ticket (random masks applied through lth_tf's wrappers, then stripped) comes
 back as the user's Keras 3 model with exact zeros, and its .keras file loads in
@@ -18,11 +18,11 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
-import keras3_custom as custom
-import keras3_zoo as zoo
 import numpy as np
 import pytest
-from keras3_zoo import keras as k3
+from helpers import keras3_custom as custom
+from helpers import keras3_zoo as zoo
+from helpers.keras3_zoo import keras as k3
 
 from lth_tf.core import sources
 from lth_tf.core.errors import LthError
@@ -302,7 +302,7 @@ def test_mask_operations_and_recorded_training_flags_are_left_out():
 
 
 class GateTwin(keras.layers.Layer):
-    """A tf_keras twin the user registers for keras3_custom.Gate; `factor` 1 is right."""
+    """A tf_keras twin the user registers for helpers.keras3_custom.Gate; `factor` 1 is right."""
 
     factor = 1.0
 
@@ -394,7 +394,7 @@ BACKEND_BUILD = textwrap.dedent(
     import json, sys
     import numpy as np
     import keras
-    import keras3_zoo as zoo
+    import helpers.keras3_zoo as zoo
 
     out, names = sys.argv[1], sys.argv[2].split(",")
     for name in names:
@@ -412,7 +412,7 @@ BACKEND_LOAD = textwrap.dedent(
     import json, sys
     import numpy as np
     import keras
-    import keras3_custom
+    import helpers.keras3_custom
 
     out = {}
     for name, path, inputs in json.loads(sys.argv[1]):
@@ -490,7 +490,7 @@ IN_PROCESS = textwrap.dedent(
     import numpy as np
     from lth_tf.platform.backend import keras3
     k3 = keras3()
-    import keras3_zoo as zoo
+    import helpers.keras3_zoo as zoo
     from lth_tf.core.errors import LthError
     from lth_tf.keras_side.keras3 import check
     from lth_tf.keras_side.keras3.back import to_keras3

@@ -1,6 +1,6 @@
 """Keras 3 models through the whole search: TicketSearch, file:, py:, the CLI, --format keras.
 
-For every model of the Keras 3 zoo (tests/keras3_zoo.py) a tiny 2-round search
+For every model of the Keras 3 zoo (tests/helpers/keras3_zoo.py) a tiny 2-round search
 (64 examples of random data, one epoch) through `lth_tf.TicketSearch`: the ticket
 comes back as the user's Keras 3 model with exactly the masks' zeros, and its
 `.keras` export loads in a fresh process that cannot import lth_tf or tf_keras and
@@ -21,10 +21,10 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
-import keras3_zoo as zoo
 import numpy as np
 import pytest
-from keras3_zoo import keras as k3
+from helpers import keras3_zoo as zoo
+from helpers.keras3_zoo import keras as k3
 
 import lth_tf
 from lth_tf.core import config as C

@@ -24,8 +24,9 @@ import sys
 import textwrap
 from pathlib import Path
 
-import keras3_custom as custom
 import numpy as np
+
+from helpers import keras3_custom as custom
 
 IMAGE = (32, 32, 3)
 CLASSES = 3
@@ -175,7 +176,7 @@ def random_masks(shapes: dict[str, tuple], sparsity: float, seed: int = 0) -> di
 
 # -- a saved Keras 3 ticket, loaded where lth_tf and tf_keras cannot be imported ---------------
 
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[1]  # on the fresh process's path: `helpers` imports
 LOADER = textwrap.dedent(
     """
     import importlib.abc, json, sys
@@ -189,7 +190,7 @@ LOADER = textwrap.dedent(
 
     sys.meta_path.insert(0, Refuse())
     import keras
-    import keras3_custom  # registers the zoo's custom layers, as the user's own module would
+    import helpers.keras3_custom  # registers the zoo's custom layers, as the user's own module would
 
     out = {}
     for name, path, inputs in json.loads(sys.argv[1]):
