@@ -40,7 +40,7 @@ EXAMPLES = 64
 ROUNDS = 2
 # The zoo models whose search takes minutes here (tfmot's wrappers make tracing slow).
 SEARCH_SLOW = {"mobilenetv2", "resnet50", "efficientnetb0", "mobilenetv3small", "transfer_mobilenetv2"}
-NAMES = [pytest.param(n, marks=pytest.mark.slow) if n in SEARCH_SLOW else n for n in zoo.ZOO]
+NAMES = list(zoo.ZOO)
 CLI = [sys.executable, "-m", "lth_tf"]
 
 
@@ -98,6 +98,7 @@ def searched(tmp_path_factory):
     return get
 
 
+@pytest.mark.slow  # a whole search per zoo model
 @pytest.mark.parametrize("name", NAMES)
 def test_a_tiny_search_gives_the_ticket_back_in_keras3_with_exact_zeros(searched, name):
     s = searched(name)
@@ -122,9 +123,10 @@ def test_a_tiny_search_gives_the_ticket_back_in_keras3_with_exact_zeros(searched
     assert check.agree(float(np.max(np.abs(got - want))), float(np.max(np.abs(want))), ATOL)
 
 
-@pytest.mark.parametrize("group", ["fast", pytest.param("slow", marks=pytest.mark.slow)])
+@pytest.mark.slow  # searches, then a fresh process
+@pytest.mark.parametrize("group", ["small", "large"])
 def test_the_keras_export_loads_without_lth_tf_and_predicts_the_tf_keras_ticket(searched, tmp_path, group):
-    names = [n for n in zoo.ZOO if (n in SEARCH_SLOW) == (group == "slow")]
+    names = [n for n in zoo.ZOO if (n in SEARCH_SLOW) == (group == "large")]
     jobs = []
     for name in names:
         s = searched(name)
@@ -142,6 +144,7 @@ def test_the_keras_export_loads_without_lth_tf_and_predicts_the_tf_keras_ticket(
         assert check.agree(diff, scale, ATOL), (name, diff, scale)
 
 
+@pytest.mark.slow  # a whole search
 def test_the_run_directory_holds_the_users_keras3_theta0(searched):
     """model.keras is the user's Keras 3 model at theta0, and the CLI's file: source reads it back."""
     s = searched("residual_cnn")
@@ -166,6 +169,7 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None) -> sub
     return subprocess.run([*CLI, *args], capture_output=True, text=True, cwd=cwd, env=full, timeout=900, check=False)
 
 
+@pytest.mark.slow  # a search, then the CLI in subprocesses
 def test_lth_tf_export_format_keras_on_an_api_run(searched, tmp_path):
     s = searched("residual_cnn")
     proc = run_cli(
@@ -182,6 +186,7 @@ def test_lth_tf_export_format_keras_on_an_api_run(searched, tmp_path):
     assert dense.returncode == 0, dense.stderr[-3000:]
 
 
+@pytest.mark.slow  # a search, then the CLI in subprocesses
 def test_format_keras_refuses_a_keras_suffix_and_a_tf_keras_run(searched, tmp_path):
     s = searched("mlp")
     proc = run_cli("export", str(s.search.run_dir), "--format", "keras", "--out", str(tmp_path / "t.keras"))
@@ -210,6 +215,7 @@ def small_keras3_cnn(shape=(16, 16, 3), classes=4):
     return k3.Model(x, k3.layers.Dense(classes, activation="softmax", name="head")(h), name="user_cnn")
 
 
+@pytest.mark.slow  # the CLI in subprocesses
 def test_a_cli_run_of_a_keras3_file(tmp_path):
     """lth-tf run with model.name = file:MODEL.keras (saved by Keras 3), then report and both exports."""
     k3.utils.set_random_seed(0)
@@ -274,6 +280,7 @@ def test_a_py_factory_returning_keras3_is_translated_on_every_call(tmp_path, mon
     assert first.notes[0].startswith("translated from Keras 3")
 
 
+@pytest.mark.slow  # two whole searches
 def test_ticket_search_with_a_keras3_factory_and_an_unbuilt_sequential(tmp_path):
     def factory(seed):
         return k3.Sequential([k3.Input((12,)), k3.layers.Dense(16, activation="relu"), k3.layers.Dense(zoo.CLASSES)])
@@ -383,6 +390,7 @@ TF_KERAS_FIRST = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # a fresh process with a search
 def test_tf_keras_used_before_lth_tf(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
     env.update(TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(ROOT))
@@ -397,6 +405,7 @@ def test_tf_keras_used_before_lth_tf(tmp_path):
     assert "\n" not in out["gcn"]
 
 
+@pytest.mark.slow  # a whole search
 def test_lth_tui_attaches_to_a_keras3_api_run(searched):
     import asyncio
 
