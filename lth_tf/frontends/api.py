@@ -239,14 +239,17 @@ class TicketSearch:
             round = ticket["round"]
         return P.strip(search.model_for_round(round))
 
-    def export(self, path: str | Path, round: int | None = None, format: str = "dense") -> Path:
+    def export(self, path: str | Path, round: int | None = None, format: str | None = None,
+               force: bool = False) -> Path:
         """A SavedModel of a round's ticket (default: the winner) that loads in plain TF.
 
         format: a name of lth_tf/export/formats/: "dense" (a Keras SavedModel), "sparse"
         (pruned kernels stored without their zeros; `tf.saved_model.load` only), "tflite"
-        (a .tflite file, image models) or "narrow" (channels no layer reads removed).
+        (a .tflite file, image models) or "narrow" (channels no layer reads removed);
+        None: narrow for prune.structure="channels", else dense. `force`: replace an
+        export of another run at `path` (refused otherwise).
         """
-        return export_round(self._opened(), round, path, format=format)
+        return export_round(self._opened(), round, path, format=format, force=force)
 
     def _opened(self) -> LotterySearch:
         if self.search is None:

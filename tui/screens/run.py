@@ -152,7 +152,8 @@ class RunScreen(StepKeys, DriverMessages, RunPanels, ExportKey, Screen):
     def ticket_text(self) -> str:
         t = self.state.ticket
         if not t:
-            return "no winning ticket"
+            why = (self.state.no_ticket or "").removeprefix("no ticket: ").split(",")[0]
+            return f"no winning ticket ({why})" if why else "no winning ticket"
         return f"ticket round {t.get('round')}: {pct(t.get('sparsity'))} sparse, {pct(t.get('test_acc'))} test"
 
     # -- messages from the workers --------------------------------------------------------
@@ -246,6 +247,7 @@ class RunScreen(StepKeys, DriverMessages, RunPanels, ExportKey, Screen):
         self.state.status = "finished"
         if e.ticket:
             self.state.ticket = e.ticket
+        self.state.no_ticket = e.no_ticket
         self.refresh_all()
         self.query_one(RoundProgress).show_round(None, "Run finished")
         self.log_line(f"[b]run finished[/b]: {self.ticket_text()}")

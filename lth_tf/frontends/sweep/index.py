@@ -123,7 +123,7 @@ class CellStatus:
     run_dir: Path
     state: str
     rounds_done: int  # completed rounds, dense round included
-    ticket_sparsity: float | None  # the run's winner so far (val within tolerance of dense)
+    ticket_sparsity: float | None  # the run's winner so far (lth_tf.core.winner, from summary.json)
     error: str = ""
 
 
@@ -133,7 +133,8 @@ def cell_status(sweep_dir: Path, entry: dict[str, Any], failures: dict[str, Any]
     summary = _summary(run_dir)
     # rounds on disk; a summary's list is the same, and is all a copied/archived run may keep
     done = max(len(rundir.completed_rounds(run_dir)), len((summary or {}).get("rounds") or []))
-    ticket = (summary or {}).get("ticket") or {}
+    # the ticket once finished, else the winner rule's choice among the rounds so far
+    ticket = (summary or {}).get("ticket") or (summary or {}).get("winner") or {}
     failure = failures.get(entry["name"])
     if summary and summary.get("status") == "finished":
         state = DONE
