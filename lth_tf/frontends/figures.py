@@ -74,7 +74,7 @@ def build(panel: Panel):
     from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    fig, ax = plt.subplots(figsize=(7.2, 5.0), layout="constrained")
+    fig, ax = plt.subplots(figsize=(7.2, 5.4), layout="constrained")
     xs = [remaining(s) for line in panel.settings for s in line.sparsity]
     xs += [remaining(s) for kinds in panel.controls.values() for c in kinds.values() for s in c.sparsity]
     lo = min(xs, default=1.0)
@@ -110,10 +110,11 @@ def build(panel: Panel):
         ticket = panel.tickets.get(line.label)
         if ticket is not None:
             s, acc, last = ticket
-            which = f"winning ticket{'' if len(panel.settings) == 1 else ' of ' + line.label}"
-            ax.plot([remaining(s)], [100 * acc], "*", ms=17, color="gold", mec="black", mew=1.0,
-                    label=f"{which} ({'≥ ' if last else ''}{100 * s:.1f}% sparse, chosen on validation)",
-                    gid=TICKET, zorder=5, ls="none")
+            reach = f"{'≥ ' if last else ''}{100 * s:.1f}% sparse"
+            label = (f"winning ticket ({reach}, chosen on validation)" if len(panel.settings) == 1
+                     else f"{line.label}: winning ticket ({reach})")
+            ax.plot([remaining(s)], [100 * acc], "*", ms=17, color="gold", mec=colour, mew=1.4,
+                    label=label, gid=TICKET, zorder=5, ls="none")
     ax.set_xscale("log")
     ax.set_xlim(left, right)  # 100% on the left: pruning goes to the right
     ticks = tick_values(xs)
@@ -131,7 +132,9 @@ def build(panel: Panel):
     if panel.subtitle:
         ax.set_title(panel.subtitle, fontsize=8.5, color="0.25")
     ax.grid(alpha=0.3, which="major")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, fontsize=8, frameon=False)
+    handles, labels = ax.get_legend_handles_labels()
+    # below the axes, outside them: constrained layout makes room (never hides a point)
+    fig.legend(handles, labels, loc="outside lower center", ncol=2, fontsize=8, frameon=False)
     return fig
 
 
@@ -163,7 +166,7 @@ def _dense(ax: Any, panel: Panel, colours: list[str], left: float, right: float)
     ]
     for i, (name, (mean, std), colour) in enumerate(entries):
         y = 100 * mean
-        spread = f", mean of its seeds (std {100 * std:.2f})" if std else ""
+        spread = f" (mean over seeds, std {100 * std:.2f})" if std else ""
         ax.axhline(y, color=colour, ls="--", lw=1.2, label=f"{name}: {y:.2f}%{spread}",
                    gid=DENSE_LINE if i == 0 else f"{DENSE_LINE}:{name}", zorder=1)
         ax.fill_between([left, right], [y - BAND_POINTS] * 2, [y + BAND_POINTS] * 2, color=colour, alpha=0.12,
@@ -184,17 +187,23 @@ def save(fig: Any, paths: list[Path], write: Callable[[Path, Callable], None] | 
     import matplotlib.pyplot as plt
 
     try:
-        for target in paths:
-            fmt = target.suffix.lstrip(".")
-            writer = (lambda f, fmt=fmt: fig.savefig(f, dpi=150, format=fmt, metadata=_metadata(fmt)))
-            if write is None:
-                with open(target, "wb") as f:
-                    writer(f)
-            else:
-                write(target, writer)
+        # a fixed salt for the SVG's element ids: the same figure gives the same file
+        with plt.rc_context({"svg.hashsalt": "lth-tf"}):
+            _write(fig, paths, write)
     finally:
         plt.close(fig)
     return list(paths)
+
+
+def _write(fig: Any, paths: list[Path], write: Callable[[Path, Callable], None] | None) -> None:
+    for target in paths:
+        fmt = target.suffix.lstrip(".")
+        writer = (lambda f, fmt=fmt: fig.savefig(f, dpi=150, format=fmt, metadata=_metadata(fmt)))
+        if write is None:
+            with open(target, "wb") as f:
+                writer(f)
+        else:
+            write(target, writer)
 
 
 def _metadata(fmt: str) -> dict[str, Any]:
