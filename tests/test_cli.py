@@ -253,7 +253,9 @@ def test_report_prints_the_table_and_writes_markdown_and_png(finished, capsys):
     out = capsys.readouterr().out
     assert "| round | sparsity % | val acc % | test acc % | delta vs dense | params | nonzeros " in out
     assert "| inference FLOPs | student loss | distill loss | teacher loss |" in out
-    rows = [line for line in out.splitlines() if line.startswith("| ") and line[2].isdigit()]
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| round | sparsity % | val acc %"))
+    rows = [line for line in lines[start + 2:start + 5] if line.startswith("| ") and line[2].isdigit()]
     assert [row.split("|")[1].strip() for row in rows] == ["0", "1", "2"]
     assert rows[1].split("|")[2].strip() == "50.00"
     assert "| random_reinit | 2 | 75.00 |" in out  # the control

@@ -83,6 +83,7 @@ def test_the_compare_figure_has_seed_bands_and_one_entry_per_control(tmp_path):
             assert f"{s.label}: {kind} control" in legend
     controls = [a for a in ax.lines if str(a.get_gid()).startswith("control:")]
     assert len(controls) == 4 and len({(c.get_marker(), c.get_color()) for c in controls}) == 4
+    assert len({c.get_marker() for c in controls}) == 2  # a marker per kind, a colour per setting
     assert len(_by_gid(ax, figures.TICKET)) == 2  # each setting's ticket
     assert len(_by_gid(ax, figures.DENSE_BAND)) == 1  # shared round 0: one dense line and band
     paths = figures.save(fig, [tmp_path / "c.png", tmp_path / "c.svg"])

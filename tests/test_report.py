@@ -52,14 +52,14 @@ def test_the_report_states_the_rule_the_settings_and_the_ticket_beside_its_contr
                        overrides=["prune.rewind=lr", "distill.enabled=true"])
     lines = report(run_dir, capsys)
     settings = next(x for x in lines if x.startswith("settings: "))
-    for part in ("tiny_cnn on synthetic_images", "rewind lr", "50.00% of the remaining weights per round",
+    for part in ("tiny_cnn on synthetic_images", "rewind lr", "50% of the remaining weights per round",
                  "2 rounds", "2 epochs per round", "KD on (alpha 0.5, temperature 2.0)"):
         assert part in settings, settings
     rule = next(x for x in lines if x.startswith("winner rule: "))
     assert "sparsest pruned round" in rule and "prune.tolerance = 0" in rule and "chance" in rule
     assert any(x.startswith("winning ticket: round 1, sparsity 50.00%") for x in lines)
     # the ticket beside the controls of its own round, then the other control round
-    head = lines.index("| round | sparsity % | lottery (rewound) test % | random mask test % | "
+    head = lines.index("| round | sparsity % | lottery round test % | random mask test % | "
                        "random reinit test % |")
     assert lines[head + 2] == "| 1 ★ ticket | 50.00 | 79.00 | 65.00 | 70.00 |"
     assert lines[head + 3] == "| 2 | 75.00 | 77.00 |  | 60.00 |"

@@ -8,7 +8,8 @@ One drawing for both, so a run and a comparison read the same way:
 - y: test accuracy (%), the number reported; the ticket is chosen on validation;
 - the dense mean (round 0) as a dashed line with a band of ±1 point;
 - each setting's rounds (mean over seeds, band of ±1 std when n > 1);
-- each control with its own marker, colour and legend entry (error bars over seeds);
+- each control with its own marker and legend entry (error bars over seeds), in its own
+  colour for one setting and in its setting's colour when several are compared;
 - the winning ticket as a star (`lth_tf.core.winner`), "≥" when it is the last round planned.
 
 `build(...)` returns the matplotlib Figure (tests read its artists by `gid`:
@@ -96,7 +97,9 @@ def build(panel: Panel):
         for kind, control in sorted(panel.controls.get(line.label, {}).items()):
             if kind not in markers:
                 markers[kind] = next(spare, "o")
-            c_colour = colours[next_colour % len(colours)]
+            # one setting: each control its own colour; several: the setting's colour (the
+            # control's marker tells the kinds apart), so a control reads with its setting
+            c_colour = colours[next_colour % len(colours)] if len(panel.settings) == 1 else colour
             next_colour += 1
             cx = [remaining(s) for s in control.sparsity]
             cy = [100 * m for m in control.mean]

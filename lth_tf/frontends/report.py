@@ -253,7 +253,7 @@ def settings_line(config: dict[str, Any]) -> str:
     rate = prune.get("rate")
     schedule = prune.get("rate_schedule") or "constant"
     how = (f"rate schedule {schedule}" if schedule != "constant"
-           else f"{_pct(rate)}% of the remaining {'channels' if prune.get('structure') == 'channels' else 'weights'}"
+           else f"{100 * rate:g}% of the remaining {'channels' if prune.get('structure') == 'channels' else 'weights'}"
            " per round" if _is_number(rate) else "rate ?")
     rounds = prune.get("rounds")
     plan = f"one shot to the sparsity of {rounds} rounds" if prune.get("one_shot") else f"{rounds} rounds"
@@ -282,7 +282,7 @@ def ticket_table(summary: dict[str, Any], decision: W.Decision, config: dict[str
     kinds = sorted({c["kind"] for c in controls})
     rows = {r["round"]: r for r in summary.get("rounds", [])}
     wanted = sorted({c["round"] for c in controls} | ({decision.round} if decision.round is not None else set()))
-    lines = ["| round | sparsity % | lottery (rewound) test % | "
+    lines = ["| round | sparsity % | lottery round test % | "
              + " | ".join(f"{k.replace('_', ' ')} test %" for k in kinds) + " |",
              "|---:|---:|---:|" + "---:|" * len(kinds)]
     for r in wanted:
@@ -344,11 +344,11 @@ def model_lines(started: dict[str, Any] | None) -> list[str]:
     return lines
 
 
-def accuracy_panel(summary: dict[str, Any], decision: W.Decision, title: str, subtitle: str = ""
-                   ) -> figures.Panel:
+def accuracy_panel(summary: dict[str, Any], decision: W.Decision, title: str, subtitle: str = "",
+                   rewind: str | None = None) -> figures.Panel:
     """The figure's content for one run: its rounds, dense, controls and ticket."""
     rounds = summary.get("rounds") or []
-    label = "lottery rounds (rewound)"
+    label = f"lottery rounds (rewind {rewind})" if rewind else "lottery rounds"
     line = figures.Line(label, [r["sparsity"] for r in rounds], [_acc(r.get("test_acc")) for r in rounds])
     kinds: dict[str, figures.Line] = {}
     for kind in sorted({c["kind"] for c in summary.get("controls") or []}):
@@ -374,7 +374,8 @@ def plot_accuracy(summary: dict[str, Any], paths: list[Path], decision: W.Decisi
     decision = decision or W.decide(summary.get("rounds") or [], 0.0)
     title = f"Lottery run {paths[0].parent.name}: test accuracy against the weights remaining"
     subtitle = settings_line(config) if config else ""
-    fig = figures.build(accuracy_panel(summary, decision, title, _wrap(subtitle)))
+    rewind = ((config or {}).get("prune") or {}).get("rewind")
+    fig = figures.build(accuracy_panel(summary, decision, title, _wrap(subtitle), rewind))
     return figures.save(fig, paths, atomic.write_bytes_atomic)
 
 

@@ -128,6 +128,21 @@ def aggregate(setting: Setting, tolerance: float | None = None) -> Setting:
     return setting
 
 
+def ticket_of(
+    rows: list[dict[str, Any]], tolerance: float, num_classes: int | None = None,
+    planned_rounds: int | None = None, measure: str = "sparsity",
+) -> float:
+    """`measure` (a fraction removed: `sparsity`, or a benchmark's `channels_removed`,
+    `flops_removed`) at the winner rule's ticket among compare's per-round rows (chosen on
+    their mean validation accuracy); 0.0 without a ticket, NaN when the row lacks `measure`.
+    The benchmarks and the README's results table call this."""
+    d = W.decide(rows, tolerance, num_classes, planned_rounds, key=VAL_KEY)
+    if d.round is None:
+        return 0.0
+    value = next(r for r in rows if r["round"] == d.round).get(measure)
+    return float("nan") if value is None else float(value)
+
+
 def controls_table(summaries: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = {}
     controls = [c for s in summaries for c in (s.get("controls") or [])]
