@@ -90,6 +90,7 @@ def test_litert_is_the_interpreter_when_installed():
     assert "ai_edge_litert" in tflite.usage("t")[0]
 
 
+@pytest.mark.slow  # a fresh process serving the export
 def test_the_export_serves_with_litert_without_tensorflow(tmp_path):
     """The printed usage lines, run as written in a fresh process: logits equal the model's."""
     pytest.importorskip("ai_edge_litert")
