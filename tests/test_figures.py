@@ -95,3 +95,24 @@ def test_ticks_are_thinned_but_keep_dense_and_the_sparsest():
     ticks = figures.tick_values(xs)
     assert ticks[0] == 100 and ticks[-1] == pytest.approx(xs[-1], rel=1e-5)
     assert len(ticks) <= figures.MAX_TICKS + 2 and ticks == sorted(ticks, reverse=True)
+
+
+def test_the_settings_controls_sit_side_by_side_and_the_subtitle_says_which_have_tickets():
+    """The Cora compare of 2 settings x 3 seeds drew both settings' controls on one spot, and
+    promised a ★ for each setting when neither had a ticket."""
+    runs = [A.Run(f"{kd}{seed}", {"distill.enabled": kd}, seed, _run_summary(seed), 7)
+            for kd in ("false", "true") for seed in (0, 1, 2)]
+    settings = [A.aggregate(s) for s in A.group(runs)]
+    ax = _axes(figures.build(write.panel(settings)))
+    for kind in ("random_reinit", "random_mask"):
+        xs = [a.get_xdata()[-1] for a in ax.lines if str(a.get_gid()).endswith(f":{kind}")]
+        assert len(xs) == 2 and xs[1] / xs[0] == pytest.approx(figures.DODGE)
+        assert all(x > ax.get_xlim()[1] for x in xs)  # both inside the axis
+    assert ax.get_title().startswith("★: each setting's winning ticket")
+    for s in settings[1:]:
+        s.decision = None
+    assert "none for distill.enabled=true" in _axes(figures.build(write.panel(settings))).get_title()
+    settings[0].decision = None
+    title = _axes(figures.build(write.panel(settings))).get_title()
+    assert title.startswith("no winning ticket in any setting") and "★" not in title
+    assert all(len(line) <= figures.SUBTITLE_CHARS for line in title.splitlines())

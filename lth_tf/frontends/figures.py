@@ -9,7 +9,8 @@ One drawing for both, so a run and a comparison read the same way:
 - the dense mean (round 0) as a dashed line with a band of ±1 point;
 - each setting's rounds (mean over seeds, band of ±1 std when n > 1);
 - each control with its own marker and legend entry (error bars over seeds), in its own
-  colour for one setting and in its setting's colour when several are compared;
+  colour for one setting and in its setting's colour when several are compared; then the
+  settings' controls at one sparsity are drawn side by side (DODGE), never on one another;
 - the winning ticket as a star (`lth_tf.core.winner`), "≥" when it is the last round planned.
 
 `build(...)` returns the matplotlib Figure (tests read its artists by `gid`:
@@ -33,7 +34,11 @@ Y_LABEL = "test accuracy (%)"
 # Each control kind its own marker; kinds not listed take the next of SPARE_MARKERS.
 CONTROL_MARKERS = {"random_reinit": "s", "random_mask": "^"}
 SPARE_MARKERS = ("D", "v", "P", "X", "<", ">")
+SUBTITLE_CHARS = 100  # a subtitle line at 8.5 pt fits the 7.2-inch figure
 MAX_TICKS = 12  # x ticks at the rounds' own values, thinned to about this many
+# Several settings: setting i of n draws its controls at x * DODGE ** (i - (n - 1) / 2), so
+# controls at one sparsity sit side by side (a marker's width apart on the log axis).
+DODGE = 1.1
 
 
 @dataclass
@@ -79,7 +84,7 @@ def build(panel: Panel):
     xs = [remaining(s) for line in panel.settings for s in line.sparsity]
     xs += [remaining(s) for kinds in panel.controls.values() for c in kinds.values() for s in c.sparsity]
     lo = min(xs, default=1.0)
-    left, right = 100 * 1.15, lo / 1.15
+    left, right = 100 * 1.15, lo / 1.15 / (DODGE ** ((len(panel.settings) - 1) / 2))
     _dense(ax, panel, colours, left, right)
     next_colour = len(panel.settings)
     spare = iter(SPARE_MARKERS)
@@ -101,7 +106,8 @@ def build(panel: Panel):
             # control's marker tells the kinds apart), so a control reads with its setting
             c_colour = colours[next_colour % len(colours)] if len(panel.settings) == 1 else colour
             next_colour += 1
-            cx = [remaining(s) for s in control.sparsity]
+            shift = DODGE ** (i - (len(panel.settings) - 1) / 2)
+            cx = [remaining(s) * shift for s in control.sparsity]
             cy = [100 * m for m in control.mean]
             err = [100 * s for s in control.std] if control.std is not None and control.n > 1 else None
             name = kind.replace("_", " ")
@@ -132,13 +138,31 @@ def build(panel: Panel):
     ax.set_xlabel(X_LABEL)
     ax.set_ylabel(Y_LABEL)
     fig.suptitle(panel.title, fontsize=11)
-    if panel.subtitle:
-        ax.set_title(panel.subtitle, fontsize=8.5, color="0.25")
+    if panel.subtitle:  # wrapped: a long one would run off the figure
+        ax.set_title(wrap(panel.subtitle), fontsize=8.5, color="0.25")
     ax.grid(alpha=0.3, which="major")
     handles, labels = ax.get_legend_handles_labels()
     # below the axes, outside them: constrained layout makes room (never hides a point)
     fig.legend(handles, labels, loc="outside lower center", ncol=2, fontsize=8, frameon=False)
     return fig
+
+
+def wrap(text: str, width: int = SUBTITLE_CHARS) -> str:
+    """Break a long subtitle after commas or semicolons so it fits over the plot."""
+    lines, line = [], ""
+    for word in text.split(" "):
+        candidate = f"{line} {word}" if line else word
+        if len(candidate) > width and line:
+            cut = max(line.rfind(", "), line.rfind("; "))
+            if cut > width // 2:  # at the last comma, if that keeps the line at half or more
+                lines.append(line[: cut + 1])
+                line = f"{line[cut + 2:]} {word}"
+            else:
+                lines.append(line)
+                line = word
+        else:
+            line = candidate
+    return "\n".join([*lines, line] if line else lines)
 
 
 def tick_values(xs: list[float]) -> list[float]:

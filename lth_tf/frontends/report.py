@@ -375,18 +375,5 @@ def plot_accuracy(summary: dict[str, Any], paths: list[Path], decision: W.Decisi
     title = f"Lottery run {paths[0].parent.name}: test accuracy against the weights remaining"
     subtitle = settings_line(config) if config else ""
     rewind = ((config or {}).get("prune") or {}).get("rewind")
-    fig = figures.build(accuracy_panel(summary, decision, title, _wrap(subtitle), rewind))
+    fig = figures.build(accuracy_panel(summary, decision, title, subtitle, rewind))
     return figures.save(fig, paths, atomic.write_bytes_atomic)
-
-
-def _wrap(text: str, width: int = 95) -> str:
-    """Break a long subtitle at commas so it fits over the plot."""
-    lines, line = [], ""
-    for part in text.split(", "):
-        candidate = f"{line}, {part}" if line else part
-        if len(candidate) > width and line:
-            lines.append(line + ",")
-            line = part
-        else:
-            line = candidate
-    return "\n".join([*lines, line] if line else lines)

@@ -57,7 +57,7 @@ def _rule(settings: list[Setting]) -> str:
     tolerances = {s.decision.tolerance for s in settings if s.decision}
     if len(tolerances) == 1:
         return W.rule_text(tolerances.pop())
-    return W.rule_text(0.0).replace("0 point(s) (prune.tolerance = 0)", "the setting's prune.tolerance")
+    return W.rule_text(0.0).replace("0 points (prune.tolerance = 0)", "the setting's prune.tolerance")
 
 
 def summary_table(settings: list[Setting]) -> list[str]:
@@ -104,8 +104,16 @@ def panel(settings: list[Setting]) -> figures.Panel:
     """The figure's content: every setting's means, seed bands, controls, dense and ticket."""
     seeds = sorted({len(s.runs) for s in settings})
     n = f"{seeds[0]} seeds each" if len(seeds) == 1 else "seeds: " + ", ".join(str(len(s.runs)) for s in settings)
-    p = figures.Panel(f"Test accuracy against the weights remaining, mean ± std over seeds ({n})",
-                      "★: each setting's winning ticket, chosen on mean validation accuracy")
+    none = [s.label for s in settings if s.ticket is None]
+    if not none:
+        subtitle = "★: each setting's winning ticket, chosen on mean validation accuracy"
+    elif len(none) == len(settings):
+        subtitle = f"no winning ticket{' in any setting' if len(settings) > 1 else ''} (compare.md says why)"
+    else:
+        subtitle = f"★: winning ticket, chosen on mean validation accuracy; none for {', '.join(none)}"
+    if len(settings) > 1:
+        subtitle += "; the settings' controls side by side"
+    p = figures.Panel(f"Test accuracy against the weights remaining, mean ± std over seeds ({n})", subtitle)
     for s in settings:
         p.settings.append(figures.Line(s.label, [r["sparsity"] for r in s.rounds],
                                        [r["test_mean"] for r in s.rounds],
