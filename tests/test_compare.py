@@ -13,6 +13,7 @@ from lth_tf.core import config as C
 from lth_tf.core.errors import LthError
 from lth_tf.frontends.cli.main import main
 from lth_tf.frontends.compare import aggregate as A
+from lth_tf.frontends.compare import write
 from lth_tf.frontends.sweep import grid as G
 from lth_tf.storage import store
 
@@ -96,6 +97,9 @@ def test_compare_of_one_run_names_the_ticket_its_summary_names():
     decision = pick_winner(rounds, 0.0, num_classes=7, planned_rounds=20)
     assert decision.round == s.decision.round == 15
     assert s.max_matching_sparsity == decision.sparsity == pytest.approx(sparsity[15])
+    # one seed has no spread: no "± 0.00" (the "n=2 and ± 0.00" came from a seed twice)
+    table = "\n".join(write.summary_table([s]))
+    assert "| 1 (0) | 81.50 | 15 | 96.48 | 78.60 |" in table and "±" not in table
 
 
 def test_a_seed_given_twice_is_refused():

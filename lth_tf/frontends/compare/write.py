@@ -92,7 +92,7 @@ def markdown(settings: list[Setting], sources: list[str]) -> str:
         for row in s.rounds:
             mark = " ★" if s.decision is not None and row["round"] == s.decision.round else ""
             lines.append(f"| {row['round']}{mark} | {100 * row['sparsity']:.2f} | {_pct(row)} | "
-                         f"{100 * row['val_mean']:.2f} ± {100 * row['val_std']:.2f} | {row['n']} |")
+                         f"{_pct(row, 'val')} | {row['n']} |")
         for kind, rows in s.controls.items():
             lines += ["", f"Control `{kind}`:", "", "| round | sparsity % | test % (mean ± std) | n |",
                       "|---|---|---|---|"]
@@ -143,7 +143,9 @@ def write_all(out: Path, settings: list[Setting], sources: list[str]) -> list[Pa
     return [out / MARKDOWN_FILE, *plots, out / DATA_FILE]
 
 
-def _pct(row: dict[str, Any] | None) -> str:
+def _pct(row: dict[str, Any] | None, key: str = "test") -> str:
+    """'81.20 ± 0.40' over seeds; one seed has no spread: '81.20'."""
     if not row:
         return "-"
-    return f"{100 * row['test_mean']:.2f} ± {100 * row['test_std']:.2f}"
+    mean = f"{100 * row[f'{key}_mean']:.2f}"
+    return mean if row.get("n", 2) <= 1 else f"{mean} ± {100 * row[f'{key}_std']:.2f}"
