@@ -88,3 +88,11 @@ def test_the_ticket_at_the_last_round_planned_is_a_lower_bound(tmp_path, capsys)
 def test_a_running_run_shows_its_ticket_so_far(tmp_path, capsys):
     lines = report(fake_run(tmp_path, [0.8, 0.81], [0.8, 0.8], finished=False), capsys)
     assert "ticket so far (the run is running): round 1, sparsity 50.00%" in lines
+
+
+def test_the_settings_line_counts_in_the_singular_too():
+    from lth_tf.frontends.report import settings_line
+
+    config = C.resolve("smoke", overrides=["train.epochs=1", "prune.rounds=1"]).to_dict()
+    line = settings_line(config)
+    assert "1 round, 1 epoch per round" in line and "epochs" not in line

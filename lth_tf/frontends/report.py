@@ -246,6 +246,11 @@ def run_decision(summary: dict[str, Any], config: dict[str, Any], started: dict[
                     planned if isinstance(planned, int) else None)
 
 
+def _plural(n: Any, noun: str) -> str:
+    """'1 epoch', '200 epochs'."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def settings_line(config: dict[str, Any]) -> str:
     """The settings that shape a lottery run, in one line: model, data, rewind, rate, rounds, epochs, KD."""
     prune, train = config.get("prune") or {}, config.get("train") or {}
@@ -256,7 +261,8 @@ def settings_line(config: dict[str, Any]) -> str:
            else f"{100 * rate:g}% of the remaining {'channels' if prune.get('structure') == 'channels' else 'weights'}"
            " per round" if _is_number(rate) else "rate ?")
     rounds = prune.get("rounds")
-    plan = f"one shot to the sparsity of {rounds} rounds" if prune.get("one_shot") else f"{rounds} rounds"
+    plan = (f"one shot to the sparsity of {_plural(rounds, 'round')}" if prune.get("one_shot")
+            else _plural(rounds, "round"))
     kd = (f"KD on (alpha {distill.get('alpha')}, temperature {distill.get('temperature')})"
           if distill.get("enabled") else "KD off")
     parts = [
@@ -264,7 +270,7 @@ def settings_line(config: dict[str, Any]) -> str:
         f"rewind {prune.get('rewind')}",
         f"{how} ({prune.get('scope')}, {prune.get('structure')})",
         plan,
-        f"{train.get('epochs')} epochs per round",
+        f"{_plural(train.get('epochs'), 'epoch')} per round",
         kd,
         f"seed {config.get('seed')}",
     ]
