@@ -259,15 +259,18 @@ class TicketSearch:
         wrapped = search.model_for_round(round)
         return keras3_ticket.as_keras3(search, wrapped) or P.strip(wrapped)
 
-    def export(self, path: str | Path, round: int | None = None, format: str = "dense") -> Path:
+    def export(self, path: str | Path, round: int | None = None, format: str | None = None,
+               force: bool = False) -> Path:
         """A round's ticket (default: the winner) written to `path`, which loads without lth_tf.
 
         format: a name of lth_tf/export/formats/: "dense" (a Keras SavedModel), "sparse"
         (pruned kernels stored without their zeros; `tf.saved_model.load` only), "tflite"
         (a .tflite file, image models), "narrow" (channels no layer reads removed) or
-        "keras" (Keras 3 models: `path/model.keras`, for `keras.saving.load_model`).
+        "keras" (Keras 3 models: `path/model.keras`, for `keras.saving.load_model`);
+        None: narrow for prune.structure="channels", else dense. `force`: replace an
+        export of another run at `path` (refused otherwise).
         """
-        return export_round(self._opened(), round, path, format=format)
+        return export_round(self._opened(), round, path, format=format, force=force)
 
     def _opened(self) -> LotterySearch:
         if self.search is None:
