@@ -20,4 +20,5 @@ def pct(x: float | None, digits: int = 1) -> str:
 
 def ran_where(res: dict) -> str:
     m = res["machine"]
-    return f"{res['date']}, {m['cores']} cores, {m.get('memory_gib')} GiB, no GPU, commit {res.get('commit')}"
+    cpu = f"{m['cpu']}{' (' + ', '.join(m['cpu_flags']) + ')' if m.get('cpu_flags') else ''}, " if m.get("cpu") else ""
+    return f"{res['date']}, {cpu}{m['cores']} cores, {m.get('memory_gib')} GiB, no GPU, commit {res.get('commit')}"

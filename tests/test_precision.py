@@ -43,7 +43,6 @@ def policy():
 @pytest.mark.parametrize("setting", ["train.precision=mixed_bfloat16", "train.jit_compile=true"])
 def test_rounds_stay_exact(tmp_path, policy, setting):
     exp = C.resolve("smoke", overrides=[*TINY, setting])
-    policy(exp.train.precision)
     starts: dict = {}
     search = LotterySearch(exp, out=tmp_path, callbacks_factory=lambda r, kind: [StartProbe(starts, r)])
     results = list(search.rounds())
@@ -51,7 +50,7 @@ def test_rounds_stay_exact(tmp_path, policy, setting):
     assert np.isfinite(results[1].val_acc)
 
     model = search.model_for_round(1)
-    assert model.compute_dtype == runtime.compute_dtype(exp.train.precision)
+    assert model.compute_dtype == runtime.compute_dtype(search.platform.precision)
     # variables (kernels, masks, BatchNorm statistics) stay float32 whatever the compute dtype
     assert set(starts[0][2]) <= {"float32", "int64", "int32"}, starts[0][2]
 
@@ -82,3 +81,63 @@ def test_a_model_built_in_another_precision_is_refused(tmp_path, policy):
     wrapped = P.wrap(models.build(exp.model, data.input_shape, data.num_classes, 0))  # float32 policy
     with pytest.raises(LthError, match="train.precision"):
         train_round(wrapped, Feeds(data, exp.train.batch_size, 0), exp, 0)
+
+
+# -- the run's speed settings: chosen once, recorded, kept on resume; the user's win ------------
+def _cache_says(tmp_path, monkeypatch, exp, values: dict) -> None:
+    """A `lth-tf tune` winner for `exp`'s workload on this CPU, in a private cache."""
+    from lth_tf.platform import speed, tune_cache
+
+    monkeypatch.setenv("LTH_CACHE_DIR", str(tmp_path / "cache"))
+    tune_cache.store(speed.Cpu.read(), speed.Workload.of(exp), {"values": values, "measured": "test"})
+
+
+def _runtime_events(run_dir) -> list[dict]:
+    from lth_tf.storage import rundir
+
+    return [e["runtime"] for e in rundir.read_events(run_dir) if e.get("event") == "run_started"]
+
+
+def test_a_resume_keeps_the_settings_the_run_started_with(tmp_path, monkeypatch, policy):
+    import json
+
+    from lth_tf.storage import rundir
+
+    exp = C.resolve("smoke", overrides=[*TINY])  # auto: the rules say float32 for the tiny CNN
+    _cache_says(tmp_path, monkeypatch, exp, {"precision": "mixed_bfloat16"})  # this CPU's tune winner
+    search = LotterySearch(exp, out=tmp_path / "runs")
+    for r in search.rounds():
+        break  # round 0 only: the process "dies" here
+    recorded = json.loads(rundir.runtime_path(search.run_dir).read_text())
+    assert recorded["precision"]["value"] == "mixed_bfloat16" and recorded["precision"]["source"] == "tune"
+    assert search.model_for_round(0).compute_dtype == "bfloat16"
+
+    # Later, the cache says float32 (another tune, or another machine): the resume keeps bfloat16.
+    _cache_says(tmp_path, monkeypatch, exp, {"precision": "float32"})
+    keras.mixed_precision.set_global_policy("float32")
+    resumed = LotterySearch(exp, out=tmp_path / "runs")
+    assert resumed.platform.precision == "mixed_bfloat16"
+    assert [r.round for r in resumed.rounds()] == [1]
+    assert resumed.model_for_round(1).compute_dtype == "bfloat16"
+    first, second = _runtime_events(search.run_dir)
+    assert first["chosen"]["precision"]["source"] == "tune"
+    assert second["chosen"]["precision"] == {**first["chosen"]["precision"], "source": "run",
+                                             "reason": "the run started with it (tune: lth-tf tune: test)"}
+    assert json.loads(rundir.runtime_path(search.run_dir).read_text()) == recorded  # never rewritten
+
+    # A platform made for other settings is refused before it trains the run.
+    from lth_tf.platform.platform import Platform
+
+    other = LotterySearch(exp, out=tmp_path / "runs", platform=Platform.from_settings(exp.train))
+    with pytest.raises(LthError, match="started with train.precision = mixed_bfloat16"):
+        next(other.rounds())
+
+
+def test_the_users_precision_wins_over_the_tune_cache(tmp_path, monkeypatch, policy):
+    exp = C.resolve("smoke", overrides=[*TINY, "train.precision=float32"])
+    _cache_says(tmp_path, monkeypatch, exp, {"precision": "mixed_bfloat16"})
+    search = LotterySearch(exp, out=tmp_path / "runs")
+    assert search.platform.precision == "float32"
+    assert search.platform.chosen.precision.source == "user"
+    next(search.rounds())
+    assert search.model_for_round(0).compute_dtype == "float32"
