@@ -141,3 +141,66 @@ def test_the_users_precision_wins_over_the_tune_cache(tmp_path, monkeypatch, pol
     assert search.platform.chosen.precision.source == "user"
     next(search.rounds())
     assert search.model_for_round(0).compute_dtype == "float32"
+
+
+# -- distillation and loss scaling under bfloat16 ----------------------------------------------
+def _mlp(seed: int, policy_name: str):
+    keras.mixed_precision.set_global_policy(policy_name)
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((6,))
+    h = keras.layers.Dense(16, activation="relu", name="hidden")(inp)
+    h = keras.layers.BatchNormalization(name="bn")(h)
+    return keras.Model(inp, keras.layers.Dense(3, name="output")(h))
+
+
+def _blobs(n: int = 64):
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, n)
+    x = (rng.normal(0, 2, (3, 6))[y] + rng.normal(0, 1, (n, 6))).astype("float32")
+    return x, y.astype("int64")
+
+
+def test_the_kd_teacher_stays_frozen_and_the_losses_float32_under_bfloat16(policy):
+    from lth_tf.keras_side.training.distill import Distiller
+
+    x, y = _blobs()
+    teacher, student = _mlp(1, "mixed_bfloat16"), _mlp(2, "mixed_bfloat16")
+    assert teacher.compute_dtype == student.compute_dtype == "bfloat16"
+    before = [w.copy() for w in teacher.get_weights()]  # BatchNorm statistics included
+    d = Distiller(student, teacher, alpha=0.5, temperature=2.0)
+    d.compile(keras.optimizers.SGD(0.1))
+    # bfloat16 has float32's exponent range: Keras adds no loss scaling (only mixed_float16 needs it)
+    assert not isinstance(d.optimizer, keras.mixed_precision.LossScaleOptimizer)
+    hist = d.fit(x, y, batch_size=16, epochs=6, verbose=0, shuffle=False).history
+    assert all(np.array_equal(a, b) for a, b in zip(before, teacher.get_weights(), strict=True))
+    assert all(np.isfinite(v).all() for v in hist.values())
+    assert hist["distill_loss"][-1] < hist["distill_loss"][0]
+    assert all(w.dtype == "float32" for w in student.weights)  # variables stay float32
+
+
+def test_a_loss_scale_optimizer_takes_the_same_step_under_bfloat16(policy):
+    """Distiller.train_step minimizes through the optimizer, so a user's LossScaleOptimizer
+    scales and unscales: the same step as the plain optimizer (a power-of-two scale is exact)."""
+    from lth_tf.keras_side.training.distill import Distiller
+
+    x, y = _blobs(16)
+    steps = {}
+    for name, opt in (("plain", keras.optimizers.SGD(0.1)),
+                      ("scaled", keras.mixed_precision.LossScaleOptimizer(keras.optimizers.SGD(0.1)))):
+        d = Distiller(_mlp(2, "mixed_bfloat16"), _mlp(1, "mixed_bfloat16"), alpha=0.5, temperature=2.0)
+        d.compile(opt)
+        d.train_on_batch(x, y)
+        steps[name] = d.student.get_weights()
+    for a, b in zip(steps["plain"], steps["scaled"], strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_a_kd_round_under_bfloat16_keeps_masks_exact(tmp_path, policy):
+    exp = C.resolve("smoke", overrides=[*TINY, "train.precision=mixed_bfloat16", "distill.enabled=true"])
+    search = LotterySearch(exp, out=tmp_path)
+    results = list(search.rounds())
+    assert results[1].distill and all(np.isfinite(v) for v in results[1].distill.values())
+    _, masks, _ = search.store.load_round(1)
+    kernels = P.get_kernels(search.model_for_round(1))
+    for name, m in masks.items():
+        assert np.all(kernels[name][m == 0.0] == 0.0)
