@@ -69,6 +69,7 @@ def table() -> str:
             f"| speed_accuracy | dense test accuracy, old → new defaults: {'; '.join(cells)} | "
             f"within seed spread | {'yes' if met else 'no'} | {ran_where(acc)} |"
         )
+    lines += speed_kind_rows()
     size = load_result("export_size")
     if size:
         h = size["headline"]
@@ -110,6 +111,63 @@ def table() -> str:
                      for k in names]
             lines.append(f"| {r} | {pct(row['sparsity'], 2)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def speed_kind_rows() -> list[str]:
+    """Rows of speed.py, speed_accuracy.py and round_phases.py run per CPU kind (speed_amx.json, ...)."""
+    rows = []
+    for kind in ("amx", "avx512", "avx2"):
+        sp, acc, ph = (load_result(f"{n}_{kind}") for n in ("speed", "speed_accuracy", "round_phases"))
+        if sp:
+            h = sp["headline"]
+            chosen = ", ".join(f"{k} {v}" for k, v in h["chosen_resnet18_w16"].items() if k in (
+                "precision", "onednn", "jit_compile"))
+            lo, hi = h["chosen_vs_f32_resnet18_w16_range"] or (None, None)
+            others = ", ".join(f"{f} {v:.2f}x" for f, v in h["chosen_vs_f32"].items() if f != "resnet18_w16" and v)
+            vs_keras = ", ".join(f"{k.removeprefix('ratio_')} {v:.2f}x" for k, v in h.items()
+                                 if k.startswith("ratio_") and not k.endswith("_range") and v)
+            g = h["gflops_resnet18_w16"]
+            share = h["f32_share_of_peak_resnet18_w16"]
+            cores = ", ".join(f"{k} {v:.1f}" for k, v in h["cores_used_resnet18_w16"].items() if v)
+            target = f"≥ {h['target_chosen_vs_f32']}x" if h.get("target_chosen_vs_f32") else "report"
+            met = {True: "yes", False: "no", None: "–"}[h.get("met_chosen_vs_f32")]
+            rows.append(
+                f"| speed, {kind} ({h['repetitions']} paired reps) | ResNet-18 w16, lth-tf's choice ({chosen}) / "
+                f"float32 defaults: {h['chosen_vs_f32_resnet18_w16']:.2f}x ({lo:.2f}-{hi:.2f}); {others}; "
+                f"lth-tf / plain Keras fit: {vs_keras} | {target} | {met} | {ran_where(sp)} |"
+            )
+            rows.append(
+                f"| speed, {kind}: GFLOP/s | ResNet-18 w16 training (6 x MACs x images/s): float32 "
+                f"{g.get('f32') or 0:.0f}, lth-tf's choice {g.get('lth_tf') or 0:.0f}, plain Keras "
+                f"{g.get('keras') or 0:.0f}; 4096² matmul float32 {h['peak_gflops_f32']:.0f}, bfloat16 "
+                f"{h['peak_gflops_bf16']:.0f}: float32 training at {pct(share, 0)} of the float32 peak; cores used "
+                f"{cores} | ≥ 70% | {'yes' if h['met_f32_share_of_peak'] else 'no'} | same run |"
+            )
+        if acc:
+            h = acc["headline"]
+            cells = []
+            if "chosen_mean" in h:
+                cells.append(f"dense round, {h['seeds']} seeds: chosen {pct(h['chosen_mean'])} ± "
+                             f"{100 * h['chosen_std']:.1f}, float32 {pct(h['float32_mean'])} ± {100 * h['float32_std']:.1f}")
+            imp = h.get("imp")
+            if imp:
+                accs = "; ".join(f"r{r} {pct(a['chosen'])} vs {pct(a['float32'])}" for r, a in imp["test_acc"].items())
+                cells.append(f"IMP {imp['rounds']} rounds, 1 seed (chosen vs float32): {accs}; kept weights per "
+                             f"round {'equal' if imp['totals_equal'] else 'DIFFER'} in total, per layer "
+                             f"{'equal' if imp['per_layer_counts_equal'] else 'as the global ranking puts them'}")
+            met = {True: "yes", False: "no", None: "–"}[h.get("within_noise")]
+            rows.append(f"| speed_accuracy, {kind} (cifar10-resnet18-cpu, {h['chosen'].get('precision')}) | "
+                        f"{'; '.join(cells)} | within seed spread | {met} | {ran_where(acc)} |")
+        if ph:
+            m = ph["headline"]["median_seconds"]
+            cell = "; ".join(
+                f"{p} {m[f'{p}_autotune']['outside_epochs']:.0f} s with tf.data autotune → "
+                f"{m[f'{p}_lth_tf']['outside_epochs']:.0f} s without (epochs {m[f'{p}_lth_tf']['epochs']:.0f} s)"
+                for p in ("float32", "mixed_bfloat16") if m.get(f"{p}_autotune") and m.get(f"{p}_lth_tf"))
+            rows.append(f"| round_phases, {kind} ({ph['headline']['epochs']} epochs, "
+                        f"{ph['headline']['train_subset']} images) | a round's seconds outside its epochs: {cell} | "
+                        f"report | – | {ran_where(ph)} |")
+    return rows
 
 
 def own_data_rows() -> list[str]:

@@ -235,3 +235,18 @@ def test_tune_keeps_the_rule_unless_a_candidate_wins_every_round():
     assert stats[2]["ratio"] == pytest.approx(1.2) and stats[2]["ratio_min"] == pytest.approx(1.18)
     assert tune.winner(tune.paired([rule, lucky, slight])) == 0
     assert tune.winner(tune.paired([rule, [None, None, None]])) == 0  # a failed candidate never wins
+
+
+def test_dense_from_needs_round_0_trained_in_the_same_precision(tmp_path):
+    from lth_tf.search import dense_from
+    from lth_tf.storage import rundir
+
+    e = exp()
+    source = tmp_path / "source"
+    source.mkdir()
+    chosen_there = speed.choose(e.train, speed.Workload.of(e), AMX, {})  # mixed_bfloat16 on AMX
+    rundir.runtime_path(source).write_text(json.dumps(chosen_there.to_dict()))
+    here = speed.choose(e.train, speed.Workload.of(e), AVX2, {}).values()  # float32 on AVX2
+    assert dense_from.speed_differences(here, source) == [("train.precision", "float32", "mixed_bfloat16")]
+    assert dense_from.speed_differences(chosen_there.values(), source) == []
+    assert dense_from.speed_differences(None, source) == []
