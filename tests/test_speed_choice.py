@@ -250,3 +250,41 @@ def test_dense_from_needs_round_0_trained_in_the_same_precision(tmp_path):
     assert dense_from.speed_differences(here, source) == [("train.precision", "float32", "mixed_bfloat16")]
     assert dense_from.speed_differences(chosen_there.values(), source) == []
     assert dense_from.speed_differences(None, source) == []
+
+
+# -- the command ------------------------------------------------------------------------------
+def test_tune_errors_are_one_line_and_exit_2(capsys):
+    from lth_tf.frontends.cli.main import main
+
+    assert main(["tune"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--preset" in err
+    assert main(["tune", "--preset", "smoke", "--seconds", "0"]) == 2
+    assert "--seconds" in capsys.readouterr().err
+    assert main(["tune", "--preset", "smoke", "--data-dir", "/nonexistent/lth"]) == 2
+
+
+def test_tune_show_says_what_a_run_would_use_and_why(capsys, tmp_path, monkeypatch):
+    from lth_tf.frontends.cli.main import main
+
+    monkeypatch.setenv("LTH_CACHE_DIR", str(tmp_path))
+    assert main(["tune", "--preset", "cora-gcn", "--show"]) == 0
+    out = capsys.readouterr().out
+    assert "precision         float32" in out and "rule  graph data" in out
+    assert "onednn            False" in out and "* onednn" in out  # the rule that applies is marked
+
+
+@pytest.mark.slow
+def test_tune_measures_stores_and_a_later_run_uses_the_winner(tmp_path):
+    env = {**__import__("os").environ, "PYTHONPATH": str(ROOT), "LTH_CACHE_DIR": str(tmp_path / "cache")}
+    env.pop("TF_ENABLE_ONEDNN_OPTS", None)
+    out = subprocess.run([sys.executable, "-m", "lth_tf", "tune", "--preset", "smoke", "--seconds", "5"],
+                         env=env, capture_output=True, text=True, timeout=900, check=False)
+    assert out.returncode == 0, out.stderr
+    assert "(rule)" in out.stdout and "winner:" in out.stdout and "stored in" in out.stdout
+    entry = tune_cache.lookup(speed.Cpu.read(), speed.Workload.of(exp("smoke")), tmp_path / "cache" / "tune.json")
+    assert set(entry["values"]) == {"precision", "jit_compile", "onednn"} and len(entry["table"]) >= 2
+    from lth_tf.search import run_settings
+
+    later = run_settings.for_run(exp("smoke"), tmp_path / "run", env={}, cache_file=tmp_path / "cache" / "tune.json")
+    assert later.precision.source == later.onednn.source == "tune"
