@@ -114,6 +114,7 @@ class _Feeds:
     def __init__(self, train, val, steps: int, is_graph: bool):
         self.train, self.val, self.test = train, val, val
         self.steps_per_epoch, self.is_graph = steps, is_graph
+        self.examples_per_epoch = 0  # set by the caller: what train_round counts into the round's cost
 
 
 def _timer(examples_per_epoch: int, train_only: bool):
@@ -188,6 +189,7 @@ def measure(spec: dict) -> dict:
         data = _Images(spec["steps"], t.batch_size)
         feeds = _Feeds(data.train, data.val, spec["steps"], False)
         examples = spec["steps"] * t.batch_size
+        feeds.examples_per_epoch = examples
     timer = _timer(examples, train_only=not graph)
     build = lambda seed: models.build(exp.model, data.input_shape, data.num_classes, seed)
 

@@ -204,3 +204,26 @@ def test_a_kd_round_under_bfloat16_keeps_masks_exact(tmp_path, policy):
     kernels = P.get_kernels(search.model_for_round(1))
     for name, m in masks.items():
         assert np.all(kernels[name][m == 0.0] == 0.0)
+
+
+def test_masking_keeps_the_float32_weights_under_bfloat16(policy):
+    """tfmot assigns weight * mask in every call; under mixed_bfloat16 it multiplied the
+    bfloat16 copies a layer reads, rounding the float32 master weights each step
+    (lth_tf/keras_side/pruning/mask_op.py). The product is now taken in float32."""
+    from lth_tf.platform.backend import tf
+
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    inp = keras.Input((8,))
+    wrapped = P.wrap(keras.Model(inp, keras.layers.Dense(4, name="output")(inp)))
+    kernel = np.random.default_rng(0).normal(size=(8, 4)).astype(np.float32)
+    mask = (np.arange(32).reshape(8, 4) % 3 > 0).astype(np.float32)
+    P.set_kernels(wrapped, {"output": kernel})
+    P.set_masks(wrapped, {"output": mask})
+    for layer in wrapped.layers:
+        if hasattr(layer, "pruning_step"):
+            layer.pruning_step.assign(1)  # as UpdatePruningStep does before a step
+    out = tf.function(lambda x: wrapped(x, training=True))(np.ones((2, 8), np.float32))
+    assert out.dtype == tf.bfloat16  # still computed in bfloat16
+    after = P.get_kernels(wrapped)["output"]
+    np.testing.assert_array_equal(after, kernel * mask)  # float32, not rounded to bfloat16
+    assert not np.array_equal(after, tf.cast(tf.cast(kernel * mask, tf.bfloat16), tf.float32).numpy())
