@@ -80,7 +80,21 @@ def peak(spec: dict) -> dict:
             cpus.append(time.process_time() - c)
         out[dtype] = {"gflops": 2 * n**3 / statistics.median(walls) / 1e9, "seconds": walls,
                       "cpu_use": sum(cpus) / sum(walls)}
-    return {**spec, "peak": out, "settings": Platform.single().settings(), "loadavg": os.getloadavg()[0]}
+    # Why training stays below the matmul peak: ResNet-18 w16's 3x3 convolutions are narrow
+    # (16-128 channels); one forward conv of each stage's shape at batch 128, float32.
+    convs = {}
+    for hw, c in ((32, 16), (16, 32), (8, 64), (4, 128)):
+        x = tf.random.normal((128, hw, hw, c))
+        k = tf.random.normal((3, 3, c, c))
+        tf.nn.conv2d(x, k, 1, "SAME").numpy()  # warm-up
+        walls = []
+        for _ in range(reps):
+            w = time.perf_counter()
+            tf.nn.conv2d(x, k, 1, "SAME").numpy()
+            walls.append(time.perf_counter() - w)
+        convs[f"{hw}x{hw}x{c}"] = 2 * 128 * hw * hw * c * c * 9 / statistics.median(walls) / 1e9
+    return {**spec, "peak": out, "conv_gflops_f32": convs, "settings": Platform.single().settings(),
+            "loadavg": os.getloadavg()[0]}
 
 
 class _Images:
