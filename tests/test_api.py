@@ -8,8 +8,8 @@ import sys
 
 import numpy as np
 import pytest
-from lottery_checks import check_search
-from test_lottery import Probe
+from helpers.lottery import Probe, check_search
+from helpers.models import blobs, functional_mlp, splits
 
 import lth_tf
 from lth_tf.core.errors import LthError
@@ -18,24 +18,6 @@ from lth_tf.platform.backend import keras, tf
 from lth_tf.storage import rundir
 
 SETTINGS = {"rounds": 2, "rate": 0.5, "epochs": 2, "batch_size": 32, "controls": ["random_reinit"]}
-
-
-def blobs(n: int, seed: int, dims: int = 12, classes: int = 4):
-    rng = np.random.default_rng(seed)
-    centres = np.random.default_rng(99).normal(size=(classes, dims))
-    y = rng.integers(0, classes, n)
-    return (centres[y] + rng.normal(scale=0.8, size=(n, dims))).astype("float32"), y
-
-
-def splits(dims: int = 12):
-    return blobs(192, 1, dims), blobs(64, 2, dims), blobs(64, 3, dims)
-
-
-def functional_mlp(seed: int = 0):
-    keras.utils.set_random_seed(seed)
-    x = keras.Input((12,))
-    h = keras.layers.Dense(16, activation="relu", name="h1")(x)
-    return keras.Model(x, keras.layers.Dense(4, name="logits")(h), name="user_mlp")
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +35,7 @@ def api_run(tmp_path_factory):
     return search, summary, probe, theta0
 
 
+@pytest.mark.slow  # `api_run`: a whole search (TicketSearch.fit)
 def test_api_run_keeps_the_lottery_invariants(api_run):
     search, _, probe, theta0 = api_run
     check_search(search.search.store, search.search.exp.prune, probe)
@@ -64,12 +47,14 @@ def test_api_run_keeps_the_lottery_invariants(api_run):
     np.testing.assert_array_equal(kernels[1], theta0[2])
 
 
+@pytest.mark.slow  # `api_run`: a whole search (TicketSearch.fit)
 def test_api_takes_the_compiled_optimizer(api_run):
     search = api_run[0]
     t = search.search.exp.train
     assert (t.optimizer, t.learning_rate, t.momentum) == ("sgd", 0.05, 0.5)
 
 
+@pytest.mark.slow  # `api_run`: a whole search (TicketSearch.fit)
 def test_api_summary_controls_and_ticket(api_run, tmp_path):
     search, summary, _, _ = api_run
     assert [r["round"] for r in summary["rounds"]] == [0, 1, 2]
@@ -82,6 +67,7 @@ def test_api_summary_controls_and_ticket(api_run, tmp_path):
     assert (out / "saved_model.pb").is_file()
 
 
+@pytest.mark.slow  # `api_run`: a whole search (TicketSearch.fit)
 def test_api_export_sparse(api_run, tmp_path):
     """format="sparse" from the Python API: the generic signature gives the ticket's logits."""
     from lth_tf.platform.backend import tf
@@ -95,6 +81,7 @@ def test_api_export_sparse(api_run, tmp_path):
     np.testing.assert_allclose(got.numpy(), search.ticket_model(round=2)(x).numpy(), atol=1e-5)
 
 
+@pytest.mark.slow  # `api_run`, then report and export by the CLI in subprocesses
 def test_api_run_dir_works_with_the_cli(api_run, tmp_path):
     """report and export on a run directory the Python API wrote."""
     search = api_run[0]
@@ -116,6 +103,7 @@ def test_api_run_dir_works_with_the_cli(api_run, tmp_path):
     np.testing.assert_allclose(next(iter(got.values())).numpy(), want, atol=1e-5)
 
 
+@pytest.mark.slow  # `api_run`: a whole search (TicketSearch.fit)
 def test_api_resumes_without_retraining(api_run):
     """The same model, settings and data find the same run directory and train nothing."""
     search = api_run[0]
@@ -131,6 +119,7 @@ def test_api_resumes_without_retraining(api_run):
     assert not trained and any(e["event"] == "run_finished" for e in events)
 
 
+@pytest.mark.slow  # `api_run`: a whole search (TicketSearch.fit)
 def test_random_reinit_control_gets_fresh_weights(api_run):
     """theta0 is fixed for a user's model, so the control must re-initialise, not copy it."""
     probe = api_run[2]
@@ -144,6 +133,7 @@ def test_random_reinit_control_gets_fresh_weights(api_run):
             assert not np.array_equal(a, b), name
 
 
+@pytest.mark.slow  # a whole search (TicketSearch.fit)
 def test_run_started_lists_what_stays_dense(tmp_path):
     """A layer nothing can prune is listed, and a softmax head is noted and removed."""
     keras.utils.set_random_seed(0)
@@ -165,6 +155,7 @@ def test_run_started_lists_what_stays_dense(tmp_path):
     assert not np.allclose(sums, 1.0)
 
 
+@pytest.mark.slow  # a whole search (TicketSearch.fit)
 def test_sequential_factory_and_tf_data(tmp_path):
     """An unbuilt Sequential from a factory, fed with tf.data datasets."""
 

@@ -17,7 +17,7 @@ from lth_tf.core.errors import LthError
 from lth_tf.core.masks import channels as CH
 from lth_tf.core.schedule import expected_sparsity
 
-FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])  # max_examples: the Hypothesis profile (tests/conftest.py)
 
 
 @st.composite

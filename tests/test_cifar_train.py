@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow  # the real CIFAR-10 copy, 300 steps of ResNet-18
 
 DATA_DIR = os.environ.get("LTH_DATA_DIR")
 

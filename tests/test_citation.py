@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from data_checks import CITATION, DATA_DIR, assert_gcn_normalised, needs, raw, snapshot
+from helpers.data import CITATION, DATA_DIR, assert_gcn_normalised, needs, raw, snapshot
 
 from lth_tf.core.config import Data
 from lth_tf.core.errors import LthError
@@ -28,6 +28,7 @@ PLANETOID = {  # nodes, features, classes, train, val, test
 }
 
 
+@pytest.mark.slow  # the real Planetoid files
 @pytest.mark.parametrize("name", [pytest.param(n, marks=needs(n)) for n in ("cora", "citeseer")])
 def test_planetoid_sizes_split_and_assembly_match_the_files(name):
     before = snapshot(CITATION)
@@ -78,6 +79,7 @@ def test_planetoid_sizes_split_and_assembly_match_the_files(name):
     assert tuple(x.shape) == (nodes, feats) and int(a_tensor.indices.shape[0]) == g.a.nnz
 
 
+@pytest.mark.slow  # the real Planetoid files
 @needs("citeseer")
 def test_citeseer_has_fifteen_padded_nodes():
     """The README's 15 test-index gaps: the node count is max(test.index) + 1."""
@@ -113,6 +115,7 @@ def test_failed_download_is_an_lth_error_and_leaves_no_folder(tmp_path, monkeypa
     assert not (tmp_path / "Citation" / name).exists()
 
 
+@pytest.mark.slow  # the real Planetoid files
 @needs("cora")
 def test_download_path_fetches_each_file_once_then_reads_it(tmp_path, monkeypatch):
     """PubMed's download, served Cora's bytes: files land in Spektral's folder, then load."""

@@ -10,20 +10,15 @@ Runs use the `smoke` preset (synthetic data, tiny CNN) with one epoch a round.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
-import os
 import re
 import shutil
-import subprocess
 import sys
-import tempfile
-import time
-import uuid
 from pathlib import Path
 
 import pytest
+from helpers.cli import SMOKE, Launched, assert_user_error, lth, tree
 
 from lth_tf.core import config as C
 from lth_tf.core.events import EVENT_NAMES, make_event, read_events
@@ -31,82 +26,10 @@ from lth_tf.frontends.cli import main as cli
 from lth_tf.frontends.cli.console import PlainSink, RichSink, console_sink
 from lth_tf.storage import rundir, store
 
-ROOT = Path(__file__).resolve().parents[1]
-SMOKE = ["--preset", "smoke", "--set", "train.epochs=1", "--set", "prune.tolerance=1.0"]
 
-# Runs the CLI and records whether TensorFlow got imported (in a file, so stdout
-# and stderr stay exactly what the user would see).
-RUNNER = """
-import sys
-from lth_tf.frontends.cli import main as cli
-try:
-    code = cli.main(sys.argv[2:])
-finally:
-    open(sys.argv[1], "w").write(str(int("tensorflow" in sys.modules)))
-sys.exit(code)
-"""
-
-
-class Result:
-    def __init__(self, proc: subprocess.CompletedProcess, tf_imported: bool, seconds: float):
-        self.code, self.out, self.err = proc.returncode, proc.stdout, proc.stderr
-        self.tf_imported, self.seconds = tf_imported, seconds
-
-    def __repr__(self) -> str:
-        return f"exit {self.code}, stdout {self.out!r}, stderr {self.err!r}"
-
-
-class Launched:
-    """`lth-tf ARGS` started in a subprocess (cwd `tmp`); `.result()` waits for it."""
-
-    def __init__(self, *args: str, tmp: Path):
-        self.marker = Path(tempfile.gettempdir()) / f"lth-tf-test-{uuid.uuid4().hex}"
-        self.t0 = time.monotonic()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", RUNNER, str(self.marker), *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=tmp,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-        )
-
-    def result(self, timeout: float = 180) -> Result:
-        out, err = self.proc.communicate(timeout=timeout)
-        seconds = time.monotonic() - self.t0
-        tf_imported = self.marker.read_text() == "1"
-        self.marker.unlink()
-        done = subprocess.CompletedProcess(self.proc.args, self.proc.returncode, out, err)
-        return Result(done, tf_imported, seconds)
-
-
-def lth(*args: str, tmp: Path) -> Result:
-    return Launched(*args, tmp=tmp).result()
-
-
-def assert_user_error(r: Result, *words: str) -> str:
-    """Exit 2, nothing on stdout, one line on stderr that contains `words`."""
-    assert r.code == 2, r
-    assert r.out == "", r
-    lines = r.err.splitlines()
-    assert len(lines) == 1, r
-    line = lines[0]
-    assert line.startswith("lth-tf: error: "), r
-    for w in words:
-        assert w in line, f"{w!r} not in {line!r}"
-    return line
-
-
-def tree(path: Path) -> dict[str, str]:
-    """{relative path: sha1 of contents} of every file below `path`."""
-    return {
-        str(p.relative_to(path)): hashlib.sha1(p.read_bytes()).hexdigest()
-        for p in sorted(path.rglob("*"))
-        if p.is_file()
-    }
-
-
-# -- a finished smoke run, shared -----------------------------------------------------------
+# -- a smoke run by the CLI in a subprocess, and its rerun ------------------------------------
+# (tests that only need a finished smoke run take conftest's `smoke_run`, a copy of one run
+# made in-process once per session)
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("cli")
@@ -126,12 +49,6 @@ def finished(tmp_path_factory):
     }
 
 
-def copy_run(finished, tmp_path: Path) -> Path:
-    dst = tmp_path / "runs" / finished["run_dir"].name
-    shutil.copytree(finished["run_dir"], dst)
-    return dst
-
-
 # -- presets ---------------------------------------------------------------------------------
 def test_presets_lists_four_with_descriptions(capsys):
     assert cli.main(["presets"]) == 0
@@ -145,6 +62,7 @@ def test_presets_lists_four_with_descriptions(capsys):
 
 
 # -- run -------------------------------------------------------------------------------------
+@pytest.mark.slow  # `finished`: lth-tf run twice in subprocesses
 def test_run_prints_only_the_run_dir_and_writes_the_run(finished):
     r, run_dir = finished["first"], finished["run_dir"]
     assert r.out == f"{Path('runs') / run_dir.name}\n"
@@ -175,6 +93,7 @@ def test_run_prints_only_the_run_dir_and_writes_the_run(finished):
         assert all(tag in data for tag in (b"loss", b"acc", b"val_loss", b"val_acc")), p
 
 
+@pytest.mark.slow  # `finished`
 def test_run_writes_events_and_summary_by_the_contract(finished):
     run_dir = finished["run_dir"]
     events = read_events(run_dir / "events.jsonl")
@@ -194,6 +113,7 @@ def test_run_writes_events_and_summary_by_the_contract(finished):
     assert exported["saved_model_bytes"] == t["saved_model_bytes"]
 
 
+@pytest.mark.slow  # `finished`
 def test_rerunning_a_finished_run_resumes_without_training(finished):
     first, second, run_dir = finished["first"], finished["second"], finished["run_dir"]
     assert second.code == 0, second
@@ -215,8 +135,8 @@ def test_rerunning_a_finished_run_resumes_without_training(finished):
 
 
 # -- report ----------------------------------------------------------------------------------
-def test_report_prints_the_table_and_writes_markdown_and_png(finished, capsys):
-    run_dir = finished["run_dir"]
+def test_report_prints_the_table_and_writes_markdown_and_png(smoke_run, capsys):
+    run_dir = smoke_run
     (run_dir / "report.md").unlink()
     (run_dir / "accuracy.png").unlink()
     assert cli.main(["report", str(run_dir)]) == 0
@@ -421,6 +341,7 @@ def bad_runs(tmp_path_factory):
     return {case: (tmp, run.result()) for case, (tmp, run) in launched.items()}
 
 
+@pytest.mark.slow  # `bad_runs`: lth-tf in 20 subprocesses
 @pytest.mark.parametrize("case", list(BAD))
 def test_bad_input_is_one_line_exit_2_before_tensorflow(case, bad_runs):
     tmp, r = bad_runs[case]
@@ -429,6 +350,7 @@ def test_bad_input_is_one_line_exit_2_before_tensorflow(case, bad_runs):
     assert sorted(tmp.iterdir()) == [tmp / "keep.txt"] and (tmp / "keep.txt").read_text() == "mine"
 
 
+@pytest.mark.slow  # lth-tf in subprocesses
 def test_out_that_is_a_file_is_refused(tmp_path):
     (tmp_path / "out").write_text("mine")
     r = lth("run", *SMOKE, "--out", "out", tmp=tmp_path)
@@ -436,6 +358,7 @@ def test_out_that_is_a_file_is_refused(tmp_path):
     assert not r.tf_imported and (tmp_path / "out").read_text() == "mine"
 
 
+@pytest.mark.slow  # lth-tf in subprocesses
 def test_missing_data_fails_before_a_run_dir_is_touched(tmp_path):
     """cora-gcn with an empty data folder: no new run dir, an existing one unchanged."""
     (tmp_path / "empty").mkdir()
@@ -451,8 +374,9 @@ def test_missing_data_fails_before_a_run_dir_is_touched(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "runs"]
 
 
-def test_a_corrupt_checkpoint_is_a_clean_error_and_nothing_else_changes(finished, tmp_path):
-    run_dir = copy_run(finished, tmp_path)
+@pytest.mark.slow  # lth-tf in subprocesses
+def test_a_corrupt_checkpoint_is_a_clean_error_and_nothing_else_changes(smoke_run, tmp_path):
+    run_dir = smoke_run  # tmp_path/runs/NAME
     # A run that stopped after round 1 (round 2 not stored), then round 1's weights got truncated.
     shutil.rmtree(rundir.round_dir(run_dir, 2))
     weights = rundir.round_dir(run_dir, 1) / "weights.npz"
@@ -478,8 +402,9 @@ def test_a_corrupt_checkpoint_is_a_clean_error_and_nothing_else_changes(finished
     assert before["rounds/000/weights.npz"] == tree(run_dir)["rounds/000/weights.npz"]
 
 
-def test_a_run_dir_of_another_config_is_never_touched(finished, tmp_path):
-    run_dir = copy_run(finished, tmp_path)
+@pytest.mark.slow  # lth-tf in subprocesses
+def test_a_run_dir_of_another_config_is_never_touched(smoke_run, tmp_path):
+    run_dir = smoke_run  # tmp_path/runs/NAME
     config = run_dir / "config.toml"
     config.write_text(config.read_text().replace("# config_hash = ", "# config_hash = 0"))
     before = tree(run_dir)
@@ -492,8 +417,9 @@ def test_a_run_dir_of_another_config_is_never_touched(finished, tmp_path):
     assert tree(run_dir) == before
 
 
-def test_export_errors_come_before_tensorflow(finished, tmp_path):
-    run_dir = finished["run_dir"]
+@pytest.mark.slow  # lth-tf in subprocesses
+def test_export_errors_come_before_tensorflow(smoke_run, tmp_path):
+    run_dir = smoke_run
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "a.txt").write_text("mine")
     (tmp_path / "file").write_text("mine")

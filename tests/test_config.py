@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from lth_tf.core import config as C
 from lth_tf.core.errors import LthError
 
-FAST = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])  # max_examples: the Hypothesis profile (tests/conftest.py)
 REQUIRED_PRESETS = {"smoke", "cora-gcn", "cifar10-resnet18", "cifar10-resnet18-cpu"}
 
 

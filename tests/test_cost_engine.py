@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from test_early_bird import first_stop
+from helpers.lottery import first_stop
 
 from lth_tf.core import config as C
 from lth_tf.core.events import ListSink
@@ -18,6 +18,8 @@ from lth_tf.frontends.report import write_report
 from lth_tf.keras_side import flops
 from lth_tf.keras_side import pruning as P
 from lth_tf.search.lottery import LotterySearch
+
+pytestmark = pytest.mark.slow  # two searches of 6 and 10 epochs a round
 
 EPOCHS, WINDOW, DISTANCE = 6, 2, 0.5
 IMAGE = C.resolve(

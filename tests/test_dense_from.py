@@ -16,9 +16,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from resume_checks import smoke_args
-from test_cli import tree
-from test_event_replay import replay
+from helpers.cli import tree
+from helpers.models import functional_mlp, splits
+from helpers.resume import smoke_args
+from helpers.tui import replay
 
 import lth_tf
 from lth_tf.core import config as C
@@ -29,6 +30,8 @@ from lth_tf.frontends.sweep import runner
 from lth_tf.search import dense_from
 from lth_tf.search.lottery import LotterySearch
 from lth_tf.storage import rundir, store
+
+pytestmark = pytest.mark.slow  # four smoke searches through cli.main, and TicketSearch runs
 
 ROUNDS, EPOCHS = 2, 1
 ARGS = smoke_args(ROUNDS, EPOCHS, "prune.controls=")
@@ -183,8 +186,6 @@ def test_every_free_key_is_a_setting_and_rewinds_without_a_snapshot_may_differ(r
 
 # -- the Python API ---------------------------------------------------------------------------
 def test_ticket_search_takes_round_0_from_a_run_of_the_same_model_and_data(tmp_path):
-    from test_api import functional_mlp, splits
-
     train, val, test = splits()
     settings = {"rounds": 1, "epochs": 1, "batch_size": 32}
     source = lth_tf.TicketSearch(functional_mlp(), directory=tmp_path / "a", rate=0.5, **settings)

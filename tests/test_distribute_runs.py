@@ -43,6 +43,8 @@ from lth_tf.platform.distribute import TIMEOUT_VAR
 from lth_tf.platform.placement import SCRATCH_VAR
 from lth_tf.storage import rundir, store
 
+pytestmark = pytest.mark.cluster  # mirrored:2 and multi_worker processes
+
 ROOT = Path(__file__).resolve().parents[1]
 SEED, ROUNDS, RATE = 3, 2, 0.5  # the smoke preset's rounds and rate
 ARGS = ["run", "--preset", "smoke", "--seed", str(SEED), "--set", "prune.controls=", "--no-export", "--quiet"]

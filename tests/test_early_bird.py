@@ -11,6 +11,7 @@ import re
 
 import numpy as np
 import pytest
+from helpers.lottery import first_stop
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -53,14 +54,6 @@ def _masks_with_distances(distances: list[float], n: int = 100) -> list[dict[str
     return seq
 
 
-def first_stop(distances: list[float], threshold: float, window: int) -> int | None:
-    """The 1-based epoch the rule should stop after: the first whose last `window` distances are all < threshold."""
-    for i in range(window, len(distances) + 1):
-        if all(d < threshold for d in distances[i - window : i]):
-            return i + 1  # distance i-1 (0-based) is measured at epoch i + 1
-    return None
-
-
 def test_rule_stops_exactly_when_the_window_is_below_threshold():
     rule = EarlyBird(threshold=0.1, window=2)
     stable = []
@@ -79,7 +72,7 @@ def test_rule_never_stops_at_or_above_threshold():
         assert not rule.stable  # "below" is strict
 
 
-@settings(max_examples=60, deadline=None)
+@settings(deadline=None)  # max_examples: the Hypothesis profile (tests/conftest.py)
 @given(
     st.lists(st.integers(0, 30), min_size=1, max_size=12),
     st.integers(1, 20),

@@ -10,50 +10,16 @@ the files with plain json/tomllib, not through lth_tf.
 from __future__ import annotations
 
 import asyncio
-import json
-import time
 import tomllib
-from pathlib import Path
 
 import pytest
+from helpers.tui import FIXTURES, named, raw_events, replay
 
 from lth_tf.core import events
-from tui.app import LthApp
-from tui.screens import RunScreen
-from tui.state import pct
-from tui.widgets import RoundsTable
 from tui.widgets.acc_chart import ChartData
 
-FIXTURES = Path(__file__).parent / "fixtures"
 SMOKE = FIXTURES / "events-smoke-v1"
 ONE_SHOT = FIXTURES / "events-oneshot-v1"
-
-
-def raw_events(run_dir: Path) -> list[dict]:
-    return [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
-
-
-def named(run_dir: Path, name: str) -> list[dict]:
-    return [e for e in raw_events(run_dir) if e["event"] == name]
-
-
-async def replay(run_dir: Path) -> RunScreen:
-    app = LthApp(attach=run_dir)
-    async with app.run_test(size=(120, 40)) as pilot:
-        screen = app.screen
-        assert isinstance(screen, RunScreen) and screen.mode == "attach"
-        deadline = time.monotonic() + 10
-        while screen.state.status != "finished":
-            assert time.monotonic() < deadline, "timed out waiting for the replay"
-            await pilot.pause(0.02)
-        await pilot.pause()
-        table = screen.query_one(RoundsTable)
-        finished = named(run_dir, "round_finished")
-        assert table.row_count == len(finished) == screen.state.planned_rounds + 1
-        for e in finished:
-            assert str(table.get_cell(str(e["round"]), "sparsity")) == pct(e["sparsity"])
-            assert str(table.get_cell(str(e["round"]), "test")) == pct(e["test_acc"])
-        return screen
 
 
 @pytest.mark.parametrize("run_dir", [SMOKE, ONE_SHOT], ids=["smoke", "one_shot"])

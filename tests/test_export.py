@@ -26,6 +26,8 @@ from lth_tf.export import gzip_size
 from lth_tf.frontends.cli import main as cli
 from lth_tf.storage import store
 
+pytestmark = pytest.mark.slow  # two searches, exports loaded in a fresh process
+
 # tolerance 1.0: the sparsest round (2) is the winning ticket, exported by `run` itself.
 RUNS = {
     "cnn": [

@@ -23,6 +23,8 @@ import pytest
 from lth_tf.export import MARKER_FILE, export_savedmodel
 from lth_tf.frontends.cli import main as cli
 
+pytestmark = pytest.mark.slow  # two searches, exports served in a fresh process
+
 ONE_ROUND = ["--set", "prune.rounds=1", "--set", "prune.tolerance=1.0", "--set", "prune.controls="]
 IMAGE_RUN = ["--preset", "smoke", "--set", "train.epochs=1", *ONE_ROUND]
 GRAPH_RUN = [

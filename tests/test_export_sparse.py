@@ -46,7 +46,7 @@ def kernels(draw):
     return out
 
 
-@settings(max_examples=200, deadline=None)
+@settings(deadline=None)  # max_examples: the Hypothesis profile (tests/conftest.py)
 @given(kernels())
 def test_pack_unpack_round_trip_is_exact(ks):
     packed = packing.pack(ks)
@@ -203,10 +203,12 @@ def served(tmp_path_factory):
     return SimpleNamespace(got=got, ref=ref, docs=docs, leaked=leaked, tmp=tmp)
 
 
+@pytest.mark.slow  # `served`: a search through the CLI, exports served in a fresh process
 def test_served_without_lth_tf(served):
     assert served.leaked == []
 
 
+@pytest.mark.slow  # `served`: a search through the CLI, exports served in a fresh process
 def test_sparse_image_export_gives_the_masked_models_logits(served):
     for sig in ("raw", "norm"):
         np.testing.assert_allclose(served.got[f"image-sparse-{sig}"], served.ref["image"], atol=1e-5)
@@ -217,6 +219,7 @@ def test_sparse_image_export_gives_the_masked_models_logits(served):
     assert set(served.docs["image-sparse"]) >= {"serving_default", "serving_normalized", "normalization"}
 
 
+@pytest.mark.slow  # `served`: a search through the CLI, exports served in a fresh process
 def test_sparse_gcn_export_gives_the_masked_models_logits(served):
     np.testing.assert_allclose(served.got["gcn-sparse"], served.ref["gcn"], atol=1e-5)
     np.testing.assert_allclose(served.got["gcn-sparse"], served.got["gcn-dense"], atol=1e-5)
@@ -225,12 +228,14 @@ def test_sparse_gcn_export_gives_the_masked_models_logits(served):
     assert "serving_dense" in served.docs["gcn-sparse"]
 
 
+@pytest.mark.slow  # `served`: a search through the CLI, exports served in a fresh process
 def test_cli_export_format_sparse(served):
     np.testing.assert_allclose(served.got["gcn-cli"], served.ref["gcn-cli"], atol=1e-5)
     assert "the bound" in served.ref["cli_lines"] and "sparse format)" in served.ref["cli_lines"]
     assert served.docs["gcn-cli"]["weights"]["nonzeros"] < served.docs["gcn-cli"]["weights"]["pruned_weights"]
 
 
+@pytest.mark.slow  # `served`: a search through the CLI, exports served in a fresh process
 def test_sparse_export_saves_only_the_packed_blob(served):
     from lth_tf.platform.backend import tf
 

@@ -13,36 +13,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from data_checks import snapshot
-from PIL import Image
+from helpers.data import COLOURS, make_folder, snapshot, write_image
 
 from lth_tf.core.config import Data
 from lth_tf.core.errors import LthError
 from lth_tf.keras_side import data
 from lth_tf.keras_side.data import folder
 
-COLOURS = {"cat": (200, 40, 40), "dog": (40, 200, 40), "owl": (40, 40, 200)}
 GREYS = {"cat": (60, 60, 60), "dog": (190, 190, 190)}
-FORMATS = ("png", "jpg", "bmp", "gif", "JPEG")
-
-
-def write_image(path: Path, colour, size=(24, 20), marker: int = 0) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pixels = np.broadcast_to(np.array(colour, np.uint8), (size[1], size[0], 3)).copy()
-    pixels[0, 0] = marker
-    fmt = {"jpg": "JPEG", "jpeg": "JPEG", "png": "PNG", "bmp": "BMP", "gif": "GIF"}
-    Image.fromarray(pixels).save(path, format=fmt[path.suffix[1:].lower()])
-
-
-def make_folder(root: Path, counts: dict[str, int], colours=None, nested: bool = False) -> Path:
-    """Class folders with `counts[c]` images each, in mixed formats and sizes."""
-    colours = colours or COLOURS
-    for c, n in counts.items():
-        for i in range(n):
-            sub = root / c / ("more" if nested and i % 3 == 0 else "")
-            size = (16 + 3 * i, 12 + 2 * (i % 4))  # mixed sizes, some smaller than image_size
-            write_image(sub / f"{i:03d}.{FORMATS[i % len(FORMATS)]}", colours[c], size, marker=i)
-    return root
 
 
 def centre_colours(x: np.ndarray) -> np.ndarray:

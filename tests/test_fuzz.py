@@ -18,43 +18,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from data_checks import CITATION, needs
-from fuzz_checks import dump_outcomes, mutate_file, mutations, one_line_error, record
-from hypothesis import HealthCheck, given, settings
+from helpers.data import CITATION, make_jpeg_archive, needs
+from helpers.fuzz import FAST, check, dump_outcomes, mutate_file, mutations
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lth_tf.core.config import Data
-from lth_tf.core.errors import LthError
 from lth_tf.keras_side import data
 from lth_tf.keras_side.data import planetoid
-
-ROOT = Path(__file__).resolve().parents[1]
-FAST = settings(
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
-SMOKE_SETS = ["train.epochs=1", "prune.rounds=1", "prune.tolerance=1.0", "data.val_size=32"]
 
 
 @pytest.fixture(scope="module", autouse=True)
 def tally():
     yield
     print("\nfuzz outcomes (ok = correct result, error = one-line LthError):", dump_outcomes())
-
-
-def check(kind: str, read, *names: str, expect=None):
-    """Run `read()`: an LthError must be one line naming the file; a result must equal `expect`."""
-    try:
-        got = read()
-    except LthError as e:
-        one_line_error(str(e), *names)
-        record(kind, "error")
-        return None
-    if expect is not None:
-        expect(got)
-    record(kind, "ok")
-    return got
 
 
 # -- Planetoid ------------------------------------------------------------------------------
@@ -74,6 +51,7 @@ def same_graph(a, b) -> None:
         assert np.array_equal(getattr(a, m), getattr(b, m))
 
 
+@pytest.mark.slow  # the real Cora files
 @needs("cora")
 @settings(FAST, max_examples=120)
 @given(suffix=st.sampled_from(planetoid.SUFFIXES), m=mutations())
@@ -93,8 +71,6 @@ def test_damaged_planetoid_file_is_an_error_or_the_same_data(cora, suffix, m):
 # -- CIFAR-style JPEG archive -----------------------------------------------------------------
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory):
-    from test_data import make_jpeg_archive
-
     from lth_tf.keras_side.data import cifar10
 
     folder = tmp_path_factory.mktemp("cifar")

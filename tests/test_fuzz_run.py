@@ -1,11 +1,12 @@
 """Fuzz, part 2: damaged files of a finished tiny run directory (issue 13, item 7).
 
-One smoke run (1 round, 1 epoch, a random_reinit control) is made per module and
-copied per example; hypothesis damages one of its files. In-process, the reader
-of that file must return what was stored or raise one LthError line naming it.
-A few examples run the real CLI (`report`, `export`, `run` resuming round 1) in
-a subprocess: exit 0, or exit 2 with one stderr line; never a traceback or a
-signal. See tests/test_fuzz.py for the data files and the outcome tally.
+The session's finished smoke run (conftest.py: 2 rounds, 1 epoch, a random_reinit
+control, the ticket exported) is copied per example; hypothesis damages one of its
+files. In-process, the reader of that file must return what was stored or raise one
+LthError line naming it. A few examples run the real CLI (`report`, `export`, `run`
+resuming round 2) in a subprocess: exit 0, or exit 2 with one stderr line; never a
+traceback or a signal. See tests/test_fuzz.py for the data files, tests/helpers/fuzz.py
+for the mutations and the outcome tally.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fuzz_checks import dump_outcomes, mutate_file, mutations, record
+from helpers.cli import ROOT, SMOKE
+from helpers.fuzz import FAST, check, dump_outcomes, mutate_file, mutations, record
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_fuzz import FAST, ROOT, SMOKE_SETS, check
 
 from lth_tf.core import config as C
 from lth_tf.frontends import report
@@ -40,7 +41,10 @@ RUN_FILES = (
     "rounds/001/weights.npz",
     "rounds/001/masks.npz",
     "rounds/001/metrics.json",
-    "controls/random_reinit-001/metrics.json",
+    "rounds/002/weights.npz",
+    "rounds/002/masks.npz",
+    "rounds/002/metrics.json",
+    "controls/random_reinit-002/metrics.json",
     "lock",
 )
 
@@ -52,19 +56,13 @@ def tally():
 
 
 @pytest.fixture(scope="module")
-def finished(tmp_path_factory):
-    from lth_tf.search.lottery import LotterySearch
-
-    out = tmp_path_factory.mktemp("runs")
-    exp = C.resolve("smoke", overrides=SMOKE_SETS)
-    search = LotterySearch(exp, out=out)
-    for _ in search.rounds():
-        pass
-    search.finish(export=False)
-    run = search.run_dir
+def finished(smoke_run_session):
+    """The session's smoke run (read, never written: examples damage copies) and what it holds."""
+    run = smoke_run_session
+    exp = C.resolve("smoke", overrides=SMOKE[3::2])
     assert {str(p.relative_to(run)) for p in run.rglob("*") if p.is_file()} >= set(RUN_FILES)
     s = store.RunStore(run)
-    stored = Stored(exp=exp, rounds={r: s.load_round(r) for r in (0, 1)}, rewind=s.load_rewind(), controls=s.all_controls(), report=report.write_report(run, plots=False))
+    stored = Stored(exp=exp, rounds={r: s.load_round(r) for r in (0, 1, 2)}, rewind=s.load_rewind(), controls=s.all_controls(), report=report.write_report(run, plots=False))
     return run, stored
 
 
@@ -90,7 +88,7 @@ def same_arrays(a, b) -> bool:
 def read_file_of_run(run: Path, rel: str, stored: dict) -> None:
     """Read `rel` as lth-tf does; checks the result against what was stored."""
     s, path = store.RunStore(run), str(run / rel)
-    kind = "run " + rel.replace("001", "NNN").replace("000", "NNN")
+    kind = "run " + rel.replace("000", "NNN").replace("001", "NNN").replace("002", "NNN")
     if rel == "config.toml":
 
         def same_config(exp):
@@ -154,10 +152,11 @@ def assert_exit_0_or_one_line(p: subprocess.CompletedProcess) -> str:
     return "ok"
 
 
+@pytest.mark.slow  # lth-tf in subprocesses
 @settings(FAST, max_examples=4, suppress_health_check=list(HealthCheck))
 @given(
     command=st.sampled_from(["report", "report", "export", "run", "run"]),
-    rel=st.sampled_from([f for f in RUN_FILES if not f.startswith("rounds/001")]),
+    rel=st.sampled_from([f for f in RUN_FILES if not f.startswith("rounds/002")]),
     m=mutations(),
 )
 def test_cli_on_a_damaged_run_exits_0_or_2_with_one_line(finished, command, rel, m):
@@ -170,13 +169,12 @@ def test_cli_on_a_damaged_run_exits_0_or_2_with_one_line(finished, command, rel,
             p = lth("report", str(copy), cwd=tmp)
         elif command == "export":
             p = lth("export", str(copy), "--round", "1", "--out", str(tmp / "exported"), cwd=tmp)
-        else:  # resume: round 1 is recomputed from the (damaged) round 0 and rewind point
-            shutil.rmtree(copy / "rounds" / "001")
-            sets = [a for s in SMOKE_SETS for a in ("--set", s)]
-            p = lth("run", "--preset", "smoke", *sets, "--out", "runs", "--quiet", "--no-export", cwd=tmp)
+        else:  # resume: round 2 is recomputed from the (damaged) round 1 and rewind point
+            shutil.rmtree(copy / "rounds" / "002")
+            p = lth("run", *SMOKE, "--out", "runs", "--quiet", "--no-export", cwd=tmp)
         outcome = assert_exit_0_or_one_line(p)
         if outcome == "ok" and command == "run":
-            assert p.stdout.strip().endswith(copy.name) and (copy / "rounds" / "001" / "metrics.json").is_file()
+            assert p.stdout.strip().endswith(copy.name) and (copy / "rounds" / "002" / "metrics.json").is_file()
         record(f"cli {command}", outcome)
 
 

@@ -1,7 +1,7 @@
 """User errors caught before a run directory exists, and advice that names one file.
 
 Issue 13 items 2 (early checks, labels, exact advice). The pure checks run in
-milliseconds; the CLI cases run `lth-tf` in subprocesses (helpers from test_cli)
+milliseconds; the CLI cases run `lth-tf` in subprocesses (tests/helpers/cli.py)
 and check the contract: exit 2, one line on stderr, nothing written.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_cli import SMOKE, Launched, assert_user_error, lth, tree
+from helpers.cli import SMOKE, Launched, assert_user_error, lth, tree
 
 from lth_tf.core import config as C
 from lth_tf.core import masks as M
@@ -248,6 +248,7 @@ def cli_errors(tmp_path_factory):
     return {case: (tmp, run.result(timeout=300)) for case, (tmp, run) in launched.items()}
 
 
+@pytest.mark.slow  # `cli_errors`: lth-tf runs in subprocesses
 @pytest.mark.parametrize("case", [*EARLY, *LAYERS])
 def test_cli_refuses_bad_input_before_creating_the_run_dir(case, cli_errors):
     tmp, r = cli_errors[case]
@@ -257,6 +258,7 @@ def test_cli_refuses_bad_input_before_creating_the_run_dir(case, cli_errors):
         assert not r.tf_imported
 
 
+@pytest.mark.slow  # lth-tf runs in subprocesses
 def test_cli_on_damaged_run_files(tmp_path):
     """report on `[]` / keyless summaries, export and run on a binary config.toml."""
     exp = C.resolve("smoke", overrides=SMOKE[3::2])

@@ -6,7 +6,7 @@ summary.json, the report and the TUI rounds table show of it. Hand counts on tin
 from __future__ import annotations
 
 import numpy as np
-from test_narrow import tiny_conv
+from helpers.models import tiny_conv
 
 from lth_tf.core import masks as M
 from lth_tf.frontends.report import rounds_table, summary_problem

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.lottery import Probe, assert_all_differ, assert_starts_from, kept
 
 from lth_tf.core import config as C
 from lth_tf.core import masks as M
@@ -34,6 +35,8 @@ from lth_tf.platform.backend import keras
 from lth_tf.search.lottery import LotterySearch
 from lth_tf.storage import rundir
 from lth_tf.storage.summary import pick_winner
+
+pytestmark = pytest.mark.slow  # five tiny searches (module fixtures), one stopped and resumed
 
 STEP_K = 5  # rewind step of the layerwise run; round 0 has 19 steps
 
@@ -87,78 +90,6 @@ GCN = C.resolve(
     ],
 )
 KD_KEYS = ("student_loss", "distill_loss", "teacher_loss")
-
-
-# -- the probe -------------------------------------------------------------------------------
-@dataclass
-class Start:
-    """What the wrapped model held when one training began."""
-
-    layout: list[tuple[str, str]]  # per weight: (role, layer or variable name)
-    weights: list[np.ndarray]
-    masks: dict[str, np.ndarray]
-    teacher: list[np.ndarray] | None
-
-
-def layout(model) -> list[tuple[str, str]]:
-    """(role, name) of each of `model.get_weights()`: kernel, mask, tfmot or plain.
-
-    "kernel"/"mask" carry the pruned layer's name; "tfmot" is the wrappers'
-    threshold and step bookkeeping; "plain" (biases, BatchNorm gamma/beta and
-    moving statistics) is never masked.
-    """
-    roles = {}
-    for w in P.wrappers(model):
-        kernel, mask, threshold = w.pruning_vars[0]
-        roles[kernel.ref()] = ("kernel", w.layer.name)
-        roles[mask.ref()] = ("mask", w.layer.name)
-        roles[threshold.ref()] = ("tfmot", w.layer.name)
-        roles[w.pruning_step.ref()] = ("tfmot", w.layer.name)
-    return [roles.get(v.ref(), ("plain", v.name)) for v in model.weights]
-
-
-class Probe:
-    """A `callbacks_factory` that records the weights at the start of each training."""
-
-    def __init__(self, step: int | None = None):
-        self.step = step
-        self.starts: dict[tuple[int, str], Start] = {}
-        self.teacher_end: dict[tuple[int, str], list[np.ndarray]] = {}
-        self.at_step: list[np.ndarray] | None = None  # round 0 after `step` updates
-
-    def __call__(self, r: int, kind: str) -> list:
-        return [_ProbeCallback(self, r, kind)]
-
-
-class _ProbeCallback(keras.callbacks.Callback):
-    def __init__(self, probe: Probe, r: int, kind: str):
-        super().__init__()
-        self.probe, self.key = probe, (r, kind)
-
-    def _student(self):
-        return getattr(self.model, "student", self.model)
-
-    def on_train_begin(self, logs=None):
-        student = self._student()
-        teacher = getattr(self.model, "teacher", None)
-        self.probe.starts[self.key] = Start(
-            layout=layout(student),
-            weights=student.get_weights(),
-            masks=P.get_masks(student),
-            teacher=teacher.get_weights() if teacher is not None else None,
-        )
-
-    def on_train_batch_begin(self, batch, logs=None):
-        p = self.probe
-        if p.step is None or self.key != (0, "round") or p.at_step is not None:
-            return
-        if int(self.model.optimizer.iterations.numpy()) == p.step:
-            p.at_step = self._student().get_weights()
-
-    def on_train_end(self, logs=None):
-        teacher = getattr(self.model, "teacher", None)
-        if teacher is not None:
-            self.probe.teacher_end[self.key] = teacher.get_weights()
 
 
 # -- runs shared by the tests ------------------------------------------------------------------
@@ -268,33 +199,6 @@ def resumed_run(tmp_path_factory) -> tuple[Run, Run]:
 @pytest.fixture(params=["global", "layerwise", "gcn"])
 def any_run(request) -> Run:
     return request.getfixturevalue(f"{request.param}_run")
-
-
-# -- helpers ---------------------------------------------------------------------------------
-def assert_starts_from(start: Start, point: list[np.ndarray], masks: dict, what: str) -> None:
-    """`start` is `point` with its kernels masked by `masks`, and holds `masks`."""
-    assert len(start.weights) == len(point), what
-    seen = set()
-    for (role, name), got, want in zip(start.layout, start.weights, point):
-        seen.add(role)
-        if role == "kernel":
-            np.testing.assert_array_equal(got, want * masks[name], err_msg=f"{what}: {name} kernel")
-        elif role == "mask":
-            np.testing.assert_array_equal(got, masks[name], err_msg=f"{what}: {name} mask")
-        elif role == "plain":
-            np.testing.assert_array_equal(got, want, err_msg=f"{what}: {name}")
-    assert {"kernel", "mask", "plain"} <= seen
-
-
-def assert_all_differ(a: list[np.ndarray], b: list[np.ndarray], lay, what: str) -> None:
-    """Every kernel and plain weight differs between `a` and `b` (so a check is not vacuous)."""
-    for (role, name), x, y in zip(lay, a, b):
-        if role in ("kernel", "plain"):
-            assert not np.array_equal(x, y), f"{what}: {name} is the same in both"
-
-
-def kept(masks: dict[str, np.ndarray]) -> dict[str, int]:
-    return {n: int(np.count_nonzero(m)) for n, m in masks.items()}
 
 
 # -- 1. sparsity --------------------------------------------------------------------------------

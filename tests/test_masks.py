@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from lth_tf.core import masks as M
 from lth_tf.core.schedule import expected_sparsity
 
-FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])  # max_examples: the Hypothesis profile (tests/conftest.py)
 
 
 # -- strategies ---------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 import pytest
-from model_checks import (
+from helpers.models import (
     NAMES,
     NUM_CLASSES,
     SMALL,

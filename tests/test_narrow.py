@@ -20,6 +20,7 @@ import textwrap
 
 import numpy as np
 import pytest
+from helpers.models import tiny_conv
 
 from lth_tf.core.config import Model
 from lth_tf.core.errors import LthError
@@ -51,18 +52,6 @@ LOADER = textwrap.dedent(
 )
 
 
-def tiny_conv(keras):
-    """Conv-BN-ReLU-Conv-Dense: conv1 (4) -> bn -> relu -> conv2 (5) -> pool -> flatten -> dense (6) -> output (3)."""
-    L = keras.layers
-    x_in = keras.Input((6, 6, 3), name="image")
-    x = L.Conv2D(4, 3, padding="same", name="conv1")(x_in)
-    x = L.ReLU(name="relu1")(L.BatchNormalization(name="bn1")(x))
-    x = L.Conv2D(5, 3, padding="same", activation="relu", name="conv2")(x)
-    x = L.Flatten(name="flatten")(L.MaxPooling2D(2, name="pool")(x))
-    x = L.Dense(6, activation="relu", name="dense")(x)
-    return keras.Model(x_in, L.Dense(3, name="output")(x), name="tiny_conv")
-
-
 def _randomise(keras, wrapped, rng):
     """Random BatchNorm statistics and biases: dead channels then carry constants."""
     for layer in wrapped.layers:
@@ -87,8 +76,8 @@ def _graph_inputs(tf, rng, n=9, f=5):
 
 @pytest.fixture(scope="module")
 def narrowed(tmp_path_factory):
+    """Three models channel-pruned twice and narrowed, in-process."""
     from lth_tf.core.masks import channels as CH
-    from lth_tf.export import export_savedmodel
     from lth_tf.keras_side import pruning as P
     from lth_tf.keras_side.models import gcn, resnet
     from lth_tf.keras_side.narrow import costs, narrow
@@ -118,19 +107,28 @@ def narrowed(tmp_path_factory):
         else:
             args = [tf.SparseTensor(inputs[f"{p}_i"], inputs[f"{p}_v"], inputs[f"{p}_s"]) for p in ("x", "a")]
         small = narrow(wrapped)
-        path = export_savedmodel(small, tmp / kind)
-        np.savez(tmp / f"{kind}.npz", **inputs)
         result[kind] = {
-            "path": str(path), "inputs": str(tmp / f"{kind}.npz"), "plan": plan, "masks": masks,
+            "inputs": inputs, "plan": plan, "masks": masks,
             "reference": wrapped(args, training=False).numpy(), "narrow": small,
             "params": costs(small)["params"], "dense_params": costs(P.strip(wrapped))["params"],
         }
-    # one fresh process for all three: no lth_tf on the path
+    return result, tmp
+
+
+@pytest.fixture(scope="module")
+def loaded(narrowed):
+    """Each narrowed model exported, then loaded in one fresh process, no lth_tf on the path."""
+    from lth_tf.export import export_savedmodel
+
+    result, tmp = narrowed
+    jobs = []
+    for kind, r in result.items():
+        np.savez(tmp / f"{kind}.npz", **r["inputs"])
+        jobs.append([kind, str(export_savedmodel(r["narrow"], tmp / kind)), str(tmp / f"{kind}.npz")])
     script = tmp / "load.py"
     script.write_text(LOADER)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env.update(TF_USE_LEGACY_KERAS="1", TF_CPP_MIN_LOG_LEVEL="2")
-    jobs = [[k, r["path"], r["inputs"]] for k, r in result.items()]
     proc = subprocess.run(
         [sys.executable, str(script), json.dumps(jobs), str(tmp / "out.npz")],
         capture_output=True, text=True, env=env, cwd=tmp, timeout=300, check=False,
@@ -138,13 +136,15 @@ def narrowed(tmp_path_factory):
     assert proc.returncode == 0, proc.stderr
     leaked = json.loads(proc.stdout.strip().splitlines()[-1])
     with np.load(tmp / "out.npz") as z:
-        loaded = {k: z[k] for k in z.files}
-    return result, loaded, leaked
+        outputs = {k: z[k] for k in z.files}
+    return outputs, leaked
 
 
+@pytest.mark.slow  # a fresh TensorFlow process
 @pytest.mark.parametrize("kind", ["conv", "gcn", "resnet"])
-def test_narrow_export_loads_without_lth_tf_and_matches_the_masked_model(narrowed, kind):
-    result, loaded, leaked = narrowed
+def test_narrow_export_loads_without_lth_tf_and_matches_the_masked_model(narrowed, loaded, kind):
+    result, _ = narrowed
+    loaded, leaked = loaded
     assert leaked == []
     ref = result[kind]["reference"]
     for how in ("sm", "keras"):
@@ -155,7 +155,7 @@ def test_narrow_export_loads_without_lth_tf_and_matches_the_masked_model(narrowe
 def test_narrow_layers_are_physically_narrower(narrowed):
     from lth_tf.core.masks import channels as CH
 
-    result, _, _ = narrowed
+    result, _ = narrowed
     for kind, r in result.items():
         keep = CH.keep_vectors(r["masks"], r["plan"].producers)
         layers = {layer.name: layer for layer in r["narrow"].layers}
@@ -164,7 +164,7 @@ def test_narrow_layers_are_physically_narrower(narrowed):
 
 
 def test_resnet_prunes_only_the_first_conv_of_each_block(narrowed):
-    result, _, _ = narrowed
+    result, _ = narrowed
     plan = result["resnet"]["plan"]
     firsts = {f"stage{s}_block{b}_conv1" for s in range(1, 5) for b in (1, 2)}
     assert set(plan.producers) == firsts
@@ -220,6 +220,7 @@ def test_a_model_without_prunable_channels_is_refused():
     assert "\n" not in str(err.value) and "h: " in str(err.value)
 
 
+@pytest.mark.slow  # a search through the CLI, then an export
 def test_cli_channels_run_follows_the_schedule_and_exports_narrow(tmp_path):
     """smoke (tiny_cnn width 8: conv1 and conv2 prunable, 16 channels), 2 rounds at 0.5."""
     from lth_tf.core import masks as M

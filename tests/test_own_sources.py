@@ -1,7 +1,7 @@
 """The engine on sources the registries do not have, driven by config names:
 `py:` factories, `file:` saved models (pretrained theta0), `folder:` image data,
 and Citeseer through the GCN. Each run is held to the registry models' rules
-(tests/lottery_checks.py)."""
+(tests/helpers/lottery.py)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from lottery_checks import check_search
-from test_folder_data import make_folder
-from test_lottery import Probe
+from helpers.data import make_folder
+from helpers.lottery import Probe, check_search
 
 from lth_tf.core import config as C
 from lth_tf.platform.backend import keras
@@ -51,6 +50,7 @@ def image_folder(tmp_path) -> Path:
     return make_folder(tmp_path / "images", {"cat": 14, "dog": 14, "owl": 14})
 
 
+@pytest.mark.slow  # a whole search
 def test_py_factory_on_an_image_folder(tmp_path, image_folder, monkeypatch):
     (tmp_path / "my_models.py").write_text(textwrap.dedent(FACTORY))
     monkeypatch.chdir(tmp_path)
@@ -71,6 +71,7 @@ def test_py_factory_on_an_image_folder(tmp_path, image_folder, monkeypatch):
     assert {"name": "depthwise", "class": "DepthwiseConv2D"} in started["unpruned_layers"]
 
 
+@pytest.mark.slow  # a whole search
 def test_pretrained_keras_file_is_theta0(tmp_path, image_folder):
     keras.utils.set_random_seed(3)
     x = keras.Input((8, 8, 3))
@@ -109,6 +110,7 @@ def test_changed_model_file_is_another_run(tmp_path):
     assert exp.run_name() != before
 
 
+@pytest.mark.slow  # the real Citeseer files
 @pytest.mark.skipif(not os.environ.get("LTH_DATA_DIR"), reason="needs LTH_DATA_DIR with citation/")
 def test_citeseer_through_the_gcn(tmp_path):
     exp = C.resolve("cora-gcn", overrides=["data.name=citeseer", *SMALL, "train.epochs=5"])

@@ -16,12 +16,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from data_checks import CITATION, needs, raw
+from helpers.data import CITATION, needs, raw
 
 from lth_tf.core.config import Data
 from lth_tf.core.errors import LthError
 from lth_tf.keras_side import data
 from lth_tf.keras_side.data import planetoid
+
+pytestmark = pytest.mark.slow  # the real Cora files under $LTH_DATA_DIR
 
 CORA_NODES = 2708
 

@@ -15,6 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from lth_tf.core import config as C
 from lth_tf.core.config.strategy import Spec
 from lth_tf.platform import onednn
@@ -116,6 +118,7 @@ def make_in_one_process(*strategies: str, env: dict | None = None) -> list:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow  # TensorFlow starts in a fresh process
 def test_a_process_keeps_its_cpu_split():
     got = make_in_one_process("mirrored:2", "mirrored:2", "default", "mirrored", "mirrored:3", "multi_worker")
     assert got[:2] == [["mirrored", 2], ["mirrored", 2]]  # the same one again: fine
@@ -124,12 +127,14 @@ def test_a_process_keeps_its_cpu_split():
         assert "new process" in error and "\n" not in error
 
 
+@pytest.mark.slow  # TensorFlow starts in a fresh process
 def test_a_process_that_trained_on_one_device_refuses_a_split():
     got = make_in_one_process("default", "mirrored:2")
     assert got[0] == ["default", 1]
     assert "mirrored:2 must be set before TensorFlow initialises its devices" in got[1]
 
 
+@pytest.mark.slow  # TensorFlow starts in a fresh process
 def test_a_process_joins_one_cluster_once():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -40,6 +40,7 @@ def policy():
     keras.mixed_precision.set_global_policy("float32")
 
 
+@pytest.mark.slow  # a search per setting; XLA compiles each round
 @pytest.mark.parametrize("setting", ["train.precision=mixed_bfloat16", "train.jit_compile=true"])
 def test_rounds_stay_exact(tmp_path, policy, setting):
     exp = C.resolve("smoke", overrides=[*TINY, setting])

@@ -21,7 +21,7 @@ from lth_tf.core import masks as M
 
 RANDOM = criteria.get("random")
 MAGNITUDE = criteria.get("weights")
-FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])  # max_examples: the Hypothesis profile (tests/conftest.py)
 
 
 @st.composite
@@ -123,6 +123,7 @@ def test_other_seeds_and_rounds_draw_other_masks_uniformly():
 # -- end to end ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # a whole search through cli.main, and a resumed round
 def test_smoke_run_with_random_pruning_and_both_controls(tmp_path):
     """smoke, 2 rounds at 0.5, 1 epoch: rounds prune the planned counts at random, controls run, resume is exact."""
     from lth_tf.frontends.cli import main as cli

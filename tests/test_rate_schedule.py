@@ -108,6 +108,7 @@ def _search(tmp_path, *sets):
     return s, sink.events
 
 
+@pytest.mark.slow  # three searches
 def test_a_search_follows_its_schedule(tmp_path):
     rates = (0.7, 0.2)
     s, events = _search(tmp_path / "list", "prune.rounds=2", f"prune.rate_schedule={','.join(map(str, rates))}")

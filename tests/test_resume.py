@@ -16,7 +16,7 @@ results from process to process.
 from __future__ import annotations
 
 import pytest
-from resume_checks import (
+from helpers.resume import (
     assert_same_rewind_point,
     assert_same_stored_rounds,
     assert_same_summaries,
@@ -26,6 +26,8 @@ from resume_checks import (
 
 from lth_tf.core.events import read_events
 from lth_tf.storage import rundir
+
+pytestmark = pytest.mark.slow  # kill and resume of CLI subprocesses
 
 # Three pruning rounds of 3 epochs (a round takes ~1.5 s); the kill lands in round 2.
 ROUNDS, EPOCHS = 3, 3

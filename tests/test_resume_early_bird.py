@@ -1,6 +1,6 @@
 """An early-bird run killed mid-round resumes to the same result as an uninterrupted one.
 
-Same method as tests/test_resume.py (tests/resume_checks.py: SIGKILL of the CLI
+Same method as tests/test_resume.py (tests/helpers/resume.py: SIGKILL of the CLI
 while round 2 trains, rerun, compare with a clean run in another --out), with
 early-bird rounds on: the stop rule reads only the round's own weights, so the
 redone round stops at the same epoch, and every stored mask and weight is equal
@@ -10,12 +10,14 @@ bit for bit.
 from __future__ import annotations
 
 import pytest
-from resume_checks import (
+from helpers.resume import (
     assert_same_stored_rounds,
     assert_same_summaries,
     crash_and_resume,
     smoke_args,
 )
+
+pytestmark = pytest.mark.slow  # kill and resume of CLI subprocesses
 
 ROUNDS, EPOCHS = 3, 6
 EARLY_BIRD = (

@@ -1,6 +1,6 @@
 """A run on a rate schedule killed mid-round resumes to the same result as an uninterrupted one.
 
-tests/resume_checks.py's crash (SIGKILL of the CLI while round 2 trains), with
+tests/helpers/resume.py's crash (SIGKILL of the CLI while round 2 trains), with
 `prune.rate_schedule` and early-bird on: round r's rate is read from the plan,
 not from how many rounds this process ran, so the redone round prunes and stops
 as the uninterrupted one did.
@@ -11,12 +11,14 @@ from __future__ import annotations
 import math
 
 import pytest
-from resume_checks import (
+from helpers.resume import (
     assert_same_stored_rounds,
     assert_same_summaries,
     crash_and_resume,
     smoke_args,
 )
+
+pytestmark = pytest.mark.slow  # kill and resume of CLI subprocesses
 
 ROUNDS, EPOCHS = 3, 4
 RATES = (0.6, 0.4, 0.2)

@@ -32,17 +32,20 @@ def settings_in_fresh_process(onednn: str | None, code: str = SETTINGS) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow  # TensorFlow starts in a fresh process
 def test_onednn_is_on_by_default_and_reported():
     s = settings_in_fresh_process(None)
     assert s["onednn"] is True and s["onednn_source"] == "lth_tf"
     assert s["TF_ENABLE_ONEDNN_OPTS"] == "1"
 
 
+@pytest.mark.slow  # TensorFlow starts in a fresh process
 def test_the_users_onednn_choice_wins():
     s = settings_in_fresh_process("0")
     assert s["onednn"] is False and s["onednn_source"] == "environment"
 
 
+@pytest.mark.slow  # TensorFlow starts in a fresh process
 def test_a_caller_that_knows_the_data_chooses_before_tensorflow_loads():
     from lth_tf.platform import onednn
 
@@ -63,6 +66,7 @@ def test_onednn_module_stays_free_of_tensorflow():
     assert out.stdout.strip() == "0"
 
 
+@pytest.mark.slow  # TensorFlow starts in a fresh process
 def test_tensorflow_imported_first_keeps_its_own_rule():
     code = "import os; os.environ['TF_USE_LEGACY_KERAS'] = '1'; import tensorflow; " + SETTINGS
     s = settings_in_fresh_process(None, code)

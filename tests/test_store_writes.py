@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from test_cli import ROOT, SMOKE, assert_user_error, lth, tree
+from helpers.cli import ROOT, SMOKE, assert_user_error, lth, tree
 
 from lth_tf.core import config as C
 from lth_tf.core.errors import LthError
@@ -142,6 +142,7 @@ def test_a_failed_swap_keeps_the_old_export(model, tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["t"], "temporary folders left"
 
 
+@pytest.mark.slow  # lth-tf export in a subprocess
 def test_cli_export_refuses_a_foreign_savedmodel_folder(tmp_path):
     exp = C.resolve("smoke", overrides=SMOKE[3::2])
     run_dir = tmp_path / "runs" / exp.run_name()
@@ -177,6 +178,7 @@ def hold(run_dir: Path) -> subprocess.Popen:
     return p
 
 
+@pytest.mark.slow  # a lock holder and lth-tf runs in subprocesses
 def test_two_processes_on_one_run_dir(tmp_path):
     exp = C.resolve("smoke", overrides=SMOKE[3::2])
     run_dir = tmp_path / "runs" / exp.run_name()

@@ -16,18 +16,26 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers.cli import ROOT
 
 from lth_tf.frontends.sweep import index as I
 from lth_tf.storage import rundir
+
+pytestmark = pytest.mark.slow  # every test runs `lth-tf sweep` in a subprocess
 
 TINY = ["--preset", "smoke", "--set", "train.epochs=1", "--set", "prune.controls=",
         "--set", "data.val_size=32"]
 GRID_2x2 = [*TINY, "--set", "prune.rounds=1", "--seeds", "0-1", "--grid", "prune.rewind=init,lr"]
 
 
+def env() -> dict[str, str]:
+    """This checkout's lth_tf in the sweep and its cells, whatever their cwd (tmp_path for py:)."""
+    return {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
 def sweep(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
     proc = subprocess.run([sys.executable, "-m", "lth_tf.frontends.cli.main", "sweep", *args], capture_output=True, check=False,
-                          text=True, cwd=cwd, timeout=900)
+                          text=True, cwd=cwd, timeout=900, env=env())
     if check:
         assert proc.returncode == 0, proc.stderr[-2000:]
     return proc
@@ -68,7 +76,7 @@ def test_a_killed_sweep_resumes_and_trains_no_round_twice(tmp_path):
     out = tmp_path / "sw"
     args = [*TINY, "--set", "prune.rounds=3", "--seeds", "0-1", "--out", str(out), "--jobs", "1"]
     proc = subprocess.Popen([sys.executable, "-m", "lth_tf.frontends.cli.main", "sweep", *args],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env())
     deadline = time.time() + 600
     first = None
     while time.time() < deadline and proc.poll() is None:
@@ -109,6 +117,7 @@ def test_a_failing_cell_is_recorded_and_the_others_finish(tmp_path):
     assert rerun.returncode == 1 and "1 to run, 1 skipped (1 done)" in rerun.stderr
 
 
+@pytest.mark.cluster  # Ray
 def test_ray_local_runs_a_grid_sweep(tmp_path):
     """Two cells in two Ray jobs (grid value and seed reach each cell); the 2x2 grid itself, its
     rerun and the labels are the local pool's test above, so two cells (two TF processes) suffice."""

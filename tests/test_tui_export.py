@@ -1,6 +1,6 @@
 """`e` in the TUI: feedback when an export starts, ends or fails, and one
 TensorFlow job at a time (a second `e` is refused, never a second thread).
-No TensorFlow: exports are slow counting stubs, the search is test_tui's fake.
+No TensorFlow: exports are slow counting stubs, the search is tests/helpers/tui.py's fake.
 """
 
 from __future__ import annotations
@@ -12,15 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_tui import (
-    FIXTURE,
-    FakeSearch,
-    install_fake_lottery,
-    install_fake_ticket,
-    log_text,
-    replay_done,
-    wait_for,
-)
+from helpers.tui import FIXTURE, FakeSearch, install_fake_ticket, log_text, replay_done, wait_for
 
 from lth_tf.core.errors import LthError
 from lth_tf.storage import rundir
@@ -37,11 +29,6 @@ SIZE = (80, 24)  # the compact layout: the status line must carry the feedback
 def fake_ticket(monkeypatch):
     """The fake searches below export themselves (see install_fake_ticket)."""
     install_fake_ticket(monkeypatch)
-
-
-@pytest.fixture
-def fake_lottery(monkeypatch):
-    return install_fake_lottery(monkeypatch)
 
 
 class SlowExports:

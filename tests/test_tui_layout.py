@@ -9,7 +9,7 @@ import asyncio
 from itertools import pairwise
 
 import pytest
-from test_tui import FIXTURE, install_fake_lottery, replay_done, wait_for
+from helpers.tui import FIXTURE, replay_done, wait_for
 from textual.geometry import Region
 from textual.widget import Widget
 from textual.widgets import Footer
@@ -22,11 +22,6 @@ from tui.state import RoundInfo
 from tui.widgets import LayerBars, RoundsTable
 
 SMALL, LARGE = (80, 24), (120, 40)
-
-
-@pytest.fixture
-def fake_lottery(monkeypatch):
-    return install_fake_lottery(monkeypatch)
 
 
 def shown_text(widget: Widget) -> str:

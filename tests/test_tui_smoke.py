@@ -16,6 +16,8 @@ from tui.app import LthApp
 from tui.screens import RunScreen
 from tui.widgets import LayerBars, RoundsTable
 
+pytestmark = pytest.mark.slow  # the TUI trains a real search
+
 SIZE = (120, 40)
 
 

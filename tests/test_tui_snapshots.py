@@ -8,13 +8,11 @@ the run screen shows a recorded fixture run, and paths are the fixture's own.
 from __future__ import annotations
 
 import time
-from pathlib import Path
+
+from helpers.tui import FIXTURE, SIZE
 
 from tui.app import LthApp
 from tui.screens import RunScreen
-
-FIXTURE = Path(__file__).parent / "fixtures" / "conv4-synthetic_images-bf9edf2d92"
-SIZE = (120, 40)
 
 
 def test_start_screen(snap_compare):

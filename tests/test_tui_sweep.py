@@ -7,7 +7,7 @@ import asyncio
 import json
 import shutil
 
-from test_tui import FIXTURE, SIZE, replay_done, wait_for
+from helpers.tui import FIXTURE, SIZE, replay_done, wait_for
 from textual.widgets import DataTable
 
 from lth_tf.frontends.sweep import index as I

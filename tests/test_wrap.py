@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from model_checks import NAMES, build_small, compile_and_fit, predict, save_and_reload
+from helpers.models import NAMES, build_small, compile_and_fit, predict, save_and_reload
 
 from lth_tf.core.errors import LthError
 from lth_tf.keras_side import models

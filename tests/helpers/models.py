@@ -1,8 +1,10 @@
-"""Shared checks for the model and wrapper tests: small configs, random data, fit.
+"""Model helpers: small registry models with random data, and small models of a user's own.
 
 Each registered model gets a small configuration and random data of the right
 shape (for the GCN a random graph with a GCN-normalised sparse adjacency and
-per-node sample weights), so a training step takes well under a second.
+per-node sample weights), so a training step takes well under a second. For the
+Python API: a functional MLP and Gaussian blobs to train it on; for channel
+pruning and sizes: a tiny Conv-BN-ReLU-Conv-Dense network.
 """
 
 from __future__ import annotations
@@ -101,3 +103,35 @@ def save_and_reload(model: keras.Model, tmp_path: Path, custom_objects=None) -> 
 def weights_equal(a: keras.Model, b: keras.Model) -> bool:
     wa, wb = a.get_weights(), b.get_weights()
     return len(wa) == len(wb) and all(np.array_equal(x, y) for x, y in zip(wa, wb, strict=True))
+
+
+# -- a user's own model and data (Python API) --------------------------------------------------
+def blobs(n: int, seed: int, dims: int = 12, classes: int = 4):
+    rng = np.random.default_rng(seed)
+    centres = np.random.default_rng(99).normal(size=(classes, dims))
+    y = rng.integers(0, classes, n)
+    return (centres[y] + rng.normal(scale=0.8, size=(n, dims))).astype("float32"), y
+
+
+def splits(dims: int = 12):
+    return blobs(192, 1, dims), blobs(64, 2, dims), blobs(64, 3, dims)
+
+
+def functional_mlp(seed: int = 0):
+    keras.utils.set_random_seed(seed)
+    x = keras.Input((12,), name="x")  # named: an automatic name depends on what was built before
+    h = keras.layers.Dense(16, activation="relu", name="h1")(x)
+    return keras.Model(x, keras.layers.Dense(4, name="logits")(h), name="user_mlp")
+
+
+# -- a tiny convolutional network (channels, sizes) --------------------------------------------
+def tiny_conv(keras):
+    """Conv-BN-ReLU-Conv-Dense: conv1 (4) -> bn -> relu -> conv2 (5) -> pool -> flatten -> dense (6) -> output (3)."""
+    L = keras.layers
+    x_in = keras.Input((6, 6, 3), name="image")
+    x = L.Conv2D(4, 3, padding="same", name="conv1")(x_in)
+    x = L.ReLU(name="relu1")(L.BatchNormalization(name="bn1")(x))
+    x = L.Conv2D(5, 3, padding="same", activation="relu", name="conv2")(x)
+    x = L.Flatten(name="flatten")(L.MaxPooling2D(2, name="pool")(x))
+    x = L.Dense(6, activation="relu", name="dense")(x)
+    return keras.Model(x_in, L.Dense(3, name="output")(x), name="tiny_conv")

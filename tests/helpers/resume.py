@@ -18,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
+from helpers.cli import ROOT
 from lth_tf.core.events import read_events
 from lth_tf.storage import rundir, store
 from lth_tf.storage.summary import SUMMARY_ROUND_KEYS, TICKET_KEYS
 
-ROOT = Path(__file__).resolve().parents[1]
 # summary.json's round keys but those holding wall-clock time: equal in a resumed and a clean run
 REPRODUCED_ROUND_KEYS = tuple(k for k in SUMMARY_ROUND_KEYS if k not in ("seconds", "cost"))
 

@@ -1,4 +1,8 @@
-"""Mutations for the fuzz test (tests/test_fuzz.py) and the tally of their outcomes."""
+"""Fuzz helpers (tests/test_fuzz.py, tests/test_fuzz_run.py): mutations, the check, the tally.
+
+A mutation changes one file's bytes; `check` runs a reader and accepts a correct result or
+one LthError line naming the file; outcomes are tallied and written when a module ends.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,17 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
+from lth_tf.core.errors import LthError
+
+# Examples are slow (files on disk, sometimes TensorFlow): no deadline, fixed draws.
+FAST = settings(
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 OUTCOMES_JSON = Path("/tmp/lth-fuzz-outcomes.json")
 # kind of file -> {"ok": n, "error": n}: printed and written when the module ends.
 OUTCOMES: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
@@ -87,3 +100,17 @@ def one_line_error(message: str, *names: str) -> None:
     """What every user error must be: one line, naming the file it is about."""
     assert "\n" not in message and message.strip(), repr(message)
     assert any(n in message for n in names), f"{names} not in {message!r}"
+
+
+def check(kind: str, read, *names: str, expect=None):
+    """Run `read()`: an LthError must be one line naming the file; a result must equal `expect`."""
+    try:
+        got = read()
+    except LthError as e:
+        one_line_error(str(e), *names)
+        record(kind, "error")
+        return None
+    if expect is not None:
+        expect(got)
+    record(kind, "ok")
+    return got

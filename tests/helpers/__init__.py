@@ -1,0 +1,14 @@
+"""Helpers shared by the tests; conftest.py holds the shared fixtures.
+
+- `cli`: `lth-tf` in a subprocess (exit code, stdout, stderr, whether TensorFlow
+  loaded), the user-error contract, and `tree` (what was or was not written).
+- `data`: the offline Planetoid files, read-only proofs, tiny image sources.
+- `fuzz`: mutations of a file's bytes, the check every reader must pass, the tally.
+- `lottery`: the probe of where each training began, the IMP invariants of a
+  finished search, and the early-bird rule written out.
+- `models`: small registry models with random data, a user's own small models.
+- `resume`: crash-and-resume runs of the CLI compared with an uninterrupted twin.
+- `tui`: a recorded run to replay, waiting on a pilot, a fake search and fake exports.
+
+A test module imports helpers from here, never from another test module.
+"""
