@@ -25,6 +25,11 @@ The result is named after the CPU kind (speed_amx.json, speed_avx2.json, ...).
 
     python benchmarks/speed.py              # ~40 min on 2 cores
     python benchmarks/speed.py --quick      # 1 repetition, ResNet and GCN
+
+Resumable: each finished repetition (its peak and every configuration, measured side by
+side) is kept in benchmarks/runs/speed/<result name>/; run the same command again and
+only the missing repetitions run (`--fresh` measures all again). A ratio is never taken
+between repetitions, so a resumed run pairs only what was measured together.
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import cpu_facts, write_result
+from benchmarks.common import RUNS, cpu_facts, write_result
 
 WORKER = Path(__file__).resolve().parent / "speed_worker.py"
 ONEDNN_VAR = "TF_ENABLE_ONEDNN_OPTS"
@@ -168,18 +173,26 @@ def main(argv=None) -> int:
     p.add_argument("--data-dir", default=os.environ.get("LTH_DATA_DIR"))
     p.add_argument("--name", default=None, help="result file name (default speed_<cpu kind>)")
     p.add_argument("--note", default="", help="what else ran on the machine, for the result file")
+    p.add_argument("--fresh", action="store_true", help="measure every repetition again (no resume)")
     args = p.parse_args(argv)
     plan = QUICK if args.quick else FULL
     if args.families:
         plan = {f: {**plan, **OPTIONAL}[f] for f in args.families.split(",")}
     n_reps = args.reps or (1 if args.quick else 2)
     cpu = cpu_facts()
+    name = args.name or f"speed_{cpu['kind']}" + (".quick" if args.quick else "")
+    kept = RUNS / "speed" / name  # finished repetitions, for a resume
     t0, load_before = time.time(), os.getloadavg()
     families = []
     with tempfile.TemporaryDirectory(prefix="lth-speed-cache-") as cache_dir:
         for family, pl in plan.items():
             reps = []
             for rep in range(pl.reps or n_reps):
+                done = kept / f"{family}-rep{rep}.json"
+                if done.exists() and not args.fresh:
+                    reps.append(json.loads(done.read_text()))
+                    print(family, rep, "kept from", done, flush=True)
+                    continue
                 names = list(pl.core) + (list(pl.extra) if rep == 0 else [])
                 order = names[rep % len(names):] + names[:rep % len(names)]  # rotate: interleaved pairs
                 results = {"peak": run_peak(cache_dir)}
@@ -189,6 +202,8 @@ def main(argv=None) -> int:
                           round(results[n].get("median_gflops", float("nan")), 1),
                           results[n].get("error", ""), f"load {os.getloadavg()[0]:.1f}", flush=True)
                 reps.append(results)
+                kept.mkdir(parents=True, exist_ok=True)
+                done.write_text(json.dumps(results) + "\n")
             families.append({**summarise(family, [*pl.core, *pl.extra], reps), **asdict(pl),
                              "repetitions": reps})
     by = {f["family"]: f for f in families}
@@ -227,7 +242,7 @@ def main(argv=None) -> int:
                 "cpu_use below 2.0 (cpu seconds / wall seconds of the timed epochs) shows CPU taken by others. "
                 + args.note,
     }
-    path = write_result(args.name or f"speed_{cpu['kind']}", headline,
+    path = write_result(name.removesuffix(".quick"), headline,
                         {"contention": contention, "families": families}, args.quick, time.time() - t0)
     print(path)
     for f in families:
