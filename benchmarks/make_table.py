@@ -14,7 +14,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.table_efficiency import efficiency_rows, structured_rows
-from benchmarks.table_format import ROOT, load_result, pct, ran_where
+from benchmarks.table_format import ROOT, load_range, load_result, pct, ran_where
 
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 
@@ -134,7 +134,7 @@ def speed_kind_rows() -> list[str]:
             rows.append(
                 f"| speed, {kind} ({h['repetitions']} paired reps) | ResNet-18 w16, lth-tf's choice ({chosen}) / "
                 f"float32 defaults: {h['chosen_vs_f32_resnet18_w16']:.2f}x ({lo:.2f}-{hi:.2f}); {others}; "
-                f"lth-tf / plain Keras fit: {vs_keras} | {target} | {met} | {ran_where(sp)} |"
+                f"lth-tf / plain Keras fit: {vs_keras} | {target} | {met} | {ran_where(sp, speed_load(sp))} |"
             )
             rows.append(
                 f"| speed, {kind}: GFLOP/s | ResNet-18 w16 training (6 x MACs x images/s): float32 "
@@ -157,7 +157,8 @@ def speed_kind_rows() -> list[str]:
                              f"{'equal' if imp['per_layer_counts_equal'] else 'as the global ranking puts them'}")
             met = {True: "yes", False: "no", None: "–"}[h.get("within_noise")]
             rows.append(f"| speed_accuracy, {kind} (cifar10-resnet18-cpu, {h['chosen'].get('precision')}) | "
-                        f"{'; '.join(cells)} | within seed spread | {met} | {ran_where(acc)} |")
+                        f"{'; '.join(cells)} | within seed spread | {met} | "
+                        f"{ran_where(acc, load_range(v for r in acc['runs'] for v in (r['loadavg_before'], r['loadavg_after'])))} |")
         if ph:
             m = ph["headline"]["median_seconds"]
             cell = "; ".join(
@@ -168,6 +169,13 @@ def speed_kind_rows() -> list[str]:
                         f"{ph['headline']['train_subset']} images) | a round's seconds outside its epochs: {cell} | "
                         f"report | – | {ran_where(ph)} |")
     return rows
+
+
+def speed_load(sp: dict) -> tuple[float, float] | None:
+    """The load averages speed.py saw: before, after, and at the end of every worker."""
+    c = sp["contention"]
+    per_worker = [v for fam in c["loadavg_per_worker"].values() for vals in fam.values() for v in vals]
+    return load_range([c["loadavg_before"], c["loadavg_after"], *per_worker])
 
 
 def own_data_rows() -> list[str]:
