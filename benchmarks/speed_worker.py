@@ -241,7 +241,8 @@ def measure(spec: dict) -> dict:
         "gflops": [per_example * nodes * examples / w / 1e9 for w in wall],
         "dense_macs_per_example": macs,
         "cpu_use": sum(cpu) / sum(wall),
-        "settings": platform.settings(),
+        # keras: plain float32 whatever lth-tf would choose (keras_policy says what ran)
+        "settings": {**platform.settings(), **({"precision": "float32"} if spec["runner"] == "keras" else {})},
         "loadavg": os.getloadavg()[0],
     }
 
