@@ -26,6 +26,15 @@ The result is named after the CPU kind (speed_amx.json, speed_avx2.json, ...).
     python benchmarks/speed.py              # ~40 min on 2 cores
     python benchmarks/speed.py --quick      # 1 repetition, ResNet and GCN
 
+Two clocks. Wall clock: images (epochs) per second and GFLOP/s, what a user waits for;
+on a machine shared with other work, the CPU a worker gets varies from one minute to the
+next and so do these. CPU clock: the same per CPU-second the worker's process used
+(`cpu_use` = CPU seconds / wall seconds of the timed epochs; the matmul peak likewise per
+core-second), which time-slicing by other processes leaves nearly alone. A wall-clock
+target is judged only when the workers had the cores (median cpu_use >= MIN_CORES_USED
+of the cores, peak included); otherwise its `met_` is null and the CPU-clock figures say
+what was measured.
+
 Resumable: each finished repetition (its peak and every configuration, measured side by
 side) is kept in benchmarks/runs/speed/<result name>/; run the same command again and
 only the missing repetitions run (`--fresh` measures all again). A ratio is never taken
@@ -100,6 +109,8 @@ RATIOS = [
 ]
 TARGET_CHOSEN_AMX = 1.5  # ResNet-18 w16: chosen / float32 defaults on an AMX CPU
 TARGET_PEAK = 0.70  # float32 training GFLOP/s / the float32 4096^2 matmul's
+# Below this share of the cores (median cpu_use / cores) a wall-clock target is not judged.
+MIN_CORES_USED = 0.8
 
 
 def run_worker(family: str, name: str, steps: int, epochs: int, warmup: int, data_dir: str | None,
@@ -138,23 +149,44 @@ def _spawn(spec: dict, onednn: str | None, cache_dir: str) -> dict:
 
 
 def summarise(family: str, names: list[str], reps: list[dict[str, dict]]) -> dict:
-    """Per configuration the median speed and GFLOP/s per repetition; per pair the ratio within each repetition."""
+    """Per configuration the median speed and GFLOP/s per repetition; per pair the ratio within
+    each repetition; the same per CPU-second (see the module doc: two clocks)."""
     speeds = {n: [r[n].get("median_per_second") for r in reps if n in r] for n in names}
-    ratios = {}
-    for a, b, what in RATIOS:
-        if a in names and b in names:
-            vals = [r[a]["median_per_second"] / r[b]["median_per_second"] for r in reps
-                    if r.get(a, {}).get("median_per_second") and r.get(b, {}).get("median_per_second")]
-            if vals:
-                ratios[f"{a}/{b}"] = {"what": what, "median": statistics.median(vals),
-                                      "min": min(vals), "max": max(vals), "values": vals}
+
+    def per_cpu(r: dict, n: str, key: str) -> float | None:
+        w = r.get(n, {})
+        return w[key] / w["cpu_use"] if w.get(key) and w.get("cpu_use") else None
+
+    def pair_ratios(value) -> dict:
+        out = {}
+        for a, b, what in RATIOS:
+            if a in names and b in names:
+                vals = [value(r, a) / value(r, b) for r in reps if value(r, a) and value(r, b)]
+                if vals:
+                    out[f"{a}/{b}"] = {"what": what, "median": statistics.median(vals),
+                                       "min": min(vals), "max": max(vals), "values": vals}
+        return out
+
+    def peak(r: dict, dtype: str, per_core: bool = False) -> float | None:
+        p = r.get("peak", {}).get("peak")
+        return p and p[dtype]["gflops"] / (p[dtype]["cpu_use"] if per_core else 1.0)
+
     # Against the peak measured in the same repetition (same load): training GFLOP/s / matmul GFLOP/s.
-    peak_share = {n: [r[n]["median_gflops"] / r["peak"]["peak"]["float32"]["gflops"] for r in reps
-                      if r.get(n, {}).get("median_gflops") and r.get("peak", {}).get("peak")] for n in names}
+    peak_share = {n: [r[n]["median_gflops"] / peak(r, "float32") for r in reps
+                      if r.get(n, {}).get("median_gflops") and peak(r, "float32")] for n in names}
+    peak_share_cpu = {n: [per_cpu(r, n, "median_gflops") / peak(r, "float32", True) for r in reps
+                          if per_cpu(r, n, "median_gflops") and peak(r, "float32", True)] for n in names}
     return {"family": family, "unit": "epochs/s" if family.startswith("gcn") else "images/s",
-            "speeds": speeds, "ratios": ratios,
+            "speeds": speeds, "ratios": pair_ratios(lambda r, n: r.get(n, {}).get("median_per_second")),
+            "speeds_per_cpu_second": {n: [per_cpu(r, n, "median_per_second") for r in reps if n in r] for n in names},
+            "ratios_per_cpu_second": pair_ratios(lambda r, n: per_cpu(r, n, "median_per_second")),
             "gflops": {n: [r[n].get("median_gflops") for r in reps if n in r] for n in names},
+            "gflops_per_cpu_second": {n: [per_cpu(r, n, "median_gflops") for r in reps if n in r] for n in names},
+            "peak_gflops_per_core_second": {d: [peak(r, d, True) for r in reps if peak(r, d, True)]
+                                            for d in ("float32", "bfloat16")},
+            "peak_cpu_use": [r["peak"]["peak"]["float32"]["cpu_use"] for r in reps if peak(r, "float32")],
             "share_of_f32_peak": peak_share,
+            "share_of_f32_peak_per_cpu_second": peak_share_cpu,
             "cpu_use": {n: [r[n].get("cpu_use") for r in reps if n in r] for n in names},
             "settings": {n: reps[0][n].get("settings") for n in names},
             "errors": {n: r[n]["error"] for r in reps for n in names if "error" in r.get(n, {})}}
@@ -191,6 +223,7 @@ def main(argv=None) -> int:
                 done = kept / f"{family}-rep{rep}.json"
                 if done.exists() and not args.fresh:
                     reps.append(json.loads(done.read_text()))
+                    reps[-1].setdefault("finished", time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(done.stat().st_mtime)))
                     print(family, rep, "kept from", done, flush=True)
                     continue
                 names = list(pl.core) + (list(pl.extra) if rep == 0 else [])
@@ -201,6 +234,7 @@ def main(argv=None) -> int:
                     print(family, rep, n, round(results[n].get("median_per_second", float("nan")), 2),
                           round(results[n].get("median_gflops", float("nan")), 1),
                           results[n].get("error", ""), f"load {os.getloadavg()[0]:.1f}", flush=True)
+                results["finished"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
                 reps.append(results)
                 kept.mkdir(parents=True, exist_ok=True)
                 done.write_text(json.dumps(results) + "\n")
@@ -211,6 +245,14 @@ def main(argv=None) -> int:
     vs_keras, chosen = res.get("ratios", {}).get("lth_tf/keras"), res.get("ratios", {}).get("lth_tf/f32")
     peaks = [r["peak"]["peak"] for f in families for r in f["repetitions"] if r.get("peak", {}).get("peak")]
     f32_share = _median(res.get("share_of_f32_peak", {}).get("f32", []))
+    f32_share_cpu = _median(res.get("share_of_f32_peak_per_cpu_second", {}).get("f32", []))
+    chosen_cpu = res.get("ratios_per_cpu_second", {}).get("lth_tf/f32")
+    # Did the workers get the cores? (a wall-clock target is judged only then)
+    used = {n: _median(v) for n, v in res.get("cpu_use", {}).items()}
+    had_cores = {n: u is not None and u >= MIN_CORES_USED * cpu["cores"] for n, u in used.items()}
+    peak_had_cores = (_median(res.get("peak_cpu_use", [])) or 0) >= MIN_CORES_USED * cpu["cores"]
+    judge_chosen = had_cores.get("lth_tf") and had_cores.get("f32")
+    judge_share = had_cores.get("f32") and peak_had_cores
     lth = res.get("settings", {}).get("lth_tf") or {}
     headline = {
         "cpu": cpu,
@@ -230,9 +272,28 @@ def main(argv=None) -> int:
         "target_vs_keras": 1.5, "met_vs_keras": bool(vs_keras and vs_keras["median"] >= 1.5),
         "target_chosen_vs_f32": TARGET_CHOSEN_AMX if cpu["kind"] == "amx" else None,
         "met_chosen_vs_f32": (bool(chosen and chosen["median"] >= TARGET_CHOSEN_AMX)
-                              if cpu["kind"] == "amx" else None),
+                              if cpu["kind"] == "amx" and judge_chosen else None),
         "target_f32_share_of_peak": TARGET_PEAK,
-        "met_f32_share_of_peak": f32_share is not None and f32_share >= TARGET_PEAK,
+        "met_f32_share_of_peak": (f32_share is not None and f32_share >= TARGET_PEAK) if judge_share else None,
+        "wall_clock_judged": {"chosen_vs_f32": bool(judge_chosen), "f32_share_of_peak": bool(judge_share),
+                              "min_cores_used": MIN_CORES_USED * cpu["cores"],
+                              "peak_cores_used": _median(res.get("peak_cpu_use", []))},
+        # The CPU clock (per CPU-second of the worker; the peak per core-second):
+        "chosen_vs_f32_resnet18_w16_per_cpu_second": chosen_cpu and chosen_cpu["median"],
+        "chosen_vs_f32_resnet18_w16_per_cpu_second_range": chosen_cpu and [chosen_cpu["min"], chosen_cpu["max"]],
+        "chosen_vs_f32_per_cpu_second": {f: by[f]["ratios_per_cpu_second"].get("lth_tf/f32", {}).get("median")
+                                         for f in by},
+        "lth_tf_vs_keras_per_cpu_second": {f: by[f]["ratios_per_cpu_second"].get("lth_tf/keras", {}).get("median")
+                                           for f in by},
+        "peak_gflops_per_core_second_f32": _median([p["float32"]["gflops"] / p["float32"]["cpu_use"] for p in peaks]),
+        "peak_gflops_per_core_second_bf16": _median([p["bfloat16"]["gflops"] / p["bfloat16"]["cpu_use"]
+                                                     for p in peaks]),
+        "gflops_per_cpu_second_resnet18_w16": {n: _median(v) for n, v in
+                                               res.get("gflops_per_cpu_second", {}).items()},
+        "f32_share_of_peak_per_cpu_second_resnet18_w16": f32_share_cpu,
+        "met_chosen_vs_f32_per_cpu_second": (bool(chosen_cpu and chosen_cpu["median"] >= TARGET_CHOSEN_AMX)
+                                             if cpu["kind"] == "amx" else None),
+        "met_f32_share_of_peak_per_cpu_second": f32_share_cpu is not None and f32_share_cpu >= TARGET_PEAK,
     }
     contention = {
         "loadavg_before": load_before, "loadavg_after": os.getloadavg(),
@@ -246,8 +307,10 @@ def main(argv=None) -> int:
                         {"contention": contention, "families": families}, args.quick, time.time() - t0)
     print(path)
     for f in families:
-        for k, r in f["ratios"].items():
-            print(f"{f['family']:14s} {k:20s} {r['median']:.3f} [{r['min']:.3f}, {r['max']:.3f}]")
+        for clock in ("ratios", "ratios_per_cpu_second"):
+            for k, r in f[clock].items():
+                print(f"{f['family']:14s} {k:20s} {r['median']:.3f} [{r['min']:.3f}, {r['max']:.3f}]"
+                      + ("  per CPU-second" if clock != "ratios" else ""))
     return 0
 
 
