@@ -56,7 +56,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import RUNS, cpu_facts, write_result
+from benchmarks.common import RUNS, cpu_facts, git_commit, write_result
 
 WORKER = Path(__file__).resolve().parent / "speed_worker.py"
 ONEDNN_VAR = "TF_ENABLE_ONEDNN_OPTS"
@@ -235,6 +235,7 @@ def main(argv=None) -> int:
                           round(results[n].get("median_gflops", float("nan")), 1),
                           results[n].get("error", ""), f"load {os.getloadavg()[0]:.1f}", flush=True)
                 results["finished"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+                results["commit"] = git_commit()  # what measured it (a resume may write the file later)
                 reps.append(results)
                 kept.mkdir(parents=True, exist_ok=True)
                 done.write_text(json.dumps(results) + "\n")
