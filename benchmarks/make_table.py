@@ -154,14 +154,20 @@ def speed_kind_rows() -> list[str]:
             h = acc["headline"]
             cells = []
             if "chosen_mean" in h:
+                d = acc.get("dense") or {}
+                paired = (f" (paired difference {100 * d['paired_diff_mean']:+.1f} ± {100 * d['paired_diff_std']:.1f} "
+                          f"points)" if d.get("paired_diff_mean") is not None else "")
                 cells.append(f"dense round, {h['seeds']} seeds: chosen {pct(h['chosen_mean'])} ± "
-                             f"{100 * h['chosen_std']:.1f}, float32 {pct(h['float32_mean'])} ± {100 * h['float32_std']:.1f}")
+                             f"{100 * h['chosen_std']:.1f}, float32 {pct(h['float32_mean'])} ± "
+                             f"{100 * h['float32_std']:.1f}{paired}")
             imp = h.get("imp")
             if imp:
                 accs = "; ".join(f"r{r} {pct(a['chosen'])} vs {pct(a['float32'])}" for r, a in imp["test_acc"].items())
+                largest = max((r["largest_layer_count_difference"] for r in (acc.get("imp") or {}).get("rounds", [])),
+                              default=0)
                 cells.append(f"IMP {imp['rounds']} rounds, 1 seed (chosen vs float32): {accs}; kept weights per "
                              f"round {'equal' if imp['totals_equal'] else 'DIFFER'} in total, per layer "
-                             f"{'equal' if imp['per_layer_counts_equal'] else 'as the global ranking puts them'}")
+                             f"{'equal' if imp['per_layer_counts_equal'] else f'not equal (global ranking of differently trained weights; up to {largest} weights apart in a layer)'}")
             met = {True: "yes", False: "no", None: "–"}[h.get("within_noise")]
             rows.append(f"| speed_accuracy, {kind} (cifar10-resnet18-cpu, {h['chosen'].get('precision')}) | "
                         f"{'; '.join(cells)} | within seed spread | {met} | "

@@ -149,8 +149,10 @@ RULES: tuple[Rule, ...] = (
     Rule("precision", "float32", "a file: model",
          "a saved model keeps the dtype it was saved with", lambda c, w: w.user_file_model),
     Rule("precision", "mixed_bfloat16", "AMX-BF16 and ResNet-18 or Conv-4",
-         "Xeon with AMX (2026-12-02): ResNet-18 w16 trains 1.5-2.4x faster per epoch than float32 with "
-         "test accuracy within the seed spread (benchmarks/results/speed_amx.json, speed_accuracy_amx.json)",
+         "Xeon with AMX (2026-12-02, shared machine): 1.65x (1.19-2.37) the float32 images per CPU-second "
+         "on ResNet-18 w16, 3.6x on Conv-4 (4 paired reps, benchmarks/results/speed_amx.json); dense "
+         "CIFAR-10 round 73.6 +- 1.1% against 74.2 +- 1.3% (3 seeds); 4 IMP rounds keep the same number of "
+         "weights, test accuracy within 0.8 points (speed_accuracy_amx.json)",
          lambda c, w: c.has("amx_bf16") and w.model in BF16_MODELS),
     Rule("precision", "float32", "otherwise",
          "AVX2-only EPYC: mixed_bfloat16 trained at 0.11x (emulated, benchmarks/results/speed.json); "
@@ -158,7 +160,8 @@ RULES: tuple[Rule, ...] = (
          _always),
     Rule("jit_compile", False, "graph data", "XLA has no sparse matmul kernel", lambda c, w: w.kind == "graph"),
     Rule("jit_compile", False, "every CPU measured",
-         "XLA was slower on both kinds: EPYC 0.37-0.60x, Xeon with AMX about 0.3x (speed.json, speed_amx.json)",
+         "XLA was slower on both kinds: EPYC 0.37-0.60x, Xeon with AMX 0.43x per CPU-second (speed.json, "
+         "speed_amx.json)",
          _always),
     Rule("onednn", False, "graph data",
          "the GCN's sparse ops do not use oneDNN; EPYC: 0.41-1.61x with it (median 0.66x, speed.json)",
