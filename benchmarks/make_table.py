@@ -117,39 +117,12 @@ def speed_kind_rows() -> list[str]:
     """Rows of speed.py, speed_accuracy.py and round_phases.py run per CPU kind (speed_amx.json, ...)."""
     rows = []
     for kind in ("amx", "avx512", "avx2"):
-        sp, acc, ph = (load_result(f"{n}_{kind}") for n in ("speed", "speed_accuracy", "round_phases"))
-        if sp:
-            h = sp["headline"]
-            chosen = ", ".join(f"{k} {v}" for k, v in h["chosen_resnet18_w16"].items() if k in (
-                "precision", "onednn", "jit_compile"))
-            lo, hi = h["chosen_vs_f32_resnet18_w16_range"] or (None, None)
-            others = ", ".join(f"{f} {v:.2f}x" for f, v in h["chosen_vs_f32"].items() if f != "resnet18_w16" and v)
-            vs_keras = ", ".join(f"{k.removeprefix('ratio_')} {v:.2f}x" for k, v in h.items()
-                                 if k.startswith("ratio_") and not k.endswith("_range") and v)
-            g = h["gflops_resnet18_w16"]
-            share = h["f32_share_of_peak_resnet18_w16"]
-            cores = ", ".join(f"{k} {v:.1f}" for k, v in h["cores_used_resnet18_w16"].items() if v)
-            target = f"≥ {h['target_chosen_vs_f32']}x" if h.get("target_chosen_vs_f32") else "report"
-            judged = h.get("wall_clock_judged") or {"chosen_vs_f32": True, "f32_share_of_peak": True}
-            rows.append(
-                f"| speed, {kind} ({h['repetitions']} paired reps) | ResNet-18 w16, lth-tf's choice ({chosen}) / "
-                f"float32 defaults: {h['chosen_vs_f32_resnet18_w16']:.2f}x ({lo:.2f}-{hi:.2f}); {others}; "
-                f"lth-tf / plain Keras fit: {vs_keras}{cpu_clock_cell(h)} | {target} | "
-                f"{verdict(h, 'met_chosen_vs_f32', judged['chosen_vs_f32'])} | {ran_where(sp, speed_load(sp))} |"
-            )
-            cpu_share = h.get("f32_share_of_peak_per_cpu_second_resnet18_w16")
-            per_core = (f"; per CPU-second: float32 training {h['gflops_per_cpu_second_resnet18_w16']['f32']:.0f}, "
-                        f"matmul {h['peak_gflops_per_core_second_f32']:.0f} (bfloat16 "
-                        f"{h['peak_gflops_per_core_second_bf16']:.0f}) GFLOP per core-second: {pct(cpu_share, 0)}"
-                        if cpu_share is not None else "")
-            rows.append(
-                f"| speed, {kind}: GFLOP/s | ResNet-18 w16 training (6 x MACs x images/s): float32 "
-                f"{g.get('f32') or 0:.0f}, lth-tf's choice {g.get('lth_tf') or 0:.0f}, plain Keras "
-                f"{g.get('keras') or 0:.0f}; 4096² matmul float32 {h['peak_gflops_f32']:.0f}, bfloat16 "
-                f"{h['peak_gflops_bf16']:.0f}: float32 training at {pct(share, 0)} of the float32 peak; cores used "
-                f"{cores}{per_core} | ≥ 70% | {verdict(h, 'met_f32_share_of_peak', judged['f32_share_of_peak'])} "
-                f"| same run |"
-            )
+        acc, ph = (load_result(f"{n}_{kind}") for n in ("speed_accuracy", "round_phases"))
+        for name, label in ((f"speed_{kind}", f"speed, {kind}"),
+                            (f"speed_{kind}_resnet_quiet", f"speed, {kind}, ResNet-18 w16 at a lower load")):
+            res = load_result(name)
+            if res:
+                rows += speed_rows(res, label)
         if acc:
             h = acc["headline"]
             cells = []
@@ -184,6 +157,43 @@ def speed_kind_rows() -> list[str]:
     return rows
 
 
+def speed_rows(sp: dict, label: str) -> list[str]:
+    """The two rows of one speed.py result: ratios, and GFLOP/s against the matmul peak."""
+    rows = []
+    h = sp["headline"]
+    chosen = ", ".join(f"{k} {v}" for k, v in h["chosen_resnet18_w16"].items() if k in (
+        "precision", "onednn", "jit_compile"))
+    lo, hi = h["chosen_vs_f32_resnet18_w16_range"] or (None, None)
+    others = ", ".join(f"{f} {v:.2f}x" for f, v in h["chosen_vs_f32"].items() if f != "resnet18_w16" and v)
+    vs_keras = ", ".join(f"{k.removeprefix('ratio_')} {v:.2f}x" for k, v in h.items()
+                         if k.startswith("ratio_") and not k.endswith("_range") and v)
+    g = h["gflops_resnet18_w16"]
+    share = h["f32_share_of_peak_resnet18_w16"]
+    cores = ", ".join(f"{k} {v:.1f}" for k, v in h["cores_used_resnet18_w16"].items() if v)
+    target = f"≥ {h['target_chosen_vs_f32']}x" if h.get("target_chosen_vs_f32") else "report"
+    judged = h.get("wall_clock_judged") or {"chosen_vs_f32": True, "f32_share_of_peak": True}
+    rows.append(
+        f"| {label} ({h['repetitions']} paired reps) | ResNet-18 w16, lth-tf's choice ({chosen}) / "
+        f"float32 defaults: {h['chosen_vs_f32_resnet18_w16']:.2f}x ({lo:.2f}-{hi:.2f}){'; ' + others if others else ''}; "
+        f"lth-tf / plain Keras fit: {vs_keras}{cpu_clock_cell(h)} | {target} | "
+        f"{verdict(h, 'met_chosen_vs_f32', judged['chosen_vs_f32'])} | {ran_where(sp, speed_load(sp))} |"
+    )
+    cpu_share = h.get("f32_share_of_peak_per_cpu_second_resnet18_w16")
+    per_core = (f"; per CPU-second: float32 training {h['gflops_per_cpu_second_resnet18_w16']['f32']:.0f}, "
+                f"matmul {h['peak_gflops_per_core_second_f32']:.0f} (bfloat16 "
+                f"{h['peak_gflops_per_core_second_bf16']:.0f}) GFLOP per core-second: {pct(cpu_share, 0)}"
+                if cpu_share is not None else "")
+    rows.append(
+        f"| {label}: GFLOP/s | ResNet-18 w16 training (6 x MACs x images/s): float32 "
+        f"{g.get('f32') or 0:.0f}, lth-tf's choice {g.get('lth_tf') or 0:.0f}, plain Keras "
+        f"{g.get('keras') or 0:.0f}; 4096² matmul float32 {h['peak_gflops_f32']:.0f}, bfloat16 "
+        f"{h['peak_gflops_bf16']:.0f}: float32 training at {pct(share, 0)} of the float32 peak; cores used "
+        f"{cores}{per_core} | ≥ 70% | {verdict(h, 'met_f32_share_of_peak', judged['f32_share_of_peak'])} "
+        f"| same run |"
+    )
+    return rows
+
+
 def cpu_clock_cell(h: dict) -> str:
     """speed.py's ratios per CPU-second of each worker (robust to other processes' time-slicing)."""
     if h.get("chosen_vs_f32_resnet18_w16_per_cpu_second") is None:
@@ -193,7 +203,7 @@ def cpu_clock_cell(h: dict) -> str:
                        if f != "resnet18_w16" and v)
     keras = ", ".join(f"{f} {v:.2f}x" for f, v in h["lth_tf_vs_keras_per_cpu_second"].items() if v)
     return (f"; per CPU-second: choice / float32 ResNet-18 w16 {h['chosen_vs_f32_resnet18_w16_per_cpu_second']:.2f}x "
-            f"({lo:.2f}-{hi:.2f}), {others}; lth-tf / plain Keras {keras}")
+            f"({lo:.2f}-{hi:.2f}){', ' + others if others else ''}; lth-tf / plain Keras {keras}")
 
 
 def verdict(h: dict, key: str, judged: bool) -> str:
