@@ -149,8 +149,9 @@ RULES: tuple[Rule, ...] = (
     Rule("precision", "float32", "a file: model",
          "a saved model keeps the dtype it was saved with", lambda c, w: w.user_file_model),
     Rule("precision", "mixed_bfloat16", "AMX-BF16 and ResNet-18 or Conv-4",
-         "Xeon with AMX (2026-12-02, shared machine): 1.65x (1.19-2.37) the float32 images per CPU-second "
-         "on ResNet-18 w16, 3.6x on Conv-4 (4 paired reps, benchmarks/results/speed_amx.json); dense "
+         "Xeon with AMX (2026-12-02, shared machine): ResNet-18 w16 1.60x the float32 images/s (3 paired "
+         "reps at load 3-5, speed_amx_resnet_quiet.json), 1.65x per CPU-second at load 9-20 and Conv-4 3.6x "
+         "(benchmarks/results/speed_amx.json); dense "
          "CIFAR-10 round 73.6 +- 1.1% against 74.2 +- 1.3% (3 seeds); 4 IMP rounds keep the same number of "
          "weights, test accuracy within 0.8 points (speed_accuracy_amx.json)",
          lambda c, w: c.has("amx_bf16") and w.model in BF16_MODELS),
