@@ -12,8 +12,8 @@ Inside, lth_tf trains the tf_keras (Keras 2) translation of the model, because
 tfmot's pruning wrappers only take tf_keras; you never touch it.
 
 Data: with `--data-dir` (or LTH_DATA_DIR) naming a folder that holds
-`cifar10-jpeg.tar.gz` (or Keras' `cifar-10-batches-py`), lth_tf's CIFAR reader
-gives the same uint8 arrays `keras.datasets.cifar10.load_data()` would; without
+`cifar10-jpeg.tar.gz` (CIFAR-10 as JPEG files), the example decodes it into the
+uint8 arrays `keras.datasets.cifar10.load_data()` would give; without
 one, `keras.datasets.cifar10.load_data()` downloads them. The images are scaled to
 [-1, 1] here, as MobileNetV2 expects. CPU scale: 5,000 training images, a few
 epochs per round, so accuracies are far below a full training; dense, ticket and
@@ -36,10 +36,34 @@ import lth_tf
 def cifar10(data_dir: str | None):
     """((x_train, y_train), (x_test, y_test)) as uint8 images and int labels."""
     if data_dir:
-        from lth_tf.keras_side.data.cifar10 import read_arrays  # the offline JPEG archive
-
-        return read_arrays(Path(data_dir))
+        return cifar10_from_jpegs(Path(data_dir) / "cifar10-jpeg.tar.gz")
     return keras.datasets.cifar10.load_data()
+
+
+def cifar10_from_jpegs(archive: Path):
+    """The offline archive (`train|test/<class>/<name>.jpg`) as load_data()'s arrays.
+
+    Classes in alphabetical order, which is CIFAR-10's label order; images sorted
+    by class and file name within each split.
+    """
+    import tarfile
+
+    import tensorflow as tf
+
+    images: dict[str, list] = {"train": [], "test": []}
+    with tarfile.open(archive, "r:gz") as tar:
+        for member in tar:
+            parts = member.name.strip("./").split("/")
+            if member.isfile() and len(parts) == 3 and parts[0] in images and parts[2].endswith(".jpg"):
+                images[parts[0]].append((parts[1], parts[2], tar.extractfile(member).read()))
+    classes = sorted({cls for split in images.values() for cls, _, _ in split})
+    arrays = []
+    for split in ("train", "test"):
+        found = sorted(images[split], key=lambda item: (item[0], item[1]))
+        x = np.stack([tf.io.decode_jpeg(data, dct_method="INTEGER_ACCURATE").numpy() for _, _, data in found])
+        y = np.array([[classes.index(cls)] for cls, _, _ in found], dtype="int64")
+        arrays.append((x, y))
+    return tuple(arrays)
 
 
 def scale(x: np.ndarray) -> np.ndarray:

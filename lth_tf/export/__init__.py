@@ -53,7 +53,7 @@ class _DropUncompiledWarning(logging.Filter):
 
 
 TFLITE_FILE = "model.tflite"  # lth_tf.export.tflite.MODEL_FILE (that module imports TF)
-KERAS_FILE = "model.keras"  # lth_tf.export.keras3_ticket.MODEL_FILE (that module imports TF)
+KERAS_FILE = "model.keras"  # the keras format's file (lth_tf/export/keras3_ticket.py writes it)
 SINGLE_FILES = (TFLITE_FILE, KERAS_FILE)  # formats that write one file beside the marker
 
 
@@ -99,8 +99,14 @@ def usage(path: str | Path) -> list[str]:
     return [head] + [f"    {line}" for line in sig.usage(str(path), doc)]
 
 
-def check_target(path: str | Path) -> Path:
-    """Refuse a target that exists and is not an export of ours (never touch user files)."""
+def check_target(path: str | Path, source: dict[str, Any] | None = None, force: bool = False) -> Path:
+    """Refuse a target that exists and is not an export of ours (never touch user files), and,
+    unless `force`, an export of ours that came from another run than `source`.
+
+    `source` (`export_source`) names the run being exported. An export records its own
+    in its marker (`source`); one without (an older lth-tf) counts as another run's
+    unless it lies inside the run's own folder (ticket/, exports/).
+    """
     path = Path(path)
     if (path.exists() or path.is_symlink()) and not (
         path.is_dir() and not path.is_symlink() and is_our_export(path)
@@ -110,7 +116,28 @@ def check_target(path: str | Path) -> Path:
             f"export target {path} is an existing {kind} that lth-tf did not export "
             f"(no {MARKER_FILE}); give a new path (only an older export of lth-tf is replaced)"
         )
+    if source is not None and not force and path.exists():
+        theirs = description(path).get("source")
+        mine = Path(source["run_dir"]).resolve()
+        inside = path.resolve().is_relative_to(mine)
+        if isinstance(theirs, dict) and Path(str(theirs.get("run_dir"))).resolve() != mine:
+            raise LthError(
+                f"export target {path} holds round {theirs.get('round')} of another run "
+                f"({theirs.get('run_dir')}); pass --force to replace it (force=True from Python), "
+                "or give a new path"
+            )
+        if not isinstance(theirs, dict) and not inside:
+            raise LthError(
+                f"export target {path} holds an export that does not say which run it came from "
+                "(an older lth-tf wrote it); pass --force to replace it (force=True from Python), "
+                "or give a new path"
+            )
     return path
+
+
+def export_source(run_dir: str | Path, config_hash: str | None, round: int) -> dict[str, Any]:
+    """What an export records about where it came from (its marker's `source`)."""
+    return {"run_dir": str(Path(run_dir).resolve()), "config_hash": config_hash, "round": int(round)}
 
 
 def export_format(name: str):
@@ -130,6 +157,8 @@ def export_savedmodel(
     format: str = "dense",
     pruned: Any = None,
     sparse_threshold: float | None = None,
+    source: dict[str, Any] | None = None,
+    force: bool = False,
 ) -> Path:
     """Write `model` as a SavedModel at `path`, replacing an older export of ours.
 
@@ -145,6 +174,10 @@ def export_savedmodel(
     beyond the weights: mean/std and class names, the graph's normalisation
     (see lth_tf.export.signatures). The marker JSON describes the signatures.
 
+    `source` (`export_source`: the run directory, its config hash and the round) is
+    recorded in the marker; an export of another run at `path` is refused unless
+    `force` (`check_target`).
+
     `path` must not exist, or hold an export of ours (LthError otherwise). The
     new export is written beside it under a temporary name, marked, and swapped
     in with one atomic exchange where the system has one; otherwise the old
@@ -153,7 +186,7 @@ def export_savedmodel(
     of killed exports to the same path are removed first.
     """
     fmt = export_format(format)
-    path = check_target(path)
+    path = check_target(path, source, force)
     if reason := fmt.out_refusal(path):
         raise LthError(f"--format {fmt.name} {reason}")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -167,8 +200,10 @@ def export_savedmodel(
     try:
         described = write(new)
         marker = {"written_by": "lth-tf", "format": "SavedModel", **described}
+        if source is not None:
+            marker["source"] = {**source, "export_format": format}
         atomic.write_json_atomic(new / MARKER_FILE, marker)
-        check_target(path)  # still ours (or absent) now that the new export is ready
+        check_target(path, source, force)  # still ours (or absent) now that the new export is ready
         atomic.replace_dir(new, path, spare=work / atomic.SPARE_NAME)
     finally:
         tf_log.removeFilter(quiet)

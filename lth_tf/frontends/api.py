@@ -44,7 +44,7 @@ from lth_tf.keras_side.keras3 import back, detect
 from lth_tf.keras_side.models.user import Built
 from lth_tf.platform.backend import keras
 from lth_tf.platform.platform import Platform
-from lth_tf.search import dense_from, preflight
+from lth_tf.search import dense_from, preflight, run_settings
 from lth_tf.search.dense_from import DenseSource
 from lth_tf.search.engine import RoundResult
 from lth_tf.search.lottery import LotterySearch
@@ -188,7 +188,8 @@ class TicketSearch:
         model_cfg = replace(self.exp.model, name=f"{sources.FILE}{model_path.resolve()}", reinit=False)
         data_cfg = replace(self.exp.data, name=sources.PYTHON)
         exp = replace(self.exp, model=model_cfg, data=data_cfg, preset=None)
-        self.platform = self.platform or Platform.from_settings(self.exp.train)  # once: TF fixes the strategy
+        chosen = run_settings.for_run(exp, run_dir)  # what a resumed run started with, else chosen now
+        self.platform = self.platform or Platform.from_settings(self.exp.train, chosen=chosen)  # once: TF fixes the strategy
         return LotterySearch(
             exp,
             run_dir=run_dir,
@@ -196,7 +197,7 @@ class TicketSearch:
             model_source=self._source,
             reinit_source=self._reinit_source,
             dense_from=dense,
-            platform=self.platform,
+            platform=self.platform.with_chosen(chosen),
             **hooks,
         )
 
@@ -259,15 +260,18 @@ class TicketSearch:
         wrapped = search.model_for_round(round)
         return keras3_ticket.as_keras3(search, wrapped) or P.strip(wrapped)
 
-    def export(self, path: str | Path, round: int | None = None, format: str = "dense") -> Path:
+    def export(self, path: str | Path, round: int | None = None, format: str | None = None,
+               force: bool = False) -> Path:
         """A round's ticket (default: the winner) written to `path`, which loads without lth_tf.
 
         format: a name of lth_tf/export/formats/: "dense" (a Keras SavedModel), "sparse"
         (pruned kernels stored without their zeros; `tf.saved_model.load` only), "tflite"
         (a .tflite file, image models), "narrow" (channels no layer reads removed) or
-        "keras" (Keras 3 models: `path/model.keras`, for `keras.saving.load_model`).
+        "keras" (Keras 3 models: `path/model.keras`, for `keras.saving.load_model`);
+        None: narrow for prune.structure="channels", else dense. `force`: replace an
+        export of another run at `path` (refused otherwise).
         """
-        return export_round(self._opened(), round, path, format=format)
+        return export_round(self._opened(), round, path, format=format, force=force)
 
     def _opened(self) -> LotterySearch:
         if self.search is None:

@@ -39,6 +39,14 @@ class ExportFormat:
     help: str = ""
     # Non-empty: graph models are refused before TensorFlow loads, with this reason and fix.
     graph_refusal: str = ""
+    # True: the format written when none is named, for tickets of a criterion that removes
+    # whole channels (`Criterion.channels`); `formats.default` picks it. Others get dense.
+    default_for_channels: bool = False
+
+    def warning(self, channels: bool) -> str | None:
+        """One line to warn with when this format does not suit the ticket (`channels`: the
+        run's criterion removes whole channels); None when it does."""
+        return None
 
     def refusal(self, exp: Any) -> str:
         """Why this format cannot export the run of `exp` (an Experiment), or "" (pure: before TF)."""
