@@ -53,6 +53,8 @@ class _DropUncompiledWarning(logging.Filter):
 
 
 TFLITE_FILE = "model.tflite"  # lth_tf.export.tflite.MODEL_FILE (that module imports TF)
+KERAS_FILE = "model.keras"  # the keras format's file (lth_tf/export/keras3_ticket.py writes it)
+SINGLE_FILES = (TFLITE_FILE, KERAS_FILE)  # formats that write one file beside the marker
 
 
 def is_savedmodel(path: str | Path) -> bool:
@@ -66,7 +68,9 @@ def is_our_export(path: str | Path) -> bool:
         written_by = json.loads(marker.read_text(encoding="utf-8")).get("written_by")
     except (OSError, ValueError, AttributeError):
         return False
-    return written_by == "lth-tf" and (is_savedmodel(path) or (Path(path) / TFLITE_FILE).is_file())
+    return written_by == "lth-tf" and (
+        is_savedmodel(path) or any((Path(path) / name).is_file() for name in SINGLE_FILES)
+    )
 
 
 def description(path: str | Path) -> dict[str, Any]:
@@ -84,6 +88,12 @@ def usage(path: str | Path) -> list[str]:
 
         head = f"call it (inputs and outputs in {Path(path) / MARKER_FILE}):"
         return [head] + [f"    {line}" for line in tflite.usage(str(path))]
+    if doc.get("format") == "Keras":
+        from lth_tf.export import keras3_ticket
+
+        outputs = ", ".join(doc.get("outputs") or {}) or "its outputs"
+        head = f"load it with Keras 3 (returns {outputs}; inputs and outputs in {Path(path) / MARKER_FILE}):"
+        return [head] + [f"    {line}" for line in keras3_ticket.usage(str(path))]
     listed = ", ".join(sig.names(doc)) or "serving_default"
     head = f"call it (signatures: {listed}; inputs and outputs in {Path(path) / MARKER_FILE}):"
     return [head] + [f"    {line}" for line in sig.usage(str(path), doc)]
@@ -155,8 +165,9 @@ def export_savedmodel(
     `format`: a name of lth_tf/export/formats/: "dense" (a Keras SavedModel,
     kernels with their zeros), "sparse" (lth_tf.export.sparse: pruned kernels as
     bit mask + nonzero values, only for `tf.saved_model.load`), "tflite"
-    (lth_tf.export.tflite) or "narrow" (written as dense: `model` is already the
-    narrowed one); `pruned` lists the variables of `model` the sparse export
+    (lth_tf.export.tflite), "narrow" (written as dense: `model` is already the
+    narrowed one) or "keras" (`model` is the Keras 3 ticket, lth_tf.export.keras3_ticket);
+    `pruned` lists the variables of `model` the sparse export
     packs (default: those lth_tf prunes).
 
     `data` (the run's ImageData/GraphData, or None) supplies what serving needs
@@ -176,6 +187,8 @@ def export_savedmodel(
     """
     fmt = export_format(format)
     path = check_target(path, source, force)
+    if reason := fmt.out_refusal(path):
+        raise LthError(f"--format {fmt.name} {reason}")
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic.clean_leftovers([path.parent], target=path.name)
     write = fmt.writer(model, data, pruned, sparse_threshold)
@@ -224,12 +237,13 @@ def exportable(model):
     """`model`, or a copy with Spektral conv layers made SavedModel-safe (see module doc)."""
     if not any(_spektral_base(type(layer)) for layer in model.layers):
         return model
+    from lth_tf.keras_side import clone as cloning
     from lth_tf.platform.backend import keras
 
     def clone(layer):
         base = _spektral_base(type(layer))
         cls = _export_class(base) if base else layer.__class__
-        return cls.from_config(layer.get_config())
+        return cls.from_config(cloning.config(layer))
 
     copy = keras.models.clone_model(model, clone_function=clone)
     copy.set_weights(model.get_weights())

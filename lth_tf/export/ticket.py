@@ -88,7 +88,7 @@ def _export(search: LotterySearch, round: int | None, out: str | Path | None, fo
     check_target(path, source, force)  # before the model is loaded
     with search.platform.local():  # plain variables: one process exports, no collectives
         wrapped = search.model_for_round(round)
-        model, pruned = fmt.model(wrapped)
+        model, pruned = fmt.model(wrapped, search)
     export_savedmodel(model, path, search.served_data, format=format, pruned=pruned, source=source, force=force)
     return Exported(search, round, path, wrapped, model,
                     lambda dense: export_round(search, 0, dense, format=formats.DENSE))

@@ -1,17 +1,17 @@
 """Export formats: how a round's ticket is written (`lth-tf export --format`, `TicketSearch.export(format=)`).
 
 A registry as in open_lth: `FORMATS` maps each format name to its object
-(lth_tf/export/formats/base.py: `help`, `graph_refusal`, `default_for_channels`,
-`warning`, `model`, `writer`, `report`); `get(name)` looks one up, `default(channels)`
-names the format used when none is given (narrow for channel-pruned tickets, else
-dense). No TensorFlow at import: the CLI builds --format's choices and help from
-here before TF loads.
+(lth_tf/export/formats/base.py: `help`, `graph_refusal`, `refusal`, `out_refusal`,
+`default_for_channels`, `warning`, `model`, `writer`, `report`); `get(name)` looks one
+up, `default(channels)` names the format used when none is given (narrow for
+channel-pruned tickets, else dense). No TensorFlow at import: the CLI builds --format's
+choices and help from here before TF loads.
 
 A new format is one module here (an `ExportFormat` subclass and its instance)
 plus one line below; CONTRIBUTING.md says what to test.
 """
 
-from lth_tf.export.formats import dense, narrow, sparse, tflite
+from lth_tf.export.formats import dense, keras, narrow, sparse, tflite
 from lth_tf.export.formats.base import Exported, ExportFormat
 
 FORMATS: dict[str, ExportFormat] = {
@@ -21,6 +21,7 @@ FORMATS: dict[str, ExportFormat] = {
         sparse.FORMAT,
         tflite.FORMAT,
         narrow.FORMAT,
+        keras.FORMAT,
     )
 }
 NAMES = tuple(FORMATS)

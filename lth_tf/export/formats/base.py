@@ -31,7 +31,8 @@ class ExportFormat:
     """An export format of `lth-tf export --format` and `TicketSearch.export(format=)`.
 
     A subclass sets `name`, `help` (its part of the --format help) and
-    `graph_refusal`, and implements `writer`; `model` and `report` have defaults.
+    `graph_refusal`, and implements `writer`; `refusal`, `out_refusal`, `model` and
+    `report` have defaults.
     """
 
     name: str = ""
@@ -47,8 +48,17 @@ class ExportFormat:
         run's criterion removes whole channels); None when it does."""
         return None
 
-    def model(self, wrapped: Any) -> tuple[Any, Any]:
-        """(the plain model to write, the variables it prunes or None) from a round's wrapped model."""
+    def refusal(self, exp: Any) -> str:
+        """Why this format cannot export the run of `exp` (an Experiment), or "" (pure: before TF)."""
+        return self.graph_refusal if exp.is_graph else ""
+
+    def out_refusal(self, path: Path) -> str:
+        """Why this format cannot write to `path`, or "" (pure: before TF)."""
+        return ""
+
+    def model(self, wrapped: Any, search: Any) -> tuple[Any, Any]:
+        """(the model to write, the variables it prunes or None) from a round's wrapped model
+        and its search (a LotterySearch)."""
         from lth_tf.keras_side import pruning as P
 
         return P.strip(wrapped), None

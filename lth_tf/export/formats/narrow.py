@@ -26,7 +26,7 @@ class Narrow(ExportFormat):
                 "reading it is pruned, so the model stays almost as wide; use --format sparse "
                 "(zeros not stored), or prune with --set prune.structure=channels")
 
-    def model(self, wrapped):
+    def model(self, wrapped, search):
         from lth_tf.keras_side.narrow import narrow
 
         return narrow(wrapped), None

@@ -1,4 +1,4 @@
-"""`lth-tf export`: a round's ticket (default: the winner) as dense, sparse, tflite or narrow.
+"""`lth-tf export`: a round's ticket (default: the winner) as dense, sparse, tflite, narrow or keras.
 
 Without --format: narrow for a channel-pruned run (prune.structure = channels),
 dense otherwise (`formats.default`); --format narrow on a weight-pruned run
@@ -55,8 +55,8 @@ def cmd_export(args) -> int:
     data_dir = check_data_dir(args.data_dir)
     channels = criteria.get(exp.prune.structure).channels
     fmt = formats.get(args.format or formats.default(channels))
-    if fmt.graph_refusal and exp.is_graph:
-        raise LthError(f"--format {fmt.name} {fmt.graph_refusal}")
+    if reason := fmt.refusal(exp) or fmt.out_refusal(out):
+        raise LthError(f"--format {fmt.name} {reason}")
     warning = fmt.warning(channels)
     if warning:
         print(f"lth-tf: warning: {warning}", file=sys.stderr, flush=True)
