@@ -85,7 +85,9 @@ class Prune:
     one_shot: bool = False  # one round straight to 1-(1-rate)**rounds sparsity
     controls: tuple[str, ...] = ()  # random_reinit, random_mask (lth_tf/core/controls/)
     control_rounds: str = "last"  # last | all | comma-separated round numbers
-    tolerance: float = 0.0  # winner: sparsest round with val_acc >= dense - tolerance
+    # The winner rule (docs/concepts.md): a pruned round matches when its val_acc >= dense
+    # val_acc - tolerance (0.01: within 1 point); the ticket is the sparsest matching round.
+    tolerance: float = 0.0
     # The pruning criterion (lth_tf/core/criteria/): weights (magnitude) | channels (whole
     # filters/units by L1 norm; rate then counts channels) | random (random positions,
     # magnitude's counts: the random-pruning baseline)
