@@ -59,7 +59,7 @@ class LthApp(App):
                 self.push_screen(self.start_screen(error=str(e)))
                 return
             self.push_screen(RunScreen(attach=run_dir))
-        elif self.preset is not None or self.config is not None:
+        elif self.preset is not None or self.config is not None or options.sets_model_and_data(self.overrides):
             try:
                 exp = C.resolve(self.preset, self.config, self.overrides)
             except LthError as e:  # show the form with the message instead

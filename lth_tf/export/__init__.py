@@ -53,6 +53,8 @@ class _DropUncompiledWarning(logging.Filter):
 
 
 TFLITE_FILE = "model.tflite"  # lth_tf.export.tflite.MODEL_FILE (that module imports TF)
+KERAS_FILE = "model.keras"  # lth_tf.export.keras3_ticket.MODEL_FILE (that module imports TF)
+SINGLE_FILES = (TFLITE_FILE, KERAS_FILE)  # formats that write one file beside the marker
 
 
 def is_savedmodel(path: str | Path) -> bool:
@@ -66,7 +68,9 @@ def is_our_export(path: str | Path) -> bool:
         written_by = json.loads(marker.read_text(encoding="utf-8")).get("written_by")
     except (OSError, ValueError, AttributeError):
         return False
-    return written_by == "lth-tf" and (is_savedmodel(path) or (Path(path) / TFLITE_FILE).is_file())
+    return written_by == "lth-tf" and (
+        is_savedmodel(path) or any((Path(path) / name).is_file() for name in SINGLE_FILES)
+    )
 
 
 def description(path: str | Path) -> dict[str, Any]:
@@ -84,13 +88,25 @@ def usage(path: str | Path) -> list[str]:
 
         head = f"call it (inputs and outputs in {Path(path) / MARKER_FILE}):"
         return [head] + [f"    {line}" for line in tflite.usage(str(path))]
+    if doc.get("format") == "Keras":
+        from lth_tf.export import keras3_ticket
+
+        outputs = ", ".join(doc.get("outputs") or {}) or "its outputs"
+        head = f"load it with Keras 3 (returns {outputs}; inputs and outputs in {Path(path) / MARKER_FILE}):"
+        return [head] + [f"    {line}" for line in keras3_ticket.usage(str(path))]
     listed = ", ".join(sig.names(doc)) or "serving_default"
     head = f"call it (signatures: {listed}; inputs and outputs in {Path(path) / MARKER_FILE}):"
     return [head] + [f"    {line}" for line in sig.usage(str(path), doc)]
 
 
-def check_target(path: str | Path) -> Path:
-    """Refuse a target that exists and is not an export of ours (never touch user files)."""
+def check_target(path: str | Path, source: dict[str, Any] | None = None, force: bool = False) -> Path:
+    """Refuse a target that exists and is not an export of ours (never touch user files), and,
+    unless `force`, an export of ours that came from another run than `source`.
+
+    `source` (`export_source`) names the run being exported. An export records its own
+    in its marker (`source`); one without (an older lth-tf) counts as another run's
+    unless it lies inside the run's own folder (ticket/, exports/).
+    """
     path = Path(path)
     if (path.exists() or path.is_symlink()) and not (
         path.is_dir() and not path.is_symlink() and is_our_export(path)
@@ -100,7 +116,28 @@ def check_target(path: str | Path) -> Path:
             f"export target {path} is an existing {kind} that lth-tf did not export "
             f"(no {MARKER_FILE}); give a new path (only an older export of lth-tf is replaced)"
         )
+    if source is not None and not force and path.exists():
+        theirs = description(path).get("source")
+        mine = Path(source["run_dir"]).resolve()
+        inside = path.resolve().is_relative_to(mine)
+        if isinstance(theirs, dict) and Path(str(theirs.get("run_dir"))).resolve() != mine:
+            raise LthError(
+                f"export target {path} holds round {theirs.get('round')} of another run "
+                f"({theirs.get('run_dir')}); pass --force to replace it (force=True from Python), "
+                "or give a new path"
+            )
+        if not isinstance(theirs, dict) and not inside:
+            raise LthError(
+                f"export target {path} holds an export that does not say which run it came from "
+                "(an older lth-tf wrote it); pass --force to replace it (force=True from Python), "
+                "or give a new path"
+            )
     return path
+
+
+def export_source(run_dir: str | Path, config_hash: str | None, round: int) -> dict[str, Any]:
+    """What an export records about where it came from (its marker's `source`)."""
+    return {"run_dir": str(Path(run_dir).resolve()), "config_hash": config_hash, "round": int(round)}
 
 
 def export_format(name: str):
@@ -120,19 +157,26 @@ def export_savedmodel(
     format: str = "dense",
     pruned: Any = None,
     sparse_threshold: float | None = None,
+    source: dict[str, Any] | None = None,
+    force: bool = False,
 ) -> Path:
     """Write `model` as a SavedModel at `path`, replacing an older export of ours.
 
     `format`: a name of lth_tf/export/formats/: "dense" (a Keras SavedModel,
     kernels with their zeros), "sparse" (lth_tf.export.sparse: pruned kernels as
     bit mask + nonzero values, only for `tf.saved_model.load`), "tflite"
-    (lth_tf.export.tflite) or "narrow" (written as dense: `model` is already the
-    narrowed one); `pruned` lists the variables of `model` the sparse export
+    (lth_tf.export.tflite), "narrow" (written as dense: `model` is already the
+    narrowed one) or "keras" (`model` is the Keras 3 ticket, lth_tf.export.keras3_ticket);
+    `pruned` lists the variables of `model` the sparse export
     packs (default: those lth_tf prunes).
 
     `data` (the run's ImageData/GraphData, or None) supplies what serving needs
     beyond the weights: mean/std and class names, the graph's normalisation
     (see lth_tf.export.signatures). The marker JSON describes the signatures.
+
+    `source` (`export_source`: the run directory, its config hash and the round) is
+    recorded in the marker; an export of another run at `path` is refused unless
+    `force` (`check_target`).
 
     `path` must not exist, or hold an export of ours (LthError otherwise). The
     new export is written beside it under a temporary name, marked, and swapped
@@ -142,7 +186,9 @@ def export_savedmodel(
     of killed exports to the same path are removed first.
     """
     fmt = export_format(format)
-    path = check_target(path)
+    path = check_target(path, source, force)
+    if reason := fmt.out_refusal(path):
+        raise LthError(f"--format {fmt.name} {reason}")
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic.clean_leftovers([path.parent], target=path.name)
     write = fmt.writer(model, data, pruned, sparse_threshold)
@@ -154,8 +200,10 @@ def export_savedmodel(
     try:
         described = write(new)
         marker = {"written_by": "lth-tf", "format": "SavedModel", **described}
+        if source is not None:
+            marker["source"] = {**source, "export_format": format}
         atomic.write_json_atomic(new / MARKER_FILE, marker)
-        check_target(path)  # still ours (or absent) now that the new export is ready
+        check_target(path, source, force)  # still ours (or absent) now that the new export is ready
         atomic.replace_dir(new, path, spare=work / atomic.SPARE_NAME)
     finally:
         tf_log.removeFilter(quiet)
@@ -189,12 +237,13 @@ def exportable(model):
     """`model`, or a copy with Spektral conv layers made SavedModel-safe (see module doc)."""
     if not any(_spektral_base(type(layer)) for layer in model.layers):
         return model
+    from lth_tf.keras_side import clone as cloning
     from lth_tf.platform.backend import keras
 
     def clone(layer):
         base = _spektral_base(type(layer))
         cls = _export_class(base) if base else layer.__class__
-        return cls.from_config(layer.get_config())
+        return cls.from_config(cloning.config(layer))
 
     copy = keras.models.clone_model(model, clone_function=clone)
     copy.set_weights(model.get_weights())

@@ -15,6 +15,8 @@ front ends pass its `TicketExporter` to `finish`, so this layer never imports it
 
 from __future__ import annotations
 
+import functools
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -24,11 +26,13 @@ from typing import Any, Protocol
 from lth_tf.core import config as C
 from lth_tf.core import criteria, sources
 from lth_tf.core import events as E
+from lth_tf.core import winner as W
 from lth_tf.core.errors import LthError
 from lth_tf.core.events import FanOut, JsonlSink
 from lth_tf.keras_side import data as datasets
 from lth_tf.keras_side import models
 from lth_tf.keras_side import pruning as P
+from lth_tf.keras_side.data.splits import small_class_warnings, split_sizes
 from lth_tf.keras_side.models.user import ModelSource
 from lth_tf.keras_side.training.callbacks import Stopped
 from lth_tf.platform.platform import Platform
@@ -41,6 +45,8 @@ from lth_tf.storage.summary import TICKET_KEYS, build_summary, cost_to_reach, pi
 
 # Stopped: what rounds() raises when its stop event is set (the run stays resumable).
 __all__ = ["LotterySearch", "Stopped", "TicketExporter"]
+
+log = logging.getLogger(__name__)
 
 _KEEP = object()  # _write_summary: keep the ticket recorded by an earlier finish
 
@@ -152,6 +158,7 @@ class LotterySearch:
                     config=self.exp.to_dict(),
                     runtime=self.platform.settings(),  # oneDNN, XLA, precision, threads, strategy
                     **self.model_facts(),
+                    **self.data_facts(),
                 )
             )
             self._write_summary("running")
@@ -200,9 +207,14 @@ class LotterySearch:
             return models.file_model_io(self.exp.model.name)
         return tuple(data.input_shape), int(data.num_classes)
 
+    def user_model(self):
+        """The run's model as its source builds it with the run's seed: a `Built` (model, notes,
+        and `keras3`, the user's Keras 3 model when it was translated from one)."""
+        return self.model_source(*self._model_io(), self.exp.seed)
+
     def model_facts(self) -> dict[str, Any]:
         """What the run's events say about the model: what was changed, what stays dense."""
-        built = self.model_source(*self._model_io(), self.exp.seed)
+        built = self.user_model()
         facts = {
             "model_notes": list(built.notes),
             "unpruned_layers": [
@@ -213,6 +225,21 @@ class LotterySearch:
             # pruned layers whose channels stay whole (residual ties, the logits): left dense
             facts["unpruned_channels"] = P.unpruned_channels(built.model, self.exp.prune.exclude)
         return facts
+
+    @functools.cached_property
+    def num_classes(self) -> int | None:
+        """The classes of the data (the model's outputs); the chance level is 1/num_classes."""
+        classes = self._model_io()[1]
+        return int(classes) if classes else None
+
+    def data_facts(self) -> dict[str, Any]:
+        """What the run's events say about the data: classes, images per class and split,
+        and a warning per class with few training images (also logged)."""
+        sizes = split_sizes(self.served_data) if self.served_data is not None else None
+        warnings = small_class_warnings(sizes) if sizes else []
+        for line in warnings:
+            log.warning("%s", line)
+        return {"num_classes": self.num_classes, "split_sizes": sizes, "data_warnings": warnings}
 
     def model_for_round(self, r: int):
         """The wrapped model holding round r's stored weights and masks."""
@@ -243,7 +270,8 @@ class LotterySearch:
                     self.engine.run_control(kind, r)
                     self._write_summary("running")
         ticket = None
-        winner = pick_winner(self._round_metrics_list(), self.exp.prune.tolerance)
+        decision = self.decision()
+        winner = None if decision.round is None else self.store.round_metrics(decision.round)
         previous = self._previous_ticket()
         path = rundir.ticket_dir(self.run_dir)
         kept = None
@@ -269,19 +297,23 @@ class LotterySearch:
             ticket = {k: winner[k] for k in TICKET_KEYS} | {"path": None}
         if ticket is not None:  # what the ticket cost: all rounds up to its own
             ticket = {**ticket, "cumulative_cost": cost_to_reach(self._round_metrics_list(), ticket["round"])}
-        summary = self._write_summary("finished", ticket=ticket)
-        self._emit(E.RunFinished(run_dir=str(self.run_dir), ticket=ticket))
+        summary = self._write_summary("finished", ticket=ticket, decision=decision)
+        self._emit(E.RunFinished(run_dir=str(self.run_dir), ticket=ticket,
+                                 no_ticket=decision.reason if ticket is None else None))
         return summary
 
+    def decision(self) -> W.Decision:
+        """The winning ticket among the rounds stored so far, by the one rule (`lth_tf.core.winner`)."""
+        return pick_winner(self._round_metrics_list(), self.exp.prune.tolerance, self.num_classes,
+                           self.planned_rounds)
+
     def winner_round(self) -> int:
-        """The winning ticket's round, or LthError when no pruned round qualifies."""
-        winner = pick_winner(self._round_metrics_list(), self.exp.prune.tolerance)
-        if winner is None:
-            raise LthError(
-                f"no pruned round of {self.run_dir} matched dense validation accuracy; "
-                "pass --round R to export a given round"
-            )
-        return int(winner["round"])
+        """The winning ticket's round, or LthError saying why there is none."""
+        decision = self.decision()
+        if decision.round is None:
+            raise LthError(f"{self.run_dir} has no winning ticket ({decision.reason}); "
+                           "pass --round R to export a given round")
+        return decision.round
 
     # -- summary and events ---------------------------------------------------------------
     def _round_metrics_list(self) -> list[dict[str, Any]]:
@@ -293,13 +325,17 @@ class LotterySearch:
         except LthError:  # an unreadable summary is rewritten from the rounds
             return None
 
-    def _write_summary(self, status: str, ticket: Any = _KEEP) -> dict[str, Any]:
-        """Rewrite summary.json; the ticket of an earlier finish is kept unless given."""
+    def _write_summary(self, status: str, ticket: Any = _KEEP, decision: W.Decision | None = None
+                       ) -> dict[str, Any]:
+        """Rewrite summary.json; the ticket of an earlier finish is kept unless given.
+        `winner` is the rule's decision on the rounds so far (`decision`, else made here)."""
         if ticket is _KEEP:
             ticket = self._previous_ticket()
         rounds = self._round_metrics_list()
         controls = self.store.all_controls()
-        summary = build_summary(self.exp.hash(), self.exp.preset, status, rounds, controls, ticket)
+        decision = decision or self.decision()
+        summary = build_summary(self.exp.hash(), self.exp.preset, status, rounds, controls, ticket,
+                                winner=decision, num_classes=self.num_classes)
         self.store.write_summary(summary)
         return summary
 

@@ -42,6 +42,7 @@ EXPORTS_DIR = "exports"
 TENSORBOARD_DIR = "tensorboard"
 REPORT_FILE = "report.md"
 PLOT_FILE = "accuracy.png"
+PLOT_SVG_FILE = "accuracy.svg"  # the same figure as a vector file (for papers)
 LOCK_FILE = "lock"
 WEIGHTS_FILE = "weights.npz"
 MASKS_FILE = "masks.npz"
@@ -50,7 +51,7 @@ METRICS_FILE = "metrics.json"
 # Every name above: tests/test_rundir.py fails if a module other than this one spells one.
 NAMES = (
     CONFIG_FILE, EVENTS_FILE, SUMMARY_FILE, REWIND_FILE, MODEL_FILE, ROUNDS_DIR, CONTROLS_DIR,
-    TICKET_DIR, EXPORTS_DIR, TENSORBOARD_DIR, REPORT_FILE, PLOT_FILE, LOCK_FILE, WEIGHTS_FILE,
+    TICKET_DIR, EXPORTS_DIR, TENSORBOARD_DIR, REPORT_FILE, PLOT_FILE, PLOT_SVG_FILE, LOCK_FILE, WEIGHTS_FILE,
     MASKS_FILE, METRICS_FILE,
 )
 
@@ -118,6 +119,11 @@ def report_path(run_dir: Path) -> Path:
 
 def plot_path(run_dir: Path) -> Path:
     return Path(run_dir) / PLOT_FILE
+
+
+def plot_paths(run_dir: Path) -> list[Path]:
+    """The report's figure as PNG and SVG."""
+    return [Path(run_dir) / PLOT_FILE, Path(run_dir) / PLOT_SVG_FILE]
 
 
 def lock_path(run_dir: Path) -> Path:

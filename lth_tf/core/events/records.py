@@ -90,6 +90,10 @@ class RunStarted(Record):
     unpruned_layers: list[dict[str, str]] | None = None  # [{name, class}] nothing prunes
     # prune.structure=channels only: [{name, reason}] of pruned layers whose channels stay whole
     unpruned_channels: list[dict[str, str]] | None = field(default=None, metadata=OMIT_NONE)
+    num_classes: int | None = None  # of the data: chance is 1/num_classes (lth_tf.core.winner)
+    # examples per class and split: {classes, unit, train, val, test} (keras_side/data/splits.py)
+    split_sizes: dict[str, Any] | None = None
+    data_warnings: list[str] | None = None  # e.g. a class with fewer than 10 training images
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -172,6 +176,8 @@ class RunFinished(Record):
     NAME: ClassVar[str] = "run_finished"
     run_dir: str
     ticket: dict[str, Any] | None  # round, sparsity, test_acc, path (+ sizes), or None
+    # without a ticket: why (lth_tf.core.winner's reason, e.g. dense at chance)
+    no_ticket: str | None = field(default=None, metadata=OMIT_NONE)
 
 
 @dataclass(frozen=True, kw_only=True)
