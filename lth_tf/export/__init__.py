@@ -53,7 +53,7 @@ class _DropUncompiledWarning(logging.Filter):
 
 
 TFLITE_FILE = "model.tflite"  # lth_tf.export.tflite.MODEL_FILE (that module imports TF)
-KERAS_FILE = "model.keras"  # lth_tf.export.keras3_ticket.MODEL_FILE (that module imports TF)
+KERAS_FILE = "model.keras"  # the keras format's file (lth_tf/export/keras3_ticket.py writes it)
 SINGLE_FILES = (TFLITE_FILE, KERAS_FILE)  # formats that write one file beside the marker
 
 

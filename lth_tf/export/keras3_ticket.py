@@ -24,10 +24,9 @@ from typing import Any
 
 import numpy as np
 
+from lth_tf.export import KERAS_FILE
 from lth_tf.keras_side import pruning as P
 from lth_tf.keras_side.keras3 import back, detect
-
-MODEL_FILE = "model.keras"  # lth_tf.export.KERAS_FILE (that module loads without TensorFlow)
 
 
 def user_keras3(search: Any) -> Any | None:
@@ -42,18 +41,18 @@ def as_keras3(search: Any, wrapped: Any) -> Any | None:
 
 
 def write(model3: Any, data: Any, folder: Path) -> dict[str, Any]:
-    """Save `model3` as MODEL_FILE in `folder`; returns the marker's description."""
+    """Save `model3` as KERAS_FILE in `folder`; returns the marker's description."""
     k3 = detect.loaded_keras3()
     folder.mkdir(parents=True, exist_ok=True)
-    model3.save(folder / MODEL_FILE)
+    model3.save(folder / KERAS_FILE)
     mean, std = getattr(data, "mean", None), getattr(data, "std", None)
     names = [str(n) for n in getattr(data, "class_names", ()) or ()]
     output = "probabilities" if back.ends_in_softmax(model3) else "logits"
     return {
         "format": "Keras",
-        "file": MODEL_FILE,
+        "file": KERAS_FILE,
         "keras_version": k3.__version__,
-        "load": f'keras.saving.load_model("{MODEL_FILE}")',
+        "load": f'keras.saving.load_model("{KERAS_FILE}")',
         "inputs": {t.name: f"{_dtype(t)} {_shape(t)}" for t in model3.inputs},
         "outputs": {output: f"{_dtype(model3.outputs[0])} {_shape(model3.outputs[0])}"},
         "normalization": None if mean is None else {
@@ -69,7 +68,7 @@ def usage(path: str | Path) -> list[str]:
     """Three lines of Python that load the export and predict."""
     return [
         "import keras  # Keras 3; import the module registering any custom layers first",
-        f'model = keras.saving.load_model("{Path(path) / MODEL_FILE}")',
+        f'model = keras.saving.load_model("{Path(path) / KERAS_FILE}")',
         "model.predict(x)",
     ]
 
@@ -83,10 +82,10 @@ def report(exported: Any) -> list[str]:
     pruned = sum(int(np.sum(m == 0)) for m in masks.values())
     total = sum(int(m.size) for m in masks.values())
     output = "probabilities (the model's softmax head)" if back.ends_in_softmax(exported.model) else "logits"
-    size = (path / MODEL_FILE).stat().st_size
+    size = (path / KERAS_FILE).stat().st_size
     share = 100 * pruned / max(1, total)
     return [
-        f"{'keras:':8s} {size / 1e6:.3f} MB raw, {gzip_size(path) / 1e6:.3f} MB gzip  ({path / MODEL_FILE})",
+        f"{'keras:':8s} {size / 1e6:.3f} MB raw, {gzip_size(path) / 1e6:.3f} MB gzip  ({path / KERAS_FILE})",
         f"{'':8s} pruned weights exactly 0: {pruned:,} of {total:,} ({share:.2f}%); outputs {output}",
     ]
 

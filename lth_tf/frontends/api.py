@@ -44,7 +44,7 @@ from lth_tf.keras_side.keras3 import back, detect
 from lth_tf.keras_side.models.user import Built
 from lth_tf.platform.backend import keras
 from lth_tf.platform.platform import Platform
-from lth_tf.search import dense_from, preflight
+from lth_tf.search import dense_from, preflight, run_settings
 from lth_tf.search.dense_from import DenseSource
 from lth_tf.search.engine import RoundResult
 from lth_tf.search.lottery import LotterySearch
@@ -188,7 +188,8 @@ class TicketSearch:
         model_cfg = replace(self.exp.model, name=f"{sources.FILE}{model_path.resolve()}", reinit=False)
         data_cfg = replace(self.exp.data, name=sources.PYTHON)
         exp = replace(self.exp, model=model_cfg, data=data_cfg, preset=None)
-        self.platform = self.platform or Platform.from_settings(self.exp.train)  # once: TF fixes the strategy
+        chosen = run_settings.for_run(exp, run_dir)  # what a resumed run started with, else chosen now
+        self.platform = self.platform or Platform.from_settings(self.exp.train, chosen=chosen)  # once: TF fixes the strategy
         return LotterySearch(
             exp,
             run_dir=run_dir,
@@ -196,7 +197,7 @@ class TicketSearch:
             model_source=self._source,
             reinit_source=self._reinit_source,
             dense_from=dense,
-            platform=self.platform,
+            platform=self.platform.with_chosen(chosen),
             **hooks,
         )
 

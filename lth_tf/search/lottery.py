@@ -35,7 +35,9 @@ from lth_tf.keras_side import pruning as P
 from lth_tf.keras_side.data.splits import small_class_warnings, split_sizes
 from lth_tf.keras_side.models.user import ModelSource
 from lth_tf.keras_side.training.callbacks import Stopped
+from lth_tf.platform.placement import Placement
 from lth_tf.platform.platform import Platform
+from lth_tf.search import run_settings
 from lth_tf.search.dense_copy import copy_round0
 from lth_tf.search.dense_from import DenseSource
 from lth_tf.search.engine import Plan, RoundEngine, RoundResult
@@ -85,16 +87,23 @@ class LotterySearch:
         -> Built`, used instead of the model `exp.model` names (the Python API's
         in-memory model). `callbacks_factory`: see `RoundEngine`. `dense_from`
         (from `dense_from.check`): a run whose round 0 is copied while this has none.
-        `platform`: the process's `Platform` (default: made from `exp.train` here; a
-        front end makes it once and passes it, `Platform.single` for exports).
+        `platform`: the process's `Platform` (default: made here for this run, with the
+        speed settings of `run_settings.for_run`: what a resumed run started with, else
+        chosen now). A front end makes it once and passes it (`Platform.single` for
+        exports, which compute in float32 unless the config names a precision); training
+        refuses a platform whose precision or XLA differs from what the run started with.
         """
         self.exp = C.validate(exp)
-        self.platform = platform or Platform.from_settings(self.exp.train)
+        placement = platform.placement if platform is not None else Placement.from_settings(self.exp.train)
         # A non-chief multi_worker process writes its copy under scratch, never into the chief's folder.
         where = (Path(run_dir).parent, Path(run_dir).name) if run_dir else (out, exp.run_name())
-        self.run_dir = self.platform.output_root(where[0]) / where[1]
+        self.run_dir = placement.output_root(where[0]) / where[1]
+        if platform is None:
+            rundir.check_holds(self.run_dir, exp.hash())  # another experiment's folder: refused before reading it
+            platform = Platform.from_settings(self.exp.train, placement, run_settings.for_run(self.exp, self.run_dir))
+        self.platform = platform
         self.store = store.RunStore(self.run_dir)
-        self.resumed = self.store.claim(exp.to_toml(), exp.hash())
+        self.resumed = self.store.claim(exp.to_toml(), exp.hash(), runtime=self.platform.chosen.to_dict())
         self.sink = FanOut(JsonlSink(rundir.events_path(self.run_dir)), sink)
         self.data_dir = data_dir
         self._data: Any = data
@@ -145,6 +154,7 @@ class LotterySearch:
         # it is reentrant, so the CLI's own earlier lock is no conflict.
         with self.store.lock():
             sync_run_dir(self.run_dir, self.platform)  # multi_worker: every worker resumes from the chief's
+            self._check_speed_settings()
             done = self.completed_rounds()
             self._emit(
                 E.RunStarted(
@@ -177,6 +187,20 @@ class LotterySearch:
                     raise
                 self._write_summary("running")
                 yield result
+
+    def _check_speed_settings(self) -> None:
+        """Train only with the precision and XLA setting the run started with (a resume on
+        another machine, or a platform made for other settings, would change what it computes);
+        a run from before runtime.json gets the settings it resumes with recorded."""
+        started = run_settings.recorded(self.run_dir) or {}
+        for name, have in (("precision", self.platform.precision), ("jit_compile", self.platform.jit_compile)):
+            if name in started and started[name].value != have:
+                raise LthError(
+                    f"{self.run_dir} started with train.{name} = {started[name].value} and this process has "
+                    f"{have}; resume it with the settings it recorded (Platform.from_settings(train, "
+                    "chosen=run_settings.for_run(exp, run_dir)), as `lth-tf run` does)"
+                )
+        self.store.record_runtime(self.platform.chosen.to_dict())
 
     def run(self, exporter: TicketExporter | None = None) -> dict[str, Any]:
         """All rounds, then controls and the ticket; returns the summary."""
@@ -267,6 +291,7 @@ class LotterySearch:
                 continue
             for kind in self.exp.prune.controls:
                 if self.store.control_metrics(kind, r) is None:
+                    self._check_speed_settings()  # controls train too
                     self.engine.run_control(kind, r)
                     self._write_summary("running")
         ticket = None

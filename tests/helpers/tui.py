@@ -180,7 +180,7 @@ class FakePlatform:
     def __init__(self, train):
         self.train = train
 
-    from_settings = single = classmethod(lambda cls, train=None: cls(train))
+    from_settings = single = classmethod(lambda cls, train=None, *args, **kwargs: cls(train))
 
 
 def install_fake_lottery(monkeypatch) -> type[FakeSearch]:

@@ -22,12 +22,14 @@ from lth_tf.core.config.experiment import Experiment, safe_label
 from lth_tf.core.config.overrides import all_keys, from_dict, resolve, set_value
 from lth_tf.core.config.presets import preset_description, preset_names
 from lth_tf.core.config.schema import (
+    AUTO,
     CONTROL_KINDS,
     DATASETS,
     GRAPH_DATASETS,
     GRAPH_MODELS,
     MODELS,
     OPTIMIZERS,
+    PRE_AUTO_DEFAULTS,
     PRECISIONS,
     SCHEDULES,
     SCOPES,
@@ -45,6 +47,7 @@ from lth_tf.core.config.validation import validate
 from lth_tf.core.errors import LthError
 
 __all__ = [
+    "AUTO",
     "CONTROL_KINDS",
     "DATASETS",
     "GRAPH_DATASETS",
@@ -52,6 +55,7 @@ __all__ = [
     "MODELS",
     "OPTIMIZERS",
     "PRECISIONS",
+    "PRE_AUTO_DEFAULTS",
     "SCHEDULES",
     "SCOPES",
     "SECTIONS",

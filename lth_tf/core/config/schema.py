@@ -24,6 +24,10 @@ OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("constant", "cosine", "step")
 CONTROL_KINDS = tuple(CONTROLS)  # lth_tf/core/controls/
 PRECISIONS = ("float32", "mixed_bfloat16")  # Keras mixed precision policy names
+# train.precision and train.jit_compile: "auto" lets lth-tf choose per CPU when the run starts
+# (lth_tf/platform/speed.py: the rule table, the `lth-tf tune` cache); the run records what
+# it chose and a resume keeps it.
+AUTO = "auto"
 
 
 @dataclass(frozen=True)
@@ -63,10 +67,11 @@ class Train:
     patience: int = 0  # stop after this many epochs without val improvement (0 = never)
     finetune_lr: float = 0.0  # rewind=finetune: constant rate (0 = learning_rate / 10)
     deterministic: bool = False  # TF op determinism (slower, bit-reproducible)
-    # Measured by benchmarks/speed.py: XLA and bfloat16 are slower on CPUs without
-    # AVX512_BF16/AMX (this machine: AVX2), so both are opt-in.
-    jit_compile: bool = False  # XLA-compile the train and test steps
-    precision: str = "float32"  # float32 | mixed_bfloat16 (variables and masks stay float32)
+    # Speed settings: "auto" (chosen per CPU when the run starts, lth_tf/platform/speed.py) or
+    # the user's value, which always wins. Before "auto" the defaults were false and float32
+    # (PRE_AUTO_DEFAULTS: run directories of that time keep their hash).
+    jit_compile: bool | str = AUTO  # auto | true | false: XLA-compile the train and test steps
+    precision: str = AUTO  # auto | float32 | mixed_bfloat16 (variables and masks stay float32)
     # default | mirrored (local GPUs) | mirrored:N (N logical CPU devices) | multi_worker
     # (TF_CONFIG); batch_size stays the global batch (lth_tf/platform/distribute.py)
     strategy: str = "default"
@@ -114,6 +119,11 @@ class Distill:
     all_nodes: bool = False  # graphs: soft loss on every node, not only training nodes
 
 
+
+# What train.precision and train.jit_compile meant before "auto" was their default. A
+# config.toml written then spells these values out while its hash omitted them (they were
+# the defaults); `Experiment.from_before_auto` reads such a file (storage/rundir.py).
+PRE_AUTO_DEFAULTS = {"train.precision": "float32", "train.jit_compile": False}
 
 SECTIONS = {"data": Data, "model": Model, "train": Train, "prune": Prune, "distill": Distill}
 TOP_LEVEL = {"seed": int, "preset": str}

@@ -13,7 +13,7 @@ from lth_tf.frontends.cli.tf_startup import _import_tf_quietly
 from lth_tf.platform import onednn
 from lth_tf.platform.placement import Placement
 from lth_tf.platform.platform import Platform
-from lth_tf.search import dense_from
+from lth_tf.search import dense_from, run_settings
 from lth_tf.search.dense_from import DenseSource
 from lth_tf.storage import rundir, store
 
@@ -47,11 +47,15 @@ def cmd_run(args) -> int:
     run_store = store.RunStore(run_dir)
     run_store.check_unlocked()  # another process runs it: say so before loading anything
     run_store.check_resume_point(exp.planned_rounds, rewind.parse(exp.prune.rewind).uses_snapshot)
-    dense = _dense_source(exp, run_store, args.dense_from)
+    # The speed settings: what a resumed run started with, else the user's, this CPU's
+    # `lth-tf tune` winner or the rule table's (lth_tf/platform/speed.py).
+    chosen = run_settings.for_run(exp, run_dir)
+    dense = _dense_source(exp, run_store, args.dense_from, chosen)
 
-    onednn.choose(graph=exp.is_graph)  # before TF loads: TF reads it once
+    onednn.choose(graph=exp.is_graph, enabled=chosen.onednn.value)  # before TF loads: TF reads it once
     _import_tf_quietly()
-    platform = Platform.from_settings(exp.train, placement)  # before TF touches a device: logical CPUs, collectives
+    # Before TF touches a device: threads, logical CPUs, collectives.
+    platform = Platform.from_settings(exp.train, placement, chosen)
     from lth_tf.export.ticket import TicketExporter
     from lth_tf.frontends.cli.console import console_sink
     from lth_tf.keras_side import data as datasets
@@ -81,15 +85,16 @@ def _check_out(out: Path, run_dir: Path, exp: C.Experiment) -> None:
     rundir.check_holds(run_dir, exp.hash())
 
 
-def _dense_source(exp: C.Experiment, run_store: store.RunStore, path: str | None) -> DenseSource | None:
+def _dense_source(exp: C.Experiment, run_store: store.RunStore, path: str | None, chosen) -> DenseSource | None:
     """The checked --dense-from source; None without one or when round 0 is already stored.
 
     A resumed run keeps the round 0 it has, so the flag is then a no-op (not checked:
-    the source may be gone by now).
+    the source may be gone by now). `chosen`: this run's speed settings (the source's
+    round 0 must have trained in the same precision and XLA setting).
     """
     if path is None or 0 in run_store.completed_rounds():
         return None
-    return dense_from.check(exp, path)
+    return dense_from.check(exp, path, speed=chosen.values())
 
 
 def _write_report(run_dir: Path) -> None:

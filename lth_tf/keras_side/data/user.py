@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from lth_tf.core.errors import LthError
+from lth_tf.keras_side.data.images import without_autotune_thread
 from lth_tf.keras_side.data.splits import SPLITS, stratified_split
 from lth_tf.platform.backend import tf
 
@@ -65,7 +66,7 @@ class UserData:
             return self.train
         x, y = self.train
         n = len(x)
-        return (
+        return without_autotune_thread(
             tf.data.Dataset.from_tensor_slices((x, y))
             .shuffle(n, seed=seed, reshuffle_each_iteration=True)
             .batch(batch_size)
@@ -75,7 +76,7 @@ class UserData:
         data = getattr(self, split)
         if isinstance(data, tf.data.Dataset):
             return data
-        return tf.data.Dataset.from_tensor_slices(data).batch(batch_size)
+        return without_autotune_thread(tf.data.Dataset.from_tensor_slices(data).batch(batch_size))
 
     def digest(self) -> str:
         """A digest of the array splits' bytes and the datasets' element specs."""

@@ -8,6 +8,7 @@ from typing import Any
 
 from lth_tf.core.errors import LthError
 from lth_tf.keras_side import clone as cloning
+from lth_tf.keras_side.pruning.mask_op import float32_masking
 from lth_tf.keras_side.pruning.mask_vars import apply_masks
 from lth_tf.keras_side.pruning.wrappers import (
     PruneLowMagnitude,
@@ -71,6 +72,9 @@ def wrap(model: keras.Model, exclude: Iterable[str] = ()) -> keras.Model:
 
     wrapped = keras.models.clone_model(model, clone_function=clone)
     clones = {original_name(layer): layer for layer in wrapped.layers}
+    for layer in wrapped.layers:
+        if isinstance(layer, PruneLowMagnitude):
+            float32_masking(layer)  # mixed precision: mask the float32 weights, not bfloat16 copies
     for layer in model.layers:
         if layer.weights:
             # A wrapper's set_weights sets the inner layer's weights only; its
