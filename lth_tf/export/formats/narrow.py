@@ -15,7 +15,7 @@ from lth_tf.export.formats.dense import FORMAT as DENSE
 
 class Narrow(ExportFormat):
     name = "narrow"
-    help = ("a channel-pruned ticket as a physically narrower model (fewer filters/units); "
+    help = ("a channel-pruned ticket as a physically narrower model (fewer filters/units), "
             "the default for prune.structure=channels")
     default_for_channels = True
 
