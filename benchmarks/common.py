@@ -21,8 +21,32 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent
+# The benchmarks' targets say "within 1 point of dense": the winner rule (lth_tf/core/winner.py,
+# the one definition) with this tolerance, on the mean validation accuracy over seeds.
+TOLERANCE = 0.01
 RESULTS = ROOT / "results"
 RUNS = ROOT / "runs"
+
+
+def cpu_facts() -> dict[str, Any]:
+    """Model, the speed flags and cores of this CPU (lth_tf.platform.speed.Cpu), and its kind."""
+    sys.path.insert(0, str(ROOT.parent))
+    from lth_tf.platform.speed import Cpu
+
+    cpu = Cpu.read()
+    return {**cpu.to_dict(), "kind": cpu_kind(cpu.flags)}
+
+
+def cpu_kind(flags) -> str:
+    """A short name for the CPU kind that decides the speed settings: amx | avx512 | avx2 | other.
+
+    Results of speed benchmarks are named after it (speed_amx.json), so each kind keeps its own."""
+    flags = set(flags)
+    if "amx_bf16" in flags:
+        return "amx"
+    if "avx512f" in flags:
+        return "avx512"
+    return "avx2" if "avx2" in flags else "other"
 
 
 def machine() -> dict[str, Any]:
@@ -38,9 +62,12 @@ def machine() -> dict[str, Any]:
             cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
     except OSError:
         pass
+    facts = cpu_facts()
     return {
         "cores": os.cpu_count(),
         "cpu": cpu,
+        "cpu_flags": facts["flags"],
+        "cpu_kind": facts["kind"],
         "memory_gib": round(int(mem) / 2**20, 1) if mem else None,
         "python": platform.python_version(),
         "platform": platform.platform(),

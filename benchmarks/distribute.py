@@ -49,8 +49,8 @@ def measure(spec: dict) -> dict:
     from lth_tf.platform.backend import keras
     from lth_tf.platform.platform import Platform
 
-    exp = _experiment({"family": "resnet18_w16", "epochs": spec["epochs"], "precision": "float32",
-                       "jit_compile": False})
+    exp = _experiment({"family": "resnet18_w16", "epochs": spec["epochs"],
+                       "overrides": {"precision": "float32", "jit_compile": False}})
     exp = dataclasses.replace(exp, train=dataclasses.replace(exp.train, strategy=spec["strategy"]))
     platform = Platform.from_settings(exp.train)  # before TensorFlow touches a device
     t = exp.train

@@ -1,6 +1,8 @@
-"""Regenerate the README's results section from benchmarks/results/*.json.
+"""Regenerate the guide's results page from benchmarks/results/*.json.
 
-    python benchmarks/make_table.py          # rewrites README.md between the markers
+    python benchmarks/make_table.py          # rewrites docs/results.md between the markers
+
+`table()` gives one row per result; benchmarks/results_page.py lays them out by topic.
 
 Only full (non --quick) result files are used; a missing one is listed as "not run".
 """
@@ -13,8 +15,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.results_page import page
 from benchmarks.table_efficiency import efficiency_rows, structured_rows
-from benchmarks.table_format import ROOT, load_result, pct, ran_where
+from benchmarks.table_format import ROOT, load_range, load_result, pct, ran_where, reach, ticket
 
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 
@@ -24,16 +27,23 @@ def table() -> str:
     cora = load_result("cora_lottery")
     if cora:
         h = cora["headline"]
+        configs = cora["configs"]
+        tickets = {n: ticket(c["rounds"], h["rounds"]) for n, c in configs.items()}
+        sparsity = {n: (t["sparsity"] if t else 0.0) for n, t in tickets.items()}
+        # the best configuration is chosen on validation, as the tickets are
+        best = max(configs, key=lambda n: (sparsity[n], configs[n]["rounds"][-1]["val_mean"]))
+        classic = max((n for n in configs if n.startswith("rewind_init")), key=sparsity.get, default=None)
+        dense = configs[best]["rounds"][0]["test_mean"]
         lines.append(
-            f"| cora_lottery ({h['seeds']} seeds, {h['rounds']} rounds) | max matching sparsity "
-            f"{pct(h['max_matching_sparsity'], 2)} ({h['best_configuration']}) | ≥ 98.5% | "
-            f"{'yes' if h['max_matching_sparsity'] >= 0.985 else 'no'} | {ran_where(cora)} |"
+            f"| cora_lottery ({h['seeds']} seeds, {h['rounds']} rounds) | winning ticket (mean val within "
+            f"1 point of dense) {reach(tickets[best])} sparse ({best}), test {pct(tickets[best]['test_mean'])} "
+            f"vs dense {pct(dense)} | ≥ 98.5% | {'yes' if sparsity[best] >= 0.985 else 'no'} | {ran_where(cora)} |"
         )
-        mi = h.get("max_matching_sparsity_rewind_init")
+        t = tickets.get(classic)
         lines.append(
-            f"| cora_lottery, classic ticket | max matching sparsity {pct(mi, 2)} "
-            f"({h.get('rewind_init_configuration')}) | ≥ 95% | "
-            f"{'yes' if mi is not None and mi >= 0.95 else 'no'} | same run |"
+            f"| cora_lottery, classic ticket | winning ticket {reach(t)} sparse ({classic})"
+            + (f", test {pct(t['test_mean'])}" if t else "")
+            + f" | ≥ 95% | {'yes' if t and t['sparsity'] >= 0.95 else 'no'} | same run |"
         )
     else:
         lines.append("| cora_lottery | not run | | | |")
@@ -69,6 +79,7 @@ def table() -> str:
             f"| speed_accuracy | dense test accuracy, old → new defaults: {'; '.join(cells)} | "
             f"within seed spread | {'yes' if met else 'no'} | {ran_where(acc)} |"
         )
+    lines += speed_kind_rows()
     size = load_result("export_size")
     if size:
         h = size["headline"]
@@ -112,6 +123,116 @@ def table() -> str:
     return "\n".join(lines)
 
 
+def speed_kind_rows() -> list[str]:
+    """Rows of speed.py, speed_accuracy.py and round_phases.py run per CPU kind (speed_amx.json, ...)."""
+    rows = []
+    for kind in ("amx", "avx512", "avx2"):
+        acc, ph = (load_result(f"{n}_{kind}") for n in ("speed_accuracy", "round_phases"))
+        for name, label in ((f"speed_{kind}", f"speed, {kind}"),
+                            (f"speed_{kind}_resnet_quiet", f"speed, {kind}, ResNet-18 w16 at a lower load")):
+            res = load_result(name)
+            if res:
+                rows += speed_rows(res, label)
+        if acc:
+            h = acc["headline"]
+            cells = []
+            if "chosen_mean" in h:
+                d = acc.get("dense") or {}
+                paired = (f" (paired difference {100 * d['paired_diff_mean']:+.1f} ± {100 * d['paired_diff_std']:.1f} "
+                          f"points)" if d.get("paired_diff_mean") is not None else "")
+                cells.append(f"dense round, {h['seeds']} seeds: chosen {pct(h['chosen_mean'])} ± "
+                             f"{100 * h['chosen_std']:.1f}, float32 {pct(h['float32_mean'])} ± "
+                             f"{100 * h['float32_std']:.1f}{paired}")
+            imp = h.get("imp")
+            if imp:
+                accs = "; ".join(f"r{r} {pct(a['chosen'])} vs {pct(a['float32'])}" for r, a in imp["test_acc"].items())
+                largest = max((r["largest_layer_count_difference"] for r in (acc.get("imp") or {}).get("rounds", [])),
+                              default=0)
+                cells.append(f"IMP {imp['rounds']} rounds, 1 seed (chosen vs float32): {accs}; kept weights per "
+                             f"round {'equal' if imp['totals_equal'] else 'DIFFER'} in total, per layer "
+                             f"{'equal' if imp['per_layer_counts_equal'] else f'not equal (global ranking of differently trained weights; up to {largest} weights apart in a layer)'}")
+            met = {True: "yes", False: "no", None: "–"}[h.get("within_noise")]
+            rows.append(f"| speed_accuracy, {kind} (cifar10-resnet18-cpu, {h['chosen'].get('precision')}) | "
+                        f"{'; '.join(cells)} | within seed spread | {met} | "
+                        f"{ran_where(acc, load_range(v for r in acc['runs'] for v in (r['loadavg_before'], r['loadavg_after'])))} |")
+        if ph:
+            m = ph["headline"]["median_seconds"]
+            cell = "; ".join(
+                f"{p} {m[f'{p}_autotune']['outside_epochs']:.0f} s with tf.data autotune → "
+                f"{m[f'{p}_lth_tf']['outside_epochs']:.0f} s without (epochs {m[f'{p}_lth_tf']['epochs']:.0f} s)"
+                for p in ("float32", "mixed_bfloat16") if m.get(f"{p}_autotune") and m.get(f"{p}_lth_tf"))
+            rows.append(f"| round_phases, {kind} ({ph['headline']['epochs']} epochs, "
+                        f"{ph['headline']['train_subset']} images) | a round's seconds outside its epochs: {cell} | "
+                        f"report | – | {ran_where(ph)} |")
+    return rows
+
+
+def speed_rows(sp: dict, label: str) -> list[str]:
+    """The two rows of one speed.py result: ratios, and GFLOP/s against the matmul peak."""
+    rows = []
+    h = sp["headline"]
+    chosen = ", ".join(f"{k} {v}" for k, v in h["chosen_resnet18_w16"].items() if k in (
+        "precision", "onednn", "jit_compile"))
+    lo, hi = h["chosen_vs_f32_resnet18_w16_range"] or (None, None)
+    others = ", ".join(f"{f} {v:.2f}x" for f, v in h["chosen_vs_f32"].items() if f != "resnet18_w16" and v)
+    vs_keras = ", ".join(f"{k.removeprefix('ratio_')} {v:.2f}x" for k, v in h.items()
+                         if k.startswith("ratio_") and not k.endswith("_range") and v)
+    g = h["gflops_resnet18_w16"]
+    share = h["f32_share_of_peak_resnet18_w16"]
+    cores = ", ".join(f"{k} {v:.1f}" for k, v in h["cores_used_resnet18_w16"].items() if v)
+    target = f"≥ {h['target_chosen_vs_f32']}x" if h.get("target_chosen_vs_f32") else "report"
+    judged = h.get("wall_clock_judged") or {"chosen_vs_f32": True, "f32_share_of_peak": True}
+    rows.append(
+        f"| {label} ({h['repetitions']} paired reps) | ResNet-18 w16, lth-tf's choice ({chosen}) / "
+        f"float32 defaults: {h['chosen_vs_f32_resnet18_w16']:.2f}x ({lo:.2f}-{hi:.2f}){'; ' + others if others else ''}; "
+        f"lth-tf / plain Keras fit: {vs_keras}{cpu_clock_cell(h)} | {target} | "
+        f"{verdict(h, 'met_chosen_vs_f32', judged['chosen_vs_f32'])} | {ran_where(sp, speed_load(sp))} |"
+    )
+    cpu_share = h.get("f32_share_of_peak_per_cpu_second_resnet18_w16")
+    per_core = (f"; per CPU-second: float32 training {h['gflops_per_cpu_second_resnet18_w16']['f32']:.0f}, "
+                f"matmul {h['peak_gflops_per_core_second_f32']:.0f} (bfloat16 "
+                f"{h['peak_gflops_per_core_second_bf16']:.0f}) GFLOP per core-second: {pct(cpu_share, 0)}"
+                if cpu_share is not None else "")
+    rows.append(
+        f"| {label}: GFLOP/s | ResNet-18 w16 training (6 x MACs x images/s): float32 "
+        f"{g.get('f32') or 0:.0f}, lth-tf's choice {g.get('lth_tf') or 0:.0f}, plain Keras "
+        f"{g.get('keras') or 0:.0f}; 4096² matmul float32 {h['peak_gflops_f32']:.0f}, bfloat16 "
+        f"{h['peak_gflops_bf16']:.0f}: float32 training at {pct(share, 0)} of the float32 peak; cores used "
+        f"{cores}{per_core} | ≥ 70% | {verdict(h, 'met_f32_share_of_peak', judged['f32_share_of_peak'])} "
+        f"| same run |"
+    )
+    return rows
+
+
+def cpu_clock_cell(h: dict) -> str:
+    """speed.py's ratios per CPU-second of each worker (robust to other processes' time-slicing)."""
+    if h.get("chosen_vs_f32_resnet18_w16_per_cpu_second") is None:
+        return ""
+    lo, hi = h["chosen_vs_f32_resnet18_w16_per_cpu_second_range"]
+    others = ", ".join(f"{f} {v:.2f}x" for f, v in h["chosen_vs_f32_per_cpu_second"].items()
+                       if f != "resnet18_w16" and v)
+    keras = ", ".join(f"{f} {v:.2f}x" for f, v in h["lth_tf_vs_keras_per_cpu_second"].items() if v)
+    return (f"; per CPU-second: choice / float32 ResNet-18 w16 {h['chosen_vs_f32_resnet18_w16_per_cpu_second']:.2f}x "
+            f"({lo:.2f}-{hi:.2f}){', ' + others if others else ''}; lth-tf / plain Keras {keras}")
+
+
+def verdict(h: dict, key: str, judged: bool) -> str:
+    """yes / no on the wall clock; when the workers lacked the cores, the CPU-clock verdict, said so."""
+    if judged and h.get(key) is not None:
+        return "yes" if h[key] else "no"
+    cpu = h.get(f"{key}_per_cpu_second")
+    if cpu is None:
+        return "–"
+    return f"wall clock not judged (workers lacked the cores); per CPU-second {'yes' if cpu else 'no'}"
+
+
+def speed_load(sp: dict) -> tuple[float, float] | None:
+    """The load averages speed.py saw: before, after, and at the end of every worker."""
+    c = sp["contention"]
+    per_worker = [v for fam in c["loadavg_per_worker"].values() for vals in fam.values() for v in vals]
+    return load_range([c["loadavg_before"], c["loadavg_after"], *per_worker])
+
+
 def own_data_rows() -> list[str]:
     """Rows for models and data outside the reference project (issue: your own model and data)."""
     rows = []
@@ -120,13 +241,14 @@ def own_data_rows() -> list[str]:
         h = cite["headline"]
         lr = cite["settings"]["lr_rewind"]["rounds"]
         worst = min(r["test_mean"] for r in lr[1:]) - h["dense_test_mean"]
+        init_t = ticket(cite["settings"]["rewind_init"]["rounds"], h["rounds"])
+        lr_t = ticket(lr, h["rounds"])
         rows.append(
             f"| citeseer_lottery ({h['seeds']} seeds, {h['rounds']} rounds) | dense "
-            f"{pct(h['dense_test_mean'])} ± {100 * h['dense_test_std']:.1f}; max matching (1 point) "
-            f"sparsity {pct(h['max_matching_sparsity_rewind_init'], 1)} rewind to init, "
-            f"{pct(h['max_matching_sparsity_lr_rewind'], 1)} lr rewinding (lr rewinding stays within "
-            f"{-100 * worst:.1f} points to {pct(lr[-1]['sparsity'], 1)}) | dense ≈ 70.3% (Kipf) | "
-            f"{'yes' if h['dense_test_mean'] >= 0.693 else 'no'} | {ran_where(cite)} |"
+            f"{pct(h['dense_test_mean'])} ± {100 * h['dense_test_std']:.1f}; winning ticket (mean val within "
+            f"1 point) {reach(init_t, digits=1)} sparse rewinding to init, {reach(lr_t, digits=1)} with lr "
+            f"rewinding (whose test mean stays within {-100 * worst:.1f} points to {pct(lr[-1]['sparsity'], 1)}) "
+            f"| dense ≈ 70.3% (Kipf) | {'yes' if h['dense_test_mean'] >= 0.693 else 'no'} | {ran_where(cite)} |"
         )
     own = load_result("own_model")
     if own:
@@ -137,7 +259,31 @@ def own_data_rows() -> list[str]:
             f"{pct(h['ticket_test'])} vs dense {pct(h['dense_test'])}, random reinit "
             f"{pct(h['random_reinit_test'])} | report | – | {ran_where(own)} |"
         )
+    rows += keras3_ticket_rows()
     return rows
+
+
+def keras3_ticket_rows() -> list[str]:
+    """The row of benchmarks/keras3_ticket.py: examples/keras3_ticket.py, a Keras 3 model in and out."""
+    res = load_result("keras3_ticket")
+    if not res:
+        return ["| keras3_ticket | not run | | | |"]
+    h = res["headline"]
+    n = res.get("neighbours", {})
+    per_round = ", ".join(
+        f"r{r['round']} {pct(r['sparsity'], 0)}: {pct(r['test_acc'])}"
+        + (f" (reinit {pct(r['random_reinit_test_acc'])})" if r.get("random_reinit_test_acc") is not None else "")
+        for r in res["rounds"]
+    )
+    cpu = f" ({h['cpu_minutes']:.1f} CPU-min)" if h.get("cpu_minutes") is not None else ""
+    row = (
+        f"| keras3_ticket (examples/keras3_ticket.py: Keras 3 MobileNetV2 α0.35 in, Keras 3 ticket out; "
+        f"{h['train_images']} CIFAR images, {h['epochs_per_round']} epochs/round) | test accuracy {per_round}; "
+        f"the ticket as a Keras 3 .keras, reloaded with equal predictions (Keras 3 test accuracy "
+        f"{pct(h['ticket_test_keras3'])}); {h['wall_minutes']:.1f} min wall{cpu} on {res['machine'].get('cpu') or 'CPU'} "
+        f"(load average {n.get('load_average_1min_mean')} while it ran) | report | – | {ran_where(res)} |"
+    )
+    return [row]
 
 
 CHEAPER_LABELS = {"early_bird": "early-bird IMP", "one_shot": "one-shot", "schedule": "cubic rate schedule"}
@@ -209,16 +355,18 @@ def distribute_rows() -> list[str]:
     return [row]
 
 
+PAGE = ROOT / "docs" / "results.md"
+
+
 def main() -> int:
-    readme = ROOT / "README.md"
-    text = readme.read_text()
+    text = PAGE.read_text(encoding="utf-8")
     if BEGIN not in text or END not in text:
-        print(f"README.md lacks the {BEGIN} / {END} markers", file=sys.stderr)
+        print(f"docs/results.md lacks the {BEGIN} / {END} markers", file=sys.stderr)
         return 2
     head, rest = text.split(BEGIN, 1)
     _, tail = rest.split(END, 1)
-    readme.write_text(f"{head}{BEGIN}\n{table()}\n{END}{tail}")
-    print("README.md results table regenerated")
+    PAGE.write_text(f"{head}{BEGIN}\n{page(table().splitlines())}\n{END}{tail}", encoding="utf-8")
+    print("docs/results.md regenerated")
     return 0
 
 

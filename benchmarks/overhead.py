@@ -8,7 +8,7 @@ the same data every epoch. The figure is the median seconds per epoch
 (first epoch excluded: tracing), ours / plain.
 
 Both sides run with the settings a user of `lth-tf run` gets (oneDNN as
-lth_tf.platform.backend sets it, the config's precision and jit_compile defaults; they are
+lth_tf.platform.backend sets it, the precision and XLA `lth-tf run` chooses for the workload; they are
 recorded in the result as `runtime`), so this isolates the cost of the wrappers
 and callbacks; benchmarks/speed.py compares against TensorFlow's own defaults.
 
@@ -68,6 +68,7 @@ def measure(family: str, epochs: int, steps: int, data_dir: str | None) -> dict:
     from lth_tf.platform import runtime
     from lth_tf.platform.backend import keras, tf
     from lth_tf.platform.platform import Platform
+    from lth_tf.search import run_settings
 
     if family == "resnet18_w16":
         exp = C.resolve("cifar10-resnet18-cpu", overrides=[f"train.epochs={epochs}", "train.schedule=constant"])
@@ -92,12 +93,12 @@ def measure(family: str, epochs: int, steps: int, data_dir: str | None) -> dict:
         as_ds = tf.data.Dataset.from_tensors
         fit_data = {"x": as_ds(feeds.train), "validation_data": as_ds(feeds.val)}
 
-    platform = Platform.from_settings(exp.train)
-    runtime.apply_precision(exp.train.precision)
+    platform = Platform.from_settings(exp.train, chosen=run_settings.for_run(exp, None))  # as `lth-tf run` chooses
+    runtime.apply_precision(platform.precision)
     # Plain Keras: same architecture and initial weights, no wrappers, no callbacks.
     keras.backend.clear_session()
     plain = models.build(exp.model, data.input_shape, data.num_classes, 0)
-    compile_plain(plain, make_optimizer(exp.train, epochs * feeds.steps_per_epoch), exp.train.jit_compile)
+    compile_plain(plain, make_optimizer(exp.train, epochs * feeds.steps_per_epoch), platform.jit_compile)
     t_plain = _epoch_timer()
     plain.fit(fit_data["x"], validation_data=fit_data["validation_data"], epochs=epochs,
               callbacks=[t_plain], verbose=0)

@@ -2,10 +2,11 @@
 
 One product sweep per preset, `--grid prune.structure=weights,channels` over the
 seeds, then `lth_tf.frontends.compare` groups the cells by setting (mean and std over
-seeds per round). For each structure it reports how far pruning goes while the
-mean test accuracy stays within 1 point of dense at that round and every earlier
-one (`compare.aggregate.max_matching_sparsity`, the one definition), measured
-three ways on the same rounds:
+seeds per round). For each structure it reports how far pruning goes at the
+winning ticket (lth_tf/core/winner.py, the one definition, with the benchmarks'
+1-point tolerance: the sparsest round whose mean validation accuracy is at least
+dense's minus 1 point; `compare.aggregate.ticket_of`), measured three ways on
+that round:
 
 - `sparsity`: fraction of the prunable weights that are zero (the run's own
   figure; for channels the weights of removed channels and their readers' rows),
@@ -35,7 +36,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import RUNS, write_result
+from benchmarks.common import RUNS, TOLERANCE, write_result
 from lth_tf.frontends.compare import aggregate as A
 from lth_tf.frontends.compare.command import load_run, run_dirs
 
@@ -81,10 +82,9 @@ def structure_rows(setting: A.Setting) -> list[dict[str, Any]]:
 
 
 def matching(rows: list[dict[str, Any]], measure: str) -> float:
-    """max_matching_sparsity with `measure` (a fraction removed) as the sparsity axis."""
-    if any(r.get(measure) is None for r in rows):
-        return float("nan")
-    return A.max_matching_sparsity([{**r, "sparsity": r[measure]} for r in rows])
+    """`measure` (a fraction removed) at the winning ticket: the winner rule with the
+    benchmarks' 1-point tolerance, on the mean validation accuracy (A.ticket_of)."""
+    return A.ticket_of(rows, TOLERANCE, measure=measure)
 
 
 def analyse(sweep: Path) -> dict[str, Any]:

@@ -1,8 +1,8 @@
-"""README rows of issue 12's benchmarks: sparse/narrow/tflite exports and structured pruning."""
+"""Results rows (docs/results.md) of issue 12's benchmarks: sparse/narrow/tflite exports and structured pruning."""
 
 from __future__ import annotations
 
-from benchmarks.table_format import load_result, pct, ran_where
+from benchmarks.table_format import load_result, pct, ran_where, reach, ticket
 
 
 def efficiency_rows() -> list[str]:
@@ -60,7 +60,7 @@ def tflite_rows() -> list[str]:
 
 
 def structured_rows() -> list[str]:
-    """Rows of benchmarks/structured.py: channels vs weights pruning, matching reach."""
+    """Rows of benchmarks/structured.py: channels vs weights pruning, at each one's winning ticket."""
     rows = []
     for name in ("structured", "structured_cifar10-resnet18-cpu"):
         res = load_result(name)
@@ -69,15 +69,17 @@ def structured_rows() -> list[str]:
         for preset, p in res["presets"].items():
             cells = []
             for structure, r in p["structures"].items():
-                m = r["max_matching"]
-                extra = f", {pct(m['channels_removed'])} of channels" if structure == "channels" else ""
-                # Matching up to the last round planned means the limit lies beyond the plan: say so.
-                at_end = r["rounds"] and m["sparsity"] > 0 and m["sparsity"] >= max(q["sparsity"] for q in r["rounds"])
-                cells.append(f"{structure}: {'≥ ' if at_end else ''}{pct(m['sparsity'])} of weights{extra}, "
-                             f"{pct(m['flops_removed'])} of inference FLOPs"
-                             + (" (the last round planned; the limit was not reached)" if at_end else ""))
+                t = ticket(r["rounds"], p["rounds"])
+                if t is None:
+                    cells.append(f"{structure}: no round within 1 point")
+                    continue
+                extra = f", {reach(t, 'channels_removed', 1)} of channels" if structure == "channels" else ""
+                cells.append(f"{structure}: {reach(t, digits=1)} of weights{extra}, "
+                             f"{reach(t, 'flops_removed', 1)} of inference FLOPs"
+                             + (" (the last round planned; the limit was not reached)" if t["at_least"] else ""))
             n = len(next(iter(p["structures"].values()))["seeds"])
             seeds = f"{n} seed{'s' if n != 1 else ''}"
             rows.append(f"| structured ({preset}, {seeds}, {p['rounds']} rounds of {pct(p['rate'], 0)}) "
-                        f"| removed while within 1 point of dense: {'; '.join(cells)} | report | – | {ran_where(res)} |")
+                        f"| removed at the winning ticket (mean val within 1 point of dense): {'; '.join(cells)} "
+                        f"| report | – | {ran_where(res)} |")
     return rows or ["| structured | not run | | | |"]

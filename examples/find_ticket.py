@@ -14,7 +14,8 @@ import numpy as np
 
 from lth_tf import TicketSearch  # first: it loads TensorFlow set up for Keras 2
 
-# lth-tf runs on tf_keras (Keras 2), which tfmot needs; Keras 3 models come in a later release.
+# A tf_keras (Keras 2) model, the Keras lth-tf trains inside; a Keras 3 model (`import keras`)
+# works as well and its ticket comes back as Keras 3: examples/keras3_ticket.py.
 import tf_keras as keras  # isort: skip
 
 

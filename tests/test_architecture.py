@@ -7,6 +7,7 @@
 - `lth_tf` never imports `tui`, `benchmarks` or `tests`.
 - No underscore name (a private module or attribute) is imported from another package.
 - The core and storage layers never import TensorFlow, Keras, tfmot or Spektral.
+- Keras 3 (`import keras`) is imported only by `lth_tf.platform.backend.keras3()`.
 - No module-level mutable state in `lth_tf`: no `global`, no module name bound to a
   mutable container unless it is an UPPER_CASE constant, and no constant written by a
   function that does not run at import (a registry filled by `register(...)` at import
@@ -185,6 +186,20 @@ def test_core_and_storage_never_import_tensorflow():
             if base.split(".")[0] in TF_MODULES or base == "lth_tf.platform.backend":
                 heavy.append(f"{found[m].relative_to(ROOT)}:{line}: {base}")
     assert table and not heavy, "TensorFlow imported by a pure layer:\n" + "\n".join(heavy)
+
+
+def test_keras3_is_imported_only_through_the_backend():
+    """`import keras` (Keras 3) happens in one place, `lth_tf.platform.backend.keras3()`, after
+    TF_USE_LEGACY_KERAS is set; everything else asks it (or `keras3.detect`, which never imports)."""
+    found = modules()
+    direct = [
+        f"{found[m].relative_to(ROOT)}:{line}: {base}"
+        for m in found
+        if m.startswith("lth_tf") and m != "lth_tf.platform.backend"
+        for base, _name, line in imports(m, found)
+        if base.split(".")[0] == "keras"
+    ]
+    assert not direct, "Keras 3 imported outside lth_tf/platform/backend.py:\n" + "\n".join(direct)
 
 
 # -- no module-level mutable state ------------------------------------------------------------

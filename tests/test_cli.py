@@ -17,6 +17,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from helpers.cli import SMOKE, Launched, assert_user_error, lth, tree
 
@@ -127,11 +128,41 @@ def test_rerunning_a_finished_run_resumes_without_training(finished):
     # finish() is idempotent: same summary, same ticket export, same checkpoints
     now = tree(run_dir)
     for name, digest in finished["before"].items():
-        if name not in ("events.jsonl", "report.md", "accuracy.png"):
+        if name not in ("events.jsonl", "report.md", "accuracy.png", "accuracy.svg"):
             assert now[name] == digest, name
     assert (run_dir / "ticket" / "saved_model.pb").stat().st_mtime_ns == finished[
         "ticket_pb"
     ].st_mtime_ns
+
+
+@pytest.mark.slow  # lth-tf run in a subprocess
+def test_run_works_from_defaults_given_a_model_and_a_folder_with_a_small_class(tmp_path):
+    """No --preset or --config: a model and data on the defaults. The folder's 8-image class
+    keeps 5 training images (proportional split) and is named in one warning; the run records
+    the examples per class, and the report shows them."""
+    from PIL import Image
+
+    for name, n in (("big", 30), ("small", 8)):
+        (tmp_path / "photos" / name).mkdir(parents=True)
+        for i in range(n):
+            pixels = np.full((8, 8, 3), 40 if name == "big" else 200, np.uint8)
+            pixels[0, 0] = i
+            Image.fromarray(pixels).save(tmp_path / "photos" / name / f"{i}.png")
+    r = lth("run", "--set", "model.name=tiny_cnn", "--set", "data.name=folder:photos",
+            "--set", "data.image_size=8", "--rounds", "1", "--set", "train.epochs=1",
+            "--out", "runs", "--quiet", tmp=tmp_path)  # fmt: skip
+    assert r.code == 0, r
+    run_dir = tmp_path / r.out.strip()
+    assert run_dir.name.startswith("tiny_cnn-folder_photos-") or run_dir.name.startswith("tiny_cnn-")
+    warnings = [line for line in r.err.splitlines() if "fewer than 10" in line]
+    assert len(warnings) == 1 and "class 'small' has only 5 training images" in warnings[0], r.err
+    started = next(e for e in read_events(run_dir / "events.jsonl") if e["event"] == "run_started")
+    assert started["num_classes"] == 2 and started["data_warnings"] == [warnings[0].strip()]
+    assert started["split_sizes"] == {"classes": ["big", "small"], "unit": "images",
+                                      "train": [22, 5], "val": [2, 1], "test": [6, 2]}
+    report = (run_dir / "report.md").read_text()
+    assert "| small | 5 | 1 | 2 |" in report and "data warning: class 'small'" in report
+    assert json.loads((run_dir / "summary.json").read_text())["num_classes"] == 2
 
 
 # -- report ----------------------------------------------------------------------------------
@@ -143,7 +174,9 @@ def test_report_prints_the_table_and_writes_markdown_and_png(smoke_run, capsys):
     out = capsys.readouterr().out
     assert "| round | sparsity % | val acc % | test acc % | delta vs dense | params | nonzeros " in out
     assert "| inference FLOPs | student loss | distill loss | teacher loss |" in out
-    rows = [line for line in out.splitlines() if line.startswith("| ") and line[2].isdigit()]
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| round | sparsity % | val acc %"))
+    rows = [line for line in lines[start + 2:start + 5] if line.startswith("| ") and line[2].isdigit()]
     assert [row.split("|")[1].strip() for row in rows] == ["0", "1", "2"]
     assert rows[1].split("|")[2].strip() == "50.00"
     assert "| random_reinit | 2 | 75.00 |" in out  # the control
@@ -315,6 +348,8 @@ BAD = {
     ),
     "not key=value": (["run", "--preset", "smoke", "--set", "train.epochs"], ["key=value"]),
     "no experiment": (["run"], ["--preset"]),
+    "a model without data": (["run", "--set", "model.name=tiny_cnn"],
+                             ["--preset", "--config", "--set data.name="]),
     "missing config file": (["run", "--config", "nope.toml"], ["nope.toml"]),
     "no data dir": (["run", "--preset", "cora-gcn", "--data-dir", "nope"], ["--data-dir nope"]),
     "argparse: bad int": (

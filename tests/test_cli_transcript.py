@@ -223,6 +223,10 @@ def launch(argv: list[str], cwd: Path) -> subprocess.CompletedProcess:
     )
     env = {k: v for k, v in os.environ.items() if k not in DROPPED_ENV}
     env.update(PYTHONPATH=str(ROOT), COLUMNS="100", LC_ALL="C.UTF-8", PYTHONIOENCODING="utf-8")
+    # An empty user cache (never created: nothing here tunes or decodes CIFAR): no `lth-tf
+    # tune` winner of this machine changes the runs' speed settings; the rules choose
+    # float32 for the smoke preset's tiny CNN on every CPU kind, so the transcript holds everywhere.
+    env["LTH_CACHE_DIR"] = str(Path(cwd) / ".lth-cache")
     return subprocess.run(
         [sys.executable, "-c", code, *argv],
         check=False,

@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from helpers.data import assert_gcn_normalised, class_colour, make_jpeg_archive, snapshot
+from hypothesis import given
+from hypothesis import strategies as st
 
 from lth_tf.core.config import DATASETS, Data
 from lth_tf.core.errors import LthError
@@ -72,6 +74,80 @@ def test_stratified_split_is_balanced_disjoint_and_prefix_balanced():
     again, _ = stratified_split(labels, 50, seed=3)
     other, _ = stratified_split(labels, 50, seed=4)
     assert (again == tr).all() and not (other == tr).all()
+
+
+def _old_balanced_split(labels, val_size, seed):
+    """The class-balanced split before proportions (kept here to pin CIFAR's and synthetic's indices)."""
+    rng = np.random.default_rng(seed)
+    classes = np.unique(labels)
+    k = len(classes)
+    per_class = [val_size // k + (1 if i < val_size % k else 0) for i in range(k)]
+    tr, va = [], []
+    for c, n_val in zip(classes, per_class):
+        idx = rng.permutation(np.flatnonzero(labels == c))
+        tr.append(idx[: len(idx) - n_val])
+        va.append(idx[len(idx) - n_val:])
+
+    def interleave(parts):
+        idx = np.concatenate(parts)
+        rank = np.concatenate([np.arange(len(p)) for p in parts])
+        return idx[np.lexsort((rng.random(len(idx)), rank))]
+
+    return interleave(tr), interleave(va)
+
+
+def test_stratified_split_keeps_the_class_proportions():
+    """The issue's folder: 900/450/225 images gave val [42 42 42]; it must be proportional."""
+    from lth_tf.keras_side.data.splits import stratified_split
+
+    labels = np.repeat(np.arange(3), [720, 360, 180])  # the training part of 900/450/225
+    tr, va = stratified_split(labels, 126, seed=0)
+    assert np.bincount(labels[va]).tolist() == [72, 36, 18]
+    assert np.bincount(labels[tr]).tolist() == [648, 324, 162]
+    assert np.bincount(labels[tr[:100]]).tolist() == [57, 29, 14]  # train_subset keeps them too
+    # balanced classes: exactly the indices of the earlier balanced split (runs resume as they were)
+    balanced = np.random.default_rng(1).permutation(np.repeat(np.arange(4), 160))
+    for got, old in zip(stratified_split(balanced, 64, 7), _old_balanced_split(balanced, 64, 7)):
+        assert np.array_equal(got, old)
+
+
+@given(st.lists(st.integers(1, 60), min_size=2, max_size=6), st.integers(0, 40), st.integers(0, 3))
+def test_proportional_counts_sum_keep_one_and_stay_within_one_of_the_share(counts, total, seed):
+    from lth_tf.keras_side.data.splits import proportional_counts, stratified_split
+
+    total = min(total, sum(counts) - len(counts))
+    got = proportional_counts(counts, total)
+    assert sum(got) == total and all(0 <= g <= c - 1 for g, c in zip(got, counts))
+    shares = [c * total / sum(counts) for c in counts]
+    assert all(abs(g - s) < 1 or g == c - 1 for g, s, c in zip(got, shares, counts))
+    labels = np.repeat(np.arange(len(counts)), counts)
+    tr, va = stratified_split(labels, total, seed)
+    assert np.bincount(labels[va], minlength=len(counts)).tolist() == got
+    assert sorted([*tr, *va]) == list(range(len(labels)))
+
+
+def test_arrays_without_validation_hold_out_a_stratified_tenth():
+    from lth_tf.keras_side.data import user
+
+    y = np.repeat(np.arange(3), [600, 300, 100])
+    x = np.arange(len(y), dtype=np.float32)[:, None]
+    data = user.as_data((x, y), None, (x[:10], y[:10]))
+    assert np.bincount(data.val[1]).tolist() == [60, 30, 10]
+    assert np.bincount(data.train[1]).tolist() == [540, 270, 90]
+    assert sorted([*data.train[0][:, 0], *data.val[0][:, 0]]) == list(range(len(y)))
+
+
+def test_split_sizes_and_the_small_class_warning():
+    from lth_tf.keras_side.data.splits import small_class_warnings, split_sizes
+    from lth_tf.keras_side.data.user import UserData
+
+    y = np.repeat(np.arange(3), [50, 20, 9])
+    arrays = UserData((None, y), (None, y[:6]), (None, y[-3:]), num_classes=3)
+    sizes = split_sizes(arrays)
+    assert sizes == {"classes": ["0", "1", "2"], "unit": "examples", "train": [50, 20, 9],
+                     "val": [6, 0, 0], "test": [0, 0, 3]}
+    (warning,) = small_class_warnings(sizes)
+    assert warning.startswith("class '2' has only 9 training examples (fewer than 10)")
 
 
 def test_val_size_larger_than_a_class_is_an_lth_error():
@@ -138,6 +214,23 @@ def test_train_dataset_seeded_and_reshuffled_each_epoch(small_images):
     x1 = next(iter(small_images.train_dataset(64, seed=2)))[0].numpy()
     x2 = next(iter(small_images.train_dataset(64, seed=2)))[0].numpy()
     assert (x1 == x2).all()  # augmentation draws are seeded too
+
+
+def test_pipelines_run_without_the_autotune_thread_and_give_the_same_batches(small_images):
+    """Deleting an iterator waits for tf.data's autotune thread to sleep out its period
+    (22-45 s between ResNet-18 epochs, images.without_autotune_thread): the pipelines turn
+    autotuning off, which changes neither the batches nor their order."""
+    from lth_tf.platform.backend import tf
+
+    tuned = tf.data.Options()
+    tuned.autotune.enabled = True
+    for make in (lambda: small_images.train_dataset(16, seed=3), lambda: small_images.eval_dataset("val", 16)):
+        ds = make()
+        assert ds.options().autotune.enabled is False
+        # a fresh dataset each: a second pass over one shuffled dataset is its next epoch
+        for a, b in zip(ds, make().with_options(tuned), strict=True):
+            np.testing.assert_array_equal(a[0].numpy(), b[0].numpy())
+            np.testing.assert_array_equal(a[1].numpy(), b[1].numpy())
 
 
 def test_eval_dataset_keeps_order_and_checks_split(small_images):

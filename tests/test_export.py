@@ -24,7 +24,7 @@ import pytest
 
 from lth_tf.export import gzip_size
 from lth_tf.frontends.cli import main as cli
-from lth_tf.storage import store
+from lth_tf.storage import rundir, store
 
 pytestmark = pytest.mark.slow  # two searches, exports loaded in a fresh process
 
@@ -289,3 +289,40 @@ def test_run_exports_the_ticket_and_records_its_sizes(exports, kind):
         f.stat().st_size for f in (run_dir / "ticket").rglob("*") if f.is_file()
     )
     assert 0 < ticket["gzip_bytes"] < ticket["saved_model_bytes"]
+
+
+def _export(*args: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli.main(["export", *args])
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_an_export_of_another_run_is_replaced_only_with_force(exports, tmp_path):
+    """`export --out` used to replace another run's export silently."""
+    from lth_tf.export import description
+
+    cnn, gcn = exports["cnn"]["run_dir"], exports["gcn"]["run_dir"]
+    target = tmp_path / "t"
+    assert _export(str(cnn), "--round", "2", "--out", str(target))[0] == 0
+    source = description(target)["source"]  # the marker names the run and round
+    assert source == {"run_dir": str(cnn.resolve()), "config_hash": rundir.stored_hash(cnn), "round": 2,
+                      "export_format": "dense"}
+    before = (target / "saved_model.pb").read_bytes()
+    code, out, err = _export(str(gcn), "--round", "0", "--out", str(target))
+    assert code == 2 and out == "" and err.count("\n") == 1, err
+    assert "holds round 2 of another run" in err and str(cnn.resolve()) in err and "--force" in err
+    assert (target / "saved_model.pb").read_bytes() == before
+    assert _export(str(gcn), "--round", "0", "--out", str(target), "--force")[0] == 0
+    assert description(target)["source"]["run_dir"] == str(gcn.resolve())
+
+
+def test_narrow_on_a_weight_pruned_ticket_warns_in_one_line(exports, tmp_path):
+    code, _, err = _export(str(exports["cnn"]["run_dir"]), "--format", "narrow", "--out", str(tmp_path / "n"))
+    assert code == 0, err
+    warnings = [line for line in err.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and warnings[0].startswith("lth-tf: warning: --format narrow on a weight-pruned")
+    assert "--format sparse" in warnings[0]
+    # the default stays dense for a weight-pruned run, without a warning
+    code, _, err = _export(str(exports["cnn"]["run_dir"]), "--out", str(tmp_path / "d"))
+    assert code == 0 and "warning" not in err and err.splitlines()[0].endswith("sparse) of " + str(exports["cnn"]["run_dir"]))

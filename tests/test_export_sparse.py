@@ -267,15 +267,15 @@ def test_variables_within_1_2x_of_the_bound(tmp_path, sparsity):
 def test_tflite_export_is_sparse_and_gives_the_logits(tmp_path):
     from lth_tf.export import description, export_savedmodel, is_our_export
     from lth_tf.keras_side import pruning as P
-    from lth_tf.platform.backend import tf
-
     plain, pruned = _masked(P.wrap(_image_model(units=64)), 0.9, seed=5)
     path = export_savedmodel(plain, tmp_path / "t", format="tflite")
     assert is_our_export(path) and description(path)["format"] == "TFLite"
     blob = (path / "model.tflite").read_bytes()
     dense_bytes = 4 * sum(int(v.shape.num_elements()) for v in pruned)
     assert len(blob) < 0.5 * dense_bytes
-    it = tf.lite.Interpreter(model_content=blob)
+    from lth_tf.export.tflite import interpreter_api
+
+    it = interpreter_api()[0](model_content=blob)  # LiteRT when installed, else tf.lite
     it.allocate_tensors()
     x = np.random.default_rng(6).standard_normal((1, 8, 8, 3)).astype(np.float32)
     it.set_tensor(it.get_input_details()[0]["index"], x)

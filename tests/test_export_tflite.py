@@ -4,10 +4,18 @@
   is smaller than the dense conversion of the same model by about the zeros' bytes;
 - the sparse tensors are read only by DENSIFY ops (the runtime computes dense:
   the module's docstring says so, this keeps the claim checked);
-- the marker describes what is stored.
+- the marker describes what is stored;
+- with `ai-edge-litert` installed (the `[litert]` extra), the file serves through
+  LiteRT in a process that imports neither TensorFlow nor lth_tf, as the usage
+  lines `lth-tf export` prints say.
 """
 
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -70,3 +78,42 @@ def test_the_marker_says_what_is_stored_sparse(tmp_path):
     nonzeros = int(np.count_nonzero(model.get_layer("hidden").kernel.numpy()))
     assert stored["tensors"] >= 1 and stored["values"] >= nonzeros
     assert stored["read_by"] == ["DENSIFY"]
+
+
+def test_litert_is_the_interpreter_when_installed():
+    pytest.importorskip("ai_edge_litert")
+    from ai_edge_litert.interpreter import Interpreter
+
+    from lth_tf.export import tflite
+
+    assert tflite.interpreter_api()[0] is Interpreter
+    assert "ai_edge_litert" in tflite.usage("t")[0]
+
+
+@pytest.mark.slow  # a fresh process serving the export
+def test_the_export_serves_with_litert_without_tensorflow(tmp_path):
+    """The printed usage lines, run as written in a fresh process: logits equal the model's."""
+    pytest.importorskip("ai_edge_litert")
+    from lth_tf.export import export_savedmodel, tflite
+
+    model = _mlp(0.9, seed=2)
+    path = export_savedmodel(model, tmp_path / "t", format="tflite")
+    x = np.random.default_rng(3).standard_normal((1, 8, 8, 3)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    lines = tflite.usage(str(path))
+    code = textwrap.dedent(f"""
+        import sys
+        import numpy as np
+        normalised_image = np.load({str(tmp_path / "x.npy")!r})
+        {lines[0]}
+        {lines[1]}
+        {lines[2]}
+        np.save({str(tmp_path / "y.npy")!r}, it.get_tensor(it.get_output_details()[0]["index"]))
+        print(any(m.split(".")[0] in ("tensorflow", "lth_tf", "tf_keras") for m in sys.modules))
+    """)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                         env=env, timeout=120, check=False)
+    assert out.returncode == 0, out.stderr[-800:]
+    assert out.stdout.strip().splitlines()[-1] == "False"  # no TensorFlow needed to serve it
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), model(x, training=False).numpy(), atol=1e-5)

@@ -150,7 +150,9 @@ def test_export_help_and_choices_come_from_the_registry():
         "dense: Keras SavedModel; sparse: pruned kernels stored without their zeros "
         "(tf.saved_model.load only); tflite: a TFLite model with sparse weights (image models; "
         "smaller file, same speed: TFLite densifies them when it loads); "
-        "narrow: a channel-pruned ticket as a physically narrower model (fewer filters/units)"
+        "narrow: a channel-pruned ticket as a physically narrower model (fewer filters/units), "
+        "the default for prune.structure=channels; "
+        "keras: the ticket as your own Keras 3 model, a .keras file (Keras 3 models only)"
     )
     parser = cli.build_parser()
     for name in formats.NAMES:

@@ -153,9 +153,6 @@ def bad_folder(root: Path, case: str) -> str:
     if case == "class with one image":
         make_folder(root, {"cat": 4, "dog": 1})
         return "dog"
-    if case == "too few for validation":
-        make_folder(root, {"cat": 4, "dog": 2})  # dog: 1 test, 1 train, 0 left for val
-        return "."
     if case == "truncated png":
         make_folder(root, {"cat": 4, "dog": 4})
         p = root / "dog" / "000.png"
@@ -198,7 +195,6 @@ BAD = {  # case: what the message must say besides the path
     "one class": "one class folder (cat)",
     "class without images": "has no images",
     "class with one image": "has 1 image",
-    "too few for validation": "class 'dog'",
     "truncated png": "cannot read image",
     "not an image": "cannot read image",
     "train without test": "has train/ but no test/",
@@ -263,11 +259,48 @@ def test_split_off_test_takes_a_rounded_fifth_of_each_class_at_least_one():
         (50, [500, 500], 50),  # smaller requests are kept
         (5000, [10, 10, 10], 3),  # 10% would be 3: one per class
         (5000, [4, 4, 4], 3),  # floor of one per class
-        (5000, [100, 2], 2),  # the 2-image class keeps one: ceil(2 / 2) = 1
-        (5000, [100, 1], 0),  # impossible: the loader reports it
+        (5000, [100, 2], 10),  # proportional: the 2-image class gives at most 1, keeps 1
+        (5000, [100, 1], 10),  # the 1-image class keeps it (none in validation; a warning names it)
+        (5000, [1, 1], 0),  # nothing to spare
         (0, [500, 500], 0),
     ],
 )
 def test_capped_val_size(val_size, counts, expected):
     labels = np.repeat(np.arange(len(counts)), counts)
     assert folder.capped_val_size(val_size, labels, len(counts)) == expected
+
+
+# -- proportions and small classes (the issue's 900/450/225 folder and its 8-image class) ----------
+
+
+def _tiny_folder(root: Path, counts: dict[str, int]) -> Path:
+    from PIL import Image
+
+    for c, n in counts.items():
+        (root / c).mkdir(parents=True)
+        for i in range(n):
+            Image.fromarray(np.full((4, 4, 3), (i * 7) % 256, np.uint8)).save(root / c / f"{i:04d}.png")
+    return root
+
+
+def test_a_folder_splits_in_its_class_proportions(tmp_path):
+    """900/450/225 images gave train [678 318 138], val [42 42 42], test [180 90 45]."""
+    d = load(_tiny_folder(tmp_path / "f", {"a": 900, "b": 450, "c": 225}), image_size=4)
+    assert np.bincount(d.y_test).tolist() == [180, 90, 45]
+    assert np.bincount(d.y_val).tolist() == [72, 36, 18]  # proportional, like train and test
+    assert np.bincount(d.y_train).tolist() == [648, 324, 162]
+
+
+def test_a_class_of_8_images_keeps_5_for_training_and_is_named_in_a_warning(tmp_path):
+    from lth_tf.keras_side.data.splits import small_class_warnings, split_sizes
+
+    d = load(_tiny_folder(tmp_path / "f", {"big": 40, "mid": 20, "tiny": 8}), image_size=4)
+    sizes = split_sizes(d)
+    assert sizes["classes"] == ["big", "mid", "tiny"] and sizes["unit"] == "images"
+    assert sizes["test"] == [8, 4, 2] and sizes["val"] == [3, 1, 1] and sizes["train"] == [29, 15, 5]
+    (warning,) = small_class_warnings(sizes)
+    assert warning.startswith("class 'tiny' has only 5 training images (fewer than 10)")
+    # two images in a class: one to test, one to train, none to validate; it loads, and is named
+    d = load(make_folder(tmp_path / "g", {"cat": 4, "dog": 2}), image_size=8)
+    assert np.bincount(d.y_train, minlength=2).tolist()[1] == 1
+    assert [w.split(" has")[0] for w in small_class_warnings(split_sizes(d))] == ["class 'cat'", "class 'dog'"]

@@ -475,13 +475,14 @@ def test_summary_follows_the_contract(global_run):
         assert m["layer_sparsity"] == M.layer_sparsity(masks)
         assert 0.0 <= m["val_acc"] <= 1.0 and 0.0 <= m["test_acc"] <= 1.0
         assert m["seconds"] > 0 and m["distill"] is None
-    winner = pick_winner(
-        [run.search.store.round_metrics(m["round"]) for m in rounds], GLOBAL.prune.tolerance
-    )
-    if winner is None:
+    stored = [run.search.store.round_metrics(m["round"]) for m in rounds]
+    decision = pick_winner(stored, GLOBAL.prune.tolerance, s["num_classes"], GLOBAL.planned_rounds)
+    assert s["winner"] == decision.to_dict() and s["num_classes"] == run.search.data.num_classes
+    if decision.round is None:
         assert s["ticket"] is None
     else:
         t = s["ticket"]
+        winner = stored[decision.round]
         assert (t["round"], t["sparsity"], t["test_acc"]) == (
             winner["round"],
             winner["sparsity"],

@@ -257,6 +257,16 @@ def test_cli_channels_run_follows_the_schedule_and_exports_narrow(tmp_path):
     assert [dense["params"], size["params"]] == figures["params"], printed
     assert size["flops"] == 2 * figures["macs"][1] and dense["flops"] == 2 * figures["macs"][0]
     assert size["nonzeros"] <= size["params"] < dense["params"]
+    # narrow is the default format of a channel-pruned ticket: the run's own ticket/ and `export`
+    from lth_tf.export import description
+
+    assert description(run_dir / "ticket")["source"]["export_format"] == "narrow"
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli.main(["export", str(run_dir), "--round", "2", "--out", str(tmp_path / "default")])
+    assert code == 0, err.getvalue()
+    assert "narrow format" in err.getvalue().splitlines()[0] and "warning" not in err.getvalue()
+    assert f"{size['params']:,} params" in err.getvalue()
 
 
 def test_cli_refuses_a_bad_structure_without_writing(tmp_path, capsys):

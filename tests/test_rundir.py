@@ -48,8 +48,16 @@ def sources() -> list[Path]:
     return sorted(p for d in ("lth_tf", "tui") for p in (ROOT / d).rglob("*.py") if p != HOME)
 
 
+# Files outside any run directory whose names happen to equal one of the layout's, each
+# with the one place allowed to spell it and why.
+NOT_RUN_DIR = {
+    'lth_tf/export/__init__.py: "model.keras"': "the keras export's file, in an export folder",
+}
+
+
 def test_no_module_but_rundir_builds_a_run_directory_path():
-    found = [hit for path in sources() for hit in spelled_names(path)]
+    found = [hit for path in sources() for hit in spelled_names(path)
+             if hit.split(":", 1)[0] + ":" + hit.split(":", 2)[2] not in NOT_RUN_DIR]
     assert not found, "run-directory names spelled outside lth_tf/storage/rundir.py:\n" + "\n".join(found)
 
 

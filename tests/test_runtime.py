@@ -80,7 +80,7 @@ def test_tensorflow_imported_first_keeps_its_own_rule():
 # run_started.runtime: these keys, in this order (readers of old runs rely on them)
 RUNTIME_KEYS = ["onednn", "onednn_source", "TF_ENABLE_ONEDNN_OPTS", "jit_compile", "precision", "keras_policy",
                 "intra_op_threads", "inter_op_threads", "cpu_count", "tensorflow", "tf_keras", "cpu",
-                "strategy", "replicas", "workers", "chief"]
+                "strategy", "replicas", "workers", "chief", "chosen"]
 
 
 def test_settings_lists_what_a_run_records():
@@ -96,19 +96,13 @@ def test_settings_lists_what_a_run_records():
     for key in ("intra_op_threads", "inter_op_threads", "cpu_count"):
         assert isinstance(s[key], int) and s[key] >= 0
     assert s["tensorflow"] and s["tf_keras"]
+    assert set(s["cpu"]) == {"model", "flags", "cores"}
+    # what was chosen and why: the config's values here ("user"), the rules for the rest
+    assert s["chosen"]["precision"] == {"value": "mixed_bfloat16", "source": "user",
+                                        "reason": "train.precision in the config"}
+    assert s["chosen"]["jit_compile"]["value"] is True
+    assert s["chosen"]["onednn"]["value"] is s["onednn"]
     json.dumps(s)  # JSON-ready for the run record
-
-
-def test_cpu_info_reads_model_and_speed_flags(tmp_path):
-    from lth_tf.platform import runtime
-
-    f = tmp_path / "cpuinfo"
-    f.write_text(
-        "processor\t: 0\nmodel name\t: Test CPU 9000\nflags\t\t: fpu sse2 avx2 fma avx512f avx512_bf16\n"
-        "processor\t: 1\nmodel name\t: Test CPU 9000\nflags\t\t: fpu sse2 avx2 fma avx512f avx512_bf16\n"
-    )
-    assert runtime.cpu_info(f) == {"model": "Test CPU 9000", "flags": ["avx2", "fma", "avx512f", "avx512_bf16"]}
-    assert runtime.cpu_info(tmp_path / "missing") == {"model": "", "flags": []}
 
 
 def test_apply_precision_sets_the_policy_for_models_built_next():
@@ -127,9 +121,9 @@ def test_apply_precision_sets_the_policy_for_models_built_next():
 
 
 # -- the config fields ------------------------------------------------------------------------
-def test_speed_fields_default_off_and_leave_the_hash_alone():
+def test_speed_fields_default_to_auto_and_leave_the_hash_alone():
     t = C.Train()
-    assert (t.jit_compile, t.precision) == (False, "float32")
+    assert (t.jit_compile, t.precision) == ("auto", "auto")
     assert "jit_compile" not in C.Experiment().canonical()
     exp = C.resolve("smoke", overrides=["train.precision=mixed_bfloat16", "train.jit_compile=true"])
     assert exp.hash() != C.resolve("smoke").hash()

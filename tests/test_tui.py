@@ -213,7 +213,7 @@ def test_step_mode_waits_after_each_round_and_steps_on_n(fake_lottery, tmp_path)
             await wait_for(pilot, lambda: screen.phase == "finished", what="the end")
             assert search.finished and table.row_count == 3
             assert cell(table, 1, "round") == "1 ★"
-            assert screen.check_action("next_round", ()) is None  # greyed out now
+            assert screen.check_action("next_round", ()) is False  # hidden now: nothing to step
             await pilot.press("q")
 
     asyncio.run(body())

@@ -6,53 +6,24 @@ replayed, or the fake search of test_tui drives step mode.
 from __future__ import annotations
 
 import asyncio
-from itertools import pairwise
 
 import pytest
-from helpers.tui import FIXTURE, replay_done, wait_for
-from textual.geometry import Region
-from textual.widget import Widget
-from textual.widgets import Footer
-from textual.widgets._footer import FooterKey
+from helpers.tui import (
+    FIXTURE,
+    LARGE,
+    SMALL,
+    footer_keys_fit,
+    on_top,
+    replay_done,
+    shown_text,
+    wait_for,
+)
 
 from tui.app import LthApp
 from tui.screens import RunScreen, StartScreen
 from tui.screens.layout import VIEWS, is_compact
 from tui.state import RoundInfo
 from tui.widgets import LayerBars, RoundsTable
-
-SMALL, LARGE = (80, 24), (120, 40)
-
-
-def shown_text(widget: Widget) -> str:
-    """What the widget draws, its lines joined by spaces (wrapped words rejoin)."""
-    strips = widget.render_lines(Region(0, 0, *widget.outer_size))
-    return " ".join(" ".join(strip.text.split()) for strip in strips).strip()
-
-
-def on_top(screen, widget: Widget) -> bool:
-    """The widget is inside the screen and nothing covers its first cell."""
-    region = widget.region
-    if region.area == 0 or not screen.region.contains_region(region):
-        return False
-    return screen.get_widget_at(region.x, region.y)[0] is widget
-
-
-async def footer_keys_fit(pilot, screen, expected: list[str]) -> None:
-    """The footer shows these key hints, each whole, on screen and unoverlapped."""
-
-    def shown() -> list[FooterKey]:
-        keys = [k for k in screen.query_one(Footer).query(FooterKey) if k.region.area]
-        return sorted(keys, key=lambda k: k.region.x)
-
-    # The footer lays its keys out after the bindings change: wait for that.
-    await wait_for(pilot, lambda: [k.key for k in shown()] == expected, what=f"footer keys {expected}")
-    keys = shown()
-    for left, right in pairwise(keys):
-        assert left.region.right <= right.region.x, (left.key, right.key)
-    for key in keys:
-        assert screen.region.contains_region(key.region), key.key
-        assert f"{key.key_display} {key.description}" in shown_text(key)
 
 
 def test_compact_threshold():
@@ -215,7 +186,7 @@ def test_s_swaps_the_rounds_table_to_sizes_and_back_within_the_width(size):
             assert "s: training" in str(table.border_title)
             await pilot.press("s")
             await pilot.pause()
-            assert [c.label.plain for c in table.columns.values()][-1] == "FLOPs"
+            assert [c.label.plain for c in table.columns.values()][-1] == "Σ train"
             assert table.row_count == len(screen.state.rounds)
             await pilot.press("q")
 

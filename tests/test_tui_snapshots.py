@@ -43,3 +43,14 @@ def test_run_screen_at_80x24(snap_compare):
 
 def test_start_screen_at_80x24(snap_compare):
     assert snap_compare(LthApp(out="checkpoints"), terminal_size=(80, 24))
+
+
+def test_kd_curves_at_80x24(snap_compare):
+    """Compact, the curves panel: teacher, student and distill each with its sparkline and value."""
+
+    async def curves(pilot) -> None:
+        await replayed(pilot)
+        await pilot.press("v", "v")  # chart -> layers -> curves
+        await pilot.pause(0.1)
+
+    assert snap_compare(LthApp(attach=FIXTURE), terminal_size=(80, 24), run_before=curves)

@@ -7,7 +7,17 @@ import asyncio
 import json
 import shutil
 
-from helpers.tui import FIXTURE, SIZE, replay_done, wait_for
+import pytest
+from helpers.tui import (
+    FIXTURE,
+    LARGE,
+    SIZE,
+    SMALL,
+    footer_keys_fit,
+    replay_done,
+    shown_text,
+    wait_for,
+)
 from textual.widgets import DataTable
 
 from lth_tf.frontends.sweep import index as I
@@ -45,8 +55,8 @@ def test_sweep_screen_lists_cells_and_opens_one(tmp_path):
             await wait_for(pilot, lambda: table.row_count == 2, what="two cells")
             done, pending = rows(table)
             assert done[:3] == ["prune.rewind=init", "0", "done"]
-            assert done[3] == "4" and done[4] == f"{100 * ticket['sparsity']:.2f}%"
-            assert pending[2:] == ["pending", "0", "-"]
+            assert done[3] == "4" and done[5] == f"{100 * ticket['sparsity']:.2f}%"
+            assert pending[2:] == ["pending", "0", "–", "–", "–"]
             await pilot.press("enter")
             await wait_for(pilot, lambda: isinstance(app.screen, CellRunScreen), what="the cell's run")
             cell_screen = app.screen
@@ -88,5 +98,34 @@ def test_a_damaged_index_keeps_the_screen_up(tmp_path):
             write_json_atomic(I.index_path(sweep_dir), {"kind": I.KIND})
             await pilot.pause(1.5)
             assert table.row_count == 2 and app.screen is screen
+
+    asyncio.run(body())
+
+
+@pytest.mark.parametrize("size", [SMALL, LARGE], ids=["80x24", "120x40"])
+def test_sweep_screen_shows_accuracies_and_that_enter_opens_a_cell(tmp_path, size):
+    """Issue 25: no accuracy column, and nothing said Enter opens a cell (the table's own
+    Enter hid the screen's from the footer)."""
+    sweep_dir = make_sweep(tmp_path)
+    summary = json.loads((FIXTURE / "summary.json").read_text())
+
+    async def body():
+        app = LthApp(attach=sweep_dir)
+        async with app.run_test(size=size) as pilot:
+            screen = app.screen
+            table = screen.query_one("#cells", DataTable)
+            await wait_for(pilot, lambda: table.row_count == 2, what="two cells")
+            labels = [" ".join(str(c.label).split()) for c in table.columns.values()]
+            assert labels[4:] == ["dense test", "ticket sparsity", "ticket test"]
+            done = rows(table)[0]
+            assert done[4] == f"{100 * summary['dense']['test_acc']:.1f}%"
+            assert done[6] == f"{100 * summary['ticket']['test_acc']:.1f}%"
+            assert table.virtual_size.width <= table.scrollable_content_region.width  # no sideways scroll
+            await footer_keys_fit(pilot, screen, ["enter", "q", "ctrl+p"])
+            (enter,) = [k for k in screen.query("FooterKey") if k.key == "enter"]
+            assert enter.description == "Open cell"
+            assert "Enter opens a cell's run" in shown_text(screen.query_one("#sweep-status"))
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: isinstance(app.screen, CellRunScreen), what="the cell's run")
 
     asyncio.run(body())

@@ -18,6 +18,7 @@ from pathlib import Path
 from textual.app import App
 
 from lth_tf.core import config as C
+from lth_tf.core.cache import cache_dir
 from lth_tf.core.errors import LthError
 from lth_tf.frontends.cli import options
 from lth_tf.frontends.sweep.index import is_sweep_dir
@@ -59,7 +60,7 @@ class LthApp(App):
                 self.push_screen(self.start_screen(error=str(e)))
                 return
             self.push_screen(RunScreen(attach=run_dir))
-        elif self.preset is not None or self.config is not None:
+        elif self.preset is not None or self.config is not None or options.sets_model_and_data(self.overrides):
             try:
                 exp = C.resolve(self.preset, self.config, self.overrides)
             except LthError as e:  # show the form with the message instead
@@ -92,8 +93,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def log_path() -> Path:
     """Where the TUI's own log and TensorFlow's native messages go."""
-    cache = Path(os.environ.get("LTH_CACHE_DIR", "~/.cache/lth_tf")).expanduser()
-    return cache / "lth-tui.log"
+    return cache_dir() / "lth-tui.log"
 
 
 def divert_native_stderr(path: Path) -> int | None:

@@ -72,6 +72,7 @@ class RunState:
     rounds: dict[int, RoundInfo] = field(default_factory=dict)
     controls: dict[tuple[str, int], Control] = field(default_factory=dict)
     ticket: dict[str, Any] | None = None
+    no_ticket: str | None = None  # why a finished run has no ticket (lth_tf.core.winner's reason)
     current: int | None = None  # round in training, if any
 
     # -- derived --
@@ -193,6 +194,8 @@ class RunState:
                          c.get("test_acc"), c.get("val_acc"))
         if summary.get("ticket"):
             self.ticket = summary["ticket"]
+        elif summary.get("status") == "finished" and isinstance(summary.get("winner"), dict):
+            self.no_ticket = summary["winner"].get("reason")
         if summary.get("preset") and not self.preset:
             self.preset = summary["preset"]
         status = summary.get("status")

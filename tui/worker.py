@@ -18,7 +18,9 @@ from typing import Any
 from lth_tf.core import config as C
 from lth_tf.core.errors import LthError
 from lth_tf.platform import onednn
+from lth_tf.platform.placement import Placement
 from lth_tf.platform.platform import Platform
+from lth_tf.search import run_settings
 from lth_tf.storage import rundir
 from tui import messages as m
 from tui.relay import EventRelay, Post
@@ -185,7 +187,12 @@ def _drive(
 ) -> str:
     relay = EventRelay(post)
     post(m.Status("loading TensorFlow…"))
-    onednn.choose(graph=exp.is_graph)  # before TF loads (see lth_tf/platform/onednn.py)
+    try:  # the speed settings: what a resumed run started with, else chosen for this CPU
+        placement = Placement.from_settings(exp.train)
+        chosen = run_settings.for_run(exp, placement.output_root(out) / exp.run_name())
+    except LthError as e:
+        return _failed(post, e, "could not open the run")
+    onednn.choose(graph=exp.is_graph, enabled=chosen.onednn.value)  # before TF loads (lth_tf/platform/onednn.py)
     try:
         from lth_tf.export.ticket import TicketExporter, export_round
         from lth_tf.search.lottery import LotterySearch, Stopped
@@ -193,7 +200,7 @@ def _drive(
         post(m.failed(f"cannot load the training code: {type(e).__name__}: {e}"))
         return "failed"
     try:
-        platform = Platform.from_settings(exp.train)  # this run's strategy: one per process
+        platform = Platform.from_settings(exp.train, placement, chosen)  # this run's strategy: one per process
         search = LotterySearch(exp, out=out, data_dir=data_dir, sink=relay, stop=gate.stop, platform=platform)
     except Exception as e:  # noqa: BLE001 - the UI shows it (see _failed), never a traceback
         return _failed(post, e, "could not open the run")

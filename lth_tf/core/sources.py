@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import os
 import sys
+import zipfile
 from pathlib import Path
 
 from lth_tf.core.errors import LthError
@@ -136,3 +138,41 @@ def fingerprint(name: str) -> str | None:
     else:
         return None
     return h.hexdigest()
+
+
+def saved_keras_version(path: str | Path) -> str | None:
+    """The `keras_version` a `.keras` zip or `.h5` file records, or None if it names none.
+
+    Reads the zip's metadata.json or the HDF5 attributes only (no TensorFlow), so a
+    `file:` model is loaded by the Keras that wrote it, and the CLI can tell before
+    TensorFlow loads.
+    """
+    path = Path(path)
+    if zipfile.is_zipfile(path):
+        try:
+            with zipfile.ZipFile(path) as z:
+                meta = json.loads(z.read("metadata.json"))
+        except (KeyError, ValueError, OSError, zipfile.BadZipFile):
+            return None
+        version = meta.get("keras_version") if isinstance(meta, dict) else None
+        return str(version) if version else None
+    if path.is_file():
+        try:
+            import h5py
+        except ImportError:  # pragma: no cover - h5py comes with TensorFlow
+            return None
+        try:
+            with h5py.File(path, "r") as f:
+                version = f.attrs.get("keras_version")
+        except OSError:
+            return None
+        if isinstance(version, bytes):
+            version = version.decode("utf-8", "replace")
+        return str(version) if version else None
+    return None
+
+
+def saved_by_keras3(path: str | Path) -> bool:
+    """True when Keras 3 wrote the file (load it with Keras 3, then translate)."""
+    version = saved_keras_version(path)
+    return version is not None and version.startswith("3.")

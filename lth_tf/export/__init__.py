@@ -54,6 +54,8 @@ class _DropUncompiledWarning(logging.Filter):
 
 
 TFLITE_FILE = "model.tflite"  # lth_tf.export.tflite.MODEL_FILE (that module imports TF)
+KERAS_FILE = "model.keras"  # the keras format's file (lth_tf/export/keras3_ticket.py writes it)
+SINGLE_FILES = (TFLITE_FILE, KERAS_FILE)  # formats that write one file beside the marker
 
 
 def is_savedmodel(path: str | Path) -> bool:
@@ -67,7 +69,9 @@ def is_our_export(path: str | Path) -> bool:
         written_by = json.loads(marker.read_text(encoding="utf-8")).get("written_by")
     except (OSError, ValueError, AttributeError):
         return False
-    return written_by == "lth-tf" and (is_savedmodel(path) or (Path(path) / TFLITE_FILE).is_file())
+    return written_by == "lth-tf" and (
+        is_savedmodel(path) or any((Path(path) / name).is_file() for name in SINGLE_FILES)
+    )
 
 
 def description(path: str | Path) -> dict[str, Any]:
@@ -85,13 +89,25 @@ def usage(path: str | Path) -> list[str]:
 
         head = f"call it (inputs and outputs in {Path(path) / MARKER_FILE}):"
         return [head] + [f"    {line}" for line in tflite.usage(str(path))]
+    if doc.get("format") == "Keras":
+        from lth_tf.export import keras3_ticket
+
+        outputs = ", ".join(doc.get("outputs") or {}) or "its outputs"
+        head = f"load it with Keras 3 (returns {outputs}; inputs and outputs in {Path(path) / MARKER_FILE}):"
+        return [head] + [f"    {line}" for line in keras3_ticket.usage(str(path))]
     listed = ", ".join(sig.names(doc)) or "serving_default"
     head = f"call it (signatures: {listed}; inputs and outputs in {Path(path) / MARKER_FILE}):"
     return [head] + [f"    {line}" for line in sig.usage(str(path), doc)]
 
 
-def check_target(path: str | Path) -> Path:
-    """Refuse a target that exists and is not an export of ours (never touch user files)."""
+def check_target(path: str | Path, source: dict[str, Any] | None = None, force: bool = False) -> Path:
+    """Refuse a target that exists and is not an export of ours (never touch user files), and,
+    unless `force`, an export of ours that came from another run than `source`.
+
+    `source` (`export_source`) names the run being exported. An export records its own
+    in its marker (`source`); one without (an older lth-tf) counts as another run's
+    unless it lies inside the run's own folder (ticket/, exports/).
+    """
     path = Path(path)
     if (path.exists() or path.is_symlink()) and not (
         path.is_dir() and not path.is_symlink() and is_our_export(path)
@@ -101,7 +117,28 @@ def check_target(path: str | Path) -> Path:
             f"export target {path} is an existing {kind} that lth-tf did not export "
             f"(no {MARKER_FILE}); give a new path (only an older export of lth-tf is replaced)"
         )
+    if source is not None and not force and path.exists():
+        theirs = description(path).get("source")
+        mine = Path(source["run_dir"]).resolve()
+        inside = path.resolve().is_relative_to(mine)
+        if isinstance(theirs, dict) and Path(str(theirs.get("run_dir"))).resolve() != mine:
+            raise LthError(
+                f"export target {path} holds round {theirs.get('round')} of another run "
+                f"({theirs.get('run_dir')}); pass --force to replace it (force=True from Python), "
+                "or give a new path"
+            )
+        if not isinstance(theirs, dict) and not inside:
+            raise LthError(
+                f"export target {path} holds an export that does not say which run it came from "
+                "(an older lth-tf wrote it); pass --force to replace it (force=True from Python), "
+                "or give a new path"
+            )
     return path
+
+
+def export_source(run_dir: str | Path, config_hash: str | None, round: int) -> dict[str, Any]:
+    """What an export records about where it came from (its marker's `source`)."""
+    return {"run_dir": str(Path(run_dir).resolve()), "config_hash": config_hash, "round": int(round)}
 
 
 def export_format(name: str):
@@ -121,19 +158,26 @@ def export_savedmodel(
     format: str = "dense",
     pruned: Any = None,
     sparse_threshold: float | None = None,
+    source: dict[str, Any] | None = None,
+    force: bool = False,
 ) -> Path:
     """Write `model` as a SavedModel at `path`, replacing an older export of ours.
 
     `format`: a name of lth_tf/export/formats/: "dense" (a Keras SavedModel,
     kernels with their zeros), "sparse" (lth_tf.export.sparse: pruned kernels as
     bit mask + nonzero values, only for `tf.saved_model.load`), "tflite"
-    (lth_tf.export.tflite) or "narrow" (written as dense: `model` is already the
-    narrowed one); `pruned` lists the variables of `model` the sparse export
+    (lth_tf.export.tflite), "narrow" (written as dense: `model` is already the
+    narrowed one) or "keras" (`model` is the Keras 3 ticket, lth_tf.export.keras3_ticket);
+    `pruned` lists the variables of `model` the sparse export
     packs (default: those lth_tf prunes).
 
     `data` (the run's ImageData/GraphData, or None) supplies what serving needs
     beyond the weights: mean/std and class names, the graph's normalisation
     (see lth_tf.export.signatures). The marker JSON describes the signatures.
+
+    `source` (`export_source`: the run directory, its config hash and the round) is
+    recorded in the marker; an export of another run at `path` is refused unless
+    `force` (`check_target`).
 
     `path` must not exist, or hold an export of ours (LthError otherwise). The
     marker lists the files the export wrote; files a user added to an older export
@@ -145,15 +189,18 @@ def export_savedmodel(
     of killed exports to the same path are removed first.
     """
     fmt = export_format(format)
-    path = check_target(path)
-    needed = 4 * int(model.count_params())  # float32 weights: about what a dense export stores
-    with atomic.writing(path, needed):  # a full disk names the export, not its temporary folder
+    path = check_target(path, source, force)
+    if reason := fmt.out_refusal(path):
+        raise LthError(f"--format {fmt.name} {reason}")
+    # float32 weights: about what a dense export stores (a Keras 3 ticket counts the same way)
+    needed = 4 * int(getattr(model, "count_params", lambda: 0)())
+    with atomic.writing(path, needed or None):  # a full disk names the export, not its temporary folder
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic.clean_leftovers([path.parent], target=path.name)
-        return _write_export(path, fmt.writer(model, data, pruned, sparse_threshold))
+        return _write_export(path, fmt.writer(model, data, pruned, sparse_threshold), format, source, force)
 
 
-def _write_export(path: Path, write) -> Path:
+def _write_export(path: Path, write, format: str, source: dict[str, Any] | None, force: bool) -> Path:
     """`write` into a temporary folder beside `path`, marked, then swapped in (see above)."""
     work = atomic.temp_dir(path.parent, path.name)
     new = work / "new"
@@ -164,8 +211,10 @@ def _write_export(path: Path, write) -> Path:
         described = write(new)
         files = sorted([*keep.listing(new), MARKER_FILE])
         marker = {"written_by": "lth-tf", "format": "SavedModel", **described, "files": files}
+        if source is not None:
+            marker["source"] = {**source, "export_format": format}
         atomic.write_json_atomic(new / MARKER_FILE, marker)
-        check_target(path)  # still ours (or absent) now that the new export is ready
+        check_target(path, source, force)  # still ours (or absent) now that the new export is ready
         if path.exists():  # what the user put into the old export goes into the new one
             keep.carry(path, new, description(path).get("files"))
         atomic.replace_dir(new, path, spare=work / atomic.SPARE_NAME)
@@ -201,12 +250,13 @@ def exportable(model):
     """`model`, or a copy with Spektral conv layers made SavedModel-safe (see module doc)."""
     if not any(_spektral_base(type(layer)) for layer in model.layers):
         return model
+    from lth_tf.keras_side import clone as cloning
     from lth_tf.platform.backend import keras
 
     def clone(layer):
         base = _spektral_base(type(layer))
         cls = _export_class(base) if base else layer.__class__
-        return cls.from_config(layer.get_config())
+        return cls.from_config(cloning.config(layer))
 
     copy = keras.models.clone_model(model, clone_function=clone)
     copy.set_weights(model.get_weights())

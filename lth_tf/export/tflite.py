@@ -12,6 +12,11 @@ XNNPACK's sparse kernels only run subgraphs of the Fast Sparse ConvNets form
 in a spatial MEAN), which Conv-4, ResNet-18 and Dense models are not; measured
 in benchmarks/efficiency.py --only tflite. So the gain is the file size.
 
+Reading a .tflite (`interpreter`): LiteRT's `ai_edge_litert.interpreter.Interpreter`
+(`pip install 'lth-tf[litert]'`, the successor TF 2.21 points to) when it is
+installed, else `tf.lite.Interpreter`, which TF 2.21 still ships but warns is
+deprecated. The usage lines `lth-tf export` prints serve the file with LiteRT.
+
 Graph models are refused: their inputs are SparseTensors, which TFLite lacks.
 The file takes the normalised float32 image, (pixels - mean) / std, and returns
 logits; the marker JSON gives mean, std and class names.
@@ -53,12 +58,22 @@ def convert(model, sparse: bool = True) -> bytes:
     return converter.convert()
 
 
+def interpreter_api() -> tuple[type, Any]:
+    """(Interpreter, OpResolverType): LiteRT's when `ai-edge-litert` is installed, else tf.lite's."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    except ImportError:
+        return tf.lite.Interpreter, tf.lite.experimental.OpResolverType
+    return Interpreter, OpResolverType
+
+
 def sparse_weights(content: bytes) -> list[dict[str, Any]]:
     """The tensors `content` (.tflite bytes) stores sparse: name, shape, values stored
     and the ops that read them (builtin kernels, no delegate: the graph as written)."""
-    it = tf.lite.Interpreter(
+    interpreter, resolver = interpreter_api()
+    it = interpreter(
         model_content=content,
-        experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+        experimental_op_resolver_type=resolver.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
     )
     # _get_ops_details: the only Python view of which op reads which tensor
     ops = it._get_ops_details()
@@ -101,8 +116,9 @@ def write(model, data: Any, folder: Path) -> dict[str, Any]:
 
 
 def usage(path: str) -> list[str]:
+    """Three lines of Python that serve the file with LiteRT (`pip install ai-edge-litert`)."""
     return [
-        "import tensorflow as tf  # or ai_edge_litert.interpreter",
-        f'it = tf.lite.Interpreter(model_path="{Path(path) / MODEL_FILE}"); it.allocate_tensors()',
+        "from ai_edge_litert.interpreter import Interpreter  # pip install ai-edge-litert",
+        f'it = Interpreter(model_path="{Path(path) / MODEL_FILE}"); it.allocate_tensors()',
         'it.set_tensor(it.get_input_details()[0]["index"], normalised_image); it.invoke()',
     ]

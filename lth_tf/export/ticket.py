@@ -1,8 +1,14 @@
 """A round of a search written as a ticket: what `lth-tf export`, the API, the TUI and a run's finish use.
 
-    path = export_round(search, round=None, out=PATH, format="dense")   # default round: the winner
-    path, lines = export_with_report(search, round, out, format)       # lth-tf export
+    path = export_round(search, round=None, out=PATH, format=None)  # default round: the winner
+    path, lines = export_with_report(search, round, out, format)    # lth-tf export
     search.finish(TicketExporter())    # the winner into RUN_DIR/ticket/
+
+`format=None` is `formats.default`: narrow for a channel-pruned run (prune.structure
+= channels), dense otherwise; a format that does not suit the ticket (narrow on a
+weight-pruned one) logs its warning. Every export records the run and round it
+came from in its marker (`source`), and an export of another run at `out` is
+refused unless `force`.
 
 `export_round` takes the round's stored model, lets its format
 (lth_tf/export/formats/) make the plain model to write (stripped, or narrowed)
@@ -13,44 +19,84 @@ without mean/std: float inputs only, and the export's marker JSON says so.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
-from lth_tf.export import export_format, export_savedmodel, is_savedmodel, sizes
+from lth_tf.core import criteria
+from lth_tf.export import (
+    check_target,
+    export_format,
+    export_savedmodel,
+    export_source,
+    formats,
+    is_savedmodel,
+    sizes,
+)
 from lth_tf.export.formats import Exported
 from lth_tf.search.lottery import LotterySearch
 from lth_tf.storage import rundir
 
+log = logging.getLogger(__name__)
+
 
 def export_round(
-    search: LotterySearch, round: int | None = None, out: str | Path | None = None, format: str = "dense"
+    search: LotterySearch, round: int | None = None, out: str | Path | None = None,
+    format: str | None = None, force: bool = False,
 ) -> Path:
-    """Write a round's ticket (default: the winner) to `out` (default: RUN_DIR/ticket) in `format`."""
-    return _export(search, round, out, format).path
+    """Write a round's ticket (default: the winner) to `out` (default: RUN_DIR/ticket) in `format`
+    (default: `default_format(search)`); `force` replaces an export of another run at `out`."""
+    return _export(search, round, out, format, force).path
 
 
 def export_with_report(
-    search: LotterySearch, round: int | None, out: str | Path, format: str = "dense"
+    search: LotterySearch, round: int | None, out: str | Path, format: str | None = None, force: bool = False
 ) -> tuple[Path, list[str]]:
-    """`export_round`, then the lines its format reports (sizes against the dense model, or costs)."""
-    exported = _export(search, round, out, format)
+    """`export_round`, then the lines its format reports (sizes against the dense model, or costs).
+    The caller prints the format's warning itself (`format_warning`): nothing is logged here."""
+    format = format or default_format(search)
+    exported = _export(search, round, out, format, force, warn=False)
     return exported.path, export_format(format).report(exported)
 
 
-def _export(search: LotterySearch, round: int | None, out: str | Path | None, format: str) -> Exported:
+def channel_pruned(exp: Any) -> bool:
+    """Whether the run's criterion removes whole channels (prune.structure = channels)."""
+    return criteria.get(exp.prune.structure).channels
+
+
+def default_format(search: LotterySearch) -> str:
+    """The format of an export that names none: `formats.default` for this run's criterion."""
+    return formats.default(channel_pruned(search.exp))
+
+
+def format_warning(exp: Any, format: str) -> str | None:
+    """The format's one-line warning for this run's tickets (narrow on weight pruning), or None."""
+    return export_format(format).warning(channel_pruned(exp))
+
+
+def _export(search: LotterySearch, round: int | None, out: str | Path | None, format: str | None,
+            force: bool, warn: bool = True) -> Exported:
+    format = format or default_format(search)
     fmt = export_format(format)
+    warning = format_warning(search.exp, format)
+    if warn and warning:
+        log.warning("%s", warning)
     if round is None:
         round = search.winner_round()
     path = Path(out) if out else rundir.ticket_dir(search.run_dir)
+    source = export_source(search.run_dir, rundir.stored_hash(search.run_dir), round)
+    check_target(path, source, force)  # before the model is loaded
     with search.platform.local():  # plain variables: one process exports, no collectives
         wrapped = search.model_for_round(round)
-        model, pruned = fmt.model(wrapped)
-    export_savedmodel(model, path, search.served_data, format=format, pruned=pruned)
-    return Exported(search, round, path, wrapped, model, lambda dense: export_round(search, 0, dense))
+        model, pruned = fmt.model(wrapped, search)
+    export_savedmodel(model, path, search.served_data, format=format, pruned=pruned, source=source, force=force)
+    return Exported(search, round, path, wrapped, model,
+                    lambda dense: export_round(search, 0, dense, format=formats.DENSE))
 
 
 class TicketExporter:
-    """Writes the winning ticket as a dense SavedModel when a search finishes."""
+    """Writes the winning ticket into RUN_DIR/ticket/ when a search finishes, in the default
+    format (dense, or narrow for a channel-pruned run)."""
 
     def write(self, search: LotterySearch, round: int, path: Path) -> dict[str, Any]:
         path = export_round(search, round, path)

@@ -1,15 +1,18 @@
 """The public Python API: find a winning ticket in your own Keras model.
 
-    import lth_tf
+    import keras, lth_tf
 
     search = lth_tf.TicketSearch(model, rounds=5, epochs=10, controls=["random_reinit"])
     summary = search.fit((x_train, y_train), validation_data=(x_val, y_val),
                          test_data=(x_test, y_test))
     ticket = search.ticket_model()            # the winner, a plain Keras model
     search.export("my_ticket")                # SavedModel for plain TensorFlow
+    search.export("my_ticket_keras", format="keras")   # my_ticket_keras/model.keras
 
-`model` is a functional or Sequential Keras model (compiled or not) whose
-current weights are the initialisation theta0, or a factory `seed -> model`.
+`model` is a functional or Sequential Keras model (Keras 3, `import keras`, or
+tf_keras; compiled or not) whose current weights are the initialisation theta0, or
+a factory `seed -> model`. A Keras 3 model is translated to tf_keras (tfmot prunes
+only that; lth_tf.keras_side.keras3) and its ticket comes back as Keras 3.
 Every other setting of `lth-tf run` is a keyword (the short names below) or a
 dotted key in `settings`. The run directory has the CLI's layout, so
 `lth-tf report`, `lth-tf export` and `lth-tui --attach` work on it; running
@@ -19,6 +22,7 @@ the same search again resumes it.
 from __future__ import annotations
 
 import hashlib
+import json
 import numbers
 import threading
 from collections.abc import Callable, Iterator
@@ -31,13 +35,16 @@ import numpy as np
 from lth_tf.core import config as C
 from lth_tf.core import criteria, sources
 from lth_tf.core.errors import LthError
+from lth_tf.export import keras3_ticket
 from lth_tf.export.ticket import TicketExporter, export_round
 from lth_tf.keras_side import models
 from lth_tf.keras_side import pruning as P
 from lth_tf.keras_side.data.user import as_data, check_labels
+from lth_tf.keras_side.keras3 import back, detect
+from lth_tf.keras_side.models.user import Built
 from lth_tf.platform.backend import keras
 from lth_tf.platform.platform import Platform
-from lth_tf.search import dense_from, preflight
+from lth_tf.search import dense_from, preflight, run_settings
 from lth_tf.search.dense_from import DenseSource
 from lth_tf.search.engine import RoundResult
 from lth_tf.search.lottery import LotterySearch
@@ -81,7 +88,7 @@ class TicketSearch:
 
     def __init__(
         self,
-        model: keras.Model | Callable[[int], keras.Model],
+        model: Any,
         *,
         directory: str | Path = "checkpoints",
         name: str | None = None,
@@ -90,7 +97,8 @@ class TicketSearch:
         **short: Any,
     ):
         """Args:
-        model: a Keras model (its weights are theta0) or a factory `seed -> model`.
+        model: a Keras model, Keras 3 or tf_keras (its weights are theta0), or a factory
+            `seed -> model`; told apart by type, never by calling a model.
         directory: where run directories go (like `lth-tf run --out`).
         name: label of the run directory (default: the model's name).
         settings: dotted config keys, e.g. {"distill.enabled": True}.
@@ -103,12 +111,14 @@ class TicketSearch:
         unknown = sorted(set(short) - set(SHORT_NAMES))
         if unknown:
             raise LthError(f"unknown keyword {unknown[0]!r}; use {', '.join(SHORT_NAMES)} or settings={{...}}")
-        is_model = isinstance(model, keras.Model)
+        is_model = detect.kind(model) in ("keras3", "tf_keras")
         self._model = model
-        self._label = f"model '{model.name}'" if is_model else f"factory {getattr(model, '__qualname__', model)}"
-        # from_keras copies a model's weights when called: theta0 is the weights now.
+        named = is_model or detect.kind(model) == "keras3_subclassed"
+        self._label = f"model '{model.name}'" if named else f"factory {getattr(model, '__qualname__', model)}"
+        # from_keras copies a model's weights when called (a Keras 3 model is translated
+        # then): theta0 is the weights now.
         self._source = models.from_keras(model, label=self._label)
-        self._reinit_source = models.from_keras(model, reinit=True, label=self._label)
+        self._reinit_source = models.reinitialising(self._source)
         exp = _compiled_settings(model) if is_model else C.Experiment()
         for key, value in {**{SHORT_NAMES[k]: v for k, v in short.items()}, **(settings or {})}.items():
             exp = C.set_value(exp, key, _as_setting(value))
@@ -165,21 +175,24 @@ class TicketSearch:
         if isinstance(shape, tuple) and len(shape) == 2 and shape[-1]:
             check_labels(data, int(shape[-1]), self._label)  # the labels, named first
         io = (tuple(data.input_shape), int(data.num_classes))
-        user_model = self._source(*io, self.exp.seed).model
+        built = self._source(*io, self.exp.seed)
+        user_model = built.model
         # Layer names in exclude/layer_rates, emptied layers: refused before anything is written.
         preflight.check_layers(self.exp, preflight.prunable_layer_sizes(user_model))
         if criteria.get(self.exp.prune.structure).channels:
             preflight.check_channels(self.exp, user_model)
         label = C.safe_label(self.name or user_model.name)
-        run_dir = self.directory / f"{label}-{_run_digest(self.exp, user_model, data)}"
-        dense = self._dense_source(run_dir, user_model, data)  # refused before anything is written
+        run_dir = self.directory / f"{label}-{_run_digest(self.exp, built, data)}"
+        dense = self._dense_source(run_dir, built, data)  # refused before anything is written
         # theta0, so the CLI can rebuild the model; saved once: .keras files carry a save
-        # date, and the run's hash covers the bytes.
-        model_path = RunStore(run_dir).save_model(user_model.save)
+        # date, and the run's hash covers the bytes. A Keras 3 model is saved as the user's
+        # Keras 3 model (the CLI translates it again, as any file: model Keras 3 saved).
+        model_path = RunStore(run_dir).save_model(lambda path: _theta0(built).save(path))
         model_cfg = replace(self.exp.model, name=f"{sources.FILE}{model_path.resolve()}", reinit=False)
         data_cfg = replace(self.exp.data, name=sources.PYTHON)
         exp = replace(self.exp, model=model_cfg, data=data_cfg, preset=None)
-        self.platform = self.platform or Platform.from_settings(self.exp.train)  # once: TF fixes the strategy
+        chosen = run_settings.for_run(exp, run_dir)  # what a resumed run started with, else chosen now
+        self.platform = self.platform or Platform.from_settings(self.exp.train, chosen=chosen)  # once: TF fixes the strategy
         return LotterySearch(
             exp,
             run_dir=run_dir,
@@ -187,11 +200,11 @@ class TicketSearch:
             model_source=self._source,
             reinit_source=self._reinit_source,
             dense_from=dense,
-            platform=self.platform,
+            platform=self.platform.with_chosen(chosen),
             **hooks,
         )
 
-    def _dense_source(self, run_dir: Path, user_model: keras.Model, data: Any) -> DenseSource | None:
+    def _dense_source(self, run_dir: Path, built: Built, data: Any) -> DenseSource | None:
         """The checked `dense_from` run, None without one or once this run has its round 0.
 
         Its config names its own model file and data "python", so those names are put
@@ -208,7 +221,7 @@ class TicketSearch:
             return replace(src, model=model, data=replace(src.data, name=self.exp.data.name), preset=self.exp.preset)
 
         source = dense_from.check(self.exp, self.dense_from, seen_as, flag="dense_from")
-        if not source.run_dir.name.endswith("-" + _run_digest(seen_as(rundir.read_experiment(source.run_dir)), user_model, data)):
+        if not source.run_dir.name.endswith("-" + _run_digest(seen_as(rundir.read_experiment(source.run_dir)), built, data)):
             raise LthError(
                 f"dense_from: {source.run_dir} was made from another model or data (or renamed); "
                 "give the run of a TicketSearch on this model and data"
@@ -217,12 +230,12 @@ class TicketSearch:
 
     def _model_classes(self, data: Any) -> int:
         """The class count for data without array labels: the model's output width."""
-        model = self._model if isinstance(self._model, keras.Model) else self._model(self.exp.seed)
-        if isinstance(model, keras.Sequential) and not model.built:
+        model = self._model if detect.kind(self._model) != "factory" else self._model(self.exp.seed)
+        if detect.kind(model) == "tf_keras" and isinstance(model, keras.Sequential) and not model.built:
             model.build((None, *data.input_shape))
-        if not isinstance(model, keras.Model) or not model.built:
+        if detect.kind(model) not in ("keras3", "tf_keras") or not model.built or not model.outputs:
             raise LthError(f"{self._label}: give numpy labels or a built model, so the class count is known")
-        return int(model.output_shape[-1])
+        return int(model.outputs[0].shape[-1])
 
     # -- results ---------------------------------------------------------------------------
     @property
@@ -232,24 +245,36 @@ class TicketSearch:
     def summary(self) -> dict[str, Any]:
         return self._opened().store.read_summary() or {}
 
-    def ticket_model(self, round: int | None = None) -> keras.Model:
-        """A round's ticket (default: the winner) as a plain Keras model, pruned weights 0."""
+    def ticket_model(self, round: int | None = None) -> Any:
+        """A round's ticket (default: the winner) as a plain Keras model, pruned weights exactly 0.
+
+        In the user's Keras: for a Keras 3 model, a Keras 3 model of its architecture
+        (layers, names and head: a softmax head returns probabilities, softmax of the
+        logits lth_tf trained); for a tf_keras model, a tf_keras model that outputs
+        logits (a softmax head was made linear for training; `run_started.model_notes`
+        says so).
+        """
         search = self._opened()
         if round is None:
             ticket = self.summary().get("ticket") or {}
             if "round" not in ticket:
                 raise LthError("no round matched the dense model's accuracy; pass round=R")
             round = ticket["round"]
-        return P.strip(search.model_for_round(round))
+        wrapped = search.model_for_round(round)
+        return keras3_ticket.as_keras3(search, wrapped) or P.strip(wrapped)
 
-    def export(self, path: str | Path, round: int | None = None, format: str = "dense") -> Path:
-        """A SavedModel of a round's ticket (default: the winner) that loads in plain TF.
+    def export(self, path: str | Path, round: int | None = None, format: str | None = None,
+               force: bool = False) -> Path:
+        """A round's ticket (default: the winner) written to `path`, which loads without lth_tf.
 
         format: a name of lth_tf/export/formats/: "dense" (a Keras SavedModel), "sparse"
         (pruned kernels stored without their zeros; `tf.saved_model.load` only), "tflite"
-        (a .tflite file, image models) or "narrow" (channels no layer reads removed).
+        (a .tflite file, image models), "narrow" (channels no layer reads removed) or
+        "keras" (Keras 3 models: `path/model.keras`, for `keras.saving.load_model`);
+        None: narrow for prune.structure="channels", else dense. `force`: replace an
+        export of another run at `path` (refused otherwise).
         """
-        return export_round(self._opened(), round, path, format=format)
+        return export_round(self._opened(), round, path, format=format, force=force)
 
     def _opened(self) -> LotterySearch:
         if self.search is None:
@@ -285,17 +310,29 @@ def _f32(value: numbers.Real) -> float:
     return float(str(np.float32(value)))
 
 
-def _run_digest(exp: C.Experiment, user_model: keras.Model, data: Any) -> str:
+def _run_digest(exp: C.Experiment, built: Built, data: Any) -> str:
     """What names a Python-API run: its settings, the model (architecture, theta0) and the data."""
     digest = hashlib.sha256()
     digest.update(exp.canonical().encode())
-    digest.update(_model_digest(user_model).encode())
+    digest.update(_model_digest(built).encode())
     digest.update((data.digest() if hasattr(data, "digest") else getattr(data, "name", "")).encode())
     return digest.hexdigest()[:10]
 
 
-def _model_digest(model: keras.Model) -> str:
-    h = hashlib.sha256(model.to_json().encode())
-    for w in model.get_weights():
+def _model_digest(built: Built) -> str:
+    """The architecture (the user's: Keras 3's config for a Keras 3 model, so a new rule of
+    the translation renames no run) and theta0 (the weights of the model lth_tf trains)."""
+    if built.keras3 is not None:
+        architecture = json.dumps(built.keras3.get_config(), sort_keys=True, default=repr)
+    else:
+        architecture = built.model.to_json()
+    h = hashlib.sha256(architecture.encode())
+    for w in built.model.get_weights():
         h.update(w.tobytes())
     return h.hexdigest()
+
+
+def _theta0(built: Built) -> Any:
+    """The model to save as the run's model.keras: the user's Keras 3 model holding theta0, or
+    the tf_keras model itself."""
+    return built.model if built.keras3 is None else back.to_keras3(built.model, like=built.keras3)

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from lth_tf.core.masks import channels as CH
+from lth_tf.keras_side import clone as cloning
 from lth_tf.keras_side import flops
 from lth_tf.keras_side import pruning as P
 from lth_tf.platform.backend import keras
@@ -77,7 +78,7 @@ def _narrowed(plain: keras.Model, plan: CH.ChannelPlan, keep: dict[str, np.ndarr
             carried[c.name] = np.flatnonzero(np.tile(keep[n], c.repeat))
 
     def clone(layer):
-        config = layer.get_config()
+        config = cloning.config(layer)
         if layer.name in plan.producers:
             config[plan.producers[layer.name].width_key] = int(out_idx[layer.name].size)
         return layer.__class__.from_config(config)

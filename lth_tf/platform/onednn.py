@@ -14,7 +14,9 @@ the user exported always wins. Pure module: no TensorFlow import.
 `choose(graph)` applies the rule once per process; lth_tf.platform.backend calls
 `choose()` (image default) when TensorFlow is imported through lth_tf, so a caller
 that knows the data kind (the CLI, after reading the config) calls
-`choose(graph=...)` first.
+`choose(graph=...)` first, or `choose(enabled=...)` with the value the run's speed
+settings chose (lth_tf/platform/speed.py: the rule table, a `lth-tf tune` winner, or
+what a resumed run started with).
 
 Who chose is recorded in the environment, next to the variable TensorFlow read:
 `LTH_ONEDNN_CHOSEN=<pid>:<source>`. The choice is a fact of the process (TF reads
@@ -56,8 +58,12 @@ def source() -> str | None:
     return chosen if pid == str(os.getpid()) and chosen else None
 
 
-def choose(graph: bool = False) -> str:
-    """Apply the rule for this process (only the first call decides); return the source."""
+def choose(graph: bool = False, enabled: bool | None = None) -> str:
+    """Apply the rule for this process (only the first call decides); return the source.
+
+    `enabled`: the value chosen for this run (default: the rule for `graph`); the
+    user's variable, or TensorFlow loaded already, still wins.
+    """
     chosen = source()
     if chosen is None:
         if VAR in os.environ:
@@ -65,7 +71,7 @@ def choose(graph: bool = False) -> str:
         elif "tensorflow" in sys.modules:
             chosen = "tensorflow"
         else:
-            os.environ[VAR] = default_for(graph)
+            os.environ[VAR] = default_for(graph) if enabled is None else ("1" if enabled else "0")
             chosen = "lth_tf"
         os.environ[RECORD] = f"{os.getpid()}:{chosen}"
     return chosen

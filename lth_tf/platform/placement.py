@@ -42,7 +42,7 @@ def task() -> tuple[str, int, int]:
     except (ValueError, KeyError, TypeError, AttributeError):
         raise LthError(
             'TF_CONFIG is not {"cluster": {"worker": [...]}, "task": {"type": ..., "index": ...}}; '
-            "set it in that shape (README, 'One search on several devices or machines')"
+            "set it in that shape (docs/multi-device.md in the repository)"
         ) from None
     if kind not in ("chief", "worker"):
         raise LthError(f"TF_CONFIG task type {kind!r} is not one lth-tf runs; use \"chief\" or \"worker\"")

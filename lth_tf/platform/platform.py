@@ -5,9 +5,11 @@
 
 A `Platform` holds the strategy's `Spec`, the tf.distribute strategy, this
 process's place in it (`Placement`: replicas, workers, chief, the scratch rule
-for non-chief workers), oneDNN's state (on/off, who chose) and the precision and
-XLA settings the run records. Nothing about it lives in a module: the modules
-that need it get it as an argument.
+for non-chief workers), oneDNN's state (on/off, who chose) and the run's speed
+settings (`chosen`, a `speed.Settings`: precision, XLA, oneDNN, threads, each with
+its source and reason; `precision` and `jit_compile` are what the engine and
+training read). Nothing about it lives in a module: the modules that need it get
+it as an argument.
 
 - `enter_scope()`: the engine calls it right after `clear_session` (which drops
   any scope, because the strategy stack lives on the default graph it resets),
@@ -16,6 +18,7 @@ that need it get it as an argument.
 - `run_step(model, step, batch)`: a step outside `fit` (the full-batch GCN, `evaluate`).
 - `output_root(out)`, `writes_exports`: only the chief writes the run dir and exports.
 - `settings()`: `run_started.runtime`.
+- `with_chosen(chosen)`: the same platform with other speed settings (a resumed run's).
 
 `Platform.single(train)` is one device without making a strategy (exports and
 reports of any run, on any machine). The strategy string is parsed once, by
@@ -26,14 +29,17 @@ TensorFlow loads makes the placement first and passes it in).
 from __future__ import annotations
 
 import contextlib
+import copy
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from lth_tf.core import config as C
 from lth_tf.core.config.strategy import Spec
 from lth_tf.core.errors import LthError
-from lth_tf.platform import onednn
+from lth_tf.platform import onednn, speed
 from lth_tf.platform.placement import Placement
 
 
@@ -45,43 +51,68 @@ class Platform:
         placement: Placement,
         strategy: Any,
         onednn_state: onednn.State,
-        precision: str | None = None,
-        jit_compile: bool | None = None,
+        chosen: speed.Settings | None = None,
     ):
         self.placement = placement
         self.strategy = strategy  # tf.distribute.Strategy
         self.onednn = onednn_state
-        self.precision = precision
-        self.jit_compile = jit_compile
+        self.chosen = speed.in_force(chosen or unknown_workload(C.Train()), onednn_state.enabled)
         self._local = 0  # depth of `local()` blocks
         self._scope: Any = None  # the entered scope, kept alive (see enter_scope)
 
     @classmethod
-    def from_settings(cls, train: Any, placement: Placement | None = None) -> Platform:
+    def from_settings(cls, train: Any, placement: Placement | None = None,
+                      chosen: speed.Settings | None = None) -> Platform:
         """The platform `train` asks for: its strategy made now (once per process).
 
         `placement`: the one `Placement.from_settings(train)` the caller already made.
+        `chosen`: the run's speed settings (`search/run_settings.for_run`); without
+        them, `train`'s own values and, for "auto", the rules for an unknown workload.
+        TensorFlow's thread pools are sized here, before it runs an op.
         LthError when this process already has another strategy (TensorFlow fixes it once).
         """
         from lth_tf.platform import distribute, runtime
 
         placement = placement or Placement.from_settings(train)
+        chosen = chosen or unknown_workload(train)
+        runtime.apply_threads(chosen)
         strategy = distribute.make_strategy(placement.spec)
-        return cls(placement, strategy, runtime.onednn_state(), train.precision, train.jit_compile)
+        return cls(placement, strategy, runtime.onednn_state(), chosen)
 
     @classmethod
-    def single(cls, train: Any = None) -> Platform:
+    def single(cls, train: Any = None, chosen: speed.Settings | None = None) -> Platform:
         """One device, this process alone, no strategy made: exports and reports of any run.
 
-        `train` (optional) gives the precision and XLA settings it records.
+        `chosen` (or `train`, as in `from_settings`) gives the precision and XLA settings.
         """
         from lth_tf.platform import runtime
         from lth_tf.platform.backend import tf
 
-        return cls(Placement(), tf.distribute.get_strategy(), runtime.onednn_state(),
-                   getattr(train, "precision", None), getattr(train, "jit_compile", None))
+        chosen = chosen or unknown_workload(train if train is not None else C.Train())
+        return cls(Placement(), tf.distribute.get_strategy(), runtime.onednn_state(), chosen)
+
+    def with_chosen(self, chosen: speed.Settings) -> Platform:
+        """This platform (same strategy and placement) with the speed settings `chosen`
+        (oneDNN and the thread pools stay as this process has them, if fixed already)."""
+        from lth_tf.platform import runtime
+
+        runtime.apply_threads(chosen)
+        other = copy.copy(self)
+        other.chosen = speed.in_force(chosen, self.onednn.enabled)
+        other._local = 0
+        return other
 
     # -- facts ---------------------------------------------------------------------------------
+    @property
+    def precision(self) -> str:
+        """float32 or mixed_bfloat16: what the run computes in."""
+        return str(self.chosen.precision.value)
+
+    @property
+    def jit_compile(self) -> bool:
+        """Whether the train and test steps are XLA-compiled."""
+        return bool(self.chosen.jit_compile.value)
+
     @property
     def spec(self) -> Spec:
         return self.placement.spec
@@ -117,6 +148,7 @@ class Platform:
             "replicas": self.replicas,
             "workers": self.workers,
             "chief": self.chief,
+            "chosen": self.chosen.to_dict(),  # each speed setting: value, source, reason
         }
 
     def lost_peer(self, error: BaseException) -> LthError | None:
@@ -167,3 +199,9 @@ class Platform:
         from lth_tf.platform import distribute
 
         return distribute.run_step(model, step, batch)
+
+
+def unknown_workload(train: Any) -> speed.Settings:
+    """The speed settings of `train` alone: its own values, and for "auto" the rules for
+    a workload nobody named (float32, no XLA: nothing measured says otherwise)."""
+    return speed.choose(train, speed.Workload(kind="unknown"), speed.Cpu.read(), os.environ)

@@ -1,45 +1,27 @@
-"""The speed settings of this process: what is in force, and setting the precision.
+"""The speed settings of this process: what is in force, and setting the precision and threads.
 
 `speed_settings(onednn, jit_compile, precision)` is what a run records so a
-result can be reproduced (the platform adds where it runs: `Platform.settings()`
-is `run_started.runtime`): oneDNN on/off and who chose it
+result can be reproduced (the platform adds where it runs and what was chosen
+why: `Platform.settings()` is `run_started.runtime`): oneDNN on/off and who chose it
 (lth_tf/platform/onednn.py, `onednn_state()`), XLA, the Keras precision policy,
 TensorFlow's thread pools, versions and the CPU features that decide which
 kernels are fast. `apply_precision(precision)` sets the Keras global policy;
 models built afterwards compute in that precision (their variables, masks
 included, stay float32). Call it before building the models of a run.
+`apply_threads(chosen)` sizes TensorFlow's thread pools before it first runs an op.
 """
 
 from __future__ import annotations
 
+import logging
 import os
-from pathlib import Path
 from typing import Any
 
 from lth_tf.core import config as C
-from lth_tf.platform import onednn
+from lth_tf.platform import onednn, speed
 from lth_tf.platform.backend import keras, tf
 
-# CPU flags (as /proc/cpuinfo spells them) that decide the fast paths: oneDNN's
-# bfloat16 matmuls need avx512_bf16 or AMX; without them bfloat16 is emulated.
-SPEED_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_bf16")
-
-
-def cpu_info(cpuinfo: str | Path = "/proc/cpuinfo") -> dict[str, Any]:
-    """The CPU model name and which of SPEED_FLAGS it has ({} fields empty off Linux)."""
-    model, flags = "", set()
-    try:
-        text = Path(cpuinfo).read_text()
-    except OSError:
-        text = ""
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        key = key.strip()
-        if key == "model name" and not model:
-            model = value.strip()
-        elif key == "flags" and not flags:
-            flags = set(value.split())
-    return {"model": model, "flags": [f for f in SPEED_FLAGS if f in flags]}
+log = logging.getLogger(__name__)
 
 
 def onednn_enabled() -> bool:
@@ -73,7 +55,7 @@ def speed_settings(state: onednn.State, jit_compile: bool | None, precision: str
         "cpu_count": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "tensorflow": tf.__version__,
         "tf_keras": keras.__version__,
-        "cpu": cpu_info(),
+        "cpu": speed.Cpu.read().to_dict(),
     }
 
 
@@ -87,3 +69,24 @@ def apply_precision(precision: str) -> None:
 def compute_dtype(precision: str) -> str:
     """The dtype layers compute in under `precision` (variables stay float32)."""
     return "bfloat16" if precision == "mixed_bfloat16" else "float32"
+
+
+def apply_threads(chosen: speed.Settings) -> None:
+    """Size TensorFlow's thread pools as `chosen` says (0: TensorFlow's choice).
+
+    A value from the environment is TensorFlow's own to read, so only lth-tf's
+    choices are set here; TensorFlow fixes the pools when it first runs an op, so
+    a process that ran one already keeps its pools (logged, and recorded as in force).
+    """
+    setters = (("intra_op_threads", tf.config.threading.get_intra_op_parallelism_threads,
+                tf.config.threading.set_intra_op_parallelism_threads),
+               ("inter_op_threads", tf.config.threading.get_inter_op_parallelism_threads,
+                tf.config.threading.set_inter_op_parallelism_threads))
+    for name, get, set_ in setters:
+        choice = getattr(chosen, name)
+        if choice.source == "user" or not choice.value or get() == choice.value:
+            continue
+        try:
+            set_(int(choice.value))
+        except RuntimeError:  # TensorFlow initialised its pools already
+            log.warning("%s stays %d: TensorFlow already runs (wanted %d)", name, get(), choice.value)

@@ -138,16 +138,36 @@ def _rewind_problem(exp: C.Experiment, src: C.Experiment) -> str | None:
     return f"{REWIND_KEY} {exp.prune.rewind!r} needs round 0's snapshot at that step, the source took {src.prune.rewind!r}"
 
 
-def check(exp: C.Experiment, path: str | Path, seen_as=None, flag: str = "--dense-from") -> DenseSource:
+# Speed settings that change what round 0 computes: the source must have trained with the
+# values this run chose (its config may say "auto" and have resolved on another CPU).
+SPEED_KEYS = ("precision", "jit_compile")
+
+
+def speed_differences(speed: dict[str, Any] | None, run_dir: Path) -> list[tuple[str, Any, Any]]:
+    """(train.key, this run's value, the source's) for the precision and XLA setting the
+    source recorded (runtime.json) when they differ from `speed`, this run's chosen values."""
+    recorded = rundir.recorded_runtime(run_dir) or {}
+    return [
+        (f"train.{k}", speed[k], recorded[k]["value"])
+        for k in SPEED_KEYS
+        if speed is not None and k in speed and isinstance(recorded.get(k), dict)
+        and recorded[k].get("value") != speed[k]
+    ]
+
+
+def check(exp: C.Experiment, path: str | Path, seen_as=None, flag: str = "--dense-from",
+          speed: dict[str, Any] | None = None) -> DenseSource:
     """The source at `path` if its round 0 is the one `exp` would train, else one-line LthError.
 
     `seen_as(src_exp)`, if given, maps the source's experiment before comparing
     (the Python API puts back the names of its run-local model file and data).
     `flag` names the option in messages (the API's keyword is dense_from).
+    `speed`: this run's chosen speed settings (`speed.Settings.values()`); the source
+    must have trained round 0 with the same precision and XLA setting.
     """
     run_dir, src = read_source(path, flag)
     compared = seen_as(src) if seen_as is not None else src
-    diffs = differences(exp, compared)
+    diffs = differences(exp, compared) + speed_differences(speed, run_dir)
     if diffs:
         listed = "; ".join(f"{k} = {a!r} here, {b!r} in the source" for k, a, b in diffs)
         raise LthError(

@@ -138,8 +138,8 @@ class RoundEngine:
         self.rewind = plan.rewind
         if plan.train.deterministic:
             tf.config.experimental.enable_op_determinism()
-        # Models built from here on use the configured precision (masks stay float32).
-        runtime.apply_precision(plan.train.precision)
+        # Models built from here on use the run's precision (masks stay float32).
+        runtime.apply_precision(self.platform.precision)
 
     # -- one round ---------------------------------------------------------------------
     def run_round(self, r: int) -> RoundResult:

@@ -16,6 +16,7 @@ front ends pass its `TicketExporter` to `finish`, so this layer never imports it
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -26,14 +27,18 @@ from typing import Any, Protocol
 from lth_tf.core import config as C
 from lth_tf.core import criteria, sources
 from lth_tf.core import events as E
+from lth_tf.core import winner as W
 from lth_tf.core.errors import LthError
 from lth_tf.core.events import FanOut, JsonlSink
 from lth_tf.keras_side import data as datasets
 from lth_tf.keras_side import models
 from lth_tf.keras_side import pruning as P
+from lth_tf.keras_side.data.splits import small_class_warnings, split_sizes
 from lth_tf.keras_side.models.user import ModelSource
 from lth_tf.keras_side.training.callbacks import Stopped
+from lth_tf.platform.placement import Placement
 from lth_tf.platform.platform import Platform
+from lth_tf.search import run_settings
 from lth_tf.search.dense_copy import copy_round0
 from lth_tf.search.dense_from import DenseSource
 from lth_tf.search.engine import Plan, RoundEngine, RoundResult
@@ -83,16 +88,23 @@ class LotterySearch:
         -> Built`, used instead of the model `exp.model` names (the Python API's
         in-memory model). `callbacks_factory`: see `RoundEngine`. `dense_from`
         (from `dense_from.check`): a run whose round 0 is copied while this has none.
-        `platform`: the process's `Platform` (default: made from `exp.train` here; a
-        front end makes it once and passes it, `Platform.single` for exports).
+        `platform`: the process's `Platform` (default: made here for this run, with the
+        speed settings of `run_settings.for_run`: what a resumed run started with, else
+        chosen now). A front end makes it once and passes it (`Platform.single` for
+        exports, which compute in float32 unless the config names a precision); training
+        refuses a platform whose precision or XLA differs from what the run started with.
         """
         self.exp = C.validate(exp)
-        self.platform = platform or Platform.from_settings(self.exp.train)
+        placement = platform.placement if platform is not None else Placement.from_settings(self.exp.train)
         # A non-chief multi_worker process writes its copy under scratch, never into the chief's folder.
         where = (Path(run_dir).parent, Path(run_dir).name) if run_dir else (out, exp.run_name())
-        self.run_dir = self.platform.output_root(where[0]) / where[1]
+        self.run_dir = placement.output_root(where[0]) / where[1]
+        if platform is None:
+            rundir.check_holds(self.run_dir, exp.hash())  # another experiment's folder: refused before reading it
+            platform = Platform.from_settings(self.exp.train, placement, run_settings.for_run(self.exp, self.run_dir))
+        self.platform = platform
         self.store = store.RunStore(self.run_dir)
-        self.resumed = self.store.claim(exp.to_toml(), exp.hash())
+        self.resumed = self.store.claim(exp.to_toml(), exp.hash(), runtime=self.platform.chosen.to_dict())
         self.sink = FanOut(JsonlSink(rundir.events_path(self.run_dir)), sink)
         self.data_dir = data_dir
         self._data: Any = data
@@ -144,6 +156,7 @@ class LotterySearch:
         with self.store.lock():
             with self._peers_answer():
                 sync_run_dir(self.run_dir, self.platform)  # multi_worker: every worker resumes from the chief's
+            self._check_speed_settings()
             done = self.completed_rounds()
             self._emit(
                 E.RunStarted(
@@ -157,6 +170,7 @@ class LotterySearch:
                     config=self.exp.to_dict(),
                     runtime=self.platform.settings(),  # oneDNN, XLA, precision, threads, strategy
                     **self.model_facts(),
+                    **self.data_facts(),
                 )
             )
             self._write_summary("running")
@@ -177,6 +191,20 @@ class LotterySearch:
                     raise
                 self._write_summary("running")
                 yield result
+
+    def _check_speed_settings(self) -> None:
+        """Train only with the precision and XLA setting the run started with (a resume on
+        another machine, or a platform made for other settings, would change what it computes);
+        a run from before runtime.json gets the settings it resumes with recorded."""
+        started = run_settings.recorded(self.run_dir) or {}
+        for name, have in (("precision", self.platform.precision), ("jit_compile", self.platform.jit_compile)):
+            if name in started and started[name].value != have:
+                raise LthError(
+                    f"{self.run_dir} started with train.{name} = {started[name].value} and this process has "
+                    f"{have}; resume it with the settings it recorded (Platform.from_settings(train, "
+                    "chosen=run_settings.for_run(exp, run_dir)), as `lth-tf run` does)"
+                )
+        self.store.record_runtime(self.platform.chosen.to_dict())
 
     def run(self, exporter: TicketExporter | None = None) -> dict[str, Any]:
         """All rounds, then controls and the ticket; returns the summary."""
@@ -207,9 +235,14 @@ class LotterySearch:
             return models.file_model_io(self.exp.model.name)
         return tuple(data.input_shape), int(data.num_classes)
 
+    def user_model(self):
+        """The run's model as its source builds it with the run's seed: a `Built` (model, notes,
+        and `keras3`, the user's Keras 3 model when it was translated from one)."""
+        return self.model_source(*self._model_io(), self.exp.seed)
+
     def model_facts(self) -> dict[str, Any]:
         """What the run's events say about the model: what was changed, what stays dense."""
-        built = self.model_source(*self._model_io(), self.exp.seed)
+        built = self.user_model()
         facts = {
             "model_notes": list(built.notes),
             "unpruned_layers": [
@@ -220,6 +253,21 @@ class LotterySearch:
             # pruned layers whose channels stay whole (residual ties, the logits): left dense
             facts["unpruned_channels"] = P.unpruned_channels(built.model, self.exp.prune.exclude)
         return facts
+
+    @functools.cached_property
+    def num_classes(self) -> int | None:
+        """The classes of the data (the model's outputs); the chance level is 1/num_classes."""
+        classes = self._model_io()[1]
+        return int(classes) if classes else None
+
+    def data_facts(self) -> dict[str, Any]:
+        """What the run's events say about the data: classes, images per class and split,
+        and a warning per class with few training images (also logged)."""
+        sizes = split_sizes(self.served_data) if self.served_data is not None else None
+        warnings = small_class_warnings(sizes) if sizes else []
+        for line in warnings:
+            log.warning("%s", line)
+        return {"num_classes": self.num_classes, "split_sizes": sizes, "data_warnings": warnings}
 
     def model_for_round(self, r: int):
         """The wrapped model holding round r's stored weights and masks."""
@@ -258,10 +306,12 @@ class LotterySearch:
                 continue
             for kind in self.exp.prune.controls:
                 if self.store.control_metrics(kind, r) is None:
+                    self._check_speed_settings()  # controls train too
                     self.engine.run_control(kind, r)
                     self._write_summary("running")
         ticket = None
-        winner = pick_winner(self._round_metrics_list(), self.exp.prune.tolerance)
+        decision = self.decision()
+        winner = None if decision.round is None else self.store.round_metrics(decision.round)
         previous = self._previous_ticket()
         path = rundir.ticket_dir(self.run_dir)
         kept = None
@@ -287,19 +337,23 @@ class LotterySearch:
             ticket = {k: winner[k] for k in TICKET_KEYS} | {"path": None}
         if ticket is not None:  # what the ticket cost: all rounds up to its own
             ticket = {**ticket, "cumulative_cost": cost_to_reach(self._round_metrics_list(), ticket["round"])}
-        summary = self._write_summary("finished", ticket=ticket)
-        self._emit(E.RunFinished(run_dir=str(self.run_dir), ticket=ticket))
+        summary = self._write_summary("finished", ticket=ticket, decision=decision)
+        self._emit(E.RunFinished(run_dir=str(self.run_dir), ticket=ticket,
+                                 no_ticket=decision.reason if ticket is None else None))
         return summary
 
+    def decision(self) -> W.Decision:
+        """The winning ticket among the rounds stored so far, by the one rule (`lth_tf.core.winner`)."""
+        return pick_winner(self._round_metrics_list(), self.exp.prune.tolerance, self.num_classes,
+                           self.planned_rounds)
+
     def winner_round(self) -> int:
-        """The winning ticket's round, or LthError when no pruned round qualifies."""
-        winner = pick_winner(self._round_metrics_list(), self.exp.prune.tolerance)
-        if winner is None:
-            raise LthError(
-                f"no pruned round of {self.run_dir} matched dense validation accuracy; "
-                "pass --round R to export a given round"
-            )
-        return int(winner["round"])
+        """The winning ticket's round, or LthError saying why there is none."""
+        decision = self.decision()
+        if decision.round is None:
+            raise LthError(f"{self.run_dir} has no winning ticket ({decision.reason}); "
+                           "pass --round R to export a given round")
+        return decision.round
 
     # -- summary and events ---------------------------------------------------------------
     def _round_metrics_list(self) -> list[dict[str, Any]]:
@@ -311,13 +365,17 @@ class LotterySearch:
         except LthError:  # an unreadable summary is rewritten from the rounds
             return None
 
-    def _write_summary(self, status: str, ticket: Any = _KEEP) -> dict[str, Any]:
-        """Rewrite summary.json; the ticket of an earlier finish is kept unless given."""
+    def _write_summary(self, status: str, ticket: Any = _KEEP, decision: W.Decision | None = None
+                       ) -> dict[str, Any]:
+        """Rewrite summary.json; the ticket of an earlier finish is kept unless given.
+        `winner` is the rule's decision on the rounds so far (`decision`, else made here)."""
         if ticket is _KEEP:
             ticket = self._previous_ticket()
         rounds = self._round_metrics_list()
         controls = self.store.all_controls()
-        summary = build_summary(self.exp.hash(), self.exp.trained_preset, status, rounds, controls, ticket)
+        decision = decision or self.decision()
+        summary = build_summary(self.exp.hash(), self.exp.trained_preset, status, rounds, controls, ticket,
+                                winner=decision, num_classes=self.num_classes)
         self.store.write_summary(summary)
         return summary
 

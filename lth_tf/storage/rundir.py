@@ -1,6 +1,7 @@
 """The run directory's layout and read-only access to it: the one place its names live.
 
     RUN_DIR/config.toml      the resolved config; its first line records its hash
+    RUN_DIR/runtime.json     the speed settings the run started with (a resume keeps them)
     RUN_DIR/events.jsonl     appended by the event sink
     RUN_DIR/summary.json     rewritten after every round
     RUN_DIR/rewind.npz       the rewind point (weights at step k of round 0)
@@ -33,6 +34,7 @@ from lth_tf.core.errors import LthError
 from lth_tf.core.paths import what_is
 
 CONFIG_FILE = "config.toml"
+RUNTIME_FILE = "runtime.json"
 EVENTS_FILE = "events.jsonl"
 SUMMARY_FILE = "summary.json"
 REWIND_FILE = "rewind.npz"
@@ -44,6 +46,7 @@ EXPORTS_DIR = "exports"
 TENSORBOARD_DIR = "tensorboard"
 REPORT_FILE = "report.md"
 PLOT_FILE = "accuracy.png"
+PLOT_SVG_FILE = "accuracy.svg"  # the same figure as a vector file (for papers)
 LOCK_FILE = "lock"
 WEIGHTS_FILE = "weights.npz"
 MASKS_FILE = "masks.npz"
@@ -51,8 +54,8 @@ METRICS_FILE = "metrics.json"
 
 # Every name above: tests/test_rundir.py fails if a module other than this one spells one.
 NAMES = (
-    CONFIG_FILE, EVENTS_FILE, SUMMARY_FILE, REWIND_FILE, MODEL_FILE, ROUNDS_DIR, CONTROLS_DIR,
-    TICKET_DIR, EXPORTS_DIR, TENSORBOARD_DIR, REPORT_FILE, PLOT_FILE, LOCK_FILE, WEIGHTS_FILE,
+    CONFIG_FILE, RUNTIME_FILE, EVENTS_FILE, SUMMARY_FILE, REWIND_FILE, MODEL_FILE, ROUNDS_DIR, CONTROLS_DIR,
+    TICKET_DIR, EXPORTS_DIR, TENSORBOARD_DIR, REPORT_FILE, PLOT_FILE, PLOT_SVG_FILE, LOCK_FILE, WEIGHTS_FILE,
     MASKS_FILE, METRICS_FILE,
 )
 
@@ -66,6 +69,10 @@ _HASH_LINE = "# config_hash = "
 # -- path functions ------------------------------------------------------------------------
 def config_path(run_dir: Path) -> Path:
     return Path(run_dir) / CONFIG_FILE
+
+
+def runtime_path(run_dir: Path) -> Path:
+    return Path(run_dir) / RUNTIME_FILE
 
 
 def events_path(run_dir: Path) -> Path:
@@ -120,6 +127,11 @@ def report_path(run_dir: Path) -> Path:
 
 def plot_path(run_dir: Path) -> Path:
     return Path(run_dir) / PLOT_FILE
+
+
+def plot_paths(run_dir: Path) -> list[Path]:
+    """The report's figure as PNG and SVG."""
+    return [Path(run_dir) / PLOT_FILE, Path(run_dir) / PLOT_SVG_FILE]
 
 
 def lock_path(run_dir: Path) -> Path:
@@ -234,21 +246,58 @@ def check_unedited(run_dir: Path) -> None:
         )
 
 
-def read_experiment(run_dir: str | Path) -> C.Experiment:
-    """The run's Experiment from its config.toml, checked against the recorded hash."""
-    run_dir = existing(run_dir)
+def _stored_config(run_dir: Path) -> C.Experiment:
+    """config.toml as written (validated), not checked against its hash."""
     path = config_path(run_dir)
     try:
-        exp = C.resolve(config_file=path)
+        return C.resolve(config_file=path)
     except LthError as e:  # a value the config's checks refuse: say which file holds it
         raise LthError(str(e) if str(path) in str(e) else f"{path}: {e}") from None
+
+
+def read_experiment(run_dir: str | Path) -> C.Experiment:
+    """The run's Experiment from its config.toml, checked against the recorded hash.
+
+    A config.toml written before "auto" became the default of the speed settings
+    spells their old defaults out; it is read as `as_auto()` when that is what its
+    hash says (the values it spelled out are then the run's record, `recorded_runtime`).
+    """
+    run_dir = existing(run_dir)
+    exp = _stored_config(run_dir)
     stored = stored_hash(run_dir)
+    if stored != exp.hash() and stored == exp.as_auto().hash():
+        exp = exp.as_auto()
     if stored != exp.hash():
         raise LthError(
             f"{config_path(run_dir)} does not match its recorded hash ({stored}); "
             f"restore the {CONFIG_FILE} the run wrote, or export from the run's own folder"
         )
     return exp
+
+
+def recorded_runtime(run_dir: Path) -> dict[str, Any] | None:
+    """The speed settings the run started with, as `speed.Settings.to_dict` wrote them, or None.
+
+    runtime.json when the run wrote one. A run started before runtime.json existed
+    recorded its precision and XLA in config.toml (concrete values then: "auto" did
+    not exist), so those two come from there. None for a new run, or a config saying
+    "auto" with no runtime.json (the settings are then chosen again).
+    """
+    path = runtime_path(run_dir)
+    if path.exists():
+        return read_json(path, _runtime_remedy(run_dir))
+    if not config_path(run_dir).exists():
+        return None
+    t = _stored_config(run_dir).train
+    why = f"{CONFIG_FILE} of a run started before lth-tf recorded {RUNTIME_FILE}"
+    found = {name: {"value": value, "source": "run", "reason": why}
+             for name, value in (("precision", t.precision), ("jit_compile", t.jit_compile)) if value != C.AUTO}
+    return found or None
+
+
+def _runtime_remedy(run_dir: Path) -> str:
+    return (f"restore it, or delete {runtime_path(run_dir)} to have the run choose its speed "
+            "settings again when it resumes")
 
 
 # -- rounds and controls -------------------------------------------------------------------

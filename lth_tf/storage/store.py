@@ -35,6 +35,7 @@ from lth_tf.storage.rundir import (
     rewind_path,
     round_dir,
     rounds_dir,
+    runtime_path,
     summary_path,
 )
 
@@ -74,19 +75,31 @@ class RunStore:
         self.run_dir = Path(run_dir)
 
     # config identity
-    def claim(self, config_toml: str, config_hash: str) -> bool:
+    def claim(self, config_toml: str, config_hash: str, runtime: dict[str, Any] | None = None) -> bool:
         """Create the run dir for this config, or check it belongs to it.
 
         Returns True when the directory already held this config (a resume).
-        A directory holding another config is never overwritten.
+        A directory holding another config is never overwritten. `runtime`: the speed
+        settings a new run starts with (`speed.Settings.to_dict`), written to runtime.json
+        before config.toml, so a run directory made now always has them.
         """
         R.check_holds(self.run_dir, config_hash)
         path = config_path(self.run_dir)
         if path.exists():
             return True
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        if runtime is not None:
+            atomic.write_json_atomic(runtime_path(self.run_dir), runtime)
         atomic.write_text_atomic(path, R.format_hash_line(config_hash) + config_toml)
         return False
+
+    def record_runtime(self, runtime: dict[str, Any]) -> bool:
+        """Write runtime.json unless the run has one (a run from before it: what it resumes
+        with); returns whether it wrote. A recorded run keeps what it started with."""
+        if runtime_path(self.run_dir).exists():
+            return False
+        atomic.write_json_atomic(runtime_path(self.run_dir), runtime)
+        return True
 
     def stored_hash(self) -> str | None:
         return R.stored_hash(self.run_dir)

@@ -1,13 +1,15 @@
-"""The summary of a run: winner picking and summary.json, in one place.
+"""The summary of a run: summary.json, built in one place.
 
-Pure Python over the stored round metrics, so the CLI, the TUI and the Python
-API agree on which round is the ticket.
+Pure Python over the stored round metrics. Which round is the ticket is
+`lth_tf.core.winner.decide` (the one rule); summary.json records its decision
+as `winner`, so the CLI, the report, the TUI and the Python API agree.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from lth_tf.core import winner as W
 from lth_tf.core.cost import cumulative
 from lth_tf.storage.rundir import REQUIRED_CONTROL_KEYS, REQUIRED_ROUND_KEYS
 
@@ -21,15 +23,12 @@ DENSE_KEYS = ("val_acc", "test_acc")  # summary.json's "dense": round 0's accura
 TICKET_KEYS = ("round", "sparsity", "test_acc")
 
 
-def pick_winner(rounds: list[dict[str, Any]], tolerance: float) -> dict[str, Any] | None:
-    """The sparsest pruned round whose val_acc is within `tolerance` of dense."""
-    if not rounds or rounds[0]["round"] != 0:
-        return None
-    dense = rounds[0]["val_acc"]
-    matching = [m for m in rounds[1:] if m["val_acc"] >= dense - tolerance - 1e-12]
-    if not matching:
-        return None
-    return max(matching, key=lambda m: (m["sparsity"], m["val_acc"]))
+def pick_winner(
+    rounds: list[dict[str, Any]], tolerance: float, num_classes: int | None = None,
+    planned_rounds: int | None = None,
+) -> W.Decision:
+    """The winning ticket of a run's stored rounds (`lth_tf.core.winner.decide` on val_acc)."""
+    return W.decide(rounds, tolerance, num_classes, planned_rounds)
 
 
 def cost_to_reach(rounds: list[dict[str, Any]], r: int) -> dict[str, float] | None:
@@ -45,8 +44,16 @@ def build_summary(
     rounds: list[dict[str, Any]],
     controls: list[dict[str, Any]],
     ticket: dict[str, Any] | None,
+    winner: W.Decision | None = None,
+    num_classes: int | None = None,
 ) -> dict[str, Any]:
-    """summary.json (see the contract) from the stored rounds and controls."""
+    """summary.json (see the contract) from the stored rounds and controls.
+
+    Additions to the contract: `num_classes` (of the data; the chance level is
+    1/num_classes) and `winner`, the rule's decision on the rounds so far
+    (`Decision.to_dict()`: round, sparsity, matching, tolerance, chance,
+    last_planned, reason). `ticket` stays null until the run finishes.
+    """
     dense = rounds[0] if rounds and rounds[0]["round"] == 0 else None
     totals = cumulative(rounds)
     rows = []
@@ -63,4 +70,6 @@ def build_summary(
         "rounds": rows,
         "controls": [{k: c[k] for k in REQUIRED_CONTROL_KEYS} for c in controls],  # costs: in the store
         "ticket": ticket,
+        "num_classes": num_classes,
+        "winner": None if winner is None else winner.to_dict(),
     }

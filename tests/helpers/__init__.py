@@ -4,6 +4,9 @@
   loaded), the user-error contract, and `tree` (what was or was not written).
 - `data`: the offline Planetoid files, read-only proofs, tiny image sources.
 - `fuzz`: mutations of a file's bytes, the check every reader must pass, the tally.
+- `keras3_custom`: registered Keras 3 custom layers (importable without lth_tf).
+- `keras3_zoo`: the Keras 3 model zoo, seeded inputs and masks, and loading a saved Keras 3
+  ticket in a fresh process that cannot import lth_tf or tf_keras.
 - `lottery`: the probe of where each training began, the IMP invariants of a
   finished search, and the early-bird rule written out.
 - `models`: small registry models with random data, a user's own small models.

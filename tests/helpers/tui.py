@@ -15,10 +15,14 @@ import sys
 import threading
 import time
 import types
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, ClassVar
 
-from textual.widgets import RichLog
+from textual.geometry import Region
+from textual.widget import Widget
+from textual.widgets import Footer, RichLog
+from textual.widgets._footer import FooterKey
 
 from lth_tf.core.events import make_event
 from tui.app import LthApp
@@ -29,6 +33,7 @@ from tui.widgets import RoundsTable
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 FIXTURE = FIXTURES / "conv4-synthetic_images-bf9edf2d92"  # a finished conv4 run, 3 rounds, 2 controls
 SIZE = (120, 40)
+SMALL, LARGE = (80, 24), SIZE  # compact and wide: every layout test runs at both
 
 
 async def wait_for(pilot, condition, timeout: float = 10.0, what: str = "condition") -> None:
@@ -46,6 +51,38 @@ def replay_done(screen: RunScreen) -> bool:
 
 def log_text(screen: RunScreen) -> str:
     return "\n".join(strip.text for strip in screen.query_one(RichLog).lines)
+
+
+# -- what is on screen --------------------------------------------------------------------------
+def shown_text(widget: Widget) -> str:
+    """What the widget draws, its lines joined by spaces (wrapped words rejoin)."""
+    strips = widget.render_lines(Region(0, 0, *widget.outer_size))
+    return " ".join(" ".join(strip.text.split()) for strip in strips).strip()
+
+
+def on_top(screen, widget: Widget) -> bool:
+    """The widget is inside the screen and nothing covers its first cell."""
+    region = widget.region
+    if region.area == 0 or not screen.region.contains_region(region):
+        return False
+    return screen.get_widget_at(region.x, region.y)[0] is widget
+
+
+async def footer_keys_fit(pilot, screen, expected: list[str]) -> None:
+    """The footer shows these key hints, each whole, on screen and unoverlapped."""
+
+    def shown() -> list[FooterKey]:
+        keys = [k for k in screen.query_one(Footer).query(FooterKey) if k.region.area]
+        return sorted(keys, key=lambda k: k.region.x)
+
+    # The footer lays its keys out after the bindings change: wait for that.
+    await wait_for(pilot, lambda: [k.key for k in shown()] == expected, what=f"footer keys {expected}")
+    keys = shown()
+    for left, right in pairwise(keys):
+        assert left.region.right <= right.region.x, (left.key, right.key)
+    for key in keys:
+        assert screen.region.contains_region(key.region), key.key
+        assert f"{key.key_display} {key.description}" in shown_text(key)
 
 
 # -- replaying a run's events ------------------------------------------------------------------
@@ -143,7 +180,7 @@ class FakePlatform:
     def __init__(self, train):
         self.train = train
 
-    from_settings = single = classmethod(lambda cls, train=None: cls(train))
+    from_settings = single = classmethod(lambda cls, train=None, *args, **kwargs: cls(train))
 
 
 def install_fake_lottery(monkeypatch) -> type[FakeSearch]:
@@ -166,3 +203,55 @@ def install_fake_ticket(monkeypatch) -> None:
     ticket.export_round = lambda search, round=None, out=None, format="dense": search.export(round, out)
     ticket.TicketExporter = lambda: None
     monkeypatch.setitem(sys.modules, "lth_tf.export.ticket", ticket)
+
+
+# -- a finished run written from scratch (any number of rounds, epochs, KD) --------------------
+def write_finished_run(run_dir: Path, rounds: int = 20, epochs: int = 200, kd: bool = False,
+                       controls: dict[str, float] | None = None) -> Path:
+    """A finished Cora-like run directory (events.jsonl and summary.json, no checkpoints):
+    `rounds` rounds of 20% after the dense one, `epochs` epochs each (KD losses from round 1
+    with `kd`), the controls at the last round with the test accuracies in `controls`
+    (default: random_reinit 0.79, random_mask 0.75), the ticket at the last round."""
+    from lth_tf.storage.summary import build_summary
+
+    controls = {"random_reinit": 0.79, "random_mask": 0.75} if controls is None else controls
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config = {"data": {"name": "cora"}, "model": {"name": "gcn"}, "train": {"epochs": epochs},
+              "prune": {"rounds": rounds, "rate": 0.2, "rewind": "init", "controls": list(controls)},
+              "distill": {"enabled": kd, "from_round": 1}, "seed": 0}
+    t = 1_764_000_000.0
+    lines = [make_event("run_started", time=t, run_dir=str(run_dir), config_hash="0" * 32, preset="cora-gcn",
+                        rounds=rounds, resumed_from=None, model="gcn", dataset="cora", config=config)]
+    metrics = []
+    for r in range(rounds + 1):
+        sparsity = 1 - 0.8**r
+        lines.append(make_event("round_started", time=t, round=r, target_sparsity=sparsity, epochs=epochs))
+        for epoch in range(1, epochs + 1):
+            logs = {"loss": 2.0 / epoch, "acc": 0.8, "val_loss": 2.2 / epoch, "val_acc": 0.78}
+            if kd and r >= 1:
+                logs |= {"student_loss": 0.9 / epoch, "distill_loss": 0.4 / epoch, "teacher_loss": 0.47}
+            lines.append(make_event("epoch_end", time=t, round=r, epoch=epoch, epochs=epochs,
+                                    seconds=0.3, **logs))
+        test_acc = 0.82 - 0.002 * r
+        distill = {"student_loss": 0.84, "distill_loss": 0.36, "teacher_loss": 0.47} if kd and r else None
+        m = {"round": r, "sparsity": sparsity, "val_acc": 0.80, "test_acc": test_acc,
+             "layer_sparsity": {"gcn1": sparsity, "output": sparsity / 2}, "seconds": 60.0 + r,
+             "distill": distill, "cost": {"examples": 541600, "steps": 200, "epochs": epochs,
+                                          "seconds": 60.0 + r, "train_flops": 6.0e10 * (1 - sparsity / 2)},
+             "inference": {"params": 23063, "nonzeros": round(23063 * (1 - sparsity)),
+                           "flops": 46300 * (1 - sparsity)}}
+        metrics.append(m)
+        lines.append(make_event("round_finished", time=t, **m))
+    last = metrics[-1]
+    control_rows = [{"kind": kind, "round": rounds, "sparsity": last["sparsity"], "val_acc": acc,
+                     "test_acc": acc} for kind, acc in controls.items()]
+    lines += [make_event("control_finished", time=t, seconds=60.0, **c) for c in control_rows]
+    ticket = {"round": rounds, "sparsity": last["sparsity"], "test_acc": last["test_acc"],
+              "path": str(run_dir / "ticket")}
+    lines.append(make_event("ticket_exported", time=t, **ticket))
+    lines.append(make_event("run_finished", time=t, run_dir=str(run_dir), ticket=ticket))
+    (run_dir / "config.toml").write_text(f"# config_hash = {'0' * 32}\nseed = 0\n")
+    (run_dir / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in lines))
+    summary = build_summary("0" * 32, "cora-gcn", "finished", metrics, control_rows, ticket, num_classes=7)
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+    return run_dir

@@ -4,8 +4,10 @@ TensorFlow runs in one thread at a time. While the step-mode driver lives, it
 runs exports itself between rounds (queued in its StepGate); otherwise a
 worker thread runs the export (tui.worker.export_job takes worker.TF_JOBS).
 A second `e` while an export is queued or running is refused with a
-notification; the status line says "exporting round R…" while one runs, and
-start, end (with the path) and failure each show a notification and a log line.
+notification. Everything else is said in the status line and the log, not in
+notifications (which cover the panels): "export of round R queued", "exporting
+round R…" while one runs, then "round R exported → PATH" after the run's status
+until the next export. A failure also shows an error notification.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ class ExportKey:
 
     export_round: int | None
     export_running: bool
+    export_note: str | None
     _status: tuple[str, str]
     mode: str
     phase: str
@@ -61,8 +64,7 @@ class ExportKey:
             self.gate.export(r)
             if self.phase != "waiting":
                 self.log_line(f"export of round {r} queued: it runs after the step in training")
-                self.notify(f"export of round {r} queued: it runs after the step in training",
-                            title="Export", timeout=4)
+                self.set_status(*self._status)  # "… · export of round R queued"
         elif self.mode == "step" and self.search is None:
             self.notify("the run never opened; nothing to export", severity="warning")
         else:
@@ -86,20 +88,20 @@ class ExportKey:
 
     def on_export_started(self, msg: m.ExportStarted) -> None:
         self.export_round, self.export_running = msg.round, True
+        self.export_note = None
         self.log_line(f"exporting round {msg.round}…")
         self.set_status(*self._status)
-        self.notify(f"exporting round {msg.round}…", title="Export", timeout=3)
 
-    def export_ended(self) -> None:
+    def export_ended(self, note: str) -> None:
         self.export_round, self.export_running = None, False
+        self.export_note = note
         self.set_status(*self._status)
 
     def on_exported(self, msg: m.Exported) -> None:
-        self.export_ended()
+        self.export_ended(f"round {msg.round} exported → {self.short_path(msg.path)}")
         self.log_line(f"[green]round {msg.round} exported[/] → {msg.path}")
-        self.notify(msg.path, title=f"Round {msg.round} exported", timeout=8)
 
     def on_export_failed(self, msg: m.ExportFailed) -> None:
-        self.export_ended()
+        self.export_ended(f"export of round {msg.round} failed")
         self.log_line(f"[red]export of round {msg.round} failed[/]: {msg.error}")
         self.notify(msg.error, title=f"Export of round {msg.round} failed", severity="error", timeout=10)

@@ -2,7 +2,7 @@
 
 Two modes share every widget:
 - step: a thread worker drives `LotterySearch`; after each round it waits for
-  `n` (next), or runs on after `c` (continue) until `p` (pause).
+  `n` (next), or runs on after `c` (continue) until `p` (wait after the round).
 - attach: a thread worker follows RUN_DIR/events.jsonl (a finished run replays).
 Workers post messages (tui.messages); only this screen touches widgets.
 Below 110x34 the layout is compact (tui/screens/layout.py): the rounds table
@@ -34,15 +34,15 @@ from tui.screens.run_keys import StepKeys
 from tui.screens.run_panels import RunPanels
 from tui.state import RunState, pct, points
 from tui.widgets import AccuracyChart, CurvesPanel, LayerBars, RoundProgress, RoundsTable
-from tui.worker import StepGate, drive, follow
+from tui.worker import DRIVER_ALIVE, StepGate, drive, follow
 
 
 class RunScreen(StepKeys, DriverMessages, RunPanels, ExportKey, Screen):
     # Short descriptions: every hint fits on one footer line at 80 columns.
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("n", "next_round", "Next round"),
+        Binding("n", "next_round", "Next"),  # the status line names the next step
         Binding("c", "continue_run", "Continue"),
-        Binding("p", "pause", "Pause"),
+        Binding("p", "wait_after_round", "Wait after round"),
         Binding("e", "export", "Export"),
         Binding("v", "next_view", "View"),
         Binding("q", "quit_run", "Quit"),
@@ -73,7 +73,9 @@ class RunScreen(StepKeys, DriverMessages, RunPanels, ExportKey, Screen):
         self._followed_row: int | None = None  # where following last put the cursor
         self.export_round: int | None = None  # see ExportKey
         self.export_running = False
+        self.export_note: str | None = None  # the last export's outcome, after the status
         self._status: tuple[str, str] = ("", "")  # the status line under an export's
+        self._run_name = exp.run_name() if exp is not None else Path(attach).name  # in the title
         self.view = VIEWS[0]  # compact layout: the panel shown under the rounds table
 
     # -- layout ------------------------------------------------------------------------
@@ -100,12 +102,12 @@ class RunScreen(StepKeys, DriverMessages, RunPanels, ExportKey, Screen):
         if self.mode == "step":
             assert self.exp is not None
             self.title = "lth-tui"
-            self.sub_title = f"{self.exp.run_name()} · step mode"
+            self.show_mode()
             self.set_status("loading TensorFlow…")
             self.drive_search()
         else:
             assert self.run_dir is not None
-            self.sub_title = f"{self.run_dir.name} · attached"
+            self.show_mode()
             self.set_status(f"following {self.run_dir.name}")
             self.follow_run()
 
@@ -137,22 +139,43 @@ class RunScreen(StepKeys, DriverMessages, RunPanels, ExportKey, Screen):
     # -- helpers ------------------------------------------------------------------------
     def set_phase(self, phase: str) -> None:
         self.phase = phase
-        self.refresh_bindings()  # the stepping keys grey out once the driver is done
+        self.refresh_bindings()  # the stepping keys go once the driver is done
+        self.show_mode()
+
+    def mode_text(self) -> str:
+        """What the title says the run is doing: step mode, running to the end, or how it ended."""
+        if self.mode == "attach":
+            return "attached"
+        if self.phase not in DRIVER_ALIVE:
+            return self.phase  # finished, stopped, failed
+        return "running to the end" if self.gate.auto else "step mode"
+
+    def show_mode(self, run_name: str | None = None) -> None:
+        """The sub-title: the run's name and `mode_text()`."""
+        if run_name is not None:
+            self._run_name = run_name
+        self.sub_title = f"{self._run_name} · {self.mode_text()}"
 
     def log_line(self, text: str) -> None:
         self.query_one(RichLog).write(text)
 
     def set_status(self, text: str, kind: str = "") -> None:
-        """The run's status line; while an export runs it says so instead."""
+        """The run's status line; while an export runs it says so instead, and the
+        last export's outcome (or a queued one) follows the run's status."""
         self._status = (text, kind)
         if self.export_running:
             text, kind = f"⤓ exporting round {self.export_round}…", "waiting"
+        elif self.export_round is not None:
+            text = f"{text} · export of round {self.export_round} queued"
+        elif self.export_note:
+            text = f"{text} · {self.export_note}"
         self.query_one(RoundProgress).set_status(text, kind)
 
     def ticket_text(self) -> str:
         t = self.state.ticket
         if not t:
-            return "no winning ticket"
+            why = (self.state.no_ticket or "").removeprefix("no ticket: ").split(",")[0]
+            return f"no winning ticket ({why})" if why else "no winning ticket"
         return f"ticket round {t.get('round')}: {pct(t.get('sparsity'))} sparse, {pct(t.get('test_acc'))} test"
 
     # -- messages from the workers --------------------------------------------------------
@@ -174,7 +197,7 @@ class RunScreen(StepKeys, DriverMessages, RunPanels, ExportKey, Screen):
         for r in [r for r, info in self.state.rounds.items() if not info.finished]:
             table.remove_round(r)
         self.state.start(e.run_dir, e.preset, e.rounds, e.model, e.dataset, e.config)
-        self.sub_title = f"{Path(e.run_dir).name} · {'step mode' if self.mode == 'step' else 'attached'}"
+        self.show_mode(Path(e.run_dir).name)
         resumed = "" if e.resumed_from is None else f", resuming after round {e.resumed_from}"
         kd = " with KD" if self.state.kd_enabled else ""
         self.log_line(
@@ -246,6 +269,7 @@ class RunScreen(StepKeys, DriverMessages, RunPanels, ExportKey, Screen):
         self.state.status = "finished"
         if e.ticket:
             self.state.ticket = e.ticket
+        self.state.no_ticket = e.no_ticket
         self.refresh_all()
         self.query_one(RoundProgress).show_round(None, "Run finished")
         self.log_line(f"[b]run finished[/b]: {self.ticket_text()}")

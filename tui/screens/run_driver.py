@@ -31,7 +31,7 @@ class DriverMessages:
             r = self.state.current
             what = f"training round {r}" if r is not None else "training"
             if self.gate.auto:
-                self.set_status(f"▶ {what} — continuing to the end (p: pause after it)")
+                self.set_status(f"▶ {what} — continuing to the end (p: wait after it)")
             else:
                 self.set_status(f"▶ {what} — waits after it (c: no waits)")
 

@@ -1,5 +1,6 @@
-"""The run screen's keys: n (next round), c (continue), p (pause), v (view), q (quit).
-`e` is in tui/screens/exporting.py."""
+"""The run screen's keys: n (next round), c (continue to the end), p (wait after the
+round in training: back to stepping; it never interrupts a round), v (view), q (quit).
+`e` is in tui/screens/exporting.py. The stepping keys show only while the driver lives."""
 
 from __future__ import annotations
 
@@ -20,10 +21,9 @@ class StepKeys:
     stop_follow: Any
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("next_round", "continue_run", "pause"):
-            if self.mode != "step":
-                return False  # hidden when following a run
-            return True if self.phase in DRIVER_ALIVE else None  # greyed out when done
+        if action in ("next_round", "continue_run", "wait_after_round"):
+            # hidden when following a run, and once the run has ended (nothing to step)
+            return self.mode == "step" and self.phase in DRIVER_ALIVE
         if action == "next_view":
             return self.has_class("compact")  # the wide layout shows every panel
         return True
@@ -41,7 +41,7 @@ class StepKeys:
             self.step_status()
         elif self.phase in ("starting", "running", "finishing"):
             self.notify("training is running; the run waits after this step"
-                        if not self.gate.auto else "continuing to the end; p pauses after this round")
+                        if not self.gate.auto else "continuing to the end; p waits after this round")
         else:
             self.notify(f"the run is {self.phase}")
 
@@ -52,16 +52,19 @@ class StepKeys:
         self.gate.keep_going()
         if self.phase == "waiting":
             self.set_phase("running")
+        self.show_mode()
         self.step_status()
-        self.log_line("continuing to the end without stops (p pauses)")
+        self.log_line("continuing to the end without stops (p: wait after the round in training)")
 
-    def action_pause(self) -> None:
+    def action_wait_after_round(self) -> None:
+        """Back to stepping: the round in training finishes, then the run waits for `n`."""
         if self.phase not in DRIVER_ALIVE:
             self.notify(f"the run is {self.phase}")
             return
         if self.gate.auto:
             self.gate.pause()
-            self.log_line("pausing after the round in training")
+            self.log_line("the run waits after the round in training (step mode again)")
+        self.show_mode()
         self.step_status()
 
     def action_quit_run(self) -> None:

@@ -30,7 +30,7 @@ FIELDS = {
 }
 HELP = (
     "Step mode: round 0 (dense) trains at once, then the run waits.\n"
-    "  n next round · c continue to the end · p pause after this round\n"
+    "  n next round · c continue to the end · p wait after this round\n"
     "  e export the selected round · q stop (the run stays resumable)\n"
     "The same settings run again resume after the last finished round."
 )

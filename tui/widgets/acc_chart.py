@@ -63,6 +63,12 @@ class AccuracyChart(Widget):
         return draw(self.chart_data, self.size.width, self.size.height)
 
 
+def _nearest(x: int, width: int) -> list[int]:
+    """Columns of 0..width-1 by distance from x: x, x-1, x+1, x-2, ... (left first: the
+    last round sits at the right edge)."""
+    return sorted(range(width), key=lambda c: (abs(c - x), c))
+
+
 def draw(d: ChartData, width: int, height: int) -> Text:
     """The chart as `height` lines of `width` cells."""
     if not d.rounds:
@@ -99,10 +105,20 @@ def draw(d: ChartData, width: int, height: int) -> Text:
         for c in range(c1 + 1, c2):
             r = round(r1 + (r2 - r1) * (c - c1) / (c2 - c1))
             grid[r][c] = ("·", "cyan")
+    points: dict[tuple[int, int], int] = {}
+    for r, s, a in d.rounds:  # the ticket's star wins a cell it shares with another round
+        if (row(a), col(s)) not in points or r == d.ticket_round:
+            points[row(a), col(s)] = r
+    taken = set(points)
     for kind, s, a in d.controls:
-        grid[row(a)][col(s)] = CONTROL_MARKS.get(kind, ("◆", "red"))
-    for r, s, a in d.rounds:
-        grid[row(a)][col(s)] = ("★", "bold yellow") if r == d.ticket_round else ("●", "bold cyan")
+        # Controls often land on one cell (same sparsity, close accuracy), and on the round's
+        # own point: each takes the nearest free cell of its row, so none hides another.
+        y, x = row(a), col(s)
+        x = next((c for c in _nearest(x, plot_w) if (y, c) not in taken), x)
+        taken.add((y, x))
+        grid[y][x] = CONTROL_MARKS.get(kind, ("◆", "red"))
+    for (y, x), r in points.items():
+        grid[y][x] = ("★", "bold yellow") if r == d.ticket_round else ("●", "bold cyan")
 
     mid = (plot_h - 1) // 2
     labelled = {0: hi, plot_h - 1: lo, mid: hi - (hi - lo) * mid / (plot_h - 1)}

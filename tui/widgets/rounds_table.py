@@ -1,4 +1,10 @@
-"""The rounds table: one row per round, added when it starts, filled when it ends."""
+"""The rounds table: one row per round, added when it starts, filled when it ends.
+
+Column widths are set here, each the widest of its label and cells, and the table is
+rebuilt when one changes. (DataTable's own widths, `update_width=True`, are measured
+on idle and keep rows drawn before that at the old widths: on a replayed 20-round run
+rows 0-10 were shifted against the header until `s` rebuilt the table twice.)
+"""
 
 from __future__ import annotations
 
@@ -26,7 +32,9 @@ VIEWS = {
     "training": (
         ("KD s/d/t", "kd"),  # student / distill / teacher loss
         ("Time", "time"),
-        ("FLOPs", "cost"),  # estimated training FLOPs of rounds 0..r; * = stopped early
+        # estimated training FLOPs of rounds 0..r (not per example: that is Inf FLOPs);
+        # * = stopped early. The title says what Σ train is.
+        ("Σ train", "cost"),
     ),
     "size": (
         ("Params", "params"),  # narrowed model's with channel pruning (flops.inference_size)
@@ -35,7 +43,10 @@ VIEWS = {
     ),
 }
 COLUMNS = BASE + VIEWS["training"]
-TITLES = {"training": "Rounds · s: sizes", "size": "Rounds · sizes · s: training"}
+TITLES = {
+    "training": "Rounds · Σ train: training FLOPs to here · s: sizes",
+    "size": "Rounds · sizes as served · s: training",
+}
 
 
 class RoundsTable(DataTable):
@@ -47,6 +58,8 @@ class RoundsTable(DataTable):
         super().__init__(*args, **kwargs)
         self.view = "training"
         self._state: RunState | None = None  # the last state shown, to refill after a toggle
+        self._shown: dict[str, list[Text]] = {}  # the cells of each row, by round key
+        self._widths: list[int] = []  # the width of each column, as added
 
     @property
     def columns_shown(self) -> tuple[tuple[str, str], ...]:
@@ -55,39 +68,60 @@ class RoundsTable(DataTable):
     def on_mount(self) -> None:
         self.cursor_type = "row"
         self.zebra_stripes = True
-        self._add_columns()
+        self._rebuild()
 
-    def _add_columns(self) -> None:
+    def widths(self) -> list[int]:
+        """Each column's width: the widest of its label and of its cells shown."""
+        return [
+            max([len(label), *(cells[i].cell_len for cells in self._shown.values())])
+            for i, (label, _) in enumerate(self.columns_shown)
+        ]
+
+    def _rebuild(self) -> None:
+        """Columns at `widths()`, then every row; the cursor stays on its round."""
+        at = self.round_at_cursor()
+        self._widths = self.widths()
         self.border_title = TITLES[self.view]
-        for label, key in self.columns_shown:
-            self.add_column(Text(label, justify="right"), key=key)
+        with self.prevent(DataTable.RowHighlighted):  # the cursor's round does not change
+            self.clear(columns=True)
+            for (label, key), width in zip(self.columns_shown, self._widths):
+                self.add_column(Text(label, justify="right"), key=key, width=width)
+            for key in sorted(self._shown, key=int):
+                self.add_row(*self._shown[key], key=key)
+            if at is not None:
+                self.move_to_round(at)
 
     def action_toggle_view(self) -> None:
         """Swap the last columns: training (KD, time, FLOPs so far) <-> sizes."""
-        at = self.round_at_cursor()
         self.view = "size" if self.view == "training" else "training"
-        self.clear(columns=True)  # rebuilt, so each column is as wide as its own content
-        self._add_columns()
         if self._state is not None:
-            for r in sorted(self._state.rounds):
-                self.show_round(self._state.rounds[r], self._state)
-        if at is not None:
-            self.move_to_round(at)
+            self._shown = {
+                key: self.cells(self._state.rounds[int(key)], self._state, self.view)
+                for key in self._shown if int(key) in self._state.rounds
+            }
+        self._rebuild()
 
     def show_round(self, info: RoundInfo, state: RunState) -> None:
-        """Add the round's row, or update its cells in place."""
+        """Add the round's row, or update its cells in place (rebuilt if a width changes)."""
         self._state = state
         cells = self.cells(info, state, self.view)
         key = str(info.round)
-        if key in self.rows:
-            for (_, column), value in zip(self.columns_shown, cells):
-                self.update_cell(key, column, value, update_width=True)
-        else:
+        new = key not in self._shown
+        self._shown[key] = cells
+        if self.widths() != self._widths or (new and any(int(k) > info.round for k in self._shown)):
+            self._rebuild()  # a wider (or narrower) column, or a row that goes before others
+        elif new:
             self.add_row(*cells, key=key)
+        else:
+            for (_, column), value in zip(self.columns_shown, cells):
+                self.update_cell(key, column, value)
 
     def remove_round(self, r: int) -> None:
-        if str(r) in self.rows:
-            self.remove_row(str(r))
+        if self._shown.pop(str(r), None) is not None:
+            if self.widths() != self._widths:
+                self._rebuild()
+            else:
+                self.remove_row(str(r))
 
     def round_at_cursor(self) -> int | None:
         if not self.row_count:

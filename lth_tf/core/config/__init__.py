@@ -22,6 +22,7 @@ from lth_tf.core.config.experiment import Experiment, safe_label
 from lth_tf.core.config.overrides import all_keys, from_dict, resolve, set_value
 from lth_tf.core.config.presets import preset_description, preset_names
 from lth_tf.core.config.schema import (
+    AUTO,
     CONTROL_KINDS,
     DATASETS,
     GRAPH_DATASETS,
@@ -29,6 +30,7 @@ from lth_tf.core.config.schema import (
     LIMITS,
     MODELS,
     OPTIMIZERS,
+    PRE_AUTO_DEFAULTS,
     PRECISIONS,
     SCHEDULES,
     SCOPES,
@@ -47,6 +49,7 @@ from lth_tf.core.config.validation import validate
 from lth_tf.core.errors import LthError
 
 __all__ = [
+    "AUTO",
     "CONTROL_KINDS",
     "DATASETS",
     "GRAPH_DATASETS",
@@ -55,6 +58,7 @@ __all__ = [
     "MODELS",
     "OPTIMIZERS",
     "PRECISIONS",
+    "PRE_AUTO_DEFAULTS",
     "SCHEDULES",
     "SCOPES",
     "SECTIONS",

@@ -22,6 +22,14 @@ def _coerce(key: str, value: Any, typ: Any) -> Any:
         if isinstance(value, str) and value.lower() in _TRUE | _FALSE:
             return value.lower() in _TRUE
         raise bad
+    if str(typ) == "bool | str":  # true | false | auto (train.jit_compile)
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in _TRUE | _FALSE:
+            return value.lower() in _TRUE
+        if isinstance(value, str) and value.lower() == "auto":
+            return "auto"
+        raise LthError(f"setting {key!r}: {value!r} is not true, false or auto; e.g. auto")
     if typ is int:
         if isinstance(value, bool):
             raise bad

@@ -12,7 +12,17 @@ from typing import Any
 
 from lth_tf.core import schedule, sources
 from lth_tf.core.config.presets import _preset_subject, preset_names
-from lth_tf.core.config.schema import GRAPH_DATASETS, SECTIONS, Data, Distill, Model, Prune, Train
+from lth_tf.core.config.schema import (
+    AUTO,
+    GRAPH_DATASETS,
+    PRE_AUTO_DEFAULTS,
+    SECTIONS,
+    Data,
+    Distill,
+    Model,
+    Prune,
+    Train,
+)
 from lth_tf.core.config.toml_io import dumps_toml
 
 
@@ -25,7 +35,7 @@ class Experiment:
     train: Train = field(default_factory=Train)
     prune: Prune = field(default_factory=Prune)
     distill: Distill = field(default_factory=Distill)
-    seed: int = 0
+    seed: int = 0  # seeds initial weights, data order and splits, and the controls (--seed)
     preset: str | None = None
 
     # -- identity -----------------------------------------------------------
@@ -44,6 +54,23 @@ class Experiment:
 
     def hash(self) -> str:
         return hashlib.md5(self.canonical().encode()).hexdigest()
+
+    def as_auto(self) -> Experiment:
+        """This experiment with each setting that holds its `PRE_AUTO_DEFAULTS` value set to "auto".
+
+        A config.toml written before "auto" became the default spells the old default out
+        (precision = "float32") while its hash omitted it; read back today that value is
+        not the default, so the file no longer matches its hash. Its run meant the default
+        of its time: `rundir.read_experiment` returns this form when the stored hash is its
+        hash (the run's settings then come from what the file said, `rundir.recorded_runtime`).
+        """
+        out = self
+        for key, old in PRE_AUTO_DEFAULTS.items():
+            section, name = key.split(".")
+            part = getattr(out, section)
+            if getattr(part, name) == old and type(getattr(part, name)) is type(old):
+                out = dataclasses.replace(out, **{section: dataclasses.replace(part, **{name: AUTO})})
+        return out
 
     def run_name(self) -> str:
         """Directory name of this experiment's run: label plus short hash.

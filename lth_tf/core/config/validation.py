@@ -8,6 +8,7 @@ from lth_tf.core import criteria, rewind, schedule, sources
 from lth_tf.core.config.experiment import Experiment
 from lth_tf.core.config.presets import preset_names
 from lth_tf.core.config.schema import (
+    AUTO,
     CONTROL_KINDS,
     DATASETS,
     GRAPH_DATASETS,
@@ -150,12 +151,12 @@ def validate(exp: Experiment) -> Experiment:
         raise LthError(f"train.optimizer {t.optimizer!r} is unknown; use sgd or adam")
     if t.schedule not in SCHEDULES:
         raise LthError(f"train.schedule {t.schedule!r} is unknown; use constant, cosine or step")
-    if t.jit_compile and d.name in GRAPH_DATASETS:  # XLA has no kernel for sparse matmul
-        raise LthError(f"train.jit_compile does not work with the graph dataset {d.name!r}; use train.jit_compile=false")
-    if t.precision not in PRECISIONS:
-        raise LthError(f"train.precision {t.precision!r} is unknown; use float32 or mixed_bfloat16")
+    if t.jit_compile is True and d.name in GRAPH_DATASETS:  # XLA has no kernel for sparse matmul
+        raise LthError(f"train.jit_compile does not work with the graph dataset {d.name!r}; use train.jit_compile=auto")
+    if t.precision not in (AUTO, *PRECISIONS):
+        raise LthError(f"train.precision {t.precision!r} is unknown; use auto, float32 or mixed_bfloat16")
     parse_strategy(t.strategy)
-    if t.precision != "float32" and d.name in GRAPH_DATASETS:  # Spektral's GCNConv cannot build
+    if t.precision not in (AUTO, "float32") and d.name in GRAPH_DATASETS:  # Spektral's GCNConv cannot build
         raise LthError(f"train.precision {t.precision} does not work with the graph dataset {d.name!r}; use float32")
     if not 0.0 <= k.alpha <= 1.0:
         raise LthError(f"distill.alpha {k.alpha} is outside [0, 1]; use e.g. 0.5")

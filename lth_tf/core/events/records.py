@@ -90,6 +90,13 @@ class RunStarted(Record):
     unpruned_layers: list[dict[str, str]] | None = None  # [{name, class}] nothing prunes
     # prune.structure=channels only: [{name, reason}] of pruned layers whose channels stay whole
     unpruned_channels: list[dict[str, str]] | None = field(default=None, metadata=OMIT_NONE)
+    # Added later: left out when None, so the lines of older runs read back as they were.
+    # of the data: chance is 1/num_classes (lth_tf.core.winner)
+    num_classes: int | None = field(default=None, metadata=OMIT_NONE)
+    # examples per class and split: {classes, unit, train, val, test} (keras_side/data/splits.py)
+    split_sizes: dict[str, Any] | None = field(default=None, metadata=OMIT_NONE)
+    # e.g. a class with fewer than 10 training images
+    data_warnings: list[str] | None = field(default=None, metadata=OMIT_NONE)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -172,6 +179,8 @@ class RunFinished(Record):
     NAME: ClassVar[str] = "run_finished"
     run_dir: str
     ticket: dict[str, Any] | None  # round, sparsity, test_acc, path (+ sizes), or None
+    # without a ticket: why (lth_tf.core.winner's reason, e.g. dense at chance)
+    no_ticket: str | None = field(default=None, metadata=OMIT_NONE)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -33,16 +33,34 @@ class ExportFormat:
     """An export format of `lth-tf export --format` and `TicketSearch.export(format=)`.
 
     A subclass sets `name`, `help` (its part of the --format help) and
-    `graph_refusal`, and implements `writer`; `model` and `report` have defaults.
+    `graph_refusal`, and implements `writer`; `refusal`, `out_refusal`, `model` and
+    `report` have defaults.
     """
 
     name: str = ""
     help: str = ""
     # Non-empty: graph models are refused before TensorFlow loads, with this reason and fix.
     graph_refusal: str = ""
+    # True: the format written when none is named, for tickets of a criterion that removes
+    # whole channels (`Criterion.channels`); `formats.default` picks it. Others get dense.
+    default_for_channels: bool = False
 
-    def model(self, wrapped: Any) -> tuple[Any, Any]:
-        """(the plain model to write, the variables it prunes or None) from a round's wrapped model."""
+    def warning(self, channels: bool) -> str | None:
+        """One line to warn with when this format does not suit the ticket (`channels`: the
+        run's criterion removes whole channels); None when it does."""
+        return None
+
+    def refusal(self, exp: Any) -> str:
+        """Why this format cannot export the run of `exp` (an Experiment), or "" (pure: before TF)."""
+        return self.graph_refusal if exp.is_graph else ""
+
+    def out_refusal(self, path: Path) -> str:
+        """Why this format cannot write to `path`, or "" (pure: before TF)."""
+        return ""
+
+    def model(self, wrapped: Any, search: Any) -> tuple[Any, Any]:
+        """(the model to write, the variables it prunes or None) from a round's wrapped model
+        and its search (a LotterySearch)."""
         from lth_tf.keras_side import pruning as P
 
         return P.strip(wrapped), None

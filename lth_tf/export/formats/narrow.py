@@ -3,7 +3,8 @@
 The narrowing (which channels go, the sliced weights) is
 lth_tf/keras_side/narrow.py; the narrowed plain model is written as the dense
 format writes any model, and the report compares it with the dense one
-(parameters, MACs, kept channels).
+(parameters, MACs, kept channels). It is the format a channel-pruned ticket is
+exported in when none is named; on a weight-pruned ticket it warns (`warning`).
 """
 
 from __future__ import annotations
@@ -14,9 +15,18 @@ from lth_tf.export.formats.dense import FORMAT as DENSE
 
 class Narrow(ExportFormat):
     name = "narrow"
-    help = "a channel-pruned ticket as a physically narrower model (fewer filters/units)"
+    help = ("a channel-pruned ticket as a physically narrower model (fewer filters/units), "
+            "the default for prune.structure=channels")
+    default_for_channels = True
 
-    def model(self, wrapped):
+    def warning(self, channels: bool) -> str | None:
+        if channels:
+            return None
+        return ("--format narrow on a weight-pruned ticket: a channel goes only when every weight "
+                "reading it is pruned, so the model stays almost as wide; use --format sparse "
+                "(zeros not stored), or prune with --set prune.structure=channels")
+
+    def model(self, wrapped, search):
         from lth_tf.keras_side.narrow import narrow
 
         return narrow(wrapped), None

@@ -15,10 +15,10 @@ class Sparse(ExportFormat):
     name = "sparse"
     help = "pruned kernels stored without their zeros (tf.saved_model.load only)"
 
-    def model(self, wrapped):
+    def model(self, wrapped, search):
         from lth_tf.export import sparse
 
-        plain, _ = super().model(wrapped)
+        plain, _ = super().model(wrapped, search)
         return plain, sparse.pruned_weights(wrapped, plain)
 
     def writer(self, model, data, pruned, threshold):

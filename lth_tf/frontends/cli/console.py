@@ -71,7 +71,8 @@ def describe(e: Event) -> str | None:
         return text
     # run_failed: no line; the CLI prints the error itself (one line, or a traceback)
     if name == "run_finished":
-        return f"finished: {e['run_dir']}"
+        why = f" (winning ticket: none; {e['no_ticket'].removeprefix('no ticket: ')})" if e.get("no_ticket") else ""
+        return f"finished: {e['run_dir']}{why}"
     return None
 
 

@@ -1,9 +1,16 @@
-"""`lth-tf export`: a round's ticket (default: the winner) as dense, sparse, tflite or narrow."""
+"""`lth-tf export`: a round's ticket (default: the winner) as dense, sparse, tflite, narrow or keras.
+
+Without --format: narrow for a channel-pruned run (prune.structure = channels),
+dense otherwise (`formats.default`); --format narrow on a weight-pruned run
+warns in one line. The export records the run and round it came from, and an
+export of another run at --out is refused unless --force.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from lth_tf.core import sources
 from lth_tf.core.errors import LthError
@@ -21,11 +28,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     exp.add_argument("--round", type=int, default=None)
     exp.add_argument("--out", required=True)
     exp.add_argument("--data-dir", default=None, help="data folder (for the model's input shape)")
-    exp.add_argument("--format", choices=formats.NAMES, default="dense", help=formats.help_text())
+    exp.add_argument("--format", choices=formats.NAMES, default=None,
+                     help=formats.help_text() + " (default: narrow for prune.structure=channels, else dense)")
+    exp.add_argument("--force", action="store_true",
+                     help="replace an export of another run at --out (refused otherwise)")
 
 
 def cmd_export(args) -> int:
-    from lth_tf.export import check_target, usage
+    from lth_tf.core import criteria
+    from lth_tf.export import check_target, export_source, usage
 
     run_dir = rundir.existing(args.run_dir)
     exp = rundir.read_experiment(run_dir)
@@ -36,15 +47,20 @@ def cmd_export(args) -> int:
                 f"round {args.round} is not stored in {run_dir}; stored rounds: {_ranges(done)}"
             )
         store.RunStore(run_dir).load_round(args.round)  # a corrupt checkpoint fails here, fast
-    out = check_target(args.out)
-    if out.resolve() == rundir.ticket_dir(run_dir).resolve():
+    # The round is not known yet (the winner is picked once TF is up); the run is.
+    if Path(args.out).resolve() == rundir.ticket_dir(run_dir).resolve():  # before --force could apply
         raise LthError(
-            f"--out {out} is the run's own ticket folder (kept by `lth-tf run`); give another path"
+            f"--out {args.out} is the run's own ticket folder (kept by `lth-tf run`); give another path"
         )
+    out = check_target(args.out, export_source(run_dir, rundir.stored_hash(run_dir), -1), args.force)
     data_dir = check_data_dir(args.data_dir)
-    fmt = formats.get(args.format)
-    if fmt.graph_refusal and exp.is_graph:
-        raise LthError(f"--format {fmt.name} {fmt.graph_refusal}")
+    channels = criteria.get(exp.prune.structure).channels
+    fmt = formats.get(args.format or formats.default(channels))
+    if reason := fmt.refusal(exp) or fmt.out_refusal(out):
+        raise LthError(f"--format {fmt.name} {reason}")
+    warning = fmt.warning(channels)
+    if warning:
+        print(f"lth-tf: warning: {warning}", file=sys.stderr, flush=True)
 
     onednn.choose(graph=exp.is_graph)  # before TF loads: TF reads it once
     _import_tf_quietly()
@@ -58,9 +74,9 @@ def cmd_export(args) -> int:
     search = LotterySearch.open(run_dir, exp=exp, data_dir=data_dir, data=data, platform=Platform.single(exp.train))
     chosen = args.round if args.round is not None else search.winner_round()
     metrics = search.store.round_metrics(chosen)
-    kind = "" if args.format == "dense" else f", {args.format} format"
+    kind = "" if fmt.name == formats.DENSE else f", {fmt.name} format"
     label = f"round {chosen} ({100 * metrics['sparsity']:.2f}% sparse{kind})"
-    path, lines = export_with_report(search, chosen, out, args.format)  # the format's report lines
+    path, lines = export_with_report(search, chosen, out, fmt.name, force=args.force)  # its report lines
     print(f"exported {label} of {run_dir}", file=sys.stderr)
     for line in lines:
         print(line, file=sys.stderr)

@@ -7,6 +7,7 @@
     lth-tf export RUN_DIR [--round R] --out PATH [--format dense|sparse|tflite|narrow]
     lth-tf sweep --preset NAME --seeds 0-4 --grid KEY=V1,V2 ... --out SWEEP_DIR [--jobs N | --ray ADDR]
     lth-tf compare RUN_OR_SWEEP_DIR ... [--out DIR]
+    lth-tf tune --preset NAME [--config FILE] [--set ...] [--seconds 60] [--xla] [--show]
 
 Errors a user can cause print one line on stderr and exit with code 2. Every
 check that needs no TensorFlow (arguments, config, paths, stored rounds, the
@@ -27,6 +28,7 @@ from lth_tf.core.errors import LthError
 from lth_tf.core.paths import NoSpace, is_no_space, path_in
 from lth_tf.frontends.cli import export as export_command
 from lth_tf.frontends.cli import run as run_command
+from lth_tf.frontends.cli import tune as tune_command
 from lth_tf.frontends.cli.export import cmd_export
 from lth_tf.frontends.cli.run import cmd_run
 from lth_tf.frontends.compare import command as compare_command
@@ -59,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     export_command.add_parser(sub)
     sweep_command.add_parser(sub)
     compare_command.add_parser(sub)
+    tune_command.add_parser(sub)
     return p
 
 
@@ -123,6 +126,7 @@ COMMANDS = {
     "export": cmd_export,
     "sweep": sweep_command.cmd_sweep,
     "compare": compare_command.cmd_compare,
+    "tune": tune_command.cmd_tune,
 }
 
 

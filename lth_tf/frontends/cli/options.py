@@ -7,6 +7,11 @@ One definition, so the three commands take the same options with the same
 meaning (`--rounds N` and `--seed S` are `--set prune.rounds=N` and `--set
 seed=S`) and refuse a bad `--data-dir` with the same line. Pure Python: the
 commands check their arguments here before TensorFlow loads.
+
+An experiment is named by a preset, a config file, or a model and data on the
+defaults of lth_tf/core/config/schema.py (`--set model.name=tiny_cnn --set
+data.name=synthetic_images`, or `model.name=file:my.keras --set
+data.name=folder:photos`); with none of these the commands stop with NO_EXPERIMENT.
 """
 
 from __future__ import annotations
@@ -17,7 +22,12 @@ from pathlib import Path
 from lth_tf.core import config as C
 from lth_tf.core.errors import LthError
 
-NO_EXPERIMENT = "no experiment given; pass --preset NAME (see `lth-tf presets`) or --config FILE"
+NO_EXPERIMENT = (
+    "no experiment given; pass --preset NAME (see `lth-tf presets`), --config FILE, or a model and "
+    "data on the defaults, e.g. --set model.name=tiny_cnn --set data.name=synthetic_images"
+)
+# Without a preset or a config file, these two settings name an experiment on the defaults.
+EXPERIMENT_KEYS = ("model.name", "data.name")
 
 
 def add_experiment_options(p: argparse.ArgumentParser) -> None:
@@ -44,14 +54,26 @@ def overrides(args: argparse.Namespace, *, seed: bool = True) -> list[str]:
     return items
 
 
+def sets_model_and_data(items: list[str] | tuple[str, ...]) -> bool:
+    """True when the --set items give both model.name and data.name (an experiment on the defaults)."""
+    keys = {item.partition("=")[0].strip() for item in items}
+    return all(k in keys for k in EXPERIMENT_KEYS)
+
+
+def names_experiment(args: argparse.Namespace) -> bool:
+    """--preset, --config, or --set model.name=... and --set data.name=... (the defaults for the rest)."""
+    return bool(args.preset or args.config or sets_model_and_data(args.overrides))
+
+
 def require_experiment(args: argparse.Namespace) -> None:
-    """LthError unless --preset or --config names an experiment."""
-    if not args.preset and not args.config:
+    """LthError (NO_EXPERIMENT, naming the fix) unless the options name an experiment."""
+    if not names_experiment(args):
         raise LthError(NO_EXPERIMENT)
 
 
 def experiment_from_args(args: argparse.Namespace) -> C.Experiment:
-    """The experiment the options name (preset, then config file, then overrides); LthError if none."""
+    """The experiment the options name (preset or the defaults, then config file, then overrides);
+    LthError if none (see `names_experiment`)."""
     require_experiment(args)
     return C.resolve(args.preset, args.config, overrides(args))
 

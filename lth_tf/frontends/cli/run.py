@@ -17,7 +17,7 @@ from lth_tf.platform import onednn
 from lth_tf.platform.distribute import TIMEOUT_VAR, collective_timeout
 from lth_tf.platform.placement import Placement
 from lth_tf.platform.platform import Platform
-from lth_tf.search import dense_from
+from lth_tf.search import dense_from, run_settings
 from lth_tf.search.dense_from import DenseSource
 from lth_tf.storage import rundir, store
 
@@ -51,11 +51,15 @@ def cmd_run(args) -> int:
     run_store = store.RunStore(run_dir)
     run_store.check_unlocked()  # another process runs it: say so before loading anything
     run_store.check_resume_point(exp.planned_rounds, rewind.parse(exp.prune.rewind).uses_snapshot)
-    dense = _dense_source(exp, run_store, args.dense_from)
+    # The speed settings: what a resumed run started with, else the user's, this CPU's
+    # `lth-tf tune` winner or the rule table's (lth_tf/platform/speed.py).
+    chosen = run_settings.for_run(exp, run_dir)
+    dense = _dense_source(exp, run_store, args.dense_from, chosen)
 
-    onednn.choose(graph=exp.is_graph)  # before TF loads: TF reads it once
+    onednn.choose(graph=exp.is_graph, enabled=chosen.onednn.value)  # before TF loads: TF reads it once
     _import_tf_quietly()
-    platform = _make_platform(exp, placement)  # before TF touches a device: logical CPUs, collectives
+    # Before TF touches a device: threads, logical CPUs, collectives.
+    platform = _make_platform(exp, placement, chosen)
     from lth_tf.export.ticket import TicketExporter
     from lth_tf.frontends.cli.console import console_sink
     from lth_tf.keras_side import data as datasets
@@ -77,7 +81,7 @@ def cmd_run(args) -> int:
     return 0
 
 
-def _make_platform(exp: C.Experiment, placement: Placement) -> Platform:
+def _make_platform(exp: C.Experiment, placement: Placement, chosen) -> Platform:
     """`Platform.from_settings`, bounded by LTH_COLLECTIVE_TIMEOUT for a multi_worker run.
 
     Joining the cluster waits inside TensorFlow for every worker of TF_CONFIG, with no
@@ -89,7 +93,7 @@ def _make_platform(exp: C.Experiment, placement: Placement) -> Platform:
     """
     timeout = collective_timeout() if placement.spec.kind == "multi_worker" else None
     if timeout is None:
-        return Platform.from_settings(exp.train, placement)
+        return Platform.from_settings(exp.train, placement, chosen)
     line = (f"lth-tf: error: the cluster of TF_CONFIG did not form within {TIMEOUT_VAR}={timeout:g} s "
             f"(not all of its {placement.workers} workers joined); start every worker's command, "
             "then this one again\n")
@@ -99,7 +103,7 @@ def _make_platform(exp: C.Experiment, placement: Placement) -> Platform:
     )
     faulthandler.dump_traceback_later(timeout, exit=True, file=reader.stdin)
     try:
-        return Platform.from_settings(exp.train, placement)
+        return Platform.from_settings(exp.train, placement, chosen)
     finally:
         faulthandler.cancel_dump_traceback_later()
         reader.stdin.close()  # EOF, nothing read: the reader ends without a word
@@ -114,15 +118,16 @@ def _check_out(out: Path, run_dir: Path, exp: C.Experiment) -> None:
     rundir.check_holds(run_dir, exp.hash())
 
 
-def _dense_source(exp: C.Experiment, run_store: store.RunStore, path: str | None) -> DenseSource | None:
+def _dense_source(exp: C.Experiment, run_store: store.RunStore, path: str | None, chosen) -> DenseSource | None:
     """The checked --dense-from source; None without one or when round 0 is already stored.
 
     A resumed run keeps the round 0 it has, so the flag is then a no-op (not checked:
-    the source may be gone by now).
+    the source may be gone by now). `chosen`: this run's speed settings (the source's
+    round 0 must have trained in the same precision and XLA setting).
     """
     if path is None or 0 in run_store.completed_rounds():
         return None
-    return dense_from.check(exp, path)
+    return dense_from.check(exp, path, speed=chosen.values())
 
 
 def _write_report(run_dir: Path) -> None:

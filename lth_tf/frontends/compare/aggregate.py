@@ -1,14 +1,16 @@
-"""Seeds of one setting, aggregated: mean and spread per round, and how sparse it
-stays "matching". Pure Python over summary.json contents; no TensorFlow.
+"""Seeds of one setting, aggregated: mean and spread per round, and its winning ticket.
+Pure Python over summary.json contents; no TensorFlow.
 
 A setting is every config value but the seed: runs that differ only in their
 seed are seeds of one setting, and a setting is labelled by the values that
-differ between the settings compared (e.g. `prune.rewind=lr`).
+differ between the settings compared (e.g. `prune.rewind=lr`). A seed given
+twice is refused (`check_seeds`): two runs of one seed are one measurement.
 
-"Matching" is the benchmarks' definition: the highest sparsity s such that at s
-and at every lower pruned sparsity the mean test accuracy over seeds is within
-MATCH_POINTS of the dense round's mean. It is reported, never used to choose
-(choosing is on validation accuracy).
+The ticket of a setting is the winner rule (`lth_tf.core.winner`, the same as a
+run's summary.json) applied to the mean validation accuracy over seeds per
+round, with the setting's `prune.tolerance` (or `lth-tf compare --tolerance`);
+its mean test accuracy is reported. `max_matching_sparsity` is that ticket's
+sparsity (0.0 without one).
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-MATCH_POINTS = 0.01  # "within 1 point" of dense, accuracy as a fraction
+from lth_tf.core import winner as W
+from lth_tf.core.errors import LthError
+
+VAL_KEY, TEST_KEY = "val_mean", "test_mean"  # the keys of a setting's per-round rows
 
 
 @dataclass(frozen=True)
@@ -27,6 +32,7 @@ class Run:
     settings: dict[str, Any]  # the flattened config, seed excluded
     seed: int
     summary: dict[str, Any]
+    planned_rounds: int | None = None  # the last round the run plans (None: unknown)
 
 
 @dataclass
@@ -35,7 +41,15 @@ class Setting:
     runs: list[Run]
     rounds: list[dict[str, Any]] = field(default_factory=list)  # per-round mean/std over seeds
     controls: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    max_matching_sparsity: float = 0.0
+    decision: W.Decision | None = None  # the winner rule on the mean validation accuracy
+    max_matching_sparsity: float = 0.0  # the ticket's sparsity, 0.0 without one
+
+    @property
+    def ticket(self) -> dict[str, Any] | None:
+        """The row (round, sparsity, means) of the setting's ticket, or None."""
+        if self.decision is None or self.decision.round is None:
+            return None
+        return next((r for r in self.rounds if r["round"] == self.decision.round), None)
 
     @property
     def seeds(self) -> list[int]:
@@ -71,8 +85,24 @@ def group(runs: list[Run]) -> list[Setting]:
     return sorted(settings, key=lambda s: s.label)
 
 
-def aggregate(setting: Setting) -> Setting:
-    """Fill in per-round means, controls and the matching sparsity of one setting."""
+def check_seeds(settings: list[Setting]) -> None:
+    """LthError when a setting holds one seed twice (two runs of a seed are not n=2)."""
+    for s in settings:
+        seen: dict[int, str] = {}
+        for run in s.runs:
+            if run.seed in seen:
+                raise LthError(
+                    f"runs {seen[run.seed]} and {run.name} are the same setting ({s.label}) and seed "
+                    f"{run.seed}: one measurement, not two; leave one of them out"
+                )
+            seen[run.seed] = run.name
+
+
+def aggregate(setting: Setting, tolerance: float | None = None) -> Setting:
+    """Fill in per-round means, controls and the ticket of one setting.
+
+    `tolerance`: the winner rule's tolerance; None takes the setting's `prune.tolerance`.
+    """
     summaries = [r.summary for r in setting.runs]
     n_rounds = min(len(s.get("rounds") or []) for s in summaries)
     rows = []
@@ -81,11 +111,36 @@ def aggregate(setting: Setting) -> Setting:
         tm, ts = mean_std(m["test_acc"] for m in ms)
         vm, vs = mean_std(m["val_acc"] for m in ms)
         rows.append({"round": ms[0]["round"], "sparsity": mean_std(m["sparsity"] for m in ms)[0],
-                     "test_mean": tm, "test_std": ts, "val_mean": vm, "val_std": vs, "n": len(ms)})
+                     TEST_KEY: tm, "test_std": ts, VAL_KEY: vm, "val_std": vs, "n": len(ms)})
     setting.rounds = rows
     setting.controls = controls_table(summaries)
-    setting.max_matching_sparsity = max_matching_sparsity(rows)
+    if tolerance is None:
+        tolerance = float(setting.runs[0].settings.get("prune.tolerance") or 0.0)
+    classes = {s.get("num_classes") for s in summaries}
+    planned = {r.planned_rounds for r in setting.runs}
+    setting.decision = W.decide(
+        rows, tolerance,
+        num_classes=classes.pop() if len(classes) == 1 else None,
+        planned_rounds=planned.pop() if len(planned) == 1 else None,
+        key=VAL_KEY,
+    )
+    setting.max_matching_sparsity = setting.decision.sparsity or 0.0
     return setting
+
+
+def ticket_of(
+    rows: list[dict[str, Any]], tolerance: float, num_classes: int | None = None,
+    planned_rounds: int | None = None, measure: str = "sparsity",
+) -> float:
+    """`measure` (a fraction removed: `sparsity`, or a benchmark's `channels_removed`,
+    `flops_removed`) at the winner rule's ticket among compare's per-round rows (chosen on
+    their mean validation accuracy); 0.0 without a ticket, NaN when the row lacks `measure`.
+    The benchmarks and the results page (docs/results.md) call this."""
+    d = W.decide(rows, tolerance, num_classes, planned_rounds, key=VAL_KEY)
+    if d.round is None:
+        return 0.0
+    value = next(r for r in rows if r["round"] == d.round).get(measure)
+    return float("nan") if value is None else float(value)
 
 
 def controls_table(summaries: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -100,19 +155,6 @@ def controls_table(summaries: list[dict[str, Any]]) -> dict[str, list[dict[str, 
                          "test_mean": tm, "test_std": ts, "n": len(cs)})
         out[kind] = rows
     return out
-
-
-def max_matching_sparsity(rows: list[dict[str, Any]], key: str = "test_mean") -> float:
-    """Highest sparsity where this and every lower pruned round is within MATCH_POINTS of dense."""
-    if not rows or rows[0]["round"] != 0:
-        return 0.0
-    dense = rows[0][key]
-    best = 0.0
-    for row in rows[1:]:
-        if row[key] < dense - MATCH_POINTS - 1e-12:
-            break
-        best = row["sparsity"]
-    return best
 
 
 def _freeze(settings: dict[str, Any]) -> tuple:

@@ -5,8 +5,10 @@
 
 Runs that differ only in their seed are seeds of one setting. Runs without a
 summary yet (not started, or killed before round 0 finished) are listed and
-left out. Prints the Markdown table on stdout; writes compare.md, compare.png
-and compare.json. No TensorFlow here.
+left out; one seed given twice in a setting is refused. Each setting's ticket is
+the winner rule (lth_tf/core/winner.py) on its mean validation accuracy, with its
+prune.tolerance or --tolerance. Prints the Markdown summary table on stdout;
+writes compare.md, compare.png, compare.svg and compare.json. No TensorFlow here.
 """
 
 from __future__ import annotations
@@ -29,7 +31,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("compare", help="mean ± std over seeds per setting; Markdown + PNG")
     p.add_argument("dirs", nargs="+", metavar="RUN_OR_SWEEP_DIR")
     p.add_argument("--out", default=None,
-                   help="folder for compare.md/.png/.json (default: SWEEP_DIR/compare for one sweep)")
+                   help="folder for compare.md/.png/.svg/.json (default: SWEEP_DIR/compare for one sweep)")
+    p.add_argument("--tolerance", type=float, default=None, metavar="T",
+                   help="the winner rule's tolerance as a fraction of accuracy, e.g. 0.01 for 1 point "
+                        "(default: each setting's prune.tolerance)")
 
 
 def run_dirs(paths: list[str]) -> list[Path]:
@@ -62,7 +67,7 @@ def load_run(run_dir: Path) -> A.Run | None:
     exp = rundir.read_experiment(run_dir)
     settings = A.flatten(exp.to_dict())
     seed = settings.pop("seed")
-    return A.Run(run_dir.name, settings, int(seed), summary)
+    return A.Run(run_dir.name, settings, int(seed), summary, exp.planned_rounds)
 
 
 def default_out(paths: list[str]) -> Path:
@@ -85,7 +90,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
               file=sys.stderr)
     if not runs:
         raise LthError("no run with a finished round to compare; run or resume them first")
-    settings = [A.aggregate(s) for s in A.group(runs)]
+    if args.tolerance is not None and args.tolerance < 0:
+        raise LthError(f"--tolerance {args.tolerance} is negative; use e.g. 0.01 (one point)")
+    groups = A.group(runs)
+    A.check_seeds(groups)
+    settings = [A.aggregate(s, args.tolerance) for s in groups]
     sources = [str(Path(p)) for p in args.dirs]
     for path in write.write_all(out, settings, sources):
         print(f"wrote {path}", file=sys.stderr)

@@ -1,7 +1,8 @@
-"""`compare`'s outputs: compare.md (tables), compare.png (seed bands), compare.json.
+"""`compare`'s outputs: compare.md (tables), compare.png and compare.svg (the figure,
+lth_tf/frontends/figures.py), compare.json.
 
-The three names are the only files `compare` writes; it refuses a folder where
-one of them exists but was not written by `compare` (its compare.json says so).
+These are the only files `compare` writes; it refuses a folder where one of them
+exists but was not written by `compare` (its compare.json says so).
 No TensorFlow here (matplotlib, headless).
 """
 
@@ -11,15 +12,19 @@ import json
 from pathlib import Path
 from typing import Any
 
+from lth_tf.core import winner as W
 from lth_tf.core.errors import LthError
 from lth_tf.core.paths import is_regular_file, what_is
-from lth_tf.frontends.compare.aggregate import MATCH_POINTS, Setting
+from lth_tf.frontends import figures
+from lth_tf.frontends.compare.aggregate import Setting
 from lth_tf.storage import atomic
 
-MARKDOWN_FILE, PLOT_FILE, DATA_FILE = "compare.md", "compare.png", "compare.json"
+MARKDOWN_FILE, PLOT_FILE, PLOT_SVG_FILE, DATA_FILE = "compare.md", "compare.png", "compare.svg", "compare.json"
+OUTPUTS = (MARKDOWN_FILE, PLOT_FILE, PLOT_SVG_FILE, DATA_FILE)
 KIND = "lth-tf-compare"
-MATCHING_NOTE = ("Matching: the highest sparsity at which the mean test accuracy over seeds, at that and "
-                 "every lower sparsity, stays within {points} point of the dense mean.")
+RULE_NOTE = ("Winning ticket of a setting: the run's winner rule (lth_tf/core/winner.py) applied to the "
+             "mean validation accuracy over its seeds: {rule}. Its mean test accuracy is reported. "
+             "≥: the ticket is the last round planned, so sparser rounds may match too.")
 
 
 def check_out(out: Path) -> None:
@@ -30,8 +35,8 @@ def check_out(out: Path) -> None:
         owned = is_regular_file(ours) and json.loads(ours.read_text(encoding="utf-8")).get("kind") == KIND
     except (OSError, ValueError, AttributeError):
         owned = False
-    clash = [n for n in (MARKDOWN_FILE, PLOT_FILE, DATA_FILE) if what_is(out / n) != "missing"]
-    clash += [n for n in (MARKDOWN_FILE, PLOT_FILE, DATA_FILE) if (out / n).is_symlink() and n not in clash]
+    clash = [n for n in OUTPUTS if what_is(out / n) != "missing"]
+    clash += [n for n in OUTPUTS if (out / n).is_symlink() and n not in clash]
     odd = [n for n in clash if not is_regular_file(out / n) or (out / n).is_symlink()]
     if odd:  # never written through, whoever made it
         raise LthError(f"{out / odd[0]} is {'a link' if (out / odd[0]).is_symlink() else what_is(out / odd[0])}, "
@@ -45,30 +50,57 @@ def as_json(settings: list[Setting], sources: list[str]) -> dict[str, Any]:
     return {
         "kind": KIND,
         "sources": sources,
-        "match_points": MATCH_POINTS,
+        "winner_rule": RULE_NOTE.format(rule=_rule(settings)),
         "settings": [
             {"label": s.label, "seeds": s.seeds, "runs": [r.name for r in s.runs],
-             "max_matching_sparsity": s.max_matching_sparsity, "rounds": s.rounds,
-             "controls": s.controls}
+             "max_matching_sparsity": s.max_matching_sparsity,
+             "winner": s.decision.to_dict() if s.decision else None, "ticket": s.ticket,
+             "rounds": s.rounds, "controls": s.controls}
             for s in settings
         ],
     }
 
 
-def markdown(settings: list[Setting], sources: list[str]) -> str:
-    lines = ["# lth-tf compare", "", "Sources: " + ", ".join(f"`{s}`" for s in sources), "",
-             MATCHING_NOTE.format(points=f"{100 * MATCH_POINTS:g}"), "",
-             "| setting | seeds | dense test % | max matching sparsity % |", "|---|---|---|---|"]
+def _rule(settings: list[Setting]) -> str:
+    tolerances = {s.decision.tolerance for s in settings if s.decision}
+    if len(tolerances) == 1:
+        return W.rule_text(tolerances.pop())
+    return W.rule_text(0.0).replace("0 points (prune.tolerance = 0)", "the setting's prune.tolerance")
+
+
+def summary_table(settings: list[Setting]) -> list[str]:
+    """One row per setting: seeds, dense, the ticket (round, sparsity, test) and the tolerance."""
+    lines = [("| setting | seeds | dense test % | ticket round | ticket sparsity % | ticket test % "
+             "| tolerance (points) |"), "|---|---|---|---|---|---|---|"]
+    notes = []
     for s in settings:
         dense = s.rounds[0] if s.rounds else None
-        lines.append(f"| {s.label} | {len(s.runs)} | {_pct(dense)} | {100 * s.max_matching_sparsity:.2f} |")
+        d = s.decision
+        ticket = s.ticket
+        if d is None or ticket is None:
+            cells = "none | - | -"
+            if d is not None:
+                notes.append(f"- {s.label}: {d.reason}")
+        else:
+            reach = ("≥ " if d.last_planned else "") + f"{100 * ticket['sparsity']:.2f}"
+            cells = f"{ticket['round']} | {reach} | {_pct(ticket)}"
+        tol = W.points(d.tolerance) if d else "-"
+        lines.append(f"| {s.label} | {len(s.runs)} ({figures.seeds_text(s.seeds)}) | {_pct(dense)} | {cells} "
+                     f"| {tol} |")
+    return lines + ([""] + notes if notes else [])
+
+
+def markdown(settings: list[Setting], sources: list[str]) -> str:
+    lines = ["# lth-tf compare", "", "Sources: " + ", ".join(f"`{s}`" for s in sources), "",
+             RULE_NOTE.format(rule=_rule(settings)), "", *summary_table(settings)]
     for s in settings:
         lines += ["", f"## {s.label}", "", f"Seeds {', '.join(map(str, s.seeds))}.", "",
                   "| round | sparsity % | test % (mean ± std) | val % (mean ± std) | n |",
                   "|---|---|---|---|---|"]
         for row in s.rounds:
-            lines.append(f"| {row['round']} | {100 * row['sparsity']:.2f} | {_pct(row)} | "
-                         f"{100 * row['val_mean']:.2f} ± {100 * row['val_std']:.2f} | {row['n']} |")
+            mark = " ★" if s.decision is not None and row["round"] == s.decision.round else ""
+            lines.append(f"| {row['round']}{mark} | {100 * row['sparsity']:.2f} | {_pct(row)} | "
+                         f"{_pct(row, 'val')} | {row['n']} |")
         for kind, rows in s.controls.items():
             lines += ["", f"Control `{kind}`:", "", "| round | sparsity % | test % (mean ± std) | n |",
                       "|---|---|---|---|"]
@@ -76,43 +108,52 @@ def markdown(settings: list[Setting], sources: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot(settings: list[Setting], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+def panel(settings: list[Setting]) -> figures.Panel:
+    """The figure's content: every setting's means, seed bands, controls, dense and ticket."""
+    seeds = sorted({len(s.runs) for s in settings})
+    n = f"{seeds[0]} seeds each" if len(seeds) == 1 else "seeds: " + ", ".join(str(len(s.runs)) for s in settings)
+    none = [s.label for s in settings if s.ticket is None]
+    if not none:
+        subtitle = "★: each setting's winning ticket, chosen on mean validation accuracy"
+    elif len(none) == len(settings):
+        subtitle = f"no winning ticket{' in any setting' if len(settings) > 1 else ''} (compare.md says why)"
+    else:
+        subtitle = f"★: winning ticket, chosen on mean validation accuracy; none for {', '.join(none)}"
+    if len(settings) > 1:
+        subtitle += "; the settings' controls side by side"
+    p = figures.Panel(f"Test accuracy against the weights remaining, mean ± std over seeds ({n})", subtitle)
     for s in settings:
-        rows = s.rounds
-        x = [100 * r["sparsity"] for r in rows]
-        m = [100 * r["test_mean"] for r in rows]
-        sd = [100 * r["test_std"] for r in rows]
-        line, = ax.plot(x, m, marker="o", ms=3, label=f"{s.label} ({len(s.runs)} seeds)")
-        ax.fill_between(x, [a - b for a, b in zip(m, sd)], [a + b for a, b in zip(m, sd)],
-                        color=line.get_color(), alpha=0.2)
-        for kind, crows in s.controls.items():
-            ax.plot([100 * r["sparsity"] for r in crows], [100 * r["test_mean"] for r in crows],
-                    ls="--", marker="x", color=line.get_color(), alpha=0.7,
-                    label=f"{s.label}: {kind}")
-    ax.set_xlabel("sparsity (%)")
-    ax.set_ylabel("test accuracy (%), mean ± std over seeds")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    atomic.write_bytes_atomic(path, lambda f: fig.savefig(f, dpi=110, format="png"))
-    plt.close(fig)
+        p.settings.append(figures.Line(s.label, [r["sparsity"] for r in s.rounds],
+                                       [r["test_mean"] for r in s.rounds],
+                                       [r["test_std"] for r in s.rounds], len(s.runs)))
+        p.controls[s.label] = {
+            kind: figures.Line(kind, [r["sparsity"] for r in rows], [r["test_mean"] for r in rows],
+                               [r["test_std"] for r in rows], max((r["n"] for r in rows), default=1))
+            for kind, rows in s.controls.items()
+        }
+        if s.rounds and s.rounds[0]["round"] == 0:
+            p.dense[s.label] = (s.rounds[0]["test_mean"], s.rounds[0]["test_std"])
+        if s.ticket is not None and s.decision is not None:
+            p.tickets[s.label] = (s.ticket["sparsity"], s.ticket["test_mean"], s.decision.last_planned)
+    return p
+
+
+def plot(settings: list[Setting], out: Path) -> list[Path]:
+    fig = figures.build(panel(settings))
+    return figures.save(fig, [out / PLOT_FILE, out / PLOT_SVG_FILE], atomic.write_bytes_atomic)
 
 
 def write_all(out: Path, settings: list[Setting], sources: list[str]) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     atomic.write_json_atomic(out / DATA_FILE, as_json(settings, sources))
     atomic.write_text_atomic(out / MARKDOWN_FILE, markdown(settings, sources))
-    plot(settings, out / PLOT_FILE)
-    return [out / MARKDOWN_FILE, out / PLOT_FILE, out / DATA_FILE]
+    plots = plot(settings, out)
+    return [out / MARKDOWN_FILE, *plots, out / DATA_FILE]
 
 
-def _pct(row: dict[str, Any] | None) -> str:
+def _pct(row: dict[str, Any] | None, key: str = "test") -> str:
+    """'81.20 ± 0.40' over seeds; one seed has no spread: '81.20'."""
     if not row:
         return "-"
-    return f"{100 * row['test_mean']:.2f} ± {100 * row['test_std']:.2f}"
+    mean = f"{100 * row[f'{key}_mean']:.2f}"
+    return mean if row.get("n", 2) <= 1 else f"{mean} ± {100 * row[f'{key}_std']:.2f}"

@@ -130,8 +130,10 @@ class CellStatus:
     run_dir: Path
     state: str
     rounds_done: int  # completed rounds, dense round included
-    ticket_sparsity: float | None  # the run's winner so far (val within tolerance of dense)
+    ticket_sparsity: float | None  # the run's winner so far (lth_tf.core.winner, from summary.json)
     error: str = ""
+    ticket_test_acc: float | None = None  # that winner's test accuracy
+    dense_test_acc: float | None = None  # round 0's
 
 
 def cell_status(sweep_dir: Path, entry: dict[str, Any], failures: dict[str, Any]) -> CellStatus:
@@ -140,7 +142,8 @@ def cell_status(sweep_dir: Path, entry: dict[str, Any], failures: dict[str, Any]
     summary = _summary(run_dir)
     # rounds on disk; a summary's list is the same, and is all a copied/archived run may keep
     done = max(len(rundir.completed_rounds(run_dir)), len((summary or {}).get("rounds") or []))
-    ticket = (summary or {}).get("ticket") or {}
+    # the ticket once finished, else the winner rule's choice among the rounds so far
+    ticket = (summary or {}).get("ticket") or (summary or {}).get("winner") or {}
     failure = failures.get(entry["name"])
     if summary and summary.get("status") == "finished":
         state = DONE
@@ -154,7 +157,17 @@ def cell_status(sweep_dir: Path, entry: dict[str, Any], failures: dict[str, Any]
         state = PENDING
     return CellStatus(entry["name"], entry.get("label", setting_label(tuple(entry["setting"]))),
                       int(entry["seed"]), run_dir, state, done, ticket.get("sparsity"),
-                      (failure or {}).get("error", "") if state == FAILED else "")
+                      (failure or {}).get("error", "") if state == FAILED else "",
+                      ticket_test_acc=_test_acc(summary, ticket),
+                      dense_test_acc=((summary or {}).get("dense") or {}).get("test_acc"))
+
+
+def _test_acc(summary: dict[str, Any] | None, ticket: dict[str, Any]) -> float | None:
+    """The test accuracy of the ticket, or of the winner so far (its round in the summary)."""
+    if "test_acc" in ticket:
+        return ticket["test_acc"]
+    rows = [m for m in (summary or {}).get("rounds") or [] if m.get("round") == ticket.get("round")]
+    return rows[0].get("test_acc") if rows else None
 
 
 def statuses(sweep_dir: Path) -> list[CellStatus]:

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lth_tf.core.cache import cache_dir
 from lth_tf.core.errors import LthError
 from lth_tf.core.paths import what_is
 from lth_tf.keras_side.data.assemble import make_image_data
@@ -114,10 +115,6 @@ def _from_keras():
 
 
 ARRAYS = ("x_train", "y_train", "x_test", "y_test")
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("LTH_CACHE_DIR") or "~/.cache/lth_tf").expanduser()
 
 
 def cache_path(archive: Path) -> Path:

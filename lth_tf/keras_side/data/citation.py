@@ -36,7 +36,7 @@ from lth_tf.keras_side.data import planetoid
 from lth_tf.keras_side.data.graph import GraphData, gcn_normalise, row_normalise
 
 # _keras first: Spektral imports TensorFlow itself, and Keras 2 must be arranged before.
-from lth_tf.platform.backend import tf  # noqa: F401
+from lth_tf.platform.backend import check_spektral_keras
 
 # isort: split
 from spektral.datasets import citation as _spektral_citation
@@ -52,6 +52,7 @@ def load(name: str, files: dict[str, Any] | None = None) -> GraphData:
     `files` are `planetoid.read`'s checked objects (read before TensorFlow is
     imported when a data folder is given); None downloads them with Spektral.
     """
+    check_spektral_keras()  # a program that used tf.keras (Keras 3) before lth_tf: one clear line
     if files is None:
         files = planetoid.read(download(name), name)
     ds = _Citation(name, files)

@@ -16,10 +16,14 @@ Decisions:
   least one image), drawn with a fixed seed rather than the run's, so every
   seed of an experiment is scored on the same test images (like CIFAR's
   official test set).
-- Validation: `data.val_size` training images, stratified and drawn with the
-  run's seed (as for CIFAR), capped at MAX_VAL_FRACTION of the training images
-  because the default of 5000 is sized for CIFAR's 50,000. The cap never goes
-  below one image per class, and every class keeps at least one training image.
+- Validation: `data.val_size` training images, stratified (in the classes'
+  proportions, `splits.stratified_split`) and drawn with the run's seed (as for
+  CIFAR), capped at MAX_VAL_FRACTION of the training images because the default
+  of 5000 is sized for CIFAR's 50,000. The cap never goes below one image per
+  class, and every class keeps at least one training image. For 900/450/225
+  images: test 180/90/45, validation 72/36/18, training 648/324/162. A class
+  with fewer than 10 training images is named in a warning when a run starts
+  (`run_started.data_warnings`, and the log).
 - Pixels: every image is converted to RGB (palette expanded, alpha dropped, as
   Keras' `load_img` does) and resized to `data.image_size` squared with bilinear
   filtering, aspect ratio not kept (Keras' default), so mixed sizes are fine. If
@@ -90,12 +94,6 @@ def load(cfg: Data, seed: int = 0) -> ImageData:
         train, test = np.arange(n_train), np.arange(n_train, len(y))
     k = len(listing.class_names)
     val_size = capped_val_size(cfg.val_size, y[train], k)
-    if cfg.val_size and not val_size:
-        smallest = listing.class_names[int(np.argmin(np.bincount(y[train], minlength=k)))]
-        raise LthError(
-            f"class {smallest!r} in {root} has only 1 training image, none left for validation; "
-            "add images to it (3 or more per class)"
-        )
     if val_size != cfg.val_size:
         log.info("data.val_size %d capped to %d for %s", cfg.val_size, val_size, root)
     from lth_tf.keras_side.data.assemble import (
@@ -271,11 +269,7 @@ def split_off_test(labels: np.ndarray, seed: int) -> np.ndarray:
 
 def capped_val_size(val_size: int, train_labels: np.ndarray, num_classes: int) -> int:
     """`val_size`, at most MAX_VAL_FRACTION of the training images (but one per class),
-    and small enough that every class keeps a training image.
-
-    `stratified_split` gives each class ceil(val / k) at most, so a class of m
-    images keeps one when val <= k * (m - 1).
-    """
-    counts = np.bincount(train_labels, minlength=num_classes)
+    and small enough that every class keeps a training image (`stratified_split`
+    takes at most all but one image of a class, so that is `len - num_classes`)."""
     cap = max(num_classes, int(len(train_labels) * MAX_VAL_FRACTION))
-    return int(min(val_size, cap, num_classes * (counts.min() - 1)))
+    return int(max(0, min(val_size, cap, len(train_labels) - num_classes)))

@@ -11,6 +11,11 @@
   (e.g. the GCN's full-batch graph feed), passed through unchanged.
 
 Arrays are fed as float32 exactly as given: normalise them first, as for `fit`.
+
+Without `val` (training arrays only), VAL_FRACTION of the training examples are
+held out for validation, stratified (in the classes' proportions) and drawn
+with VAL_SPLIT_SEED (`splits.stratified_split`): the round and the ticket are
+then chosen on the class mix they are trained on.
 """
 
 from __future__ import annotations
@@ -23,8 +28,12 @@ from typing import Any
 import numpy as np
 
 from lth_tf.core.errors import LthError
-from lth_tf.keras_side.data.splits import SPLITS
+from lth_tf.keras_side.data.images import without_autotune_thread
+from lth_tf.keras_side.data.splits import SPLITS, stratified_split
 from lth_tf.platform.backend import tf
+
+VAL_FRACTION = 0.1  # held out of training arrays given without validation data
+VAL_SPLIT_SEED = 0  # fixed: the same arrays give the same split (and the same run directory)
 
 
 @dataclass(eq=False)
@@ -57,7 +66,7 @@ class UserData:
             return self.train
         x, y = self.train
         n = len(x)
-        return (
+        return without_autotune_thread(
             tf.data.Dataset.from_tensor_slices((x, y))
             .shuffle(n, seed=seed, reshuffle_each_iteration=True)
             .batch(batch_size)
@@ -67,7 +76,7 @@ class UserData:
         data = getattr(self, split)
         if isinstance(data, tf.data.Dataset):
             return data
-        return tf.data.Dataset.from_tensor_slices(data).batch(batch_size)
+        return without_autotune_thread(tf.data.Dataset.from_tensor_slices(data).batch(batch_size))
 
     def digest(self) -> str:
         """A digest of the array splits' bytes and the datasets' element specs."""
@@ -87,6 +96,8 @@ def as_data(train: Any, val: Any = None, test: Any = None) -> Any:
     """The engine's data object for the three splits (see the module docstring)."""
     if getattr(train, "kind", None) in ("image", "graph") and val is None and test is None:
         return train  # lth_tf's own ImageData / GraphData
+    if val is None and test is not None and not isinstance(train, tf.data.Dataset):
+        train, val = hold_out_validation(_split("train", train))
     if val is None or test is None:
         raise LthError(
             "give three splits: fit(train, validation_data=(x_val, y_val), test_data=(x_test, y_test))"
@@ -95,6 +106,14 @@ def as_data(train: Any, val: Any = None, test: Any = None) -> Any:
     labels = [p[1] for p in parts if isinstance(p, tuple)]
     classes = 1 + max(int(np.max(y)) for y in labels) if labels else None
     return UserData(*parts, num_classes=classes)
+
+
+def hold_out_validation(train: tuple[np.ndarray, np.ndarray]) -> tuple[tuple, tuple]:
+    """(train, val) arrays: VAL_FRACTION of `train` held out, stratified, with VAL_SPLIT_SEED."""
+    x, y = train
+    n_val = min(max(len(np.unique(y)), int(len(y) * VAL_FRACTION)), len(y) - len(np.unique(y)))
+    tr, va = stratified_split(y, n_val, VAL_SPLIT_SEED)
+    return (x[np.sort(tr)], y[np.sort(tr)]), (x[np.sort(va)], y[np.sort(va)])
 
 
 def _split(split: str, data: Any) -> Any:

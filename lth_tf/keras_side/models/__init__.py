@@ -7,8 +7,9 @@ built; `import lth_tf.keras_side.models` alone stays cheap.
 
 User models (`lth_tf.keras_side.models.user`): `model.name = "file:PATH"` or
 `"py:module:function"` in the config, or `from_keras(model_or_factory)` in
-Python. They are checked before anything trains (one-line LthError) and a final
-softmax is turned into logits. `source(cfg)` / `from_keras(...)` give a callable
+Python; Keras 3 models (and files Keras 3 wrote) are translated to tf_keras
+(`lth_tf.keras_side.keras3`). They are checked before anything trains (one-line
+LthError) and a final softmax is turned into logits. `source(cfg)` / `from_keras(...)` give a callable
 `(input_shape, num_classes, seed) -> Built(model, notes)`; the notes say what
 was changed (put them in an event). `build` returns the model alone and logs
 the notes.
@@ -113,11 +114,12 @@ def source(cfg: Model) -> ModelSource:
 
 
 def from_keras(model_or_factory: Any, reinit: bool = False, label: str | None = None) -> ModelSource:
-    """A source for the Python API: a built tf_keras model or a `factory(seed) -> Model`.
+    """A source for the Python API: a Keras model (tf_keras or Keras 3) or a `factory(seed) -> Model`.
 
     A built model's current weights are θ0; every call returns a clone with its
     own variables holding them (`reinit=True`: fresh weights from the seed). A
-    factory is called with the seed after `keras.utils.set_random_seed(seed)`.
+    factory is called with the seed after `set_random_seed(seed)`. A Keras 3 model
+    (or one a factory returns) is translated to tf_keras; `Built.keras3` keeps it.
 
     Example:
 
@@ -129,6 +131,13 @@ def from_keras(model_or_factory: Any, reinit: bool = False, label: str | None = 
     from lth_tf.keras_side.models import user
 
     return user.from_keras(model_or_factory, reinit=reinit, label=label)
+
+
+def reinitialising(source: ModelSource) -> ModelSource:
+    """`source` giving fresh weights from each call's seed (the random_reinit control's model)."""
+    from lth_tf.keras_side.models import user
+
+    return user.reinitialising(source)
 
 
 def file_model_io(name: str) -> tuple[tuple, int]:

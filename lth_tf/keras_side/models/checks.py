@@ -35,6 +35,14 @@ def one_line(e: BaseException, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def subclassed_refusal(model: object, label: str) -> LthError:
+    """The refusal of a subclassed model (of either Keras): one wording everywhere."""
+    return LthError(
+        f"{label} is a subclassed model ({type(model).__name__}); pruning clones the model "
+        "from its config, so rebuild it as a functional or Sequential model"
+    )
+
+
 def checked(
     model: object, input_shape: tuple, num_classes: int, label: str
 ) -> tuple[keras.Model, list[str]]:
@@ -53,10 +61,7 @@ def checked(
                 f"({one_line(e)}); give it an Input layer that fits the data"
             ) from None
     if not getattr(model, "_is_graph_network", False):
-        raise LthError(
-            f"{label} is a subclassed model ({type(model).__name__}); pruning clones the model "
-            "from its config, so rebuild it as a functional or Sequential model"
-        )
+        raise subclassed_refusal(model, label)
     _check_layers(model, label)
     _check_shapes(model, input_shape, num_classes, label)
     model, notes = _logits(model, label)

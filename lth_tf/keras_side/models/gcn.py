@@ -26,8 +26,9 @@ from __future__ import annotations
 from lth_tf.core.config import Model
 from lth_tf.core.errors import LthError
 from lth_tf.keras_side.models.common import check_classes, init, l2
-from lth_tf.platform.backend import keras, tf
+from lth_tf.platform.backend import check_spektral_keras, keras, tf
 
+check_spektral_keras()  # Spektral's layers must subclass tf_keras' (one LthError line otherwise)
 # Both after lth_tf.platform.backend, so they see Keras 2 (tf_keras).
 import tensorflow_model_optimization as tfmot  # isort: skip
 from spektral.layers import GCNConv  # isort: skip

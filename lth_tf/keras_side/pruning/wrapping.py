@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from lth_tf.core.errors import LthError
+from lth_tf.keras_side import clone as cloning
+from lth_tf.keras_side.pruning.mask_op import float32_masking
 from lth_tf.keras_side.pruning.mask_vars import apply_masks
 from lth_tf.keras_side.pruning.wrappers import (
     PruneLowMagnitude,
@@ -33,10 +35,6 @@ def never_prune() -> tfmot.sparsity.keras.PruningSchedule:
 
 
 # -- wrapping and stripping ----------------------------------------------------------
-
-
-def _fresh(layer: keras.layers.Layer) -> keras.layers.Layer:
-    return layer.__class__.from_config(layer.get_config())
 
 
 def wrap(model: keras.Model, exclude: Iterable[str] = ()) -> keras.Model:
@@ -69,11 +67,14 @@ def wrap(model: keras.Model, exclude: Iterable[str] = ()) -> keras.Model:
     def clone(layer: keras.layers.Layer) -> keras.layers.Layer:
         if layer.name in targets:
             prune = tfmot.sparsity.keras.prune_low_magnitude
-            return prune(_fresh(layer), pruning_schedule=never_prune())
-        return _fresh(layer)
+            return prune(cloning.fresh(layer), pruning_schedule=never_prune())
+        return cloning.fresh(layer)
 
     wrapped = keras.models.clone_model(model, clone_function=clone)
     clones = {original_name(layer): layer for layer in wrapped.layers}
+    for layer in wrapped.layers:
+        if isinstance(layer, PruneLowMagnitude):
+            float32_masking(layer)  # mixed precision: mask the float32 weights, not bfloat16 copies
     for layer in model.layers:
         if layer.weights:
             # A wrapper's set_weights sets the inner layer's weights only; its
@@ -91,7 +92,7 @@ def strip(wrapped: keras.Model) -> keras.Model:
     apply_masks(wrapped)
 
     def clone(layer: keras.layers.Layer) -> keras.layers.Layer:
-        return _fresh(layer.layer if isinstance(layer, PruneLowMagnitude) else layer)
+        return cloning.fresh(layer.layer if isinstance(layer, PruneLowMagnitude) else layer)
 
     plain = keras.models.clone_model(wrapped, clone_function=clone)
     sources = {original_name(layer): layer for layer in wrapped.layers}

@@ -66,12 +66,13 @@ def train_round(
     """Train `wrapped` for one round (masks held fixed) and evaluate it.
 
     With `teacher`, training goes through the Distiller (knowledge distillation).
-    `platform` runs the full-batch steps (default: one device, `Platform.single`);
-    the model was built in its scope.
+    `platform` runs the full-batch steps and says the precision and XLA setting
+    (default: one device, `Platform.single`); the model was built in its scope.
     """
     t, epochs = exp.train, exp.train.epochs
     platform = platform or Platform.single(t)
-    check_precision(wrapped, t.precision)
+    jit = platform.jit_compile
+    check_precision(wrapped, platform.precision)
     total_steps = epochs * feeds.steps_per_epoch
     optimizer = make_optimizer(t, total_steps, constant_lr)
     if teacher is not None:
@@ -84,10 +85,10 @@ def train_round(
             temperature=exp.distill.temperature,
             soft_on_all=exp.distill.all_nodes,
         )
-        trainer.compile(optimizer=optimizer, jit_compile=t.jit_compile)
+        trainer.compile(optimizer=optimizer, jit_compile=jit)
     else:
         trainer = wrapped
-        compile_plain(wrapped, optimizer, t.jit_compile)
+        compile_plain(wrapped, optimizer, jit)
 
     keep = KeepBest(t.select_best, t.patience)
     events = EpochEvents(sink, round_, epochs, tb_dir)
@@ -103,7 +104,7 @@ def train_round(
 
     t0 = time.time()
     if feeds.is_graph:
-        fit_full_batch(trainer, feeds.train, feeds.val, epochs, callbacks, platform, t.jit_compile)
+        fit_full_batch(trainer, feeds.train, feeds.val, epochs, callbacks, platform, jit)
     else:
         trainer.fit(
             feeds.train,
@@ -117,7 +118,7 @@ def train_round(
     P.apply_masks(wrapped)
     seconds = time.time() - t0
 
-    compile_plain(wrapped, make_optimizer(t, 1), t.jit_compile)
+    compile_plain(wrapped, make_optimizer(t, 1), jit)
     val_loss, val_acc = evaluate(wrapped, feeds.val, platform)
     test_loss, test_acc = evaluate(wrapped, feeds.test, platform)
     distill = None

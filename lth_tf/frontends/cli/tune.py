@@ -1,0 +1,325 @@
+"""`lth-tf tune`: measure the candidate speed settings on this machine and keep the fastest.
+
+    lth-tf tune --preset cifar10-resnet18-cpu          # ~1 minute; prints a table, stores the winner
+    lth-tf tune --preset cifar10-resnet18-cpu --show   # what a run would use now, and why (no measuring)
+
+The candidates are every combination of the settings the user left to lth-tf
+(precision, oneDNN; XLA with --xla): mixed_bfloat16 only for image data on a CPU
+with AVX512_BF16 or AMX (elsewhere it is emulated: 0.11x on an AVX2 EPYC; --all
+measures it anyway), XLA never for graph data. Each candidate runs in its own
+process (`tune_worker.py`: oneDNN is fixed when TensorFlow loads), all started
+together; once they are warm, they train in turns: round after round, every
+candidate trains the same number of steps, in an order rotated each round, so a
+candidate and the rule's choice are timed close together under the same load
+(paired, interleaved). Each candidate's speed is compared with the rule's choice
+round by round; a candidate wins only when it was faster in every round and by
+at least `MARGIN` in the median, so noise keeps the rule's choice.
+
+The winner goes to the user's cache ($LTH_CACHE_DIR/tune.json), keyed by this CPU
+and the workload; later runs of that workload on this kind of CPU use it unless
+the user sets a value (lth_tf/platform/speed.py says the order). Errors a user can
+cause are one line and exit 2 (the CLI's `main`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import queue
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from itertools import product
+from pathlib import Path
+from typing import Any
+
+from lth_tf.core import config as C
+from lth_tf.core.errors import LthError
+from lth_tf.frontends.cli import options
+from lth_tf.platform import speed, tune_cache
+
+# A candidate replaces the rule's choice only if faster in every round and by this much in the median.
+MARGIN = 1.05
+MIN_ROUNDS, MAX_ROUNDS = 3, 8
+SLOT_SECONDS = 2.0  # one candidate's turn in a round, for the rule's choice
+READY_TIMEOUT = 600.0  # seconds for a worker to load TensorFlow, the data and the model
+TUNED = ("precision", "jit_compile", "onednn")  # the settings tune measures
+BF16_FLAGS = ("avx512_bf16", "amx_bf16")  # without one of these, bfloat16 is emulated
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("tune", help="measure the fastest speed settings on this machine for an experiment; "
+                       "later runs of it use them")
+    options.add_experiment_options(p)
+    options.add_data_dir_option(p)
+    p.add_argument("--seconds", type=float, default=60.0, help="time budget, start-up included (default 60)")
+    p.add_argument("--xla", action="store_true", help="measure train.jit_compile=true too (slower on every CPU "
+                   "measured so far)")
+    p.add_argument("--all", action="store_true", help="measure mixed_bfloat16 also where the CPU emulates it")
+    p.add_argument("--no-store", action="store_true", help="print the table, keep the cache as it is")
+    p.add_argument("--show", action="store_true", help="print what a run would use now and why; measure nothing")
+
+
+# -- the candidates and the winner (pure) ---------------------------------------------------
+def candidates(train: Any, workload: speed.Workload, cpu: speed.Cpu, env: dict[str, str],
+               xla: bool = False, emulated: bool = False) -> list[dict[str, Any]]:
+    """Every combination of the values worth measuring for the settings the user left open.
+
+    The rule's choice comes first. Settings the user fixed take only their value.
+    """
+    user = speed.user_values(train, env)
+    rule = speed.choose(train, workload, cpu, env).values()
+    options_: dict[str, list[Any]] = {
+        "precision": ["float32"],
+        "jit_compile": [False],
+        "onednn": [True, False],
+    }
+    native_bf16 = any(cpu.has(f) for f in BF16_FLAGS)
+    if workload.kind != "graph" and not workload.user_file_model and (native_bf16 or emulated):
+        options_["precision"].append("mixed_bfloat16")
+    if xla and workload.kind != "graph":
+        options_["jit_compile"].append(True)
+    for name in TUNED:
+        if name in user:
+            options_[name] = [user[name]]
+        elif rule[name] not in options_[name]:
+            options_[name].insert(0, rule[name])
+    combos = [dict(zip(TUNED, values, strict=True)) for values in product(*(options_[n] for n in TUNED))]
+    first = {n: rule[n] for n in TUNED}
+    return [first] + [c for c in combos if c != first]
+
+
+def paired(speeds: list[list[float | None]], base: int = 0) -> list[dict[str, Any]]:
+    """Per candidate: median speed and the ratios to candidate `base`, round by round.
+
+    `speeds[c][r]`: candidate c's examples per second in round r (None: failed).
+    """
+    out = []
+    for c, row in enumerate(speeds):
+        ratios = [s / b for s, b in zip(row, speeds[base], strict=True) if s and b]
+        good = [s for s in row if s]
+        out.append({
+            "median": statistics.median(good) if good else None,
+            "ratio": statistics.median(ratios) if ratios else None,
+            "ratio_min": min(ratios) if ratios else None,
+            "ratio_max": max(ratios) if ratios else None,
+            "rounds": len(ratios),
+        })
+    return out
+
+
+def winner(stats: list[dict[str, Any]], base: int = 0, margin: float = MARGIN) -> int:
+    """The candidate faster than `base` in every round and by `margin` in the median (the
+    fastest such), else `base`."""
+    best, best_ratio = base, 1.0
+    for c, s in enumerate(stats):
+        if c == base or not s["rounds"] or s["rounds"] < stats[base]["rounds"]:
+            continue
+        if s["ratio_min"] > 1.0 and s["ratio"] >= margin and s["ratio"] > best_ratio:
+            best, best_ratio = c, s["ratio"]
+    return best
+
+
+def describe(c: dict[str, Any]) -> str:
+    return (f"precision={c['precision']} oneDNN={'on' if c['onednn'] else 'off'} "
+            f"XLA={'on' if c['jit_compile'] else 'off'}")
+
+
+def format_table(cands: list[dict[str, Any]], stats: list[dict[str, Any]], unit: str, best: int,
+                 errors: dict[int, str], cores: list[float | None]) -> list[str]:
+    lines = [f"{'candidate':44s} {unit + '/s':>10s}  {'vs rule':>7s}  {'range':>11s}  cores"]
+    for c, (cand, s) in enumerate(zip(cands, stats, strict=True)):
+        mark = "*" if c == best else " "
+        name = describe(cand) + (" (rule)" if c == 0 else "")
+        if c in errors:
+            lines.append(f"{mark} {name:42s} failed: {errors[c]}")
+            continue
+        rng = "" if c == 0 or s["ratio"] is None else f"{s['ratio_min']:.2f}-{s['ratio_max']:.2f}"
+        ratio = "1.00" if c == 0 else ("" if s["ratio"] is None else f"{s['ratio']:.2f}x")
+        med = "" if s["median"] is None else f"{s['median']:.1f}"
+        used = "" if cores[c] is None else f"{cores[c]:.1f}"
+        lines.append(f"{mark} {name:42s} {med:>10s}  {ratio:>7s}  {rng:>11s}  {used}")
+    return lines
+
+
+# -- the workers -----------------------------------------------------------------------------
+class _Worker:
+    """One candidate's process; its stdout lines arrive on a queue."""
+
+    def __init__(self, exp: C.Experiment, cand: dict[str, Any], data_dir: str | None, log_dir: Path, i: int):
+        env = {k: v for k, v in os.environ.items() if k != speed.ONEDNN_VAR}
+        env[speed.ONEDNN_VAR] = "1" if cand["onednn"] else "0"
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[3]),
+                                                          env.get("PYTHONPATH")]))
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        spec = {"experiment": exp.to_dict(), "candidate": cand, "data_dir": data_dir}
+        self.stderr = open(log_dir / f"worker-{i}.log", "w")  # noqa: SIM115 - closed in close()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "lth_tf.frontends.cli.tune_worker", json.dumps(spec)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, text=True, env=env,
+        )
+        self.lines: queue.Queue = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.put(line)
+        self.lines.put(None)
+
+    def reply(self, timeout: float) -> dict[str, Any]:
+        """The worker's next JSON line ({"error": ...} when it ended or timed out)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self.lines.get(timeout=max(0.1, deadline - time.monotonic()))
+            except queue.Empty:
+                return {"error": f"no answer in {timeout:.0f} s"}
+            if line is None:
+                return {"error": f"the process ended (exit {self.proc.wait()})"}
+            try:
+                return json.loads(line)
+            except ValueError:
+                if time.monotonic() > deadline:
+                    return {"error": "no answer"}
+
+    def ask(self, steps: int, timeout: float) -> dict[str, Any]:
+        try:
+            self.proc.stdin.write(f"{steps}\n")
+            self.proc.stdin.flush()
+        except OSError:
+            return {"error": "the process ended"}
+        return self.reply(timeout)
+
+    def close(self) -> None:
+        try:
+            self.proc.stdin.write("quit\n")
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.stderr.close()
+
+
+def measure(exp: C.Experiment, cands: list[dict[str, Any]], data_dir: str | None, seconds: float,
+            echo=print) -> dict[str, Any]:
+    """Start every candidate, then time them in rotated rounds; the per-round speeds and errors."""
+    t0 = time.monotonic()
+    errors: dict[int, str] = {}
+    with tempfile.TemporaryDirectory(prefix="lth-tune-") as logs:
+        workers = [_Worker(exp, c, data_dir, Path(logs), i) for i, c in enumerate(cands)]
+        try:
+            step_seconds: dict[int, float] = {}
+            for i, w in enumerate(workers):
+                ready = w.reply(READY_TIMEOUT)
+                if "error" in ready:
+                    errors[i] = ready["error"]
+                    w.close()
+                else:
+                    step_seconds[i] = float(ready["step_seconds"])
+            echo(f"lth-tf tune: {len(step_seconds)} of {len(cands)} candidates ready after "
+                 f"{time.monotonic() - t0:.0f} s; measuring")
+            if 0 not in step_seconds:
+                return {"errors": errors, "speeds": [[None] for _ in cands], "rounds": 0, "steps": 0,
+                        "cores": [None] * len(cands), "seconds": time.monotonic() - t0}
+            steps = max(1, round(SLOT_SECONDS / max(step_seconds[0], 1e-3)))
+            speeds: list[list[float | None]] = [[] for _ in cands]
+            cpu: list[list[float]] = [[] for _ in cands]
+            live = sorted(step_seconds)
+            r = 0
+            while r < MIN_ROUNDS or (r < MAX_ROUNDS and time.monotonic() - t0 < seconds):
+                order = live[r % len(live):] + live[:r % len(live)]  # rotated: interleaved pairs
+                for i in order:
+                    if i in errors:
+                        speeds[i].append(None)
+                        continue
+                    got = workers[i].ask(steps, timeout=60 + 20 * steps * step_seconds[i])
+                    if "error" in got:
+                        errors[i] = got["error"]
+                        speeds[i].append(None)
+                        continue
+                    speeds[i].append(got["examples"] / got["seconds"])
+                    cpu[i].append(got["cpu_seconds"] / got["seconds"])
+                for i in range(len(cands)):
+                    if i not in live:
+                        speeds[i].append(None)
+                r += 1
+        finally:
+            for i, w in enumerate(workers):
+                if i not in errors or w.proc.poll() is None:
+                    w.close()
+    return {"errors": errors, "speeds": speeds, "rounds": r, "steps": steps,
+            "cores": [statistics.median(c) if c else None for c in cpu], "seconds": time.monotonic() - t0}
+
+
+# -- the command -------------------------------------------------------------------------------
+def cmd_tune(args) -> int:
+    exp = options.experiment_from_args(args)
+    data_dir = options.check_data_dir(args.data_dir) or os.environ.get("LTH_DATA_DIR")
+    if args.seconds <= 0:
+        raise LthError(f"--seconds {args.seconds} must be positive; use e.g. --seconds 60")
+    cpu, workload = speed.Cpu.read(), speed.Workload.of(exp)
+    print(f"CPU: {cpu.model or 'unknown'} ({' '.join(cpu.flags) or 'no speed flags'}), {cpu.cores} cores")
+    print(f"workload: {workload.key()}")
+    if args.show:
+        return _show(exp, cpu, workload)
+    cands = candidates(exp.train, workload, cpu, dict(os.environ), xla=args.xla, emulated=args.all)
+    if len(cands) == 1:
+        print(f"nothing to measure: {describe(cands[0])} is fixed by your settings")
+        return 0
+    print(f"measuring {len(cands)} candidates, each in its own process (about {args.seconds:.0f} s)", flush=True)
+    result = measure(exp, cands, data_dir, args.seconds, echo=lambda s: print(s, flush=True))
+    errors = result["errors"]
+    if 0 in errors:
+        raise LthError(f"tune: the rule's choice ({describe(cands[0])}) did not train: {errors[0]}")
+    stats = paired(result["speeds"])
+    best = winner(stats)
+    unit = "nodes" if workload.kind == "graph" else "images"
+    for line in format_table(cands, stats, unit, best, errors, result["cores"]):
+        print(line)
+    print(f"{result['rounds']} rounds of {result['steps']} steps per candidate, paired with the rule's choice "
+          f"in each round; load average {os.getloadavg()[0]:.1f}")
+    s = stats[best]
+    if best == 0:
+        others = [x["ratio"] for c, x in enumerate(stats) if c and x["ratio"] is not None]
+        measured = (f"the rule's choice was fastest (next best {max(others):.2f}x)" if others
+                    else "the rule's choice (nothing else trained)")
+    else:
+        measured = (f"{s['ratio']:.2f}x ({s['ratio_min']:.2f}-{s['ratio_max']:.2f}) the speed of the rule's "
+                    f"choice ({describe(cands[0])})")
+    when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
+    print(f"winner: {describe(cands[best])}: {measured}")
+    if args.no_store:
+        return 0
+    user = speed.user_values(exp.train, os.environ)
+    entry = {
+        "values": {n: cands[best][n] for n in TUNED if n not in user},
+        "measured": f"{when}, {len(cands)} candidates x {result['rounds']} rounds: {measured}",
+        "date": when,
+        "table": [{"candidate": c, **x, "cores": result["cores"][i], "error": errors.get(i)}
+                  for i, (c, x) in enumerate(zip(cands, stats, strict=True))],
+    }
+    path = tune_cache.store(cpu, workload, entry)
+    print(f"stored in {path}: runs of this workload on this CPU use it unless you set a value")
+    return 0
+
+
+def _show(exp: C.Experiment, cpu: speed.Cpu, workload: speed.Workload) -> int:
+    """What a new run of `exp` would use now, setting by setting, and the rules."""
+    chosen = speed.choose(exp.train, workload, cpu, os.environ, tune_cache.lookup(cpu, workload))
+    for name in speed.SETTINGS:
+        c = getattr(chosen, name)
+        print(f"  {name:17s} {c.value!s:15s} {c.source:5s} {c.reason}")
+    print("rules (first match wins; * = applies here):")
+    for row in speed.table(cpu, workload):
+        print(f"  {'*' if row['chosen'] else ' '} {row['setting']:17s} {row['value']!s:15s} "
+              f"{row['when']}: {row['evidence']}")
+    return 0
