@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from lth_tf.core import sources
 from lth_tf.core.errors import LthError
@@ -46,12 +47,12 @@ def cmd_export(args) -> int:
                 f"round {args.round} is not stored in {run_dir}; stored rounds: {_ranges(done)}"
             )
         store.RunStore(run_dir).load_round(args.round)  # a corrupt checkpoint fails here, fast
+    if Path(args.out).resolve() == rundir.ticket_dir(run_dir).resolve():
+        raise LthError(
+            f"--out {args.out} is the run's own ticket folder (kept by `lth-tf run`); give another path"
+        )
     # The round is not known yet (the winner is picked once TF is up); the run is.
     out = check_target(args.out, export_source(run_dir, rundir.stored_hash(run_dir), -1), args.force)
-    if out.resolve() == rundir.ticket_dir(run_dir).resolve():
-        raise LthError(
-            f"--out {out} is the run's own ticket folder (kept by `lth-tf run`); give another path"
-        )
     data_dir = check_data_dir(args.data_dir)
     channels = criteria.get(exp.prune.structure).channels
     fmt = formats.get(args.format or formats.default(channels))
