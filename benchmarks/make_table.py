@@ -1,6 +1,8 @@
-"""Regenerate the README's results section from benchmarks/results/*.json.
+"""Regenerate the guide's results page from benchmarks/results/*.json.
 
-    python benchmarks/make_table.py          # rewrites README.md between the markers
+    python benchmarks/make_table.py          # rewrites docs/results.md between the markers
+
+`table()` gives one row per result; benchmarks/results_page.py lays them out by topic.
 
 Only full (non --quick) result files are used; a missing one is listed as "not run".
 """
@@ -13,6 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.results_page import page
 from benchmarks.table_efficiency import efficiency_rows, structured_rows
 from benchmarks.table_format import ROOT, load_range, load_result, pct, ran_where, reach, ticket
 
@@ -272,11 +275,12 @@ def keras3_ticket_rows() -> list[str]:
         + (f" (reinit {pct(r['random_reinit_test_acc'])})" if r.get("random_reinit_test_acc") is not None else "")
         for r in res["rounds"]
     )
+    cpu = f" ({h['cpu_minutes']:.1f} CPU-min)" if h.get("cpu_minutes") is not None else ""
     row = (
         f"| keras3_ticket (examples/keras3_ticket.py: Keras 3 MobileNetV2 α0.35 in, Keras 3 ticket out; "
         f"{h['train_images']} CIFAR images, {h['epochs_per_round']} epochs/round) | test accuracy {per_round}; "
         f"the ticket as a Keras 3 .keras, reloaded with equal predictions (Keras 3 test accuracy "
-        f"{pct(h['ticket_test_keras3'])}); {h['wall_minutes']:.1f} min wall on {res['machine'].get('cpu') or 'CPU'} "
+        f"{pct(h['ticket_test_keras3'])}); {h['wall_minutes']:.1f} min wall{cpu} on {res['machine'].get('cpu') or 'CPU'} "
         f"(load average {n.get('load_average_1min_mean')} while it ran) | report | – | {ran_where(res)} |"
     )
     return [row]
@@ -351,16 +355,18 @@ def distribute_rows() -> list[str]:
     return [row]
 
 
+PAGE = ROOT / "docs" / "results.md"
+
+
 def main() -> int:
-    readme = ROOT / "README.md"
-    text = readme.read_text()
+    text = PAGE.read_text(encoding="utf-8")
     if BEGIN not in text or END not in text:
-        print(f"README.md lacks the {BEGIN} / {END} markers", file=sys.stderr)
+        print(f"docs/results.md lacks the {BEGIN} / {END} markers", file=sys.stderr)
         return 2
     head, rest = text.split(BEGIN, 1)
     _, tail = rest.split(END, 1)
-    readme.write_text(f"{head}{BEGIN}\n{table()}\n{END}{tail}")
-    print("README.md results table regenerated")
+    PAGE.write_text(f"{head}{BEGIN}\n{page(table().splitlines())}\n{END}{tail}", encoding="utf-8")
+    print("docs/results.md regenerated")
     return 0
 
 

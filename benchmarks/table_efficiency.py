@@ -1,4 +1,4 @@
-"""README rows of issue 12's benchmarks: sparse/narrow/tflite exports and structured pruning."""
+"""Results rows (docs/results.md) of issue 12's benchmarks: sparse/narrow/tflite exports and structured pruning."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""What every README result row shares: where results live, how they read, what ran them,
+"""What every result row (docs/results.md) shares: where results live, how they read, what ran them,
 and which round of a stored per-round table is the winning ticket."""
 
 from __future__ import annotations
@@ -42,8 +42,8 @@ def load_range(values) -> tuple[float, float] | None:
 def ticket(rows: list[dict[str, Any]], planned: int | None = None) -> dict[str, Any] | None:
     """The winning ticket among a benchmark's stored per-round means (compare's rows), by the
     winner rule with the benchmarks' 1-point tolerance on mean validation accuracy: its row,
-    plus `at_least` when it is the last round planned. None without one. The README's results
-    table reads every ticket through this, so old result files are read by today's rule."""
+    plus `at_least` when it is the last round planned. None without one. The results page
+    (docs/results.md) reads every ticket through this, so old result files are read by today's rule."""
     decision = W.decide(rows, TOLERANCE, planned_rounds=planned, key="val_mean")
     if decision.round is None:
         return None

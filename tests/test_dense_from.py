@@ -93,7 +93,8 @@ def test_a_reused_round_0_gives_the_rounds_of_a_run_trained_from_scratch(runs, w
         assert_same_round(got, want, r)
     a, b = store.RunStore(got).load_rewind(), store.RunStore(want).load_rewind()
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
-    assert store.RunStore(got).read_summary()["ticket"]["round"] == store.RunStore(want).read_summary()["ticket"]["round"]
+    # The winner rule's whole decision (the 1-epoch smoke net may sit at chance: then no ticket, same reason).
+    assert store.RunStore(got).read_summary()["winner"] == store.RunStore(want).read_summary()["winner"]
 
 
 def test_the_source_run_is_byte_identical_afterwards(runs):
@@ -112,8 +113,9 @@ def test_round_0_records_its_source_and_keeps_its_cost_in_the_summary(runs):
     for r, row in enumerate(summary["rounds"]):
         for k in cost.ADDITIVE:  # rounds 0..r, round 0 included although it was not trained here
             assert row["cumulative_cost"][k] == pytest.approx(sum(c[k] for c in costs[: r + 1]))
-    ticket = summary["ticket"]
-    assert ticket["cumulative_cost"] == summary["rounds"][ticket["round"]]["cumulative_cost"]
+    ticket = summary["ticket"]  # None when the 1-epoch dense net sits at chance (the winner rule)
+    if ticket is not None:
+        assert ticket["cumulative_cost"] == summary["rounds"][ticket["round"]]["cumulative_cost"]
 
 
 def test_events_report_and_tui_read_a_run_whose_round_0_was_copied(runs, capsys):

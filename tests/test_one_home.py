@@ -331,9 +331,11 @@ def python_blocks(markdown: str) -> list[str]:
 
 
 def test_user_docs_import_only_the_public_face():
-    """README's Python and examples/ import `lth_tf` and its `__all__` only (Keras as tf_keras)."""
+    """The Python of README, the user guide (docs/) and examples/ imports `lth_tf` and its
+    `__all__` only."""
     found = []
-    codes = [("README.md", b) for b in python_blocks((ROOT / "README.md").read_text())]
+    guide = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    codes = [(p.name, b) for p in guide if p.name != "internals.md" for b in python_blocks(p.read_text())]
     codes += [(str(p.relative_to(ROOT)), p.read_text()) for p in sources("examples")]
     for name, code in codes:
         for node in ast.walk(ast.parse(code)):

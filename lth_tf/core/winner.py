@@ -4,7 +4,7 @@ Pure Python over round rows (dicts with `round`, `sparsity` and an accuracy), so
 every place that names a ticket uses the same rule: summary.json (written by
 `LotterySearch`), `lth-tf report`, `lth-tf export`'s default round, `lth-tf
 compare`, the TUI and the sweep index (both read summary.json), and the
-benchmarks and the README's results table (through compare's aggregate).
+benchmarks and the guide's results page (through compare's aggregate).
 
 The rule
 --------

@@ -64,7 +64,7 @@ def make_strategy(spec: Spec):
         return tf.distribute.MirroredStrategy(_mirrored_devices(tf, spec))
     if not os.environ.get("TF_CONFIG"):
         raise LthError("train.strategy=multi_worker needs TF_CONFIG (cluster and task) in the "
-                       "environment; see README, 'One search on several devices or machines'")
+                       "environment; see docs/multi-device.md in the repository")
     timeout = collective_timeout()
     try:
         return tf.distribute.MultiWorkerMirroredStrategy(

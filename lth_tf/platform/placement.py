@@ -41,7 +41,7 @@ def task() -> tuple[str, int, int]:
     except (ValueError, KeyError, TypeError):
         raise LthError(
             'TF_CONFIG is not {"cluster": {"worker": [...]}, "task": {"type": ..., "index": ...}}; '
-            "set it in that shape (README, 'One search on several devices or machines')"
+            "set it in that shape (docs/multi-device.md in the repository)"
         ) from None
 
 

@@ -35,7 +35,7 @@ class Experiment:
     train: Train = field(default_factory=Train)
     prune: Prune = field(default_factory=Prune)
     distill: Distill = field(default_factory=Distill)
-    seed: int = 0
+    seed: int = 0  # seeds initial weights, data order and splits, and the controls (--seed)
     preset: str | None = None
 
     # -- identity -----------------------------------------------------------

@@ -57,10 +57,10 @@ class Model:
 class Train:
     """How one round trains."""
 
-    epochs: int = 200
-    batch_size: int = 128
-    optimizer: str = "adam"
-    learning_rate: float = 0.01
+    epochs: int = 200  # epochs of every round (the dense round 0, each pruned round, each control)
+    batch_size: int = 128  # image sets: examples per step (graphs train full-batch)
+    optimizer: str = "adam"  # adam | sgd
+    learning_rate: float = 0.01  # the rate train.schedule starts from
     momentum: float = 0.9  # sgd only
     schedule: str = "constant"  # constant | cosine | step (x0.1 at 50% and 75%)
     select_best: bool = True  # keep the weights of the best validation epoch
@@ -81,7 +81,7 @@ class Train:
 class Prune:
     """How the lottery search prunes and rewinds."""
 
-    rounds: int = 20
+    rounds: int = 20  # pruning rounds after the dense round 0 (--rounds)
     rate: float = 0.2  # fraction of the remaining weights pruned per round
     scope: str = "global"  # global | layerwise
     rewind: str = "init"  # init | step:K | lr | finetune (lth_tf/core/rewind/)
@@ -90,7 +90,9 @@ class Prune:
     one_shot: bool = False  # one round straight to 1-(1-rate)**rounds sparsity
     controls: tuple[str, ...] = ()  # random_reinit, random_mask (lth_tf/core/controls/)
     control_rounds: str = "last"  # last | all | comma-separated round numbers
-    tolerance: float = 0.0  # winner: sparsest round with val_acc >= dense - tolerance
+    # The winner rule (docs/concepts.md): a pruned round matches when its val_acc >= dense
+    # val_acc - tolerance (0.01: within 1 point); the ticket is the sparsest matching round.
+    tolerance: float = 0.0
     # The pruning criterion (lth_tf/core/criteria/): weights (magnitude) | channels (whole
     # filters/units by L1 norm; rate then counts channels) | random (random positions,
     # magnitude's counts: the random-pruning baseline)
@@ -99,8 +101,8 @@ class Prune:
     # moved less than eb_distance (normalised Hamming) for eb_window epochs running.
     # The dense round 0 and the last round (the ticket) always train in full.
     early_bird: bool = False
-    eb_distance: float = 0.1
-    eb_window: int = 5
+    eb_distance: float = 0.1  # early_bird: how little the mask may move to count as stable
+    eb_window: int = 5  # early_bird: for how many epochs in a row
     # Per-round rates: constant (prune.rate every round) | cubic:S (reach sparsity S in
     # prune.rounds rounds, large steps first) | one rate per round, e.g. "0.6,0.5,0.4".
     rate_schedule: str = "constant"
@@ -110,10 +112,10 @@ class Prune:
 class Distill:
     """Knowledge distillation from the dense (round 0) network."""
 
-    enabled: bool = False
+    enabled: bool = False  # train pruned rounds as students of the dense round's network
     alpha: float = 0.5  # weight of the soft (KL) term; 1-alpha on the hard labels
-    temperature: float = 2.0
-    from_round: int = 1
+    temperature: float = 2.0  # softens both networks' outputs; the KL term is scaled by T**2
+    from_round: int = 1  # the first pruned round that distils (earlier ones train on labels)
     all_nodes: bool = False  # graphs: soft loss on every node, not only training nodes
 
 

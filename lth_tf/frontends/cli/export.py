@@ -47,11 +47,11 @@ def cmd_export(args) -> int:
                 f"round {args.round} is not stored in {run_dir}; stored rounds: {_ranges(done)}"
             )
         store.RunStore(run_dir).load_round(args.round)  # a corrupt checkpoint fails here, fast
-    if Path(args.out).resolve() == rundir.ticket_dir(run_dir).resolve():
+    # The round is not known yet (the winner is picked once TF is up); the run is.
+    if Path(args.out).resolve() == rundir.ticket_dir(run_dir).resolve():  # before --force could apply
         raise LthError(
             f"--out {args.out} is the run's own ticket folder (kept by `lth-tf run`); give another path"
         )
-    # The round is not known yet (the winner is picked once TF is up); the run is.
     out = check_target(args.out, export_source(run_dir, rundir.stored_hash(run_dir), -1), args.force)
     data_dir = check_data_dir(args.data_dir)
     channels = criteria.get(exp.prune.structure).channels

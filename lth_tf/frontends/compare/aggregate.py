@@ -135,7 +135,7 @@ def ticket_of(
     """`measure` (a fraction removed: `sparsity`, or a benchmark's `channels_removed`,
     `flops_removed`) at the winner rule's ticket among compare's per-round rows (chosen on
     their mean validation accuracy); 0.0 without a ticket, NaN when the row lacks `measure`.
-    The benchmarks and the README's results table call this."""
+    The benchmarks and the results page (docs/results.md) call this."""
     d = W.decide(rows, tolerance, num_classes, planned_rounds, key=VAL_KEY)
     if d.round is None:
         return 0.0

@@ -25,7 +25,15 @@ from lth_tf.platform.backend import tf
 def _stored(variable: Any) -> tf.Tensor:
     """The variable's value in its own dtype, also inside an autocast scope."""
     dtype = getattr(variable, "true_dtype", variable.dtype)  # AutoCastVariable: the stored dtype
-    return tf.raw_ops.ReadVariableOp(resource=variable.handle, dtype=dtype)
+    try:
+        handle = variable.handle
+    except ValueError:
+        # A tf.distribute variable outside a replica context (the model's first call in the
+        # strategy's scope) has no single handle. Read the stored value itself: an
+        # AutoCastVariable keeps it in `_variable` (TF's attribute; read_value of the wrapper
+        # would cast it to the compute dtype).
+        return tf.identity(getattr(variable, "_variable", variable).read_value())
+    return tf.raw_ops.ReadVariableOp(resource=handle, dtype=dtype)
 
 
 def _update(distribution: Any, values_and_vars: list) -> Any:
