@@ -89,7 +89,7 @@ def test_compare_rows_use_the_same_rule_on_their_keys():
 def test_the_ticket_matches_and_nothing_sparser_does(vals, tolerance):
     r = rows(vals)
     d = W.decide(r, tolerance, num_classes=None)
-    matching = [x for x in r[1:] if x["val_acc"] >= vals[0] - tolerance - 1e-12]
+    matching = [x for x in r[1:] if x["val_acc"] >= vals[0] - tolerance - W.EPS]
     if not matching:
         assert d.round is None
         return

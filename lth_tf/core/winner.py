@@ -46,7 +46,7 @@ CHANCE_MARGIN = 0.02  # dense validation accuracy must beat 1/num_classes by mor
 VAL, TEST = "val_acc", "test_acc"  # the keys of a run's rounds (compare's rows: val_mean, test_mean)
 # Accuracies are ratios of counts that Keras reports as float32 (382/500 -> 0.76399994), and
 # compare averages them over seeds: equal ones differ by ~1e-7, never by an example (>= 1e-6).
-_EPS = 1e-6
+EPS = 1e-6
 
 
 @dataclass(frozen=True)
@@ -102,12 +102,12 @@ def chance_level(num_classes: int | None) -> float | None:
 def above_chance(dense_acc: float, num_classes: int | None) -> bool:
     """True when `dense_acc` beats chance by more than CHANCE_MARGIN (or the classes are unknown)."""
     chance = chance_level(num_classes)
-    return chance is None or dense_acc > chance + CHANCE_MARGIN + _EPS
+    return chance is None or dense_acc > chance + CHANCE_MARGIN + EPS
 
 
 def matches(acc: float | None, dense_acc: float, tolerance: float) -> bool:
     """Whether a round of accuracy `acc` matches a dense accuracy `dense_acc`."""
-    return _finite(acc) and acc >= dense_acc - tolerance - _EPS
+    return _finite(acc) and acc >= dense_acc - tolerance - EPS
 
 
 def decide(

@@ -105,8 +105,9 @@ def check_target(path: str | Path, source: dict[str, Any] | None = None, force: 
     unless `force`, an export of ours that came from another run than `source`.
 
     `source` (`export_source`) names the run being exported. An export records its own
-    in its marker (`source`); one without (an older lth-tf) counts as another run's
-    unless it lies inside the run's own folder (ticket/, exports/).
+    in its marker (`source`); one inside the run's own folder (ticket/, exports/) is the
+    run's, even when its marker names another path (the run was copied or moved), and
+    one without a source (an older lth-tf) elsewhere counts as another run's.
     """
     path = Path(path)
     if (path.exists() or path.is_symlink()) and not (
@@ -121,7 +122,7 @@ def check_target(path: str | Path, source: dict[str, Any] | None = None, force: 
         theirs = description(path).get("source")
         mine = Path(source["run_dir"]).resolve()
         inside = path.resolve().is_relative_to(mine)
-        if isinstance(theirs, dict) and Path(str(theirs.get("run_dir"))).resolve() != mine:
+        if isinstance(theirs, dict) and not inside and Path(str(theirs.get("run_dir"))).resolve() != mine:
             raise LthError(
                 f"export target {path} holds round {theirs.get('round')} of another run "
                 f"({theirs.get('run_dir')}); pass --force to replace it (force=True from Python), "
