@@ -152,12 +152,14 @@ def test_compare_writes_markdown_png_and_json(tmp_path, capsys):
     assert data["settings"][0]["max_matching_sparsity"] == 0.0
     assert data["settings"][0]["winner"]["round"] is None and data["settings"][0]["ticket"] is None
     assert "winner rule" in data["winner_rule"].lower() or "winning ticket" in data["winner_rule"]
+    assert "minus 0 points (prune.tolerance = 0)" in data["winner_rule"]
     assert (out / "compare.png").read_bytes()[:4] == b"\x89PNG"
     assert b"<svg" in (out / "compare.svg").read_bytes()[:400]
     # again into the same folder, with 1 point: its own files are replaced, round 1 matches
     assert main(["compare", *map(str, dirs), "--out", str(out), "--tolerance", "0.01"]) == 0
     data = json.loads((out / "compare.json").read_text())
     assert data["settings"][0]["max_matching_sparsity"] == 0.5 and data["settings"][0]["ticket"]["round"] == 1
+    assert "minus 1 point (--tolerance = 0.01)" in data["winner_rule"]  # not the settings' 0
     assert "| prune.rewind=init | 2 (0-1) | 80.00 ± 0.00 | 1 | 50.00 |" in capsys.readouterr().out
 
 

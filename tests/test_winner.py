@@ -35,7 +35,9 @@ def test_tolerance_is_in_accuracy_fractions_and_its_edge_matches():
     assert W.decide(r, 0.0, 7).round is None
     assert W.decide(r, 0.01, 7).round == 1  # exactly 1 point below dense: matches
     assert W.decide(r, 0.015, 7).round == 2
-    assert W.points(0.01) == "1" and "1 point" in W.rule_text(0.01)
+    assert W.points(0.01) == "1" and "1 point (prune.tolerance = 0.01)" in W.rule_text(0.01)
+    assert "(--tolerance = 0.02)" in W.rule_text(0.02, "--tolerance")
+    assert "minus each setting's prune.tolerance;" in W.rule_text(None)  # settings that differ
 
 
 def test_the_edge_matches_for_float32_accuracies_averaged_over_seeds():

@@ -84,11 +84,19 @@ def points_text(x: float) -> str:
     return f"{points(x)} point{'' if points(x) == '1' else 's'}"
 
 
-def rule_text(tolerance: float) -> str:
-    """The rule in one sentence, for reports and compare.md."""
+def rule_text(tolerance: float | None, source: str = "prune.tolerance") -> str:
+    """The rule in one sentence, for reports and compare.md.
+
+    `source` names where the tolerance came from (`lth-tf compare --tolerance` overrides
+    the settings'); `tolerance` None: settings compared with different tolerances.
+    """
+    allowance = (
+        f"{points_text(tolerance)} ({source} = {tolerance:g})" if tolerance is not None
+        else "each setting's prune.tolerance"
+    )
     return (
         "the winning ticket is the sparsest pruned round whose validation accuracy is at least "
-        f"the dense round's minus {points_text(tolerance)} (prune.tolerance = {tolerance:g}); "
+        f"the dense round's minus {allowance}; "
         "chosen on validation, test reported; none when dense validation accuracy is within "
         f"{points(CHANCE_MARGIN)} points of chance (1/classes)"
     )

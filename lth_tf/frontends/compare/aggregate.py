@@ -43,6 +43,7 @@ class Setting:
     controls: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     decision: W.Decision | None = None  # the winner rule on the mean validation accuracy
     max_matching_sparsity: float = 0.0  # the ticket's sparsity, 0.0 without one
+    tolerance_from: str = "prune.tolerance"  # or "--tolerance", when compare was given one
 
     @property
     def ticket(self) -> dict[str, Any] | None:
@@ -116,6 +117,8 @@ def aggregate(setting: Setting, tolerance: float | None = None) -> Setting:
     setting.controls = controls_table(summaries)
     if tolerance is None:
         tolerance = float(setting.runs[0].settings.get("prune.tolerance") or 0.0)
+    else:
+        setting.tolerance_from = "--tolerance"
     classes = {s.get("num_classes") for s in summaries}
     planned = {r.planned_rounds for r in setting.runs}
     setting.decision = W.decide(

@@ -62,10 +62,10 @@ def as_json(settings: list[Setting], sources: list[str]) -> dict[str, Any]:
 
 
 def _rule(settings: list[Setting]) -> str:
-    tolerances = {s.decision.tolerance for s in settings if s.decision}
+    tolerances = {(s.decision.tolerance, s.tolerance_from) for s in settings if s.decision}
     if len(tolerances) == 1:
-        return W.rule_text(tolerances.pop())
-    return W.rule_text(0.0).replace("0 points (prune.tolerance = 0)", "the setting's prune.tolerance")
+        return W.rule_text(*tolerances.pop())
+    return W.rule_text(None)
 
 
 def summary_table(settings: list[Setting]) -> list[str]:
