@@ -67,13 +67,12 @@ class Train:
     patience: int = 0  # stop after this many epochs without val improvement (0 = never)
     finetune_lr: float = 0.0  # rewind=finetune: constant rate (0 = learning_rate / 10)
     deterministic: bool = False  # TF op determinism (slower, bit-reproducible)
-    # Speed settings: "auto" (chosen per CPU when the run starts, lth_tf/platform/speed.py) or
-    # the user's value, which always wins. Before "auto" the defaults were false and float32
-    # (PRE_AUTO_DEFAULTS: run directories of that time keep their hash).
+    # Speed settings: "auto" is chosen for this CPU when the run starts (rules, or what
+    # `lth-tf tune` measured; the guide's multi-device page); a value you give always wins
     jit_compile: bool | str = AUTO  # auto | true | false: XLA-compile the train and test steps
     precision: str = AUTO  # auto | float32 | mixed_bfloat16 (variables and masks stay float32)
     # default | mirrored (local GPUs) | mirrored:N (N logical CPU devices) | multi_worker
-    # (TF_CONFIG); batch_size stays the global batch (lth_tf/platform/distribute.py)
+    # (TF_CONFIG); batch_size stays the global batch (the guide's multi-device page)
     strategy: str = "default"
 
 
