@@ -199,6 +199,7 @@ def test_a_run_dir_from_before_auto_is_read_with_its_hash_and_settings(tmp_path)
     run_dir.mkdir()
     rundir.config_path(run_dir).write_text(rundir.format_hash_line(e.hash()) + old)
     assert rundir.read_experiment(run_dir).hash() == e.hash()
+    rundir.check_holds(run_dir, e.hash())  # resumable: not taken for a hand-edited config
     s = run_settings.for_run(e, run_dir, cpu=AMX, env={}, cache_file=tmp_path / "none.json")
     assert (s.precision.value, s.precision.source) == ("float32", "run")
     assert (s.jit_compile.value, s.jit_compile.source) == (False, "run")
