@@ -180,6 +180,10 @@ def links(run_dir: Path) -> list[Path]:
         d = run_dir / folder
         if d.is_dir() and not d.is_symlink():
             found += [p for p in sorted(d.iterdir()) if p.is_symlink()]
+            if folder == EXPORTS_DIR:
+                # an export is swapped in whole, never written into: a user's link inside
+                # one is theirs to keep (export/keep.py carries it into a re-export)
+                continue
             found += [q for p in sorted(d.iterdir()) if p.is_dir() and not p.is_symlink()
                       for q in sorted(p.iterdir()) if q.is_symlink()]
     return found
