@@ -20,7 +20,7 @@ from lth_tf.core.errors import LthError
 from lth_tf.core.events import JsonlSink
 from lth_tf.export import MARKER_FILE, description, export_savedmodel, is_our_export
 from lth_tf.export.formats import Exported, get
-from lth_tf.storage import atomic, rundir, store
+from lth_tf.storage import atomic, store
 
 
 @pytest.fixture(scope="module")
