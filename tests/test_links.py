@@ -80,8 +80,10 @@ def test_an_export_of_an_older_version_without_a_file_list_keeps_unknown_names(m
     del doc["files"]
     (target / MARKER_FILE).write_text(json.dumps(doc))
     (target / "NOTES.md").write_text("mine")
+    (target / "model.keras").write_text("an older keras-format export's file")  # ours, not the user's
     export_savedmodel(model, target)
     assert (target / "NOTES.md").read_text() == "mine"
+    assert not (target / "model.keras").exists()  # ours then: replaced, neither refused nor carried
 
 
 def test_the_leftovers_of_a_killed_writer_inside_an_export_are_not_carried(model, tmp_path):
