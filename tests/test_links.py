@@ -168,6 +168,16 @@ def test_events_are_never_appended_through_a_link(tmp_path):
     assert target.read_text() == "the user's data\n"
 
 
+@pytest.mark.parametrize("kind", ["fifo", "folder"])
+def test_events_are_never_written_into_a_fifo_or_a_folder(tmp_path, kind):
+    path = tmp_path / "events.jsonl"
+    os.mkfifo(path) if kind == "fifo" else path.mkdir()
+    with pytest.raises(LthError) as e:
+        JsonlSink(path)({"event": "run_started"})
+    msg = str(e.value)
+    assert "\n" not in msg and str(path) in msg and ("FIFO" in msg if kind == "fifo" else "a folder" in msg)
+
+
 def test_a_recomputed_round_never_deletes_through_a_link(tmp_path):
     run, elsewhere = tmp_path / "run", tmp_path / "elsewhere"
     (elsewhere / "003").mkdir(parents=True)

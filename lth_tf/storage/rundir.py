@@ -22,7 +22,6 @@ is in progress. No TensorFlow and no numpy here.
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -187,18 +186,6 @@ def links(run_dir: Path) -> list[Path]:
             found += [q for p in sorted(d.iterdir()) if p.is_dir() and not p.is_symlink()
                       for q in sorted(p.iterdir()) if q.is_symlink()]
     return found
-
-
-def link_refusal(path: Path) -> LthError:
-    """LthError for a link where lth-tf writes its own file or folder `path`."""
-    try:
-        to = f" to {os.readlink(path)}"
-    except OSError:
-        to = ""
-    return LthError(
-        f"{path} is a symbolic link{to}; lth-tf writes only files and folders it made there and never "
-        "through a link: move the link away (its target is untouched), then run the same command again"
-    )
 
 
 def stored_hash(run_dir: Path) -> str | None:
