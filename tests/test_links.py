@@ -210,6 +210,24 @@ def test_the_dense_reference_is_written_inside_the_export_and_removed(model, tmp
     assert not [p for p in out.iterdir() if atomic.TEMP_RE.match(p.name)]
 
 
+def test_a_full_disk_for_the_dense_reference_still_reports_the_finished_export(model, tmp_path):
+    """The export is complete before its dense reference is written: no space for the
+    reference leaves the sizes without the comparison, not an error naming a temporary folder."""
+    from lth_tf.core.paths import NoSpace
+
+    out = tmp_path / "ticket"
+    export_savedmodel(model, out)
+
+    def export_dense(path: Path) -> Path:
+        raise NoSpace(path, 12_345_678)
+
+    lines = get("sparse").report(Exported(None, 1, out, None, model, export_dense))
+    assert lines[0].startswith("ticket:") and str(out) in lines[0]
+    assert "no dense comparison" in lines[-1] and "complete" in lines[-1]
+    assert not any(".tmp" in line for line in lines)
+    assert not [p for p in out.iterdir() if atomic.TEMP_RE.match(p.name)]
+
+
 @pytest.mark.slow  # lth-tf export in a subprocess, killed while it writes the dense reference
 def test_a_kill_during_a_sparse_export_leaves_nothing_outside_out(smoke_run, tmp_path):
     import signal
