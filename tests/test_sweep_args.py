@@ -88,3 +88,15 @@ def test_mirrored_cells_on_a_ray_cluster_are_not_held_to_this_machines_cores(mon
     args = parser.parse_args(["sweep", *TINY, *cores, "--out", "unused", "--ray", "local"])
     with pytest.raises(Exception, match="mirrored:100000"):
         command.plan(args)
+
+
+def test_a_ray_address_whose_name_lookup_hangs_is_refused_within_the_probe(monkeypatch):
+    """create_connection's own timeout does not cover the name lookup: the probe's deadline does."""
+    def stuck(address, timeout):
+        time.sleep(30)  # a resolver that never answers
+
+    monkeypatch.setattr(socket, "create_connection", stuck)
+    t0 = time.monotonic()
+    with pytest.raises(Exception, match="no answer within 0.5 s"):
+        runner.check_reachable("ray-head.invalid:6379", seconds=0.5)
+    assert time.monotonic() - t0 < 3
