@@ -238,6 +238,18 @@ def test_tune_keeps_the_rule_unless_a_candidate_wins_every_round():
     assert tune.winner(tune.paired([rule, [None, None, None]])) == 0  # a failed candidate never wins
 
 
+def test_tune_table_columns_line_up_whatever_the_names():
+    from lth_tf.frontends.cli import tune
+
+    cands = [{"precision": p, "onednn": o, "jit_compile": False}
+             for p, o in (("mixed_bfloat16", True), ("float32", True), ("mixed_bfloat16", False))]
+    stats = tune.paired([[1245.0] * 3, [913.0, 900.0, 930.0], [37.6] * 3])
+    lines = tune.format_table(cands, stats, "images", 0, {}, [1.5, 1.8, 1.7])
+    # the rule's row ("* ... (rule)") is the longest name: every row's numbers start where the header's do
+    column = lines[0].index("images/s") + len("images/s")
+    assert all(line[column - 1] != " " and line[column] == " " for line in lines), "\n".join(lines)
+
+
 def test_dense_from_needs_round_0_trained_in_the_same_precision(tmp_path):
     from lth_tf.search import dense_from
     from lth_tf.storage import rundir
