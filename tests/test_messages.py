@@ -101,6 +101,19 @@ def test_a_relu_or_plain_head_is_left_alone():
     models.from_keras(clipped)(SHAPE, CLASSES, 0)
 
 
+@pytest.mark.parametrize("bias", [0.2, 1 / CLASSES])
+def test_a_linear_dense_head_whose_logits_look_like_probabilities_is_accepted(bias):
+    """The guide's py: model (conv, global average pooling, Dense(3)) was refused at seed 0:
+    a fresh model's logits were all in [0, 1]. A linear Dense head gives logits, whatever
+    values they take (here all `bias`, in [0, 1], and with 1/3 rows summing to 1)."""
+    inp = keras.Input(SHAPE)
+    x = L.GlobalAveragePooling2D()(L.Conv2D(4, 3, activation="relu", name="conv")(inp))
+    head = L.Dense(CLASSES, name="logits", kernel_initializer="zeros",
+                   bias_initializer=keras.initializers.Constant(bias))
+    user = keras.Model(inp, head(x))
+    assert models.from_keras(user)(SHAPE, CLASSES, 0).notes == ()
+
+
 # -- the preset a run names --------------------------------------------------------------------------
 def test_a_run_names_the_preset_only_while_it_trains_it():
     assert C.resolve("smoke").trained_preset == "smoke"

@@ -4,6 +4,8 @@ the examples per class, and the figure as PNG and SVG."""
 
 from __future__ import annotations
 
+import json
+
 from lth_tf.core import config as C
 from lth_tf.core import events as E
 from lth_tf.frontends.cli.main import main
@@ -68,6 +70,24 @@ def test_the_report_states_the_rule_the_settings_and_the_ticket_beside_its_contr
     assert "data warning: class 'owl' has only 6 training images" in lines
     assert (run_dir / "accuracy.png").read_bytes()[:4] == b"\x89PNG"
     assert b"<svg" in (run_dir / "accuracy.svg").read_bytes()[:400]
+
+
+def test_a_ticket_without_controls_is_a_table_of_three_columns(tmp_path, capsys):
+    """The guide's py: run (no controls) printed '| round | sparsity % | lottery round test % |  |'
+    over a three-column separator: the empty list of controls left a fourth, empty cell."""
+    lines = report(fake_run(tmp_path, [0.80, 0.81, 0.79], [0.78, 0.79, 0.77]), capsys)
+    head = lines.index("| round | sparsity % | lottery round test % |")
+    assert lines[head + 1] == "|---:|---:|---:|"
+    assert lines[head + 2] == "| 1 ★ ticket | 50.00 | 79.00 |"
+
+
+def test_a_run_of_no_preset_says_none_not_python_none(tmp_path, capsys):
+    """The guide's file: and py: runs (no --preset) printed 'preset: None'."""
+    run_dir = fake_run(tmp_path, [0.8, 0.8, 0.8], [0.8, 0.8, 0.8])
+    path = rundir.summary_path(run_dir)
+    path.write_text(json.dumps({**json.loads(path.read_text()), "preset": None}))
+    lines = report(run_dir, capsys)
+    assert any(x.startswith("status: finished, preset: none, config hash: ") for x in lines), lines[:4]
 
 
 def test_no_ticket_at_chance_and_the_report_says_why(tmp_path, capsys):

@@ -178,7 +178,7 @@ def write_report(run_dir: str | Path, plots: bool = True) -> str:
     ticket = summary.get("ticket")
     head = [f"# Lottery run {run_dir.name}", ""]
     head.append(
-        f"status: {summary.get('status')}, preset: {summary.get('preset')}, "
+        f"status: {summary.get('status')}, preset: {summary.get('preset') or 'none'}, "
         f"config hash: {summary.get('config_hash')}"
     )
     if config:
@@ -288,9 +288,8 @@ def ticket_table(summary: dict[str, Any], decision: W.Decision, config: dict[str
     kinds = sorted({c["kind"] for c in controls})
     rows = {r["round"]: r for r in summary.get("rounds", [])}
     wanted = sorted({c["round"] for c in controls} | ({decision.round} if decision.round is not None else set()))
-    lines = ["| round | sparsity % | lottery round test % | "
-             + " | ".join(f"{k.replace('_', ' ')} test %" for k in kinds) + " |",
-             "|---:|---:|---:|" + "---:|" * len(kinds)]
+    head = ["round", "sparsity %", "lottery round test %"] + [f"{k.replace('_', ' ')} test %" for k in kinds]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---:|" * len(head)]
     for r in wanted:
         row = rows.get(r)
         if row is None:
@@ -298,8 +297,7 @@ def ticket_table(summary: dict[str, Any], decision: W.Decision, config: dict[str
         by_kind = {c["kind"]: c for c in controls if c["round"] == r}
         cells = [_pct(by_kind[k]["test_acc"]) if k in by_kind else "" for k in kinds]
         mark = " ★ ticket" if r == decision.round else ""
-        lines.append(f"| {r}{mark} | {_pct(row['sparsity'])} | {_pct(row['test_acc'])} | "
-                     + " | ".join(cells) + " |")
+        lines.append("| " + " | ".join([f"{r}{mark}", _pct(row["sparsity"]), _pct(row["test_acc"]), *cells]) + " |")
     if decision.round is not None and controls and decision.round not in {c["round"] for c in controls}:
         lines += ["", (f"No control ran at the ticket's round {decision.round} (prune.control_rounds = "
                       f"{(config.get('prune') or {}).get('control_rounds', 'last')}); "

@@ -119,8 +119,14 @@ def _check_not_probabilities(model: keras.Model, input_shape: tuple, label: str)
 
     A head `_logits` cannot see (a Lambda(tf.nn.softmax), a custom layer) shows in its
     outputs: on random inputs they all lie strictly inside (0, 1), or each row sums to 1.
+    A plain Dense layer with a linear activation at the end gives logits whatever their
+    values: small logits of a freshly initialised model (a GlobalAveragePooling2D before
+    the head makes every row nearly the same) can all lie in (0, 1), and are not refused.
     """
     if len(model.inputs) != 1 or model.outputs[0].shape[-1] in (None, 1):
+        return
+    last = model.outputs[0]._keras_history[0]
+    if type(last) is keras.layers.Dense and getattr(last.activation, "__name__", None) == "linear":
         return
     if any(d is None for d in input_shape):
         return
