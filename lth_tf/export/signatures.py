@@ -261,7 +261,8 @@ def usage(path: str, doc: dict[str, Any]) -> list[str]:
         call = f'out = m.signatures["{IMAGE_RAW}"](image=normalised_float32_images)'
     else:
         call = 'out = m.signatures["serving_default"](**inputs)'
-    keys = ", ".join(doc.get(IMAGE_RAW, doc.get(GRAPH_COO, {})).get("outputs", {}))
+    outputs = doc.get(IMAGE_RAW, doc.get(GRAPH_COO, {})).get("outputs", {})
+    keys = ", ".join(k for k in outputs if k != "class_index")  # the comment names class_index first
     return [
         "import tensorflow as tf",
         f'm = tf.saved_model.load("{path}")',
