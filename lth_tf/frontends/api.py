@@ -83,6 +83,21 @@ def _check_hooks(method: str, hooks: dict[str, Any]) -> None:
             raise TypeError(f"TicketSearch.{method}() got an unexpected keyword argument {name!r}")
 
 
+def _output_width(model: Any) -> int | None:
+    """The logits of a built one-output model, Keras 3 or tf_keras (None for a factory or
+    anything else): the labels are checked against it before the model's shape is."""
+    if detect.kind(model) not in ("keras3", "keras3_subclassed", "tf_keras"):
+        return None
+    try:
+        outs = model.outputs
+    except (AttributeError, ValueError):  # an unbuilt subclassed model
+        return None
+    if not outs or len(outs) != 1:
+        return None
+    shape = tuple(outs[0].shape)
+    return int(shape[-1]) if len(shape) == 2 and shape[-1] else None
+
+
 class TicketSearch:
     """Iterative magnitude pruning with rewinding on a user's Keras model."""
 
@@ -171,9 +186,9 @@ class TicketSearch:
     def _open(self, data: Any, **hooks: Any) -> LotterySearch:
         if data.num_classes is None:  # tf.data input: the model says
             data.num_classes = self._model_classes(data)
-        shape = getattr(self._model, "output_shape", None) if isinstance(self._model, keras.Model) else None
-        if isinstance(shape, tuple) and len(shape) == 2 and shape[-1]:
-            check_labels(data, int(shape[-1]), self._label)  # the labels, named first
+        outputs = _output_width(self._model)
+        if outputs:
+            check_labels(data, outputs, self._label)  # the labels, named first
         io = (tuple(data.input_shape), int(data.num_classes))
         built = self._source(*io, self.exp.seed)
         user_model = built.model
