@@ -119,3 +119,25 @@ def test_an_lth_tui_usage_error_is_one_line(capsys):
     err = capsys.readouterr().err
     assert e.value.code == 2 and err.count("\n") == 1, err
     assert err.startswith("lth-tui: error: argument --seed: invalid int value: 'abc'"), err
+
+
+@pytest.mark.parametrize("kind", ["file", "fifo", "broken link", "under a file"])
+def test_ticket_search_directory_of_the_wrong_kind_is_one_lth_error(tmp_path, kind):
+    """Was: directory=<a file or FIFO> raised NotADirectoryError from mkdir, a broken link
+    FileExistsError ("File exists"), after the data was checked and the model read."""
+    import os
+
+    target = tmp_path / "runs"
+    if kind == "file":
+        target.write_text("mine")
+    elif kind == "fifo":
+        os.mkfifo(target)
+    elif kind == "broken link":
+        target.symlink_to(tmp_path / "gone")
+    else:
+        (tmp_path / "f").write_text("mine")
+        target = tmp_path / "f" / "runs"
+    with pytest.raises(LthError, match="not a folder") as e:
+        lth_tf.TicketSearch(lambda seed: None, directory=target, rounds=1, epochs=1)
+    assert "\n" not in str(e.value)
+    assert not (tmp_path / "gone").exists()

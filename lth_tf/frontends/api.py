@@ -33,7 +33,7 @@ from typing import Any, TypedDict, Unpack
 import numpy as np
 
 from lth_tf.core import config as C
-from lth_tf.core import criteria, sources
+from lth_tf.core import criteria, paths, sources
 from lth_tf.core.errors import LthError
 from lth_tf.export import keras3_ticket
 from lth_tf.export.ticket import TicketExporter, export_round
@@ -81,6 +81,21 @@ def _check_hooks(method: str, hooks: dict[str, Any]) -> None:
     for name in hooks:
         if name not in RunHooks.__annotations__:
             raise TypeError(f"TicketSearch.{method}() got an unexpected keyword argument {name!r}")
+
+
+def _check_directory(directory: Path) -> None:
+    """LthError for a `directory=` that is not a folder and cannot become one (a file, a
+    FIFO, a broken link); was an OSError ("Not a directory", "File exists") from mkdir."""
+    for p in (directory, *directory.parents):
+        kind = paths.what_is(p)
+        if kind == "missing":
+            continue
+        if kind != "a folder":
+            raise LthError(
+                f"directory={str(directory)!r}: {p} is {kind}, not a folder; "
+                "give a folder for the run directories (or a path that does not exist yet)"
+            )
+        return
 
 
 def _output_width(model: Any) -> int | None:
@@ -139,6 +154,7 @@ class TicketSearch:
             exp = C.set_value(exp, key, _as_setting(value))
         self.exp = C.validate(exp)  # bad settings fail here, before any data or model is touched
         self.directory = Path(directory)
+        _check_directory(self.directory)  # before the model is read or anything is written
         self.name = name
         self.dense_from = dense_from
         self.search: LotterySearch | None = None
