@@ -271,14 +271,14 @@ def keras3_ticket_rows() -> list[str]:
     h = res["headline"]
     n = res.get("neighbours", {})
     per_round = ", ".join(
-        f"r{r['round']} {pct(r['sparsity'], 0)}: {pct(r['test_acc'])}"
-        + (f" (reinit {pct(r['random_reinit_test_acc'])})" if r.get("random_reinit_test_acc") is not None else "")
+        f"round {r['round']} ({pct(r['sparsity'], 0)} sparse) {pct(r['test_acc'])}"
+        + (f" vs reinit {pct(r['random_reinit_test_acc'])}" if r.get("random_reinit_test_acc") is not None else "")
         for r in res["rounds"]
     )
     cpu = f" ({h['cpu_minutes']:.1f} CPU-min)" if h.get("cpu_minutes") is not None else ""
     row = (
         f"| keras3_ticket (examples/keras3_ticket.py: Keras 3 MobileNetV2 α0.35 in, Keras 3 ticket out; "
-        f"{h['train_images']} CIFAR images, {h['epochs_per_round']} epochs/round) | test accuracy {per_round}; "
+        f"{h['train_images']} CIFAR images, {h['epochs_per_round']} epochs/round) | test accuracy by round: {per_round}; "
         f"the ticket as a Keras 3 .keras, reloaded with equal predictions (Keras 3 test accuracy "
         f"{pct(h['ticket_test_keras3'])}); {h['wall_minutes']:.1f} min wall{cpu} on {res['machine'].get('cpu') or 'CPU'} "
         f"(load average {n.get('load_average_1min_mean')} while it ran) | report | – | {ran_where(res)} |"

@@ -48,6 +48,14 @@ def test_small_seeds_derive_what_they_always_did():
         assert derived_seed(n) == n
 
 
+def test_far_apart_seeds_derive_different_round_seeds():
+    """A wrap-around (modulo 2**32) gave seeds s and s + 2**29 equal round seeds."""
+    s = 4_294_000
+    for far in (s + 2**29, s + 2**30, s + 3 * 2**29):
+        rounds = {derived_seed(seed * 1000 + r) for seed in (s, far) for r in range(20)}
+        assert len(rounds) == 40
+
+
 @pytest.mark.parametrize(
     "args, words",
     [

@@ -20,7 +20,7 @@ from lth_tf.core.errors import LthError
 from lth_tf.core.events import JsonlSink
 from lth_tf.export import MARKER_FILE, description, export_savedmodel, is_our_export
 from lth_tf.export.formats import Exported, get
-from lth_tf.storage import atomic, rundir, store
+from lth_tf.storage import atomic, store
 
 
 @pytest.fixture(scope="module")
@@ -80,8 +80,10 @@ def test_an_export_of_an_older_version_without_a_file_list_keeps_unknown_names(m
     del doc["files"]
     (target / MARKER_FILE).write_text(json.dumps(doc))
     (target / "NOTES.md").write_text("mine")
+    (target / "model.keras").write_text("an older keras-format export's file")  # ours, not the user's
     export_savedmodel(model, target)
     assert (target / "NOTES.md").read_text() == "mine"
+    assert not (target / "model.keras").exists()  # ours then: replaced, neither refused nor carried
 
 
 def test_the_leftovers_of_a_killed_writer_inside_an_export_are_not_carried(model, tmp_path):
@@ -135,6 +137,21 @@ def test_a_run_name_replaced_by_a_link_out_of_the_run_is_refused(tmp_path, name)
     assert target.read_text() == "the user's data\n"
 
 
+def test_a_users_link_inside_an_export_leaves_the_run_resumable(tmp_path):
+    """exports/<name>/ is swapped whole, never written into: a user's link there is
+    theirs (a re-export carries it), unlike a link in place of exports/<name> itself."""
+    run, target = tmp_path / "run", victim(tmp_path)
+    (run / "exports" / "dense").mkdir(parents=True)
+    (run / "exports" / "dense" / "latest").symlink_to(target)
+    store.RunStore(run).check_unlocked()
+    with store.RunStore(run).lock():
+        pass
+    (run / "exports" / "sparse").symlink_to(tmp_path)
+    with pytest.raises(LthError, match="sparse"):
+        store.RunStore(run).lock()
+    assert target.read_text() == "the user's data\n"
+
+
 def test_the_run_folder_itself_may_be_a_link(tmp_path):
     (tmp_path / "real").mkdir()
     (tmp_path / "run").symlink_to(tmp_path / "real")
@@ -149,6 +166,16 @@ def test_events_are_never_appended_through_a_link(tmp_path):
     with pytest.raises(LthError, match="link"):
         JsonlSink(tmp_path / "events.jsonl")({"event": "run_started"})
     assert target.read_text() == "the user's data\n"
+
+
+@pytest.mark.parametrize("kind", ["fifo", "folder"])
+def test_events_are_never_written_into_a_fifo_or_a_folder(tmp_path, kind):
+    path = tmp_path / "events.jsonl"
+    os.mkfifo(path) if kind == "fifo" else path.mkdir()
+    with pytest.raises(LthError) as e:
+        JsonlSink(path)({"event": "run_started"})
+    msg = str(e.value)
+    assert "\n" not in msg and str(path) in msg and ("FIFO" in msg if kind == "fifo" else "a folder" in msg)
 
 
 def test_a_recomputed_round_never_deletes_through_a_link(tmp_path):
@@ -181,7 +208,24 @@ def test_the_dense_reference_is_written_inside_the_export_and_removed(model, tmp
     assert atomic.TEMP_RE.match(seen[0].parent.name)  # a temporary name: a kill's leftover is ours
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["ticket"]
     assert not [p for p in out.iterdir() if atomic.TEMP_RE.match(p.name)]
-    assert rundir.NAMES  # (rundir imported for the names the lock check covers)
+
+
+def test_a_full_disk_for_the_dense_reference_still_reports_the_finished_export(model, tmp_path):
+    """The export is complete before its dense reference is written: no space for the
+    reference leaves the sizes without the comparison, not an error naming a temporary folder."""
+    from lth_tf.core.paths import NoSpace
+
+    out = tmp_path / "ticket"
+    export_savedmodel(model, out)
+
+    def export_dense(path: Path) -> Path:
+        raise NoSpace(path, 12_345_678)
+
+    lines = get("sparse").report(Exported(None, 1, out, None, model, export_dense))
+    assert lines[0].startswith("ticket:") and str(out) in lines[0]
+    assert "no dense comparison" in lines[-1] and "complete" in lines[-1]
+    assert not any(".tmp" in line for line in lines)
+    assert not [p for p in out.iterdir() if atomic.TEMP_RE.match(p.name)]
 
 
 @pytest.mark.slow  # lth-tf export in a subprocess, killed while it writes the dense reference

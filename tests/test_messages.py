@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 
+import numpy as np
 import pytest
 
 from lth_tf.core import config as C
@@ -92,6 +93,12 @@ def test_a_head_lth_tf_cannot_see_is_refused_by_its_outputs(fn, words):
 
 def test_a_relu_or_plain_head_is_left_alone():
     assert models.from_keras(small())(SHAPE, CLASSES, 0).notes == ()
+    # outputs in [0, 1] that no squash gives: all zeros (a zero-initialised head), ReLU's exact zeros
+    zero = small()
+    zero.get_layer("head").set_weights([np.zeros(w.shape, "float32") for w in zero.get_layer("head").weights])
+    assert models.from_keras(zero)(SHAPE, CLASSES, 0).notes == ()
+    clipped = small(head=L.Lambda(lambda t: tf.clip_by_value(t, 0.0, 1.0), name="clip"))
+    models.from_keras(clipped)(SHAPE, CLASSES, 0)
 
 
 # -- the preset a run names --------------------------------------------------------------------------

@@ -199,6 +199,7 @@ def test_a_run_dir_from_before_auto_is_read_with_its_hash_and_settings(tmp_path)
     run_dir.mkdir()
     rundir.config_path(run_dir).write_text(rundir.format_hash_line(e.hash()) + old)
     assert rundir.read_experiment(run_dir).hash() == e.hash()
+    rundir.check_holds(run_dir, e.hash())  # resumable: not taken for a hand-edited config
     s = run_settings.for_run(e, run_dir, cpu=AMX, env={}, cache_file=tmp_path / "none.json")
     assert (s.precision.value, s.precision.source) == ("float32", "run")
     assert (s.jit_compile.value, s.jit_compile.source) == (False, "run")
@@ -235,6 +236,18 @@ def test_tune_keeps_the_rule_unless_a_candidate_wins_every_round():
     assert stats[2]["ratio"] == pytest.approx(1.2) and stats[2]["ratio_min"] == pytest.approx(1.18)
     assert tune.winner(tune.paired([rule, lucky, slight])) == 0
     assert tune.winner(tune.paired([rule, [None, None, None]])) == 0  # a failed candidate never wins
+
+
+def test_tune_table_columns_line_up_whatever_the_names():
+    from lth_tf.frontends.cli import tune
+
+    cands = [{"precision": p, "onednn": o, "jit_compile": False}
+             for p, o in (("mixed_bfloat16", True), ("float32", True), ("mixed_bfloat16", False))]
+    stats = tune.paired([[1245.0] * 3, [913.0, 900.0, 930.0], [37.6] * 3])
+    lines = tune.format_table(cands, stats, "images", 0, {}, [1.5, 1.8, 1.7])
+    # the rule's row ("* ... (rule)") is the longest name: every row's numbers start where the header's do
+    column = lines[0].index("images/s") + len("images/s")
+    assert all(line[column - 1] != " " and line[column] == " " for line in lines), "\n".join(lines)
 
 
 def test_dense_from_needs_round_0_trained_in_the_same_precision(tmp_path):

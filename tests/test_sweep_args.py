@@ -69,3 +69,34 @@ def test_a_ray_address_that_never_answers_is_refused_after_the_probe(monkeypatch
     with pytest.raises(Exception, match="no answer within 5 s"):
         runner.check_reachable("10.255.255.1:6379")
     assert seen == [runner.PROBE_SECONDS]
+
+
+def test_mirrored_cells_on_a_ray_cluster_are_not_held_to_this_machines_cores(monkeypatch):
+    """With --ray HOST:PORT the cells run on the cluster's machines: mirrored:8 is theirs to
+    check (each cell's run does), not the 2-core launcher's; --ray local still checks here."""
+    import argparse
+
+    from lth_tf.frontends.sweep import command
+
+    monkeypatch.setattr(runner, "check_reachable", lambda address: None)
+    parser = argparse.ArgumentParser()
+    command.add_parser(parser.add_subparsers())
+    cores = ["--set", "train.strategy=mirrored:100000"]
+    args = parser.parse_args(["sweep", *TINY, *cores, "--out", "unused", "--ray", "10.0.0.1:6379"])
+    (cell,) = command.plan(args)[3]
+    assert "train.strategy=mirrored:100000" in cell.overrides
+    args = parser.parse_args(["sweep", *TINY, *cores, "--out", "unused", "--ray", "local"])
+    with pytest.raises(Exception, match="mirrored:100000"):
+        command.plan(args)
+
+
+def test_a_ray_address_whose_name_lookup_hangs_is_refused_within_the_probe(monkeypatch):
+    """create_connection's own timeout does not cover the name lookup: the probe's deadline does."""
+    def stuck(address, timeout):
+        time.sleep(30)  # a resolver that never answers
+
+    monkeypatch.setattr(socket, "create_connection", stuck)
+    t0 = time.monotonic()
+    with pytest.raises(Exception, match="no answer within 0.5 s"):
+        runner.check_reachable("ray-head.invalid:6379", seconds=0.5)
+    assert time.monotonic() - t0 < 3

@@ -5,7 +5,8 @@
 file makes first (a FIFO or device would block or never end).
 `NoSpace` is the one-line error of a write that met a full disk (ENOSPC, EDQUOT):
 it names the file lth-tf meant to write (never a temporary name), the space free
-and, when known, the space needed. Pure: `os.stat` and `shutil.disk_usage` only.
+and, when known, the space needed. `link_refusal` is the one-line error for a link
+where lth-tf writes its own file (it never writes through one). Pure: `os.stat` and `shutil.disk_usage` only.
 """
 
 from __future__ import annotations
@@ -43,6 +44,19 @@ def what_is(path: str | Path) -> str:
 def is_regular_file(path: str | Path) -> bool:
     """A regular file (links followed): safe to open and read to its end."""
     return what_is(path) == "a file"
+
+
+# -- links ----------------------------------------------------------------------------------------
+def link_refusal(path: str | Path) -> LthError:
+    """LthError for a symbolic link where lth-tf writes (or appends to) its own file or folder."""
+    try:
+        to = f" to {os.readlink(path)}"
+    except OSError:
+        to = ""
+    return LthError(
+        f"{path} is a symbolic link{to}; lth-tf writes only files and folders it made there and never "
+        "through a link: move the link away (its target is untouched), then run the same command again"
+    )
 
 
 # -- a full disk -------------------------------------------------------------------------------

@@ -57,6 +57,11 @@ class _DropUncompiledWarning(logging.Filter):
 TFLITE_FILE = "model.tflite"  # lth_tf.export.tflite.MODEL_FILE (that module imports TF)
 KERAS_FILE = "model.keras"  # the keras format's file (lth_tf/export/keras3_ticket.py writes it)
 SINGLE_FILES = (TFLITE_FILE, KERAS_FILE)  # formats that write one file beside the marker
+# Top-level names of an export whose marker has no file list (written before it had one):
+# a SavedModel's (its Keras metadata too), the single-file formats' and the marker.
+LEGACY_NAMES = frozenset(
+    {SAVED_MODEL_FILE, "fingerprint.pb", "keras_metadata.pb", "variables", "assets", MARKER_FILE, *SINGLE_FILES}
+)
 
 
 def is_savedmodel(path: str | Path) -> bool:
@@ -218,7 +223,7 @@ def _write_export(path: Path, write, format: str, source: dict[str, Any] | None,
         atomic.write_json_atomic(new / MARKER_FILE, marker)
         check_target(path, source, force)  # still ours (or absent) now that the new export is ready
         if path.exists():  # what the user put into the old export goes into the new one
-            keep.carry(path, new, description(path).get("files"))
+            keep.carry(path, new, description(path).get("files"), LEGACY_NAMES)
         atomic.replace_dir(new, path, spare=work / atomic.SPARE_NAME)
     finally:
         tf_log.removeFilter(quiet)

@@ -7,7 +7,7 @@ made) would go with the old folder: `carry` puts each such entry into the new
 folder first (a hard link, or a copy where the file system has none; links as
 links, never followed), and refuses, naming them, when the new export writes
 one of those names itself. Exports of older versions have no list: there the
-names a SavedModel or TFLite export writes at the top (`WRITTEN`) are ours.
+top-level names any format writes (`legacy`, from lth_tf.export's file names) are ours.
 Our own temporary names (`atomic.TEMP_RE`: leftovers of killed writers) are never carried.
 No TensorFlow here.
 """
@@ -22,12 +22,6 @@ from pathlib import Path
 from lth_tf.core.errors import LthError
 from lth_tf.storage import atomic
 
-# Top-level names an export without a file list wrote (SavedModel, Keras metadata, TFLite, marker).
-WRITTEN = frozenset(
-    {"saved_model.pb", "fingerprint.pb", "keras_metadata.pb", "variables", "assets", "model.tflite",
-     "lth-tf-export.json"}
-)
-
 
 def listing(folder: Path) -> list[str]:
     """Every file and link below `folder`, as sorted relative POSIX paths (folders implied)."""
@@ -40,10 +34,11 @@ def listing(folder: Path) -> list[str]:
     return sorted(found)
 
 
-def foreign(folder: Path, written: list[str] | None) -> list[str]:
+def foreign(folder: Path, written: list[str] | None, legacy: frozenset[str]) -> list[str]:
     """Entries of export `folder` lth-tf did not write: files, links, and empty folders (ending in /).
 
-    `written`: the marker's `files` (None for an export of an older version).
+    `written`: the marker's `files`; None for an export of an older version, where
+    the top-level names in `legacy` are ours.
     """
     ours = set(written or ())
     ours_dirs = {"/".join(p.split("/")[:i]) for p in ours for i in range(1, p.count("/") + 1)}
@@ -52,7 +47,7 @@ def foreign(folder: Path, written: list[str] | None) -> list[str]:
         parts = rel.split("/")
         if any(atomic.TEMP_RE.match(p) for p in parts):
             return True
-        return rel in ours if written is not None else parts[0] in WRITTEN
+        return rel in ours if written is not None else parts[0] in legacy
 
     found = [rel for rel in listing(folder) if not is_ours(rel)]
     for top, dirs, files in os.walk(folder):
@@ -64,13 +59,13 @@ def foreign(folder: Path, written: list[str] | None) -> list[str]:
     return sorted(found)
 
 
-def carry(old: Path, new: Path, written: list[str] | None) -> list[str]:
+def carry(old: Path, new: Path, written: list[str] | None, legacy: frozenset[str]) -> list[str]:
     """Put the entries of export `old` lth-tf did not write into `new` (see the module doc).
 
     LthError naming them (before anything is carried) if `new` writes one of those names.
     Returns what was carried.
     """
-    entries = foreign(old, written)
+    entries = foreign(old, written, legacy)
     taken = [rel for rel in entries if _exists(new / rel.rstrip("/")) and not rel.endswith("/")]
     if taken:
         raise LthError(

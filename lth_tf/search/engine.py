@@ -59,9 +59,13 @@ def derived_seed(seed: int) -> int:
 
     The run's seed is at most C.SEED_MAX; what is derived from it may exceed it, and
     `keras.utils.set_random_seed` (numpy's legacy seeding) refuses more. Below the
-    limit (every seed in use before the limit existed) nothing changes.
+    limit (every seed in use before the limit existed) nothing changes; above it the
+    value is hashed (numpy's SeedSequence), not wrapped: modulo 2**32, seeds s and
+    s + 2**29 would share every per-round seed (2**29 * ROUND_SEED is a multiple of 2**32).
     """
-    return seed % (C.SEED_MAX + 1)
+    if 0 <= seed <= C.SEED_MAX:
+        return seed
+    return int(np.random.SeedSequence(seed).generate_state(1)[0])
 
 ModelFactory = Callable[[int], Any]  # seed -> plain keras.Model (logits)
 

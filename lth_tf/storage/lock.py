@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from lth_tf.core.errors import LthError
-from lth_tf.storage.rundir import link_refusal
+from lth_tf.core.paths import link_refusal
 
 try:
     import fcntl

@@ -22,7 +22,6 @@ is in progress. No TensorFlow and no numpy here.
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -180,21 +179,13 @@ def links(run_dir: Path) -> list[Path]:
         d = run_dir / folder
         if d.is_dir() and not d.is_symlink():
             found += [p for p in sorted(d.iterdir()) if p.is_symlink()]
+            if folder == EXPORTS_DIR:
+                # an export is swapped in whole, never written into: a user's link inside
+                # one is theirs to keep (export/keep.py carries it into a re-export)
+                continue
             found += [q for p in sorted(d.iterdir()) if p.is_dir() and not p.is_symlink()
                       for q in sorted(p.iterdir()) if q.is_symlink()]
     return found
-
-
-def link_refusal(path: Path) -> LthError:
-    """LthError for a link where lth-tf writes its own file or folder `path`."""
-    try:
-        to = f" to {os.readlink(path)}"
-    except OSError:
-        to = ""
-    return LthError(
-        f"{path} is a symbolic link{to}; lth-tf writes only files and folders it made there and never "
-        "through a link: move the link away (its target is untouched), then run the same command again"
-    )
 
 
 def stored_hash(run_dir: Path) -> str | None:
@@ -233,12 +224,7 @@ def check_unedited(run_dir: Path) -> None:
     the old hash, while export and compare, which read it, refuse the run.
     """
     path = config_path(run_dir)
-    stored = stored_hash(run_dir)
-    try:
-        edited = C.resolve(config_file=path).hash() != stored
-    except LthError as e:  # a value refused now (a moved model file, a hand edit): the check's own words
-        raise LthError(str(e) if str(path) in str(e) else f"{path}: {e}") from None
-    if edited:
+    if hash_of_record(_stored_config(run_dir), stored_hash(run_dir)) is None:
         raise LthError(
             f"{path} was edited after the run wrote it (its settings no longer match the hash on its "
             "first line); restore the file the run wrote, or put the new settings in a config of "
@@ -255,19 +241,29 @@ def _stored_config(run_dir: Path) -> C.Experiment:
         raise LthError(str(e) if str(path) in str(e) else f"{path}: {e}") from None
 
 
+def hash_of_record(exp: C.Experiment, stored: str) -> C.Experiment | None:
+    """`exp` as the run it was written for, or None when it does not hash to `stored`.
+
+    A config.toml written before "auto" became the default of the speed settings
+    spells their old defaults out while its hash omitted them: it is that run's
+    config read `as_auto()`.
+    """
+    for candidate in (exp, exp.as_auto()):
+        if candidate.hash() == stored:
+            return candidate
+    return None
+
+
 def read_experiment(run_dir: str | Path) -> C.Experiment:
     """The run's Experiment from its config.toml, checked against the recorded hash.
 
-    A config.toml written before "auto" became the default of the speed settings
-    spells their old defaults out; it is read as `as_auto()` when that is what its
-    hash says (the values it spelled out are then the run's record, `recorded_runtime`).
+    A config.toml from before "auto" is read `as_auto()` (`hash_of_record`); the values
+    it spelled out are then the run's record (`recorded_runtime`).
     """
     run_dir = existing(run_dir)
-    exp = _stored_config(run_dir)
     stored = stored_hash(run_dir)
-    if stored != exp.hash() and stored == exp.as_auto().hash():
-        exp = exp.as_auto()
-    if stored != exp.hash():
+    exp = hash_of_record(_stored_config(run_dir), stored)
+    if exp is None:
         raise LthError(
             f"{config_path(run_dir)} does not match its recorded hash ({stored}); "
             f"restore the {CONFIG_FILE} the run wrote, or export from the run's own folder"

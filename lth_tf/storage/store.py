@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from lth_tf.core.paths import what_is
+from lth_tf.core.paths import link_refusal, what_is
 from lth_tf.storage import atomic
 from lth_tf.storage import lock as run_lock
 from lth_tf.storage import rundir as R
@@ -129,7 +129,7 @@ class RunStore:
         """LthError naming the first of the run's names that is a symbolic link (see `rundir.links`)."""
         found = R.links(self.run_dir)
         if found:
-            raise R.link_refusal(found[0])
+            raise link_refusal(found[0])
 
     def clean_leftovers(self) -> list[Path]:
         """Temporary files and folders of killed writers (ours by exact name; see atomic.py)."""
@@ -160,7 +160,7 @@ class RunStore:
                 save_arrays(tmp / MASKS_FILE, masks)
                 atomic.write_json_atomic(tmp / METRICS_FILE, metrics)
                 if final.is_symlink():
-                    raise R.link_refusal(final)
+                    raise link_refusal(final)
                 if final.exists():  # a round recomputed after a gap: ours, replaced whole
                     shutil.rmtree(final)
                 os.replace(tmp, final)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
 from lth_tf.core.errors import LthError
 from lth_tf.core.events.records import Event
-from lth_tf.core.paths import NoSpace, is_no_space
+from lth_tf.core.paths import NoSpace, is_no_space, link_refusal, what_is
 
 
 class JsonlSink:
@@ -52,17 +53,25 @@ class JsonlSink:
 
 
 def _append_no_link(path: str, flags: int) -> int:
-    """Open for appending, never through a symbolic link (a link to a user's file is refused)."""
+    """Open a regular file for appending, never through a symbolic link, never a FIFO or device
+    (a link to a user's file, or a pipe whose readers would block, is refused in one line)."""
     try:
         # read-write: the sink reads the last byte back (a torn line is ended first)
-        return os.open(path, (flags & ~os.O_WRONLY) | os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK, 0o666)
+        fd = os.open(path, (flags & ~os.O_WRONLY) | os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK, 0o666)
     except OSError:
         if os.path.islink(path):
-            raise LthError(
-                f"{path} is a symbolic link to {os.readlink(path)}; lth-tf appends its events "
-                "only to a file it made: move the link away (its target is untouched), then run again"
-            ) from None
+            raise link_refusal(path) from None
+        if what_is(path) not in ("missing", "a file"):  # a folder
+            raise _not_a_file(path) from None
         raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise _not_a_file(path)
+    return fd
+
+
+def _not_a_file(path: str) -> LthError:
+    return LthError(f"{path} is {what_is(path)}, not the events file a run writes; move it away, then run again")
 
 
 class ListSink:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lth_tf.core.paths import NoSpace, size_text
 from lth_tf.storage import atomic
 
 Writer = Callable[[Path], dict[str, Any]]  # writes the export into a new folder; returns the marker's fields
@@ -77,7 +78,12 @@ class ExportFormat:
         # and the next export to --out drops the leftover (lth_tf/export/keep.py).
         with tempfile.TemporaryDirectory(dir=exported.path, prefix=atomic.temp_prefix("dense"),
                                          suffix=".tmp") as tmp:
-            dense = exported.export_dense(Path(tmp) / "dense")
+            try:
+                dense = exported.export_dense(Path(tmp) / "dense")
+            except NoSpace as e:  # the export itself is complete: report it without the comparison
+                needed = f" (about {size_text(e.needed)})" if e.needed else ""
+                skipped = f"no dense comparison: no space left for the dense reference{needed}"
+                return [*size_report(exported.path, label="ticket"), f"{'':8s} {skipped}; the export above is complete"]
             return size_report(exported.path, dense=dense, label="ticket")
 
     def __repr__(self) -> str:

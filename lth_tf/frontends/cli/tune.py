@@ -133,18 +133,19 @@ def describe(c: dict[str, Any]) -> str:
 
 def format_table(cands: list[dict[str, Any]], stats: list[dict[str, Any]], unit: str, best: int,
                  errors: dict[int, str], cores: list[float | None]) -> list[str]:
-    lines = [f"{'candidate':44s} {unit + '/s':>10s}  {'vs rule':>7s}  {'range':>11s}  cores"]
-    for c, (cand, s) in enumerate(zip(cands, stats, strict=True)):
+    names = [describe(cand) + (" (rule)" if c == 0 else "") for c, cand in enumerate(cands)]
+    width = max(42, *map(len, names))  # one column for every name, the rule's mark included
+    lines = [f"{'candidate':{width + 2}s} {unit + '/s':>10s}  {'vs rule':>7s}  {'range':>11s}  cores"]
+    for c, (name, s) in enumerate(zip(names, stats, strict=True)):
         mark = "*" if c == best else " "
-        name = describe(cand) + (" (rule)" if c == 0 else "")
         if c in errors:
-            lines.append(f"{mark} {name:42s} failed: {errors[c]}")
+            lines.append(f"{mark} {name:{width}s} failed: {errors[c]}")
             continue
         rng = "" if c == 0 or s["ratio"] is None else f"{s['ratio_min']:.2f}-{s['ratio_max']:.2f}"
         ratio = "1.00" if c == 0 else ("" if s["ratio"] is None else f"{s['ratio']:.2f}x")
         med = "" if s["median"] is None else f"{s['median']:.1f}"
         used = "" if cores[c] is None else f"{cores[c]:.1f}"
-        lines.append(f"{mark} {name:42s} {med:>10s}  {ratio:>7s}  {rng:>11s}  {used}")
+        lines.append(f"{mark} {name:{width}s} {med:>10s}  {ratio:>7s}  {rng:>11s}  {used}")
     return lines
 
 

@@ -72,8 +72,9 @@ def plan(args: argparse.Namespace) -> tuple[dict, list, list[int], list[I.Planne
             raise LthError(f"cell {cell.label} seed {cell.seed}: {e}") from None
         if exp.train.strategy == "multi_worker":  # every cell would join the same TF_CONFIG cluster
             raise LthError("a sweep runs each cell as one process, and train.strategy=multi_worker needs one "
-                           "process per machine; run it with lth-tf run on each machine (docs/multi-device.md in the repository)")
-        Placement.from_settings(exp.train)  # mirrored:N within this machine's cores, as `run` checks
+                           "process per machine; run it with lth-tf run on each machine (the guide's multi-device page)")
+        if args.ray in (None, "local"):  # on a Ray cluster the cells run on other machines' cores
+            Placement.from_settings(exp.train)  # mirrored:N within this machine's cores, as `run` checks
         if args.dense_from:  # a cell whose round 0 differs from the source's is refused now
             try:
                 dense_from.check(exp, args.dense_from)

@@ -156,8 +156,25 @@ def check_reachable(address: str, seconds: float = PROBE_SECONDS) -> None:
             f"--ray {address!r} is not local, auto or HOST:PORT (a port 1..65535); "
             "write e.g. --ray 127.0.0.1:6379"
         )
+    outcome: list[BaseException | None] = []
+
+    def probe() -> None:
+        try:
+            socket.create_connection((host.strip("[]"), int(port)), timeout=seconds).close()
+            outcome.append(None)
+        except BaseException as e:  # noqa: BLE001 - handed to the caller below
+            outcome.append(e)
+
+    # In a thread with one deadline: create_connection's timeout covers neither the name
+    # lookup nor the second of several addresses, so alone it could wait far longer.
+    worker = threading.Thread(target=probe, name="ray-probe", daemon=True)
+    worker.start()
+    worker.join(seconds + 0.5)
     try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=seconds).close()
+        if not outcome:
+            raise TimeoutError("timed out")
+        if outcome[0] is not None:
+            raise outcome[0]
     except (OSError, OverflowError, ValueError) as e:
         reason = (f"no answer within {seconds:g} s" if isinstance(e, TimeoutError)
                   else (getattr(e, "strerror", None) or str(e)))

@@ -118,7 +118,7 @@ def _check_not_probabilities(model: keras.Model, input_shape: tuple, label: str)
     """Refuse a model whose outputs are probabilities after the known heads were made linear.
 
     A head `_logits` cannot see (a Lambda(tf.nn.softmax), a custom layer) shows in its
-    outputs: on random inputs they all lie in [0, 1], or each row sums to 1.
+    outputs: on random inputs they all lie strictly inside (0, 1), or each row sums to 1.
     """
     if len(model.inputs) != 1 or model.outputs[0].shape[-1] in (None, 1):
         return
@@ -130,8 +130,11 @@ def _check_not_probabilities(model: keras.Model, input_shape: tuple, label: str)
         y = np.asarray(model(x, training=False), dtype=np.float64)
     except Exception:  # noqa: BLE001 - inputs it cannot take (sparse, integer ids): no verdict
         return
-    rows_sum_to_one = bool(np.allclose(y.sum(axis=-1), 1.0, atol=1e-3)) and y.min() >= 0
-    in_unit_range = bool(y.min() >= 0.0 and y.max() <= 1.0)
+    # Strictly inside (0, 1) and not constant: a softmax or sigmoid never gives exactly 0,
+    # while a zero-initialised linear head gives all zeros and a ReLU head exact zeros.
+    squashed = bool(y.min() > 0.0 and y.max() < 1.0 and y.std() > 1e-6)
+    rows_sum_to_one = squashed and bool(np.allclose(y.sum(axis=-1), 1.0, atol=1e-3))
+    in_unit_range = squashed
     if rows_sum_to_one or in_unit_range:
         last = model.layers[-1]
         kind = "sum to 1 like a softmax's" if rows_sum_to_one else "all lie in [0, 1] like a sigmoid's"
