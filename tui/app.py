@@ -78,8 +78,15 @@ class LthApp(App):
             self.exit()
 
 
+class _Parser(argparse.ArgumentParser):
+    """A usage error is one line and exit 2, as lth-tf's (not argparse's usage block)."""
+
+    def error(self, message: str):
+        self.exit(2, f"lth-tui: error: {message}; see `lth-tui --help`\n")
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="lth-tui",
         description="Watch a lottery-ticket run and step through it round by round. With --preset "
         "or --config (the experiment options of `lth-tf run`) the run starts at once, in step mode.",

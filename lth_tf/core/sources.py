@@ -89,7 +89,12 @@ def factory_source(name: str) -> Path:
     finally:
         if added:
             sys.path.remove(cwd)
-    if spec is None or not spec.origin or not Path(spec.origin).is_file():
+    if spec is not None and not (spec.origin and Path(spec.origin).is_file()):
+        raise LthError(  # os, sys, ...: frozen or built in, so found, but no source to fingerprint
+            f"model.name {name!r}: module {module!r} has no source file ({spec.origin or 'a namespace package'}); "
+            "put the factory in a .py file of yours and name that module"
+        )
+    if spec is None:
         raise LthError(
             f"model.name {name!r}: no module {module!r} importable from {cwd}; "
             "run lth-tf from the folder that holds it or put it on PYTHONPATH"

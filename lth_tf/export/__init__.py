@@ -32,6 +32,7 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
+from lth_tf.core import paths
 from lth_tf.core.errors import LthError
 from lth_tf.export import keep
 from lth_tf.storage import atomic
@@ -118,7 +119,7 @@ def check_target(path: str | Path, source: dict[str, Any] | None = None, force: 
     if (path.exists() or path.is_symlink()) and not (
         path.is_dir() and not path.is_symlink() and is_our_export(path)
     ):
-        kind = "folder" if path.is_dir() else "file"
+        kind = paths.what_is(path).removeprefix("a ").removeprefix("an ")  # a FIFO is no "file"
         raise LthError(
             f"export target {path} is an existing {kind} that lth-tf did not export "
             f"(no {MARKER_FILE}); give a new path (only an older export of lth-tf is replaced)"

@@ -33,7 +33,7 @@ from typing import Any, TypedDict, Unpack
 import numpy as np
 
 from lth_tf.core import config as C
-from lth_tf.core import criteria, sources
+from lth_tf.core import criteria, paths, sources
 from lth_tf.core.errors import LthError
 from lth_tf.export import keras3_ticket
 from lth_tf.export.ticket import TicketExporter, export_round
@@ -83,6 +83,36 @@ def _check_hooks(method: str, hooks: dict[str, Any]) -> None:
             raise TypeError(f"TicketSearch.{method}() got an unexpected keyword argument {name!r}")
 
 
+def _check_directory(directory: Path) -> None:
+    """LthError for a `directory=` that is not a folder and cannot become one (a file, a
+    FIFO, a broken link); was an OSError ("Not a directory", "File exists") from mkdir."""
+    for p in (directory, *directory.parents):
+        kind = paths.what_is(p)
+        if kind == "missing":
+            continue
+        if kind != "a folder":
+            raise LthError(
+                f"directory={str(directory)!r}: {p} is {kind}, not a folder; "
+                "give a folder for the run directories (or a path that does not exist yet)"
+            )
+        return
+
+
+def _output_width(model: Any) -> int | None:
+    """The logits of a built one-output model, Keras 3 or tf_keras (None for a factory or
+    anything else): the labels are checked against it before the model's shape is."""
+    if detect.kind(model) not in ("keras3", "keras3_subclassed", "tf_keras"):
+        return None
+    try:
+        outs = model.outputs
+    except (AttributeError, ValueError):  # an unbuilt subclassed model
+        return None
+    if not outs or len(outs) != 1:
+        return None
+    shape = tuple(outs[0].shape)
+    return int(shape[-1]) if len(shape) == 2 and shape[-1] else None
+
+
 class TicketSearch:
     """Iterative magnitude pruning with rewinding on a user's Keras model."""
 
@@ -124,6 +154,7 @@ class TicketSearch:
             exp = C.set_value(exp, key, _as_setting(value))
         self.exp = C.validate(exp)  # bad settings fail here, before any data or model is touched
         self.directory = Path(directory)
+        _check_directory(self.directory)  # before the model is read or anything is written
         self.name = name
         self.dense_from = dense_from
         self.search: LotterySearch | None = None
@@ -171,9 +202,9 @@ class TicketSearch:
     def _open(self, data: Any, **hooks: Any) -> LotterySearch:
         if data.num_classes is None:  # tf.data input: the model says
             data.num_classes = self._model_classes(data)
-        shape = getattr(self._model, "output_shape", None) if isinstance(self._model, keras.Model) else None
-        if isinstance(shape, tuple) and len(shape) == 2 and shape[-1]:
-            check_labels(data, int(shape[-1]), self._label)  # the labels, named first
+        outputs = _output_width(self._model)
+        if outputs:
+            check_labels(data, outputs, self._label)  # the labels, named first
         io = (tuple(data.input_shape), int(data.num_classes))
         built = self._source(*io, self.exp.seed)
         user_model = built.model

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 import re
 from typing import Any
 
@@ -33,8 +34,8 @@ def _coerce(key: str, value: Any, typ: Any) -> Any:
     if typ is int:
         if isinstance(value, bool):
             raise bad
-        if isinstance(value, int):
-            return value
+        if isinstance(value, numbers.Integral):  # numpy integers too (a seed taken from an array)
+            return int(value)
         if isinstance(value, str) and re.fullmatch(r"[+-]?\d+", value.strip()):
             return int(value)
         raise bad

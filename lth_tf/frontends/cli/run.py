@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import faulthandler
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -113,6 +114,8 @@ def _make_platform(exp: C.Experiment, placement: Placement, chosen) -> Platform:
 def _check_out(out: Path, run_dir: Path, exp: C.Experiment) -> None:
     """--out must be a folder (or creatable); an existing run dir must hold this config."""
     for p in (out, run_dir):
+        if p.is_symlink() and not p.exists():  # mkdir would say "File exists"
+            raise LthError(f"--out: {p} is a broken link (to {os.readlink(p)}); remove it or give another --out")
         if p.exists() and not p.is_dir():
             raise LthError(f"--out: {p} exists and is not a folder; give another --out")
     rundir.check_holds(run_dir, exp.hash())

@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import os
 import queue
 import statistics
@@ -265,8 +266,8 @@ def measure(exp: C.Experiment, cands: list[dict[str, Any]], data_dir: str | None
 def cmd_tune(args) -> int:
     exp = options.experiment_from_args(args)
     data_dir = options.check_data_dir(args.data_dir) or os.environ.get("LTH_DATA_DIR")
-    if args.seconds <= 0:
-        raise LthError(f"--seconds {args.seconds} must be positive; use e.g. --seconds 60")
+    if not 0 < args.seconds < math.inf:  # nan and inf too (argparse's float takes them)
+        raise LthError(f"--seconds {args.seconds} must be a finite positive number of seconds; use e.g. --seconds 60")
     cpu, workload = speed.Cpu.read(), speed.Workload.of(exp)
     print(f"CPU: {cpu.model or 'unknown'} ({' '.join(cpu.flags) or 'no speed flags'}), {cpu.cores} cores")
     print(f"workload: {workload.key()}")

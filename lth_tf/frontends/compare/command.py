@@ -14,6 +14,7 @@ writes compare.md, compare.png, compare.svg and compare.json. No TensorFlow here
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -77,6 +78,8 @@ def default_out(paths: list[str]) -> Path:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    if args.tolerance is not None and not 0 <= args.tolerance < math.inf:  # nan, inf: argparse's float takes them
+        raise LthError(f"--tolerance {args.tolerance} is not a number 0 or more; use e.g. 0.01 (one point)")
     dirs = run_dirs(args.dirs)
     out = Path(args.out) if args.out else default_out(args.dirs)
     write.check_out(out)
@@ -90,8 +93,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
               file=sys.stderr)
     if not runs:
         raise LthError("no run with a finished round to compare; run or resume them first")
-    if args.tolerance is not None and args.tolerance < 0:
-        raise LthError(f"--tolerance {args.tolerance} is negative; use e.g. 0.01 (one point)")
     groups = A.group(runs)
     A.check_seeds(groups)
     settings = [A.aggregate(s, args.tolerance) for s in groups]

@@ -145,10 +145,17 @@ PROBE_SECONDS = 5.0  # how long a Ray address may take to accept a connection
 
 def check_reachable(address: str, seconds: float = PROBE_SECONDS) -> None:
     """LthError unless something accepts a TCP connection at a HOST:PORT `address` within
-    `seconds` ("auto" and other forms are left to Ray, which fails fast for them)."""
-    host, sep, port = address.removeprefix("ray://").rpartition(":")
-    if not sep or not port.isdigit() or not host:
+    `seconds`; "auto" is left to Ray (which fails fast for it), any other form is refused."""
+    if address == "auto":
         return
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        # Ray would take it to ray.init after the sweep folder is written, and name an
+        # address the user never typed (it rewrites 127.0.0.1 to this node's IP)
+        raise LthError(
+            f"--ray {address!r} is not local, auto or HOST:PORT (a port 1..65535); "
+            "write e.g. --ray 127.0.0.1:6379"
+        )
     outcome: list[BaseException | None] = []
 
     def probe() -> None:
