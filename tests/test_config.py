@@ -362,6 +362,8 @@ def test_config_file_errors(tmp_path):
         (["prune.controls=random_reinit,lucky"], "lucky"),
         (["prune.control_rounds=first"], "first"),
         (["prune.tolerance=-0.01"], "prune.tolerance"),
+        (["prune.tolerance=1"], "0.01 (one point)"),  # points typed for a fraction
+        (["prune.tolerance=nan"], "prune.tolerance"),
         (["model.name=vgg19"], "vgg19"),
         (["data.name=imagenet"], "imagenet"),
         (["data.name=cifar10"], "gcn"),  # graph model on image data

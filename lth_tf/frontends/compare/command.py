@@ -14,7 +14,6 @@ writes compare.md, compare.png, compare.svg and compare.json. No TensorFlow here
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from pathlib import Path
 
@@ -78,8 +77,9 @@ def default_out(paths: list[str]) -> Path:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    if args.tolerance is not None and not 0 <= args.tolerance < math.inf:  # nan, inf: argparse's float takes them
-        raise LthError(f"--tolerance {args.tolerance} is not a number 0 or more; use e.g. 0.01 (one point)")
+    if args.tolerance is not None and not 0 <= args.tolerance < 1:  # nan, inf: argparse's float takes them
+        raise LthError(f"--tolerance {args.tolerance} is not a fraction of accuracy from 0 to below 1; "
+                       "use e.g. 0.01 (one point)")
     dirs = run_dirs(args.dirs)
     out = Path(args.out) if args.out else default_out(args.dirs)
     write.check_out(out)
