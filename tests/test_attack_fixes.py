@@ -67,7 +67,7 @@ def test_tune_seconds_must_be_a_finite_budget(capsys, seconds):
     assert f"--seconds {float(seconds)}" in err, err
 
 
-@pytest.mark.parametrize("tolerance", ["nan", "inf", "1", "5"])  # 1: one point typed as a fraction
+@pytest.mark.parametrize("tolerance", ["nan", "inf", "5"])  # 5: points typed for a fraction
 def test_compare_tolerance_must_be_a_finite_number(tmp_path, capsys, tolerance):
     """Was: --tolerance nan wrote compare.md saying 'minus nan points' (inf: every round a ticket)."""
     err = one_line(capsys, ["compare", str(tmp_path), "--tolerance", tolerance, "--out", str(tmp_path / "c")])

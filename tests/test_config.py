@@ -362,7 +362,7 @@ def test_config_file_errors(tmp_path):
         (["prune.controls=random_reinit,lucky"], "lucky"),
         (["prune.control_rounds=first"], "first"),
         (["prune.tolerance=-0.01"], "prune.tolerance"),
-        (["prune.tolerance=1"], "0.01 (one point)"),  # points typed for a fraction
+        (["prune.tolerance=5"], "0.01 (one point)"),  # points typed for a fraction
         (["prune.tolerance=nan"], "prune.tolerance"),
         (["model.name=vgg19"], "vgg19"),
         (["data.name=imagenet"], "imagenet"),

@@ -115,8 +115,8 @@ def validate(exp: Experiment) -> Experiment:
             f"preset {exp.preset!r} is not a preset name; use --preset with one of "
             f"{', '.join(preset_names())} (or leave preset unset)"
         )
-    if not 0 <= p.tolerance < 1:  # a fraction of accuracy; NaN fails too. 1 would be "1 point" mistyped
-        raise LthError(f"prune.tolerance {p.tolerance} is not a fraction of accuracy from 0 to below 1; "
+    if not 0 <= p.tolerance <= 1:  # a fraction of accuracy (1: every round matches); NaN fails too
+        raise LthError(f"prune.tolerance {p.tolerance} is not a fraction of accuracy from 0 to 1; "
                        "use e.g. 0.01 (one point)")
     if not 0.0 < p.eb_distance <= 1.0:
         raise LthError(f"prune.eb_distance {p.eb_distance} is outside (0, 1]; use e.g. --set prune.eb_distance=0.1")

@@ -77,8 +77,8 @@ def default_out(paths: list[str]) -> Path:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    if args.tolerance is not None and not 0 <= args.tolerance < 1:  # nan, inf: argparse's float takes them
-        raise LthError(f"--tolerance {args.tolerance} is not a fraction of accuracy from 0 to below 1; "
+    if args.tolerance is not None and not 0 <= args.tolerance <= 1:  # nan, inf: argparse's float takes them
+        raise LthError(f"--tolerance {args.tolerance} is not a fraction of accuracy from 0 to 1; "
                        "use e.g. 0.01 (one point)")
     dirs = run_dirs(args.dirs)
     out = Path(args.out) if args.out else default_out(args.dirs)
