@@ -14,7 +14,7 @@ processes, which changes slowly next to one round). The op counts of each signat
 graph show which products are sparse: in all three, X.W of the first layer is a
 SparseTensorDenseMatMul (the dense signature converts x with tf.sparse.from_dense).
 
-    python benchmarks/sparse_graph_latency.py RUN_DIR [--calls 200] [--quick]
+    python benchmarks/sparse_graph_latency.py RUN_DIR [--ticket EXPORT] [--calls 200] [--quick]
 """
 
 from __future__ import annotations
@@ -114,6 +114,8 @@ def _shell(cmd: list[str]) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("run_dir", type=Path, help="a finished cora-gcn run directory (its ticket/ is timed)")
+    p.add_argument("--ticket", type=Path, help="an export of that run to time instead of RUN_DIR/ticket "
+                   "(`lth-tf export RUN_DIR --out PATH`, any format)")
     p.add_argument("--calls", type=int, default=200, help="timed calls of each signature")
     p.add_argument("--quick", action="store_true", help="20 calls, results to *.quick.json")
     args = p.parse_args(argv)
@@ -123,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     from lth_tf.search.lottery import LotterySearch
 
     search = LotterySearch.open(args.run_dir)
-    ticket = args.run_dir / "ticket"
+    ticket = args.ticket or args.run_dir / "ticket"
     inputs = feeds(search.data)
     lscpu = _shell(["lscpu"])
     model_name = next((line.split(":", 1)[1].strip() for line in lscpu.splitlines()

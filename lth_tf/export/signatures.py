@@ -178,8 +178,10 @@ def _graph(model, data: Any):
     def predict(x, a):
         return _outputs(model([x, a], training=False), None)
 
-    def checked_coo(x_indices, x_values, x_dense_shape, a_indices, a_values, a_dense_shape):
-        """The two inputs as ordered tf.SparseTensors, after the checks in the graph."""
+    def checked_coo(x_indices, x_values, x_dense_shape, a_indices, a_values, a_dense_shape,
+                    order_a=True):
+        """The two inputs as tf.SparseTensors (ordered; `a` only if `order_a`), after the
+        checks in the graph."""
         checks = _check_coo(x_indices, x_values, x_dense_shape, "x")
         checks += _check_coo(a_indices, a_values, a_dense_shape, "a")
         n = x_dense_shape[0]
@@ -197,8 +199,8 @@ def _graph(model, data: Any):
         ]
         with tf.control_dependencies(checks):
             x = tf.sparse.reorder(tf.SparseTensor(x_indices, x_values, x_dense_shape))
-            a = tf.sparse.reorder(tf.SparseTensor(a_indices, a_values, a_dense_shape))
-        return x, a
+            a = tf.SparseTensor(a_indices, a_values, a_dense_shape)
+        return x, (tf.sparse.reorder(a) if order_a else a)
 
     @tf.function(input_signature=parts)
     def coo(x_indices, x_values, x_dense_shape, a_indices, a_values, a_dense_shape):
@@ -206,7 +208,8 @@ def _graph(model, data: Any):
 
     @tf.function(input_signature=parts)
     def sparse(x_indices, x_values, x_dense_shape, a_indices, a_values, a_dense_shape):
-        x, a = checked_coo(x_indices, x_values, x_dense_shape, a_indices, a_values, a_dense_shape)
+        x, a = checked_coo(x_indices, x_values, x_dense_shape, a_indices, a_values, a_dense_shape,
+                           order_a=False)  # sparse_gcn_normalise orders its result
         if row_norm:
             x = sparse_row_normalise(x)
         # the first layer's X.W is then tf.sparse.sparse_dense_matmul, as in serving_default
@@ -274,8 +277,8 @@ def gcn_normalise(a):
 
 
 def sparse_gcn_normalise(a):
-    """gcn_normalise of an ordered (N, N) tf.SparseTensor, without densifying it
-    (duplicate entries add up, as in the dense sum)."""
+    """gcn_normalise of an (N, N) tf.SparseTensor in any order, without densifying it
+    (duplicate entries add up, as in the dense sum); the result is ordered."""
     n = a.dense_shape[0]
     off = tf.sparse.retain(a, a.indices[:, 0] != a.indices[:, 1])
     loops = tf.range(n)
