@@ -86,7 +86,8 @@ def description(path: str | Path) -> dict[str, Any]:
 
 
 def usage(path: str | Path) -> list[str]:
-    """A line naming the export's signatures, then three lines of Python that call it."""
+    """A line naming the export's signatures, then three lines of Python that call it
+    (a fourth for a graph model: its raw COO signature)."""
     from lth_tf.export import signatures as sig
 
     doc = description(path)

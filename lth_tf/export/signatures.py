@@ -20,6 +20,11 @@ Graph models (GCN):
                       adjacency (edge weights, both directions for an undirected
                       graph; the diagonal is ignored and one self-loop added);
                       both normalised in the graph as the training data was.
+  serving_sparse      six COO tensors like serving_default, but raw: x_* the
+                      (N, F) features, a_* the (N, N) adjacency as serving_dense
+                      takes them (duplicate entries add up, like scipy's COO);
+                      normalised in the graph with sparse ops, so nothing
+                      (N, N) or (N, F) is ever dense; checked as serving_default.
 Every signature returns `logits` (N, K) float32, `probabilities` (softmax)
 and `class_index` (N,) int64; `class_name` (N,) string too when the data
 names its classes. A `class_names` signature (no inputs) returns them all.
@@ -34,7 +39,7 @@ import numpy as np
 from lth_tf.platform.backend import tf
 
 IMAGE_RAW, IMAGE_FLOAT = "serving_default", "serving_normalized"
-GRAPH_COO, GRAPH_DENSE = "serving_default", "serving_dense"
+GRAPH_COO, GRAPH_DENSE, GRAPH_SPARSE = "serving_default", "serving_dense", "serving_sparse"
 CLASS_NAMES = "class_names"
 
 
@@ -173,8 +178,10 @@ def _graph(model, data: Any):
     def predict(x, a):
         return _outputs(model([x, a], training=False), None)
 
-    @tf.function(input_signature=parts)
-    def coo(x_indices, x_values, x_dense_shape, a_indices, a_values, a_dense_shape):
+    def checked_coo(x_indices, x_values, x_dense_shape, a_indices, a_values, a_dense_shape,
+                    order_a=True):
+        """The two inputs as tf.SparseTensors (ordered; `a` only if `order_a`), after the
+        checks in the graph."""
         checks = _check_coo(x_indices, x_values, x_dense_shape, "x")
         checks += _check_coo(a_indices, a_values, a_dense_shape, "a")
         n = x_dense_shape[0]
@@ -192,8 +199,21 @@ def _graph(model, data: Any):
         ]
         with tf.control_dependencies(checks):
             x = tf.sparse.reorder(tf.SparseTensor(x_indices, x_values, x_dense_shape))
-            a = tf.sparse.reorder(tf.SparseTensor(a_indices, a_values, a_dense_shape))
-        return predict(x, a)
+            a = tf.SparseTensor(a_indices, a_values, a_dense_shape)
+        return x, (tf.sparse.reorder(a) if order_a else a)
+
+    @tf.function(input_signature=parts)
+    def coo(x_indices, x_values, x_dense_shape, a_indices, a_values, a_dense_shape):
+        return predict(*checked_coo(x_indices, x_values, x_dense_shape, a_indices, a_values, a_dense_shape))
+
+    @tf.function(input_signature=parts)
+    def sparse(x_indices, x_values, x_dense_shape, a_indices, a_values, a_dense_shape):
+        x, a = checked_coo(x_indices, x_values, x_dense_shape, a_indices, a_values, a_dense_shape,
+                           order_a=False)  # sparse_gcn_normalise orders its result
+        if row_norm:
+            x = sparse_row_normalise(x)
+        # the first layer's X.W is then tf.sparse.sparse_dense_matmul, as in serving_default
+        return predict(x, sparse_gcn_normalise(a))
 
     @tf.function(
         input_signature=[
@@ -229,12 +249,23 @@ def _graph(model, data: Any):
         "a": "float32 (N, N) raw adjacency (edge weights; both directions for an undirected "
         "graph); diagonal ignored, one self-loop added, then D^-1/2 (A+I) D^-1/2 in the graph",
     }
+    sparse_doc = {
+        "x_indices": "int64 (nnz_x, 2), (node, feature) of each nonzero raw feature",
+        "x_values": "float32 (nnz_x,), raw features"
+        + ("; row-normalised in the graph" if row_norm else ", used as given"),
+        "x_dense_shape": f"int64 (2,) = [N, {features}]",
+        "a_indices": "int64 (nnz_a, 2), (row, column) of each nonzero of the raw adjacency",
+        "a_values": "float32 (nnz_a,), edge weights (both directions for an undirected graph); "
+        "diagonal ignored, one self-loop added, then D^-1/2 (A+I) D^-1/2 in the graph",
+        "a_dense_shape": "int64 (2,) = [N, N]",
+    }
     doc = {
         GRAPH_COO: {"inputs": coo_doc, "outputs": _output_doc(k, False), "checked": True},
         GRAPH_DENSE: {"inputs": dense_doc, "outputs": _output_doc(k, False)},
+        GRAPH_SPARSE: {"inputs": sparse_doc, "outputs": _output_doc(k, False), "checked": True},
         "features_row_normalised": row_norm,
     }
-    return {GRAPH_COO: coo, GRAPH_DENSE: dense}, doc
+    return {GRAPH_COO: coo, GRAPH_DENSE: dense, GRAPH_SPARSE: sparse}, doc
 
 
 def gcn_normalise(a):
@@ -245,6 +276,26 @@ def gcn_normalise(a):
     return d[:, None] * a * d[None, :]
 
 
+def sparse_gcn_normalise(a):
+    """gcn_normalise of an (N, N) tf.SparseTensor in any order, without densifying it
+    (duplicate entries add up, as in the dense sum); the result is ordered."""
+    n = a.dense_shape[0]
+    off = tf.sparse.retain(a, a.indices[:, 0] != a.indices[:, 1])
+    loops = tf.range(n)
+    indices = tf.concat([off.indices, tf.stack([loops, loops], axis=1)], axis=0)
+    values = tf.concat([off.values, tf.ones([n], a.dtype)], axis=0)
+    d = tf.math.rsqrt(tf.math.unsorted_segment_sum(values, indices[:, 0], n))
+    values = tf.gather(d, indices[:, 0]) * values * tf.gather(d, indices[:, 1])
+    return tf.sparse.reorder(tf.SparseTensor(indices, values, a.dense_shape))
+
+
+def sparse_row_normalise(x):
+    """row_normalise of an (N, F) tf.SparseTensor: each value divided by its row's sum."""
+    s = tf.math.unsorted_segment_sum(x.values, x.indices[:, 0], x.dense_shape[0])
+    return tf.SparseTensor(x.indices, tf.math.divide_no_nan(x.values, tf.gather(s, x.indices[:, 0])),
+                           x.dense_shape)
+
+
 def row_normalise(x):
     """Each row divided by its sum; rows summing to 0 stay 0 (lth_tf.keras_side.data.graph.row_normalise)."""
     s = tf.reduce_sum(x, axis=1, keepdims=True)
@@ -252,7 +303,8 @@ def row_normalise(x):
 
 
 def usage(path: str, doc: dict[str, Any]) -> list[str]:
-    """Three lines of Python that call the export at `path` (for `lth-tf export`)."""
+    """Three lines of Python that call the export at `path` (for `lth-tf export`);
+    for a graph model a fourth, a comment naming the raw COO signature's inputs."""
     if GRAPH_DENSE in doc:
         call = f'out = m.signatures["{GRAPH_DENSE}"](x=features, a=adjacency)  # raw (N,F), (N,N)'
     elif doc.get("raw_input"):
@@ -263,11 +315,15 @@ def usage(path: str, doc: dict[str, Any]) -> list[str]:
         call = 'out = m.signatures["serving_default"](**inputs)'
     outputs = doc.get(IMAGE_RAW, doc.get(GRAPH_COO, {})).get("outputs", {})
     keys = ", ".join(k for k in outputs if k != "class_index")  # the comment names class_index first
-    return [
+    lines = [
         "import tensorflow as tf",
         f'm = tf.saved_model.load("{path}")',
         call + (f'  # out["class_index"]; also: {keys}' if keys and "#" not in call else ""),
     ]
+    if GRAPH_SPARSE in doc:
+        lines.append(f'# sparse, raw COO: m.signatures["{GRAPH_SPARSE}"](x_indices=, x_values=, '
+                     "x_dense_shape=, a_indices=, a_values=, a_dense_shape=)")
+    return lines
 
 
 def names(doc: dict[str, Any]) -> list[str]:
