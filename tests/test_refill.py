@@ -137,7 +137,8 @@ def test_refill_is_deterministic_and_ignores_the_dict_order(case, rate, scope):
 
 
 def _one_layer(columns):
-    """A producer 'h' whose channel j has the input weights columns[j], read by 'output' (excluded)."""
+    """A producer 'h' whose channel j has the input weights columns[j], read by 'output'; layerwise, so
+    the unstructured pass ranks h's weights among themselves."""
     w = np.array(columns, dtype=np.float32).T  # (rows, channels)
     c = w.shape[1]
     weights = {"h": w, "output": np.ones((c, 2), dtype=np.float32)}
@@ -295,3 +296,38 @@ def test_smoke_run_with_refill_resumes_identically_and_exports_narrow(tmp_path):
     again = rs.load_round(2)
     assert all(again[1][k].tobytes() == masks[2][k].tobytes() for k in masks[2])
     assert all(a.tobytes() == b.tobytes() for a, b in zip(again[0], weights, strict=True))
+
+
+@pytest.mark.slow  # two small searches through the CLI
+@pytest.mark.parametrize(
+    "settings",
+    [
+        ["prune.early_bird=true", "prune.eb_window=1", "prune.rewind=lr", "distill.enabled=true"],
+        ["prune.one_shot=true", "prune.rewind=finetune", "prune.scope=layerwise"],
+    ],
+    ids=["early-bird-lr-kd", "one-shot-finetune-layerwise"],
+)
+def test_refill_runs_with_the_other_settings_and_a_dense_round_from_another_run(tmp_path, settings):
+    """Round 0 from a `weights` run (--dense-from), then refill rounds with early-bird, lr rewinding
+    and KD, or one-shot with finetune rewinding: they finish at the channel sparsity `channels` plans."""
+    from lth_tf.frontends.cli import main as cli
+    from lth_tf.storage import store
+
+    common = ["run", "--preset", "smoke", "--set", "train.epochs=3", "--set", "prune.tolerance=1.0",
+              "--set", "prune.controls=random_mask", "--quiet", "--no-export"]  # fmt: skip
+    assert cli.main([*common, "--set", "prune.rounds=1", "--out", str(tmp_path / "dense")]) == 0
+    (source,) = list((tmp_path / "dense").iterdir())
+    extra = [a for s in ["prune.structure=refill", *settings] for a in ("--set", s)]
+    assert cli.main([*common, *extra, "--dense-from", str(source), "--out", str(tmp_path / "runs")]) == 0
+    (run_dir,) = list((tmp_path / "runs").iterdir())
+    rs = store.RunStore(run_dir)
+    assert rs.round_metrics(0)["test_acc"] == store.RunStore(source).round_metrics(0)["test_acc"]
+    if "prune.one_shot=true" in settings:  # one round, straight to 0.75 of each layer's 8 channels
+        last = 1
+        assert rs.round_metrics(1)["channel_sparsity"] == pytest.approx(1 - 2 * (8 - round(0.75 * 8)) / 16)
+    else:  # global: prune_count of the 16 channels' live ones per round
+        last, alive = 2, 16
+        for r in (1, 2):
+            alive -= M.prune_count(0.5, alive)
+            assert rs.round_metrics(r)["channel_sparsity"] == pytest.approx(1 - alive / 16)
+    assert rs.control_metrics("random_mask", last)["sparsity"] == pytest.approx(rs.round_metrics(last)["sparsity"])
