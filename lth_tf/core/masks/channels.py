@@ -235,6 +235,7 @@ def prune_to_fraction(
     `score_masks` as in `prune`."""
     names = _check(masks, plan, scope, exclude)
     keep = keep_vectors(masks, names)
+
     def how_many(alive: int, total: int) -> int:
         return round(target * total) - (total - alive)
 
