@@ -210,11 +210,11 @@ def test_report_says_the_rate_counts_channels():
 
 
 def test_the_narrow_format_is_the_default_for_refill_tickets():
+    """`formats.default` keys on `Criterion.channels` (export/ticket.py's `channel_pruned`): one place."""
     from lth_tf.export import formats
-    from lth_tf.export.ticket import channel_pruned
 
-    exp = C.Experiment(prune=C.Prune(structure="refill"))
-    assert channel_pruned(exp) and formats.default(channel_pruned(exp)) == "narrow"
+    assert formats.default(criteria.get("refill").channels) == "narrow"
+    assert formats.default(criteria.get("weights").channels) == formats.DENSE
 
 
 # -- Keras ------------------------------------------------------------------------------------
