@@ -11,6 +11,12 @@ layer keeps one), residual ties, and the random-mask control (as many live
 channels per layer, at random) are those of `channels`: this is
 `lth_tf.core.masks.channels.prune` with the unstructured mask as the one its
 scores read, so a round reaches exactly the channel sparsity `channels` plans.
+The unstructured pass runs over every masked layer as `weights` would; layers
+whose channels stay whole (residual ties, the logits) only shape its threshold
+under the global scope and keep their masks, as with `channels`. How many
+channels stay is `channels`' plan (prune.rate counts channels), not derived
+from the unstructured mask's weight count, so refill and channels runs compare
+at equal channel sparsity.
 
 Why the L1 norm of the kept weights: it ranks a channel by the magnitude that
 survived unstructured pruning, as the paper's refill does, so a channel with a
