@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pytest
+from helpers.channels import assert_channel_masks, chains
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -18,48 +19,6 @@ from lth_tf.core.masks import channels as CH
 from lth_tf.core.schedule import expected_sparsity
 
 FAST = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])  # max_examples: the Hypothesis profile (tests/conftest.py)
-
-
-@st.composite
-def chains(draw):
-    """A chain of producers (conv-like 4D or dense-like 2D kernels) ending in an output layer.
-
-    Layer i reads layer i-1's channels, each link possibly through a Flatten
-    (repeat > 1: the reader's input rows are channels x repeat).
-    Returns (plan, weights, all-ones masks).
-    """
-    n = draw(st.integers(1, 4))
-    widths = [draw(st.integers(1, 7)) for _ in range(n)] + [3]
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    ties = draw(st.booleans())  # small integers: many equal scores
-    names = [f"l{i}" for i in range(n)] + ["output"]
-    weights, producers = {}, {}
-    rows = draw(st.integers(1, 4))
-    for i, name in enumerate(names):
-        if i > 0:
-            repeat = draw(st.integers(1, 3))
-            producers[names[i - 1]] = CH.Producer(names[i - 1], widths[i - 1], (CH.Consumer(name, repeat),))
-            rows = widths[i - 1] * repeat
-        shape = (2, 2, rows, widths[i]) if draw(st.booleans()) else (rows, widths[i])
-        weights[name] = (rng.integers(-2, 3, shape) if ties else rng.normal(size=shape)).astype(np.float32)
-    plan = CH.ChannelPlan(producers, {"output": "model output"})
-    return plan, weights, M.ones_like(weights)
-
-
-def assert_channel_masks(masks, plan):
-    """Each mask equals in_keep x out_keep: only whole channels (and their input rows) go."""
-    keep = CH.keep_vectors(masks, plan.producers)
-    feeds = {c.name: (n, c.repeat) for n, p in plan.producers.items() for c in p.consumers}
-    for name, m in masks.items():
-        out = keep.get(name, np.ones(m.shape[-1], dtype=bool))
-        if name in feeds:
-            src, repeat = feeds[name]
-            rows = np.tile(keep[src], repeat)
-        else:
-            rows = np.ones(m.shape[-2], dtype=bool)
-        expected = rows[:, None] & out[None, :]
-        assert np.array_equal(m != 0, np.broadcast_to(expected, m.shape)), name
-        assert set(np.unique(m)) <= {0.0, 1.0}
 
 
 @FAST

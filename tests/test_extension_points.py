@@ -151,7 +151,7 @@ def test_export_help_and_choices_come_from_the_registry():
         "(tf.saved_model.load only); tflite: a TFLite model with sparse weights (image models; "
         "smaller file, same speed: TFLite densifies them when it loads); "
         "narrow: a channel-pruned ticket as a physically narrower model (fewer filters/units), "
-        "the default for prune.structure=channels; "
+        "the default for channel-pruned tickets (prune.structure=channels, refill); "
         "keras: the ticket as your own Keras 3 model, a .keras file (Keras 3 models only)"
     )
     parser = cli.build_parser()

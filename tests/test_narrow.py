@@ -12,54 +12,16 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
 import re
-import subprocess
-import sys
-import textwrap
 
 import numpy as np
 import pytest
+from helpers.channels import load_in_fresh_process, randomise
 from helpers.models import tiny_conv
 
 from lth_tf.core.config import Model
 from lth_tf.core.errors import LthError
 from lth_tf.frontends.cli import main as cli
-
-LOADER = textwrap.dedent(
-    """
-    import json, sys
-    import numpy as np
-    import tensorflow as tf
-    import tf_keras
-
-    out = {}
-    for kind, path, inputs in json.loads(sys.argv[1]):
-        z = np.load(inputs)
-        if "image" in z.files:
-            args = tf.constant(z["image"])
-        else:
-            args = [tf.SparseTensor(z[p + "_i"], z[p + "_v"], z[p + "_s"]) for p in ("x", "a")]
-        out[kind + ":sm"] = tf.saved_model.load(path)(args, training=False).numpy()
-        model = tf_keras.models.load_model(path, compile=False)
-        out[kind + ":keras"] = model(args, training=False).numpy()
-        out[kind + ":params"] = np.array(model.count_params())
-    np.savez(sys.argv[2], **out)
-    leaked = sorted(m for m in sys.modules if m.split(".")[0] in
-                    ("lth_tf", "spektral", "tensorflow_model_optimization"))
-    print(json.dumps(leaked))
-    """
-)
-
-
-def _randomise(keras, wrapped, rng):
-    """Random BatchNorm statistics and biases: dead channels then carry constants."""
-    for layer in wrapped.layers:
-        inner = getattr(layer, "layer", layer)
-        if isinstance(inner, keras.layers.BatchNormalization):
-            inner.set_weights([rng.uniform(0.5, 1.5, v.shape).astype("float32") for v in inner.get_weights()])
-        elif getattr(inner, "bias", None) is not None:
-            inner.bias.assign(rng.normal(size=inner.bias.shape).astype("float32"))
 
 
 def _graph_inputs(tf, rng, n=9, f=5):
@@ -96,7 +58,7 @@ def narrowed(tmp_path_factory):
     result = {}
     for kind, (model, inputs) in cases.items():
         wrapped = P.wrap(model)
-        _randomise(keras, wrapped, rng)
+        randomise(keras, wrapped, rng)
         plan = P.channel_plan(wrapped)
         masks = P.get_masks(wrapped)
         for _ in range(2):
@@ -125,19 +87,7 @@ def loaded(narrowed):
     for kind, r in result.items():
         np.savez(tmp / f"{kind}.npz", **r["inputs"])
         jobs.append([kind, str(export_savedmodel(r["narrow"], tmp / kind)), str(tmp / f"{kind}.npz")])
-    script = tmp / "load.py"
-    script.write_text(LOADER)
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env.update(TF_USE_LEGACY_KERAS="1", TF_CPP_MIN_LOG_LEVEL="2")
-    proc = subprocess.run(
-        [sys.executable, str(script), json.dumps(jobs), str(tmp / "out.npz")],
-        capture_output=True, text=True, env=env, cwd=tmp, timeout=300, check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    leaked = json.loads(proc.stdout.strip().splitlines()[-1])
-    with np.load(tmp / "out.npz") as z:
-        outputs = {k: z[k] for k in z.files}
-    return outputs, leaked
+    return load_in_fresh_process(jobs, tmp)
 
 
 @pytest.mark.slow  # a fresh TensorFlow process

@@ -5,7 +5,7 @@
     search.finish(TicketExporter())    # the winner into RUN_DIR/ticket/
 
 `format=None` is `formats.default`: narrow for a channel-pruned run (prune.structure
-= channels), dense otherwise; a format that does not suit the ticket (narrow on a
+= channels or refill), dense otherwise; a format that does not suit the ticket (narrow on a
 weight-pruned one) logs its warning. Every export records the run and round it
 came from in its marker (`source`), and an export of another run at `out` is
 refused unless `force`.
@@ -60,7 +60,7 @@ def export_with_report(
 
 
 def channel_pruned(exp: Any) -> bool:
-    """Whether the run's criterion removes whole channels (prune.structure = channels)."""
+    """Whether the run's criterion removes whole channels (prune.structure = channels, refill)."""
     return criteria.get(exp.prune.structure).channels
 
 

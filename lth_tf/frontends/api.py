@@ -302,8 +302,8 @@ class TicketSearch:
         (pruned kernels stored without their zeros; `tf.saved_model.load` only), "tflite"
         (a .tflite file, image models), "narrow" (channels no layer reads removed) or
         "keras" (Keras 3 models: `path/model.keras`, for `keras.saving.load_model`);
-        None: narrow for prune.structure="channels", else dense. `force`: replace an
-        export of another run at `path` (refused otherwise).
+        None: narrow for a channel-pruned run (prune.structure "channels" or "refill"),
+        else dense. `force`: replace an export of another run at `path` (refused otherwise).
         """
         return export_round(self._opened(), round, path, format=format, force=force)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from lth_tf.core import criteria
 from lth_tf.core import winner as W
 from lth_tf.core.cost import human
 from lth_tf.core.errors import LthError
@@ -80,6 +81,12 @@ def _bad_fields(item: Any, keys: tuple[str, ...]) -> str | None:
     ):
         return "'distill'"
     return None
+
+
+def _counts_channels(structure: Any) -> bool:
+    """Whether prune.rate counts channels: the criterion removes whole channels (an unknown name: no)."""
+    crit = criteria.CRITERIA.get(structure) if isinstance(structure, str) else None
+    return bool(crit and crit.channels)
 
 
 def _is_number(v: Any) -> bool:
@@ -258,7 +265,7 @@ def settings_line(config: dict[str, Any]) -> str:
     rate = prune.get("rate")
     schedule = prune.get("rate_schedule") or "constant"
     how = (f"rate schedule {schedule}" if schedule != "constant"
-           else f"{100 * rate:g}% of the remaining {'channels' if prune.get('structure') == 'channels' else 'weights'}"
+           else f"{100 * rate:g}% of the remaining {'channels' if _counts_channels(prune.get('structure')) else 'weights'}"
            " per round" if _is_number(rate) else "rate ?")
     rounds = prune.get("rounds")
     plan = (f"one shot to the sparsity of {_plural(rounds, 'round')}" if prune.get("one_shot")

@@ -9,7 +9,7 @@ is complete once it exists, see store.py).
 
 What depends on this run's own settings rather than on training is recomputed
 from the copied weights as for a trained round (`round_metrics.served`: the ticket
-size as served, channel_sparsity with prune.structure = channels, the mask digest
+size as served, channel_sparsity with prune.structure = channels or refill, the mask digest
 under a strategy), and the metrics record `reused_from` {run_dir, config_hash};
 the round_finished event carries it.
 Only round_finished is emitted for a copied round: no round_started or epoch_end,

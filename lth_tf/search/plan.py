@@ -46,7 +46,7 @@ class Plan:
     def target_sparsity(self, r: int) -> float:
         """The planned sparsity after round r (one-shot reaches the final one at once).
 
-        With prune.structure = channels: the fraction of prunable channels removed.
+        With prune.structure = channels or refill: the fraction of prunable channels removed.
         """
         p = self.prune
         return target_sparsity(p.rate, p.rounds, p.one_shot, r, p.rate_schedule)

@@ -7,7 +7,7 @@ A round's metrics have two parts. What training measured (accuracies, losses,
 epochs, cost, early-bird distances, the history) comes from the training, or for
 a round 0 copied with --dense-from from the run that trained it. What follows
 from the round's weights and masks and this run's own settings (`served`: the
-ticket's size as served, the channel sparsity with prune.structure = channels,
+ticket's size as served, the channel sparsity with prune.structure = channels or refill,
 the mask digest under a strategy) is computed here for both, so a copied round
 and a trained one say the same about the same weights.
 """
@@ -34,7 +34,7 @@ def served(wrapped: Any, r: int, masks: M.Masks, data: Any, plan: Plan, platform
     """What round r's weights and masks in `wrapped` are as this run serves them.
 
     "inference": params, nonzeros and FLOPs per example of the ticket (narrowed with
-    channels); "channel_sparsity" with prune.structure = channels; "mask_digest"
+    channels); "channel_sparsity" with prune.structure = channels or refill; "mask_digest"
     under a strategy, after proving every replica and worker holds the same masks.
     """
     out: dict[str, Any] = {"inference": ticket_size(wrapped, flops.graph_size(data), plan.channels)}

@@ -16,7 +16,7 @@ from lth_tf.storage.rundir import REQUIRED_CONTROL_KEYS, REQUIRED_ROUND_KEYS
 # The keys of a round's metrics.json that summary.json's rounds carry (null when absent).
 SUMMARY_ROUND_KEYS = (
     *REQUIRED_ROUND_KEYS, "layer_sparsity", "seconds", "distill", "cost",
-    "channel_sparsity",  # prune.structure=channels only
+    "channel_sparsity",  # prune.structure=channels or refill only
     "inference",  # params, nonzeros, flops per example of the round's ticket (flops.inference_size)
 )
 DENSE_KEYS = ("val_acc", "test_acc")  # summary.json's "dense": round 0's accuracies

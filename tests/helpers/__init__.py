@@ -1,5 +1,8 @@
 """Helpers shared by the tests; conftest.py holds the shared fixtures.
 
+- `channels`: random chains of channel producers and the form of a channel mask
+  (numpy); random BatchNorm statistics and biases, and loading narrowed exports in
+  a fresh process that cannot import lth_tf.
 - `cli`: `lth-tf` in a subprocess (exit code, stdout, stderr, whether TensorFlow
   loaded), the user-error contract, and `tree` (what was or was not written).
 - `data`: the offline Planetoid files, read-only proofs, tiny image sources.

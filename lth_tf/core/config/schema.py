@@ -94,7 +94,8 @@ class Prune:
     tolerance: float = 0.0
     # The pruning criterion (lth_tf/core/criteria/): weights (magnitude) | channels (whole
     # filters/units by L1 norm; rate then counts channels) | random (random positions,
-    # magnitude's counts: the random-pruning baseline)
+    # magnitude's counts: the random-pruning baseline) | refill (IMP-Refill: magnitude's
+    # mask, then whole channels by the L1 norm it kept; rate counts channels as channels)
     structure: str = "weights"
     # Early-bird rounds: a round stops once the mask its pruning step would take has
     # moved less than eb_distance (normalised Hamming) for eb_window epochs running.

@@ -13,7 +13,7 @@ A new criterion is one module here (a `Criterion` subclass and its instance)
 plus one line below; CONTRIBUTING.md says what to test.
 """
 
-from lth_tf.core.criteria import channel_l1, magnitude, random_pruning
+from lth_tf.core.criteria import channel_l1, magnitude, random_pruning, refill
 from lth_tf.core.criteria.base import Criterion, Step
 
 CRITERIA: dict[str, Criterion] = {
@@ -22,6 +22,7 @@ CRITERIA: dict[str, Criterion] = {
         magnitude.CRITERION,  # weights
         channel_l1.CRITERION,  # channels
         random_pruning.CRITERION,  # random
+        refill.CRITERION,  # refill
     )
 }
 NAMES = tuple(CRITERIA)

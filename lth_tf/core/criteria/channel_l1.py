@@ -16,16 +16,16 @@ class ChannelL1(Criterion):
     channels = True
 
     def prune(self, kernels, masks, rate, step):
-        return CH.prune(kernels, masks, _plan(step), rate, step.scope, step.exclude)
+        return CH.prune(kernels, masks, plan_of(step), rate, step.scope, step.exclude)
 
     def prune_to(self, kernels, masks, target, step):
-        return CH.prune_to_fraction(kernels, masks, _plan(step), target, step.scope, step.exclude)
+        return CH.prune_to_fraction(kernels, masks, plan_of(step), target, step.scope, step.exclude)
 
     def random_masks(self, masks, rng, step):
-        return CH.random_masks(masks, _plan(step), rng, step.exclude)
+        return CH.random_masks(masks, plan_of(step), rng, step.exclude)
 
 
-def _plan(step: Step) -> CH.ChannelPlan:
+def plan_of(step: Step) -> CH.ChannelPlan:
     if step.channel_plan is None:
         raise ValueError("channel pruning needs the model's ChannelPlan (Step.channel_plan)")
     return step.channel_plan

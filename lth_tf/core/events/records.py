@@ -88,7 +88,7 @@ class RunStarted(Record):
     runtime: dict[str, Any] | None = None  # oneDNN, XLA, precision, threads in force
     model_notes: list[str] | None = None  # what was changed to make the model trainable
     unpruned_layers: list[dict[str, str]] | None = None  # [{name, class}] nothing prunes
-    # prune.structure=channels only: [{name, reason}] of pruned layers whose channels stay whole
+    # prune.structure=channels or refill only: [{name, reason}] of pruned layers whose channels stay whole
     unpruned_channels: list[dict[str, str]] | None = field(default=None, metadata=OMIT_NONE)
     # Added later: left out when None, so the lines of older runs read back as they were.
     # of the data: chance is 1/num_classes (lth_tf.core.winner)
@@ -137,7 +137,7 @@ class RoundFinished(Record):
     best_epoch: int | None = None
     epochs_run: int | None = None
     distill: dict[str, float] | None = None  # KD_KEYS of the kept epoch, None without KD
-    # prune.structure=channels: the fraction of prunable channels removed
+    # prune.structure=channels or refill: the fraction of prunable channels removed
     channel_sparsity: float | None = field(default=None, metadata=OMIT_NONE)
     # what the round's training cost (lth_tf.core.cost): examples, steps, seconds, train_flops, ...
     cost: dict[str, float] | None = field(default=None, metadata=OMIT_NONE)

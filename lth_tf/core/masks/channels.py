@@ -208,11 +208,17 @@ def prune(
     rate: float,
     scope: str = "global",
     exclude: Collection[str] = (),
+    score_masks: Mapping[str, np.ndarray] | None = None,
 ) -> Masks:
-    """One round: remove ``prune_count(rate, remaining channels)`` per group, lowest score first."""
+    """One round: remove ``prune_count(rate, remaining channels)`` per group, lowest score first.
+
+    `score_masks`: the mask the scores read (default `masks`); refill passes
+    its unstructured magnitude mask. Which channels are alive, and so the
+    counts, always come from `masks`.
+    """
     names = _check(masks, plan, scope, exclude)
     keep = keep_vectors(masks, names)
-    return _remove(weights, masks, plan, keep, scope, lambda alive, total: prune_count(rate, alive))
+    return _remove(weights, masks, plan, keep, scope, lambda alive, total: prune_count(rate, alive), score_masks)
 
 
 def prune_to_fraction(
@@ -222,11 +228,18 @@ def prune_to_fraction(
     target: float,
     scope: str = "global",
     exclude: Collection[str] = (),
+    score_masks: Mapping[str, np.ndarray] | None = None,
 ) -> Masks:
-    """One shot: remove channels until ``round(target * channels)`` of each group are gone."""
+    """One shot: remove channels until ``round(target * channels)`` of each group are gone.
+
+    `score_masks` as in `prune`."""
     names = _check(masks, plan, scope, exclude)
     keep = keep_vectors(masks, names)
-    return _remove(weights, masks, plan, keep, scope, lambda alive, total: round(target * total) - (total - alive))
+
+    def how_many(alive: int, total: int) -> int:
+        return round(target * total) - (total - alive)
+
+    return _remove(weights, masks, plan, keep, scope, how_many, score_masks)
 
 
 def random_masks(
@@ -261,10 +274,12 @@ def _check(masks: Mapping[str, np.ndarray], plan: ChannelPlan, scope: str, exclu
     return names
 
 
-def _remove(weights, masks, plan, keep, scope, how_many) -> Masks:
-    """Remove `how_many(alive, total)` channels per group; each layer keeps its best one."""
+def _remove(weights, masks, plan, keep, scope, how_many, score_masks=None) -> Masks:
+    """Remove `how_many(alive, total)` channels per group; each layer keeps its best one.
+
+    Scores read `score_masks` (default `masks`); only channels alive in `masks` compete."""
     names = sorted(keep)
-    score = scores(weights, masks, names)
+    score = scores(weights, masks if score_masks is None else score_masks, names)
     groups = [names] if scope == "global" else [[n] for n in names]
     new = {n: k.copy() for n, k in keep.items()}
     for group in groups:

@@ -16,7 +16,7 @@ from lth_tf.export.formats.dense import FORMAT as DENSE
 class Narrow(ExportFormat):
     name = "narrow"
     help = ("a channel-pruned ticket as a physically narrower model (fewer filters/units), "
-            "the default for prune.structure=channels")
+            "the default for channel-pruned tickets (prune.structure=channels, refill)")
     default_for_channels = True
 
     def warning(self, channels: bool) -> str | None:

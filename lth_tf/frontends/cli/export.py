@@ -1,6 +1,6 @@
 """`lth-tf export`: a round's ticket (default: the winner) as dense, sparse, tflite, narrow or keras.
 
-Without --format: narrow for a channel-pruned run (prune.structure = channels),
+Without --format: narrow for a channel-pruned run (prune.structure = channels, refill),
 dense otherwise (`formats.default`); --format narrow on a weight-pruned run
 warns in one line. The export records the run and round it came from, and an
 export of another run at --out is refused unless --force.
@@ -29,7 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     exp.add_argument("--out", required=True)
     exp.add_argument("--data-dir", default=None, help="data folder (for the model's input shape)")
     exp.add_argument("--format", choices=formats.NAMES, default=None,
-                     help=formats.help_text() + " (default: narrow for prune.structure=channels, else dense)")
+                     help=formats.help_text() + " (default: narrow for prune.structure=channels or refill, else dense)")
     exp.add_argument("--force", action="store_true",
                      help="replace an export of another run at --out (refused otherwise)")
 
