@@ -206,10 +206,19 @@ def main(argv=None) -> int:
     p.add_argument("--name", default=None, help="result file name (default speed_<cpu kind>)")
     p.add_argument("--note", default="", help="what else ran on the machine, for the result file")
     p.add_argument("--fresh", action="store_true", help="measure every repetition again (no resume)")
+    p.add_argument("--every", default="", help="configurations (e.g. bf16) to run in every repetition of each "
+                   "family, not only the first: for a ratio the rules do not know yet on this CPU kind")
     args = p.parse_args(argv)
     plan = QUICK if args.quick else FULL
     if args.families:
         plan = {f: {**plan, **OPTIONAL}[f] for f in args.families.split(",")}
+    every = [c for c in args.every.split(",") if c]
+    unknown = sorted(set(every) - set(CONFIGS))
+    if unknown:
+        p.error(f"--every: unknown configuration(s) {', '.join(unknown)}; choose from {', '.join(CONFIGS)}")
+    plan = {f: Plan(pl.core + tuple(c for c in every if c not in pl.core),
+                    tuple(c for c in pl.extra if c not in every), pl.steps, pl.epochs, pl.warmup, pl.reps)
+            for f, pl in plan.items()}
     n_reps = args.reps or (1 if args.quick else 2)
     cpu = cpu_facts()
     name = args.name or f"speed_{cpu['kind']}" + (".quick" if args.quick else "")
