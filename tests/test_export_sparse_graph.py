@@ -97,7 +97,7 @@ def tiny(tmp_path_factory):
         "prepared": {**_coo("x", g.x), **_coo("a", g.a)},
     }
     return {"ref": ref, "loaded": loaded, "paths": paths, "feeds": feeds, "x_raw": x_raw, "a_raw": a_raw,
-            "doc": description(paths["dense"]), "usage": usage(paths["dense"]), "tf": tf}
+            "doc": description(paths["dense"]), "usage": usage(paths["dense"]), "tf": tf, "model": model, "g": g}
 
 
 def _call(t, fmt, signature, feeds):
@@ -144,6 +144,34 @@ def test_bad_sparse_inputs_raise_in_the_graph(tiny):
     n = tiny["x_raw"].shape[0]
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"a_dense_shape must be \(N, N\)"):
         _call(tiny, "dense", "serving_sparse", {**feeds, "a_dense_shape": np.array([n + 1] * 2)})
+
+
+@pytest.mark.parametrize("signature", ["serving_default", "serving_sparse"])
+def test_every_sparse_op_runs_after_the_input_checks(tiny, signature):
+    """The checks must run before any op that reads the COO parts: TensorFlow runs ops
+    without a dependency in any order, and a SparseReorder that ran first failed with its
+    own message ('indices (2970) and values (2969)') instead of the check's (seen in CI
+    under load). So every sparse op has a check among its ancestors."""
+    from lth_tf.export.signatures import _graph
+
+    graph = _graph(tiny["model"], tiny["g"])[0][signature].get_concrete_function().graph
+
+    def checked(op) -> bool:
+        seen, todo = set(), [op]
+        while todo:
+            o = todo.pop()
+            if o.name in seen:
+                continue
+            seen.add(o.name)
+            if "assert" in o.name.lower() and o is not op:
+                return True
+            todo += [t.op for t in o.inputs] + list(o.control_inputs)
+        return False
+
+    sparse_ops = [op for op in graph.get_operations()
+                  if op.type in ("SparseReorder", "UnsortedSegmentSum", "SparseTensorDenseMatMul")]
+    assert sparse_ops
+    assert [op.name for op in sparse_ops if not checked(op)] == []
 
 
 def test_the_sparse_signature_never_densifies(tiny):

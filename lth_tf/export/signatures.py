@@ -197,10 +197,12 @@ def _graph(model, data: Any):
                 message="a_dense_shape must be (N, N) with N = x_dense_shape[0]",
             ),
         ]
+        # Every op reading the parts is made under the checks: an op outside this block (a
+        # reorder, say) may run before them and fail with TensorFlow's message instead of ours.
         with tf.control_dependencies(checks):
             x = tf.sparse.reorder(tf.SparseTensor(x_indices, x_values, x_dense_shape))
-            a = tf.SparseTensor(a_indices, a_values, a_dense_shape)
-        return x, (tf.sparse.reorder(a) if order_a else a)
+            a = tf.SparseTensor(tf.identity(a_indices), tf.identity(a_values), tf.identity(a_dense_shape))
+            return x, (tf.sparse.reorder(a) if order_a else a)
 
     @tf.function(input_signature=parts)
     def coo(x_indices, x_values, x_dense_shape, a_indices, a_values, a_dense_shape):
