@@ -24,6 +24,8 @@ AMX = speed.Cpu("Intel(R) Xeon(R) Processor", ("avx2", "fma", "avx512f", "avx512
                                                 "avx_vnni", "amx_tile", "amx_bf16"), 2)
 AVX512_BF16 = speed.Cpu("Some Xeon", ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16"), 8)
 AVX2 = speed.Cpu("AMD EPYC", ("avx2", "fma"), 2)
+# The Zen 5 EPYC of 2026-12-03 (speed_avx512.json): native bfloat16 dot products, no AMX.
+ZEN5 = speed.Cpu("AMD EPYC", ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx_vnni"), 2)
 NOTHING = speed.Cpu()  # not Linux, or /proc/cpuinfo unreadable
 
 
@@ -42,8 +44,8 @@ def test_the_module_stays_free_of_tensorflow():
     assert out.stdout.strip() == "0"
 
 
-@pytest.mark.parametrize("cpu, precision", [(AMX, "mixed_bfloat16"), (AVX512_BF16, "float32"),
-                                            (AVX2, "float32"), (NOTHING, "float32")])
+@pytest.mark.parametrize("cpu, precision", [(AMX, "mixed_bfloat16"), (AVX512_BF16, "mixed_bfloat16"),
+                                            (ZEN5, "mixed_bfloat16"), (AVX2, "float32"), (NOTHING, "float32")])
 def test_resnet_precision_follows_the_cpu(cpu, precision):
     got = chosen(exp(), cpu)
     assert got == {"precision": precision, "jit_compile": False, "onednn": True,
@@ -58,6 +60,13 @@ def test_resnet_precision_follows_the_cpu(cpu, precision):
 ])
 def test_precision_on_amx_depends_on_the_workload(preset, overrides, precision):
     assert chosen(exp(preset, *overrides), AMX)["precision"] == precision
+
+
+def test_on_avx512_bf16_without_amx_only_the_measured_models_get_bfloat16():
+    assert chosen(exp("smoke"), ZEN5)["precision"] == "float32"  # tiny_cnn: not measured
+    assert chosen(exp("cifar10-resnet18-cpu", "model.name=lenet300"), ZEN5)["precision"] == "float32"
+    s = speed.choose(exp().train, speed.Workload.of(exp()), ZEN5, {})
+    assert "AVX512_BF16" in s.precision.reason and "speed_avx512.json" in s.precision.reason
 
 
 def test_graph_data_never_gets_bfloat16_xla_or_onednn():

@@ -4,7 +4,8 @@ Five settings decide how fast a round trains on a CPU: the precision (float32 or
 mixed_bfloat16), XLA (`train.jit_compile`), oneDNN (TF_ENABLE_ONEDNN_OPTS, read
 once when TensorFlow loads) and TensorFlow's two thread pools. Which values are
 fastest depends on the CPU kind (an AVX2-only EPYC emulates bfloat16 at 0.11x; a
-Xeon with AMX runs it faster than float32), so none is fixed here. Each setting is
+Xeon with AMX and a Zen 5 EPYC with AVX512_BF16 run it faster than float32), so none
+is fixed here. Each setting is
 taken from the first of:
 
 1. the user: a config value other than "auto" (`train.precision`,
@@ -148,16 +149,19 @@ RULES: tuple[Rule, ...] = (
          lambda c, w: w.several_workers),
     Rule("precision", "float32", "a file: model",
          "a saved model keeps the dtype it was saved with", lambda c, w: w.user_file_model),
-    Rule("precision", "mixed_bfloat16", "AMX-BF16 and ResNet-18 or Conv-4",
+    Rule("precision", "mixed_bfloat16", "native bfloat16 (AMX-BF16 or AVX512_BF16) and ResNet-18 or Conv-4",
          "Xeon with AMX (2026-12-02, shared machine): ResNet-18 w16 1.60x the float32 images/s (3 paired "
          "reps at load 3-5, speed_amx_resnet_quiet.json), 1.65x per CPU-second at load 9-20 and Conv-4 3.6x "
          "(benchmarks/results/speed_amx.json); dense "
          "CIFAR-10 round 73.6 +- 1.1% against 74.2 +- 1.3% (3 seeds); 4 IMP rounds keep the same number of "
-         "weights, test accuracy within 0.8 points (speed_accuracy_amx.json)",
-         lambda c, w: c.has("amx_bf16") and w.model in BF16_MODELS),
+         "weights, test accuracy within 0.8 points (speed_accuracy_amx.json). AMD EPYC (Zen 5) with "
+         "AVX512_BF16 and no AMX (2026-12-03, load 6-9, speed_avx512.json): ResNet-18 w16 1.40x (2 paired "
+         "reps; 1.39x per CPU-second), Conv-4 1.86x (2.30x per CPU-second); its dense round, seed 0, test "
+         "74.4% against float32's 75.1%",
+         lambda c, w: (c.has("amx_bf16") or c.has("avx512_bf16")) and w.model in BF16_MODELS),
     Rule("precision", "float32", "otherwise",
          "AVX2-only EPYC: mixed_bfloat16 trained at 0.11x (emulated, benchmarks/results/speed.json); "
-         "AVX512_BF16 without AMX and other models: not measured faster (`lth-tf tune` measures them)",
+         "other models than ResNet-18 and Conv-4: not measured faster (`lth-tf tune` measures them)",
          _always),
     Rule("jit_compile", False, "graph data", "XLA has no sparse matmul kernel", lambda c, w: w.kind == "graph"),
     Rule("jit_compile", False, "every CPU measured",
