@@ -165,14 +165,15 @@ RULES: tuple[Rule, ...] = (
          _always),
     Rule("jit_compile", False, "graph data", "XLA has no sparse matmul kernel", lambda c, w: w.kind == "graph"),
     Rule("jit_compile", False, "every CPU measured",
-         "XLA was slower on both kinds: EPYC 0.37-0.60x, Xeon with AMX 0.43x per CPU-second (speed.json, "
-         "speed_amx.json)",
+         "XLA was slower on the three kinds: AVX2 EPYC 0.37-0.60x, Xeon with AMX 0.43x, Zen 5 EPYC 0.44x "
+         "per CPU-second (speed.json, speed_amx.json, speed_avx512.json)",
          _always),
     Rule("onednn", False, "graph data",
          "the GCN's sparse ops do not use oneDNN; EPYC: 0.41-1.61x with it (median 0.66x, speed.json)",
          lambda c, w: w.kind == "graph"),
     Rule("onednn", True, "image data",
-         "EPYC: 1.95x faster with it (speed.json); AVX512_VNNI/BF16/AMX CPUs: TensorFlow's own default",
+         "AVX2 EPYC: 1.95x faster with it (speed.json); Zen 5 EPYC: 2.6x per CPU-second on ResNet-18 w16 "
+         "(speed_avx512.json); AVX512_VNNI/BF16/AMX CPUs: TensorFlow's own default",
          _always),
     Rule("intra_op_threads", 0, "every CPU",
          "0: TensorFlow's choice, one thread per core this process may use", _always),
