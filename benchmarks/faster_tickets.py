@@ -187,8 +187,12 @@ def image_latency(dense: Path, ticket: Path, calls: int) -> dict[str, Any]:
     ft = tf.saved_model.load(str(ticket)).signatures["serving_default"]
     (name, spec), = fd.structured_input_signature[1].items()
     out: dict[str, Any] = {}
+    rng = np.random.default_rng(0)
     for b in CIFAR_BATCHES:
-        x = tf.constant(np.random.default_rng(0).normal(size=(b, *spec.shape[1:])).astype(np.float32))
+        shape = (b, *spec.shape[1:])
+        # serving_default takes what the export's data gave: raw uint8 pixels (mean/std known) or floats
+        x = tf.constant(rng.integers(0, 256, shape).astype(np.uint8) if spec.dtype == tf.uint8
+                        else rng.normal(size=shape).astype(np.float32))
         diff = float(np.max(np.abs(fd(**{name: x})["logits"].numpy() - ft(**{name: x})["logits"].numpy())))
         res = timed({"dense": lambda x=x: fd(**{name: x})["logits"].numpy(),
                      "ticket": lambda x=x: ft(**{name: x})["logits"].numpy()},
