@@ -216,6 +216,7 @@ def test_cli_export_prints_cost_latency_and_the_ratio_to_a_dense_export_timed_be
                          "--out", str(tmp_path / "runs"), "--quiet", "--no-export"]) == 0
     (run_dir,) = (tmp_path / "runs").iterdir()
     code, out, err = _export(str(run_dir), "--round", "1", "--out", str(tmp_path / "n"))
+    assert out.strip() == str(tmp_path / "n")
     assert code == 0, err
     marker = description(tmp_path / "n")
     assert marker["source"]["export_format"] == "narrow"
