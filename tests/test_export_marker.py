@@ -232,3 +232,18 @@ def test_cli_export_prints_cost_latency_and_the_ratio_to_a_dense_export_timed_be
     assert description(tmp_path / "q")["latency"] is None
     assert "timed side by side" not in err and f"latency not measured ({latency.NOT_TIMED})" in err
     print(json.dumps({k: marker[k] for k in ("cost", "latency")}, indent=1))
+
+
+def test_an_export_whose_timing_fails_stands_with_a_null_latency_and_the_error(weights_ticket, tmp_path,
+                                                                                monkeypatch, caplog):
+    from lth_tf.export import description, export_savedmodel
+
+    def broken(path, data=None, budget=None):
+        raise ValueError("cannot call it\nsecond line")
+
+    monkeypatch.setattr(latency, "measure", broken)
+    _, plain = weights_ticket
+    marker = description(export_savedmodel(plain, tmp_path / "t"))
+    assert marker["latency"] is None and marker["latency_skipped"] == "timing failed: ValueError: cannot call it"
+    assert marker["cost"]["params"] == _stored(plain)[0]
+    assert "the export was not timed: ValueError" in caplog.text

@@ -44,6 +44,8 @@ SAVED_MODEL_FILE = "saved_model.pb"
 # Written into every folder lth-tf exports: only folders holding it are ever replaced.
 MARKER_FILE = "lth-tf-export.json"
 
+log = logging.getLogger(__name__)
+
 # Keras warns on every save of an uncompiled model that its (absent) compiled
 # metrics are not built; the export is for inference, so the line is noise.
 _UNCOMPILED_WARNING = "Compiled the loaded model, but the compiled metrics"
@@ -218,11 +220,22 @@ def export_savedmodel(
 
 
 def _measured(fmt, model, data: Any, new: Path, timing: bool) -> dict[str, Any]:
-    """The marker's `cost` and `latency` fields of the export just written into `new`."""
+    """The marker's `cost` and `latency` fields of the export just written into `new`.
+
+    The export is complete before it is timed: a serving function that cannot be called
+    on random inputs here is a logged warning and a null latency with the error, not a
+    failed export."""
     from lth_tf.export import latency
 
-    return {"cost": fmt.cost(model, data),
-            **(fmt.latency(new, data) if timing else latency.skipped(latency.NOT_TIMED))}
+    if not timing:
+        return {"cost": fmt.cost(model, data), **latency.skipped(latency.NOT_TIMED)}
+    cost = fmt.cost(model, data)
+    try:
+        timed = fmt.latency(new, data)
+    except Exception as e:  # noqa: BLE001  (TensorFlow raises many kinds; the export stands)
+        log.warning("the export was not timed: %s: %s", type(e).__name__, e)
+        timed = latency.skipped(f"timing failed: {type(e).__name__}: {(str(e).splitlines() or [''])[0][:200]}")
+    return {"cost": cost, **timed}
 
 
 def _write_export(path: Path, write, measure, format: str, source: dict[str, Any] | None, force: bool) -> Path:

@@ -103,8 +103,8 @@ class ExportFormat:
             except NoSpace as e:  # the export itself is complete: report it without the comparison
                 needed = f" (about {size_text(e.needed)})" if e.needed else ""
                 skipped = f"no dense comparison: no space left for the dense reference{needed}"
-                return [*size_report(exported.path, label="ticket"), f"{'':8s} {skipped}; the export above is complete",
-                        *cost_report(exported.path)]
+                return [*size_report(exported.path, label="ticket"), *cost_report(exported.path),
+                        f"{'':8s} {skipped}; the export above is complete"]
             lines = [*size_report(exported.path, dense=dense, label="ticket"), *cost_report(exported.path)]
             if self.compare_latency and exported.timing:
                 lines += ratio_lines(exported, {"dense": dense, self.name: exported.path}, "the dense round 0")
@@ -120,7 +120,7 @@ def ratio_lines(exported: Exported, paths: dict[str, Path], against: str) -> lis
     cannot be called here."""
     from lth_tf.export import latency
 
-    seconds = latency.side_by_side(paths, exported.search.served_data)
+    seconds = latency.side_by_side(paths, getattr(exported.search, "served_data", None))
     if not seconds:
         return []
     dense, mine = (seconds[k] for k in paths)
