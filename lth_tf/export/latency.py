@@ -201,7 +201,7 @@ def measure_tflite(path: str | Path, budget: float | None = BUDGET_SECONDS) -> d
 
     t0 = time.perf_counter()
     times = interleaved({0: call}, budget)
-    return _record("tflite interpreter invoke", [{"batch": int(inp["shape"][0])}], times, budget,
+    return _record("tflite interpreter invoke (default delegates: XNNPACK on CPU)", [{"batch": int(inp["shape"][0])}], times, budget,
                    time.perf_counter() - t0)
 
 
