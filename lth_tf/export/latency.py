@@ -80,7 +80,7 @@ def skipped(reason: str) -> dict[str, Any]:
     return {"latency": None, "latency_skipped": reason}
 
 
-NOT_TIMED = "timing was turned off (lth-tf export --no-timing, timing=False from Python)"
+NOT_TIMED = "timing was turned off: lth-tf export --no-timing, timing=False from Python"
 
 
 def machine() -> dict[str, Any]:
