@@ -5,8 +5,6 @@ Shared by benchmarks/efficiency.py and benchmarks/narrow_latency.py.
 
 from __future__ import annotations
 
-import statistics
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -41,15 +39,11 @@ EXPORTS: dict[str, Callable[..., Path]] = {
 def latencies(paths: dict[str, Path], signature: str, feeds: dict[str, Any], calls: int,
                warmup: int = 3) -> dict[str, float]:
     """Median seconds per call of each export; calls interleaved (kind by kind, round by
-    round) so that load from other processes falls on every kind alike."""
+    round) so that load from other processes falls on every kind alike: the clock loop of
+    the export marker's latency (lth_tf/export/latency.py), with a fixed count, no budget."""
+    from lth_tf.export import latency
     from lth_tf.platform.backend import tf
 
     fns = {kind: tf.saved_model.load(str(path)).signatures[signature] for kind, path in paths.items()}
-    times: dict[str, list[float]] = {kind: [] for kind in fns}
-    for i in range(warmup + calls):
-        for kind, fn in fns.items():
-            t0 = time.perf_counter()
-            fn(**feeds)["logits"].numpy()
-            if i >= warmup:
-                times[kind].append(time.perf_counter() - t0)
-    return {kind: statistics.median(t) for kind, t in times.items()}
+    calls_of = {kind: (lambda fn=fn: fn(**feeds)["logits"].numpy()) for kind, fn in fns.items()}
+    return latency.medians(latency.interleaved(calls_of, budget=None, warmup=warmup, max_calls=calls))

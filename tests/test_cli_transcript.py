@@ -27,7 +27,10 @@ as printed, file names):
 - TensorBoard event-file names (they hold a timestamp, the host name and a pid) ->
   events.out.tfevents.<TB>;
 - the site-packages folder and line number in a warning TensorFlow prints itself
-  (`tf.lite.Interpreter is deprecated`, on `export --format tflite`) -> <SITE>:<LINE>.
+  (`tf.lite.Interpreter is deprecated`, on `export --format tflite`) -> <SITE>:<LINE>;
+- `export`'s measured latencies (`b1 0.41 ms`, `whole graph (N nodes) 3 ms`) -> <MS>, the
+  machine after them (`(CPU model, 2 cores, TF 2.21.0)`) -> (<MACHINE>), and the latency
+  ratios against a dense export timed beside it (`b1 0.62x`) -> <X>; params and MACs stay exact.
 Checked by recording the whole transcript three times at 6bd3711 (two with only
 <TMP> normalised, LTH_TRANSCRIPT_RAW=1) and diffing: they differed in the round
 seconds, the report's "s training" and seconds column, the gzip percentages of
@@ -253,6 +256,11 @@ _GZIP_PCT = re.compile(r"(gzip of the \w+ is )\d+\.\d%")
 _BOUND_RATIO = re.compile(r"(= )\d+\.\d{2}x( the bound)")
 _WARNING_AT = re.compile(r"^(<SITE>/\S+\.py):\d+:")
 _TB = re.compile(r"events\.out\.tfevents\.[^/]+$")
+# export's cost line and latency ratios: measured times, and the machine they were measured on
+_RUN = r"(\bb\d+|whole graph \(\d+ nodes\))"
+_LATENCY_MS = re.compile(_RUN + r" [\d.e+-]+ ms\b")
+_MACHINE = re.compile(r"( ms) \(.+, \d+ cores, TF \S+\)$")  # a CPU name may hold "(R)"
+_LATENCY_RATIO = re.compile(_RUN + r" \d+\.\d{2}x")
 
 
 def normalise_text(text: str, tmp: Path) -> list[str]:
@@ -275,6 +283,8 @@ def normalise_lines(text: str) -> list[str]:
         line = _GZIP_PCT.sub(r"\1<PCT>%", line)
         line = _BOUND_RATIO.sub(r"\1<X>x\2", line)
         line = _WARNING_AT.sub(r"\1:<LINE>:", line)
+        line = _MACHINE.sub(r"\1 (<MACHINE>)", _LATENCY_MS.sub(r"\1 <MS> ms", line))
+        line = _LATENCY_RATIO.sub(r"\1 <X>x", line)
         # markdown tables: a column headed "seconds" holds wall times
         if line.startswith("|") and line.endswith("|"):
             cells = line.split("|")

@@ -251,10 +251,13 @@ def test_export_prints_the_path_and_dense_vs_ticket_sizes(exports, cli_exports):
         for line in lines[1:3]:
             assert " MB raw, " in line and " MB gzip; weights " in line
         assert "gzip of the ticket is" in lines[3]
+        # what it costs and how fast it ran here (tests/test_export_marker.py checks the figures)
+        runs = "whole graph (" if kind == "gcn" else "b1 "
+        assert lines[4].startswith("cost:") and " MACs per " in lines[4] and f"latency {runs}" in lines[4]
         # then how to call it: the signatures, and a tf.saved_model.load snippet
         expected = "serving_dense" if kind == "gcn" else "serving_normalized"
-        assert lines[4].startswith("call it (signatures: serving_default") and expected in lines[4]
-        assert lines[6].strip() == f'm = tf.saved_model.load("{path}")'
+        assert lines[5].startswith("call it (signatures: serving_default") and expected in lines[5]
+        assert lines[7].strip() == f'm = tf.saved_model.load("{path}")'
         out0, err0 = cli_exports[kind, 0]
         assert out0 == f"{entry['rounds'][0]['path']}\n"
         assert err0.splitlines()[1].startswith("dense:")

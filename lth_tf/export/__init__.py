@@ -44,6 +44,8 @@ SAVED_MODEL_FILE = "saved_model.pb"
 # Written into every folder lth-tf exports: only folders holding it are ever replaced.
 MARKER_FILE = "lth-tf-export.json"
 
+log = logging.getLogger(__name__)
+
 # Keras warns on every save of an uncompiled model that its (absent) compiled
 # metrics are not built; the export is for inference, so the line is noise.
 _UNCOMPILED_WARNING = "Compiled the loaded model, but the compiled metrics"
@@ -168,6 +170,7 @@ def export_savedmodel(
     sparse_threshold: float | None = None,
     source: dict[str, Any] | None = None,
     force: bool = False,
+    timing: bool = True,
 ) -> Path:
     """Write `model` as a SavedModel at `path`, replacing an older export of ours.
 
@@ -187,6 +190,13 @@ def export_savedmodel(
     recorded in the marker; an export of another run at `path` is refused unless
     `force` (`check_target`).
 
+    The marker records what the export costs (`cost`: params, nonzero params, MACs and
+    nonzero MACs per example, `flops.served_cost`) and, unless `timing` is False (then
+    `latency` is null and `latency_skipped` says why), its measured `latency`: median
+    seconds per call of the freshly written export at batch 1 and 256 (a graph: the whole
+    graph) with the CPU, cores, TensorFlow and date it was measured on
+    (lth_tf/export/latency.py; a few seconds).
+
     `path` must not exist, or hold an export of ours (LthError otherwise). The
     marker lists the files the export wrote; files a user added to an older export
     at `path` are carried into the new one (lth_tf/export/keep.py). The
@@ -205,11 +215,31 @@ def export_savedmodel(
     with atomic.writing(path, needed or None):  # a full disk names the export, not its temporary folder
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic.clean_leftovers([path.parent], target=path.name)
-        return _write_export(path, fmt.writer(model, data, pruned, sparse_threshold), format, source, force)
+        write = fmt.writer(model, data, pruned, sparse_threshold)
+        return _write_export(path, write, lambda new: _measured(fmt, model, data, new, timing), format, source, force)
 
 
-def _write_export(path: Path, write, format: str, source: dict[str, Any] | None, force: bool) -> Path:
-    """`write` into a temporary folder beside `path`, marked, then swapped in (see above)."""
+def _measured(fmt, model, data: Any, new: Path, timing: bool) -> dict[str, Any]:
+    """The marker's `cost` and `latency` fields of the export just written into `new`.
+
+    The export is complete before it is timed: a serving function that cannot be called
+    on random inputs here is a logged warning and a null latency with the error, not a
+    failed export."""
+    from lth_tf.export import latency
+
+    if not timing:
+        return {"cost": fmt.cost(model, data), **latency.skipped(latency.NOT_TIMED)}
+    cost = fmt.cost(model, data)
+    try:
+        timed = fmt.latency(new, data)
+    except Exception as e:  # noqa: BLE001  (TensorFlow raises many kinds; the export stands)
+        log.warning("the export was not timed: %s: %s", type(e).__name__, e)
+        timed = latency.skipped(f"timing failed: {type(e).__name__}: {(str(e).splitlines() or [''])[0][:200]}")
+    return {"cost": cost, **timed}
+
+
+def _write_export(path: Path, write, measure, format: str, source: dict[str, Any] | None, force: bool) -> Path:
+    """`write` into a temporary folder beside `path`, `measure` it, mark it, then swap it in (see above)."""
     work = atomic.temp_dir(path.parent, path.name)
     new = work / "new"
     tf_log = logging.getLogger("tensorflow")
@@ -218,7 +248,7 @@ def _write_export(path: Path, write, format: str, source: dict[str, Any] | None,
     try:
         described = write(new)
         files = sorted([*keep.listing(new), MARKER_FILE])
-        marker = {"written_by": "lth-tf", "format": "SavedModel", **described, "files": files}
+        marker = {"written_by": "lth-tf", "format": "SavedModel", **described, **measure(new), "files": files}
         if source is not None:
             marker["source"] = {**source, "export_format": format}
         atomic.write_json_atomic(new / MARKER_FILE, marker)
@@ -316,6 +346,25 @@ def _weights(path: str | Path) -> str:
     if not v.is_dir():
         return ""
     return f"; weights {_mb(directory_size(v))} raw, {_mb(gzip_size(v))} gzip"
+
+
+def cost_report(path: str | Path) -> list[str]:
+    """One line: what the export's marker says it costs (params, MACs per example) and its
+    measured latency with the CPU, or why it was not measured (lth_tf/export/latency.py)."""
+    from lth_tf.export import latency
+
+    doc = description(path)
+    cost = doc.get("cost")
+    parts = []
+    if cost:
+        per = cost.get("per", "example")
+        parts.append(
+            f"{cost['params']:,} params ({cost['nonzero_params']:,} nonzero), "
+            f"{cost['macs']:,} MACs per {per} ({cost['nonzero_macs']:,} nonzero)"
+        )
+    if "latency" in doc:
+        parts.append(latency.text(doc.get("latency"), doc.get("latency_skipped")))
+    return [f"{'cost:':8s} " + "; ".join(parts)] if parts else []
 
 
 def _mb(n: int) -> str:

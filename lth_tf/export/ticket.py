@@ -42,20 +42,24 @@ log = logging.getLogger(__name__)
 
 def export_round(
     search: LotterySearch, round: int | None = None, out: str | Path | None = None,
-    format: str | None = None, force: bool = False,
+    format: str | None = None, force: bool = False, timing: bool = True,
 ) -> Path:
     """Write a round's ticket (default: the winner) to `out` (default: RUN_DIR/ticket) in `format`
-    (default: `default_format(search)`); `force` replaces an export of another run at `out`."""
-    return _export(search, round, out, format, force).path
+    (default: `default_format(search)`); `force` replaces an export of another run at `out`;
+    `timing=False` leaves the marker's measured latency out (null, with the reason)."""
+    return _export(search, round, out, format, force, timing).path
 
 
 def export_with_report(
-    search: LotterySearch, round: int | None, out: str | Path, format: str | None = None, force: bool = False
+    search: LotterySearch, round: int | None, out: str | Path, format: str | None = None, force: bool = False,
+    timing: bool = True,
 ) -> tuple[Path, list[str]]:
-    """`export_round`, then the lines its format reports (sizes against the dense model, or costs).
-    The caller prints the format's warning itself (`format_warning`): nothing is logged here."""
+    """`export_round`, then the lines its format reports (sizes against the dense model, or costs;
+    the marker's cost and latency; with `timing`, a structured or sparse export's latency against
+    the dense one timed beside it). The caller prints the format's warning itself
+    (`format_warning`): nothing is logged here."""
     format = format or default_format(search)
-    exported = _export(search, round, out, format, force, warn=False)
+    exported = _export(search, round, out, format, force, timing, warn=False)
     return exported.path, export_format(format).report(exported)
 
 
@@ -75,7 +79,7 @@ def format_warning(exp: Any, format: str) -> str | None:
 
 
 def _export(search: LotterySearch, round: int | None, out: str | Path | None, format: str | None,
-            force: bool, warn: bool = True) -> Exported:
+            force: bool, timing: bool = True, warn: bool = True) -> Exported:
     format = format or default_format(search)
     fmt = export_format(format)
     warning = format_warning(search.exp, format)
@@ -89,17 +93,21 @@ def _export(search: LotterySearch, round: int | None, out: str | Path | None, fo
     with search.platform.local():  # plain variables: one process exports, no collectives
         wrapped = search.model_for_round(round)
         model, pruned = fmt.model(wrapped, search)
-    export_savedmodel(model, path, search.served_data, format=format, pruned=pruned, source=source, force=force)
+    export_savedmodel(model, path, search.served_data, format=format, pruned=pruned, source=source, force=force,
+                      timing=timing)
     return Exported(search, round, path, wrapped, model,
-                    lambda dense: export_round(search, 0, dense, format=formats.DENSE))
+                    lambda dense: export_round(search, 0, dense, format=formats.DENSE, timing=False), timing)
 
 
 class TicketExporter:
     """Writes the winning ticket into RUN_DIR/ticket/ when a search finishes, in the default
-    format (dense, or narrow for a channel-pruned run)."""
+    format (dense, or narrow for a channel-pruned run); `timing=False`: without its latency."""
+
+    def __init__(self, timing: bool = True) -> None:
+        self.timing = timing
 
     def write(self, search: LotterySearch, round: int, path: Path) -> dict[str, Any]:
-        path = export_round(search, round, path)
+        path = export_round(search, round, path, timing=self.timing)
         return {"path": str(path), **sizes(path)}  # saved_model_bytes, gzip_bytes
 
     def existing(self, path: Path) -> dict[str, Any] | None:

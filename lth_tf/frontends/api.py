@@ -295,7 +295,7 @@ class TicketSearch:
         return keras3_ticket.as_keras3(search, wrapped) or P.strip(wrapped)
 
     def export(self, path: str | Path, round: int | None = None, format: str | None = None,
-               force: bool = False) -> Path:
+               force: bool = False, timing: bool = True) -> Path:
         """A round's ticket (default: the winner) written to `path`, which loads without lth_tf.
 
         format: a name of lth_tf/export/formats/: "dense" (a Keras SavedModel), "sparse"
@@ -304,8 +304,10 @@ class TicketSearch:
         "keras" (Keras 3 models: `path/model.keras`, for `keras.saving.load_model`);
         None: narrow for a channel-pruned run (prune.structure "channels" or "refill"),
         else dense. `force`: replace an export of another run at `path` (refused otherwise).
+        The export's marker (`path/lth-tf-export.json`) records its params, MACs and latency
+        measured here with the CPU; `timing=False` skips the measurement (a few seconds).
         """
-        return export_round(self._opened(), round, path, format=format, force=force)
+        return export_round(self._opened(), round, path, format=format, force=force, timing=timing)
 
     def _opened(self) -> LotterySearch:
         if self.search is None:

@@ -3,6 +3,7 @@
     rows = layer_macs(model)                 # one LayerMacs per layer with a kernel
     total = model_macs(model)                # ModelMacs(dense, nonzero, params, nonzero_params)
     total = model_macs(model, graph=GraphSize(nodes=2708, adjacency_nnz=13264))
+    cost = served_cost(model, graph)         # an export marker's `cost`: params, MACs, nonzeros
 
 A kernel of W entries applied at P positions costs W * P MACs: P = 1 for Dense
 on a vector, the output's spatial size (H*W) for a convolution, the time steps
@@ -107,6 +108,24 @@ def inference_size(model: keras.Model, graph: GraphSize | None = None) -> dict[s
         nonzeros += int(np.count_nonzero(values))
     macs = model_macs(model, graph=graph).nonzero
     return {"params": params, "nonzeros": nonzeros, "flops": float(FLOPS_PER_MAC * macs)}
+
+
+def served_cost(model: keras.Model, graph: GraphSize | None = None) -> dict[str, int | str]:
+    """What an exported (plain) model stores and runs, the export marker's `cost`:
+    {"params": every weight it stores (`inference_size`; a narrowed model's own count),
+    "nonzero_params": those not zero, "macs": multiply-adds per example of every kernel
+    entry (what dense kernels run: `narrow.costs`' figure), "nonzero_macs": of the
+    nonzero entries only (what a sparse kernel would run), "per": "example", or "node"
+    for a graph model}."""
+    size = inference_size(model, graph)
+    macs = model_macs(model, graph=graph)
+    return {
+        "params": int(size["params"]),
+        "nonzero_params": int(size["nonzeros"]),
+        "macs": round(macs.dense),
+        "nonzero_macs": round(macs.nonzero),
+        "per": "node" if graph is not None else "example",
+    }
 
 
 def train_flops(macs_per_example: float, examples: int) -> float:

@@ -32,9 +32,9 @@ class Dense(ExportFormat):
     def report(self, exported: Exported) -> list[str]:
         if exported.round != 0:
             return super().report(exported)
-        from lth_tf.export import size_report
+        from lth_tf.export import cost_report, size_report
 
-        return size_report(exported.path, label="dense")  # it is the dense model
+        return [*size_report(exported.path, label="dense"), *cost_report(exported.path)]  # it is the dense model
 
 
 FORMAT = Dense()

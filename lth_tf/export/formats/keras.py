@@ -57,6 +57,15 @@ class Keras(ExportFormat):
 
         return lambda new: keras3_ticket.write(model, data, new)
 
+    def cost(self, model, data):
+        return None  # a Keras 3 model: lth_tf counts MACs of tf_keras models (the dense export has them)
+
+    def latency(self, folder, data):
+        from lth_tf.export import latency
+
+        return latency.skipped("the keras format is not timed (a Keras 3 file; the dense export of "
+                               "the same round is, and computes the same)")
+
     def report(self, exported: Exported) -> list[str]:
         from lth_tf.export import keras3_ticket
 

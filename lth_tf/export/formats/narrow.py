@@ -9,8 +9,13 @@ exported in when none is named; on a weight-pruned ticket it warns (`warning`).
 
 from __future__ import annotations
 
-from lth_tf.export.formats.base import Exported, ExportFormat
+import tempfile
+from pathlib import Path
+
+from lth_tf.core.paths import NoSpace
+from lth_tf.export.formats.base import Exported, ExportFormat, ratio_lines
 from lth_tf.export.formats.dense import FORMAT as DENSE
+from lth_tf.storage import atomic
 
 
 class Narrow(ExportFormat):
@@ -35,6 +40,7 @@ class Narrow(ExportFormat):
         return DENSE.writer(model, data, pruned, threshold)
 
     def report(self, exported: Exported) -> list[str]:
+        from lth_tf.export import cost_report
         from lth_tf.keras_side import flops
         from lth_tf.keras_side import pruning as P
         from lth_tf.keras_side.narrow import costs, kept_channels
@@ -51,7 +57,26 @@ class Narrow(ExportFormat):
         ]
         cut = [f"{n} {k}/{t}" for n, (k, t) in kept_channels(exported.wrapped).items() if k < t]
         lines.append(f"{'':8s} channels kept: {', '.join(cut) if cut else 'all (no channel is unused)'}")
+        lines += cost_report(exported.path)
+        if exported.timing:
+            lines += self._against_dense(exported)
         return lines
+
+    def _against_dense(self, exported: Exported) -> list[str]:
+        """The ratio of the narrow export's latency to the dense export of the same masked
+        model, written beside it (inside the export, under a temporary name, as the base
+        report's dense reference) and timed side by side with it."""
+        from lth_tf.export import export_savedmodel
+        from lth_tf.keras_side import pruning as P
+
+        with tempfile.TemporaryDirectory(dir=exported.path, prefix=atomic.temp_prefix("dense"),
+                                         suffix=".tmp") as tmp:
+            try:
+                dense = export_savedmodel(P.strip(exported.wrapped), Path(tmp) / "dense",
+                                          exported.search.served_data, timing=False)
+            except NoSpace:
+                return [f"{'':8s} no latency ratio: no space left for the dense export to time beside it"]
+            return ratio_lines(exported, {"dense": dense, "narrow": exported.path}, "the dense export")
 
 
 FORMAT = Narrow()

@@ -14,6 +14,7 @@ from lth_tf.export.formats.base import ExportFormat
 class Sparse(ExportFormat):
     name = "sparse"
     help = "pruned kernels stored without their zeros (tf.saved_model.load only)"
+    compare_latency = True  # it computes differently from the dense model (sparse matmuls, rebuilt kernels)
 
     def model(self, wrapped, search):
         from lth_tf.export import sparse

@@ -18,5 +18,10 @@ class TFLite(ExportFormat):
 
         return lambda new: tflite.write(model, data, new)
 
+    def latency(self, folder, data):
+        from lth_tf.export import latency
+
+        return latency.measure_tflite(folder)
+
 
 FORMAT = TFLite()

@@ -2,7 +2,8 @@
 
 Without --format: narrow for a channel-pruned run (prune.structure = channels, refill),
 dense otherwise (`formats.default`); --format narrow on a weight-pruned run
-warns in one line. The export records the run and round it came from, and an
+warns in one line. The marker records the export's params, MACs and measured
+latency with the CPU (lth_tf/export/latency.py); --no-timing skips the timing. The export records the run and round it came from, and an
 export of another run at --out is refused unless --force.
 """
 
@@ -32,6 +33,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                      help=formats.help_text() + " (default: narrow for prune.structure=channels or refill, else dense)")
     exp.add_argument("--force", action="store_true",
                      help="replace an export of another run at --out (refused otherwise)")
+    exp.add_argument("--no-timing", action="store_true",
+                     help="do not measure the export's latency (a few seconds; the marker then "
+                          "records latency null with the reason)")
 
 
 def cmd_export(args) -> int:
@@ -76,7 +80,8 @@ def cmd_export(args) -> int:
     metrics = search.store.round_metrics(chosen)
     kind = "" if fmt.name == formats.DENSE else f", {fmt.name} format"
     label = f"round {chosen} ({100 * metrics['sparsity']:.2f}% sparse{kind})"
-    path, lines = export_with_report(search, chosen, out, fmt.name, force=args.force)  # its report lines
+    path, lines = export_with_report(search, chosen, out, fmt.name, force=args.force,
+                                     timing=not args.no_timing)  # its report lines
     print(f"exported {label} of {run_dir}", file=sys.stderr)
     for line in lines:
         print(line, file=sys.stderr)
