@@ -29,11 +29,12 @@ Each set is run for two graphs: `keras` (MobileNetV2 as Keras builds it: TF "sam
 padding, which pads stride-2 3x3 convolutions (0, 1) on even sizes) and `symmetric`
 (the same ticket's weights in a MobileNetV2 whose stride-2 3x3 convolutions are padded
 1 on every side, the form XNNPACK's NCHW path takes; not retrained: its accuracy is
-given). Calls go round-robin over the configurations of a set (A, B, C, A, B, C, ...),
+given). Calls go round-robin over the configurations of a set, the order rotated each round
 so the load of other processes hits all alike; medians, and the median of the paired
-ratios to `dense`. `--probe` (default when gdb is installed) runs each configuration once
-more in a child under gdb and counts XNNPACK's NCHW rewrite, its NCHW convolutions and
-SpMM kernel calls: whether sparse inference ran, not inferred from timings.
+ratios to `dense`. The probe (when gdb is installed; `--no-probe` skips it) runs each
+Interpreter configuration once more in a child under gdb and counts XNNPACK's NCHW
+rewrite, its NCHW convolutions and SpMM kernel calls: whether sparse inference ran,
+not inferred from timings.
 """
 
 from __future__ import annotations
@@ -244,21 +245,26 @@ def runners(contents: dict[str, bytes], threads: int, force: bool) -> tuple[dict
     return made, forced
 
 
-def interleaved(made: dict[str, Runner], x: np.ndarray, pairs: int, warmup: int = 20) -> dict[str, Any]:
-    wall: dict[str, list[float]] = {k: [] for k in made}
-    cpu: dict[str, list[float]] = {k: [] for k in made}
+def interleaved(made: dict[str, Runner], x: np.ndarray, pairs: int, warmup: int = 50) -> dict[str, Any]:
+    """Round-robin calls, the order rotated by one each round (no configuration always runs
+    first or after the same one); medians and the median of the ratios to `dense` per round."""
+    kinds = list(made)
+    wall: dict[str, list[float]] = {k: [] for k in kinds}
+    cpu: dict[str, list[float]] = {k: [] for k in kinds}
     for i in range(warmup + pairs):
-        for kind, run in made.items():
+        for kind in kinds[i % len(kinds):] + kinds[: i % len(kinds)]:
             t0, c0 = time.perf_counter(), time.thread_time()
-            run(x)
+            made[kind](x)
             if i >= warmup:
                 wall[kind].append(time.perf_counter() - t0)
                 cpu[kind].append(time.thread_time() - c0)
-    ratio = {k: statistics.median(a / d for a, d in zip(wall[k], wall["dense"], strict=True)) for k in made}
+    ratios = {k: [a / d for a, d in zip(wall[k], wall["dense"], strict=True)] for k in kinds}
+    quartiles = {k: statistics.quantiles(r, n=4) for k, r in ratios.items()}
     return {"calls": pairs,
             "median_us": {k: round(1e6 * statistics.median(v), 1) for k, v in wall.items()},
             "cpu_median_us": {k: round(1e6 * statistics.median(v), 1) for k, v in cpu.items()},
-            "paired_over_dense": {k: round(v, 3) for k, v in ratio.items()}}
+            "paired_over_dense": {k: round(statistics.median(r), 3) for k, r in ratios.items()},
+            "paired_quartiles": {k: [round(q[0], 3), round(q[2], 3)] for k, q in quartiles.items()}}
 
 
 # -- evidence: what XNNPACK ran ---------------------------------------------------------
@@ -340,8 +346,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--rate", type=float, default=0.55)
-    p.add_argument("--pairs", type=int, default=400)
-    p.add_argument("--test-images", type=int, default=2000, help="test images run through each .tflite")
+    p.add_argument("--pairs", type=int, default=2000)
+    p.add_argument("--test-images", type=int, default=10000, help="test images run through each .tflite")
     p.add_argument("--no-probe", action="store_true")
     p.add_argument("--no-force", action="store_true")
     p.add_argument("--probe-child", nargs="+", help=argparse.SUPPRESS)
@@ -356,7 +362,8 @@ def main(argv: list[str] | None = None) -> None:
     from lth_tf.export import tflite
 
     dense, ticket, facts, (x_test, y_test) = train(args)
-    x_test, y_test = x_test[: args.test_images], y_test[: args.test_images]
+    pick = np.random.default_rng(2).permutation(len(x_test))[: args.test_images]  # the file is sorted by class
+    x_test, y_test = x_test[pick], y_test[pick]
     graphs = {"keras": (dense, ticket), "symmetric": (symmetric(dense), symmetric(ticket))}
     x = np.random.default_rng(1).standard_normal((1, 32, 32, 3)).astype(np.float32)
     rows, evidence, files, accuracies = [], {}, {}, {}
@@ -367,7 +374,7 @@ def main(argv: list[str] | None = None) -> None:
         stored = tflite.sparse_weights(contents["ticket_sparse"])
         files[graph] = {"bytes": {k: len(c) for k, c in contents.items()}, "stored_sparse_tensors": len(stored),
                         "read_by": sorted({op for s in stored for op in s["read_by"]})}
-        accuracies[graph] = {"dense": accuracy(contents["dense"], x_test, y_test),
+        accuracies[graph] = {"test_images": len(y_test), "dense": accuracy(contents["dense"], x_test, y_test),
                              "ticket": accuracy(contents["ticket_sparse"], x_test, y_test)}
         keras_out = t(x, training=False).numpy()
         for threads in (1, 2):
