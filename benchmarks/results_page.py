@@ -15,7 +15,7 @@ TOPICS = {
                         "keras3_ticket"),
     "Cheaper tickets": ("cheaper_tickets",),
     "Structured pruning": ("structured",),
-    "Exports: size and latency": ("export_size", "efficiency"),
+    "Exports: size and latency": ("export_size", "efficiency", "litert_sparse"),
     "Training speed": ("overhead", "speed", "speed_accuracy", "round_phases", "tune", "distribute",
                        "sweep_scaling"),
 }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from benchmarks.table_format import load_result, pct, ran_where, reach, ticket
+from benchmarks.table_format import load_range, load_result, pct, ran_where, reach, ticket
 
 
 def efficiency_rows() -> list[str]:
@@ -27,7 +27,7 @@ def efficiency_rows() -> list[str]:
                      f"rebuild {v['sparse_rebuild']:.2f}x")
     rows.append(f"| efficiency, latency | median time per call / dense export: {'; '.join(cells)} | "
                 f"report | – | same run |")
-    return rows + narrow_rows(eff) + tflite_rows()
+    return rows + narrow_rows(eff) + tflite_rows() + litert_sparse_rows()
 
 
 def narrow_rows(eff: dict) -> list[str]:
@@ -57,6 +57,35 @@ def tflite_rows() -> list[str]:
     size = ", ".join(f"{k} {v:.2f}x" for k, v in h["file_size_sparse_over_dense"].items())
     return [(f"| efficiency, tflite (XNNPACK) | median paired ratio, sparse-stored / dense .tflite: {cells}; "
              f"file size {size} | report | – | {ran_where(res)} |")]
+
+
+LITERT_LABELS = {"ticket_zeros": "zeros stored dense", "ticket_sparse": "stored sparse (lth-tf export)",
+                 "ticket_sparse_latest": "+ latest features", "ticket_sparse_compiled": "CompiledModel",
+                 "ticket_sparse_forced": "AVX check forced off (diagnostic)"}
+
+
+def litert_sparse_rows() -> list[str]:
+    """benchmarks/litert_sparse.py: a MobileNetV2 ticket through LiteRT, with and without XNNPACK's sparse path."""
+    res = load_result("litert_sparse")
+    if not res:
+        return ["| litert_sparse | not run | | | |"]
+    h = res["headline"]
+    cells = []
+    for key, ratios in h["paired_over_dense"].items():
+        graph, threads = key.split()
+        ran = h.get("sparse_inference_ran", {}).get(graph, {})
+        parts = ", ".join(f"{LITERT_LABELS.get(k, k)} {v:.2f}x" + (" (SpMM ran)" if ran.get(k) else "")
+                          for k, v in ratios.items() if k != "dense")
+        row = next((r for r in res["rows"] if f"{r['graph']} {r['threads']}t" == key), {})
+        lo, hi = row.get("paired_quartiles", {}).get("ticket_sparse", [float("nan")] * 2)
+        cells.append(f"{graph} padding, {threads.rstrip('t')} thread(s), dense {h['median_us'][key]['dense']:.0f} µs: "
+                     f"{parts} (stored sparse, quartiles of the paired ratio {lo:.2f}-{hi:.2f})")
+    acc = h["tflite_test_acc"]["keras"]
+    return [(f"| litert_sparse (MobileNetV2 α0.35 32x32, 1x1 convolutions {pct(h['one_by_one_kernel_zeros'], 1)} "
+             f"pruned, LiteRT {res['versions']['ai_edge_litert']}, batch 1) | median paired ratio to the dense "
+             f".tflite: {'; '.join(cells)}; test accuracy (.tflite) dense {pct(acc['dense'])}, ticket "
+             f"{pct(acc['ticket'])} | report | – | "
+             f"{ran_where(res, load_range(res['load_average_1_5_15min'].values()))} |")]
 
 
 def structured_rows() -> list[str]:

@@ -117,3 +117,54 @@ def test_the_export_serves_with_litert_without_tensorflow(tmp_path):
     assert out.returncode == 0, out.stderr[-800:]
     assert out.stdout.strip().splitlines()[-1] == "False"  # no TensorFlow needed to serve it
     np.testing.assert_allclose(np.load(tmp_path / "y.npy"), model(x, training=False).numpy(), atol=1e-5)
+
+
+def _fast_sparse_convnet(sparsity: float, seed: int = 0):
+    """The Fast-Sparse-ConvNets shape in small (MobileNet's): a 3x3 stride-2 stem on 3 channels,
+    depthwise and 1x1 convolutions, a global mean, logits; the 1x1 kernels masked at `sparsity`."""
+    from lth_tf.platform.backend import keras
+
+    L = keras.layers
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((16, 16, 3))
+    x = L.Conv2D(8, 3, 2, padding="same", activation="relu6", name="stem")(inp)
+    x = L.DepthwiseConv2D(3, padding="same", activation="relu6", name="dw1")(x)
+    x = L.Conv2D(32, 1, activation="relu6", name="pw1")(x)
+    x = L.DepthwiseConv2D(3, 2, padding="same", activation="relu6", name="dw2")(x)
+    x = L.Conv2D(64, 1, activation="relu6", name="pw2")(x)
+    model = keras.Model(inp, L.Dense(10, name="output")(L.GlobalAveragePooling2D()(x)))
+    rng = np.random.default_rng(seed)
+    for name in ("pw1", "pw2"):
+        kernel = model.get_layer(name).kernel
+        k = kernel.numpy()
+        k[rng.random(k.shape) < sparsity] = 0.0
+        kernel.assign(k)
+    return model
+
+
+def test_a_mobilenet_shaped_ticket_serves_with_litert_as_keras_predicts(tmp_path):
+    """The export of a ticket pruned on its 1x1 convolutions: those kernels are stored sparse, each
+    densified into a CONV_2D (the graph XNNPACK's delegate takes as its hint to try sparse
+    inference: docs/export.md), and LiteRT (tf.lite without it) predicts what Keras predicts."""
+    from lth_tf.export import export_savedmodel, tflite
+
+    model = _fast_sparse_convnet(0.9)
+    path = export_savedmodel(model, tmp_path / "t", format="tflite")
+    content = (path / tflite.MODEL_FILE).read_bytes()
+    stored = {tuple(t["shape"]) for t in tflite.sparse_weights(content)}
+    # TFLite's CONV_2D keeps its filter as (out, H, W, in)
+    assert stored == {(32, 1, 1, 8), (64, 1, 1, 32)}, stored
+    interpreter, resolver = tflite.interpreter_api()
+    graph = interpreter(model_content=content,
+                        experimental_op_resolver_type=resolver.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    ops = graph._get_ops_details()
+    densified = {o for op in ops if op["op_name"] == "DENSIFY" for o in op["outputs"]}
+    readers = sorted(op["op_name"] for op in ops if densified & set(op["inputs"]))
+    assert readers == ["CONV_2D", "CONV_2D"], readers
+    it = interpreter(model_path=str(path / tflite.MODEL_FILE))  # default delegate (XNNPACK)
+    it.allocate_tensors()
+    x = np.random.default_rng(4).standard_normal((1, 16, 16, 3)).astype(np.float32)
+    it.set_tensor(it.get_input_details()[0]["index"], x)
+    it.invoke()
+    got = it.get_tensor(it.get_output_details()[0]["index"])
+    np.testing.assert_allclose(got, model(x, training=False).numpy(), rtol=1e-4, atol=1e-5)

@@ -149,7 +149,7 @@ def test_export_help_and_choices_come_from_the_registry():
     assert formats.help_text() == (
         "dense: Keras SavedModel; sparse: pruned kernels stored without their zeros "
         "(tf.saved_model.load only); tflite: a TFLite model with sparse weights (image models; "
-        "smaller file, same speed: TFLite densifies them when it loads); "
+        "smaller file; on x86 the same speed: XNNPACK computes it dense); "
         "narrow: a channel-pruned ticket as a physically narrower model (fewer filters/units), "
         "the default for channel-pruned tickets (prune.structure=channels, refill); "
         "keras: the ticket as your own Keras 3 model, a .keras file (Keras 3 models only)"

@@ -4,13 +4,20 @@ TensorFlow 2.21's converter (tf.lite.TFLiteConverter, still shipped though
 deprecated in favour of LiteRT) accepts `tf.lite.Optimize.EXPERIMENTAL_SPARSITY`:
 kernels with enough zeros are written in TFLite's sparse tensor format (CSR:
 the file holds only their nonzeros; tests/test_export_tflite.py checks it).
-They are stored sparse, not computed sparse: the converter puts a DENSIFY op
-in front of every CONV_2D and FULLY_CONNECTED that reads one, and XNNPACK (on by
-default in tf.lite.Interpreter) densifies them once when it takes the graph.
-XNNPACK's sparse kernels only run subgraphs of the Fast Sparse ConvNets form
-(a 3x3 stride-2 conv on 3 channels, then 1x1 convs and depthwise convs, ending
-in a spatial MEAN), which Conv-4, ResNet-18 and Dense models are not; measured
-in benchmarks/efficiency.py --only tflite. So the gain is the file size.
+They are stored sparse; whether they are computed sparse is XNNPACK's choice. The
+converter puts a DENSIFY op in front of every CONV_2D and FULLY_CONNECTED that reads
+one; XNNPACK's delegate (on by default in LiteRT's and tf.lite's Interpreter)
+densifies them once when it takes the graph and, because the graph had sparse
+weights, asks XNNPACK for sparse inference (XNN_FLAG_HINT_SPARSE_INFERENCE: there is
+no other switch, in Python or in the delegate's flags). XNNPACK then rewrites the
+graph to NCHW with SpMM kernels for 1x1 convolutions (Fast Sparse ConvNets) only if
+(1) the CPU is not an x86 with AVX: ai-edge-litert 2.3.0 and TF 2.21 skip the rewrite
+on every AVX CPU, and (2) the graph has that form: a 3x3 stride-2 conv on 3 channels,
+1x1 and depthwise convs, a spatial MEAN, with stride-2 3x3 convs padded 1 on each
+side; Keras' "same" padding pads them (0, 1) on even sizes, which it refuses.
+So on x86 the speed is the dense .tflite's and the gain is the file size (measured
+for Conv-4, LeNet-300-100 in benchmarks/efficiency.py --only tflite; MobileNetV2 and
+the evidence in benchmarks/litert_sparse.py, docs/export.md).
 
 Reading a .tflite (`interpreter`): LiteRT's `ai_edge_litert.interpreter.Interpreter`
 (`pip install 'lth-tf[litert]'`, the successor TF 2.21 points to) when it is
