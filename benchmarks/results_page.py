@@ -14,7 +14,7 @@ TOPICS = {
     "Lottery tickets": ("cora_lottery", "citeseer_lottery", "cifar_resnet18_cpu", "own_model",
                         "keras3_ticket"),
     "Cheaper tickets": ("cheaper_tickets",),
-    "Structured pruning": ("structured",),
+    "Structured pruning": ("structured", "faster_tickets"),
     "Exports: size and latency": ("export_size", "efficiency", "litert_sparse"),
     "Training speed": ("overhead", "speed", "speed_accuracy", "round_phases", "tune", "distribute",
                        "sweep_scaling"),

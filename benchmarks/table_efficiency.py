@@ -1,4 +1,5 @@
-"""Results rows (docs/results.md) of issue 12's benchmarks: sparse/narrow/tflite exports and structured pruning."""
+"""Results rows (docs/results.md) of the export and structure benchmarks: sparse/narrow/tflite exports,
+structured pruning, and faster tickets (weights vs channels vs refill with served latency)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def efficiency_rows() -> list[str]:
                      f"rebuild {v['sparse_rebuild']:.2f}x")
     rows.append(f"| efficiency, latency | median time per call / dense export: {'; '.join(cells)} | "
                 f"report | – | same run |")
-    return rows + narrow_rows(eff) + tflite_rows() + litert_sparse_rows()
+    return rows + narrow_rows(eff) + tflite_rows() + litert_sparse_rows() + faster_tickets_rows()
 
 
 def narrow_rows(eff: dict) -> list[str]:
@@ -112,3 +113,59 @@ def structured_rows() -> list[str]:
                         f"| removed at the winning ticket (mean val within 1 point of dense): {'; '.join(cells)} "
                         f"| report | – | {ran_where(res)} |")
     return rows or ["| structured | not run | | | |"]
+
+
+FASTER_WORKLOADS = ("resnet18", "conv4", "cora")
+
+
+def faster_tickets_rows() -> list[str]:
+    """Rows of benchmarks/faster_tickets.py, one per workload: each structure's winning ticket
+    (1-point rule on mean validation accuracy) and the served latency of seed 0's export of it
+    against the dense round 0's, timed side by side (round 1 when no round matched)."""
+    rows = []
+    for name in FASTER_WORKLOADS:
+        res = load_result(f"faster_tickets_{name}")
+        if not res:
+            continue
+        w = res["workloads"][name]
+        cells = []
+        for structure, r in w["structures"].items():
+            t = ticket(r["rounds"], w["rounds"][structure])
+            dense = r["rounds"][0]["test_mean"]
+            if t is None:
+                first = r["rounds"][1]
+                acc = (f"no round within 1 point (round 1, {pct(first.get('channels_removed') or first['sparsity'], 0)} "
+                       f"removed: test {100 * (first['test_mean'] - dense):+.1f} points)")
+            else:
+                what = "channels" if structure != "weights" else "weights"
+                acc = (f"{reach(t, 'channels_removed' if structure != 'weights' else 'sparsity', 1)} of {what}, "
+                       f"test {100 * (t['test_mean'] - dense):+.1f} points")
+            lat = r.get("latency") or {}
+            if "batch_1" in lat:
+                speed = f"b1 {lat['batch_1']['ticket_over_dense']:.2f}x, b256 {lat['batch_256']['ticket_over_dense']:.2f}x"
+            elif "ticket_over_dense" in lat:
+                speed = f"sparse features {lat['ticket_over_dense']:.2f}x"
+            else:
+                speed = "not timed"
+            cells.append(f"{structure}: {acc}, latency{'' if lat.get('matching', True) else ' (round 1)'} {speed}")
+        seeds = len(w["seeds"])
+        target, met = ("refill within 1 point at ≤ 0.5x (b256), ≤ 0.75x (b1)", _met_resnet(w)) if name == "resnet18" \
+            else (("served with sparse features ≤ 0.5x", _met_graph(w)) if name == "cora" else ("–", "–"))
+        sets = ", ".join(s for s in w["sets"] + w.get("structured_sets", []) if s != "prune.controls=")  # none ran
+        rows.append(f"| faster_tickets ({name}, {seeds} seed{'s' if seeds != 1 else ''}, rounds of {pct(w['rate'], 0)}"
+                    f"{'; ' + sets if sets else ''}) | winning ticket of each structure and its export's median latency / the dense "
+                    f"export's: {'; '.join(cells)} | {target} | {met} | {ran_where(res)} |")
+    return rows
+
+
+def _met_resnet(w: dict) -> str:
+    r = w["structures"]["refill"]
+    lat = r.get("latency") or {}
+    ok = (r["ticket_round"] is not None and lat.get("matching")
+          and lat["batch_256"]["ticket_over_dense"] <= 0.5 and lat["batch_1"]["ticket_over_dense"] <= 0.75)
+    return "yes" if ok else "no"
+
+
+def _met_graph(w: dict) -> str:
+    lats = [(s.get("latency") or {}).get("ticket_over_dense") for s in w["structures"].values()]
+    return "yes" if lats and all(v is not None and v <= 0.5 for v in lats) else "no"
