@@ -151,7 +151,8 @@ def faster_tickets_rows() -> list[str]:
         seeds = len(w["seeds"])
         target, met = ("refill within 1 point at ≤ 0.5x (b256), ≤ 0.75x (b1)", _met_resnet(w)) if name == "resnet18" \
             else (("served with sparse features ≤ 0.5x", _met_graph(w)) if name == "cora" else ("–", "–"))
-        sets = ", ".join(s for s in w["sets"] + w.get("structured_sets", []) if s != "prune.controls=")  # none ran
+        sets = ", ".join([s for s in w["sets"] if s != "prune.controls="]  # no controls ran
+                         + [f"channels and refill with {s}" for s in w.get("structured_sets", [])])
         rows.append(f"| faster_tickets ({name}, {seeds} seed{'s' if seeds != 1 else ''}, rounds of {pct(w['rate'], 0)}"
                     f"{'; ' + sets if sets else ''}) | winning ticket of each structure and its export's median latency / the dense "
                     f"export's: {'; '.join(cells)} | {target} | {met} | {ran_where(res)} |")
