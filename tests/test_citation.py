@@ -7,6 +7,7 @@ without it; the corruption tests mutate copies of the Cora files in tmp_path.
 
 from __future__ import annotations
 
+import importlib
 import time
 
 import numpy as np
@@ -102,6 +103,9 @@ def test_missing_files_name_the_folder(tmp_path, name, title):
 
 @pytest.mark.parametrize(("name", "title"), [("cora", "Cora"), ("pubmed", "PubMed")])
 def test_failed_download_is_an_lth_error_and_leaves_no_folder(tmp_path, monkeypatch, name, title):
+    # lth-tf's backend first, as a user's `import lth_tf` would: Spektral imports TensorFlow and
+    # builds on whatever tf.keras is then (alone, this file failed with "tf.keras was already Keras 3")
+    importlib.import_module("lth_tf.platform.backend")
     from spektral.datasets import citation as spektral_citation
 
     def offline(url):
