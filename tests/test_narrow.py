@@ -202,7 +202,8 @@ def test_cli_channels_run_follows_the_schedule_and_exports_narrow(tmp_path):
     kept = re.search(r"channels kept: conv1 (\d)/8, conv2 (\d)/8", printed)
     assert "narrow:" in printed and kept and int(kept[1]) + int(kept[2]) == alive, printed
     # the round's recorded inference size is the narrowed model's (as served), round 0's the dense one
-    figures = {k: [int(v.replace(",", "")) for v in re.findall(rf"([\d,]+) {k}", printed)] for k in ("params", "macs")}
+    sizes = "\n".join(line for line in printed.splitlines() if line.startswith(("dense:", "narrow:")))  # not cost:
+    figures = {k: [int(v.replace(",", "")) for v in re.findall(rf"([\d,]+) {k}", sizes)] for k in ("params", "macs")}
     size, dense = rs.round_metrics(2)["inference"], rs.round_metrics(0)["inference"]
     assert [dense["params"], size["params"]] == figures["params"], printed
     assert size["flops"] == 2 * figures["macs"][1] and dense["flops"] == 2 * figures["macs"][0]
