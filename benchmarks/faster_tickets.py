@@ -169,19 +169,15 @@ def export(run: Path, round_: int, out: Path, data_dir: str | None, fmt: str | N
 
 def timed(calls: dict[str, Any], n: int, warmup: int = 5) -> dict[str, Any]:
     """Median seconds per call of each of `calls` (name -> zero-argument function), called in
-    turn (interleaved), and the median of each one's paired ratio to the first."""
-    names = list(calls)
-    times: dict[str, list[float]] = {k: [] for k in names}
-    for i in range(warmup + n):
-        for k in names:
-            t0 = time.perf_counter()
-            calls[k]()
-            if i >= warmup:
-                times[k].append(time.perf_counter() - t0)
-    base = names[0]
-    return {"calls": n, "median_seconds": {k: statistics.median(t) for k, t in times.items()},
+    turn (the export marker's clock loop, lth_tf/export/latency.py, with a fixed count), and
+    the median of each one's paired ratio to the first."""
+    from lth_tf.export import latency
+
+    times = latency.interleaved(calls, budget=None, warmup=warmup, max_calls=n)
+    base, *others = list(calls)
+    return {"calls": n, "median_seconds": latency.medians(times),
             "paired_over_" + base: {k: statistics.median(a / b for a, b in zip(times[k], times[base], strict=True))
-                                    for k in names[1:]}}
+                                    for k in others}}
 
 
 def image_latency(dense: Path, ticket: Path, calls: int) -> dict[str, Any]:

@@ -227,9 +227,9 @@ def _measured(fmt, model, data: Any, new: Path, timing: bool) -> dict[str, Any]:
     failed export."""
     from lth_tf.export import latency
 
-    if not timing:
-        return {"cost": fmt.cost(model, data), **latency.skipped(latency.NOT_TIMED)}
     cost = fmt.cost(model, data)
+    if not timing:
+        return {"cost": cost, **latency.skipped(latency.NOT_TIMED)}
     try:
         timed = fmt.latency(new, data)
     except Exception as e:  # noqa: BLE001  (TensorFlow raises many kinds; the export stands)
