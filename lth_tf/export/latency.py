@@ -5,8 +5,8 @@
     both = side_by_side({"dense": p, "narrow": q}, data)   # {label: {"b1": seconds, ...}}, interleaved
     skipped(reason)                           # the marker's fields when nothing was timed
 
-The export marker's `latency` (lth_tf/export/__init__.py writes it; `lth-tf export --no-timing`,
-`timing=False` from Python, leave it null with `latency_skipped` saying why):
+The export marker's `latency` (lth_tf/export/__init__.py writes it; `--no-timing` of `lth-tf
+export`, `run` and `sweep`, `timing=False` from Python, leave it null with `latency_skipped` saying why):
 
     {"signature": "serving_default",
      "runs": [{"batch": 1, "median_seconds": ..., "calls": 50},
@@ -80,7 +80,7 @@ def skipped(reason: str) -> dict[str, Any]:
     return {"latency": None, "latency_skipped": reason}
 
 
-NOT_TIMED = "timing was turned off: lth-tf export --no-timing, timing=False from Python"
+NOT_TIMED = "timing was turned off: --no-timing of lth-tf export, run or sweep, or timing=False from Python"
 
 
 def machine() -> dict[str, Any]:
