@@ -314,3 +314,16 @@ def test_fit_timing_false_writes_the_ticket_untimed(tmp_path):
     search.fit(*splits())  # resumed: nothing trains, the ticket is written again, timed
     (run,) = [r for r in description(ticket)["latency"]["runs"] if r["batch"] == 1]
     assert run["median_seconds"] > 0
+
+
+def test_random_inputs_follow_the_signatures_dtypes_and_refuse_open_shapes():
+    from lth_tf.platform.backend import tf
+
+    rng = np.random.default_rng(0)
+    spec = {"image": tf.TensorSpec([None, 6, 6, 3], tf.uint8), "x": tf.TensorSpec([None, 4], tf.float32)}
+    feeds = latency.random_inputs(spec, 5, rng)
+    assert feeds["image"].dtype == tf.uint8 and feeds["image"].shape == (5, 6, 6, 3)
+    assert feeds["x"].dtype == tf.float32 and feeds["x"].shape == (5, 4)
+    assert len(np.unique(feeds["image"].numpy())) > 50  # pixels over 0..255, not a constant
+    assert latency.random_inputs({"x": tf.TensorSpec([None, None], tf.float32)}, 1, rng) is None
+    assert latency.random_inputs({"i": tf.TensorSpec([None, 2], tf.int64)}, 1, rng) is None
