@@ -183,21 +183,22 @@ def timed(calls: dict[str, Any], n: int, warmup: int = 5) -> dict[str, Any]:
 def image_latency(dense: Path, ticket: Path, calls: int) -> dict[str, Any]:
     import numpy as np
 
+    from lth_tf.export import latency
     from lth_tf.platform.backend import tf
 
     fd = tf.saved_model.load(str(dense)).signatures["serving_default"]
     ft = tf.saved_model.load(str(ticket)).signatures["serving_default"]
-    (name, spec), = fd.structured_input_signature[1].items()
+    spec = fd.structured_input_signature[1]
     out: dict[str, Any] = {}
     rng = np.random.default_rng(0)
     for b in CIFAR_BATCHES:
-        shape = (b, *spec.shape[1:])
         # serving_default takes what the export's data gave: raw uint8 pixels (mean/std known) or floats
-        x = tf.constant(rng.integers(0, 256, shape).astype(np.uint8) if spec.dtype == tf.uint8
-                        else rng.normal(size=shape).astype(np.float32))
-        diff = float(np.max(np.abs(fd(**{name: x})["logits"].numpy() - ft(**{name: x})["logits"].numpy())))
-        res = timed({"dense": lambda x=x: fd(**{name: x})["logits"].numpy(),
-                     "ticket": lambda x=x: ft(**{name: x})["logits"].numpy()},
+        x = latency.random_inputs(spec, b, rng)
+        if x is None:
+            raise SystemExit(f"{dense}: serving_default's inputs are not fixed-shape float or uint8 tensors")
+        diff = float(np.max(np.abs(fd(**x)["logits"].numpy() - ft(**x)["logits"].numpy())))
+        res = timed({"dense": lambda x=x: fd(**x)["logits"].numpy(),
+                     "ticket": lambda x=x: ft(**x)["logits"].numpy()},
                     calls if b == 1 else max(10, calls // 10))
         out[f"batch_{b}"] = {**res, "ticket_over_dense": res["paired_over_dense"]["ticket"],
                              "max_abs_logit_diff_dense_vs_ticket": diff}

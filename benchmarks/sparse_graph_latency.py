@@ -81,19 +81,16 @@ def op_counts(fn) -> dict[str, int]:
 
 
 def measure(ticket: Path, inputs: dict[str, dict[str, Any]], calls: int, warmup: int = 5) -> dict[str, Any]:
+    from lth_tf.export import latency
     from lth_tf.platform.backend import tf
 
     m = tf.saved_model.load(str(ticket))
     fns = {k: m.signatures[SIGNATURE[k]] for k in KINDS}
     logits = {k: fns[k](**inputs[k])["logits"].numpy() for k in KINDS}
     diff = {k: float(np.max(np.abs(logits[k] - logits["dense"]))) for k in ("sparse", "default")}
-    times: dict[str, list[float]] = {k: [] for k in KINDS}
-    for i in range(warmup + calls):
-        for k in KINDS:
-            t0 = time.perf_counter()
-            fns[k](**inputs[k])["logits"].numpy()
-            if i >= warmup:
-                times[k].append(time.perf_counter() - t0)
+    # the export marker's clock loop with a fixed count: `warmup` untimed rounds, then `calls` rounds
+    times = latency.interleaved({k: (lambda k=k: fns[k](**inputs[k])["logits"].numpy()) for k in KINDS},
+                                budget=None, warmup=warmup, max_calls=calls)
     ratio = {k: [s / d for s, d in zip(times[k], times["dense"], strict=True)] for k in ("sparse", "default")}
     return {"calls": calls, "warmup": warmup,
             "median_seconds": {k: statistics.median(t) for k, t in times.items()},

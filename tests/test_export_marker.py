@@ -8,7 +8,10 @@ count made here from the written model's own weights (not through lth_tf.keras_s
 and a hand count, its latency must be positive at batch 1 and 256 next to this
 machine's CPU, and `timing=False` must write a null latency with the reason.
 A smoke run through `lth-tf export` (slow) prints the cost line and the ratio against
-the dense export timed beside it, and `--no-timing` prints neither timing.
+the dense export timed beside it, and `--no-timing` prints neither timing. The ticket a
+run writes at its end: `lth-tf run --no-timing` and `TicketSearch.fit(timing=False)` leave
+its latency null with the reason (the run prints it in the same cost line), without
+them it is measured.
 """
 
 from __future__ import annotations
@@ -247,3 +250,80 @@ def test_an_export_whose_timing_fails_stands_with_a_null_latency_and_the_error(w
     assert marker["latency"] is None and marker["latency_skipped"] == "timing failed: ValueError: cannot call it"
     assert marker["cost"]["params"] == _stored(plain)[0]
     assert "the export was not timed: ValueError" in caplog.text
+
+
+# -- the ticket a run exports: lth-tf run --no-timing, TicketSearch.fit(timing=False) ------------
+def _run_again(run_dir, *extra: str) -> tuple[int, str]:
+    """`lth-tf run` of the smoke run at `run_dir` (finished: nothing trains, its ticket is written
+    again since the test removed it); exit code and stderr."""
+    from helpers.cli import SMOKE
+
+    from lth_tf.frontends.cli import main as cli
+
+    err = io.StringIO()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+        code = cli.main(["run", *SMOKE, "--out", str(run_dir.parent), "--quiet", *extra])
+    return code, err.getvalue()
+
+
+def test_run_no_timing_writes_the_ticket_untimed_and_keeps_the_run_dir(smoke_run):
+    import shutil
+
+    from lth_tf.export import description
+    from lth_tf.storage import rundir
+
+    ticket = rundir.ticket_dir(smoke_run)
+    assert description(ticket)["latency"]["runs"]  # the session's run timed its ticket
+    config = rundir.config_path(smoke_run).read_text()
+    shutil.rmtree(ticket)
+    code, err = _run_again(smoke_run, "--no-timing")
+    assert code == 0, err
+    marker = description(ticket)
+    assert marker["latency"] is None and marker["latency_skipped"] == latency.NOT_TIMED
+    assert f"latency not measured ({latency.NOT_TIMED})" in err  # the cost line `export` prints
+    assert f"{marker['cost']['params']:,} params" in err
+    # not a setting: the same run directory, its config untouched
+    assert [p.name for p in smoke_run.parent.iterdir()] == [smoke_run.name]
+    assert rundir.config_path(smoke_run).read_text() == config
+
+    shutil.rmtree(ticket)
+    code, err = _run_again(smoke_run)
+    assert code == 0, err
+    _check_latency(description(ticket))
+    (line,) = [line for line in err.splitlines() if line.startswith("cost:")]
+    assert " b1 " in line and " b256 " in line and "not measured" not in line
+
+
+def test_fit_timing_false_writes_the_ticket_untimed(tmp_path):
+    import shutil
+
+    from helpers.models import functional_mlp, splits
+
+    import lth_tf
+    from lth_tf.export import description
+    from lth_tf.storage import rundir
+
+    search = lth_tf.TicketSearch(functional_mlp(), directory=tmp_path, rounds=1, epochs=1, batch_size=64,
+                                 settings={"prune.tolerance": 1.0})  # round 1 is the ticket
+    summary = search.fit(*splits(), timing=False)
+    ticket = rundir.ticket_dir(search.run_dir)
+    assert summary["ticket"]["path"] == str(ticket)
+    marker = description(ticket)
+    assert marker["latency"] is None and marker["latency_skipped"] == latency.NOT_TIMED
+    shutil.rmtree(ticket)
+    search.fit(*splits())  # resumed: nothing trains, the ticket is written again, timed
+    (run,) = [r for r in description(ticket)["latency"]["runs"] if r["batch"] == 1]
+    assert run["median_seconds"] > 0
+
+
+def test_random_inputs_follow_the_signatures_dtypes_and_refuse_open_shapes():
+    from lth_tf.platform.backend import tf
+
+    rng = np.random.default_rng(0)
+    spec = {"image": tf.TensorSpec([None, 6, 6, 3], tf.uint8), "x": tf.TensorSpec([None, 4], tf.float32)}
+    feeds = latency.random_inputs(spec, 5, rng)
+    assert feeds["image"].dtype == tf.uint8 and feeds["image"].shape == (5, 6, 6, 3)
+    assert feeds["x"].dtype == tf.float32 and feeds["x"].shape == (5, 4)
+    assert len(np.unique(feeds["image"].numpy())) > 50  # pixels over 0..255, not a constant
+    assert latency.random_inputs({"x": tf.TensorSpec([None, None], tf.float32)}, 1, rng) is None
+    assert latency.random_inputs({"i": tf.TensorSpec([None, 2], tf.int64)}, 1, rng) is None

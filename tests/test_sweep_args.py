@@ -100,3 +100,22 @@ def test_a_ray_address_whose_name_lookup_hangs_is_refused_within_the_probe(monke
     with pytest.raises(Exception, match="no answer within 0.5 s"):
         runner.check_reachable("ray-head.invalid:6379", seconds=0.5)
     assert time.monotonic() - t0 < 3
+
+
+def test_no_timing_reaches_every_cells_run_and_leaves_its_name(tmp_path):
+    """sweep --export --no-timing: each cell's `lth-tf run` gets --no-timing, which is not a
+    setting (the cell's run name, hence its directory, is the one without it)."""
+    from lth_tf.frontends.cli import options
+
+    args = cli.build_parser().parse_args(["sweep", "--preset", "smoke", "--out", str(tmp_path), "--export",
+                                          "--no-timing"])
+    assert args.no_timing and args.export
+    entry = {"overrides": ["seed=3"]}
+    runs = []
+    for timing in (False, True):
+        command = runner.cell_command({"preset": "smoke"}, entry, tmp_path, export=True, timing=timing)
+        assert ("--no-timing" in command) is not timing and "--no-export" not in command
+        run_args = cli.build_parser().parse_args(command[command.index("run"):])
+        assert run_args.no_timing is not timing
+        runs.append(options.experiment_from_args(run_args).run_name())
+    assert runs[0] == runs[1]

@@ -4,9 +4,10 @@
     timed = measure_tflite(path)              # a .tflite export (batch 1: its input is fixed)
     both = side_by_side({"dense": p, "narrow": q}, data)   # {label: {"b1": seconds, ...}}, interleaved
     skipped(reason)                           # the marker's fields when nothing was timed
+    feeds = random_inputs(fn.structured_input_signature[1], batch, rng)   # what they call it with
 
-The export marker's `latency` (lth_tf/export/__init__.py writes it; `lth-tf export --no-timing`,
-`timing=False` from Python, leave it null with `latency_skipped` saying why):
+The export marker's `latency` (lth_tf/export/__init__.py writes it; `--no-timing` of `lth-tf
+export`, `run` and `sweep`, `timing=False` from Python, leave it null with `latency_skipped` saying why):
 
     {"signature": "serving_default",
      "runs": [{"batch": 1, "median_seconds": ..., "calls": 50},
@@ -80,7 +81,7 @@ def skipped(reason: str) -> dict[str, Any]:
     return {"latency": None, "latency_skipped": reason}
 
 
-NOT_TIMED = "timing was turned off: lth-tf export --no-timing, timing=False from Python"
+NOT_TIMED = "timing was turned off: --no-timing of lth-tf export, run or sweep, or timing=False from Python"
 
 
 def machine() -> dict[str, Any]:
@@ -124,9 +125,11 @@ def _graph_feeds(data: Any) -> dict[str, Any] | None:
             "a_indices": a.indices, "a_values": a.values, "a_dense_shape": a.dense_shape}
 
 
-def _batch_feeds(spec: Mapping[str, Any], batch: int, rng: np.random.Generator) -> dict[str, Any] | None:
-    """Random inputs of `batch` examples for a signature's input specs; None when a shape is
-    not fixed beyond the batch."""
+def random_inputs(spec: Mapping[str, Any], batch: int, rng: np.random.Generator) -> dict[str, Any] | None:
+    """Random inputs (tf constants) of `batch` examples for a signature's input specs
+    (`fn.structured_input_signature[1]`): uint8 pixels 0..255 for a raw image input, standard
+    normal values for a float one; None when a shape is not fixed beyond the batch or an
+    input is neither. benchmarks/faster_tickets.py makes its image inputs with it too."""
     from lth_tf.platform.backend import tf
 
     feeds = {}
@@ -156,7 +159,7 @@ def _savedmodel_runs(fn: Any, data: Any) -> tuple[list[dict[str, Any]], list[dic
     rng = np.random.default_rng(0)
     runs, inputs = [], []
     for batch in (1, LARGE_BATCH):
-        feeds = _batch_feeds(spec, batch, rng)
+        feeds = random_inputs(spec, batch, rng)
         if feeds is None:
             return f"{SIGNATURE}'s inputs are not fixed-shape float or uint8 tensors"
         runs.append({"batch": batch})
@@ -165,6 +168,12 @@ def _savedmodel_runs(fn: Any, data: Any) -> tuple[list[dict[str, Any]], list[dic
 
 
 # -- measurements ------------------------------------------------------------------------------
+def _caller(fn: Any, feeds: Mapping[str, Any]) -> Callable[[], list[Any]]:
+    """One call of the signature `fn` on `feeds`, as timed: every output fetched (`.numpy()`), so
+    the clock stops when the results exist, not when the ops were queued."""
+    return lambda: [v.numpy() for v in fn(**feeds).values()]
+
+
 def measure(path: str | Path, data: Any = None, budget: float | None = BUDGET_SECONDS) -> dict[str, Any]:
     """The marker's `latency` of the SavedModel at `path` (see the module doc), or `skipped`."""
     from lth_tf.platform.backend import tf
@@ -177,7 +186,7 @@ def measure(path: str | Path, data: Any = None, budget: float | None = BUDGET_SE
     if isinstance(made, str):
         return skipped(made)
     runs, inputs = made
-    calls = {i: (lambda feeds=feeds: [v.numpy() for v in fn(**feeds).values()]) for i, feeds in enumerate(inputs)}
+    calls = {i: _caller(fn, feeds) for i, feeds in enumerate(inputs)}
     t0 = time.perf_counter()
     times = interleaved(calls, budget)
     return _record(SIGNATURE, runs, times, budget, time.perf_counter() - t0)
@@ -217,8 +226,7 @@ def side_by_side(paths: Mapping[str, str | Path], data: Any = None,
     if isinstance(made, str):
         return None
     runs, inputs = made
-    calls = {(label, i): (lambda fn=fn, feeds=feeds: [v.numpy() for v in fn(**feeds).values()])
-             for i, feeds in enumerate(inputs) for label, fn in fns.items()}
+    calls = {(label, i): _caller(fn, feeds) for i, feeds in enumerate(inputs) for label, fn in fns.items()}
     per = medians(interleaved(calls, budget))
     return {label: {run_label(run): per[(label, i)] for i, run in enumerate(runs)} for label in fns}
 

@@ -168,9 +168,13 @@ class TicketSearch:
         test_data: Any = None,
         *,
         export: bool = True,
+        timing: bool = True,
         **hooks: Unpack[RunHooks],
     ) -> dict[str, Any]:
         """Run (or resume) every round, the controls and the ticket; returns summary.json's dict.
+
+        `export=False`: the ticket is not written to RUN_DIR/ticket/; `timing=False`: it is
+        written without measuring its latency (as `export(..., timing=False)`).
 
         `hooks` (see `RunHooks`): `sink` receives every event (dicts), `stop` ends
         training cooperatively (the run stays resumable), `callbacks_factory(round,
@@ -179,7 +183,7 @@ class TicketSearch:
         _check_hooks("fit", hooks)
         for _ in self.rounds(train, validation_data, test_data, **hooks):
             pass
-        return self.search.finish(TicketExporter(), export=export)
+        return self.search.finish(TicketExporter(timing=timing), export=export)
 
     def rounds(
         self,

@@ -16,7 +16,7 @@ from pathlib import Path
 from lth_tf.core import sources
 from lth_tf.core.errors import LthError
 from lth_tf.export import formats
-from lth_tf.frontends.cli.options import check_data_dir
+from lth_tf.frontends.cli.options import add_no_timing_option, check_data_dir
 from lth_tf.frontends.cli.tf_startup import _import_tf_quietly
 from lth_tf.platform import onednn
 from lth_tf.platform.platform import Platform
@@ -33,9 +33,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                      help=formats.help_text() + " (default: narrow for prune.structure=channels or refill, else dense)")
     exp.add_argument("--force", action="store_true",
                      help="replace an export of another run at --out (refused otherwise)")
-    exp.add_argument("--no-timing", action="store_true",
-                     help="do not measure the export's latency (a few seconds; the marker then "
-                          "records latency null with the reason)")
+    add_no_timing_option(exp, "the export's")
 
 
 def cmd_export(args) -> int:

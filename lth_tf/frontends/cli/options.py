@@ -2,6 +2,7 @@
 
     --preset NAME  --config FILE.toml  --set KEY=VALUE ...  --rounds N  --seed S
     --data-dir DIR
+    --no-timing    (also `lth-tf export`'s: the exports these commands write are not timed)
 
 One definition, so the three commands take the same options with the same
 meaning (`--rounds N` and `--seed S` are `--set prune.rounds=N` and `--set
@@ -42,6 +43,14 @@ def add_experiment_options(p: argparse.ArgumentParser) -> None:
 def add_data_dir_option(p: argparse.ArgumentParser) -> None:
     """--data-dir (check it with `check_data_dir`)."""
     p.add_argument("--data-dir", default=None, help="offline data folder (else $LTH_DATA_DIR)")
+
+
+def add_no_timing_option(p: argparse.ArgumentParser, whose: str = "the exported ticket's") -> None:
+    """--no-timing (`export`, `run`, `sweep`): the export is written without timing it. Not a
+    setting of the experiment (neither in config.toml nor in the run's hash), as --no-export."""
+    p.add_argument("--no-timing", action="store_true",
+                   help=f"do not measure {whose} latency (a few seconds; the marker then "
+                        "records latency null with the reason)")
 
 
 def overrides(args: argparse.Namespace, *, seed: bool = True) -> list[str]:

@@ -32,6 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--quiet", action="store_true", help="plain log lines instead of progress bars"
     )
     run.add_argument("--no-export", action="store_true", help="do not export the winning ticket")
+    options.add_no_timing_option(run)
     run.add_argument(
         "--dense-from",
         default=None,
@@ -76,10 +77,22 @@ def cmd_run(args) -> int:
                                platform=platform)
         for _ in search.rounds():
             pass
-        search.finish(TicketExporter(), export=not args.no_export)
+        summary = search.finish(TicketExporter(timing=not args.no_timing), export=not args.no_export)
         _write_report(search.run_dir)
+    _print_ticket_cost(summary.get("ticket"))
     print(search.run_dir, flush=True)
     return 0
+
+
+def _print_ticket_cost(ticket: dict | None) -> None:
+    """The exported ticket's `cost:` line on stderr, as `lth-tf export` prints it: its params, MACs
+    and measured latency, or why it was not timed (--no-timing), read from its marker."""
+    from lth_tf.export import cost_report, is_our_export
+
+    path = (ticket or {}).get("path")
+    if path and is_our_export(path):  # none with --no-export; an old ticket may predate the marker
+        for line in cost_report(path):
+            print(line, file=sys.stderr, flush=True)
 
 
 def _make_platform(exp: C.Experiment, placement: Placement, chosen) -> Platform:

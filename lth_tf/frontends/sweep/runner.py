@@ -43,10 +43,11 @@ class CellResult:
 
 
 def cell_command(base: dict[str, Any], entry: dict[str, Any], sweep_dir: Path, export: bool,
-                 dense_from: str | None = None) -> tuple[str, ...]:
+                 dense_from: str | None = None, timing: bool = True) -> tuple[str, ...]:
     """The `lth-tf run` command line of one cell (absolute paths: Ray workers have another cwd).
 
-    `dense_from`: the sweep's --dense-from run, passed on to every cell.
+    `dense_from`: the sweep's --dense-from run, passed on to every cell; `timing=False`: the
+    cell's ticket export is not timed (`run --no-timing`).
     """
     cmd = [sys.executable, "-m", "lth_tf.frontends.cli.main", "run", "--quiet",
            "--out", str(sweep_index.runs_dir(sweep_dir).resolve())]
@@ -62,6 +63,8 @@ def cell_command(base: dict[str, Any], entry: dict[str, Any], sweep_dir: Path, e
         cmd += ["--dense-from", str(Path(dense_from).resolve())]
     if not export:
         cmd.append("--no-export")
+    if not timing:
+        cmd.append("--no-timing")
     return tuple(cmd)
 
 
