@@ -69,7 +69,8 @@ class FakeWorker:
 
     made: ClassVar[list[FakeWorker]] = []
 
-    def __init__(self, exp, cand, data_dir, log_dir, i, step=0.01, ready=None):
+    def __init__(self, exp, cand, data_dir, log_dir, i, step=0.01, ready=None, slow=None):
+        step = slow if slow is not None and i == 3 else step  # the last candidate, when `slow`
         self.i, self.step, self.asked, self.quits = i, step, [], 0
         self.ready = ready or {"ready": True, "step_seconds": step, "examples_per_step": 128,
                                "phases": {"tensorflow": [0.0, 4.0], "data": [0.0, 4.5], "model": [0.0, 6.0],
@@ -136,3 +137,23 @@ def test_measure_says_when_start_up_outlasts_the_budget(monkeypatch):
     assert lines[0].startswith("lth-tf tune: start-up has taken the whole 1 s budget"), lines
     assert "4 of 4 candidates ready" in lines[1]
     assert not result["errors"] and tune.READY_TIMEOUT > 1
+
+
+def test_a_candidate_far_slower_than_the_rule_is_left_out_of_the_rounds():
+    assert B.too_slow([4.9, 5.0], [0.54, 0.15])  # measured: bfloat16 without oneDNN, ResNet-18 w16
+    assert not B.too_slow([1.8, 0.55], [0.54, 0.15])  # float32 without oneDNN: slower, still measured
+    assert not B.too_slow([0.5, 2.0], [0.4, 0.45])  # one slow step (a hiccup) is not enough
+
+
+def test_measure_drops_the_hopeless_candidate_and_says_why(monkeypatch):
+    from lth_tf.frontends.cli import tune
+
+    result, _ = run_measure(monkeypatch, 30.0, slow=0.05)  # 5x the rule's 0.01 s
+    assert set(result["dropped"]) == {3} and "0.20x" in result["dropped"][3]
+    assert FakeWorker.made[3].asked == [1] and FakeWorker.made[3].quits >= 1  # no slots for it
+    assert result["speeds"][3] == [None] * result["rounds"]
+    stats = tune.paired(result["speeds"])
+    assert tune.winner(stats) != 3
+    table = tune.format_table([{"precision": "float32", "onednn": o, "jit_compile": False} for o in (1, 1, 0, 0)],
+                              stats, "images", 0, {}, result["cores"], result["dropped"])
+    assert "not measured in rounds" in table[4]

@@ -133,7 +133,7 @@ def describe(c: dict[str, Any]) -> str:
 
 
 def format_table(cands: list[dict[str, Any]], stats: list[dict[str, Any]], unit: str, best: int,
-                 errors: dict[int, str], cores: list[float | None]) -> list[str]:
+                 errors: dict[int, str], cores: list[float | None], dropped: dict[int, str] | None = None) -> list[str]:
     names = [describe(cand) + (" (rule)" if c == 0 else "") for c, cand in enumerate(cands)]
     width = max(42, *map(len, names))  # one column for every name, the rule's mark included
     lines = [f"{'candidate':{width + 2}s} {unit + '/s':>10s}  {'vs rule':>7s}  {'range':>11s}  cores"]
@@ -141,6 +141,9 @@ def format_table(cands: list[dict[str, Any]], stats: list[dict[str, Any]], unit:
         mark = "*" if c == best else " "
         if c in errors:
             lines.append(f"{mark} {name:{width}s} failed: {errors[c]}")
+            continue
+        if dropped and c in dropped:
+            lines.append(f"{mark} {name:{width}s} {dropped[c]}")
             continue
         rng = "" if c == 0 or s["ratio"] is None else f"{s['ratio_min']:.2f}-{s['ratio_max']:.2f}"
         ratio = "1.00" if c == 0 else ("" if s["ratio"] is None else f"{s['ratio']:.2f}x")
@@ -248,6 +251,16 @@ def measure(exp: C.Experiment, cands: list[dict[str, Any]], data_dir: str | None
                 else:
                     step_seconds[i] = float(got["seconds"])
             live = [i for i in live if i not in errors]
+            dropped: dict[int, str] = {}
+            if 0 in step_seconds:
+                rule = [float(ready[0]["step_seconds"]), step_seconds[0]]
+                for i in live[1:]:
+                    mine = [float(ready[i]["step_seconds"]), step_seconds[i]]
+                    if tune_budget.too_slow(mine, rule):
+                        dropped[i] = (f"not measured in rounds: {max(rule) / min(mine):.2f}x the rule's choice's "
+                                      f"speed in both timed steps (at most 1/{tune_budget.SLOW_FACTOR:g} to stay)")
+                        workers[i].quit()
+                live = [i for i in live if i not in dropped]
             if 0 not in step_seconds:
                 return {"errors": errors, "speeds": [[None] for _ in cands], "rounds": 0, "steps": 0,
                         "cores": [None] * len(cands), "seconds": time.monotonic() - t0, "startup": startup,
@@ -289,7 +302,7 @@ def measure(exp: C.Experiment, cands: list[dict[str, Any]], data_dir: str | None
             _close_all(workers)
     return {"errors": errors, "speeds": speeds, "rounds": r, "steps": steps,
             "cores": [statistics.median(c) if c else None for c in cpu], "seconds": time.monotonic() - t0,
-            "startup": startup, "over": time.monotonic() > deadline}
+            "startup": startup, "over": time.monotonic() > deadline, "dropped": dropped}
 
 
 def _wait_ready(workers: list[_Worker], deadline: float, t0: float, errors: dict[int, str],
@@ -359,7 +372,8 @@ def cmd_tune(args) -> int:
     stats = paired(result["speeds"])
     best = winner(stats)
     unit = "nodes" if workload.kind == "graph" else "images"
-    for line in format_table(cands, stats, unit, best, errors, result["cores"]):
+    dropped = result.get("dropped", {})
+    for line in format_table(cands, stats, unit, best, errors, result["cores"], dropped):
         print(line)
     print(f"{result['rounds']} rounds of {result['steps']} steps per candidate, paired with the rule's choice "
           f"in each round; load average {os.getloadavg()[0]:.1f}")
@@ -383,7 +397,8 @@ def cmd_tune(args) -> int:
         "values": {n: cands[best][n] for n in TUNED if n not in user},
         "measured": f"{when}, {len(cands)} candidates x {result['rounds']} rounds: {measured}",
         "date": when,
-        "table": [{"candidate": c, **x, "cores": result["cores"][i], "error": errors.get(i)}
+        "table": [{"candidate": c, **x, "cores": result["cores"][i], "error": errors.get(i),
+                   **({"dropped": dropped[i]} if i in dropped else {})}
                   for i, (c, x) in enumerate(zip(cands, stats, strict=True))],
     }
     path = tune_cache.store(cpu, workload, entry)
