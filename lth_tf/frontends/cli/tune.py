@@ -258,7 +258,7 @@ def measure(exp: C.Experiment, cands: list[dict[str, Any]], data_dir: str | None
                     mine = [float(ready[i]["step_seconds"]), step_seconds[i]]
                     if tune_budget.too_slow(mine, rule):
                         dropped[i] = (f"not measured in rounds: {max(rule) / min(mine):.2f}x the rule's choice's "
-                                      f"speed in both timed steps (at most 1/{tune_budget.SLOW_FACTOR:g} to stay)")
+                                      f"speed in both timed steps (under 1/{tune_budget.SLOW_FACTOR:g}: cannot win)")
                         workers[i].quit()
                 live = [i for i in live if i not in dropped]
             if 0 not in step_seconds:
