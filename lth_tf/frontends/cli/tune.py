@@ -13,7 +13,9 @@ candidate trains the same number of steps, in an order rotated each round, so a
 candidate and the rule's choice are timed close together under the same load
 (paired, interleaved). Each candidate's speed is compared with the rule's choice
 round by round; a candidate wins only when it was faster in every round and by
-at least `MARGIN` in the median, so noise keeps the rule's choice.
+at least `MARGIN` in the median, so noise keeps the rule's choice. `--seconds` counts
+from the command's start: the rounds are fitted into what start-up left of it
+(tune_budget.py), and the command says when it cannot fit MIN_ROUNDS.
 
 The winner goes to the user's cache ($LTH_CACHE_DIR/tune.json), keyed by this CPU
 and the workload; later runs of that workload on this kind of CPU use it unless
