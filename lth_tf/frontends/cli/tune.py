@@ -13,7 +13,9 @@ candidate trains the same number of steps, in an order rotated each round, so a
 candidate and the rule's choice are timed close together under the same load
 (paired, interleaved). Each candidate's speed is compared with the rule's choice
 round by round; a candidate wins only when it was faster in every round and by
-at least `MARGIN` in the median, so noise keeps the rule's choice.
+at least `MARGIN` in the median, so noise keeps the rule's choice. `--seconds` counts
+from the command's start: the rounds are fitted into what start-up left of it
+(tune_budget.py), and the command says when it cannot fit MIN_ROUNDS.
 
 The winner goes to the user's cache ($LTH_CACHE_DIR/tune.json), keyed by this CPU
 and the workload; later runs of that workload on this kind of CPU use it unless
@@ -41,14 +43,15 @@ from typing import Any
 
 from lth_tf.core import config as C
 from lth_tf.core.errors import LthError
-from lth_tf.frontends.cli import options
+from lth_tf.frontends.cli import options, tune_budget
 from lth_tf.platform import speed, tune_cache
 
 # A candidate replaces the rule's choice only if faster in every round and by this much in the median.
 MARGIN = 1.05
-MIN_ROUNDS, MAX_ROUNDS = 3, 8
-SLOT_SECONDS = 2.0  # one candidate's turn in a round, for the rule's choice
 READY_TIMEOUT = 600.0  # seconds for a worker to load TensorFlow, the data and the model
+# Past the budget by more than this, the command says so (the tables are printed after the workers end).
+OVER_SECONDS = 5.0
+QUIT_SECONDS = 10.0  # a worker exits at once on "quit" (nothing to save); past this it is killed
 TUNED = ("precision", "jit_compile", "onednn")  # the settings tune measures
 BF16_FLAGS = ("avx512_bf16", "amx_bf16")  # without one of these, bfloat16 is emulated
 
@@ -132,7 +135,7 @@ def describe(c: dict[str, Any]) -> str:
 
 
 def format_table(cands: list[dict[str, Any]], stats: list[dict[str, Any]], unit: str, best: int,
-                 errors: dict[int, str], cores: list[float | None]) -> list[str]:
+                 errors: dict[int, str], cores: list[float | None], dropped: dict[int, str] | None = None) -> list[str]:
     names = [describe(cand) + (" (rule)" if c == 0 else "") for c, cand in enumerate(cands)]
     width = max(42, *map(len, names))  # one column for every name, the rule's mark included
     lines = [f"{'candidate':{width + 2}s} {unit + '/s':>10s}  {'vs rule':>7s}  {'range':>11s}  cores"]
@@ -140,6 +143,9 @@ def format_table(cands: list[dict[str, Any]], stats: list[dict[str, Any]], unit:
         mark = "*" if c == best else " "
         if c in errors:
             lines.append(f"{mark} {name:{width}s} failed: {errors[c]}")
+            continue
+        if dropped and c in dropped:
+            lines.append(f"{mark} {name:{width}s} {dropped[c]}")
             continue
         rng = "" if c == 0 or s["ratio"] is None else f"{s['ratio_min']:.2f}-{s['ratio_max']:.2f}"
         ratio = "1.00" if c == 0 else ("" if s["ratio"] is None else f"{s['ratio']:.2f}x")
@@ -180,7 +186,7 @@ class _Worker:
             try:
                 line = self.lines.get(timeout=max(0.1, deadline - time.monotonic()))
             except queue.Empty:
-                return {"error": f"no answer in {timeout:.0f} s"}
+                return {"error": f"no answer in {timeout:.0f} s", "timeout": True}
             if line is None:
                 return {"error": f"the process ended (exit {self.proc.wait()})"}
             try:
@@ -197,14 +203,19 @@ class _Worker:
             return {"error": "the process ended"}
         return self.reply(timeout)
 
-    def close(self) -> None:
+    def quit(self) -> None:
+        if self.proc.stdin.closed:
+            return
         try:
             self.proc.stdin.write("quit\n")
             self.proc.stdin.close()
         except OSError:
             pass
+
+    def close(self) -> None:
+        self.quit()
         try:
-            self.proc.wait(timeout=30)
+            self.proc.wait(timeout=QUIT_SECONDS)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
@@ -212,32 +223,66 @@ class _Worker:
 
 
 def measure(exp: C.Experiment, cands: list[dict[str, Any]], data_dir: str | None, seconds: float,
-            echo=print) -> dict[str, Any]:
-    """Start every candidate, then time them in rotated rounds; the per-round speeds and errors."""
-    t0 = time.monotonic()
+            echo=print, start: float | None = None) -> dict[str, Any]:
+    """Start every candidate, then time them in rotated rounds; the per-round speeds and errors.
+
+    `seconds` counts from `start` (time.monotonic(); default now): the rounds are planned
+    into what start-up left of it (tune_budget), MIN_ROUNDS of them even past it, said.
+    """
+    t0 = time.monotonic() if start is None else start
+    deadline = t0 + seconds
     errors: dict[int, str] = {}
     with tempfile.TemporaryDirectory(prefix="lth-tune-") as logs:
         workers = [_Worker(exp, c, data_dir, Path(logs), i) for i, c in enumerate(cands)]
         try:
-            step_seconds: dict[int, float] = {}
-            for i, w in enumerate(workers):
-                ready = w.reply(READY_TIMEOUT)
-                if "error" in ready:
-                    errors[i] = ready["error"]
-                    w.close()
+            ready = _wait_ready(workers, deadline, t0, errors, echo)
+            live = sorted(ready)
+            startup = time.monotonic() - t0
+            echo(f"lth-tf tune: {len(live)} of {len(cands)} candidates ready after {startup:.0f} s"
+                 f"{_startup_costs(list(ready.values()))}")
+            if 0 not in ready:
+                return {"errors": errors, "speeds": [[None] for _ in cands], "rounds": 0, "steps": 0,
+                        "cores": [None] * len(cands), "seconds": time.monotonic() - t0, "startup": startup,
+                        "over": False}
+            # One step each, now that no worker is still starting: the step times the plan rests on.
+            step_seconds = {}
+            for i in live:
+                got = workers[i].ask(1, timeout=60 + 20 * float(ready[i]["step_seconds"]))
+                if "error" in got:
+                    errors[i] = got["error"]
                 else:
-                    step_seconds[i] = float(ready["step_seconds"])
-            echo(f"lth-tf tune: {len(step_seconds)} of {len(cands)} candidates ready after "
-                 f"{time.monotonic() - t0:.0f} s; measuring")
+                    step_seconds[i] = float(got["seconds"])
+            live = [i for i in live if i not in errors]
+            dropped: dict[int, str] = {}
+            if 0 in step_seconds:
+                rule = [float(ready[0]["step_seconds"]), step_seconds[0]]
+                for i in live[1:]:
+                    mine = [float(ready[i]["step_seconds"]), step_seconds[i]]
+                    if tune_budget.too_slow(mine, rule):
+                        dropped[i] = (f"not measured in rounds: {max(rule) / min(mine):.2f}x the rule's choice's "
+                                      f"speed in both timed steps (under 1/{tune_budget.SLOW_FACTOR:g}: cannot win)")
+                        workers[i].quit()
+                live = [i for i in live if i not in dropped]
             if 0 not in step_seconds:
                 return {"errors": errors, "speeds": [[None] for _ in cands], "rounds": 0, "steps": 0,
-                        "cores": [None] * len(cands), "seconds": time.monotonic() - t0}
-            steps = max(1, round(SLOT_SECONDS / max(step_seconds[0], 1e-3)))
+                        "cores": [None] * len(cands), "seconds": time.monotonic() - t0, "startup": startup,
+                        "over": False}
+            the_plan = tune_budget.plan(deadline - time.monotonic(), [step_seconds[i] for i in live])
+            steps = the_plan.steps
+            if the_plan.fits:
+                echo(f"lth-tf tune: measuring {the_plan.rounds} rounds of {steps} steps per candidate "
+                     f"(about {the_plan.round_seconds:.0f} s a round)")
+            else:
+                echo(f"lth-tf tune: start-up took {startup:.0f} s of the {seconds:.0f} s budget, too much for "
+                     f"{tune_budget.MIN_ROUNDS} paired rounds; measuring the fewest that can pick a winner "
+                     f"({tune_budget.MIN_ROUNDS} rounds of {steps} steps, about {the_plan.seconds:.0f} s "
+                     f"beyond it; --seconds {math.ceil(startup + the_plan.seconds + 10)} fits them)")
             speeds: list[list[float | None]] = [[] for _ in cands]
             cpu: list[list[float]] = [[] for _ in cands]
-            live = sorted(step_seconds)
+            took: list[float] = []
             r = 0
-            while r < MIN_ROUNDS or (r < MAX_ROUNDS and time.monotonic() - t0 < seconds):
+            while tune_budget.another_round(r, deadline - time.monotonic(), took):
+                began = time.monotonic()
                 order = live[r % len(live):] + live[:r % len(live)]  # rotated: interleaved pairs
                 for i in order:
                     if i in errors:
@@ -253,17 +298,61 @@ def measure(exp: C.Experiment, cands: list[dict[str, Any]], data_dir: str | None
                 for i in range(len(cands)):
                     if i not in live:
                         speeds[i].append(None)
+                took.append(time.monotonic() - began)
                 r += 1
         finally:
-            for i, w in enumerate(workers):
-                if i not in errors or w.proc.poll() is None:
-                    w.close()
+            _close_all(workers)
     return {"errors": errors, "speeds": speeds, "rounds": r, "steps": steps,
-            "cores": [statistics.median(c) if c else None for c in cpu], "seconds": time.monotonic() - t0}
+            "cores": [statistics.median(c) if c else None for c in cpu], "seconds": time.monotonic() - t0,
+            "startup": startup, "over": time.monotonic() > deadline, "dropped": dropped}
+
+
+def _wait_ready(workers: list[_Worker], deadline: float, t0: float, errors: dict[int, str],
+                echo) -> dict[int, dict[str, Any]]:
+    """Each worker's ready line (by index); a line when start-up outlasts the budget."""
+    ready: dict[int, dict[str, Any]] = {}
+    warned = False
+    for i, w in enumerate(workers):
+        got = w.reply(max(0.1, deadline - time.monotonic()) if not warned else READY_TIMEOUT)
+        if got.get("timeout") and not warned:
+            warned = True
+            echo(f"lth-tf tune: start-up has taken the whole {deadline - t0:.0f} s budget (the machine's load "
+                 f"average is {os.getloadavg()[0]:.1f}); waiting for the candidates to be ready, up to "
+                 f"{READY_TIMEOUT:.0f} s")
+            got = w.reply(max(0.1, READY_TIMEOUT - (time.monotonic() - t0)))
+        if "error" in got:
+            errors[i] = got["error"]
+            w.proc.kill()  # a worker still starting would take the measured ones' cores
+        else:
+            ready[i] = got
+    return ready
+
+
+def _startup_costs(ready: list[dict[str, Any]]) -> str:
+    """Where a worker's start-up went, in CPU seconds (the median worker's), for the ready line."""
+    costs: dict[str, list[float]] = {}
+    for got in ready:
+        before = 0.0
+        for phase, (_, cpu_s) in got.get("phases", {}).items():
+            costs.setdefault(phase, []).append(cpu_s - before)
+            before = cpu_s
+    if not costs:
+        return ""
+    parts = ", ".join(f"{phase} {statistics.median(v):.1f}" for phase, v in costs.items())
+    return f" (CPU seconds per candidate: {parts})"
+
+
+def _close_all(workers: list[_Worker]) -> None:
+    """Tell every worker to quit, then wait for all: in parallel, not one after another."""
+    for w in workers:
+        w.quit()
+    for w in workers:
+        w.close()
 
 
 # -- the command -------------------------------------------------------------------------------
 def cmd_tune(args) -> int:
+    start = time.monotonic()  # the budget counts from here
     exp = options.experiment_from_args(args)
     data_dir = options.check_data_dir(args.data_dir) or os.environ.get("LTH_DATA_DIR")
     if not 0 < args.seconds < math.inf:  # nan and inf too (argparse's float takes them)
@@ -278,17 +367,21 @@ def cmd_tune(args) -> int:
         print(f"nothing to measure: {describe(cands[0])} is fixed by your settings")
         return 0
     print(f"measuring {len(cands)} candidates, each in its own process (about {args.seconds:.0f} s)", flush=True)
-    result = measure(exp, cands, data_dir, args.seconds, echo=lambda s: print(s, flush=True))
+    result = measure(exp, cands, data_dir, args.seconds, echo=lambda s: print(s, flush=True), start=start)
     errors = result["errors"]
     if 0 in errors:
         raise LthError(f"tune: the rule's choice ({describe(cands[0])}) did not train: {errors[0]}")
     stats = paired(result["speeds"])
     best = winner(stats)
     unit = "nodes" if workload.kind == "graph" else "images"
-    for line in format_table(cands, stats, unit, best, errors, result["cores"]):
+    dropped = result.get("dropped", {})
+    for line in format_table(cands, stats, unit, best, errors, result["cores"], dropped):
         print(line)
     print(f"{result['rounds']} rounds of {result['steps']} steps per candidate, paired with the rule's choice "
           f"in each round; load average {os.getloadavg()[0]:.1f}")
+    spent = time.monotonic() - start
+    print(f"took {spent:.0f} s of the {args.seconds:.0f} s budget (start-up {result['startup']:.0f} s)"
+          + (f": over by {spent - args.seconds:.0f} s" if spent > args.seconds + OVER_SECONDS else ""))
     s = stats[best]
     if best == 0:
         others = [x["ratio"] for c, x in enumerate(stats) if c and x["ratio"] is not None]
@@ -306,7 +399,8 @@ def cmd_tune(args) -> int:
         "values": {n: cands[best][n] for n in TUNED if n not in user},
         "measured": f"{when}, {len(cands)} candidates x {result['rounds']} rounds: {measured}",
         "date": when,
-        "table": [{"candidate": c, **x, "cores": result["cores"][i], "error": errors.get(i)}
+        "table": [{"candidate": c, **x, "cores": result["cores"][i], "error": errors.get(i),
+                   **({"dropped": dropped[i]} if i in dropped else {})}
                   for i, (c, x) in enumerate(zip(cands, stats, strict=True))],
     }
     path = tune_cache.store(cpu, workload, entry)

@@ -22,19 +22,31 @@ import time
 from dataclasses import replace
 from typing import Any
 
+TUNE_BATCHES = 16  # distinct training batches an image worker keeps (the pipeline repeats them)
+
 
 def _one_line(text: str) -> str:
     return " ".join(str(text).split())[:400]
 
 
-def build(spec: dict[str, Any]):
-    """(step(n) -> examples, examples per step) for the spec's experiment and candidate."""
+def build(spec: dict[str, Any], mark=lambda phase: None):
+    """(step(n) -> examples, examples per step) for the spec's experiment and candidate.
+
+    `mark(phase)` is called as each start-up phase ends (tensorflow, platform, data, model), so the
+    coordinator can say where the start-up time went.
+    """
     from lth_tf.core import config as C
     from lth_tf.platform import onednn
 
     exp = C.validate(C.from_dict(spec["experiment"]))
     cand = spec["candidate"]
     exp = replace(exp, train=replace(exp.train, precision=cand["precision"], jit_compile=cand["jit_compile"]))
+    if not exp.is_graph:
+        # A step's speed does not depend on how many images it draws from: a few batches' worth
+        # loads and copies in a fraction of the time of all of them (~1 CPU s for CIFAR-10).
+        keep = TUNE_BATCHES * exp.train.batch_size
+        if not 0 < exp.data.train_subset <= keep:
+            exp = replace(exp, data=replace(exp.data, train_subset=keep))
     onednn.choose(graph=exp.is_graph)  # the variable the coordinator set wins ("environment")
 
     from lth_tf.core import masks as M
@@ -49,11 +61,14 @@ def build(spec: dict[str, Any]):
     from lth_tf.platform.backend import keras, tf
     from lth_tf.platform.platform import Platform
 
+    mark("tensorflow")
     chosen = speed.choose(exp.train, speed.Workload.of(exp), speed.Cpu.read(), os.environ)
     platform = Platform.from_settings(exp.train, chosen=chosen)
     runtime.apply_precision(platform.precision)
+    mark("platform")
     data = datasets.load(exp.data, spec.get("data_dir"), seed=exp.seed)
     feeds = Feeds(data, exp.train.batch_size, exp.seed)
+    mark("data")
     build_model = models.source(exp.model)
     shape, classes = tuple(data.input_shape), int(data.num_classes)
     keras.utils.set_random_seed(exp.seed)
@@ -70,6 +85,7 @@ def build(spec: dict[str, Any]):
         compile_plain(wrapped, optimizer, platform.jit_compile)
     cbs = keras.callbacks.CallbackList(P.callbacks(), model=trainer)
     cbs.on_train_begin()
+    mark("model")
 
     if feeds.is_graph:
         train_fn = tf.function(lambda: platform.run_step(trainer, trainer.train_step, feeds.train),
@@ -107,12 +123,21 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     out = sys.stdout
     try:
-        step, per_step = build(json.loads(argv[0]))
+        # When each start-up phase ended: wall clock (time.time(), comparable across processes) and
+        # this process's CPU seconds (what the phase cost, whatever else the machine runs).
+        phases: dict[str, list[float]] = {}
+
+        def mark(phase: str) -> None:
+            phases[phase] = [time.time(), time.process_time()]
+
+        step, per_step = build(json.loads(argv[0]), mark)
         step(1)  # tracing, oneDNN's first primitives
+        mark("trace")
         t = time.perf_counter()
         step(1)
-        print(json.dumps({"ready": True, "step_seconds": time.perf_counter() - t, "examples_per_step": per_step}),
-              file=out, flush=True)
+        mark("step")
+        print(json.dumps({"ready": True, "step_seconds": time.perf_counter() - t, "examples_per_step": per_step,
+                          "phases": phases}), file=out, flush=True)
         for line in sys.stdin:
             line = line.strip()
             if not line or line == "quit":
@@ -128,4 +153,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    sys.stdout.flush()
+    # Skip the interpreter's teardown of TensorFlow (seconds of CPU on a loaded machine, inside the
+    # coordinator's budget): the worker has nothing to save.
+    os._exit(code)
