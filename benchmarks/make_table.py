@@ -164,7 +164,24 @@ def speed_kind_rows() -> list[str]:
             rows.append(f"| round_phases, {kind} ({ph['headline']['epochs']} epochs, "
                         f"{ph['headline']['train_subset']} images) | a round's seconds outside its epochs: {cell} | "
                         f"report | – | {ran_where(ph)} |")
-    return rows
+    return rows + step_profile_rows()
+
+
+def step_profile_rows() -> list[str]:
+    """The row of benchmarks/step_profile.py: where a float32 ResNet-18 w16 step's time goes."""
+    res = load_result("step_profile")
+    if not res:
+        return []
+    h, shapes = res["headline"], res["per_shape"]
+    split = ", ".join(f"{k} {pct(v, 0)}" for k, v in h["step_cpu_split"].items() if k != "add")
+    narrow = sorted((r["share_of_peak_per_cpu_second"], k) for k, r in shapes.items()
+                    if r.get("share_of_peak_per_cpu_second") and not k.startswith("128 "))
+    return [f"| step_profile (ResNet-18 w16, float32, batch {h['batch']}) | a train step at "
+            f"{pct(h['step_share_of_peak_per_cpu_second'], 0)} of the float32 matmul peak per CPU-second; its "
+            f"counted convolutions alone {pct(h['convs_share_of_peak_per_cpu_second'], 0)}; the step's CPU time: "
+            f"{split}; convolution shapes from {pct(narrow[0][0], 0)} ({narrow[0][1]}) to "
+            f"{pct(narrow[-1][0], 0)} ({narrow[-1][1]}) | ≥ 70% | "
+            f"{'yes' if h['step_share_of_peak_per_cpu_second'] >= 0.7 else 'no'} | {ran_where(res)} |"]
 
 
 def speed_rows(sp: dict, label: str) -> list[str]:

@@ -14,9 +14,9 @@ TOPICS = {
     "Lottery tickets": ("cora_lottery", "citeseer_lottery", "cifar_resnet18_cpu", "own_model",
                         "keras3_ticket"),
     "Cheaper tickets": ("cheaper_tickets",),
-    "Structured pruning": ("structured", "faster_tickets"),
+    "Structured pruning": ("structured", "faster_tickets", "regroup_kernels"),
     "Exports: size and latency": ("export_size", "efficiency", "litert_sparse"),
-    "Training speed": ("overhead", "speed", "speed_accuracy", "round_phases", "tune", "distribute",
+    "Training speed": ("overhead", "speed", "speed_accuracy", "round_phases", "step_profile", "tune", "distribute",
                        "sweep_scaling"),
 }
 OTHER = "Other results"

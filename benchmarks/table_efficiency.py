@@ -28,7 +28,7 @@ def efficiency_rows() -> list[str]:
                      f"rebuild {v['sparse_rebuild']:.2f}x")
     rows.append(f"| efficiency, latency | median time per call / dense export: {'; '.join(cells)} | "
                 f"report | – | same run |")
-    return rows + narrow_rows(eff) + tflite_rows() + litert_sparse_rows() + faster_tickets_rows()
+    return rows + narrow_rows(eff) + tflite_rows() + litert_sparse_rows() + faster_tickets_rows() + regroup_rows()
 
 
 def narrow_rows(eff: dict) -> list[str]:
@@ -170,3 +170,19 @@ def _met_resnet(w: dict) -> str:
 def _met_graph(w: dict) -> str:
     lats = [(s.get("latency") or {}).get("ticket_over_dense") for s in w["structures"].values()]
     return "yes" if lats and all(v is not None and v <= 0.5 for v in lats) else "no"
+
+
+def regroup_rows() -> list[str]:
+    """The row of benchmarks/regroup_kernels.py: IMP-Regroup's best case (a grouped convolution,
+    1/G of the MACs) and a split into G convolutions, against the dense one, per stage shape."""
+    res = load_result("regroup_kernels")
+    if not res:
+        return []
+    cells = []
+    for batch in ("b256", "b1"):
+        rows = {k: v for k, v in res["table"].items() if k.endswith(batch)}
+        for how in ("groups 2", "groups 4", "split 4"):
+            ratios = [r[how]["over_dense"] for r in rows.values()]
+            cells.append(f"{batch} {how} {min(ratios):.2f}-{max(ratios):.2f}x")
+    return [f"| regroup_kernels (ResNet-18 w16's 3x3 shapes, forward) | time / the dense convolution "
+            f"(ideal 0.5x for 2 groups, 0.25x for 4): {'; '.join(cells)} | report | – | {ran_where(res)} |"]
