@@ -15,6 +15,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -119,3 +120,24 @@ def run_parallel(fn: Callable, jobs: list[tuple], workers: int) -> list[Any]:
     with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
         futures = [pool.submit(fn, *job) for job in jobs]
         return [f.result() for f in futures]
+
+
+def round_robin(calls: dict[Any, Callable[[], Any]], rounds: int, reps: Callable[[Any], int] = lambda _: 1,
+                progress: Callable[[int, dict], None] | None = None) -> dict[Any, dict[str, list[float]]]:
+    """Time every call in turns, `rounds` times, the first one rotated each round, so load on a
+    shared machine falls on all alike; per call and round the wall and CPU seconds of one call
+    (the mean of `reps(name)` calls). For calls that need the CPU clock as well as the wall clock;
+    lth_tf/export/latency.py's `interleaved` is the wall-clock loop of the export markers."""
+    times: dict[Any, dict[str, list[float]]] = {k: {"wall": [], "cpu": []} for k in calls}
+    order = list(calls)
+    for r in range(rounds):
+        for name in order[r % len(order):] + order[:r % len(order)]:
+            n = reps(name)
+            w, c = time.perf_counter(), time.process_time()
+            for _ in range(n):
+                calls[name]()
+            times[name]["wall"].append((time.perf_counter() - w) / n)
+            times[name]["cpu"].append((time.process_time() - c) / n)
+        if progress:
+            progress(r, times)
+    return times

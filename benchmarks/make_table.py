@@ -173,14 +173,16 @@ def step_profile_rows() -> list[str]:
     if not res:
         return []
     h, shapes = res["headline"], res["per_shape"]
-    split = ", ".join(f"{k} {pct(v, 0)}" for k, v in h["step_cpu_split"].items() if k != "add")
-    narrow = sorted((r["share_of_peak_per_cpu_second"], k) for k, r in shapes.items()
-                    if r.get("share_of_peak_per_cpu_second") and not k.startswith("128 "))
+    split = ", ".join(f"{k} {pct(v, 0)}" for k, v in h["step_cpu_split"].items() if v >= 0.005)
+    convs = sorted((r["share_of_peak_per_cpu_second"], k) for k, r in shapes.items()
+                   if r.get("kind", "conv") == "conv" and r.get("share_of_peak_per_cpu_second"))
+    if not convs:
+        return []
     return [(f"| step_profile (ResNet-18 w16, float32, batch {h['batch']}) | a train step at "
             f"{pct(h['step_share_of_peak_per_cpu_second'], 0)} of the float32 matmul peak per CPU-second; its "
             f"counted convolutions alone {pct(h['convs_share_of_peak_per_cpu_second'], 0)}; the step's CPU time: "
-            f"{split}; convolution shapes from {pct(narrow[0][0], 0)} ({narrow[0][1]}) to "
-            f"{pct(narrow[-1][0], 0)} ({narrow[-1][1]}) | ≥ 70% | "
+            f"{split}; convolution shapes from {pct(convs[0][0], 0)} ({convs[0][1]}) to "
+            f"{pct(convs[-1][0], 0)} ({convs[-1][1]}) | ≥ 70% | "
             f"{'yes' if h['step_share_of_peak_per_cpu_second'] >= 0.7 else 'no'} | {ran_where(res)} |")]
 
 

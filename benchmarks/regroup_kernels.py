@@ -14,7 +14,7 @@ for ResNet-18 w16's 3x3 convolution shapes at batch 1 and 256:
 - split G:       G separate convolutions on channel slices, concatenated (what a regrouped
                  layer with unequal blocks would run), 1/G of the MACs.
 
-    python benchmarks/regroup_kernels.py            # ~2 minutes
+    python benchmarks/regroup_kernels.py            # under a minute on 2 quiet cores
     python benchmarks/regroup_kernels.py --quick
 """
 
@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import cpu_facts, write_result
+from benchmarks.common import cpu_facts, round_robin, write_result
 
 SHAPES = ((32, 16), (16, 32), (8, 64), (4, 128))  # (height = width, channels) of each stage
 GROUPS = (2, 4)
@@ -66,16 +66,9 @@ def main(argv=None) -> int:
                         axis=-1))
     for f in calls.values():  # warm-up: tracing and oneDNN primitives
         f().numpy()
-    times: dict[tuple, list[float]] = {k: [] for k in calls}
-    order = list(calls)
-    for r in range(rounds):
-        for name in order[r % len(order):] + order[:r % len(order)]:
-            reps = 20 if name[0].endswith("b1") else 2
-            w = time.perf_counter()
-            for _ in range(reps):
-                calls[name]().numpy()
-            times[name].append((time.perf_counter() - w) / reps)
-    med = {k: statistics.median(v) for k, v in times.items()}
+    timed = {k: (lambda f=f: f().numpy()) for k, f in calls.items()}
+    times = round_robin(timed, rounds, reps=lambda name: 20 if name[0].endswith("b1") else 2)
+    med = {k: statistics.median(v["wall"]) for k, v in times.items()}
     table = {}
     for (key, how), sec in med.items():
         table.setdefault(key, {})[how] = {"median_seconds": sec, "over_dense": sec / med[(key, "dense")]}

@@ -16,14 +16,14 @@ synthetic images), into what the 6 x MACs accounting counts and the rest:
 - per layer shape: each distinct convolution alone, the same three passes;
 - peak:   the 4096x4096 float32 matmul (speed.py's peak).
 
-The four are timed in turns (round robin, `--rounds` times) so load on a shared machine
-falls on all alike; medians of wall and CPU seconds. What it prints and stores:
+All of them are timed in turns (benchmarks/common.round_robin, `--rounds` times) so load
+on a shared machine falls on all alike; medians of wall and CPU seconds. What it prints and stores:
 GFLOP/s of step and convs against the peak, the share of the step spent outside the
 counted convolutions (BatchNorm, ReLU, residual adds, loss, optimizer, layout reorders),
 and per shape the convolutions' GFLOP/s: the narrow early convolutions (16 channels at
 32x32) run far under the peak.
 
-    python benchmarks/step_profile.py              # ~3 minutes on 2 cores
+    python benchmarks/step_profile.py              # about a minute on 2 quiet cores
     python benchmarks/step_profile.py --quick      # 3 rounds: the script works
 """
 
@@ -38,15 +38,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import cpu_facts, write_result
-
-
-def _timed(fn, rounds_out: dict, name: str) -> None:
-    w, c = time.perf_counter(), time.process_time()
-    fn()
-    rounds_out.setdefault(name, {"wall": [], "cpu": []})
-    rounds_out[name]["wall"].append(time.perf_counter() - w)
-    rounds_out[name]["cpu"].append(time.process_time() - c)
+from benchmarks.common import cpu_facts, round_robin, write_result
 
 
 def main(argv=None) -> int:
@@ -183,14 +175,9 @@ def main(argv=None) -> int:
            **{f"shape {k}": (lambda f=f: [float(f()) for _ in range(args.steps)]) for k, f in shape_fns.items()}}
     for f in fns.values():  # warm-up: tracing, oneDNN primitives
         f()
-    times: dict[str, dict[str, list[float]]] = {}
-    order = list(fns)
-    for r in range(args.rounds):
-        rot = order[r % len(order):] + order[:r % len(order)]  # rotate who goes first
-        for name in rot:
-            _timed(fns[name], times, name)
-        print(f"round {r + 1}/{args.rounds}", {k: round(statistics.median(v["wall"]), 4) for k, v in times.items()
-                                               if not k.startswith("shape")}, flush=True)
+    times = round_robin(fns, args.rounds, progress=lambda r, t: print(
+        f"round {r + 1}/{args.rounds}", {k: round(statistics.median(v["wall"]), 4) for k, v in t.items()
+                                         if not k.startswith("shape")}, flush=True))
 
     med = {k: {"wall": statistics.median(v["wall"]), "cpu": statistics.median(v["cpu"])} for k, v in times.items()}
     peak_flops = 2 * n**3
@@ -208,11 +195,12 @@ def main(argv=None) -> int:
         for clock in ("gflops", "gflops_per_cpu_second"):
             out[k][f"share_of_peak{'' if clock == 'gflops' else '_per_cpu_second'}"] = out[k][clock] / out["peak"][clock]
     per_shape = {}
-    for key, (_, _, count) in shapes.items():
+    for key, (layer, _, count) in shapes.items():
         f = flops.train_flops(shape_macs[key], batch * args.steps) if shape_macs[key] else None
         r = rates(f"shape {key}", f) if f else {}
-        per_shape[key] = {"layers": count, "macs_per_example": shape_macs[key], **r,
-                          "share_of_peak_per_cpu_second": r and r["gflops_per_cpu_second"] / out["peak"]["gflops_per_cpu_second"]}
+        share = r["gflops_per_cpu_second"] / out["peak"]["gflops_per_cpu_second"] if r else None
+        per_shape[key] = {"kind": "conv" if isinstance(layer, keras.layers.Conv2D) else "dense", "layers": count,
+                          "macs_per_example": shape_macs[key], **r, "share_of_peak_per_cpu_second": share}
     # Of the step's CPU time: the counted convolutions, each other kind (each run alone), the rest.
     outside = 1 - med["convs"]["cpu"] / med["step"]["cpu"]
     step_split = {k: med[k]["cpu"] / med["step"]["cpu"] for k in ("convs", *others)}

@@ -72,7 +72,8 @@ def test_run_prints_only_the_run_dir_and_writes_the_run(finished):
     err = r.err.splitlines()
     assert err[0].startswith("starting: ")
     assert any(line.startswith("round  2  sparsity  75.00%") for line in err)
-    assert err[-1].startswith("finished: ")
+    # the last lines: the run's end, then the exported ticket's cost (its marker: params, MACs, latency)
+    assert err[-2].startswith("finished: ") and err[-1].startswith("cost:    "), err[-3:]
     assert not any("absl" in line or line.startswith("I0000") for line in err), r.err
     for name in (
         "config.toml",

@@ -69,9 +69,11 @@ class FakeWorker:
 
     made: ClassVar[list[FakeWorker]] = []
 
-    def __init__(self, exp, cand, data_dir, log_dir, i, step=0.01, ready=None, slow=None):
-        step = slow if slow is not None and i == 3 else step  # the last candidate, when `slow`
-        self.i, self.step, self.asked, self.quits = i, step, [], 0
+    def __init__(self, exp, cand, data_dir, log_dir, i, step=0.01, ready=None, slow=None, slow_ones=(3,),
+                 fail_at=None):
+        step = slow if slow is not None and i in slow_ones else step  # these candidates, when `slow`
+        self.i, self.step, self.asked, self.quits, self.quit_after = i, step, [], 0, None
+        self.fail_at = fail_at if i == 0 else None  # the rule's worker dies at this ask
         self.ready = ready or {"ready": True, "step_seconds": step, "examples_per_step": 128,
                                "phases": {"tensorflow": [0.0, 4.0], "data": [0.0, 4.5], "model": [0.0, 6.0],
                                           "trace": [0.0, 9.0], "step": [0.0, 9.25]}}
@@ -83,9 +85,13 @@ class FakeWorker:
 
     def ask(self, steps, timeout):
         self.asked.append(steps)
+        if self.fail_at is not None and len(self.asked) >= self.fail_at:
+            return {"error": "the process ended (exit -9)"}
         return {"seconds": steps * self.step, "cpu_seconds": steps * self.step * 1.9, "examples": steps * 128}
 
     def quit(self):
+        if self.quit_after is None:  # how many slots every worker had been asked for by then
+            self.quit_after = sum(len(w.asked) for w in FakeWorker.made)
         self.quits += 1
 
     def close(self):
@@ -110,7 +116,7 @@ def test_measure_fills_the_budget_with_rounds_and_ends_every_worker(monkeypatch)
     assert "CPU seconds per candidate: tensorflow 4.0, data 0.5, model 1.5, trace 3.0, step 0.2" in lines[0]
     assert "measuring 3 rounds of 200 steps" in lines[1]  # 2 s slots; 3 x 8 s fit in 30 s
     # the stand-ins answer at once, so the rounds end long before the deadline: MAX_ROUNDS
-    assert result["rounds"] == B.MAX_ROUNDS and result["steps"] == 200 and not result["over"]
+    assert result["rounds"] == B.MAX_ROUNDS and result["steps"] == 200
     assert all(len(s) == B.MAX_ROUNDS for s in result["speeds"])
     for w in FakeWorker.made:
         assert w.asked == [1] + [200] * B.MAX_ROUNDS  # one step to time, then every round's slot
@@ -150,10 +156,23 @@ def test_measure_drops_the_hopeless_candidate_and_says_why(monkeypatch):
 
     result, _ = run_measure(monkeypatch, 30.0, slow=0.05)  # 5x the rule's 0.01 s
     assert set(result["dropped"]) == {3} and "0.20x" in result["dropped"][3]
-    assert FakeWorker.made[3].asked == [1] and FakeWorker.made[3].quits >= 1  # no slots for it
+    assert FakeWorker.made[3].asked == [1]  # no slots for it
+    assert FakeWorker.made[3].quit_after == 4  # told to quit after the 4 timing steps, before any round
     assert result["speeds"][3] == [None] * result["rounds"]
     stats = tune.paired(result["speeds"])
-    assert tune.winner(stats) != 3
+    assert stats[3]["rounds"] == 0 and stats[1]["rounds"] == result["rounds"]
     table = tune.format_table([{"precision": "float32", "onednn": o, "jit_compile": False} for o in (1, 1, 0, 0)],
                               stats, "images", 0, {}, result["cores"], result["dropped"])
     assert "not measured in rounds" in table[4]
+
+
+def test_no_rounds_when_every_other_candidate_is_dropped(monkeypatch):
+    result, _ = run_measure(monkeypatch, 30.0, slow=0.05, slow_ones=(1, 2, 3))
+    assert set(result["dropped"]) == {1, 2, 3} and result["rounds"] == 0  # nothing to compare with
+    assert [w.asked for w in FakeWorker.made] == [[1]] * 4
+
+
+def test_rounds_stop_when_the_rules_worker_dies(monkeypatch):
+    result, _ = run_measure(monkeypatch, 30.0, fail_at=3)  # the probe, one round, then it dies
+    assert 0 in result["errors"] and result["rounds"] == 2 < B.MAX_ROUNDS
+    assert all(len(w.asked) <= 3 for w in FakeWorker.made)

@@ -155,8 +155,8 @@ RULES: tuple[Rule, ...] = (
          "(benchmarks/results/speed_amx.json); dense "
          "CIFAR-10 round 73.6 +- 1.1% against 74.2 +- 1.3% (3 seeds); 4 IMP rounds keep the same number of "
          "weights, test accuracy within 0.8 points (speed_accuracy_amx.json). AMD EPYC (Zen 5) with "
-         "AVX512_BF16 and no AMX (2026-12-03, load 6-9, speed_avx512.json): ResNet-18 w16 1.40x (2 paired "
-         "reps; 1.39x per CPU-second), Conv-4 1.86x (2.30x per CPU-second); dense CIFAR-10 round 74.1 +- "
+         "AVX512_BF16 and no AMX (2026-12-03, load 2-5, speed_avx512.json): ResNet-18 w16 1.40x (2 paired "
+         "reps, 1.39-1.42x; 1.40x per CPU-second), Conv-4 2.15x (2.01x per CPU-second); dense CIFAR-10 round 74.1 +- "
          "0.5% against 74.2 +- 1.3% (3 seeds, speed_accuracy_avx512.json)",
          lambda c, w: (c.has("amx_bf16") or c.has("avx512_bf16")) and w.model in BF16_MODELS),
     Rule("precision", "float32", "otherwise",

@@ -2,7 +2,7 @@
 
     --preset NAME  --config FILE.toml  --set KEY=VALUE ...  --rounds N  --seed S
     --data-dir DIR
-    --no-timing    (also `lth-tf export`'s: the exports these commands write are not timed)
+    --no-timing    (`lth-tf export`, `run` and `sweep` only: the exports they write are not timed)
 
 One definition, so the three commands take the same options with the same
 meaning (`--rounds N` and `--seed S` are `--set prune.rounds=N` and `--set

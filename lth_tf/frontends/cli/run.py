@@ -79,20 +79,31 @@ def cmd_run(args) -> int:
             pass
         summary = search.finish(TicketExporter(timing=not args.no_timing), export=not args.no_export)
         _write_report(search.run_dir)
-    _print_ticket_cost(summary.get("ticket"))
+    if summary.get("ticket"):
+        _print_ticket_cost(search.run_dir)
     print(search.run_dir, flush=True)
     return 0
 
 
-def _print_ticket_cost(ticket: dict | None) -> None:
-    """The exported ticket's `cost:` line on stderr, as `lth-tf export` prints it: its params, MACs
-    and measured latency, or why it was not timed (--no-timing), read from its marker."""
+def _print_ticket_cost(run_dir: Path) -> None:
+    """The ticket's `cost:` line on stderr, as `lth-tf export` prints it: its params, MACs and
+    measured latency, or why it was not timed (--no-timing), read from its marker.
+
+    The ticket is read from this run directory (not summary.json's path, which names the folder
+    the run had when it was written). None yet (--no-export on a new run), an old ticket that
+    predates the marker, or a damaged marker: no line; the run itself is complete.
+    """
     from lth_tf.export import cost_report, is_our_export
 
-    path = (ticket or {}).get("path")
-    if path and is_our_export(path):  # none with --no-export; an old ticket may predate the marker
-        for line in cost_report(path):
-            print(line, file=sys.stderr, flush=True)
+    ticket = rundir.ticket_dir(run_dir)
+    if not is_our_export(ticket):
+        return
+    try:
+        lines = cost_report(ticket)
+    except (KeyError, ValueError, TypeError, OSError):
+        return
+    for line in lines:
+        print(line, file=sys.stderr, flush=True)
 
 
 def _make_platform(exp: C.Experiment, placement: Placement, chosen) -> Platform:

@@ -241,32 +241,29 @@ def measure(exp: C.Experiment, cands: list[dict[str, Any]], data_dir: str | None
             echo(f"lth-tf tune: {len(live)} of {len(cands)} candidates ready after {startup:.0f} s"
                  f"{_startup_costs(list(ready.values()))}")
             if 0 not in ready:
-                return {"errors": errors, "speeds": [[None] for _ in cands], "rounds": 0, "steps": 0,
-                        "cores": [None] * len(cands), "seconds": time.monotonic() - t0, "startup": startup,
-                        "over": False}
+                return _no_rounds(errors, len(cands), t0, startup)
             # One step each, now that no worker is still starting: the step times the plan rests on.
             step_seconds = {}
             for i in live:
                 got = workers[i].ask(1, timeout=60 + 20 * float(ready[i]["step_seconds"]))
                 if "error" in got:
                     errors[i] = got["error"]
+                    workers[i].proc.kill()  # a stuck worker would take the measured ones' cores
                 else:
                     step_seconds[i] = float(got["seconds"])
             live = [i for i in live if i not in errors]
             dropped: dict[int, str] = {}
             if 0 in step_seconds:
                 rule = [float(ready[0]["step_seconds"]), step_seconds[0]]
-                for i in live[1:]:
+                for i in [i for i in live if i != 0]:
                     mine = [float(ready[i]["step_seconds"]), step_seconds[i]]
                     if tune_budget.too_slow(mine, rule):
                         dropped[i] = (f"not measured in rounds: {max(rule) / min(mine):.2f}x the rule's choice's "
                                       f"speed in both timed steps (under 1/{tune_budget.SLOW_FACTOR:g}: cannot win)")
                         workers[i].quit()
                 live = [i for i in live if i not in dropped]
-            if 0 not in step_seconds:
-                return {"errors": errors, "speeds": [[None] for _ in cands], "rounds": 0, "steps": 0,
-                        "cores": [None] * len(cands), "seconds": time.monotonic() - t0, "startup": startup,
-                        "over": False}
+            if 0 not in step_seconds or len(live) < 2:  # nothing left to compare the rule's choice with
+                return {**_no_rounds(errors, len(cands), t0, startup), "dropped": dropped}
             the_plan = tune_budget.plan(deadline - time.monotonic(), [step_seconds[i] for i in live])
             steps = the_plan.steps
             if the_plan.fits:
@@ -281,7 +278,7 @@ def measure(exp: C.Experiment, cands: list[dict[str, Any]], data_dir: str | None
             cpu: list[list[float]] = [[] for _ in cands]
             took: list[float] = []
             r = 0
-            while tune_budget.another_round(r, deadline - time.monotonic(), took):
+            while 0 not in errors and tune_budget.another_round(r, deadline - time.monotonic(), took):
                 began = time.monotonic()
                 order = live[r % len(live):] + live[:r % len(live)]  # rotated: interleaved pairs
                 for i in order:
@@ -291,6 +288,7 @@ def measure(exp: C.Experiment, cands: list[dict[str, Any]], data_dir: str | None
                     got = workers[i].ask(steps, timeout=60 + 20 * steps * step_seconds[i])
                     if "error" in got:
                         errors[i] = got["error"]
+                        workers[i].proc.kill()  # as above: it must not train beside the others
                         speeds[i].append(None)
                         continue
                     speeds[i].append(got["examples"] / got["seconds"])
@@ -304,7 +302,13 @@ def measure(exp: C.Experiment, cands: list[dict[str, Any]], data_dir: str | None
             _close_all(workers)
     return {"errors": errors, "speeds": speeds, "rounds": r, "steps": steps,
             "cores": [statistics.median(c) if c else None for c in cpu], "seconds": time.monotonic() - t0,
-            "startup": startup, "over": time.monotonic() > deadline, "dropped": dropped}
+            "startup": startup, "dropped": dropped}
+
+
+def _no_rounds(errors: dict[int, str], n: int, t0: float, startup: float) -> dict[str, Any]:
+    """`measure`'s result when no round ran (the rule's choice failed, or nothing to compare it with)."""
+    return {"errors": errors, "speeds": [[None] for _ in range(n)], "rounds": 0, "steps": 0,
+            "cores": [None] * n, "seconds": time.monotonic() - t0, "startup": startup, "dropped": {}}
 
 
 def _wait_ready(workers: list[_Worker], deadline: float, t0: float, errors: dict[int, str],
@@ -312,14 +316,15 @@ def _wait_ready(workers: list[_Worker], deadline: float, t0: float, errors: dict
     """Each worker's ready line (by index); a line when start-up outlasts the budget."""
     ready: dict[int, dict[str, Any]] = {}
     warned = False
+    ready_by = t0 + READY_TIMEOUT  # one limit for all workers, whatever the budget
     for i, w in enumerate(workers):
-        got = w.reply(max(0.1, deadline - time.monotonic()) if not warned else READY_TIMEOUT)
-        if got.get("timeout") and not warned:
+        got = w.reply(max(0.1, min(ready_by, deadline if not warned else ready_by) - time.monotonic()))
+        if got.get("timeout") and not warned and time.monotonic() < ready_by:
             warned = True
             echo(f"lth-tf tune: start-up has taken the whole {deadline - t0:.0f} s budget (the machine's load "
                  f"average is {os.getloadavg()[0]:.1f}); waiting for the candidates to be ready, up to "
-                 f"{READY_TIMEOUT:.0f} s")
-            got = w.reply(max(0.1, READY_TIMEOUT - (time.monotonic() - t0)))
+                 f"{READY_TIMEOUT:.0f} s from the start")
+            got = w.reply(max(0.1, ready_by - time.monotonic()))
         if "error" in got:
             errors[i] = got["error"]
             w.proc.kill()  # a worker still starting would take the measured ones' cores

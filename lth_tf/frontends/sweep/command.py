@@ -45,7 +45,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="run cells as Ray tasks: 'local' (start Ray here), 'auto' or HOST:PORT")
     p.add_argument("--cpus-per-cell", type=float, default=1.0, help="Ray CPUs reserved per cell")
     p.add_argument("--export", action="store_true", help="export each cell's ticket (default: no)")
-    options.add_no_timing_option(p, "each exported ticket's")
+    options.add_no_timing_option(p, "each exported ticket's (with --export)")
     options.add_data_dir_option(p)
     p.add_argument("--dense-from", default=None, metavar="RUN_DIR",
                    help="every cell takes round 0 from this run (as `lth-tf run --dense-from`); "
