@@ -1,4 +1,4 @@
-"""`lth-tf tune`'s time budget (lth_tf/frontends/cli/tune_budget.py, pure; no TensorFlow).
+"""`lth-tf tune`'s time budget (lth_tf/frontends/cli/tune_budget.py, pure) and the rounds that keep it (tune_rounds.py, with stand-in workers; no TensorFlow).
 
 The rounds are planned into what start-up left of --seconds: full slots while
 MIN_ROUNDS of them fit, shorter ones when only they fit, and the minimum (said to
@@ -100,14 +100,14 @@ class FakeWorker:
 
 def run_measure(monkeypatch, seconds, **worker):
     from lth_tf.core import config as C
-    from lth_tf.frontends.cli import tune
+    from lth_tf.frontends.cli import tune_rounds
 
     FakeWorker.made = []
-    monkeypatch.setattr(tune, "_Worker", lambda *a: FakeWorker(*a, **worker))
+    monkeypatch.setattr(tune_rounds, "_Worker", lambda *a: FakeWorker(*a, **worker))
     lines: list[str] = []
     cands = [{"precision": p, "jit_compile": False, "onednn": o}
              for p in ("mixed_bfloat16", "float32") for o in (True, False)]
-    result = tune.measure(C.resolve(preset="smoke"), cands, None, seconds, echo=lines.append)
+    result = tune_rounds.measure(C.resolve(preset="smoke"), cands, None, seconds, echo=lines.append)
     return result, lines
 
 
@@ -131,7 +131,7 @@ def test_measure_says_when_start_up_left_no_room(monkeypatch):
 
 
 def test_measure_says_when_start_up_outlasts_the_budget(monkeypatch):
-    from lth_tf.frontends.cli import tune
+    from lth_tf.frontends.cli import tune_rounds
 
     answers = iter([{"error": "no answer in 1 s", "timeout": True}])
 
@@ -142,7 +142,7 @@ def test_measure_says_when_start_up_outlasts_the_budget(monkeypatch):
     result, lines = run_measure(monkeypatch, 1.0)
     assert lines[0].startswith("lth-tf tune: start-up has taken the whole 1 s budget"), lines
     assert "4 of 4 candidates ready" in lines[1]
-    assert not result["errors"] and tune.READY_TIMEOUT > 1
+    assert not result["errors"] and tune_rounds.READY_TIMEOUT > 1
 
 
 def test_a_candidate_far_slower_than_the_rule_is_left_out_of_the_rounds():
